@@ -1,0 +1,68 @@
+"""The policy-backend contract.
+
+A *policy backend* samples token ids with their logprobs from token-id prompts (transformers+peft,
+vLLM). A *trainable* backend also computes logprobs of given trajectories with gradient and owns the
+LoRA adapter. A *chat backend* (an OpenAI-compatible endpoint) only maps chats to text; it serves
+evaluation of hosted models, never training.
+
+Training samples with temperature 1.0, top-p 1 and top-k off, so sampler and trainer agree on the
+probabilities the importance ratios compare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0  # 0 = off
+    max_new_tokens: int = 1500
+    stop_token_ids: tuple[int, ...] = ()  # generation of a sequence ends after emitting one of these
+    seed: int | None = None
+
+
+@dataclass
+class Generation:
+    token_ids: list[int]  # sampled ids, the stop token included when one was emitted
+    logprobs: list[float]  # the sampler's logprob of each sampled id
+    finish_reason: str  # "stop" | "length"
+
+
+@runtime_checkable
+class PolicyBackend(Protocol):
+    tokenizer: Any
+
+    def generate(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams) -> list[Generation]: ...
+
+
+@runtime_checkable
+class TrainableBackend(PolicyBackend, Protocol):
+    model: Any  # the peft-wrapped model
+
+    def trainable_parameters(self) -> list[Any]: ...
+
+    def token_logprobs(self, token_ids: Any, attention_mask: Any | None = None, *, grad: bool = True) -> Any:
+        """logprob of token t given tokens < t, shape (B, T) (position 0 is 0)."""
+        ...
+
+    def save_adapter(self, path: str) -> None: ...
+
+    def load_adapter(self, path: str) -> None: ...
+
+
+@dataclass
+class ChatResult:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ChatBackend(Protocol):
+    def chat(self, conversations: Sequence[list[dict[str, str]]], sampling: SamplingParams) -> list[ChatResult]: ...

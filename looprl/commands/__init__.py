@@ -1,0 +1,1 @@
+"""`looprl` subcommands, one module per group."""

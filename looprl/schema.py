@@ -1,0 +1,128 @@
+"""The config models of looprl's entry points. Defaults follow the LOOP paper (arXiv 2502.01600)
+and its reference code; see ../shared/PAPER_NOTES.md. Every field's description is its --help line.
+
+`TrainConfig` is the root for `looprl train` and for the recipes in configs/; `EvalConfig` for
+`looprl eval`. Sections are shared so one YAML recipe can drive both.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from looprl.config import StrictModel
+
+METHODS = ("loop", "loop-turn", "loop-bandit", "loop-rwnorm", "rloo", "grpo", "grpo-kl", "ppo", "sft-gt", "rft", "ei")
+Method = Literal["loop", "loop-turn", "loop-bandit", "loop-rwnorm", "rloo", "grpo", "grpo-kl", "ppo", "sft-gt", "rft", "ei"]
+
+
+class ModelConfig(StrictModel):
+    name_or_path: str = Field("smollm2", description="HF model id or local folder; 'smollm2' = the model made by `looprl models smollm2`")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("float32", description="weights dtype for the trainer/sampler")
+    gradient_checkpointing: bool = Field(False, description="trade compute for memory in the backward pass")
+    attn_implementation: str | None = Field(None, description="transformers attention kernel (e.g. sdpa, flash_attention_2); None = default")
+    adapter_path: str | None = Field(None, description="start from this peft LoRA adapter folder instead of a fresh one")
+
+
+class LoraConfig(StrictModel):
+    r: int = Field(16, ge=1, le=1024, description="LoRA rank")
+    alpha: int = Field(32, ge=1, description="LoRA alpha (scaling = alpha / r)")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="LoRA dropout")
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="module names that get LoRA adapters",
+    )
+
+
+class EnvConfig(StrictModel):
+    name: str = Field("appsuite", description="registered env name: appsuite (built-in world), appworld, or your own")
+    options: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for make_env")
+    max_turns: int = Field(40, ge=1, le=1000, description="turn limit per training episode (paper: 40)")
+    eval_max_turns: int = Field(50, ge=1, le=1000, description="turn limit per evaluation episode (paper: 50)")
+    max_observation_tokens: int = Field(3000, ge=16, description="environment output is cut at this many tokens, with a note")
+
+
+class TasksConfig(StrictModel):
+    train_split: str = Field("train", description="split the training tasks come from")
+    dev_split: str = Field("dev", description="split for periodic evaluation and best-checkpoint selection")
+    difficulties: list[int] = Field(default_factory=lambda: [1, 2], description="task difficulties used for training (paper: 1-2)")
+    task_ids: list[str] | None = Field(None, description="explicit training task ids (overrides split/difficulties)")
+    max_dev_tasks: int | None = Field(None, ge=1, description="evaluate on at most this many dev tasks (None = all)")
+
+    @model_validator(mode="after")
+    def _check_difficulties(self) -> "TasksConfig":
+        bad = [d for d in self.difficulties if d not in (1, 2, 3)]
+        if bad:
+            raise ValueError(f"difficulties must be drawn from 1, 2, 3; got {bad}")
+        return self
+
+
+class SamplingConfig(StrictModel):
+    temperature: float = Field(1.0, ge=0.0, description="sampling temperature (training: 1.0 so sampler and trainer agree)")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="nucleus sampling mass (training: 1.0)")
+    top_k: int = Field(0, ge=0, description="top-k sampling; 0 = off (training: off)")
+    max_new_tokens: int = Field(1500, ge=1, description="new tokens per agent turn (paper: 1,500)")
+    max_context_tokens: int = Field(32768, ge=128, description="an episode that fills this context ends (truncated)")
+
+
+class RolloutConfig(StrictModel):
+    backend: Literal["transformers", "vllm", "openai"] = Field("transformers", description="policy backend that samples rollouts")
+    mode: Literal["local", "ray"] = Field("local", description="run environments in this process's workers, or as Ray actors")
+    concurrency: int = Field(32, ge=1, description="episodes alive at once (their generation is batched)")
+    generation_batch_size: int = Field(16, ge=1, description="prompts per generate() call")
+    early_stop: bool = Field(True, description="stop once every task has >= ceil(0.75 K) rollouts and 90% of all are done")
+    vllm_url: str | None = Field(None, description="OpenAI-compatible vLLM server (http://127.0.0.1:PORT); None = start one")
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="sampling parameters")
+
+
+class TrainerConfig(StrictModel):
+    method: Method = Field("loop", description="training method: " + ", ".join(METHODS))
+    iterations: int = Field(100, ge=1, description="training iterations (collect -> update)")
+    tasks_per_iteration: int = Field(40, ge=1, description="tasks sampled per iteration (paper: 40)")
+    rollouts_per_task: int = Field(6, ge=1, description="K, rollouts per task (paper: 6)")
+    epochs: int = Field(2, ge=1, description="passes over each iteration's rollouts (paper: 2)")
+    minibatch_size: int = Field(32, ge=1, description="trajectories per optimizer step (paper: 32)")
+    micro_batch_size: int = Field(1, ge=1, description="trajectories per forward/backward (gradient accumulation)")
+    lr: float = Field(5e-5, gt=0.0, lt=1.0, description="AdamW learning rate, constant (paper: 5e-5)")
+    weight_decay: float = Field(0.01, ge=0.0, description="AdamW weight decay (paper: 0.01)")
+    max_grad_norm: float = Field(1.0, gt=0.0, description="gradient-norm clip (paper: 1.0; reference code: 0.1)")
+    clip_eps: float = Field(0.1, gt=0.0, lt=1.0, description="PPO clip epsilon (paper: 0.1)")
+    adv_threshold: float = Field(0.01, ge=0.0, description="drop rollouts with |advantage| below this (paper: 0.01)")
+    kl_guard: float = Field(20.0, gt=0.0, description="skip the rest of an iteration when the k1 KL estimate exceeds this")
+    kl_coef: float = Field(0.0, ge=0.0, description="KL penalty to the adapter-disabled model (GRPO-KL); 0 = none")
+    logprob_chunk_size: int = Field(1024, ge=16, description="tokens per chunk when computing logprobs (keeps T x vocab logits small)")
+    eval_every: int = Field(5, ge=0, description="dev evaluation every N iterations (0 = never)")
+    eval_samples: int = Field(1, ge=1, description="rollouts per dev task in evaluation")
+    eval_temperature: float = Field(0.0, ge=0.0, description="dev evaluation temperature (paper: 0, greedy)")
+
+
+class LoggingConfig(StrictModel):
+    tensorboard: bool = Field(True, description="write TensorBoard event files into the run directory")
+    wandb: bool = Field(False, description="also log to Weights & Biases (needs `pip install wandb` and WANDB_API_KEY)")
+    wandb_project: str = Field("looprl", description="W&B project name")
+
+
+class TrainConfig(StrictModel):
+    seed: int = Field(0, description="seed for task sampling, sampling and initialization")
+    run_dir: str = Field("runs/train", description="where checkpoints, logs and rollouts are written")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="the policy model")
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA adapter")
+    env: EnvConfig = Field(default_factory=EnvConfig, description="environment")
+    tasks: TasksConfig = Field(default_factory=TasksConfig, description="which tasks to train and evaluate on")
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig, description="rollout collection")
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig, description="the update")
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="metrics logging")
+
+
+class EvalConfig(StrictModel):
+    seed: int = Field(0, description="seed for sampling")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="the model under evaluation")
+    env: EnvConfig = Field(default_factory=EnvConfig, description="environment")
+    split: str = Field("dev", description="task split to evaluate on")
+    samples: int = Field(1, ge=1, description="rollouts per task")
+    max_tasks: int | None = Field(None, ge=1, description="evaluate at most this many tasks of the split")
+    rollout: RolloutConfig = Field(
+        default_factory=lambda: RolloutConfig(sampling=SamplingConfig(temperature=0.0)),
+        description="rollout collection (greedy by default)",
+    )

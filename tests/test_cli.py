@@ -1,0 +1,45 @@
+"""Every command and subcommand answers --help, listing its options with a description."""
+
+from __future__ import annotations
+
+import click
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from looprl.cli import app
+
+runner = CliRunner()
+
+
+def _all_commands():
+    root = typer.main.get_command(app)
+
+    def walk(cmd, path):
+        yield path, cmd
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, path + [name])
+
+    return list(walk(root, []))
+
+
+@pytest.mark.parametrize("path,cmd", _all_commands(), ids=lambda x: " ".join(x) if isinstance(x, list) else "")
+def test_help_lists_every_option_with_a_description(path, cmd):
+    result = runner.invoke(app, path + ["--help"])
+    assert result.exit_code == 0, result.output
+    for param in cmd.params:
+        if isinstance(param, click.Option) and param.name != "help":
+            assert param.help, f"`looprl {' '.join(path)}` option {param.opts} has no help text"
+
+
+def test_config_show_reports_bad_value_and_exits_2():
+    result = runner.invoke(app, ["config", "show", "--set", "trainer.epochs=0"])
+    assert result.exit_code == 2
+    assert "trainer.epochs" in result.output and "greater than or equal to 1" in result.output
+
+
+def test_config_show_prints_resolved_yaml():
+    result = runner.invoke(app, ["config", "show", "--set", "trainer.lr=2e-5"])
+    assert result.exit_code == 0, result.output
+    assert "lr: 2.0e-05" in result.output and "rollouts_per_task: 6" in result.output
