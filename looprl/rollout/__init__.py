@@ -1,0 +1,14 @@
+"""Rollout collection: N tasks x K samples with batched generation (local threads or Ray actors),
+and evaluation (TGC/SGC summaries) built on it."""
+
+from looprl.rollout.collector import Collection, CollectionStats, RolloutError, collect, collect_rollouts
+
+__all__ = ["Collection", "CollectionStats", "RolloutError", "collect", "collect_rollouts", "evaluate", "EvalResult"]
+
+
+def __getattr__(name):  # evaluate pulls in the world's task metadata; import on first use
+    if name in ("evaluate", "EvalResult"):
+        from looprl.rollout import evaluate as module
+
+        return getattr(module, name)
+    raise AttributeError(name)

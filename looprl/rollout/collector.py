@@ -1,0 +1,520 @@
+"""Concurrent rollout collection: N tasks x K samples, generation batched across live episodes.
+
+One thread (the caller's) drives the policy: it gathers every episode that is waiting for its next
+agent turn, whatever turn that is, and samples all of them in one `generate()` call. Env work
+(`env_factory()`, `reset`, `step`, `close`) runs in a thread pool, because `Env.step` blocks on the
+sandbox worker; tokenization and the chat template stay on the driving thread.
+
+Budgets end an episode as *truncated*, never as a crash: `max_turns` agent turns, `max_context_tokens`
+in the token stream (the generation budget of a turn is what is left of it), and each observation is
+cut to `max_observation_tokens` with a note. With `early_stop`, once every task has at least
+floor(0.75 K) finished rollouts (4 of 6, as in the LOOP paper) and 90% of all rollouts are finished,
+the rest are cancelled and left out of the result.
+
+Token-level policies (`PolicyBackend`) yield token-exact trajectories (see looprl/agent/tokens.py);
+chat-level backends (`ChatBackend`, hosted models) run the same loop on messages only, with empty
+token fields. An exception in an env or the backend is re-raised as `RolloutError` naming the task,
+the sample and the turn; the other episodes' envs are closed first.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter, deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from looprl.agent.scaffold import Scaffold
+from looprl.agent.tokens import ChatTokens, TokenStream
+from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams
+from looprl.env.base import Env, Message, StepResult
+from looprl.env.cells import extract_code_blocks, join_code_blocks
+from looprl.trajectory import Trajectory
+
+__all__ = ["RolloutError", "CollectionStats", "Collection", "collect", "collect_rollouts", "early_stop_min_per_task"]
+
+# How long to keep gathering finished env steps after the first one, so they share the next generate().
+BATCH_GATHER_S = 0.02
+# Characters per token, to apply the observation budget on the chat path (no tokenizer there).
+CHARS_PER_TOKEN = 4
+
+
+class RolloutError(RuntimeError):
+    """An episode failed; the message names the task, the sample and the turn."""
+
+
+def early_stop_min_per_task(k: int) -> int:
+    """Finished rollouts every task needs before early stop may cancel the rest (paper: 4 of 6)."""
+    return max(1, math.floor(0.75 * k))
+
+
+@dataclass
+class CollectionStats:
+    requested: int = 0
+    finished: int = 0
+    cancelled: int = 0
+    wall_s: float = 0.0
+    generate_s: float = 0.0  # time inside generate()/chat()
+    generate_calls: int = 0
+    generated_tokens: int = 0
+    env_steps: int = 0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.generated_tokens / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def env_steps_per_s(self) -> float:
+        return self.env_steps / self.wall_s if self.wall_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["tokens_per_s"] = self.tokens_per_s
+        d["env_steps_per_s"] = self.env_steps_per_s
+        d["mean_batch"] = self.env_steps / self.generate_calls if self.generate_calls else 0.0
+        return d
+
+
+@dataclass
+class Collection:
+    trajectories: list[Trajectory]
+    stats: CollectionStats
+
+
+@dataclass
+class _Episode:
+    order: int
+    task_id: str
+    sample_index: int
+    env: Env | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    messages: list[Message] = field(default_factory=list)
+    stream: TokenStream = field(default_factory=TokenStream)
+    turn: int = 0  # agent turns taken
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    generated_tokens: int = 0
+    last_action: str = ""
+    last_generated: list[int] = field(default_factory=list)
+    result: StepResult | None = None
+    reset_done: bool = False
+    finish: str = ""  # "terminated" | "env_truncated" | "max_turns" | "context"
+
+    def where(self) -> str:
+        return f"task {self.task_id!r} (sample {self.sample_index}, turn {self.turn})"
+
+
+def collect_rollouts(
+    policy: PolicyBackend | ChatBackend,
+    env_factory: Callable[[], Env],
+    task_ids: Sequence[str],
+    *,
+    k: int,
+    sampling: SamplingParams,
+    scaffold: Scaffold | None = None,
+    max_turns: int = 40,
+    max_context_tokens: int = 32768,
+    max_observation_tokens: int = 3000,
+    concurrency: int = 32,
+    early_stop: bool = False,
+    group_prefix: str = "",
+    progress: bool = True,
+    model_name: str = "",
+) -> list[Trajectory]:
+    """Run every task `k` times and return the finished trajectories, ordered by task then sample."""
+    return collect(
+        policy, env_factory, task_ids, k=k, sampling=sampling, scaffold=scaffold, max_turns=max_turns,
+        max_context_tokens=max_context_tokens, max_observation_tokens=max_observation_tokens,
+        concurrency=concurrency, early_stop=early_stop, group_prefix=group_prefix, progress=progress,
+        model_name=model_name,
+    ).trajectories
+
+
+def collect(
+    policy: PolicyBackend | ChatBackend,
+    env_factory: Callable[[], Env],
+    task_ids: Sequence[str],
+    *,
+    k: int,
+    sampling: SamplingParams,
+    scaffold: Scaffold | None = None,
+    max_turns: int = 40,
+    max_context_tokens: int = 32768,
+    max_observation_tokens: int = 3000,
+    concurrency: int = 32,
+    early_stop: bool = False,
+    group_prefix: str = "",
+    progress: bool = True,
+    model_name: str = "",
+) -> Collection:
+    """`collect_rollouts`, plus collection-wide throughput stats (for logging and benchmarks)."""
+    for name, value in (("k", k), ("max_turns", max_turns), ("max_context_tokens", max_context_tokens),
+                        ("max_observation_tokens", max_observation_tokens), ("concurrency", concurrency)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    if isinstance(policy, PolicyBackend) and getattr(policy, "tokenizer", None) is not None:
+        driver: _Driver = _TokenDriver(policy, sampling, max_context_tokens, max_observation_tokens)
+    elif isinstance(policy, ChatBackend):
+        driver = _ChatDriver(policy, sampling, max_context_tokens, max_observation_tokens)
+    else:
+        raise TypeError(f"policy must be a PolicyBackend (generate + tokenizer) or a ChatBackend (chat); got {type(policy).__name__}")
+    run = _Run(driver, env_factory, list(task_ids), k, scaffold, max_turns, concurrency, early_stop, group_prefix, model_name)
+    return run.execute(progress)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Drivers: how an episode's next agent message is produced and how its context grows.
+# ----------------------------------------------------------------------------------------------------
+class _Driver:
+    def __init__(self, sampling: SamplingParams, max_context_tokens: int, max_observation_tokens: int):
+        self.sampling = sampling
+        self.max_context_tokens = max_context_tokens
+        self.max_observation_tokens = max_observation_tokens
+
+    def start(self, ep: _Episode) -> None: ...
+
+    def generate(self, eps: list[_Episode], stats: CollectionStats) -> list[_Episode]:
+        """Sample the next message of every episode; return those that ran out of context."""
+        raise NotImplementedError
+
+    def truncate_observation(self, text: str) -> str:
+        raise NotImplementedError
+
+    def add_observation(self, ep: _Episode, message: Message) -> bool:
+        """Append the observation; False when the context is now full."""
+        raise NotImplementedError
+
+
+class _TokenDriver(_Driver):
+    def __init__(self, policy: PolicyBackend, sampling: SamplingParams, max_context_tokens: int, max_observation_tokens: int):
+        super().__init__(sampling, max_context_tokens, max_observation_tokens)
+        self.policy = policy
+        self.chat = ChatTokens(policy.tokenizer)
+        if not sampling.stop_token_ids:
+            from dataclasses import replace
+
+            self.sampling = replace(sampling, stop_token_ids=self.chat.stop_token_ids)
+
+    def start(self, ep: _Episode) -> None:
+        ep.stream.add_context(self.chat.prompt_ids(ep.messages), turn=-1)
+
+    def generate(self, eps: list[_Episode], stats: CollectionStats) -> list[_Episode]:
+        from dataclasses import replace
+
+        out_of_context = []
+        by_budget: dict[int, list[_Episode]] = {}
+        for ep in eps:
+            left = self.max_context_tokens - len(ep.stream)
+            if left < 1:
+                out_of_context.append(ep)
+            else:
+                by_budget.setdefault(min(self.sampling.max_new_tokens, left), []).append(ep)
+        for budget, group in by_budget.items():
+            params = replace(self.sampling, max_new_tokens=budget)
+            t0 = time.perf_counter()
+            try:
+                gens = self.policy.generate([ep.stream.token_ids for ep in group], params)
+            except Exception as exc:
+                where = ", ".join(ep.where() for ep in group[:4]) + (" ..." if len(group) > 4 else "")
+                raise RolloutError(f"generate() failed for a batch of {len(group)} episodes ({where}): {type(exc).__name__}: {exc}") from exc
+            stats.generate_s += time.perf_counter() - t0
+            stats.generate_calls += 1
+            if len(gens) != len(group):
+                raise RolloutError(f"generate() returned {len(gens)} generations for {len(group)} prompts")
+            for ep, gen in zip(group, gens):
+                ep.stream.add_sampled(gen.token_ids, gen.logprobs, turn=ep.turn)
+                ep.generated_tokens += len(gen.token_ids)
+                stats.generated_tokens += len(gen.token_ids)
+                ep.last_generated = list(gen.token_ids)
+                ep.last_action = self.chat.decode(gen.token_ids)
+                ep.messages.append({"role": "assistant", "content": ep.last_action})
+                if gen.finish_reason == "length" and budget < self.sampling.max_new_tokens:
+                    out_of_context.append(ep)  # cut by the context budget, not the per-turn limit
+        return out_of_context
+
+    def truncate_observation(self, text: str) -> str:
+        return self.chat.truncate(text, self.max_observation_tokens)
+
+    def add_observation(self, ep: _Episode, message: Message) -> bool:
+        ids = self.chat.between_turns_ids(ep.messages, ep.last_generated, message)
+        ep.messages.append(message)
+        ep.stream.add_context(ids, turn=ep.turn - 1)  # the observation belongs to the turn that caused it
+        return len(ep.stream) < self.max_context_tokens
+
+
+class _ChatDriver(_Driver):
+    def __init__(self, policy: ChatBackend, sampling: SamplingParams, max_context_tokens: int, max_observation_tokens: int):
+        super().__init__(sampling, max_context_tokens, max_observation_tokens)
+        self.policy = policy
+        self.context_tokens: dict[int, int] = {}
+
+    def generate(self, eps: list[_Episode], stats: CollectionStats) -> list[_Episode]:
+        t0 = time.perf_counter()
+        try:
+            results = self.policy.chat([list(ep.messages) for ep in eps], self.sampling)
+        except Exception as exc:
+            raise RolloutError(f"chat() failed for {len(eps)} episodes (first: {eps[0].where()}): {type(exc).__name__}: {exc}") from exc
+        stats.generate_s += time.perf_counter() - t0
+        stats.generate_calls += 1
+        out_of_context = []
+        for ep, res in zip(eps, results):
+            ep.last_action = res.text
+            ep.messages.append({"role": "assistant", "content": res.text})
+            ep.generated_tokens += res.completion_tokens
+            stats.generated_tokens += res.completion_tokens
+            self.context_tokens[ep.order] = res.prompt_tokens + res.completion_tokens
+            if self.context_tokens[ep.order] >= self.max_context_tokens:
+                out_of_context.append(ep)
+        return out_of_context
+
+    def truncate_observation(self, text: str) -> str:
+        limit = self.max_observation_tokens * CHARS_PER_TOKEN
+        if len(text) <= limit:
+            return text
+        return text[:limit] + f"\n[output truncated: showing {limit} of {len(text)} characters]"
+
+    def add_observation(self, ep: _Episode, message: Message) -> bool:
+        ep.messages.append(message)
+        return True
+
+
+# ----------------------------------------------------------------------------------------------------
+# The collection loop.
+# ----------------------------------------------------------------------------------------------------
+class _Run:
+    def __init__(self, driver: _Driver, env_factory, task_ids, k, scaffold, max_turns, concurrency, early_stop, group_prefix, model_name):
+        self.driver = driver
+        self.env_factory = env_factory
+        self.task_ids = task_ids
+        self.k = k
+        self.scaffold = scaffold
+        self.max_turns = max_turns
+        self.concurrency = concurrency
+        self.early_stop = early_stop
+        self.group_prefix = group_prefix
+        self.model_name = model_name
+        self.stats = CollectionStats(requested=len(task_ids) * k)
+        self.done_per_task: Counter[str] = Counter()
+        self.finished: list[tuple[int, Trajectory]] = []
+
+    # env work, run in the pool ----------------------------------------------------------------------
+    def _reset(self, ep: _Episode) -> _Episode:
+        ep.env = self.env_factory()
+        ep.messages, ep.info = ep.env.reset(ep.task_id)
+        ep.messages = [dict(m) for m in ep.messages]  # type: ignore[misc]
+        return ep
+
+    def _step(self, ep: _Episode) -> _Episode:
+        assert ep.env is not None
+        ep.result = ep.env.step(ep.last_action)
+        return ep
+
+    # driving thread ----------------------------------------------------------------------------------
+    def execute(self, show_progress: bool) -> Collection:
+        t0 = time.perf_counter()
+        pending = deque(_Episode(order=i * self.k + s, task_id=t, sample_index=s)
+                        for i, t in enumerate(self.task_ids) for s in range(self.k))
+        live: dict[Future, _Episode] = {}
+        ready: list[_Episode] = []
+        alive: set[int] = set()
+        with _Progress(show_progress, self.stats.requested) as bar, ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            try:
+                while pending or live or ready:
+                    while pending and len(alive) < self.concurrency:
+                        ep = pending.popleft()
+                        alive.add(ep.order)
+                        live[pool.submit(self._reset, ep)] = ep
+                    if ready:
+                        batch, ready = ready, []
+                        for ep in self.driver.generate(batch, self.stats):
+                            self._finish(ep, "context", pool, alive)
+                            batch.remove(ep)
+                        for ep in batch:
+                            live[pool.submit(self._step, ep)] = ep
+                    elif live:
+                        # Harvest only when nothing waits for generation, so that steps submitted together
+                        # come back together and share the next generate() call.
+                        wait(list(live), return_when=FIRST_COMPLETED)
+                        wait(list(live), timeout=BATCH_GATHER_S)
+                        for fut in [f for f in list(live) if f.done()]:
+                            ep = live.pop(fut)
+                            self._harvest(fut, ep, ready, pool, alive)
+                    bar.update(self.stats, len(alive))
+                    if self.early_stop and self._should_stop():
+                        self.stats.cancelled = len(pending) + len(alive)
+                        pending.clear()
+                        break
+            finally:
+                # Cancel what has not started; let running env calls finish, then close every env.
+                for fut in live:
+                    fut.cancel()
+                wait([f for f in live if not f.cancelled()])
+                for ep in list(live.values()) + ready:
+                    self._close(ep)
+        self.stats.wall_s = time.perf_counter() - t0
+        trajectories = [t for _, t in sorted(self.finished, key=lambda pair: pair[0])]
+        return Collection(trajectories, self.stats)
+
+    def _harvest(self, fut: Future, ep: _Episode, ready: list[_Episode], pool, alive: set[int]) -> None:
+        exc = fut.exception()
+        if exc is not None:
+            what = "env step" if ep.reset_done else "env reset"
+            raise RolloutError(f"{what} failed for {ep.where()}: {type(exc).__name__}: {exc}") from exc
+        if not ep.reset_done:
+            ep.reset_done = True
+            if self.scaffold is not None:
+                try:
+                    ep.messages = self.scaffold.initial_messages(ep.messages, ep.info)
+                except KeyError as err:
+                    raise RolloutError(f"{ep.where()}: {err.args[0]}") from None
+            self.driver.start(ep)
+            ready.append(ep)
+            return
+        result, ep.result = ep.result, None
+        self.stats.env_steps += 1
+        ep.turn += 1
+        ep.steps.append(_step_record(ep.turn - 1, ep.last_action, result))
+        if result.terminated or result.truncated:
+            self._finish(ep, "terminated" if result.terminated else "env_truncated", pool, alive, result)
+            return
+        if ep.turn >= self.max_turns:
+            self._finish(ep, "max_turns", pool, alive)
+            return
+        observation = self.driver.truncate_observation(result.observation)
+        message = self.scaffold.observation_message(observation, ep.info) if self.scaffold else {"role": "user", "content": observation}
+        if not self.driver.add_observation(ep, message):
+            self._finish(ep, "context", pool, alive)
+            return
+        ep.result = None
+        ready.append(ep)
+
+    def _finish(self, ep: _Episode, finish: str, pool, alive: set[int], result: StepResult | None = None) -> None:
+        ep.finish = finish
+        info = dict(result.info) if result is not None else {}
+        reward = result.reward if result is not None else 0.0
+        if result is None:
+            # The agent did not complete the task: the training reward is still the fraction of checks
+            # passed (paper), when the env can evaluate the state as it stands.
+            evaluation = _evaluate_now(ep.env)
+            if evaluation is not None:
+                reward = float(evaluation.get("reward", reward))
+                info = {**evaluation, **{k: v for k, v in info.items() if k not in evaluation}}
+        traj = Trajectory(
+            task_id=ep.task_id,
+            messages=[dict(m) for m in ep.messages],
+            reward=float(reward),
+            success=bool(info.get("success", reward >= 1.0 - 1e-9)),
+            terminated=bool(result is not None and result.terminated),
+            truncated=finish != "terminated",
+            token_ids=ep.stream.token_ids,
+            trainable=ep.stream.trainable,
+            logprobs=ep.stream.logprobs,
+            turn_ids=ep.stream.turn_ids,
+            group_id=f"{self.group_prefix}{ep.task_id}",
+            sample_index=ep.sample_index,
+            model=self.model_name,
+            split=str(ep.info.get("split", "")),
+            difficulty=ep.info.get("difficulty"),
+            scenario=str(ep.info.get("scenario", "")),
+            apps=list(ep.info.get("apps", []) or []),
+            steps=ep.steps,
+            checks=list(info.get("checks", []) or []),
+            answer=info.get("answer"),
+            stats=_episode_stats(ep),
+        )
+        traj.validate()
+        self.finished.append((ep.order, traj))
+        self.stats.finished += 1
+        self.done_per_task[ep.task_id] += 1
+        alive.discard(ep.order)
+        pool.submit(self._close, ep)
+
+    @staticmethod
+    def _close(ep: _Episode) -> None:
+        env, ep.env = ep.env, None
+        if env is not None:
+            try:
+                env.close()
+            except Exception:  # closing is best effort; the episode's result is already recorded
+                pass
+
+    def _should_stop(self) -> bool:
+        need = early_stop_min_per_task(self.k)
+        if self.stats.finished >= self.stats.requested:
+            return False
+        return self.stats.finished >= 0.9 * self.stats.requested and all(self.done_per_task[t] >= need for t in self.task_ids)
+
+
+def _evaluate_now(env: Env | None) -> dict[str, Any] | None:
+    """The env's evaluation of the current state, if it offers one (`env.evaluate()`)."""
+    evaluate = getattr(env, "evaluate", None)
+    if evaluate is None:
+        return None
+    report = evaluate()
+    if report is None:
+        return None
+    data = report.to_dict() if hasattr(report, "to_dict") else dict(report)
+    return data
+
+
+def _step_record(turn: int, action: str, result: StepResult) -> dict[str, Any]:
+    info = result.info or {}
+    code = info.get("code")
+    if code is None:
+        code = join_code_blocks(extract_code_blocks(action))
+    calls = list(info.get("api_calls", []) or [])
+    return {
+        "turn": turn,
+        "code": code,
+        "output": result.observation,
+        "api_calls": calls,
+        "error": bool(info.get("error", False)),
+    }
+
+
+def _episode_stats(ep: _Episode) -> dict[str, Any]:
+    calls = [c for step in ep.steps for c in step["api_calls"]]
+    return {
+        "turns": ep.turn,
+        "tokens": len(ep.stream),
+        "generated_tokens": ep.generated_tokens,
+        "api_calls": len(calls),
+        "doc_lookups": sum(1 for c in calls if c.get("app") == "api_docs"),
+        "failed_calls": sum(1 for c in calls if c.get("ok") is False),
+        "errors": sum(1 for step in ep.steps if step["error"]),
+        "wall_s": round(time.perf_counter() - ep.started, 4),
+        "finish": ep.finish,
+    }
+
+
+class _Progress:
+    """A rich progress bar over finished rollouts (a no-op when disabled)."""
+
+    def __init__(self, enabled: bool, total: int):
+        self.enabled = enabled
+        self.total = total
+        self._bar = None
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("rollouts"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("{task.description}"), console=Console(stderr=True), transient=False,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task("", total=self.total)
+        return self
+
+    def update(self, stats: CollectionStats, alive: int) -> None:
+        if self._bar is not None:
+            desc = f"live {alive}  steps {stats.env_steps}  gen {stats.generated_tokens} tok  {stats.generated_tokens / max(stats.generate_s, 1e-9):.0f} tok/s"
+            self._bar.update(self._task, completed=stats.finished, description=desc)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
