@@ -1,0 +1,63 @@
+"""What a training method is: an advantage estimator + a loss + a buffer policy.
+
+The trainer runs every method the same way (collect -> advantages -> keep -> old logprobs ->
+epochs x minibatches); a method only says *which* pieces to plug in. No method branches on
+another's name: a new method is a new `Method` value in its own module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import torch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from looprl.schema import TrainerConfig
+    from looprl.training.batch import TrainBatch
+    from looprl.trajectory import Trajectory
+
+AdvantageFn = Callable[[torch.Tensor, Sequence[Any]], torch.Tensor]
+# loss(logp_new (B, T), batch, trainer config) -> scalar loss
+LossFn = Callable[[torch.Tensor, "TrainBatch", "TrainerConfig"], torch.Tensor]
+# keep(trajectories, advantages (B,), trainer config) -> which rollouts enter the buffer
+KeepFn = Callable[[Sequence["Trajectory"], torch.Tensor, "TrainerConfig"], list[bool]]
+
+
+def keep_informative(trajectories: Sequence["Trajectory"], advantages: torch.Tensor, cfg: "TrainerConfig") -> list[bool]:
+    """LOOP's filter: a rollout with |A| < adv_threshold (0.01) carries no signal and is dropped."""
+    return [abs(float(a)) >= cfg.adv_threshold for a in advantages]
+
+
+def keep_successes(trajectories: Sequence["Trajectory"], advantages: torch.Tensor, cfg: "TrainerConfig") -> list[bool]:
+    """Expert iteration / RFT: keep only rollouts that solved the task (return == 1)."""
+    return [bool(t.success) or float(t.reward) >= 1.0 for t in trajectories]
+
+
+def constant_advantages(rewards: torch.Tensor, group_ids: Sequence[Any]) -> torch.Tensor:
+    """Supervised methods weigh every kept example equally (the advantage is unused by their loss)."""
+    return torch.ones_like(rewards)
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    summary: str
+    advantages: AdvantageFn
+    loss: LossFn
+    keep: KeepFn = keep_informative
+    # None = the config's trainer.epochs / trainer.minibatch_size; on-policy methods fix 1 epoch and
+    # one step over the whole buffer.
+    epochs: int | None = None
+    one_step_per_batch: bool = False
+    needs_old_logprobs: bool = True
+    needs_ref_logprobs: bool = False
+    # where rollouts come from: "policy" (the current policy, every iteration) or "base-once"
+    # (the base model once, over a temperature sweep: RFT)
+    rollouts: str = "policy"
+
+    def num_epochs(self, cfg: "TrainerConfig") -> int:
+        return self.epochs if self.epochs is not None else cfg.epochs
+
+    def minibatch_size(self, cfg: "TrainerConfig", buffer_size: int) -> int:
+        return max(buffer_size, 1) if self.one_step_per_batch else cfg.minibatch_size

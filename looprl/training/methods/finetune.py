@@ -1,0 +1,22 @@
+"""Fine-tuning on successful rollouts (cross-entropy on the agent's tokens):
+
+* ei   expert iteration: every iteration, the same rollout budget as RL from the current policy;
+       keep the rollouts with return == 1; train with cross-entropy.
+* rft  rejection-sampling fine-tuning: rollouts from the *base* model over a temperature sweep,
+       collected once; keep successes; train with cross-entropy for the configured iterations.
+"""
+
+from __future__ import annotations
+
+from looprl.algorithms import sft_loss
+from looprl.training.methods.base import Method, constant_advantages, keep_successes
+
+
+def _loss(logp_new, batch, cfg):
+    return sft_loss(logp_new, batch.mask)
+
+
+EI = Method("ei", "expert iteration: cross-entropy on the policy's successful rollouts", constant_advantages, _loss,
+            keep=keep_successes, needs_old_logprobs=False)
+RFT = Method("rft", "cross-entropy on the base model's successful rollouts (temperature sweep)", constant_advantages,
+             _loss, keep=keep_successes, needs_old_logprobs=False, rollouts="base-once")

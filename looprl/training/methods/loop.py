@@ -1,0 +1,35 @@
+"""LOOP (Chen et al. 2025) and its ablations: leave-one-out advantage + per-token/turn/trajectory
+PPO clip, 2 epochs of minibatches, no KL, no critic, no reference model.
+
+* loop          ratio per token (the paper's best: 71.3 TGC test-normal)
+* loop-turn     one ratio per agent turn (product of its tokens' ratios)
+* loop-bandit   one ratio per trajectory
+* loop-rwnorm   token level with std-normalized (GRPO-style) advantages (cost ~9 points in the paper)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from looprl.algorithms import group_normalized_advantages, leave_one_out_advantages, ppo_clip_loss
+from looprl.training.methods.base import Method
+
+
+def _clip_loss(level: str):
+    def loss(logp_new: torch.Tensor, batch, cfg) -> torch.Tensor:
+        return ppo_clip_loss(
+            logp_new, batch.logp_old, batch.advantages, batch.mask, eps=cfg.clip_eps, level=level, turn_ids=batch.turn_ids
+        )
+
+    loss.__name__ = f"ppo_clip_loss_{level}"
+    return loss
+
+
+LOOP = Method("loop", "leave-one-out PPO, per-token clip (the paper's LOOP)", leave_one_out_advantages, _clip_loss("token"))
+LOOP_TURN = Method("loop-turn", "leave-one-out PPO, one ratio per turn", leave_one_out_advantages, _clip_loss("turn"))
+LOOP_BANDIT = Method(
+    "loop-bandit", "leave-one-out PPO, one ratio per trajectory", leave_one_out_advantages, _clip_loss("trajectory")
+)
+LOOP_RWNORM = Method(
+    "loop-rwnorm", "LOOP with std-normalized advantages", group_normalized_advantages, _clip_loss("token")
+)

@@ -1,0 +1,124 @@
+"""The update phase of one iteration: old logprobs, then epochs x shuffled minibatches with
+gradient accumulation over micro-batches, clipped AdamW steps, and the paper's guards.
+
+Guarantees:
+
+* A minibatch's gradient does not depend on how it is cut into micro-batches: every method's loss
+  is a mean over trajectories, and each micro-batch's loss is weighted by its share of the
+  minibatch's trajectories (tested: one minibatch == two accumulated halves).
+* "Old" logprobs are recomputed here with no grad, before the first step (the sampler's logprobs
+  are for diagnostics only), as the paper's reference code does.
+* Guards: a NaN/inf loss or a k1 KL estimate above `kl_guard` stops the rest of the iteration's
+  update (the step that saw it is not taken); the reason is reported in the metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from looprl.algorithms import ppo_clip_diagnostics
+from looprl.training.batch import TrainBatch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from looprl.schema import TrainerConfig
+    from looprl.training.methods import Method
+
+
+def _chunks(indices: torch.Tensor, size: int) -> list[torch.Tensor]:
+    return [indices[i : i + size] for i in range(0, len(indices), size)]
+
+
+@torch.no_grad()
+def compute_logprobs(policy: Any, batch: TrainBatch, micro_batch_size: int, chunk_size: int, *, reference: bool = False) -> torch.Tensor:
+    """Per-token logprobs (B, T) of the batch under the policy (or its adapter-disabled reference)."""
+    out = torch.zeros(batch.input_ids.shape, dtype=torch.float32)
+    for idx in _chunks(torch.arange(len(batch)), micro_batch_size):
+        micro = batch.select(idx)
+        if reference:
+            with policy.disable_adapter():
+                lp = policy.token_logprobs(micro.input_ids, micro.attention_mask, grad=False, chunk_size=chunk_size)
+        else:
+            lp = policy.token_logprobs(micro.input_ids, micro.attention_mask, grad=False, chunk_size=chunk_size)
+        out[idx, : lp.shape[1]] = lp.detach().float().cpu()
+    return out
+
+
+def accumulate_gradients(policy: Any, method: "Method", minibatch: TrainBatch, cfg: "TrainerConfig") -> dict[str, float]:
+    """Forward/backward every micro-batch of `minibatch`, accumulating into .grad.
+
+    Returns {"loss": the minibatch loss, "kl_k1", "clip_fraction"} (token-weighted diagnostics)."""
+    n = len(minibatch)
+    total_loss, kl_sum, clip_sum, tokens = 0.0, 0.0, 0.0, 0
+    for idx in _chunks(torch.arange(n), cfg.micro_batch_size):
+        micro = minibatch.select(idx)
+        logp_new = policy.token_logprobs(micro.input_ids, micro.attention_mask, grad=True, chunk_size=cfg.logprob_chunk_size)
+        logp_new = logp_new.float().cpu() if logp_new.device.type != "cpu" and micro.mask.device.type == "cpu" else logp_new
+        loss = method.loss(logp_new, micro, cfg)
+        if not torch.isfinite(loss):
+            return {"loss": float("nan"), "kl_k1": float("nan"), "clip_fraction": float("nan")}
+        (loss * (len(idx) / n)).backward()
+        total_loss += float(loss.detach()) * len(idx) / n
+        if micro.logp_old is not None:
+            k = int(micro.mask.sum())
+            d = ppo_clip_diagnostics(logp_new.detach(), micro.logp_old, micro.advantages, micro.mask, eps=cfg.clip_eps)
+            kl_sum, clip_sum, tokens = kl_sum + d["kl_k1"] * k, clip_sum + d["clip_fraction"] * k, tokens + k
+    return {
+        "loss": total_loss,
+        "kl_k1": kl_sum / tokens if tokens else 0.0,
+        "clip_fraction": clip_sum / tokens if tokens else 0.0,
+    }
+
+
+def run_update(
+    policy: Any,
+    optimizer: torch.optim.Optimizer,
+    method: "Method",
+    batch: TrainBatch,
+    cfg: "TrainerConfig",
+    generator: torch.Generator,
+) -> dict[str, float]:
+    """Epochs x shuffled minibatches over `batch`; returns the iteration's update metrics."""
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    if method.needs_old_logprobs:
+        batch.logp_old = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size)
+    if method.needs_ref_logprobs:
+        batch.logp_ref = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, reference=True)
+    steps, losses, kls, clips, norms = 0, [], [], [], []
+    stopped = ""
+    mb_size = method.minibatch_size(cfg, len(batch))
+    for _epoch in range(method.num_epochs(cfg)):
+        order = torch.randperm(len(batch), generator=generator)
+        for idx in _chunks(order, mb_size):
+            optimizer.zero_grad(set_to_none=True)
+            stats = accumulate_gradients(policy, method, batch.select(idx), cfg)
+            if not math.isfinite(stats["loss"]):
+                stopped = "nan_loss"
+                break
+            if stats["kl_k1"] > cfg.kl_guard:
+                stopped = "kl_guard"
+                break
+            norms.append(float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)))
+            optimizer.step()
+            steps += 1
+            losses.append(stats["loss"])
+            kls.append(stats["kl_k1"])
+            clips.append(stats["clip_fraction"])
+        if stopped:
+            break
+    optimizer.zero_grad(set_to_none=True)
+
+    def mean(xs: list[float]) -> float:
+        return sum(xs) / len(xs) if xs else 0.0
+
+    return {
+        "loss/policy": mean(losses),
+        "ppo/kl_k1": mean(kls),
+        "ppo/kl_k1_max": max(kls) if kls else 0.0,
+        "ppo/clip_fraction": mean(clips),
+        "train/grad_norm": mean(norms),
+        "train/optimizer_steps": float(steps),
+        "train/stopped_early": {"": 0.0, "kl_guard": 1.0, "nan_loss": 2.0}[stopped],
+    }

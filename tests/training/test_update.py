@@ -1,0 +1,107 @@
+"""The update step on synthetic trajectories with the tiny model: accumulation equivalence, guards."""
+
+import torch
+
+from looprl.algorithms import leave_one_out_advantages
+from looprl.schema import TrainerConfig
+from looprl.training.batch import make_batch
+from looprl.training.methods import get_method
+from looprl.training.update import accumulate_gradients, compute_logprobs, run_update
+
+
+
+def _batch(policy, n=6, seed=0):
+    from conftest import synthetic_trajectories
+
+    trajs = synthetic_trajectories(n, seed=seed)
+    adv = leave_one_out_advantages(torch.tensor([t.reward for t in trajs]), [t.group_id for t in trajs])
+    batch = make_batch(trajs, adv, policy.pad_token_id)
+    return batch
+
+
+def _grads(policy):
+    return [p.grad.detach().clone() for p in policy.trainable_parameters()]
+
+
+def _perturb(policy, seed=1):
+    # a LoRA B of zeros makes ratios exactly 1; move the adapter so clipping and ratios are exercised
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in policy.trainable_parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+
+
+def test_make_batch_aligns_tokens(tiny_policy, make_trajectories):
+    trajs = make_trajectories(3)
+    batch = make_batch(trajs, torch.zeros(3), tiny_policy.pad_token_id)
+    for i, t in enumerate(trajs):
+        n = len(t.token_ids)
+        assert batch.input_ids[i, :n].tolist() == t.token_ids
+        assert batch.mask[i, :n].tolist() == [False] + t.trainable[1:]
+        assert not batch.mask[i, n:].any() and batch.attention_mask[i, n:].sum() == 0
+    sub = batch.select([2])
+    assert sub.input_ids.shape[1] == len(trajs[2].token_ids)
+
+
+def test_one_minibatch_equals_two_accumulated_halves(tiny_policy):
+    _perturb(tiny_policy)
+    batch = _batch(tiny_policy)
+    batch.logp_old = compute_logprobs(tiny_policy, batch, 6, 1024) + 0.05 * torch.randn(batch.input_ids.shape, generator=torch.Generator().manual_seed(0)) * batch.mask
+    for name in ("loop", "loop-turn", "loop-bandit", "rloo", "ei"):
+        method = get_method(name)
+        grads = {}
+        for micro in (6, 3, 1):
+            tiny_policy.model.zero_grad(set_to_none=True)
+            cfg = TrainerConfig(micro_batch_size=micro, logprob_chunk_size=16)
+            stats = accumulate_gradients(tiny_policy, method, batch, cfg)
+            grads[micro] = (_grads(tiny_policy), stats["loss"])
+        full, loss_full = grads[6]
+        assert any(float(g.abs().sum()) > 0 for g in full), name
+        for micro in (3, 1):
+            part, loss_part = grads[micro]
+            assert abs(loss_full - loss_part) < 1e-5, (name, micro)
+            for a, b in zip(full, part):
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    tiny_policy.model.zero_grad(set_to_none=True)
+
+
+def test_run_update_changes_adapter_and_reports(tiny_policy):
+    batch = _batch(tiny_policy, n=8, seed=3)
+    before = [p.detach().clone() for p in tiny_policy.trainable_parameters()]
+    opt = torch.optim.AdamW(tiny_policy.trainable_parameters(), lr=1e-3)
+    cfg = TrainerConfig(minibatch_size=4, micro_batch_size=2, epochs=2)
+    metrics = run_update(tiny_policy, opt, get_method("loop"), batch, cfg, torch.Generator().manual_seed(0))
+    assert metrics["train/optimizer_steps"] == 4.0 and metrics["train/stopped_early"] == 0.0
+    assert 0.0 <= metrics["ppo/clip_fraction"] <= 1.0
+    assert metrics["ppo/kl_k1"] != 0.0  # second-epoch steps see a moved policy
+    assert any(not torch.equal(a, b) for a, b in zip(before, tiny_policy.trainable_parameters()))
+
+
+def test_kl_guard_stops_the_iteration(tiny_policy):
+    batch = _batch(tiny_policy, n=8, seed=4)
+    opt = torch.optim.AdamW(tiny_policy.trainable_parameters(), lr=0.5)  # huge steps push KL up
+    cfg = TrainerConfig(minibatch_size=2, micro_batch_size=2, epochs=3, kl_guard=1e-6)
+    metrics = run_update(tiny_policy, opt, get_method("loop"), batch, cfg, torch.Generator().manual_seed(0))
+    assert metrics["train/stopped_early"] == 1.0
+    assert 1 <= metrics["train/optimizer_steps"] < 12
+
+
+def test_nan_loss_skips_the_step(tiny_policy):
+    batch = _batch(tiny_policy, n=4, seed=5)
+    batch.advantages[:] = float("nan")
+    before = [p.detach().clone() for p in tiny_policy.trainable_parameters()]
+    opt = torch.optim.AdamW(tiny_policy.trainable_parameters(), lr=1e-2)
+    metrics = run_update(tiny_policy, opt, get_method("loop"), batch, TrainerConfig(minibatch_size=2), torch.Generator())
+    assert metrics["train/stopped_early"] == 2.0 and metrics["train/optimizer_steps"] == 0.0
+    assert all(torch.equal(a, b) for a, b in zip(before, tiny_policy.trainable_parameters()))
+
+
+def test_grpo_kl_uses_adapter_disabled_reference(tiny_policy):
+    _perturb(tiny_policy, seed=9)
+    batch = _batch(tiny_policy, n=4, seed=6)
+    ref = compute_logprobs(tiny_policy, batch, 4, 1024, reference=True)
+    cur = compute_logprobs(tiny_policy, batch, 4, 1024)
+    assert not torch.allclose(ref[batch.mask], cur[batch.mask])
+    opt = torch.optim.AdamW(tiny_policy.trainable_parameters(), lr=1e-4)
+    metrics = run_update(tiny_policy, opt, get_method("grpo-kl"), batch, TrainerConfig(), torch.Generator())
+    assert torch.allclose(batch.logp_ref, ref) and metrics["train/optimizer_steps"] == 1.0
