@@ -1,0 +1,84 @@
+"""Hand-written rollouts and run directories with known metric values, for the analysis tests.
+
+`make_traj` builds a Trajectory the way the rollout collector does (prompt with a worked example as
+past assistant messages, one step record per agent turn); `write_run` lays it out as
+docs/run-layout.md describes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from looprl.trajectory import Trajectory, write_jsonl
+
+DEMO = [
+    {"role": "system", "content": "You are a coding agent."},
+    {"role": "user", "content": "Example task: how many playlists do I have?"},
+    # The worked example: an assistant message that is NOT the agent's (assume, dummy, two cells).
+    {"role": "assistant", "content": "I assume nothing.\n```python\nprint(1)\n```\n```python\nprint(apis.api_docs.show_api_doc(app_name='x', api_name='y'))\n```"},
+    {"role": "user", "content": "1"},
+    {"role": "user", "content": "Rules...\nTask: do the thing for Ann (ann@corp.test)."},
+]
+
+
+def call(app: str, api: str, ok: bool = True) -> dict[str, Any]:
+    return {"app": app, "api": api, "args": {}, "status": 200 if ok else 401, "ok": ok}
+
+
+def make_traj(
+    task_id: str = "t1",
+    turns: list[dict[str, Any]] | None = None,
+    *,
+    success: bool = False,
+    terminated: bool = True,
+    record_steps: bool = True,
+    **fields: Any,
+) -> Trajectory:
+    """turns: [{"text": agent message, "output": observation, "error": bool, "calls": [...] or absent}]."""
+    turns = turns if turns is not None else [{"text": "```python\napis.supervisor.complete_task()\n```", "output": "done"}]
+    messages = [dict(m) for m in DEMO]
+    steps = []
+    for i, turn in enumerate(turns):
+        messages.append({"role": "assistant", "content": turn["text"]})
+        messages.append({"role": "user", "content": turn.get("output", "ok") + "\nAs a reminder, the task is ..."})
+        step = {"turn": i, "code": "", "output": turn.get("output", "ok"), "error": bool(turn.get("error", False))}
+        if "calls" in turn:
+            step["api_calls"] = turn["calls"]
+        steps.append(step)
+    fields.setdefault("reward", 1.0 if success else 0.0)
+    return Trajectory(
+        task_id=task_id,
+        messages=messages,
+        success=success,
+        terminated=terminated,
+        steps=steps if record_steps else [],
+        **fields,
+    )
+
+
+def write_run(path: Path, trajs: list[Trajectory] | None, *, kind: str = "eval", name: str | None = None, model: str = "tiny",
+              method: str | None = None, split: str = "dev", metrics: list[dict[str, Any]] | None = None,
+              evals: dict[int, list[Trajectory]] | None = None) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    info = {"kind": kind, "name": name or path.name, "model": model, "method": method, "split": split, "env": "appsuite",
+            "seed": 0, "created": "2026-11-24T15:00:00+00:00", "command": "looprl test"}
+    (path / "run.json").write_text(json.dumps(info))
+    if trajs is not None:
+        write_jsonl(path / "rollouts.jsonl", trajs)
+    if metrics is not None:
+        (path / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    for it, ev in (evals or {}).items():
+        write_jsonl(path / "eval" / f"iter_{it:06d}" / "rollouts.jsonl", ev)
+    return path
+
+
+@pytest.fixture
+def rt():
+    """The helpers above: rt.make(...) -> Trajectory, rt.run(path, trajs, ...) -> Path, rt.call(app, api, ok)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(make=make_traj, run=write_run, call=call)
