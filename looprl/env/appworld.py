@@ -1,0 +1,390 @@
+"""The real AppWorld as a looprl env: `make_env("appworld", root=..., python=...)`.
+
+AppWorld (Trivedi et al. 2024; PyPI package `appworld`) pins pydantic<2, so it never runs in
+looprl's interpreter. Each `AppWorldEnv` starts one AppWorld environment server
+(looprl/env/appworld_server.py) with the AppWorld venv's interpreter, bound to 127.0.0.1 on a port
+the kernel picks, and drives it over HTTP:
+
+    reset(task_id)  ->  POST /initialize  (a fresh experiment name per episode)
+    step(message)   ->  POST /execute     (all ```python blocks of the message, concatenated)
+                        POST /task_completed
+                        POST /evaluate    (once the task is completed: AppWorld's own tests)
+    close()         ->  POST /close, then the server process is stopped
+
+One server serves one episode at a time (AppWorld keeps one world per process), so run one env per
+concurrent episode; an env reuses its server across episodes.
+
+Contract (looprl/env/base.py):
+
+* `reset` returns a system and a user message with the task instruction, the supervisor's name,
+  email and phone number and the task's date, and an info dict with ``instruction``,
+  ``supervisor``, ``date`` (what the scaffold needs), ``difficulty`` (from the task's
+  ground_truth/metadata.json), ``task_id`` and ``experiment_name``;
+* `step` returns AppWorld's REPL output; ``terminated`` is True once the agent called
+  ``apis.supervisor.complete_task``; that step's reward is the fraction of AppWorld's tests that
+  passed, ``info["success"]`` whether all did, ``info["checks"]`` the per-test report; every other
+  step has reward 0.0;
+* `evaluate()` scores the current state on demand (the training reward of an episode cut off by a
+  turn limit, which never called complete_task);
+* a server that fails to start raises `AppWorldServerError` naming the exit code, the last lines of
+  its log and the log's path; a server that dies mid-episode ends the episode (``truncated``) with
+  an observation that says so.
+
+What this module does not do: it does not sandbox the agent's code beyond what AppWorld itself does
+(its syntax safety guard and per-cell timeout). Run it in a container when the policy is untrusted.
+
+Splits and difficulty come from AppWorld's own files: data/datasets/<split>.txt and
+data/tasks/<id>/ground_truth/metadata.json (`load_task_ids`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+import weakref
+from pathlib import Path
+from typing import Any
+
+from looprl.env.base import Message, StepResult, register_env
+from looprl.env.cells import extract_code_blocks, join_code_blocks
+
+__all__ = ["AppWorldEnv", "AppWorldServer", "AppWorldServerError", "load_task_ids", "task_difficulty", "resolve_root"]
+
+SERVER_SCRIPT = Path(__file__).with_name("appworld_server.py")
+NO_CODE_OBSERVATION = (
+    "No ```python code block found in your message, so nothing was run. "
+    "Put the code to run in a ```python ... ``` block."
+)
+
+
+class AppWorldServerError(RuntimeError):
+    """The AppWorld environment server could not be started or answered with an error."""
+
+
+def resolve_root(root: str | os.PathLike | None) -> Path:
+    """The AppWorld root: ``root`` if given, else $APPWORLD_ROOT (AppWorld's own convention)."""
+    if root is None:
+        root = os.environ.get("APPWORLD_ROOT")
+        if not root:
+            raise ValueError(
+                "the appworld env needs the AppWorld root (the folder holding data/): pass root=PATH "
+                "(env.options.root in a config) or set APPWORLD_ROOT; see docs/appworld.md"
+            )
+    path = Path(root).expanduser().absolute()
+    if not (path / "data" / "tasks").is_dir():
+        raise ValueError(f"AppWorld root {str(path)!r} has no data/tasks folder; see docs/appworld.md for getting the data")
+    return path
+
+
+def load_task_ids(root: str | os.PathLike | None, split: str, difficulty: int | None = None) -> list[str]:
+    """Task ids of an AppWorld split (data/datasets/<split>.txt), optionally only one difficulty (1-3)."""
+    root = resolve_root(root)
+    split_file = root / "data" / "datasets" / f"{split}.txt"
+    if not split_file.is_file():
+        available = sorted(p.stem for p in (root / "data" / "datasets").glob("*.txt"))
+        raise ValueError(f"AppWorld split {split!r} not found at {split_file}; available splits: {', '.join(available) or 'none'}")
+    # AppWorld's split files may tag ids as "id:tag"; the id is the part before the colon.
+    task_ids = [line.strip().split(":")[0] for line in split_file.read_text().splitlines() if line.strip()]
+    if difficulty is not None:
+        if difficulty not in (1, 2, 3):
+            raise ValueError(f"difficulty must be 1, 2 or 3, got {difficulty!r}")
+        task_ids = [t for t in task_ids if task_difficulty(root, t) == difficulty]
+    return task_ids
+
+
+def task_difficulty(root: str | os.PathLike | None, task_id: str) -> int | None:
+    """A task's difficulty from its ground_truth/metadata.json, or None when the task has no ground truth."""
+    path = resolve_root(root) / "data" / "tasks" / task_id / "ground_truth" / "metadata.json"
+    try:
+        return int(json.loads(path.read_text())["difficulty"])
+    except FileNotFoundError:
+        return None
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.strip().splitlines()[-lines:]) or "(empty log)"
+
+
+class AppWorldServer:
+    """One AppWorld environment server process on 127.0.0.1 (started by `start`, ended by `stop`)."""
+
+    def __init__(self, root: Path, python: Path, log_path: Path, *, startup_timeout_s: float = 120.0):
+        self.root = root
+        self.python = python
+        self.log_path = log_path
+        self.startup_timeout_s = startup_timeout_s
+        self.process: subprocess.Popen | None = None
+        self.url: str | None = None
+        self._client = None
+        self._finalizer = None
+
+    def start(self) -> None:
+        import httpx
+
+        if not self.python.exists():
+            raise AppWorldServerError(
+                f"the AppWorld interpreter {self.python} does not exist; create it with `looprl env setup-appworld` "
+                "or pass python=/path/to/appworld-venv/bin/python"
+            )
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        port_file = Path(tempfile.mkstemp(prefix="looprl-appworld-port-")[1])
+        port_file.unlink()
+        env = dict(os.environ, APPWORLD_ROOT=str(self.root), PYTHONUNBUFFERED="1")
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(self.python), str(SERVER_SCRIPT), "--root", str(self.root), "--port-file", str(port_file)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.root, env=env,
+                start_new_session=True,  # a Ctrl-C meant for looprl reaches the server through stop(), not twice
+            )
+        self._finalizer = weakref.finalize(self, _stop_process, self.process)
+        deadline = time.monotonic() + self.startup_timeout_s
+        try:
+            while True:
+                code = self.process.poll()
+                if code is not None:
+                    raise AppWorldServerError(
+                        f"the AppWorld server exited during start-up with code {code} (root {self.root}).\n"
+                        f"Last lines of its log {self.log_path}:\n{_log_tail(self.log_path)}"
+                    )
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise AppWorldServerError(
+                        f"the AppWorld server did not answer within {self.startup_timeout_s:.0f} s (root {self.root}).\n"
+                        f"Last lines of its log {self.log_path}:\n{_log_tail(self.log_path)}"
+                    )
+                if self.url is None and port_file.exists():
+                    self.url = f"http://127.0.0.1:{int(port_file.read_text())}"
+                if self.url is not None:
+                    try:
+                        if httpx.get(self.url + "/", timeout=2.0).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                time.sleep(0.1)
+        finally:
+            port_file.unlink(missing_ok=True)
+        self._client = httpx.Client(base_url=self.url, trust_env=False)
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def call(self, method: str, timeout_s: float, **payload: Any) -> Any:
+        """POST /<method> with a JSON body; return the server's ``output``."""
+        import httpx
+
+        if self._client is None or not self.alive:
+            raise AppWorldServerError(self._dead_message(method))
+        try:
+            response = self._client.post(f"/{method}", json=payload, timeout=timeout_s)
+        except httpx.TimeoutException as exc:
+            raise AppWorldServerError(f"AppWorld /{method} gave no answer within {timeout_s:.0f} s; log: {self.log_path}") from exc
+        except httpx.TransportError as exc:
+            raise AppWorldServerError(self._dead_message(method) if not self.alive else f"AppWorld /{method} failed: {exc}") from exc
+        if response.status_code != 200:
+            raise AppWorldServerError(
+                f"AppWorld /{method} answered HTTP {response.status_code}: {response.text[:500]}\n"
+                f"Last lines of the server log {self.log_path}:\n{_log_tail(self.log_path)}"
+            )
+        return response.json()["output"]
+
+    def _dead_message(self, method: str) -> str:
+        code = self.process.poll() if self.process is not None else None
+        return (
+            f"the AppWorld server is not running (exit code {code}) so /{method} cannot be called.\n"
+            f"Last lines of its log {self.log_path}:\n{_log_tail(self.log_path)}"
+        )
+
+    def stop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._finalizer is not None:
+            self._finalizer()  # stops the process once; later calls are no-ops
+        self.process = None
+
+
+def _stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+class AppWorldEnv:
+    """A looprl env over real AppWorld tasks; see the module docstring for the contract."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike | None = None,
+        python: str | os.PathLike | None = None,
+        *,
+        experiment_prefix: str = "looprl",
+        cell_timeout_s: int = 100,
+        max_api_calls_per_cell: int = 1000,
+        startup_timeout_s: float = 120.0,
+        keep_outputs: bool = False,
+        log_dir: str | os.PathLike | None = None,
+    ):
+        from looprl.env.appworld_setup import default_venv_dir, venv_python
+
+        self.root = resolve_root(root)
+        self.python = Path(python).expanduser().absolute() if python is not None else venv_python(default_venv_dir())
+        if not experiment_prefix or "/" in experiment_prefix:
+            raise ValueError(f"experiment_prefix must be a non-empty name without '/', got {experiment_prefix!r}")
+        if cell_timeout_s < 1:
+            raise ValueError(f"cell_timeout_s must be >= 1 second, got {cell_timeout_s!r}")
+        self.experiment_prefix = experiment_prefix
+        self.cell_timeout_s = int(cell_timeout_s)
+        self.max_api_calls_per_cell = int(max_api_calls_per_cell)
+        self.startup_timeout_s = float(startup_timeout_s)
+        self.keep_outputs = keep_outputs
+        self.log_dir = Path(log_dir) if log_dir is not None else self.root / "experiments" / "outputs" / "looprl-server-logs"
+        self._server: AppWorldServer | None = None
+        self._task_id: str | None = None
+        self._experiment: str | None = None
+        self._done = True
+        self._turn = 0
+
+    # -- Env protocol -------------------------------------------------------------------------------
+
+    def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]:
+        specs_path = self.root / "data" / "tasks" / task_id / "specs.json"
+        if not specs_path.is_file():
+            raise ValueError(f"AppWorld task {task_id!r} not found: no {specs_path}; list tasks with looprl.env.appworld.load_task_ids(root, split)")
+        self._end_episode()
+        server = self._ensure_server()
+        self._experiment = f"{self.experiment_prefix}-{uuid.uuid4().hex[:12]}"
+        options: dict[str, Any] = {
+            "task_id": task_id,
+            "experiment_name": self._experiment,
+            "timeout_seconds": self.cell_timeout_s,
+            "max_api_calls_per_interaction": self.max_api_calls_per_cell,
+        }
+        if seed is not None:
+            options["random_seed"] = int(seed)
+        task = server.call("initialize", timeout_s=self.startup_timeout_s, **options)
+        self._task_id, self._done, self._turn = task_id, False, 0
+        supervisor = {k: task["supervisor"][k] for k in ("first_name", "last_name", "email", "phone_number")}
+        info = {
+            "task_id": task_id,
+            "instruction": task["instruction"],
+            "supervisor": supervisor,
+            "date": task["datetime"],
+            "difficulty": task_difficulty(self.root, task_id),
+            "experiment_name": self._experiment,
+        }
+        return _opening_messages(info), info
+
+    def step(self, action: str) -> StepResult:
+        if self._done or self._server is None:
+            raise RuntimeError("the AppWorld episode is over (or never started); call reset(task_id) first")
+        self._turn += 1
+        info: dict[str, Any] = {"task_id": self._task_id, "turn": self._turn}
+        blocks = extract_code_blocks(action)
+        if not blocks:
+            return StepResult(NO_CODE_OBSERVATION, 0.0, False, False, {**info, "code": "", "executed": False})
+        code = join_code_blocks(blocks)
+        info.update(code=code, executed=True)
+        try:
+            output = self._server.call("execute", timeout_s=self.cell_timeout_s + 60, task_id=self._task_id, code=code)
+            completed = bool(self._server.call("task_completed", timeout_s=60, task_id=self._task_id))
+        except AppWorldServerError as exc:
+            if self._server.alive:
+                raise
+            self._done = True
+            message = f"The AppWorld environment stopped, so the episode cannot go on.\n{exc}"
+            return StepResult(message, 0.0, False, True, {**info, "error": str(exc)})
+        if not completed:
+            return StepResult(output, 0.0, False, False, info)
+        report = self.evaluate()
+        self._done = True
+        return StepResult(output, report["reward"], True, False, {**info, **report})
+
+    def evaluate(self) -> dict[str, Any]:
+        """Run AppWorld's tests on the current state: reward (fraction passed), success, checks, report."""
+        if self._server is None or self._task_id is None:
+            raise RuntimeError("no AppWorld episode to evaluate; call reset(task_id) first")
+        result = self._server.call("evaluate", timeout_s=300, task_id=self._task_id, suppress_errors=True, report=False)
+        passes, failures = result["passes"], result["failures"]
+        num_tests = int(result["num_tests"]) or len(passes) + len(failures)
+        checks = [{"requirement": p["requirement"], "passed": True} for p in passes]
+        checks += [{"requirement": f["requirement"], "passed": False, "trace": f.get("trace", "")} for f in failures]
+        return {
+            "reward": len(passes) / num_tests if num_tests else 0.0,
+            "success": bool(result["success"]),
+            "num_tests": num_tests,
+            "num_passed": len(passes),
+            "checks": checks,
+            "check_report": _check_report(checks),
+        }
+
+    def close(self) -> None:
+        self._end_episode()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _ensure_server(self) -> AppWorldServer:
+        if self._server is not None and self._server.alive:
+            return self._server
+        log_path = self.log_dir / f"server-{os.getpid()}-{uuid.uuid4().hex[:8]}.log"
+        server = AppWorldServer(self.root, self.python, log_path, startup_timeout_s=self.startup_timeout_s)
+        server.start()
+        self._server = server
+        return server
+
+    def _end_episode(self) -> None:
+        if self._task_id is not None and self._server is not None and self._server.alive:
+            try:
+                self._server.call("close", timeout_s=60, task_id=self._task_id)
+            except AppWorldServerError:
+                pass  # the world is replaced on the next /initialize anyway
+        if self._experiment is not None and not self.keep_outputs:
+            shutil.rmtree(self.root / "experiments" / "outputs" / self._experiment, ignore_errors=True)
+        self._task_id, self._experiment, self._done = None, None, True
+
+
+def _opening_messages(info: dict[str, Any]) -> list[Message]:
+    sup = info["supervisor"]
+    system = (
+        "You are an AI assistant who does tasks for your supervisor by writing Python code that runs in a "
+        "stateful REPL. The REPL has an `apis` object for the apps: call apis.api_docs.show_app_descriptions(), "
+        "apis.api_docs.show_api_descriptions(app_name=...) and apis.api_docs.show_api_doc(app_name=..., api_name=...) "
+        "to read their documentation. Put the code to run in a ```python block. When the task is done, call "
+        "apis.supervisor.complete_task(), with answer=... if the task asks a question."
+    )
+    user = (
+        f"Date: {info['date']}\n"
+        f"Supervisor: {sup['first_name']} {sup['last_name']}, email {sup['email']}, phone {sup['phone_number']}\n"
+        f"Task: {info['instruction']}"
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def _check_report(checks: list[dict[str, Any]]) -> str:
+    passed = sum(c["passed"] for c in checks)
+    lines = [f"{passed}/{len(checks)} tests passed"]
+    for c in checks:
+        lines.append(f"[{'pass' if c['passed'] else 'FAIL'}] {c['requirement']}")
+        if not c["passed"] and c.get("trace"):
+            lines.extend("    " + ln for ln in c["trace"].splitlines())
+    return "\n".join(lines)
+
+
+register_env("appworld", AppWorldEnv)
