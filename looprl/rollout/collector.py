@@ -183,7 +183,7 @@ class _Driver:
         raise NotImplementedError
 
     def add_observation(self, ep: _Episode, message: Message) -> bool:
-        """Append the observation; False when the context is now full."""
+        """Append the observation; False (nothing appended) when it leaves no room to sample."""
         raise NotImplementedError
 
 
@@ -192,10 +192,13 @@ class _TokenDriver(_Driver):
         super().__init__(sampling, max_context_tokens, max_observation_tokens)
         self.policy = policy
         self.chat = ChatTokens(policy.tokenizer)
+        stops = tuple(sampling.stop_token_ids) or tuple(getattr(policy, "stop_token_ids", ()) or ()) or self.chat.stop_token_ids
+        # The backend stops on these; the builder must know them all to close each turn correctly.
+        self.chat.stop_token_ids = tuple(dict.fromkeys((*stops, *self.chat.stop_token_ids)))
         if not sampling.stop_token_ids:
             from dataclasses import replace
 
-            self.sampling = replace(sampling, stop_token_ids=self.chat.stop_token_ids)
+            self.sampling = replace(sampling, stop_token_ids=stops)
 
     def start(self, ep: _Episode) -> None:
         ep.stream.add_context(self.chat.prompt_ids(ep.messages), turn=-1)
@@ -239,9 +242,13 @@ class _TokenDriver(_Driver):
 
     def add_observation(self, ep: _Episode, message: Message) -> bool:
         ids = self.chat.between_turns_ids(ep.messages, ep.last_generated, message)
+        if len(ep.stream) + len(ids) >= self.max_context_tokens:
+            # No room left to sample: the episode ends at its last sampled token, so the stream never
+            # exceeds the budget (the step record keeps the output).
+            return False
         ep.messages.append(message)
         ep.stream.add_context(ids, turn=ep.turn - 1)  # the observation belongs to the turn that caused it
-        return len(ep.stream) < self.max_context_tokens
+        return True
 
 
 class _ChatDriver(_Driver):
@@ -318,13 +325,13 @@ class _Run:
                         for i, t in enumerate(self.task_ids) for s in range(self.k))
         live: dict[Future, _Episode] = {}
         ready: list[_Episode] = []
-        alive: set[int] = set()
+        alive: dict[int, _Episode] = {}  # every episode started and not finished, wherever it is
         with _Progress(show_progress, self.stats.requested) as bar, ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             try:
                 while pending or live or ready:
                     while pending and len(alive) < self.concurrency:
                         ep = pending.popleft()
-                        alive.add(ep.order)
+                        alive[ep.order] = ep
                         live[pool.submit(self._reset, ep)] = ep
                     if ready:
                         batch, ready = ready, []
@@ -351,13 +358,13 @@ class _Run:
                 for fut in live:
                     fut.cancel()
                 wait([f for f in live if not f.cancelled()])
-                for ep in list(live.values()) + ready:
+                for ep in alive.values():
                     self._close(ep)
         self.stats.wall_s = time.perf_counter() - t0
         trajectories = [t for _, t in sorted(self.finished, key=lambda pair: pair[0])]
         return Collection(trajectories, self.stats)
 
-    def _harvest(self, fut: Future, ep: _Episode, ready: list[_Episode], pool, alive: set[int]) -> None:
+    def _harvest(self, fut: Future, ep: _Episode, ready: list[_Episode], pool, alive: dict[int, _Episode]) -> None:
         exc = fut.exception()
         if exc is not None:
             what = "env step" if ep.reset_done else "env reset"
@@ -390,7 +397,7 @@ class _Run:
         ep.result = None
         ready.append(ep)
 
-    def _finish(self, ep: _Episode, finish: str, pool, alive: set[int], result: StepResult | None = None) -> None:
+    def _finish(self, ep: _Episode, finish: str, pool, alive: dict[int, _Episode], result: StepResult | None = None) -> None:
         ep.finish = finish
         info = dict(result.info) if result is not None else {}
         reward = result.reward if result is not None else 0.0
@@ -428,7 +435,7 @@ class _Run:
         self.finished.append((ep.order, traj))
         self.stats.finished += 1
         self.done_per_task[ep.task_id] += 1
-        alive.discard(ep.order)
+        alive.pop(ep.order, None)
         pool.submit(self._close, ep)
 
     @staticmethod

@@ -1,0 +1,195 @@
+"""The rollout collector: batching, budgets, early stop, errors, chat path, and a real tiny model."""
+
+from __future__ import annotations
+
+import pytest
+
+from looprl.agent import Scaffold
+from looprl.backends.base import SamplingParams
+from looprl.rollout import RolloutError, collect, collect_rollouts
+from looprl.rollout.collector import early_stop_min_per_task
+from looprl.rollout.fakes import ScriptedChat, ScriptedPolicy, ToyEnv
+
+SAMPLING = SamplingParams(max_new_tokens=400)
+
+
+def test_batches_across_episodes_and_orders_results():
+    policy = ScriptedPolicy()
+    result = collect(policy, ToyEnv, ["toy_3", "toy_1", "toy_2"], k=3, sampling=SAMPLING, progress=False, group_prefix="it7/")
+    trajs = result.trajectories
+    assert [(t.task_id, t.sample_index) for t in trajs] == [(t, s) for t in ("toy_3", "toy_1", "toy_2") for s in range(3)]
+    assert all(t.success and t.terminated and not t.truncated and t.reward == 1.0 for t in trajs)
+    assert {t.group_id for t in trajs} == {"it7/toy_3", "it7/toy_1", "it7/toy_2"}
+    # all 9 episodes sample their first turn in one call; toy_3 needs 4 turns, so 4 calls in all
+    assert policy.batch_sizes == [9, 9, 6, 3]
+    assert result.stats.env_steps == 3 * (4 + 2 + 3) and result.stats.generate_calls == 4
+    t = trajs[0]
+    assert t.stats["turns"] == 4 == t.num_turns and t.stats["api_calls"] == 4 and t.stats["finish"] == "terminated"
+    assert [s["turn"] for s in t.steps] == [0, 1, 2, 3] and t.steps[-1]["code"] == "apis.supervisor.complete_task()"
+    assert t.difficulty == 1 + 3 % 3 and t.scenario == "toy3" and t.apps == ["toy"]
+    t.validate()
+
+
+def test_trainable_mask_is_exactly_what_the_policy_sampled():
+    policy = ScriptedPolicy()
+    generated: list[list[int]] = []
+    inner = policy.generate
+
+    def recording(prompts, sampling):
+        gens = inner(prompts, sampling)
+        generated.extend(g.token_ids for g in gens)
+        return gens
+
+    policy.generate = recording
+    (traj,) = collect_rollouts(policy, ToyEnv, ["toy_2"], k=1, sampling=SAMPLING, scaffold=Scaffold(), progress=False)
+    spans, cur = [], []
+    for tid, tr in zip(traj.token_ids, traj.trainable):
+        if tr:
+            cur.append(tid)
+        elif cur:
+            spans.append(cur)
+            cur = []
+    if cur:
+        spans.append(cur)
+    assert spans == generated and len(spans) == 3
+    # the whole stream is the chat template of the transcript (char tokenizer round-trips)
+    text = policy.tokenizer.decode(traj.token_ids)
+    assert text == policy.tokenizer.apply_chat_template(traj.messages, tokenize=False)[:-1]  # ends at the last stop token
+    assert text.count("As a reminder") == 2
+
+
+def test_turn_limit_truncates_and_scores_the_state():
+    trajs = collect_rollouts(ScriptedPolicy(), ToyEnv, ["toy_50"], k=2, sampling=SAMPLING, max_turns=3, progress=False)
+    for t in trajs:
+        assert t.truncated and not t.terminated and not t.success
+        assert t.stats["finish"] == "max_turns" and t.stats["turns"] == 3 == len(t.steps)
+        assert t.reward == pytest.approx(0.5 * 3 / 50)  # ToyEnv.evaluate(): progress so far
+
+
+def test_context_budget_truncates_never_crashes():
+    policy = ScriptedPolicy()
+    prompt_len = len(policy.tokenizer.encode(policy.tokenizer.apply_chat_template(ToyEnv().reset("toy_9")[0], tokenize=False, add_generation_prompt=True)))
+    for budget in (prompt_len + 10, prompt_len + 120, prompt_len + 300):
+        (t,) = collect_rollouts(policy, ToyEnv, ["toy_9"], k=1, sampling=SAMPLING, max_context_tokens=budget, progress=False)
+        assert t.truncated and t.stats["finish"] == "context"
+        assert len(t.token_ids) <= budget
+        t.validate()
+    (t,) = collect_rollouts(policy, ToyEnv, ["toy_9"], k=1, sampling=SAMPLING, max_context_tokens=prompt_len, progress=False)
+    assert t.stats["turns"] == 0 and t.truncated and sum(t.trainable) == 0
+
+
+def test_observations_are_cut_with_a_note():
+    env_factory = lambda: ToyEnv(observation="x" * 5000)  # noqa: E731
+    (t,) = collect_rollouts(ScriptedPolicy(), env_factory, ["toy_3"], k=1, sampling=SAMPLING, max_observation_tokens=100, progress=False)
+    observations = [m["content"] for m in t.messages[2:] if m["role"] == "user"]
+    assert observations[0] == "x" * 100 + "\n[output truncated: showing 100 of 5000 tokens]"
+    assert t.steps[0]["output"] == "x" * 5000  # the step record keeps the full output
+    assert t.success
+
+
+class StuckEnv(ToyEnv):
+    """The first env built never reaches 'ready'."""
+
+    built = 0
+
+    def reset(self, task_id, *, seed=None):
+        messages, info = super().reset(task_id, seed=seed)
+        StuckEnv.built += 1
+        if StuckEnv.built == 1:
+            self.needed = 10**6
+        return messages, info
+
+
+def test_early_stop_cancels_stragglers():
+    assert [early_stop_min_per_task(k) for k in (1, 3, 4, 6)] == [1, 2, 3, 4]
+    StuckEnv.built = 0
+    closed = []
+
+    def factory():
+        env = StuckEnv()
+        closed.append(env)
+        return env
+
+    tasks = [f"toy_{n}" for n in (1, 2, 1, 2, 3)]
+    result = collect(ScriptedPolicy(), factory, tasks, k=4, sampling=SAMPLING, max_turns=500, early_stop=True, progress=False)
+    assert len(result.trajectories) == 19 and result.stats.cancelled == 1
+    assert all(t.success for t in result.trajectories)
+    assert all(env.closed for env in closed)
+    # without early stop the straggler runs to its turn limit
+    StuckEnv.built = 0
+    full = collect(ScriptedPolicy(), StuckEnv, tasks, k=4, sampling=SAMPLING, max_turns=30, early_stop=False, progress=False)
+    assert len(full.trajectories) == 20 and sum(t.stats["finish"] == "max_turns" for t in full.trajectories) == 1
+
+
+def test_early_stop_never_drops_a_task_below_its_minimum():
+    StuckEnv.built = 0
+    # one task, k=2: min per task is 1, but 90% of 2 needs both, so nothing is cancelled
+    result = collect(ScriptedPolicy(), StuckEnv, ["toy_1"], k=2, sampling=SAMPLING, max_turns=20, early_stop=True, progress=False)
+    assert len(result.trajectories) == 2 and result.stats.cancelled == 0
+
+
+def test_env_failure_names_task_sample_and_turn():
+    envs = []
+
+    def factory():
+        envs.append(ToyEnv(fail_on_turn=2))
+        return envs[-1]
+
+    with pytest.raises(RolloutError, match=r"env step failed for task 'toy_5' \(sample 0, turn 2\).*on purpose"):
+        collect_rollouts(ScriptedPolicy(), factory, ["toy_5"], k=1, sampling=SAMPLING, progress=False)
+    assert all(env.closed for env in envs)
+    with pytest.raises(RolloutError, match=r"env reset failed for task 'nope'.*toy_<steps>"):
+        collect_rollouts(ScriptedPolicy(), ToyEnv, ["nope"], k=1, sampling=SAMPLING, progress=False)
+
+
+def test_chat_backend_path():
+    chat = ScriptedChat()
+    trajs = collect_rollouts(chat, ToyEnv, ["toy_2", "toy_1"], k=2, sampling=SAMPLING, scaffold=Scaffold(), progress=False)
+    assert all(t.success and t.token_ids == [] for t in trajs)
+    assert chat.batch_sizes[0] == 4
+    assert trajs[0].messages[-1]["content"].endswith("complete_task()\n```")
+    assert "As a reminder" in trajs[0].messages[-2]["content"]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="k must be >= 1, got 0"):
+        collect_rollouts(ScriptedPolicy(), ToyEnv, ["toy_1"], k=0, sampling=SAMPLING)
+    with pytest.raises(TypeError, match="PolicyBackend"):
+        collect_rollouts(object(), ToyEnv, ["toy_1"], k=1, sampling=SAMPLING)  # type: ignore[arg-type]
+
+
+# -- a real (tiny) model through HFBackend --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def hf_policy(tiny_model_dir):
+    from looprl.backends.hf import HFBackend
+
+    return HFBackend(str(tiny_model_dir), lora=None, device="cpu")
+
+
+def test_greedy_batched_equals_one_at_a_time(hf_policy):
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=12)
+    tasks = ["toy_1", "toy_12", "toy_3"]
+    batched = collect_rollouts(hf_policy, ToyEnv, tasks, k=2, sampling=greedy, max_turns=3, concurrency=6, progress=False)
+    single = collect_rollouts(hf_policy, ToyEnv, tasks, k=2, sampling=greedy, max_turns=3, concurrency=1, progress=False)
+    assert [t.token_ids for t in batched] == [t.token_ids for t in single]
+    assert [t.trainable for t in batched] == [t.trainable for t in single]
+    assert all(t.stats["turns"] == 3 for t in batched)
+    for a, b in zip(batched, single):
+        assert a.logprobs == pytest.approx(b.logprobs, abs=1e-4)
+
+
+def test_tiny_model_stream_matches_chat_template(hf_policy):
+    sampling = SamplingParams(temperature=1.0, max_new_tokens=16, seed=3)
+    (t,) = collect_rollouts(hf_policy, ToyEnv, ["toy_2"], k=1, sampling=sampling, max_turns=2, scaffold=Scaffold(), progress=False)
+    tok = hf_policy.tokenizer
+    trainable = [i for i, m in enumerate(t.trainable) if m]
+    assert trainable and all(t.logprobs[i] < 0.0 for i in trainable)
+    # the non-trainable pieces are exactly the template's rendering around the sampled text
+    non = [i for i, m in enumerate(t.trainable) if not m]
+    n_open = len(Scaffold().initial_messages(*ToyEnv().reset("toy_2")))
+    prompt_ids = tok.encode(tok.apply_chat_template(t.messages[:n_open], tokenize=False, add_generation_prompt=True), add_special_tokens=False)
+    assert t.token_ids[: len(prompt_ids)] == prompt_ids and non[: len(prompt_ids)] == list(range(len(prompt_ids)))
+    tail = tok.decode([t.token_ids[i] for i in non[len(prompt_ids):]])
+    observations = [m for m in t.messages[n_open:] if m["role"] == "user"]
+    assert len(observations) == 1 and tail.count("<|im_start|>user\n") == 1 and tail.endswith("<|im_start|>assistant\n")
+    assert "As a reminder" in tail
