@@ -71,7 +71,8 @@ class RolloutConfig(StrictModel):
     mode: Literal["local", "ray"] = Field("local", description="run environments in this process's workers, or as Ray actors")
     concurrency: int = Field(32, ge=1, description="episodes alive at once (their generation is batched)")
     generation_batch_size: int = Field(16, ge=1, description="prompts per generate() call")
-    early_stop: bool = Field(True, description="stop once every task has >= ceil(0.75 K) rollouts and 90% of all are done")
+    early_stop: bool = Field(True, description="stop once every task has >= floor(0.75 K) rollouts (4 of 6, paper) and 90% of all are done")
+    scaffold: str = Field("default", description="agent prompt: 'default' (looprl/agent/prompts/default.yaml), a YAML file of prompt pieces, or 'env' for the env's own messages")
     vllm_url: str | None = Field(None, description="OpenAI-compatible vLLM server (http://127.0.0.1:PORT); None = start one")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="sampling parameters")
 
