@@ -82,3 +82,49 @@ def rt():
     from types import SimpleNamespace
 
     return SimpleNamespace(make=make_traj, run=write_run, call=call)
+
+
+EVIL = "</script><script>window.PWNED=1</script><img src=x onerror=\"window.PWNED=2\"> & <b>bold</b>"
+
+
+def _episode(task: str, scenario: str, sample: int, success: bool, model: str, difficulty: int, split: str = "dev") -> Trajectory:
+    turns = [
+        {"text": "First I read the docs.\n```python\nprint(apis.api_docs.show_api_doc(app_name='notes', api_name='login'))\n```",
+         "output": "{'api_name': 'login', ...}", "calls": [call("api_docs", "show_api_doc")]},
+        {"text": f"I assume the password is dummy. {EVIL}\n```python\ntoken = apis.notes.login(username='a', password='x')\n```",
+         "output": "Traceback (most recent call last):\nException: 401 wrong password", "error": True, "calls": [call("notes", "login", ok=False)]},
+    ]
+    if success:
+        turns.append({"text": "```python\npw = apis.supervisor.show_account_passwords()\ntoken = apis.notes.login(username='a', password=pw)\n```",
+                      "output": "logged in", "calls": [call("supervisor", "show_account_passwords"), call("notes", "login")]})
+    turns.append({"text": "```python\napis.supervisor.complete_task(answer=3)\n```", "output": "task completed", "calls": [call("supervisor", "complete_task")]})
+    checks = [{"name": "answer is correct", "passed": success, "detail": "" if success else f"expected 3, got {EVIL}"},
+              {"name": "no other changes", "passed": True, "detail": ""}]
+    return make_traj(task, turns, success=success, scenario=scenario, sample_index=sample, model=model, difficulty=difficulty,
+                     split=split, apps=["notes"], checks=checks, answer=3 if success else EVIL)
+
+
+def realistic_runs(root: Path) -> list[Path]:
+    """A base-model eval, an OpenAI-model eval, and a LOOP training run with two dev evaluations."""
+    def episodes(model: str, solved: set[str], samples: int = 2) -> list[Trajectory]:
+        out = []
+        for k in range(samples):
+            for s in ("s1", "s2"):
+                for i in (1, 2, 3):
+                    task = f"{s}_{i}"
+                    out.append(_episode(task, s, k, task in solved or (k == 1 and task == "s2_3"), model, 1 + (i == 3)))
+        return out
+
+    base = write_run(root / "base", episodes("tiny-base", {"s1_1"}), name="base", model="tiny-base")
+    gpt = write_run(root / "gpt", episodes("openai:gpt-4o", {"s1_1", "s1_2", "s1_3", "s2_1"}), name="gpt-4o", model="openai:gpt-4o")
+    metrics = [{"iteration": i, "wall_s": 30.0 * (i + 1), "rollout/reward_mean": 0.2 + 0.05 * i, "ppo/clip_fraction": 0.1 / (i + 1),
+                "ppo/kl_k1": 0.001 * i, "rollout/tokens_per_s": 100 + i, "time/iteration_s": 30.0 + i % 3,
+                **({"eval/tgc": 0.2 + 0.04 * i} if i % 5 == 0 else {})} for i in range(11)]
+    train = write_run(root / "loop", None, kind="train", name="loop", model="tiny-base", method="loop", metrics=metrics,
+                      evals={5: episodes("loop@5", {"s1_1", "s1_2"}, 1), 10: episodes("loop@10", {"s1_1", "s1_2", "s1_3", "s2_1", "s2_2"})})
+    return [base, gpt, train]
+
+
+@pytest.fixture
+def sample_runs(tmp_path) -> list[Path]:
+    return realistic_runs(tmp_path / "runs")

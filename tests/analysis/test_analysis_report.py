@@ -1,0 +1,110 @@
+"""`looprl report` and `looprl compare` on realistic hand-written run directories (no browser here;
+test_analysis_chromium.py renders the page in a real one)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from looprl.analysis import load_run
+from looprl.analysis.compare import compare_runs
+from looprl.analysis.report import render_report
+from looprl.analysis.runs import RunError
+from looprl.cli import app
+
+runner = CliRunner()
+
+
+def _data(page: str) -> dict:
+    m = re.search(r'<script type="application/json" id="looprl-data">(.*?)</script>', page, re.DOTALL)
+    assert m, "the embedded data block is missing"
+    return json.loads(m.group(1))
+
+
+def test_load_run_reads_eval_and_train_layouts(sample_runs):
+    base, gpt, train = (load_run(p) for p in sample_runs)
+    assert (base.kind, base.method, base.model, len(base.trajectories)) == ("eval", "base", "tiny-base", 12)
+    assert gpt.model == "openai:gpt-4o"
+    assert train.kind == "train" and sorted(train.evals) == [5, 10] and len(train.metrics) == 11
+    assert train.source == "eval/iter_000010/rollouts.jsonl"  # the latest dev evaluation represents it
+
+
+def test_load_run_errors_name_the_path_and_line(tmp_path):
+    with pytest.raises(RunError, match="does not exist"):
+        load_run(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunError, match="no rollouts.jsonl"):
+        load_run(tmp_path / "empty")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "rollouts.jsonl").write_text('{"task_id": "a", "messages": []}\nnot json\n')
+    with pytest.raises(RunError, match=r"rollouts.jsonl:2: not valid JSON"):
+        load_run(bad)
+
+
+def test_compare_ratios(sample_runs):
+    base, gpt = load_run(sample_runs[0]), load_run(sample_runs[1])
+    result = compare_runs([base, gpt])
+    rows = {r["key"]: r for r in result["metrics"]}
+    # base solves s1_1 in both samples and s2_3 in sample 1: TGC (1/6 + 2/6) / 2 = 0.25
+    assert rows["tgc"]["values"] == pytest.approx([0.25, 0.75])
+    assert rows["tgc"]["ratios"] == pytest.approx([3.0])
+    # 3 successful episodes of 4 turns, 9 failed ones of 3
+    assert rows["behaviour/turns_per_episode"]["values"][0] == pytest.approx((4 * 3 + 3 * 9) / 12)
+    assert rows["n_rollouts"]["values"] == [12, 12]
+    assert rows["behaviour/multi_cell_turn_share"]["ratios"] == [None]  # 0 in the base run: no ratio, not inf
+
+
+def test_compare_cli_table_and_json(sample_runs, tmp_path):
+    out = tmp_path / "cmp.json"
+    result = runner.invoke(app, ["compare", str(sample_runs[0]), str(sample_runs[1]), "--json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    parsed = json.loads(result.stdout)
+    assert [r["name"] for r in parsed["runs"]] == ["base", "gpt-4o"] and json.loads(out.read_text()) == parsed
+    table = runner.invoke(app, ["compare", str(sample_runs[0]), str(sample_runs[1])])
+    assert table.exit_code == 0, table.output
+    assert "gpt-4o / base" in table.stdout and "3.00x" in table.stdout and "give-up rate" in table.stdout
+    one = runner.invoke(app, ["compare", str(sample_runs[0])])
+    assert one.exit_code == 2 and "at least two runs" in one.output
+    missing = runner.invoke(app, ["compare", str(sample_runs[0]), str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_report_has_every_section_and_escapes_agent_text(sample_runs, tmp_path):
+    from looprl.analysis.runs import load_run
+
+    page = render_report([load_run(p) for p in sample_runs], max_episodes=5)
+    for section in ("runs", "leaderboard", "training", "behaviour", "trajectories", "value"):
+        assert f'<section id="{section}">' in page
+    # Untrusted agent text never appears as markup: not in the tables, not in the data block.
+    assert "<script>window.PWNED" not in page and "<img src=x" not in page and "<b>bold" not in page
+    data = _data(page)
+    assert any("</script><script>window.PWNED=1" in t["reasoning"] for e in data["episodes"] for t in e["turns"])
+    # Nothing is fetched: no external script/style/image, and a CSP that forbids it.
+    assert "default-src 'none'" in page
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=[\"']?(https?:|//)", page)
+    assert page.count('src="data:image/png;base64,') >= 3  # leaderboard, training, behaviour
+    # The viewer caps what it shows and the data says so.
+    assert [c["shown"] for c in data["caps"]] == [5, 5, 5] and data["limits"]["max_episodes"] == 5
+    assert {e["run"] for e in data["episodes"]} == {"base", "gpt-4o", "loop"}
+    # Leaderboard: LOOP first on the dev split, with its TGC in the value-estimate data too.
+    assert [r["run"] for r in data["leaderboard"]][0].startswith("loop @ iter_000010")
+
+
+def test_report_caps_long_fields(rt, tmp_path):
+    long = rt.make(turns=[{"text": "x" * 5000 + "\n```python\nprint(1)\n```", "output": "y" * 5000}])
+    run = rt.run(tmp_path / "r", [long])
+    page = render_report([load_run(run)], max_chars=300)
+    turn = _data(page)["episodes"][0]["turns"][0]
+    assert len(turn["reasoning"]) < 400 and "cut: 4700 more characters" in turn["reasoning"]
+    assert "cut: 4700 more characters" in turn["output"]
+
+
+def test_report_cli_writes_one_file(sample_runs, tmp_path):
+    out = tmp_path / "r.html"
+    result = runner.invoke(app, ["report", *map(str, sample_runs), "--out", str(out), "--max-episodes", "3"])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith("<!doctype html>") and "wrote" in result.output
