@@ -1,0 +1,144 @@
+"""Checkpoints: everything needed to continue a run exactly, written atomically and verified.
+
+A checkpoint is a folder `RUN_DIR/checkpoints/iter_XXXXXX/` holding:
+
+    adapter/          the LoRA adapter (peft format)
+    trainer.pt        optimizer state, RNG states (python, numpy, torch, the sampler's generator),
+                      the update shuffler's generator, the task sampler's position, metric history
+    manifest.json     {"iteration": i, "files": {relative path: sha256}} — written last
+
+It is built in a temporary sibling folder and renamed into place, so a crash leaves either no
+checkpoint or a complete one; `checkpoints/latest` names the newest. On load, every file's
+checksum is verified; a corrupt or partial checkpoint is reported by name and the previous one is
+used. `load_latest` returns None when no usable checkpoint exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from looprl.utils.io import atomic_write_json, atomic_write_text
+
+log = logging.getLogger(__name__)
+MANIFEST = "manifest.json"
+
+
+class CorruptCheckpoint(RuntimeError):
+    """A checkpoint folder whose manifest is missing or whose files do not match it."""
+
+
+@dataclass
+class TrainerState:
+    iteration: int  # iterations completed
+    optimizer: dict[str, Any]
+    rng: dict[str, Any]
+    sampler: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=dict)  # {"iteration", "metric", "value"}
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def capture_rng(extra_generators: dict[str, torch.Generator] | None = None) -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    for name, gen in (extra_generators or {}).items():
+        state[f"gen:{name}"] = gen.get_state()
+    return state
+
+
+def restore_rng(state: dict[str, Any], extra_generators: dict[str, torch.Generator] | None = None) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    for name, gen in (extra_generators or {}).items():
+        if f"gen:{name}" in state:
+            gen.set_state(state[f"gen:{name}"])
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def checkpoint_dir(run_dir: str | Path, iteration: int) -> Path:
+    return Path(run_dir) / "checkpoints" / f"iter_{iteration:06d}"
+
+
+def save_checkpoint(run_dir: str | Path, state: TrainerState, save_adapter: Callable[[str], None], *, keep: int = 2) -> Path:
+    """Write checkpoint `state.iteration` atomically; keep the newest `keep` (0 = all)."""
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = checkpoint_dir(run_dir, state.iteration)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    try:
+        save_adapter(str(tmp / "adapter"))
+        torch.save(state.__dict__, tmp / "trainer.pt")
+        files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        atomic_write_json(tmp / MANIFEST, {"iteration": state.iteration, "files": files})
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    atomic_write_text(root / "latest", final.name + "\n")
+    if keep:
+        done = sorted(p for p in root.glob("iter_*") if p.is_dir())
+        for old in done[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def verify_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The manifest of a complete checkpoint; raises CorruptCheckpoint naming what is wrong."""
+    path = Path(path)
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise CorruptCheckpoint(f"checkpoint {path} has no {MANIFEST} (partial write?)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CorruptCheckpoint(f"checkpoint {path}: {MANIFEST} is not valid JSON ({exc})") from None
+    for rel, digest in manifest.get("files", {}).items():
+        f = path / rel
+        if not f.is_file():
+            raise CorruptCheckpoint(f"checkpoint {path}: file {rel} listed in the manifest is missing")
+        if _sha256(f) != digest:
+            raise CorruptCheckpoint(f"checkpoint {path}: file {rel} does not match its checksum (corrupt)")
+    if not manifest.get("files"):
+        raise CorruptCheckpoint(f"checkpoint {path}: the manifest lists no files")
+    return manifest
+
+
+def load_latest(run_dir: str | Path) -> tuple[Path, TrainerState] | None:
+    """The newest checkpoint that verifies, with its state; corrupt ones are named in a warning and skipped."""
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return None
+    for path in sorted((p for p in root.glob("iter_*") if p.is_dir()), reverse=True):
+        try:
+            verify_checkpoint(path)
+        except CorruptCheckpoint as exc:
+            log.warning("%s; falling back to the previous checkpoint", exc)
+            continue
+        data = torch.load(path / "trainer.pt", weights_only=False)
+        return path, TrainerState(**data)
+    return None

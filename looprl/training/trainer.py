@@ -1,0 +1,256 @@
+"""The training loop: collect -> score -> advantages -> update -> log -> checkpoint, one iteration at a time.
+
+One iteration (the paper's, with its defaults in TrainConfig):
+
+  1. sample tasks        `tasks_per_iteration` from a seeded sampler whose position is checkpointed
+  2. collect             K rollouts per task from the current policy (temperature 1, top-p 1, no top-k)
+  3. advantages          the method's estimator (LOOP: leave-one-out), one scalar per rollout
+  4. buffer              the method's filter (LOOP: drop |A| < 0.01; EI/RFT: keep successes)
+  5. update              old logprobs (no grad), then epochs x shuffled minibatches, micro-batch
+                         accumulation, grad-norm clip, AdamW step; KL and NaN guards (update.py)
+  6. publish             the rollout backend samples with the new adapter (with the transformers
+                         backend it is the very same model object, so nothing to copy)
+  7. evaluate            every `eval_every` iterations on dev tasks, tracking the best checkpoint
+  8. log + checkpoint    metrics.jsonl / TensorBoard / W&B, then an atomic checkpoint
+
+Resuming (`Trainer(cfg, resume=True)`) restores adapter, optimizer, RNG states and sampler
+position from the newest checkpoint that verifies, so a run killed at any point and resumed ends
+with the same weights as one never interrupted (tested on the tiny model, CPU, concurrency 1).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from looprl.algorithms import leave_one_out_advantages  # noqa: F401  (the default estimator; see methods/loop.py)
+from looprl.backends.base import SamplingParams
+from looprl.config import dump_config
+from looprl.schema import TrainConfig
+from looprl.trajectory import Trajectory, write_jsonl
+from looprl.training.batch import make_batch
+from looprl.training.checkpoint import TrainerState, capture_rng, load_latest, restore_rng, save_checkpoint
+from looprl.training.logger import MetricsLogger
+from looprl.training.methods import get_method
+from looprl.training.sampler import TaskSampler
+from looprl.training.update import run_update
+from looprl.utils.io import atomic_write_json
+
+RFT_TEMPERATURES = (0.4, 0.7, 1.0)  # the base-model temperature sweep RFT collects over
+
+
+def build_policy(cfg: TrainConfig) -> Any:
+    from looprl.backends.hf import HFBackend
+
+    return HFBackend(cfg.model.name_or_path, dtype=cfg.model.dtype, lora=cfg.lora, adapter_path=cfg.model.adapter_path,
+                     gradient_checkpointing=cfg.model.gradient_checkpointing,
+                     attn_implementation=cfg.model.attn_implementation, seed=cfg.seed)
+
+
+def resolve_task_ids(cfg: TrainConfig, split: str) -> list[str]:
+    """Training/dev task ids: explicit `tasks.task_ids`, else the world's split filtered by difficulty."""
+    if cfg.tasks.task_ids:
+        return list(cfg.tasks.task_ids)
+    if cfg.env.name == "toy":
+        from looprl.env.toy import load_toy_tasks
+
+        return load_toy_tasks(int(cfg.env.options.get("n_tasks", 8)))
+    from looprl.world import load_tasks
+
+    tasks = load_tasks(split)
+    if split == cfg.tasks.train_split:
+        tasks = [t for t in tasks if t.difficulty in cfg.tasks.difficulties]
+    if not tasks:
+        raise ValueError(f"no tasks in split {split!r} with difficulties {cfg.tasks.difficulties}")
+    return [t.id for t in tasks]
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, *, policy: Any = None, collect_fn: Callable[..., list[Trajectory]] | None = None,
+                 resume: bool = False, progress: bool = True) -> None:
+        from looprl.env import make_env
+        from looprl.env import toy as _toy  # noqa: F401  (registers "toy")
+
+        torch.manual_seed(cfg.seed)
+        self.cfg = cfg
+        self.method = get_method(cfg.trainer.method)
+        self.run_dir = Path(cfg.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.policy = policy if policy is not None else build_policy(cfg)
+        if collect_fn is None:
+            from looprl.rollout import collect_rollouts as collect_fn
+        self.collect_fn = collect_fn
+        self.env_factory = lambda: make_env(cfg.env.name, **{k: v for k, v in cfg.env.options.items() if k != "n_tasks"})
+        self.train_ids = resolve_task_ids(cfg, cfg.tasks.train_split)
+        self.sampler = TaskSampler(self.train_ids, cfg.seed)
+        self.optimizer = torch.optim.AdamW(self.policy.trainable_parameters(), lr=cfg.trainer.lr,
+                                           weight_decay=cfg.trainer.weight_decay)
+        self.shuffle = torch.Generator().manual_seed(cfg.seed)
+        self.iteration = 0
+        self.best: dict[str, Any] = {}
+        self.rft_buffer: list[Trajectory] | None = None
+        self.logger = MetricsLogger(self.run_dir, tensorboard=cfg.logging.tensorboard, wandb=cfg.logging.wandb,
+                                    wandb_project=cfg.logging.wandb_project, config=cfg.model_dump(mode="json"),
+                                    total_iterations=cfg.trainer.iterations, progress=progress)
+        if resume:
+            self._resume()
+        else:
+            self._write_run_files()
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, stop_after: int | None = None) -> list[dict[str, Any]]:
+        """Run iterations until trainer.iterations (or `stop_after` more); returns the metric history."""
+        end = self.cfg.trainer.iterations if stop_after is None else min(self.cfg.trainer.iterations, self.iteration + stop_after)
+        try:
+            while self.iteration < end:
+                self.train_one_iteration()
+        finally:
+            self.logger.close()
+        return self.logger.history
+
+    def train_one_iteration(self) -> dict[str, Any]:
+        cfg, t = self.cfg.trainer, self.cfg
+        i = self.iteration + 1
+        t0 = time.perf_counter()
+
+        # -- 1-2. sample tasks, collect K rollouts each ------------------------------------------------
+        task_ids = self.sampler.sample(cfg.tasks_per_iteration)
+        rollouts = self._collect(task_ids, i)
+        collect_s = time.perf_counter() - t0
+        write_jsonl(self.run_dir / "rollouts" / f"iter_{i:06d}.jsonl", rollouts)
+
+        # -- 3-4. advantages, then the method's buffer filter ---------------------------------------
+        rewards = torch.tensor([r.reward for r in rollouts], dtype=torch.float32)
+        advantages = self.method.advantages(rewards, [r.group_id for r in rollouts])
+        keep = self.method.keep(rollouts, advantages, cfg)
+        buffer = [r for r, k in zip(rollouts, keep) if k and any(r.trainable)]
+        kept_adv = advantages[[j for j, (r, k) in enumerate(zip(rollouts, keep)) if k and any(r.trainable)]]
+
+        # -- 5. update -------------------------------------------------------------------------------
+        t1 = time.perf_counter()
+        update_metrics: dict[str, float] = {}
+        if buffer:
+            batch = make_batch(buffer, kept_adv, self.policy.pad_token_id, max_tokens=t.rollout.sampling.max_context_tokens)
+            update_metrics = run_update(self.policy, self.optimizer, self.method, batch, cfg, self.shuffle)
+        update_s = time.perf_counter() - t1
+        # -- 6. publish: the HF backend samples with this very model; a vLLM backend reloads the adapter
+        self._publish(i)
+
+        # -- 7. dev evaluation -----------------------------------------------------------------------
+        metrics = {**self._rollout_metrics(rollouts, advantages, len(buffer)), **update_metrics}
+        if cfg.eval_every and i % cfg.eval_every == 0:
+            metrics.update(self._evaluate(i))
+
+        # -- 8. log and checkpoint -------------------------------------------------------------------
+        metrics.update({"time/collect_s": collect_s, "time/update_s": update_s, "time/iteration_s": time.perf_counter() - t0,
+                        "rollout/tokens_per_s": sum(len(r.token_ids) - sum(1 for x in r.trainable if not x) for r in rollouts) / max(collect_s, 1e-9)})
+        self.iteration = i
+        self.logger.log(i, metrics)
+        self._checkpoint()
+        return metrics
+
+    # ------------------------------------------------------------------ phases
+    def _sampling(self, temperature: float | None = None) -> SamplingParams:
+        s = self.cfg.rollout.sampling
+        return SamplingParams(temperature=s.temperature if temperature is None else temperature, top_p=s.top_p,
+                              top_k=s.top_k, max_new_tokens=s.max_new_tokens)
+
+    def _collect_with(self, task_ids: Sequence[str], k: int, sampling: SamplingParams, group_prefix: str,
+                      max_turns: int, early_stop: bool) -> list[Trajectory]:
+        c = self.cfg
+        return self.collect_fn(
+            self.policy, self.env_factory, list(task_ids), k=k, sampling=sampling, max_turns=max_turns,
+            max_context_tokens=c.rollout.sampling.max_context_tokens, concurrency=c.rollout.concurrency,
+            early_stop=early_stop, group_prefix=group_prefix, progress=False, model_name=c.model.name_or_path,
+        )
+
+    def _collect(self, task_ids: Sequence[str], i: int) -> list[Trajectory]:
+        c = self.cfg
+        if self.method.rollouts == "base-once":  # RFT: the base model's successes over a temperature sweep, once
+            if self.rft_buffer is None:
+                self.rft_buffer = []
+                for temp in RFT_TEMPERATURES:
+                    with self.policy.disable_adapter():
+                        self.rft_buffer += self._collect_with(self.train_ids, c.trainer.rollouts_per_task,
+                                                              self._sampling(temp), f"rft{temp}/", c.env.max_turns, False)
+            wanted = set(task_ids)
+            return [r for r in self.rft_buffer if r.task_id in wanted]
+        return self._collect_with(task_ids, c.trainer.rollouts_per_task, self._sampling(), f"it{i}/", c.env.max_turns,
+                                  c.rollout.early_stop)
+
+    def _publish(self, i: int) -> None:
+        reload = getattr(self.policy, "reload_adapter", None)
+        if callable(reload):  # a separate rollout server (vLLM): hot-swap the freshly saved adapter
+            path = self.run_dir / "adapter_latest"
+            self.policy.save_adapter(str(path))
+            reload(str(path))
+
+    def _rollout_metrics(self, rollouts: list[Trajectory], advantages: torch.Tensor, kept: int) -> dict[str, float]:
+        n = max(len(rollouts), 1)
+        return {
+            "rollout/reward_mean": sum(r.reward for r in rollouts) / n,
+            "rollout/success_rate": sum(bool(r.success) for r in rollouts) / n,
+            "rollout/turns_mean": sum(r.num_turns for r in rollouts) / n,
+            "rollout/count": float(len(rollouts)),
+            "rollout/kept": float(kept),
+            "rollout/advantage_abs_mean": float(advantages.abs().mean()) if len(advantages) else 0.0,
+        }
+
+    def _evaluate(self, i: int) -> dict[str, float]:
+        c = self.cfg
+        dev_ids = resolve_task_ids(c, c.tasks.dev_split)[: c.tasks.max_dev_tasks]
+        rollouts = self._collect_with(dev_ids, c.trainer.eval_samples, self._sampling(c.trainer.eval_temperature),
+                                      f"eval{i}/", c.env.eval_max_turns, False)
+        out = self.run_dir / "eval" / f"iter_{i:06d}"
+        write_jsonl(out / "rollouts.jsonl", rollouts)
+        tgc = sum(bool(r.success) for r in rollouts) / max(len(rollouts), 1)
+        reward = sum(r.reward for r in rollouts) / max(len(rollouts), 1)
+        atomic_write_json(out / "summary.json", {"tgc": tgc, "reward_mean": reward, "n_tasks": len(dev_ids), "n_rollouts": len(rollouts)})
+        if not self.best or (tgc, reward) > (self.best["tgc"], self.best["reward_mean"]):
+            self.best = {"iteration": i, "tgc": tgc, "reward_mean": reward}
+            self.policy.save_adapter(str(self.run_dir / "best"))
+            atomic_write_json(self.run_dir / "best.json", self.best)
+        return {"eval/tgc": tgc, "eval/reward_mean": reward, "eval/best_tgc": self.best["tgc"]}
+
+    # ------------------------------------------------------------------ checkpoints
+    def _generators(self) -> dict[str, torch.Generator]:
+        gens = {"shuffle": self.shuffle}
+        sampler_gen = getattr(self.policy, "_generator", None)  # HFBackend's sampling generator
+        if isinstance(sampler_gen, torch.Generator):
+            gens["policy"] = sampler_gen
+        return gens
+
+    def _checkpoint(self) -> None:
+        state = TrainerState(iteration=self.iteration, optimizer=self.optimizer.state_dict(), rng=capture_rng(self._generators()),
+                             sampler=self.sampler.state(), history=self.logger.history, best=self.best)
+        save_checkpoint(self.run_dir, state, self.policy.save_adapter)
+
+    def _resume(self) -> None:
+        found = load_latest(self.run_dir)
+        if found is None:
+            raise FileNotFoundError(f"no usable checkpoint under {self.run_dir / 'checkpoints'}; start without --resume")
+        path, state = found
+        self.policy.load_adapter(str(path / "adapter"))
+        self.optimizer.load_state_dict(state.optimizer)
+        restore_rng(state.rng, self._generators())
+        self.sampler.restore(state.sampler)
+        self.iteration, self.best = state.iteration, state.best
+        self.logger.restore(state.history)
+
+    def _write_run_files(self) -> None:
+        c = self.cfg
+        (self.run_dir / "config.yaml").write_text(dump_config(c))
+        atomic_write_json(self.run_dir / "run.json", {
+            "kind": "train", "name": self.run_dir.name, "model": c.model.name_or_path, "method": c.trainer.method,
+            "split": c.tasks.train_split, "env": c.env.name, "seed": c.seed,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": "looprl train",
+        })
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
