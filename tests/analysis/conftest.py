@@ -84,7 +84,8 @@ def rt():
     return SimpleNamespace(make=make_traj, run=write_run, call=call)
 
 
-EVIL = "</script><script>window.PWNED=1</script><img src=x onerror=\"window.PWNED=2\"> & <b>bold</b>"
+# Agent text that would change the page if it were ever treated as markup (the browser test looks for data-pwned).
+EVIL = "</script><script>document.body.dataset.pwned=1</script><img src=x onerror=\"document.body.dataset.pwned=2\"> & <b>bold</b>"
 
 
 def _episode(task: str, scenario: str, sample: int, success: bool, model: str, difficulty: int, split: str = "dev") -> Trajectory:

@@ -80,9 +80,9 @@ def test_report_has_every_section_and_escapes_agent_text(sample_runs, tmp_path):
     for section in ("runs", "leaderboard", "training", "behaviour", "trajectories", "value"):
         assert f'<section id="{section}">' in page
     # Untrusted agent text never appears as markup: not in the tables, not in the data block.
-    assert "<script>window.PWNED" not in page and "<img src=x" not in page and "<b>bold" not in page
+    assert "<script>document.body" not in page and "<img src=x" not in page and "<b>bold" not in page
     data = _data(page)
-    assert any("</script><script>window.PWNED=1" in t["reasoning"] for e in data["episodes"] for t in e["turns"])
+    assert any("</script><script>document.body.dataset.pwned=1" in t["reasoning"] for e in data["episodes"] for t in e["turns"])
     # Nothing is fetched: no external script/style/image, and a CSP that forbids it.
     assert "default-src 'none'" in page
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=[\"']?(https?:|//)", page)

@@ -1,0 +1,110 @@
+"""The report in a real browser: headless Chromium loads the file, runs its JavaScript, and the
+dumped DOM must hold every section, populated; a screenshot is saved for people to look at.
+
+Chromium is Debian's `chromium` (scripts/ci-setup.d/30-chromium.sh installs it in CI). Outside CI
+the test skips when it is absent; with CI=true it fails instead. Set LOOPRL_TEST_ARTIFACTS=DIR to
+keep the report and the screenshot.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from looprl.analysis.report import build_report
+
+pytestmark = pytest.mark.chromium
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("chromium is not installed, and CI=true requires it (scripts/ci-setup.d/30-chromium.sh installs it)")
+        pytest.skip("chromium is not installed (Debian package 'chromium'); the browser test of the report is skipped")
+    return exe
+
+
+def _browse(exe: str, tmp: Path, url: str, *extra: str) -> subprocess.CompletedProcess:
+    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"  # a fresh profile per launch
+    cmd = [exe, *FLAGS, f"--user-data-dir={profile}", *extra, url]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, f"chromium failed ({proc.returncode}): {proc.stderr[-2000:]}"
+    return proc
+
+
+def _rows(dom: str, table_id: str) -> list[list[str]]:
+    m = re.search(rf'<table id="{table_id}">.*?<tbody>(.*?)</tbody>', dom, re.DOTALL)
+    assert m, f"table #{table_id} is missing"
+    return [[html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", m.group(1), re.DOTALL)]
+
+
+def _section(dom: str, sid: str) -> str:
+    m = re.search(rf'<section id="{sid}">(.*?)</section>', dom, re.DOTALL)
+    assert m, f"section #{sid} is missing"
+    return m.group(1)
+
+
+def test_report_renders_in_headless_chromium(sample_runs, tmp_path):
+    exe = _chromium()
+    out = build_report(sample_runs, tmp_path / "report.html", max_episodes=8)
+    url = out.resolve().as_uri()
+
+    dom = _browse(exe, tmp_path, url, "--dump-dom", "--virtual-time-budget=5000").stdout
+    assert "data-pwned" not in dom, "agent text was executed as markup"
+    assert len(_rows(dom, "runs-table")) == 3
+    leaderboard = _rows(dom, "leaderboard-table")
+    assert [r[1] for r in leaderboard] == ["loop @ iter_000010", "gpt-4o", "base"]
+    assert leaderboard[0][5].startswith("91.7") and leaderboard[2][5].startswith("25.0")
+    assert 'alt="goal completion"' in _section(dom, "leaderboard")
+    assert 'alt="training curves"' in _section(dom, "training") and len(_rows(dom, "training-table")) == 1
+    assert len(_rows(dom, "behaviour-table")) == 15 and 'alt="behaviour metrics"' in _section(dom, "behaviour")
+
+    # Trajectory viewer, built by the page's JavaScript: 8 episodes per run, each with turns and checks.
+    viewer = _section(dom, "trajectories")
+    assert viewer.count('<details class="episode') == 24
+    assert "24 of 24 episodes shown" in viewer
+    assert viewer.count('class="turn') >= 24 * 3 and "evaluation checks" in viewer and "PASS answer is correct" in viewer
+    assert "8 of 12 episodes" in viewer  # the cap is stated
+    assert "&lt;script&gt;document.body.dataset.pwned=1" in viewer  # shown as text
+
+    # Value estimate, computed by the page: 10,000 tasks x 15 min at 50/h, by each run's TGC.
+    value = _rows(dom, "value-table")
+    assert value[0][:3] == ["loop @ iter_000010", "loop", "dev"]
+    assert value[0][3] == "91.7 %" and value[0][4] == f"{10000 * (11 / 12) * 15 / 60:,.0f}"
+    assert value[2][5] == f"{10000 * 0.25 * 15 / 60 * 50:,.0f}"
+
+    # Filters and inputs read from the URL: only failures of the base run; 1,200 tasks x 60 min at 100/h.
+    dom2 = _browse(exe, tmp_path, url + "#run=base&success=fail&tasks=1200&minutes=60&cost=100", "--dump-dom", "--virtual-time-budget=5000").stdout
+    viewer2 = _section(dom2, "trajectories")
+    visible = [m for m in re.findall(r'<details class="episode (pass|fail)"([^>]*)>', viewer2) if "hidden" not in m[1]]
+    # base shows 8 of its 12 episodes: its 3 successes and 5 failures (the viewer keeps both kinds).
+    assert len(visible) == 5 and all(kind == "fail" and 'data-run="base"' in attrs for kind, attrs in visible)
+    assert "5 of 24 episodes shown" in viewer2
+    assert _rows(dom2, "value-table")[2][4:] == [f"{1200 * 0.25:,.0f}", f"{1200 * 0.25 * 100:,.0f}"]
+
+    shot = tmp_path / "report.png"
+    _browse(exe, tmp_path, url, f"--screenshot={shot}", "--window-size=1280,4200", "--hide-scrollbars", "--virtual-time-budget=5000")
+    assert shot.stat().st_size > 50_000  # a real rendering, not a blank page
+    keep = os.environ.get("LOOPRL_TEST_ARTIFACTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(out, Path(keep) / "report.html")
+        shutil.copy(shot, Path(keep) / "report.png")
