@@ -335,7 +335,10 @@ class AppWorldEnv:
     def close(self) -> None:
         self._end_episode()
         if self._server is not None:
+            clean = self._server.alive  # a server that died keeps its log for the post-mortem
             self._server.stop()
+            if clean and not self.keep_outputs:
+                self._server.log_path.unlink(missing_ok=True)
             self._server = None
 
     # -- internals ----------------------------------------------------------------------------------
