@@ -8,7 +8,7 @@ __all__ = ["Collection", "CollectionStats", "RolloutError", "collect", "collect_
 
 def __getattr__(name):  # evaluate pulls in the world's task metadata; import on first use
     if name in ("evaluate", "EvalResult"):
-        from looprl.rollout import evaluate as module
+        from looprl.rollout import evaluation
 
-        return getattr(module, name)
+        return getattr(evaluation, name)
     raise AttributeError(name)

@@ -122,13 +122,14 @@ def collect_rollouts(
     group_prefix: str = "",
     progress: bool = True,
     model_name: str = "",
+    generation_batch_size: int | None = None,
 ) -> list[Trajectory]:
     """Run every task `k` times and return the finished trajectories, ordered by task then sample."""
     return collect(
         policy, env_factory, task_ids, k=k, sampling=sampling, scaffold=scaffold, max_turns=max_turns,
         max_context_tokens=max_context_tokens, max_observation_tokens=max_observation_tokens,
         concurrency=concurrency, early_stop=early_stop, group_prefix=group_prefix, progress=progress,
-        model_name=model_name,
+        model_name=model_name, generation_batch_size=generation_batch_size,
     ).trajectories
 
 
@@ -148,8 +149,11 @@ def collect(
     group_prefix: str = "",
     progress: bool = True,
     model_name: str = "",
+    generation_batch_size: int | None = None,
 ) -> Collection:
     """`collect_rollouts`, plus collection-wide throughput stats (for logging and benchmarks)."""
+    if generation_batch_size is not None and generation_batch_size < 1:
+        raise ValueError(f"generation_batch_size must be >= 1 or None (no limit), got {generation_batch_size}")
     for name, value in (("k", k), ("max_turns", max_turns), ("max_context_tokens", max_context_tokens),
                         ("max_observation_tokens", max_observation_tokens), ("concurrency", concurrency)):
         if value < 1:
@@ -160,6 +164,7 @@ def collect(
         driver = _ChatDriver(policy, sampling, max_context_tokens, max_observation_tokens)
     else:
         raise TypeError(f"policy must be a PolicyBackend (generate + tokenizer) or a ChatBackend (chat); got {type(policy).__name__}")
+    driver.batch_size = generation_batch_size
     run = _Run(driver, env_factory, list(task_ids), k, scaffold, max_turns, concurrency, early_stop, group_prefix, model_name)
     return run.execute(progress)
 
@@ -172,6 +177,11 @@ class _Driver:
         self.sampling = sampling
         self.max_context_tokens = max_context_tokens
         self.max_observation_tokens = max_observation_tokens
+        self.batch_size: int | None = None  # prompts per generate() call; None = every waiting episode
+
+    def chunks(self, eps: list[_Episode]) -> list[list[_Episode]]:
+        size = self.batch_size or max(1, len(eps))
+        return [eps[i : i + size] for i in range(0, len(eps), size)]
 
     def start(self, ep: _Episode) -> None: ...
 
@@ -214,7 +224,7 @@ class _TokenDriver(_Driver):
                 out_of_context.append(ep)
             else:
                 by_budget.setdefault(min(self.sampling.max_new_tokens, left), []).append(ep)
-        for budget, group in by_budget.items():
+        for budget, group in [(b, chunk) for b, eps_b in by_budget.items() for chunk in self.chunks(eps_b)]:
             params = replace(self.sampling, max_new_tokens=budget)
             t0 = time.perf_counter()
             try:
@@ -258,6 +268,12 @@ class _ChatDriver(_Driver):
         self.context_tokens: dict[int, int] = {}
 
     def generate(self, eps: list[_Episode], stats: CollectionStats) -> list[_Episode]:
+        out_of_context = []
+        for chunk in self.chunks(eps):
+            out_of_context.extend(self._generate(chunk, stats))
+        return out_of_context
+
+    def _generate(self, eps: list[_Episode], stats: CollectionStats) -> list[_Episode]:
         t0 = time.perf_counter()
         try:
             results = self.policy.chat([list(ep.messages) for ep in eps], self.sampling)
@@ -265,6 +281,8 @@ class _ChatDriver(_Driver):
             raise RolloutError(f"chat() failed for {len(eps)} episodes (first: {eps[0].where()}): {type(exc).__name__}: {exc}") from exc
         stats.generate_s += time.perf_counter() - t0
         stats.generate_calls += 1
+        if len(results) != len(eps):
+            raise RolloutError(f"chat() returned {len(results)} results for {len(eps)} conversations")
         out_of_context = []
         for ep, res in zip(eps, results):
             ep.last_action = res.text

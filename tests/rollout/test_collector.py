@@ -30,6 +30,12 @@ def test_batches_across_episodes_and_orders_results():
     t.validate()
 
 
+def test_generation_batch_size_caps_each_call():
+    policy = ScriptedPolicy()
+    trajs = collect_rollouts(policy, ToyEnv, ["toy_1"] * 5, k=1, sampling=SAMPLING, generation_batch_size=2, progress=False)
+    assert len(trajs) == 5 and policy.batch_sizes == [2, 2, 1, 2, 2, 1]
+
+
 def test_trainable_mask_is_exactly_what_the_policy_sampled():
     policy = ScriptedPolicy()
     generated: list[list[int]] = []

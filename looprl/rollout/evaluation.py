@@ -1,0 +1,96 @@
+"""Evaluation: roll out a policy on a set of tasks and summarize TGC/SGC, overall and per difficulty.
+
+`evaluate()` is what `looprl eval` runs and what the trainer's periodic dev evaluation calls. It
+uses the collector (no early stop: every requested rollout counts), fills in task metadata the env
+did not report (difficulty, scenario, apps, split) from the built-in world, and, given `out_dir`,
+writes the eval part of a run directory (docs/run-layout.md): rollouts.jsonl and summary.json, each
+atomically. The summary is looprl.analysis.metrics.summarize() plus the collection's throughput.
+
+TGC = share of tasks solved (with samples > 1: per sample index, then the mean over samples);
+SGC = share of scenarios all of whose tasks were solved, likewise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from looprl.agent.scaffold import Scaffold
+from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams
+from looprl.env.base import Env
+from looprl.rollout.collector import CollectionStats, collect
+from looprl.trajectory import Trajectory
+
+__all__ = ["EvalResult", "evaluate", "world_task_meta"]
+
+
+@dataclass
+class EvalResult:
+    trajectories: list[Trajectory]
+    summary: dict[str, Any]
+    stats: CollectionStats
+
+
+def world_task_meta(task_id: str) -> dict[str, Any]:
+    """Difficulty, scenario, apps and split of a built-in world task ({} if it is not one)."""
+    try:
+        from looprl.world import get_task
+
+        task = get_task(task_id)
+    except Exception:  # not a built-in task (AppWorld, toy envs): the env's info is all there is
+        return {}
+    return {"difficulty": task.difficulty, "scenario": task.scenario, "apps": list(task.apps), "split": task.split}
+
+
+def evaluate(
+    policy: PolicyBackend | ChatBackend,
+    env_factory: Callable[[], Env],
+    task_ids: Sequence[str],
+    *,
+    samples: int = 1,
+    sampling: SamplingParams,
+    scaffold: Scaffold | None = None,
+    max_turns: int = 50,
+    max_context_tokens: int = 32768,
+    max_observation_tokens: int = 3000,
+    concurrency: int = 32,
+    generation_batch_size: int | None = None,
+    split: str = "",
+    model_name: str = "",
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    task_meta: Callable[[str], dict[str, Any]] = world_task_meta,
+) -> EvalResult:
+    """Run `samples` rollouts of every task and return them with their summary (see module docstring)."""
+    from looprl.analysis.metrics import summarize
+    from looprl.trajectory import write_jsonl
+    from looprl.utils.io import atomic_write_json
+
+    if not task_ids:
+        raise ValueError("evaluate() needs at least one task id; got none (is the split empty, or --max-tasks 0?)")
+    collection = collect(
+        policy, env_factory, task_ids, k=samples, sampling=sampling, scaffold=scaffold, max_turns=max_turns,
+        max_context_tokens=max_context_tokens, max_observation_tokens=max_observation_tokens,
+        concurrency=concurrency, early_stop=False, group_prefix="eval/", progress=progress,
+        model_name=model_name, generation_batch_size=generation_batch_size,
+    )
+    trajectories = collection.trajectories
+    meta_cache: dict[str, dict[str, Any]] = {}
+    for t in trajectories:
+        meta = meta_cache.setdefault(t.task_id, task_meta(t.task_id))
+        if t.difficulty is None and meta.get("difficulty") is not None:
+            t.difficulty = int(meta["difficulty"])
+        t.scenario = t.scenario or str(meta.get("scenario", ""))
+        t.apps = t.apps or list(meta.get("apps", []))
+        t.split = t.split or split or str(meta.get("split", ""))
+    summary = summarize(trajectories)
+    summary["split"] = split
+    summary["model"] = model_name
+    summary["rollout"] = collection.stats.to_dict()
+    summary["reward_mean"] = sum(t.reward for t in trajectories) / len(trajectories) if trajectories else None
+    if out_dir is not None:
+        out = Path(out_dir)
+        write_jsonl(out / "rollouts.jsonl", trajectories)
+        atomic_write_json(out / "summary.json", summary)
+    return EvalResult(trajectories, summary, collection.stats)
