@@ -150,11 +150,13 @@ def _training_series(run: Run) -> dict[str, list[tuple[float, float]]]:
     from looprl.analysis.plots import TRAINING_PANELS
 
     out: dict[str, list[tuple[float, float]]] = {}
-    rows = run.metrics
-    for i, row in enumerate(rows):
-        row.setdefault("iteration", i)
+    rows = [{"iteration": i, **row} for i, row in enumerate(run.metrics)]  # a row's own iteration wins
     for title, keys, _ in TRAINING_PANELS:
-        points = [(r["iteration"], r[k]) for r in rows for k in keys[:1] if isinstance(r.get(k), (int, float))]
+        points = []
+        for r in rows:
+            value = next((r[k] for k in keys if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)), None)
+            if value is not None:
+                points.append((r["iteration"], value))
         if title == "dev TGC":
             points = [(x, 100 * y) for x, y in points] or _dev_tgc_from_evals(run)
         if title == "wall time per iteration" and not points:

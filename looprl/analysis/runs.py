@@ -52,7 +52,29 @@ class Run:
 
     @property
     def method(self) -> str:
-        return str(self.info.get("method") or ("base" if self.kind == "eval" else "unknown"))
+        """run.json's method; for an eval run without one: "openai" (hosted model), "adapter" (a
+        LoRA adapter given in config.yaml's model.adapter_path) or "base"."""
+        if self.info.get("method"):
+            return str(self.info["method"])
+        if self.kind != "eval":
+            return "unknown"
+        if self.model.startswith("openai:"):
+            return "openai"
+        return "adapter" if self.config.get("model", {}).get("adapter_path") else "base"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """config.yaml as a dict ({} when absent or unreadable: it only labels the run)."""
+        path = self.path / "config.yaml"
+        if not path.is_file():
+            return {}
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError:
+            return {}
+        return data if isinstance(data, dict) else {}
 
     @property
     def split(self) -> str:

@@ -27,7 +27,7 @@ def _data(page: str) -> dict:
 def test_load_run_reads_eval_and_train_layouts(sample_runs):
     base, gpt, train = (load_run(p) for p in sample_runs)
     assert (base.kind, base.method, base.model, len(base.trajectories)) == ("eval", "base", "tiny-base", 12)
-    assert gpt.model == "openai:gpt-4o"
+    assert (gpt.model, gpt.method) == ("openai:gpt-4o", "openai")
     assert train.kind == "train" and sorted(train.evals) == [5, 10] and len(train.metrics) == 11
     assert train.source == "eval/iter_000010/rollouts.jsonl"  # the latest dev evaluation represents it
 
