@@ -1,8 +1,67 @@
-"""`looprl train` (under construction in this change)."""
+"""`looprl train`: train an agent with LOOP or a baseline, or resume a run.
+
+    looprl train --config configs/tiny-cpu.yaml --method loop --set trainer.iterations=20
+    looprl train --resume runs/train          # continue from the newest verified checkpoint
+
+With --resume, the run's own config.yaml is used (plus any --set overrides).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
 
-def train_command() -> None:
-    """Train an agent with LOOP or a baseline."""
-    raise SystemExit("looprl train is not built yet")
+import typer
+
+from looprl.commands._common import CONFIG_HELP, SET_HELP, console, load_or_exit
+from looprl.schema import METHODS
+
+
+def train_command(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="training method: " + "|".join(METHODS)),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run in this directory from its newest checkpoint"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="no live progress display"),
+) -> None:
+    """Train an agent with LOOP (leave-one-out PPO) or a baseline; writes a run directory."""
+    from looprl.schema import TrainConfig
+
+    overrides = list(set_ or [])
+    if method is not None:
+        if method not in METHODS:
+            console.print(f"[bold red]error:[/] --method must be one of {', '.join(METHODS)}; got {method!r}", highlight=False)
+            raise typer.Exit(2)
+        overrides.append(f"trainer.method={method}")
+    if resume is not None:
+        if config is not None:
+            console.print("[bold red]error:[/] --resume uses the run's own config.yaml; drop --config (use --set to change fields)")
+            raise typer.Exit(2)
+        config = resume / "config.yaml"
+        if not config.is_file():
+            console.print(f"[bold red]error:[/] {resume} is not a training run directory (no config.yaml)", highlight=False)
+            raise typer.Exit(2)
+        overrides.append(f"run_dir={resume}")
+    cfg = load_or_exit(TrainConfig, config, overrides)
+
+    from looprl.training.methods import get_method
+
+    try:
+        get_method(cfg.trainer.method)
+    except NotImplementedError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    from looprl.training.trainer import Trainer
+
+    try:
+        trainer = Trainer(cfg, resume=resume is not None, progress=not no_progress)
+    except FileNotFoundError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    history = trainer.train()
+    last = history[-1] if history else {}
+    console.print(
+        f"done: {trainer.iteration} iterations in {cfg.run_dir}; last reward {last.get('rollout/reward_mean', float('nan')):.3f}"
+        + (f"; best dev TGC {trainer.best['tgc']:.3f} (iteration {trainer.best['iteration']})" if trainer.best else ""),
+        highlight=False,
+    )
