@@ -19,10 +19,11 @@ Contract (looprl/env/base.py):
 * `reset` returns a system and a user message with the task instruction, the supervisor's name,
   email and phone number and the task's date, and an info dict with ``instruction``,
   ``supervisor``, ``date`` (what the scaffold needs), ``difficulty`` (from the task's
-  ground_truth/metadata.json), ``task_id`` and ``experiment_name``;
+  ground_truth/metadata.json), ``split`` and ``scenario``, ``task_id`` and ``experiment_name``;
 * `step` returns AppWorld's REPL output; ``terminated`` is True once the agent called
   ``apis.supervisor.complete_task``; that step's reward is the fraction of AppWorld's tests that
-  passed, ``info["success"]`` whether all did, ``info["checks"]`` the per-test report; every other
+  passed, ``info["success"]`` whether all did, ``info["checks"]`` one ``{"name", "passed",
+  "detail"}`` per test (name = AppWorld's requirement, detail = its failure trace); every other
   step has reward 0.0;
 * `evaluate()` scores the current state on demand (the training reward of an episode cut off by a
   turn limit, which never called complete_task);
@@ -141,7 +142,10 @@ class AppWorldServer:
         env = dict(os.environ, APPWORLD_ROOT=str(self.root), PYTHONUNBUFFERED="1")
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [str(self.python), str(SERVER_SCRIPT), "--root", str(self.root), "--port-file", str(port_file)],
+                [
+                    str(self.python), str(SERVER_SCRIPT), "--root", str(self.root),
+                    "--port-file", str(port_file), "--parent-pid", str(os.getpid()),
+                ],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.root, env=env,
                 start_new_session=True,  # a Ctrl-C meant for looprl reaches the server through stop(), not twice
             )
@@ -218,7 +222,9 @@ def _stop_process(process: subprocess.Popen) -> None:
         return
     process.terminate()
     try:
-        process.wait(timeout=10)
+        # The server keeps nothing worth a long graceful shutdown (episode outputs are written after
+        # every cell), and its interpreter's exit hooks take seconds; don't wait long for them.
+        process.wait(timeout=3)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
@@ -254,6 +260,7 @@ class AppWorldEnv:
         self.keep_outputs = keep_outputs
         self.log_dir = Path(log_dir) if log_dir is not None else self.root / "experiments" / "outputs" / "looprl-server-logs"
         self._server: AppWorldServer | None = None
+        self._splits: dict[str, str] | None = None  # task id -> split, read from data/datasets on first use
         self._task_id: str | None = None
         self._experiment: str | None = None
         self._done = True
@@ -285,6 +292,8 @@ class AppWorldEnv:
             "supervisor": supervisor,
             "date": task["datetime"],
             "difficulty": task_difficulty(self.root, task_id),
+            "scenario": task_id.split("_")[0],  # AppWorld's scenario (generator) id: "<scenario>_<n>"
+            "split": self._split_of(task_id),
             "experiment_name": self._experiment,
         }
         return _opening_messages(info), info
@@ -321,8 +330,9 @@ class AppWorldEnv:
         result = self._server.call("evaluate", timeout_s=300, task_id=self._task_id, suppress_errors=True, report=False)
         passes, failures = result["passes"], result["failures"]
         num_tests = int(result["num_tests"]) or len(passes) + len(failures)
-        checks = [{"requirement": p["requirement"], "passed": True} for p in passes]
-        checks += [{"requirement": f["requirement"], "passed": False, "trace": f.get("trace", "")} for f in failures]
+        # looprl's check records (trajectory.py): name = AppWorld's requirement text, detail = its failure trace.
+        checks = [{"name": p["requirement"], "passed": True, "detail": ""} for p in passes]
+        checks += [{"name": f["requirement"], "passed": False, "detail": f.get("trace", "")} for f in failures]
         return {
             "reward": len(passes) / num_tests if num_tests else 0.0,
             "success": bool(result["success"]),
@@ -342,6 +352,15 @@ class AppWorldEnv:
             self._server = None
 
     # -- internals ----------------------------------------------------------------------------------
+
+    def _split_of(self, task_id: str) -> str:
+        if self._splits is None:
+            self._splits = {}
+            for split_file in sorted((self.root / "data" / "datasets").glob("*.txt")):
+                for line in split_file.read_text().splitlines():
+                    if line.strip():
+                        self._splits.setdefault(line.strip().split(":")[0], split_file.stem)
+        return self._splits.get(task_id, "")
 
     def _ensure_server(self) -> AppWorldServer:
         if self._server is not None and self._server.alive:
@@ -384,9 +403,9 @@ def _check_report(checks: list[dict[str, Any]]) -> str:
     passed = sum(c["passed"] for c in checks)
     lines = [f"{passed}/{len(checks)} tests passed"]
     for c in checks:
-        lines.append(f"[{'pass' if c['passed'] else 'FAIL'}] {c['requirement']}")
-        if not c["passed"] and c.get("trace"):
-            lines.extend("    " + ln for ln in c["trace"].splitlines())
+        lines.append(f"[{'pass' if c['passed'] else 'FAIL'}] {c['name']}")
+        if not c["passed"] and c["detail"]:
+            lines.extend("    " + ln for ln in c["detail"].splitlines())
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ Guarantees:
   kernel picks, so any number of servers run side by side without racing for ports;
 * the chosen port is written to ``--port-file`` atomically once the socket is bound; the parent then
   polls ``GET /`` until the app answers;
+* it exits by itself when the process that started it (``--parent-pid``) is gone;
 * a root without ``data/`` or an AppWorld install whose encrypted apps were never unpacked
   (`appworld install`) exits with status 3 and a one-line reason on stderr, which ends up in the log.
 """
@@ -34,11 +35,28 @@ def _fail(message: str) -> None:
     sys.exit(3)
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    # If looprl dies without stopping us (SIGKILL, OOM), we are re-parented; exit then instead of
+    # lingering as an orphan server.
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", required=True, help="APPWORLD_ROOT: the folder that holds data/")
     parser.add_argument("--port-file", required=True, help="where to write the bound port")
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
     args = parser.parse_args()
+    if args.parent_pid is not None:
+        _exit_with_parent(args.parent_pid)
 
     root = os.path.abspath(args.root)
     if not os.path.isdir(os.path.join(root, "data")):

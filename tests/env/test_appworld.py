@@ -80,6 +80,7 @@ def test_question_answered_right_is_a_success(env, appworld_root):
         assert specs["supervisor"][key] in text
     assert info["instruction"] == specs["instruction"] and info["supervisor"] == specs["supervisor"]
     assert info["difficulty"] == 1 and info["task_id"] == "a1b2c3d_1"
+    assert info["split"] == "train" and info["scenario"] == "a1b2c3d"
 
     r = env.step(_code("print(apis.api_docs.show_api_descriptions(app_name='simple_note'))"))
     assert "search_notes" in r.observation and not r.terminated and r.reward == 0.0
@@ -105,8 +106,8 @@ def test_wrong_answer_fails_with_the_failing_check_named(env):
     assert r.terminated
     assert r.info["success"] is False and r.reward == pytest.approx(0.5)  # the answer test fails, "nothing changed" passes
     failed = [c for c in r.info["checks"] if not c["passed"]]
-    assert [c["requirement"] for c in failed] == ["The answer given to complete_task is right."]
-    assert "'2' == '3'" in failed[0]["trace"] and "FAIL" in r.info["check_report"]
+    assert [c["name"] for c in failed] == ["The answer given to complete_task is right."]
+    assert "'2' == '3'" in failed[0]["detail"] and "FAIL" in r.info["check_report"]
 
 
 def test_state_change_task_and_partial_credit(env, appworld_root):
