@@ -1003,8 +1003,12 @@ def seed(gen: Gen) -> None:
             gen.insert("music_album_likes", user_id=person["id"], album_id=aid, liked_at=ts(400, 1))
         for aid in rng.sample(artist_ids, n_follow):
             gen.insert("music_artist_follows", user_id=person["id"], artist_id=aid, followed_at=ts(600, 1))
+        # Most plays go to a few songs on heavy rotation (weighted), the rest anywhere in the pool.
+        rotation = rng.sample(pool, min(25, len(pool)))
+        weights = list(range(len(rotation), 0, -1))
         for _ in range(n_plays):
-            gen.insert("music_play_history", user_id=person["id"], song_id=rng.choice(pool), played_at=ts(90))
+            sid = rng.choices(rotation, weights)[0] if rng.random() < 0.6 else rng.choice(pool)
+            gen.insert("music_play_history", user_id=person["id"], song_id=sid, played_at=ts(90))
         for title, description in rng.sample(_PLAYLISTS, n_lists):
             created = ts(300, 30)
             pid = gen.insert("music_playlists", user_id=person["id"], title=title, description=description, is_public=int(rng.random() < 0.5), created_at=created, updated_at=created)
