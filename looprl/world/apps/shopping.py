@@ -836,7 +836,7 @@ def seed(gen: Gen) -> None:
                     continue
                 if rng.random() < (0.45 if is_user else 0.6):
                     rating = rng.choice([1, 2, 3, 4, 4, 5, 5, 5])
-                    ts = (delivered + timedelta(days=rng.randint(1, 10))).isoformat(timespec="seconds")
+                    ts = min(delivered + timedelta(days=rng.randint(1, 10)), now - timedelta(days=3)).isoformat(timespec="seconds")
                     gen.db.execute(
                         "INSERT OR IGNORE INTO shopping_reviews (product_id, user_id, rating, title, text, created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
                         (pid, person["id"], rating, rng.choice(_REVIEW_TITLES[rating]), fake.sentence(nb_words=14), ts, ts),
