@@ -52,6 +52,8 @@ def training_curves(series: dict[str, dict[str, list[tuple[float, float]]]]) -> 
     if not any(points for run in series.values() for points in run.values()):
         return None
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
     for ax, (title, _keys, ylabel) in zip(axes.flat, TRAINING_PANELS):
         drawn = False
@@ -62,12 +64,15 @@ def training_curves(series: dict[str, dict[str, list[tuple[float, float]]]]) -> 
                 ax.plot(xs, ys, marker="o" if len(points) < 30 else None, markersize=3, label=run_name)
                 drawn = True
         ax.set_title(title, fontsize=10)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("iteration", fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
         if drawn and len(series) > 1:
             ax.legend(fontsize=7)
+        if title == "dev TGC":
+            ax.set_ylim(0, 100)
         if not drawn:
             ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes, color="gray")
     fig.tight_layout()
@@ -75,10 +80,10 @@ def training_curves(series: dict[str, dict[str, list[tuple[float, float]]]]) -> 
 
 
 def bar_chart(labels: list[str], groups: dict[str, list[float | None]], errors: dict[str, list[float | None]] | None = None,
-              ylabel: str = "", title: str = "") -> str | None:
+              ylabel: str = "", title: str = "", ylim: tuple[float, float] | None = None) -> str | None:
     """Grouped vertical bars: one group per label, one bar per key of ``groups`` (e.g. TGC, SGC)."""
     if not labels or not any(_finite(v) for vals in groups.values() for v in vals):
-        return None
+        return None  # all-zero bars are still drawn: a measured 0% is a result
     plt = _pyplot()
     width = 0.8 / max(1, len(groups))
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(labels) + 2), 3.6))
@@ -91,6 +96,8 @@ def bar_chart(labels: list[str], groups: dict[str, list[float | None]], errors: 
     ax.set_xticklabels([_short(label, 28) for label in labels], rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(ylabel, fontsize=9)
     ax.set_title(title, fontsize=10)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -98,8 +105,9 @@ def bar_chart(labels: list[str], groups: dict[str, list[float | None]], errors: 
 
 
 def behaviour_chart(run_names: list[str], metrics: list[tuple[str, list[float | None]]]) -> str | None:
-    """Small multiples: one horizontal bar panel per behaviour metric, one bar per run."""
-    metrics = [(label, vals) for label, vals in metrics if any(_finite(v) for v in vals)]
+    """Small multiples: one horizontal bar panel per behaviour metric that is non-zero in some run
+    (metrics that are 0 or missing everywhere stay in the report's table), one bar per run."""
+    metrics = [(label, vals) for label, vals in metrics if any(_finite(v) and v != 0 for v in vals)]
     if not run_names or not metrics:
         return None
     plt = _pyplot()

@@ -118,6 +118,7 @@ def _leaderboard_html(rows: list[dict[str, Any]]) -> str:
         {"TGC": [100 * (r["summary"]["tgc_std"] or 0) for r in rows], "SGC": [100 * (r["summary"]["sgc_std"] or 0) for r in rows]},
         ylabel="%",
         title="goal completion (error bars: std over repeated runs)",
+        ylim=(0, 105),
     )
     return (
         '<table id="leaderboard-table"><thead><tr><th>#</th><th>run</th><th>model</th><th>method</th><th>split</th>'
@@ -212,6 +213,7 @@ def _behaviour_html(runs: list[Run]) -> str:
     chart = behaviour_chart(names, [(label, [values[n].get(key) for n in names]) for key, (label, _) in BEHAVIOUR_METRICS.items()])
     return (
         f'<table id="behaviour-table"><thead><tr><th>metric</th>{head}{ratio_head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+        + '<p class="note">Charts show the metrics that are non-zero in some run; the table has them all.</p>'
         + _img(chart, "behaviour metrics")
     )
 

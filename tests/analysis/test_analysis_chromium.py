@@ -108,3 +108,59 @@ def test_report_renders_in_headless_chromium(sample_runs, tmp_path):
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(out, Path(keep) / "report.html")
         shutil.copy(shot, Path(keep) / "report.png")
+
+
+def test_report_of_real_tiny_model_runs(tiny_model_dir, tmp_path):
+    """A real `looprl eval` (tiny model, 2 tasks x 2 samples, at most 2 turns) and a real 2-iteration
+    `looprl train` (configs/tiny-cpu.yaml), reported and rendered. Both use the toy env: the tiny
+    model's output is noise, so the point is the plumbing from real run directories to the page."""
+    from typer.testing import CliRunner
+
+    from looprl.cli import app
+
+    exe = _chromium()
+    runner = CliRunner()
+    eval_dir, train_dir = tmp_path / "eval-tiny", tmp_path / "train-tiny"
+    res = runner.invoke(app, [
+        "eval", "--model", str(tiny_model_dir), "--out", str(eval_dir), "--samples", "2", "--max-tasks", "2", "--no-progress",
+        "--set", "env.name=toy", "--set", "rollout.scaffold=env", "--set", "env.eval_max_turns=2", "--set", "rollout.sampling.max_new_tokens=16",
+    ])
+    assert res.exit_code == 0, res.output
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
+    res = runner.invoke(app, [
+        "train", "--config", str(recipe), "--set", f"model.name_or_path={tiny_model_dir}", "--set", f"run_dir={train_dir}",
+        "--set", "trainer.iterations=2", "--set", "trainer.eval_every=1", "--set", "trainer.tasks_per_iteration=2",
+        "--set", "logging.tensorboard=false", "--no-progress",
+    ])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "report.html"
+    res = runner.invoke(app, ["report", str(eval_dir), str(train_dir), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+
+    dom = _browse(exe, tmp_path, out.resolve().as_uri(), "--dump-dom", "--virtual-time-budget=5000").stdout
+    assert [r[0] for r in _rows(dom, "runs-table")] == ["eval-tiny", "train-tiny"]
+    leaderboard = _rows(dom, "leaderboard-table")
+    assert {r[1] for r in leaderboard} == {"eval-tiny", "train-tiny @ iter_000002"}
+    assert all(re.fullmatch(r"\d+\.\d( ± \d+\.\d)?", r[5]) for r in leaderboard)  # a measured TGC, not n/a
+    training = _rows(dom, "training-table")
+    assert training[0][:3] == ["train-tiny", "loop", "2"]
+    assert all(cell != "n/a" for cell in training[0][3:])  # every curve of the six was logged by the real trainer
+    assert 'alt="training curves"' in _section(dom, "training")
+    behaviour = {r[0]: r[1:] for r in _rows(dom, "behaviour-table")}
+    assert behaviour["turns / episode"][0] != "n/a" and behaviour["agent tokens / episode"][0] not in ("n/a", "0")
+    viewer = _section(dom, "trajectories")
+    n_eval = 4
+    n_train_dev = len((train_dir / "eval" / "iter_000002" / "rollouts.jsonl").read_text().splitlines())
+    assert viewer.count('<details class="episode') == n_eval + n_train_dev
+    assert f"{n_eval + n_train_dev} of {n_eval + n_train_dev} episodes shown" in viewer
+    assert viewer.count('class="turn') >= n_eval + n_train_dev and "evaluation checks" in viewer
+    assert len(_rows(dom, "value-table")) == len(leaderboard)
+
+    shot = tmp_path / "report-real.png"
+    _browse(exe, tmp_path, out.resolve().as_uri(), f"--screenshot={shot}", "--window-size=1280,3000", "--hide-scrollbars", "--virtual-time-budget=5000")
+    assert shot.stat().st_size > 50_000
+    keep = os.environ.get("LOOPRL_TEST_ARTIFACTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(out, Path(keep) / "report-real.html")
+        shutil.copy(shot, Path(keep) / "report-real.png")
