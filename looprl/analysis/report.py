@@ -43,7 +43,7 @@ def _pct(value: float | None, std: float | None = None) -> str:
     if value is None:
         return "n/a"
     text = f"{100 * value:.1f}"
-    if std:
+    if std is not None:
         text += f" ± {100 * std:.1f}"
     return text
 
@@ -103,12 +103,16 @@ def _leaderboard_html(rows: list[dict[str, Any]]) -> str:
     diffs = sorted({k for r in rows for k in r["summary"]["per_difficulty"]})
     head = "".join(f"<th>TGC d{_e(d)}</th>" for d in diffs)
     body = []
-    for i, r in enumerate(rows, 1):
+    rank, split = 0, None
+    for r in rows:  # sorted by split, then TGC: the rank restarts on each split
+        rank, split = (rank + 1, split) if r["split"] == split else (1, r["split"])
         s = r["summary"]
+        repeated = s["n_runs"] > 1  # a spread exists only over repeated runs
         cells = "".join(f"<td>{_pct(s['per_difficulty'].get(d, {}).get('tgc'))}</td>" for d in diffs)
         body.append(
-            f"<tr><td>{i}</td><td>{_e(r['run'])}</td><td>{_e(r['model'])}</td><td>{_e(r['method'])}</td><td>{_e(r['split'])}</td>"
-            f"<td class=num>{_pct(s['tgc'], s['tgc_std'])}</td><td class=num>{_pct(s['sgc'], s['sgc_std'])}</td>"
+            f"<tr><td>{rank}</td><td>{_e(r['run'])}</td><td>{_e(r['model'])}</td><td>{_e(r['method'])}</td><td>{_e(r['split'])}</td>"
+            f"<td class=num>{_pct(s['tgc'], s['tgc_std'] if repeated else None)}</td>"
+            f"<td class=num>{_pct(s['sgc'], s['sgc_std'] if repeated else None)}</td>"
             f"<td>{s['n_tasks']}</td><td>{s['n_rollouts']}</td><td>{s['n_runs']}</td>{cells}</tr>"
         )
     labels = [f"{r['run']} ({r['split']})" for r in rows]

@@ -108,3 +108,14 @@ def test_report_cli_writes_one_file(sample_runs, tmp_path):
     result = runner.invoke(app, ["report", *map(str, sample_runs), "--out", str(out), "--max-episodes", "3"])
     assert result.exit_code == 0, result.output
     assert out.read_text().startswith("<!doctype html>") and "wrote" in result.output
+
+
+def test_leaderboard_ranks_within_each_split(rt, tmp_path):
+    def run(name, split, solved):
+        trajs = [rt.make(f"t{i}", success=i < solved, split=split, scenario=f"s{i}") for i in range(4)]
+        return load_run(rt.run(tmp_path / name, trajs, name=name))
+
+    page = render_report([run("a", "dev", 1), run("b", "test_normal", 2), run("c", "dev", 3)])
+    table = re.search(r'<table id="leaderboard-table">.*?<tbody>(.*?)</tbody>', page, re.DOTALL).group(1)
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", table)]
+    assert [(r[0], r[1], r[4], r[5]) for r in rows] == [("1", "c", "dev", "75.0"), ("2", "a", "dev", "25.0"), ("1", "b", "test_normal", "50.0")]
