@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,6 @@ import pytest
 from looprl.env.appworld_setup import appworld_venv_ready, default_venv_dir, venv_python
 
 VENV = default_venv_dir()
-FIXTURE_SCRIPT = Path(__file__).resolve().parents[2] / "looprl" / "env" / "appworld_fixture.py"
 EMAIL, PASSWORD = "ada.quill@example.com", "notes-pass-42"
 
 
@@ -50,9 +47,15 @@ def appworld_python() -> Path:
 
 @pytest.fixture(scope="session")
 def appworld_root(appworld_python, tmp_path_factory) -> Path:
+    # Built through the CLI command users run, which runs looprl/env/appworld_fixture.py in the venv.
+    from typer.testing import CliRunner
+
+    from looprl.cli import app
+
     root = tmp_path_factory.mktemp("appworld-root")
-    proc = subprocess.run([str(appworld_python), str(FIXTURE_SCRIPT), str(root)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"building the AppWorld fixture failed:\n{proc.stderr[-3000:]}"
+    result = CliRunner().invoke(app, ["env", "appworld-fixture", str(root), "--venv", str(VENV)])
+    assert result.exit_code == 0, f"building the AppWorld fixture failed:\n{result.output[-3000:]}"
+    assert sorted(p.name for p in (root / "data" / "tasks").iterdir()) == ["a1b2c3d_1", "a1b2c3d_2", "b7e8f9a_1"]
     return root
 
 
