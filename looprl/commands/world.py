@@ -1,7 +1,280 @@
-"""`looprl world` (under construction in this change)."""
+"""`looprl world ...`: explore the built-in world (apps, APIs, tasks) and check its ground truths.
+
+    looprl world apps                      every app with its API count and description
+    looprl world apis APP                  an app's APIs (name, token?, description); --json for the full docs
+    looprl world tasks --split dev         a table of tasks (filter by split, difficulty, app)
+    looprl world show TASK_ID              instruction, split, difficulty, apps, ground-truth code
+    looprl world solve TASK_ID             run the ground truth in-process and print the check report
+    looprl world stats --json              counts: apps, APIs, scenarios and tasks per split and difficulty
+    looprl world validate --json           every ground truth passes all its checks and doing nothing fails
+                                           at least one; exit 1 on any failure
+
+The world is imported inside each command so `looprl --help` stays fast. `world_stats()` and
+`validate_task()` are the plain functions behind `stats` and `validate`, for tests and scripts.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from collections import Counter
+from typing import Any, Optional
+
 import typer
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
 
 app = typer.Typer(help="Explore the built-in world: apps, APIs, tasks; run and validate ground truths.", no_args_is_help=True)
+_out = Console(soft_wrap=True)
+_err = Console(stderr=True, soft_wrap=True)
+
+JSON_HELP = "print JSON instead of a table"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    _err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _echo_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, default=str))
+
+
+def _task_or_exit(task_id: str):
+    from looprl.world.tasks import get_task
+
+    try:
+        return get_task(task_id)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+
+
+# --------------------------------------------------------------------------------------------------
+# Plain functions (used by the commands, tests and benchmarks)
+
+
+def world_stats() -> dict[str, Any]:
+    """Counts of the world's apps, APIs, scenarios and tasks (per split and per difficulty)."""
+    from looprl.world.core import all_apps
+    from looprl.world.tasks import SPLITS, load_tasks, scenarios
+
+    apps = all_apps()
+    tasks = load_tasks()
+    scens = scenarios()
+    per_split: dict[str, Any] = {}
+    for split in SPLITS:
+        in_split = [t for t in tasks if t.split == split]
+        per_split[split] = {
+            "scenarios": sum(1 for s in scens.values() if s.split == split),
+            "tasks": len(in_split),
+            "by_difficulty": {str(d): sum(1 for t in in_split if t.difficulty == d) for d in (1, 2, 3)},
+            "apps": sorted({a for t in in_split for a in t.apps}),
+        }
+    return {
+        "apps": len(apps),
+        "apis": sum(len(a.apis) for a in apps.values()),
+        "apis_per_app": {name: len(a.apis) for name, a in apps.items()},
+        "scenarios": len(scens),
+        "tasks": len(tasks),
+        "tasks_by_difficulty": {str(d): sum(1 for t in tasks if t.difficulty == d) for d in (1, 2, 3)},
+        "splits": per_split,
+        "tasks_per_app": dict(sorted(Counter(a for t in tasks for a in t.apps).items())),
+    }
+
+
+def validate_task(task: Any) -> dict[str, Any]:
+    """Run ``task``'s ground truth (it must pass every check) and an empty episode (it must fail one).
+
+    Returns {"task_id", "ok", "problems": [str], "ground_truth": report dict, "do_nothing_reward", "seconds"}.
+    """
+    from looprl.world.runner import solve
+    from looprl.world.state import World
+
+    started = time.perf_counter()
+    problems: list[str] = []
+    try:
+        world, output, ran = solve(task)
+        report = world.evaluate()
+    except Exception as exc:  # a broken setup or evaluator is a failure of this task, not of the run
+        return {"task_id": task.id, "ok": False, "problems": [f"error: {type(exc).__name__}: {exc}"], "seconds": time.perf_counter() - started}
+    if not ran:
+        problems.append("ground truth raised: " + output.strip().splitlines()[-1] if output.strip() else "ground truth raised")
+    failed = [f"{c.name}: {c.detail}" for c in report.checks if not c.passed]
+    if failed:
+        problems.append("ground truth fails checks: " + "; ".join(failed))
+    if not world.completed:
+        problems.append("ground truth never calls apis.supervisor.complete_task")
+    empty = World.for_task(task).evaluate()
+    if empty.success:
+        problems.append("doing nothing passes every check")
+    return {
+        "task_id": task.id,
+        "ok": not problems,
+        "problems": problems,
+        "ground_truth": report.to_dict(),
+        "do_nothing_reward": empty.reward,
+        "seconds": round(time.perf_counter() - started, 4),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Commands
+
+
+@app.command("apps")
+def apps_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """List every app with its number of APIs and its description."""
+    from looprl.world.core import all_apps
+
+    rows = [{"app": name, "apis": len(spec.apis), "description": spec.description} for name, spec in all_apps().items()]
+    if as_json:
+        _echo_json(rows)
+        return
+    table = Table("app", "APIs", "description", title=f"{len(rows)} apps, {sum(r['apis'] for r in rows)} APIs")
+    for r in rows:
+        table.add_row(r["app"], str(r["apis"]), r["description"])
+    _out.print(table)
+
+
+@app.command("apis")
+def apis_command(
+    app_name: str = typer.Argument(..., metavar="APP", help="the app, e.g. music (see `looprl world apps`)"),
+    as_json: bool = typer.Option(False, "--json", help="print every API's full documentation (parameters, response) as JSON"),
+) -> None:
+    """List an app's APIs: name, whether it needs an access token, description."""
+    from looprl.world.core import all_apps
+
+    apps = all_apps()
+    if app_name not in apps:
+        _fail(f"unknown app {app_name!r}; apps are: {', '.join(apps)}")
+    specs = apps[app_name].apis
+    if as_json:
+        _echo_json([s.doc() for s in specs.values()])
+        return
+    table = Table("api", "token", "changes state", "description", title=f"{app_name}: {len(specs)} APIs")
+    for name, s in specs.items():
+        table.add_row(name, "yes" if s.protected else "no", "yes" if s.mutates else "no", s.description)
+    _out.print(table)
+
+
+@app.command("tasks")
+def tasks_command(
+    split: Optional[str] = typer.Option(None, "--split", help="only this split: train, dev, test_normal or test_challenge"),
+    difficulty: Optional[int] = typer.Option(None, "--difficulty", min=1, max=3, help="only tasks of this difficulty (1-3)"),
+    app_name: Optional[str] = typer.Option(None, "--app", help="only tasks that use this app"),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List tasks with their split, difficulty, apps and instruction."""
+    from looprl.world.tasks import SPLITS, load_tasks
+
+    if split is not None and split not in SPLITS:
+        _fail(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    tasks = load_tasks(split, difficulties=[difficulty] if difficulty else None)
+    if app_name is not None:
+        tasks = [t for t in tasks if app_name in t.apps]
+    if as_json:
+        _echo_json([t.summary() for t in tasks])
+        return
+    table = Table("task", "split", "diff.", "apps", "instruction", title=f"{len(tasks)} tasks")
+    for t in tasks:
+        table.add_row(t.id, t.split, str(t.difficulty), ", ".join(t.apps), t.instruction)
+    _out.print(table)
+
+
+@app.command("show")
+def show_command(
+    task_id: str = typer.Argument(..., help="the task id, e.g. todo_add_task_1 (see `looprl world tasks`)"),
+    as_json: bool = typer.Option(False, "--json", help="print the task (with its ground truth and expected answer) as JSON"),
+) -> None:
+    """Show a task: instruction, split, difficulty, apps, expected answer and ground-truth code."""
+    task = _task_or_exit(task_id)
+    info = {**task.summary(), "now": task.now.isoformat(), "solution": task.solution}
+    if task.is_question:
+        info["answer"] = task.answer
+    if as_json:
+        _echo_json(info)
+        return
+    _out.print(f"[bold]{task.id}[/]  split={task.split}  difficulty={task.difficulty}  apps={', '.join(task.apps)}  now={info['now']}")
+    _out.print(f"[bold]instruction:[/] {task.instruction}", highlight=False)
+    if task.is_question:
+        _out.print(f"[bold]expected answer:[/] {task.answer!r}", highlight=False)
+    _out.print("[bold]ground truth:[/]")
+    _out.print(Syntax(task.solution, "python", line_numbers=False, word_wrap=True))
+
+
+@app.command("solve")
+def solve_command(
+    task_id: str = typer.Argument(..., help="the task id, e.g. todo_add_task_1"),
+    as_json: bool = typer.Option(False, "--json", help="print the evaluation report as JSON"),
+    show_output: bool = typer.Option(False, "--output", help="also print what the ground truth printed"),
+) -> None:
+    """Run a task's ground truth in a fresh world and print the check report (exit 1 if a check fails)."""
+    from looprl.world.runner import solve
+
+    task = _task_or_exit(task_id)
+    world, output, ran = solve(task)
+    report = world.evaluate()
+    if as_json:
+        _echo_json({"task_id": task.id, "ran": ran, "api_calls": len(world.call_log), **report.to_dict()})
+    else:
+        if show_output or not ran:
+            _out.print(output, highlight=False, markup=False)
+        table = Table("check", "passed", "detail", title=f"{task.id}: reward {report.reward:.2f}, success {report.success}, {len(world.call_log)} API calls")
+        for c in report.checks:
+            table.add_row(c.name, "[green]yes[/]" if c.passed else "[red]no[/]", c.detail)
+        _out.print(table)
+    if not (ran and report.success):
+        raise typer.Exit(1)
+
+
+@app.command("stats")
+def stats_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Count apps, APIs, scenarios, and tasks per split and difficulty."""
+    stats = world_stats()
+    if as_json:
+        _echo_json(stats)
+        return
+    _out.print(f"{stats['apps']} apps, {stats['apis']} APIs, {stats['scenarios']} scenarios, {stats['tasks']} tasks")
+    table = Table("split", "scenarios", "tasks", "d1", "d2", "d3", "apps", caption="d1-d3: tasks per difficulty")
+    for split, s in stats["splits"].items():
+        d = s["by_difficulty"]
+        table.add_row(split, str(s["scenarios"]), str(s["tasks"]), str(d["1"]), str(d["2"]), str(d["3"]), ", ".join(s["apps"]))
+    _out.print(table)
+
+
+@app.command("validate")
+def validate_command(
+    split: Optional[str] = typer.Option(None, "--split", help="only this split (default: every split)"),
+    task_prefix: Optional[str] = typer.Option(None, "--prefix", help="only tasks whose id starts with this, e.g. music_"),
+    as_json: bool = typer.Option(False, "--json", help="print a JSON summary (counts and every failure)"),
+) -> None:
+    """Check every task: its ground truth passes all checks and doing nothing fails at least one (exit 1 on any failure)."""
+    from looprl.world.tasks import SPLITS, load_tasks
+
+    if split is not None and split not in SPLITS:
+        _fail(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    try:
+        tasks = load_tasks(split)
+    except Exception as exc:  # a scenario generator that fails is a validation failure, reported plainly
+        _fail(f"could not generate the tasks: {type(exc).__name__}: {exc}", code=1)
+    if task_prefix:
+        tasks = [t for t in tasks if t.id.startswith(task_prefix)]
+    results = [validate_task(t) for t in tasks]
+    failures = [{"task_id": r["task_id"], "problems": r["problems"]} for r in results if not r["ok"]]
+    summary = {
+        "tasks": len(results),
+        "passed": len(results) - len(failures),
+        "failed": len(failures),
+        "failures": failures,
+        "seconds": round(sum(r["seconds"] for r in results), 3),
+    }
+    if as_json:
+        _echo_json(summary)
+    else:
+        for f in failures:
+            _out.print(f"[red]FAIL[/] {f['task_id']}: " + " | ".join(f["problems"]), highlight=False)
+        colour = "green" if not failures else "red"
+        _out.print(f"[{colour}]{summary['passed']}/{summary['tasks']} tasks valid[/] in {summary['seconds']:.1f}s")
+    if failures or not results:
+        raise typer.Exit(1)
