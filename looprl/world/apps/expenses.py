@@ -669,9 +669,11 @@ def seed(gen: Gen) -> None:
     circle = [p["id"] for p in gen.friends]
     others = [p["id"] for p in gen.people if p["id"] != uid and p["id"] not in circle]
     plans: list[tuple[str, list[int], list]] = []
-    pool = list(circle)
+    # The apartment's members are the user's roommates: the first three friends, as in the phone app's contacts.
+    plans.append((_GROUPS[0][0], [uid] + circle[:3], _GROUPS[0][2]))
+    pool = circle[3:]
     rng.shuffle(pool)
-    for name, n_others, templates in _GROUPS:
+    for name, n_others, templates in _GROUPS[1:]:
         plans.append((name, [uid] + [pool.pop() for _ in range(n_others)], templates))
     for i in range(6):  # groups the user is not in
         plans.append((f"{gen.fake.last_name()} Family" if i % 2 else f"{gen.fake.city()} Roadtrip", rng.sample(others, 3), _GROUPS[i % len(_GROUPS)][2]))
