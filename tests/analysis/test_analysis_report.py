@@ -119,3 +119,32 @@ def test_leaderboard_ranks_within_each_split(rt, tmp_path):
     table = re.search(r'<table id="leaderboard-table">.*?<tbody>(.*?)</tbody>', page, re.DOTALL).group(1)
     rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", table)]
     assert [(r[0], r[1], r[4], r[5]) for r in rows] == [("1", "c", "dev", "75.0"), ("2", "a", "dev", "25.0"), ("1", "b", "test_normal", "50.0")]
+
+
+def test_compare_two_real_eval_runs(tiny_model_dir, tmp_path):
+    """Two real `looprl eval` runs of the tiny model (greedy vs temperature 1) compared end to end."""
+    from looprl.analysis import summarize
+    from looprl.trajectory import read_jsonl
+
+    dirs = []
+    for name, temperature in (("greedy", 0.0), ("sampled", 1.0)):
+        out = tmp_path / name
+        res = runner.invoke(app, [
+            "eval", "--model", str(tiny_model_dir), "--out", str(out), "--samples", "2", "--max-tasks", "2", "--no-progress",
+            "--set", "env.name=toy", "--set", "rollout.scaffold=env", "--set", "env.eval_max_turns=2",
+            "--set", "rollout.sampling.max_new_tokens=12", "--set", f"rollout.sampling.temperature={temperature}",
+        ])
+        assert res.exit_code == 0, res.output
+        dirs.append(out)
+    res = runner.invoke(app, ["compare", *map(str, dirs), "--json"])
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.stdout)
+    assert [r["name"] for r in result["runs"]] == ["greedy", "sampled"]
+    rows = {r["key"]: r for r in result["metrics"]}
+    expected = [summarize(list(read_jsonl(d / "rollouts.jsonl"))) for d in dirs]
+    assert rows["tgc"]["values"] == pytest.approx([e["tgc"] for e in expected])
+    assert rows["n_rollouts"]["values"] == [4, 4]
+    tokens = rows["behaviour/agent_tokens_per_episode"]["values"]
+    assert all(1 <= t <= 12 for t in tokens) and rows["behaviour/agent_tokens_per_episode"]["ratios"] == pytest.approx([tokens[1] / tokens[0]])
+    table = runner.invoke(app, ["compare", *map(str, dirs)])
+    assert table.exit_code == 0 and "sampled / greedy" in table.stdout
