@@ -37,9 +37,9 @@ def compare_runs(runs: list[Run]) -> dict[str, Any]:
     add("tgc_std", "TGC std over repeated runs", "goal completion", "neutral", [s["tgc_std"] for s in summaries])
     add("sgc", "SGC (scenarios fully solved)", "goal completion", "better", [s["sgc"] for s in summaries])
     add("sgc_std", "SGC std over repeated runs", "goal completion", "neutral", [s["sgc_std"] for s in summaries])
-    for part, title in (("per_difficulty", "difficulty"), ("per_split", "split")):
+    for part, title in (("per_difficulty", "difficulty"), ("per_split", "split"), ("per_app", "app")):
         keys = sorted({k for s in summaries for k in s.get(part, {})})
-        if len(keys) > 1 or part == "per_difficulty":
+        if len(keys) > 1 or part != "per_split":  # one split is the overall TGC again
             for k in keys:
                 add(f"{part}/{k}/tgc", f"TGC, {title} {k}", "goal completion", "better", [s.get(part, {}).get(k, {}).get("tgc") for s in summaries])
     for key, (label, better) in BEHAVIOUR_METRICS.items():

@@ -127,7 +127,28 @@ def _leaderboard_html(rows: list[dict[str, Any]]) -> str:
     return (
         '<table id="leaderboard-table"><thead><tr><th>#</th><th>run</th><th>model</th><th>method</th><th>split</th>'
         f"<th>TGC %</th><th>SGC %</th><th>tasks</th><th>rollouts</th><th>repeats</th>{head}</tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>" + _img(chart, "goal completion")
+        f"<tbody>{''.join(body)}</tbody></table>" + _img(chart, "goal completion") + _per_app_html(rows)
+    )
+
+
+def _per_app_html(rows: list[dict[str, Any]]) -> str:
+    """TGC % per app (rows) for every leaderboard entry (columns); a task counts for each of its apps."""
+    apps = sorted({a for r in rows for a in r["summary"]["per_app"]})
+    if not apps:
+        return ""
+    head = "".join(f"<th>{_e(r['run'])} ({_e(r['split'])})</th>" for r in rows)
+    body = "".join(
+        f"<tr><td>{_e(app)}</td>"
+        + "".join(
+            f"<td class=num>{_pct(g['tgc'])} <small>({g['n_tasks']})</small></td>" if (g := r["summary"]["per_app"].get(app)) else "<td>–</td>"
+            for r in rows
+        )
+        + "</tr>"
+        for app in apps
+    )
+    return (
+        "<details><summary>TGC % per app (tasks evaluated in parentheses)</summary>"
+        f'<table id="per-app-table"><thead><tr><th>app</th>{head}</tr></thead><tbody>{body}</tbody></table></details>'
     )
 
 

@@ -55,6 +55,7 @@ def test_compare_ratios(sample_runs):
     # 3 successful episodes of 4 turns, 9 failed ones of 3
     assert rows["behaviour/turns_per_episode"]["values"][0] == pytest.approx((4 * 3 + 3 * 9) / 12)
     assert rows["n_rollouts"]["values"] == [12, 12]
+    assert rows["per_app/notes/tgc"]["values"] == pytest.approx([0.25, 0.75]) and "per_split/dev/tgc" not in rows
     assert rows["behaviour/multi_cell_turn_share"]["ratios"] == [None]  # 0 in the base run: no ratio, not inf
 
 
@@ -87,6 +88,7 @@ def test_report_has_every_section_and_escapes_agent_text(sample_runs, tmp_path):
     assert "default-src 'none'" in page
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=[\"']?(https?:|//)", page)
     assert page.count('src="data:image/png;base64,') >= 3  # leaderboard, training, behaviour
+    assert re.search(r'<table id="per-app-table">.*?<td>notes</td><td class=num>91.7 <small>\(6\)</small>', page, re.DOTALL)
     # The viewer caps what it shows and the data says so.
     assert [c["shown"] for c in data["caps"]] == [5, 5, 5] and data["limits"]["max_episodes"] == 5
     assert {e["run"] for e in data["episodes"]} == {"base", "gpt-4o", "loop"}
