@@ -164,3 +164,13 @@ def test_report_of_real_tiny_model_runs(tiny_model_dir, tmp_path):
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(out, Path(keep) / "report-real.html")
         shutil.copy(shot, Path(keep) / "report-real.png")
+
+
+def test_missing_chromium_skips_outside_ci_and_fails_in_ci(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        _chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires it"):
+        _chromium()
