@@ -234,6 +234,9 @@ class ApiSpec:
     def call(self, ctx: Ctx, kwargs: dict[str, Any]) -> Any:
         if not isinstance(kwargs, dict):
             raise ApiError(422, "Arguments must be passed as keyword arguments.")
+        if self.protected and not kwargs.get("access_token"):
+            # Like a web service: no credentials is 401 (as the module docstring promises), not a 422.
+            raise ApiError(401, "This API requires an access_token; get one from login.")
         try:
             validated = self.model.model_validate(kwargs)
         except ValidationError as exc:

@@ -24,17 +24,17 @@ APP = AppSpec(
     "labels, stars, read marks; attachments (name, size and type only).",
     schema="""
 CREATE TABLE email_messages (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, thread_id INTEGER NOT NULL, folder TEXT NOT NULL,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, thread_id INTEGER NOT NULL, folder TEXT NOT NULL,
     previous_folder TEXT, sender_email TEXT NOT NULL, to_emails TEXT NOT NULL, cc_emails TEXT NOT NULL DEFAULT '',
     subject TEXT NOT NULL, body TEXT NOT NULL, sent_at TEXT, read INTEGER NOT NULL DEFAULT 1,
     starred INTEGER NOT NULL DEFAULT 0, labels TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE email_attachments (
-    id INTEGER PRIMARY KEY, email_id INTEGER NOT NULL, file_name TEXT NOT NULL, size_bytes INTEGER NOT NULL,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, email_id INTEGER NOT NULL, file_name TEXT NOT NULL, size_bytes INTEGER NOT NULL,
     content_type TEXT NOT NULL
 );
 CREATE TABLE email_labels (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL,
     UNIQUE(user_id, name)
 );
 """,
@@ -95,12 +95,19 @@ def _new_thread(ctx: Ctx) -> int:
     return int(ctx.one("SELECT COALESCE(MAX(thread_id), 0) + 1 AS t FROM email_messages")["t"])
 
 
-def _deliver(ctx: Ctx, *, thread_id: int, to: list[str], cc: list[str], subject: str, body: str, attachments: list[dict[str, Any]] = ()) -> int:
-    """Write the sender's "sent" copy and each account-holding recipient's inbox copy; return the sent copy's id."""
+def _deliver(
+    ctx: Ctx, *, thread_id: int, to: list[str], cc: list[str], subject: str, body: str, attachments: list[dict[str, Any]] = (), draft_id: int | None = None
+) -> int:
+    """Write the sender's "sent" copy (a draft becomes it in place, keeping its id) and each
+    account-holding recipient's inbox copy; return the sent copy's id."""
     me = _me(ctx)
     ts = ctx.clock.timestamp()
     common = dict(thread_id=thread_id, sender_email=me, to_emails=",".join(to), cc_emails=",".join(cc), subject=subject, body=body, sent_at=ts, starred=0, labels="")
-    sent_id = ctx.insert("email_messages", user_id=ctx.user_id, folder="sent", read=1, **common)
+    if draft_id is None:
+        sent_id = ctx.insert("email_messages", user_id=ctx.user_id, folder="sent", read=1, **common)
+    else:
+        sent_id = draft_id
+        ctx.update("email_messages", draft_id, folder="sent", read=1, **common)
     copies = [sent_id]
     for address in dict.fromkeys(to + cc):
         user = ctx.one("SELECT id FROM users WHERE lower(email) = ?", (address,))
@@ -423,7 +430,7 @@ def update_draft(
 
 @APP.api
 def send_draft(ctx: Ctx, access_token: str, email_id: int) -> dict[str, Any]:
-    """Send a draft: it leaves the drafts folder and is delivered like send_email.
+    """Send a draft: it moves to the sent folder (keeping its email_id) and is delivered like send_email.
 
     Args:
         access_token: your access token from login.
@@ -438,8 +445,7 @@ def send_draft(ctx: Ctx, access_token: str, email_id: int) -> dict[str, Any]:
     to = _split(row["to_emails"])
     if not to:
         raise ApiError(422, "Invalid value for parameter(s): email_id.", errors=[{"parameter": "email_id", "error": "the draft has no recipients; add them with update_draft"}])
-    ctx.delete("email_messages", email_id)
-    eid = _deliver(ctx, thread_id=row["thread_id"], to=to, cc=_split(row["cc_emails"]), subject=row["subject"], body=row["body"])
+    eid = _deliver(ctx, thread_id=row["thread_id"], to=to, cc=_split(row["cc_emails"]), subject=row["subject"], body=row["body"], draft_id=email_id)
     return {"email_id": eid, "thread_id": row["thread_id"], "message": "Draft sent."}
 
 

@@ -23,40 +23,40 @@ APP = AppSpec(
     "your library of saved songs and albums, liked songs and albums, followed artists; play songs and see your play history.",
     schema="""
 CREATE TABLE music_artists (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL, genre TEXT NOT NULL, country TEXT NOT NULL, formed_year INTEGER NOT NULL
+    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, genre TEXT NOT NULL, country TEXT NOT NULL, formed_year INTEGER NOT NULL
 );
 CREATE TABLE music_albums (
-    id INTEGER PRIMARY KEY, title TEXT NOT NULL, artist_id INTEGER NOT NULL, genre TEXT NOT NULL, release_date TEXT NOT NULL
+    id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, artist_id INTEGER NOT NULL, genre TEXT NOT NULL, release_date TEXT NOT NULL
 );
 CREATE TABLE music_songs (
-    id INTEGER PRIMARY KEY, title TEXT NOT NULL, album_id INTEGER NOT NULL, artist_id INTEGER NOT NULL, genre TEXT NOT NULL,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, album_id INTEGER NOT NULL, artist_id INTEGER NOT NULL, genre TEXT NOT NULL,
     track_number INTEGER NOT NULL, duration_seconds INTEGER NOT NULL, release_date TEXT NOT NULL, play_count INTEGER NOT NULL
 );
 CREATE TABLE music_playlists (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
     is_public INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE(user_id, title)
 );
 CREATE TABLE music_playlist_songs (
-    id INTEGER PRIMARY KEY, playlist_id INTEGER NOT NULL, song_id INTEGER NOT NULL, position INTEGER NOT NULL,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, playlist_id INTEGER NOT NULL, song_id INTEGER NOT NULL, position INTEGER NOT NULL,
     added_at TEXT NOT NULL, UNIQUE(playlist_id, song_id)
 );
 CREATE TABLE music_library_songs (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, song_id INTEGER NOT NULL, added_at TEXT NOT NULL, UNIQUE(user_id, song_id)
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, song_id INTEGER NOT NULL, added_at TEXT NOT NULL, UNIQUE(user_id, song_id)
 );
 CREATE TABLE music_library_albums (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, album_id INTEGER NOT NULL, added_at TEXT NOT NULL, UNIQUE(user_id, album_id)
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, album_id INTEGER NOT NULL, added_at TEXT NOT NULL, UNIQUE(user_id, album_id)
 );
 CREATE TABLE music_song_likes (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, song_id INTEGER NOT NULL, liked_at TEXT NOT NULL, UNIQUE(user_id, song_id)
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, song_id INTEGER NOT NULL, liked_at TEXT NOT NULL, UNIQUE(user_id, song_id)
 );
 CREATE TABLE music_album_likes (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, album_id INTEGER NOT NULL, liked_at TEXT NOT NULL, UNIQUE(user_id, album_id)
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, album_id INTEGER NOT NULL, liked_at TEXT NOT NULL, UNIQUE(user_id, album_id)
 );
 CREATE TABLE music_artist_follows (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, artist_id INTEGER NOT NULL, followed_at TEXT NOT NULL, UNIQUE(user_id, artist_id)
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, artist_id INTEGER NOT NULL, followed_at TEXT NOT NULL, UNIQUE(user_id, artist_id)
 );
 CREATE TABLE music_play_history (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, song_id INTEGER NOT NULL, played_at TEXT NOT NULL
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, song_id INTEGER NOT NULL, played_at TEXT NOT NULL
 );
 """,
 )

@@ -24,20 +24,20 @@ APP = AppSpec(
     "Your phone: contacts (with relationship and favorites), text-message conversations, alarms, and voicemail.",
     schema="""
 CREATE TABLE phone_contacts (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, first_name TEXT NOT NULL, last_name TEXT NOT NULL,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, first_name TEXT NOT NULL, last_name TEXT NOT NULL,
     phone_number TEXT NOT NULL, email TEXT, relationship TEXT NOT NULL, birthday TEXT,
     favorite INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, UNIQUE(user_id, phone_number)
 );
 CREATE TABLE phone_messages (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, other_phone_number TEXT NOT NULL,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, other_phone_number TEXT NOT NULL,
     direction TEXT NOT NULL, content TEXT NOT NULL, sent_at TEXT NOT NULL, read INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE phone_alarms (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, time TEXT NOT NULL, label TEXT NOT NULL DEFAULT '',
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, time TEXT NOT NULL, label TEXT NOT NULL DEFAULT '',
     repeat_days TEXT NOT NULL DEFAULT '', enabled INTEGER NOT NULL DEFAULT 1, snooze_minutes INTEGER NOT NULL DEFAULT 10
 );
 CREATE TABLE phone_voicemails (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, caller_phone_number TEXT NOT NULL,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, caller_phone_number TEXT NOT NULL,
     duration_seconds INTEGER NOT NULL, transcript TEXT NOT NULL, received_at TEXT NOT NULL,
     listened INTEGER NOT NULL DEFAULT 0
 );

@@ -21,11 +21,11 @@ APP = AppSpec(
     "A to-do app: lists of tasks, each with a due date, a priority (low, medium, high), notes, and a done mark.",
     schema="""
 CREATE TABLE todo_lists (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL,
     UNIQUE(user_id, name)
 );
 CREATE TABLE todo_tasks (
-    id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, list_id INTEGER NOT NULL, title TEXT NOT NULL,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL, list_id INTEGER NOT NULL, title TEXT NOT NULL,
     notes TEXT NOT NULL DEFAULT '', due_date TEXT, priority TEXT NOT NULL DEFAULT 'medium',
     completed INTEGER NOT NULL DEFAULT 0, completed_at TEXT, created_at TEXT NOT NULL
 );
