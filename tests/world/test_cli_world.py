@@ -1,0 +1,107 @@
+"""`looprl world ...` end to end through the real CLI: listings, task display, solving, stats and
+validation (including a failing task making validate exit 1)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from looprl.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, ["world", *args])
+
+
+def test_apps_lists_every_app_with_its_api_count():
+    result = invoke("apps", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["app"]: r for r in json.loads(result.output)}
+    for name in ("supervisor", "api_docs", "notes", "todo", "phone", "email", "music"):
+        assert rows[name]["description"]
+    assert rows["music"]["apis"] >= 35
+    table = invoke("apps")
+    assert table.exit_code == 0 and "music" in table.output
+
+
+def test_apis_prints_generated_docs_and_rejects_unknown_apps():
+    result = invoke("apis", "phone", "--json")
+    assert result.exit_code == 0, result.output
+    docs = {d["api_name"]: d for d in json.loads(result.output)}
+    send = docs["send_text_message"]
+    assert send["requires_access_token"] and {p["name"] for p in send["parameters"]} == {"access_token", "phone_number", "message"}
+    bad = invoke("apis", "fonebook")
+    assert bad.exit_code == 2 and "unknown app 'fonebook'" in bad.output and "phone" in bad.output
+
+
+def test_tasks_filters_by_split_difficulty_and_app():
+    result = invoke("tasks", "--split", "dev", "--difficulty", "1", "--json")
+    assert result.exit_code == 0, result.output
+    tasks = json.loads(result.output)
+    assert tasks and all(t["split"] == "dev" and t["difficulty"] == 1 for t in tasks)
+    music = json.loads(invoke("tasks", "--app", "music", "--json").output)
+    assert music and all("music" in t["apps"] for t in music)
+    bad = invoke("tasks", "--split", "validation")
+    assert bad.exit_code == 2 and "train, dev, test_normal, test_challenge" in bad.output
+
+
+def test_show_gives_instruction_answer_and_ground_truth():
+    result = invoke("show", "phone_count_relationship_1", "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    assert info["split"] == "train" and info["apps"] == ["phone"] and isinstance(info["answer"], int)
+    assert "apis.phone.show_contacts" in info["solution"]
+    text = invoke("show", "phone_count_relationship_1")
+    assert text.exit_code == 0 and "ground truth" in text.output
+    missing = invoke("show", "phone_count_relationshp_1")
+    assert missing.exit_code == 2 and "phone_count_relationship_1" in missing.output  # suggests the close match
+
+
+def test_solve_runs_the_ground_truth_and_reports_checks():
+    result = invoke("solve", "multi_forward_bill_to_roommates_1", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["success"] and report["reward"] == 1.0 and report["api_calls"] > 3
+    assert {c["name"] for c in report["checks"]} >= {"it goes to exactly my roommates", "no unrequested changes"}
+
+
+def test_stats_counts_are_consistent():
+    result = invoke("stats", "--json")
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.output)
+    assert stats["apps"] == len(stats["apis_per_app"]) and stats["apis"] == sum(stats["apis_per_app"].values())
+    assert stats["tasks"] == sum(s["tasks"] for s in stats["splits"].values()) == 3 * stats["scenarios"]
+    assert stats["tasks"] == sum(stats["tasks_by_difficulty"].values())
+    assert not {"expenses", "files"} & set(stats["splits"]["train"]["apps"])
+
+
+def test_validate_passes_on_real_tasks():
+    result = invoke("validate", "--prefix", "todo_", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["tasks"] >= 9 and summary["failed"] == 0
+
+
+def test_validate_exits_1_and_lists_a_broken_task(monkeypatch):
+    import looprl.world.tasks as tasks_mod
+    from looprl.world import get_task
+
+    good = get_task("todo_add_task_1")
+    lazy = dataclasses.replace(good, id="todo_add_task_lazy", solution="apis.supervisor.complete_task()\n")
+    monkeypatch.setattr(tasks_mod, "load_tasks", lambda split=None, **_: [good, lazy])
+    result = invoke("validate", "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.output)
+    assert summary["failed"] == 1 and summary["failures"][0]["task_id"] == "todo_add_task_lazy"
+    assert "ground truth fails checks" in summary["failures"][0]["problems"][0]
+
+
+@pytest.mark.parametrize("args", [["solve", "no_such_task_1"], ["validate", "--split", "nope"]])
+def test_bad_arguments_exit_2_with_a_message(args):
+    result = invoke(*args)
+    assert result.exit_code == 2 and "error" in result.output
