@@ -65,6 +65,28 @@ def _rows(conn: sqlite3.Connection, table: str) -> dict[Any, dict[str, Any]]:
     return {row["rowid"]: dict(row) for row in conn.execute(f"SELECT rowid AS rowid, * FROM {table}")}
 
 
+def _table_diff(conn: sqlite3.Connection, table: str) -> tuple[dict, dict]:
+    """(rows only or differently in main, rows only or differently in before_state), keyed by rowid.
+
+    Rows are matched by rowid through its index and compared column by column with IS NOT (NULL-safe,
+    1 equals 1.0 as in Python), so a table's unchanged rows never leave SQLite.
+    """
+    cols = [r[1] for r in conn.execute(f'PRAGMA main.table_info("{table}")')]
+    differs = " OR ".join(f'x."{c}" IS NOT y."{c}"' for c in cols) or "0"
+    changed = [r[0] for r in conn.execute(f'SELECT x.rowid FROM main."{table}" x JOIN before_state."{table}" y ON x.rowid = y.rowid WHERE {differs}')]
+    only_after = [r[0] for r in conn.execute(f'SELECT rowid FROM main."{table}" WHERE rowid NOT IN (SELECT rowid FROM before_state."{table}")')]
+    only_before = [r[0] for r in conn.execute(f'SELECT rowid FROM before_state."{table}" WHERE rowid NOT IN (SELECT rowid FROM main."{table}")')]
+
+    def fetch(schema: str, rowids: list) -> dict:
+        out = {}
+        for rowid in rowids:
+            row = conn.execute(f'SELECT rowid AS rowid, * FROM {schema}."{table}" WHERE rowid = ?', (rowid,)).fetchone()
+            out[row["rowid"]] = dict(row)
+        return out
+
+    return fetch("main", changed + only_after), fetch("before_state", changed + only_before)
+
+
 @dataclass
 class StateDiff:
     added: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -74,11 +96,23 @@ class StateDiff:
     @classmethod
     def between(cls, before: sqlite3.Connection, after: sqlite3.Connection) -> "StateDiff":
         diff = cls()
-        tables = [r[0] for r in after.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        # Compare inside SQLite (a scratch connection holding both states) so that only rows that
+        # differ reach Python: a full-table Python diff dominated evaluation time. A row is keyed by
+        # rowid: present only after = added, only before = removed, on both sides but different = changed.
+        scratch = sqlite3.connect(":memory:")
+        scratch.row_factory = sqlite3.Row
+        scratch.deserialize(after.serialize())
+        scratch.execute("ATTACH DATABASE ':memory:' AS before_state")
+        scratch.deserialize(before.serialize(), name="before_state")
+        before_tables = {r[0] for r in scratch.execute("SELECT name FROM before_state.sqlite_master WHERE type='table'")}
+        tables = [r[0] for r in scratch.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
         for table in tables:
             if table in EXCLUDED_FROM_DIFF:
                 continue
-            b, a = _rows(before, table), _rows(after, table)
+            if table in before_tables:
+                a, b = _table_diff(scratch, table)
+            else:
+                a, b = _rows(scratch, table), {}
             added = [a[k] for k in a.keys() - b.keys()]
             removed = [b[k] for k in b.keys() - a.keys()]
             changed = [(b[k], a[k]) for k in a.keys() & b.keys() if a[k] != b[k]]
@@ -88,6 +122,7 @@ class StateDiff:
                 diff.removed[table] = sorted(removed, key=lambda r: r["rowid"])
             if changed:
                 diff.changed[table] = sorted(changed, key=lambda p: p[0]["rowid"])
+        scratch.close()
         return diff
 
     def entries(self) -> list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]:
