@@ -105,3 +105,17 @@ def test_validate_exits_1_and_lists_a_broken_task(monkeypatch):
 def test_bad_arguments_exit_2_with_a_message(args):
     result = invoke(*args)
     assert result.exit_code == 2 and "error" in result.output
+
+
+def test_every_world_option_has_help_text():
+    # Walked by duck typing: typer vendors its own click, so isinstance checks against click miss it.
+    import typer
+
+    group = typer.main.get_command(app).commands["world"]
+    assert set(group.commands) == {"apps", "apis", "tasks", "show", "solve", "stats", "validate"}
+    for name, cmd in group.commands.items():
+        assert invoke(name, "--help").exit_code == 0
+        assert cmd.help, f"`looprl world {name}` has no description"
+        for param in cmd.params:
+            if param.name != "help":
+                assert param.help, f"`looprl world {name}` parameter {param.name} has no help text"
