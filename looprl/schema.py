@@ -96,6 +96,15 @@ class TrainerConfig(StrictModel):
     eval_every: int = Field(5, ge=0, description="dev evaluation every N iterations (0 = never)")
     eval_samples: int = Field(1, ge=1, description="rollouts per dev task in evaluation")
     eval_temperature: float = Field(0.0, ge=0.0, description="dev evaluation temperature (paper: 0, greedy)")
+    checkpoints_kept: int = Field(2, ge=0, description="keep the newest N iteration checkpoints (0 = keep all); best/ is kept apart")
+    # PPO with a learned critic (method "ppo"); the paper's baseline settings
+    value_coef_start: float = Field(0.1, ge=0.0, description="PPO: value-loss coefficient at iteration 1 (paper: 0.1)")
+    value_coef_end: float = Field(0.001, ge=0.0, description="PPO: value-loss coefficient after value_coef_iterations (paper: 0.001)")
+    value_coef_iterations: int = Field(200, ge=1, description="PPO: iterations over which the value coefficient decays, log-linearly (paper: 200)")
+    critic_warmup_iterations: int = Field(10, ge=0, description="PPO: first N iterations train only the critic, on base-model rollouts (paper: 10)")
+    gae_gamma: float = Field(1.0, ge=0.0, le=1.0, description="PPO: GAE discount (paper: 1)")
+    gae_lambda: float = Field(1.0, ge=0.0, le=1.0, description="PPO: GAE lambda (paper: 1; smaller diverged)")
+    value_hidden_size: int = Field(1024, ge=1, description="PPO: width of the value head's 3-layer MLP")
 
 
 class LoggingConfig(StrictModel):

@@ -10,6 +10,7 @@ the trajectories (the trainer does this). Trajectories with no trainable token a
 
 * `ppo_clip_loss` — LOOP's PPO objective (Chen et al. 2025, arXiv 2502.01600, eq. 3-4), with the
   ratio taken per token (LOOP), per turn (LOOP-turn) or per trajectory (LOOP-bandit).
+* `ppo_clip_loss_per_token_advantage` — the token-level loss with per-token advantages (PPO + critic).
 * `ppo_clip_diagnostics` — clip fraction, k1 KL estimate and ratio statistics, kept apart from the loss.
 * `reinforce_loss` — -A * length-normalized log-prob (RLOO's on-policy step).
 * `grpo_loss` — GRPO's clipped token objective with an optional k3 KL to a reference policy.
@@ -130,6 +131,27 @@ def ppo_clip_loss(
     seg_sum = torch.zeros(B, dtype=per_seg.dtype, device=per_seg.device).index_add(0, rows, per_seg)
     seg_count = torch.zeros(B, dtype=per_seg.dtype, device=per_seg.device).index_add(0, rows, seg_valid.to(per_seg.dtype))
     return _mean_over_trajectories(seg_sum / seg_count.clamp(min=1), seg_count > 0)
+
+
+def ppo_clip_loss_per_token_advantage(
+    logp_new: torch.Tensor, logp_old: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, eps: float = 0.1
+) -> torch.Tensor:
+    """The token-level clipped loss with one advantage per token (PPO with a critic, A_t from GAE):
+
+        l_t = -min(r_t * A_t, g(A_t)),   L = mean_x [ mean_{t in x} l_t ]
+
+    with LOOP's bound g (see `clip_target`). advantages: (B, T); the rest as in `ppo_clip_loss`.
+    """
+    if not (logp_new.shape == logp_old.shape == advantages.shape == mask.shape) or logp_new.dim() != 2:
+        raise ValueError(
+            f"logp_new, logp_old, advantages and mask must share one (B, T) shape; got {tuple(logp_new.shape)}, "
+            f"{tuple(logp_old.shape)}, {tuple(advantages.shape)}, {tuple(mask.shape)}"
+        )
+    A = advantages.to(logp_new.dtype)
+    ratio = torch.exp(logp_new - logp_old.detach())
+    per_token = -torch.minimum(ratio * A, clip_target(A, eps))
+    per_traj, valid = _trajectory_mean(per_token, mask)
+    return _mean_over_trajectories(per_traj, valid)
 
 
 @torch.no_grad()

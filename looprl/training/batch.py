@@ -56,6 +56,19 @@ class TrainBatch:
                 out[f.name] = value[idx]
         return TrainBatch(**out)
 
+    def to(self, device: torch.device | str) -> "TrainBatch":
+        """The batch with every tensor on `device` (a no-op when they already are)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                out[f.name] = None
+            elif f.name == "extras":
+                out[f.name] = {k: v.to(device) for k, v in value.items()}
+            else:
+                out[f.name] = value.to(device)
+        return TrainBatch(**out)
+
     def with_(self, **changes) -> "TrainBatch":
         return replace(self, **changes)
 

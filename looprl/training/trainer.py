@@ -87,12 +87,15 @@ class Trainer:
         self.env_factory = lambda: make_env(cfg.env.name, **{k: v for k, v in cfg.env.options.items() if k != "n_tasks"})
         self.train_ids = resolve_task_ids(cfg, cfg.tasks.train_split)
         self.sampler = TaskSampler(self.train_ids, cfg.seed)
-        self.optimizer = torch.optim.AdamW(self.policy.trainable_parameters(), lr=cfg.trainer.lr,
-                                           weight_decay=cfg.trainer.weight_decay)
+        self.scaffold = scaffold_for(cfg.rollout.scaffold)
+        # per-run method state (PPO's critic); its parameters train alongside the LoRA
+        self.runtime = self.method.runtime(self.policy, cfg) if self.method.runtime is not None else None
+        params = list(self.policy.trainable_parameters()) + (self.runtime.parameters() if self.runtime else [])
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.trainer.lr, weight_decay=cfg.trainer.weight_decay)
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
         self.iteration = 0
         self.best: dict[str, Any] = {}
-        self.rft_buffer: list[Trajectory] | None = None
+        self.fixed_data: list[Trajectory] | None = None  # RFT's base-model successes / SFT-GT's solution chats
         self.logger = MetricsLogger(self.run_dir, tensorboard=cfg.logging.tensorboard, wandb=cfg.logging.wandb,
                                     wandb_project=cfg.logging.wandb_project, config=cfg.model_dump(mode="json"),
                                     total_iterations=cfg.trainer.iterations, progress=progress)
@@ -135,7 +138,7 @@ class Trainer:
         update_metrics: dict[str, float] = {}
         if buffer:
             batch = make_batch(buffer, kept_adv, self.policy.pad_token_id, max_tokens=t.rollout.sampling.max_context_tokens)
-            update_metrics = run_update(self.policy, self.optimizer, self.method, batch, cfg, self.shuffle)
+            update_metrics = run_update(self.policy, self.optimizer, self.method, batch, cfg, self.shuffle, self.runtime, i)
         update_s = time.perf_counter() - t1
         # -- 6. publish: the HF backend samples with this very model; a vLLM backend reloads the adapter
         self._publish(i)
@@ -163,22 +166,26 @@ class Trainer:
                       max_turns: int, early_stop: bool) -> list[Trajectory]:
         c = self.cfg
         return self.collect_fn(
-            self.policy, self.env_factory, list(task_ids), k=k, sampling=sampling, max_turns=max_turns,
+            self.policy, self.env_factory, list(task_ids), k=k, sampling=sampling, scaffold=self.scaffold, max_turns=max_turns,
             max_context_tokens=c.rollout.sampling.max_context_tokens, concurrency=c.rollout.concurrency,
             early_stop=early_stop, group_prefix=group_prefix, progress=False, model_name=c.model.name_or_path,
         )
 
     def _collect(self, task_ids: Sequence[str], i: int) -> list[Trajectory]:
         c = self.cfg
-        if self.method.rollouts == "base-once":  # RFT: the base model's successes over a temperature sweep, once
-            if self.rft_buffer is None:
-                self.rft_buffer = []
-                for temp in RFT_TEMPERATURES:
-                    with self.policy.disable_adapter():
-                        self.rft_buffer += self._collect_with(self.train_ids, c.trainer.rollouts_per_task,
-                                                              self._sampling(temp), f"rft{temp}/", c.env.max_turns, False)
+        if self.method.rollouts == "base-once" and self.fixed_data is None:  # RFT: base model, temperature sweep, once
+            self.fixed_data = []
+            for temp in RFT_TEMPERATURES:
+                with self.policy.disable_adapter():
+                    self.fixed_data += self._collect_with(self.train_ids, c.trainer.rollouts_per_task,
+                                                          self._sampling(temp), f"rft{temp}/", c.env.max_turns, False)
+        if self.method.rollouts == "ground-truth" and self.fixed_data is None:  # SFT-GT: solutions as chats
+            from looprl.training.sft_data import ground_truth_trajectories
+
+            self.fixed_data = ground_truth_trajectories(self.train_ids, self.env_factory, self.scaffold, self.policy.tokenizer)
+        if self.fixed_data is not None:
             wanted = set(task_ids)
-            return [r for r in self.rft_buffer if r.task_id in wanted]
+            return [r for r in self.fixed_data if r.task_id in wanted]
         return self._collect_with(task_ids, c.trainer.rollouts_per_task, self._sampling(), f"it{i}/", c.env.max_turns,
                                   c.rollout.early_stop)
 
@@ -226,8 +233,9 @@ class Trainer:
 
     def _checkpoint(self) -> None:
         state = TrainerState(iteration=self.iteration, optimizer=self.optimizer.state_dict(), rng=capture_rng(self._generators()),
-                             sampler=self.sampler.state(), history=self.logger.history, best=self.best)
-        save_checkpoint(self.run_dir, state, self.policy.save_adapter)
+                             sampler=self.sampler.state(), history=self.logger.history, best=self.best,
+                             extra={"method": self.runtime.state_dict() if self.runtime else {}})
+        save_checkpoint(self.run_dir, state, self.policy.save_adapter, keep=self.cfg.trainer.checkpoints_kept)
 
     def _resume(self) -> None:
         found = load_latest(self.run_dir)
@@ -235,6 +243,8 @@ class Trainer:
             raise FileNotFoundError(f"no usable checkpoint under {self.run_dir / 'checkpoints'}; start without --resume")
         path, state = found
         self.policy.load_adapter(str(path / "adapter"))
+        if self.runtime is not None:
+            self.runtime.load_state_dict(state.extra["method"])
         self.optimizer.load_state_dict(state.optimizer)
         restore_rng(state.rng, self._generators())
         self.sampler.restore(state.sampler)
@@ -249,6 +259,15 @@ class Trainer:
             "split": c.tasks.train_split, "env": c.env.name, "seed": c.seed,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": "looprl train",
         })
+
+
+def scaffold_for(choice: str) -> Any:
+    """rollout.scaffold: 'default' -> the built-in scaffold, 'env' -> None (the env's own messages), else a YAML file."""
+    from looprl.agent import Scaffold
+
+    if choice == "env":
+        return None
+    return Scaffold() if choice == "default" else Scaffold.from_yaml(choice)
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from looprl.training.batch import TrainBatch
 if TYPE_CHECKING:  # pragma: no cover
     from looprl.schema import TrainerConfig
     from looprl.training.methods import Method
+    from looprl.training.methods.base import MethodRuntime
 
 
 def _chunks(indices: torch.Tensor, size: int) -> list[torch.Tensor]:
@@ -46,24 +47,31 @@ def compute_logprobs(policy: Any, batch: TrainBatch, micro_batch_size: int, chun
     return out
 
 
-def accumulate_gradients(policy: Any, method: "Method", minibatch: TrainBatch, cfg: "TrainerConfig") -> dict[str, float]:
+def accumulate_gradients(
+    policy: Any, method: "Method", minibatch: TrainBatch, cfg: "TrainerConfig", runtime: "MethodRuntime | None" = None
+) -> dict[str, float]:
     """Forward/backward every micro-batch of `minibatch`, accumulating into .grad.
 
     Returns {"loss": the minibatch loss, "kl_k1", "clip_fraction"} (token-weighted diagnostics)."""
     n = len(minibatch)
     total_loss, kl_sum, clip_sum, tokens = 0.0, 0.0, 0.0, 0
+    device = getattr(policy, "device", "cpu")
     for idx in _chunks(torch.arange(n), cfg.micro_batch_size):
-        micro = minibatch.select(idx)
-        logp_new = policy.token_logprobs(micro.input_ids, micro.attention_mask, grad=True, chunk_size=cfg.logprob_chunk_size)
-        logp_new = logp_new.float().cpu() if logp_new.device.type != "cpu" and micro.mask.device.type == "cpu" else logp_new
-        loss = method.loss(logp_new, micro, cfg)
+        micro = minibatch.select(idx).to(device)
+        if runtime is not None:  # e.g. PPO: the critic reads the trunk's hidden states
+            logp_new, hidden = policy.logprobs_and_hidden(micro.input_ids, micro.attention_mask, grad=True,
+                                                          chunk_size=cfg.logprob_chunk_size)
+            loss = runtime.loss(logp_new, hidden, micro, cfg)
+        else:
+            logp_new = policy.token_logprobs(micro.input_ids, micro.attention_mask, grad=True, chunk_size=cfg.logprob_chunk_size)
+            loss = method.loss(logp_new, micro, cfg)
         if not torch.isfinite(loss):
             return {"loss": float("nan"), "kl_k1": float("nan"), "clip_fraction": float("nan")}
         (loss * (len(idx) / n)).backward()
         total_loss += float(loss.detach()) * len(idx) / n
         if micro.logp_old is not None:
             k = int(micro.mask.sum())
-            d = ppo_clip_diagnostics(logp_new.detach(), micro.logp_old, micro.advantages, micro.mask, eps=cfg.clip_eps)
+            d = ppo_clip_diagnostics(logp_new.detach().float(), micro.logp_old, micro.advantages, micro.mask, eps=cfg.clip_eps)
             kl_sum, clip_sum, tokens = kl_sum + d["kl_k1"] * k, clip_sum + d["clip_fraction"] * k, tokens + k
     return {
         "loss": total_loss,
@@ -79,6 +87,8 @@ def run_update(
     batch: TrainBatch,
     cfg: "TrainerConfig",
     generator: torch.Generator,
+    runtime: "MethodRuntime | None" = None,
+    iteration: int = 0,
 ) -> dict[str, float]:
     """Epochs x shuffled minibatches over `batch`; returns the iteration's update metrics."""
     params = [p for g in optimizer.param_groups for p in g["params"]]
@@ -86,6 +96,7 @@ def run_update(
         batch.logp_old = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size)
     if method.needs_ref_logprobs:
         batch.logp_ref = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, reference=True)
+    prepared = runtime.prepare(policy, batch, cfg, iteration) if runtime is not None else {}
     steps, losses, kls, clips, norms = 0, [], [], [], []
     stopped = ""
     mb_size = method.minibatch_size(cfg, len(batch))
@@ -93,7 +104,7 @@ def run_update(
         order = torch.randperm(len(batch), generator=generator)
         for idx in _chunks(order, mb_size):
             optimizer.zero_grad(set_to_none=True)
-            stats = accumulate_gradients(policy, method, batch.select(idx), cfg)
+            stats = accumulate_gradients(policy, method, batch.select(idx), cfg, runtime)
             if not math.isfinite(stats["loss"]):
                 stopped = "nan_loss"
                 break
@@ -114,6 +125,7 @@ def run_update(
         return sum(xs) / len(xs) if xs else 0.0
 
     return {
+        **prepared,
         "loss/policy": mean(losses),
         "ppo/kl_k1": mean(kls),
         "ppo/kl_k1_max": max(kls) if kls else 0.0,

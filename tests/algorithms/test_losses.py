@@ -152,3 +152,21 @@ def test_empty_mask_gives_zero_loss_with_graph():
     loss = ppo_clip_loss(lp, lp.detach(), torch.ones(2), torch.zeros(2, 3, dtype=torch.bool))
     loss.backward()
     assert float(loss.detach()) == 0.0 and float(lp.grad.abs().sum()) == 0.0
+
+
+def test_per_token_advantage_loss_matches_naive_and_reduces_to_scalar_version():
+    from looprl.algorithms import ppo_clip_loss_per_token_advantage
+
+    logp_new, logp_old, adv, mask, _ = random_inputs(13)
+    adv_t = torch.randn(logp_new.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    got = ppo_clip_loss_per_token_advantage(logp_new, logp_old, adv_t, mask, eps=0.1)
+    per_traj = []
+    for b in range(mask.shape[0]):
+        idx = [t for t in range(mask.shape[1]) if mask[b, t]]
+        if idx:
+            terms = [-min(math.exp(logp_new[b, t] - logp_old[b, t]) * adv_t[b, t].item(), g_eps(adv_t[b, t].item(), 0.1)) for t in idx]
+            per_traj.append(sum(terms) / len(terms))
+    assert float(got) == pytest.approx(sum(per_traj) / len(per_traj), rel=1e-10)
+    broadcast = adv[:, None].expand_as(logp_new)
+    assert torch.allclose(ppo_clip_loss_per_token_advantage(logp_new, logp_old, broadcast, mask),
+                          ppo_clip_loss(logp_new, logp_old, adv, mask))

@@ -48,10 +48,10 @@ def test_cli_train_and_resume(tiny_model_dir, tmp_path):
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
 
 
-def test_cli_rejects_bad_method_and_unbuilt(tmp_path):
+def test_cli_rejects_bad_input(tmp_path):
     res = _run(["train", "--method", "dpo"])
     assert res.exit_code == 2 and "must be one of" in res.output
-    res = _run(["train", "--method", "ppo", "--set", f"run_dir={tmp_path}"])
-    assert res.exit_code == 2 and "not built yet" in res.output
+    res = _run(["train", "--set", "trainer.lr=-1", "--set", f"run_dir={tmp_path}"])
+    assert res.exit_code == 2 and "trainer.lr" in res.output
     res = _run(["train", "--resume", str(tmp_path / "nothing")])
     assert res.exit_code == 2 and "not a training run directory" in res.output

@@ -34,6 +34,32 @@ def keep_successes(trajectories: Sequence["Trajectory"], advantages: torch.Tenso
     return [bool(t.success) or float(t.reward) >= 1.0 for t in trajectories]
 
 
+def keep_all(trajectories: Sequence["Trajectory"], advantages: torch.Tensor, cfg: "TrainerConfig") -> list[bool]:
+    """Keep every rollout (methods whose signal is per token, e.g. PPO with a critic)."""
+    return [True] * len(trajectories)
+
+
+class MethodRuntime:
+    """Per-run state a method may need beyond the policy (PPO: the critic). The trainer adds its
+    `parameters()` to the optimizer, calls `prepare` once per iteration before the update, uses its
+    `loss` (given the trunk's hidden states too) instead of `Method.loss`, and checkpoints its state."""
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return []
+
+    def prepare(self, policy: Any, batch: "TrainBatch", cfg: "TrainerConfig", iteration: int) -> dict[str, float]:
+        return {}
+
+    def loss(self, logp_new: torch.Tensor, hidden: torch.Tensor, batch: "TrainBatch", cfg: "TrainerConfig") -> torch.Tensor:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
 def constant_advantages(rewards: torch.Tensor, group_ids: Sequence[Any]) -> torch.Tensor:
     """Supervised methods weigh every kept example equally (the advantage is unused by their loss)."""
     return torch.ones_like(rewards)
@@ -52,9 +78,11 @@ class Method:
     one_step_per_batch: bool = False
     needs_old_logprobs: bool = True
     needs_ref_logprobs: bool = False
-    # where rollouts come from: "policy" (the current policy, every iteration) or "base-once"
-    # (the base model once, over a temperature sweep: RFT)
+    # where rollouts come from: "policy" (the current policy, every iteration), "base-once" (the
+    # base model once, over a temperature sweep: RFT) or "ground-truth" (solutions as chats: SFT-GT)
     rollouts: str = "policy"
+    # per-run state (PPO's critic): built by the trainer as runtime(policy, train_config)
+    runtime: Callable[[Any, Any], MethodRuntime] | None = None
 
     def num_epochs(self, cfg: "TrainerConfig") -> int:
         return self.epochs if self.epochs is not None else cfg.epochs

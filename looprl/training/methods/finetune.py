@@ -4,12 +4,14 @@
        keep the rollouts with return == 1; train with cross-entropy.
 * rft  rejection-sampling fine-tuning: rollouts from the *base* model over a temperature sweep,
        collected once; keep successes; train with cross-entropy for the configured iterations.
+* sft-gt  ground-truth solutions as agent chats (looprl/training/sft_data.py), one per training
+       task; cross-entropy. The paper's SFT-GT collapses (6.2 TGC): it learns open-loop solutions.
 """
 
 from __future__ import annotations
 
 from looprl.algorithms import sft_loss
-from looprl.training.methods.base import Method, constant_advantages, keep_successes
+from looprl.training.methods.base import Method, constant_advantages, keep_all, keep_successes
 
 
 def _loss(logp_new, batch, cfg):
@@ -20,3 +22,7 @@ EI = Method("ei", "expert iteration: cross-entropy on the policy's successful ro
             keep=keep_successes, needs_old_logprobs=False)
 RFT = Method("rft", "cross-entropy on the base model's successful rollouts (temperature sweep)", constant_advantages,
              _loss, keep=keep_successes, needs_old_logprobs=False, rollouts="base-once")
+
+
+SFT_GT = Method("sft-gt", "cross-entropy on ground-truth solutions rendered as agent chats", constant_advantages, _loss,
+                keep=keep_all, needs_old_logprobs=False, rollouts="ground-truth")

@@ -1,0 +1,116 @@
+"""PPO with a learned critic, the paper's baseline (Chen et al. 2025, sec. 5 and appendix):
+
+* value head: a 3-layer MLP on the trunk's last hidden state, one value per token; it reads the
+  hidden state *detached*, so the value loss never reaches the LoRA (the policy's features are
+  the policy's alone);
+* advantages per token from GAE over the agent's tokens with gamma = lambda = 1 (smaller lambda
+  diverged in the paper), the episode reward on the last agent token, values clipped to [0, 1]
+  (the range of the return) before they enter GAE;
+* loss = token-level clipped PPO (LOOP's bound) + c_v * value loss, with c_v decaying
+  log-linearly from 0.1 to 0.001 over 200 iterations;
+* critic warm-up: for the first N iterations (paper: 10) only the critic trains, so those
+  rollouts come from the base model.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from looprl.algorithms import gae_advantages, ppo_clip_loss_per_token_advantage, value_loss
+from looprl.training.methods.base import Method, MethodRuntime, keep_all
+
+
+class ValueHead(torch.nn.Module):
+    """3-layer MLP: hidden state (H,) -> value (scalar)."""
+
+    def __init__(self, hidden_size: int, width: int) -> None:
+        super().__init__()
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(hidden_size, width), torch.nn.GELU(),
+            torch.nn.Linear(width, width), torch.nn.GELU(),
+            torch.nn.Linear(width, 1),
+        )
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:  # (B, T, H) -> (B, T)
+        return self.net(hidden).squeeze(-1)
+
+
+def value_coef(iteration: int, start: float, end: float, iterations: int) -> float:
+    """Log-linear decay start -> end over `iterations` (then constant at end)."""
+    if start <= 0 or end <= 0:
+        return start if iteration <= 1 else end
+    frac = min(max(iteration - 1, 0) / iterations, 1.0)
+    return math.exp(math.log(start) + frac * (math.log(end) - math.log(start)))
+
+
+def terminal_rewards(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, T) with each trajectory's reward on its last trainable token, 0 elsewhere."""
+    out = torch.zeros(mask.shape, dtype=torch.float32)
+    positions = torch.arange(mask.shape[1]).expand_as(mask)
+    last = torch.where(mask, positions, torch.full_like(positions, -1)).max(dim=1).values
+    rows = torch.nonzero(last >= 0).squeeze(-1)
+    out[rows, last[rows]] = rewards[rows].float()
+    return out
+
+
+class CriticRuntime(MethodRuntime):
+    def __init__(self, policy: Any, cfg: Any) -> None:
+        hidden_size = policy.base_model.config.get_text_config().hidden_size
+        t = cfg.trainer
+        self.cfg = t
+        self.head = ValueHead(hidden_size, t.value_hidden_size).to(getattr(policy, "device", "cpu"))
+        self.coef = t.value_coef_start
+        self.warmup = t.critic_warmup_iterations > 0
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return list(self.head.parameters())
+
+    @torch.no_grad()
+    def prepare(self, policy: Any, batch: Any, cfg: Any, iteration: int) -> dict[str, float]:
+        t = self.cfg
+        self.coef = value_coef(iteration, t.value_coef_start, t.value_coef_end, t.value_coef_iterations)
+        self.warmup = iteration <= t.critic_warmup_iterations
+        values = torch.zeros(batch.input_ids.shape)
+        for start in range(0, len(batch), cfg.micro_batch_size):
+            idx = torch.arange(start, min(start + cfg.micro_batch_size, len(batch)))
+            micro = batch.select(idx)
+            hidden = policy.last_hidden_state(micro.input_ids, micro.attention_mask, grad=False)
+            values[idx, : hidden.shape[1]] = self.head(hidden.float()).float().cpu()
+        values = values.clamp(0.0, 1.0)  # the return lies in [0, 1]
+        adv_t, returns = gae_advantages(terminal_rewards(batch.rewards, batch.mask), values, batch.mask,
+                                        gamma=t.gae_gamma, lam=t.gae_lambda)
+        batch.extras = {"advantages_t": adv_t, "returns": returns}
+        m = batch.mask
+        return {"ppo/value_coef": self.coef, "ppo/critic_warmup": float(self.warmup),
+                "ppo/value_mean": float(values[m].mean()) if m.any() else 0.0,
+                "ppo/advantage_mean": float(adv_t[m].mean()) if m.any() else 0.0}
+
+    def loss(self, logp_new: torch.Tensor, hidden: torch.Tensor, batch: Any, cfg: Any) -> torch.Tensor:
+        values = self.head(hidden.detach().float())  # detached: the value loss stays out of the LoRA
+        v_loss = value_loss(values, batch.extras["returns"], batch.mask)
+        if self.warmup:
+            return self.coef * v_loss  # LoRA gets no gradient (None), so AdamW leaves it untouched
+        p_loss = ppo_clip_loss_per_token_advantage(logp_new.float(), batch.logp_old, batch.extras["advantages_t"],
+                                                   batch.mask, eps=cfg.clip_eps)
+        return p_loss + self.coef * v_loss
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"head": self.head.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.head.load_state_dict(state["head"])
+
+
+def _unused_advantages(rewards: torch.Tensor, group_ids) -> torch.Tensor:
+    return torch.zeros_like(rewards)  # PPO's advantages are per token, from the critic, in CriticRuntime.prepare
+
+
+def _unused_loss(logp_new, batch, cfg):
+    raise RuntimeError("PPO's loss lives in CriticRuntime.loss (it needs the critic); the trainer calls that")
+
+
+PPO = Method("ppo", "PPO with a learned critic (value head on detached hidden states, GAE gamma = lambda = 1)",
+             _unused_advantages, _unused_loss, keep=keep_all, runtime=CriticRuntime)

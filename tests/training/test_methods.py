@@ -1,0 +1,107 @@
+"""Methods beyond LOOP: PPO's critic (detached, GAE, schedule), SFT-GT's chats, every method runs."""
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from looprl.algorithms import leave_one_out_advantages
+from looprl.config import load_config
+from looprl.schema import METHODS, TrainConfig, TrainerConfig
+from looprl.training.batch import make_batch
+from looprl.training.methods import METHODS as BUILT, get_method
+from looprl.training.methods.ppo import CriticRuntime, terminal_rewards, value_coef
+from looprl.training.trainer import Trainer
+from looprl.training.update import accumulate_gradients, compute_logprobs
+
+RECIPE = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
+
+
+def test_every_cli_method_is_built():
+    assert set(BUILT) == set(METHODS)
+    with pytest.raises(ValueError, match="unknown method 'dpo'"):
+        get_method("dpo")
+
+
+def test_value_coef_decays_log_linearly():
+    assert value_coef(1, 0.1, 0.001, 200) == pytest.approx(0.1)
+    assert value_coef(101, 0.1, 0.001, 200) == pytest.approx(0.01)
+    assert value_coef(201, 0.1, 0.001, 200) == pytest.approx(0.001)
+    assert value_coef(500, 0.1, 0.001, 200) == pytest.approx(0.001)
+
+
+def test_terminal_rewards_on_last_trainable_token():
+    mask = torch.tensor([[False, True, True, False], [False, False, False, False], [True, False, True, True]])
+    out = terminal_rewards(torch.tensor([0.5, 1.0, 0.25]), mask)
+    assert out.tolist() == [[0, 0, 0.5, 0], [0, 0, 0, 0], [0, 0, 0, 0.25]]
+
+
+def _ppo_batch(policy, make_trajectories):
+    trajs = make_trajectories(4, seed=2)
+    batch = make_batch(trajs, torch.zeros(4), policy.pad_token_id)
+    batch.logp_old = compute_logprobs(policy, batch, 4, 1024)
+    return batch
+
+
+def test_ppo_value_loss_stays_out_of_the_lora(tiny_policy, make_trajectories):
+    cfg = TrainConfig(trainer=TrainerConfig(method="ppo", value_hidden_size=16, critic_warmup_iterations=1, micro_batch_size=2))
+    runtime = CriticRuntime(tiny_policy, cfg)
+    batch = _ppo_batch(tiny_policy, make_trajectories)
+    # warm-up iteration: only the critic learns
+    runtime.prepare(tiny_policy, batch, cfg.trainer, iteration=1)
+    tiny_policy.model.zero_grad(set_to_none=True)
+    accumulate_gradients(tiny_policy, get_method("ppo"), batch, cfg.trainer, runtime)
+    assert all(p.grad is None for p in tiny_policy.trainable_parameters())
+    assert all(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in runtime.parameters())
+    # after warm-up: the policy loss reaches the LoRA; the critic's gradient is the value loss's alone
+    for p in runtime.parameters():
+        p.grad = None
+    metrics = runtime.prepare(tiny_policy, batch, cfg.trainer, iteration=2)
+    assert metrics["ppo/critic_warmup"] == 0.0 and 0.0 <= metrics["ppo/value_mean"] <= 1.0
+    # gamma = lambda = 1 and a terminal reward: every agent token's return is the episode reward, A_t = R - clip(V_t)
+    for b in range(len(batch)):
+        m = batch.mask[b]
+        assert torch.allclose(batch.extras["returns"][b, m], batch.rewards[b].expand(int(m.sum())))
+        assert float(batch.extras["advantages_t"][b, m].abs().max()) <= 1.0
+    accumulate_gradients(tiny_policy, get_method("ppo"), batch, cfg.trainer, runtime)
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in tiny_policy.trainable_parameters())
+    tiny_policy.model.zero_grad(set_to_none=True)
+
+
+def test_sft_gt_chats_train_on_the_solution_tokens(tiny_policy):
+    from looprl.env.toy import ToyEnv
+    from looprl.training.sft_data import ground_truth_trajectories, solution_message
+
+    solution = "# look at the apps\nprint(apis.api_docs.show_app_descriptions())\nfor i in range(2):\n    print(i)\n"
+    (traj,) = ground_truth_trajectories(["toy_0"], ToyEnv, None, tiny_policy.tokenizer, solution_for=lambda t: solution)
+    traj.validate()
+    tok = tiny_policy.tokenizer
+    turns = sorted({t for t, tr in zip(traj.turn_ids, traj.trainable) if tr})
+    assert turns == [0, 1]
+    for turn, (thought, code) in enumerate([("look at the apps", "print(apis.api_docs.show_app_descriptions())"),
+                                            ("", "for i in range(2):\n    print(i)")]):
+        ids = [i for i, tr, t in zip(traj.token_ids, traj.trainable, traj.turn_ids) if tr and t == turn]
+        assert tok.decode(ids) == solution_message(thought, code) + "<|im_end|>"
+    assert [m["content"] for m in traj.messages if m["role"] == "user"][1:] == ["Execution successful."]
+    assert tok.decode(traj.token_ids).count("<|im_start|>assistant") == 2
+
+
+@pytest.mark.parametrize("method", ["loop-rwnorm", "grpo-kl", "rloo", "ppo", "ei", "rft"])
+def test_method_runs_in_the_trainer(method, tiny_model_dir, tmp_path):
+    cfg = load_config(TrainConfig, RECIPE, [f"model.name_or_path={tiny_model_dir}", f"run_dir={tmp_path}", "logging.tensorboard=false",
+                                            "trainer.eval_every=0", "trainer.iterations=2", "trainer.tasks_per_iteration=2",
+                                            f"trainer.method={method}", "trainer.critic_warmup_iterations=1",
+                                            "trainer.value_hidden_size=16"])
+    trainer = Trainer(cfg, progress=False)
+    before = [p.detach().clone() for p in trainer.optimizer.param_groups[0]["params"]]
+    history = trainer.train()
+    assert [h["iteration"] for h in history] == [1, 2]
+    assert all(math.isfinite(h.get("loss/policy", 0.0)) for h in history)
+    if method in ("ei", "rft"):  # nothing may succeed at the start; steps only when a rollout did
+        return
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.optimizer.param_groups[0]["params"]))
+    if method == "ppo":  # the critic is checkpointed and restored
+        resumed = Trainer(cfg, resume=True, progress=False)
+        for a, b in zip(trainer.runtime.parameters(), resumed.runtime.parameters()):
+            assert torch.equal(a, b)
