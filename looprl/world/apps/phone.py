@@ -148,7 +148,7 @@ def search_contacts(
     page_index: PageIndex = 0,
     page_limit: PageLimit = 5,
 ) -> list[dict[str, Any]]:
-    """Search your contacts by name, email or phone number (case-insensitive substring match), by first name.
+    """Search your contacts by name, email or phone number (case-insensitive substring match), sorted by first name.
 
     Args:
         access_token: your access token from login.
