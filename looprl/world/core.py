@@ -154,6 +154,11 @@ def _type_name(ann: Any) -> str:
 
 def _constraints(ann: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    if get_origin(ann) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        # An optional constrained value (``Annotated[int, Field(ge=0)] | None``) keeps its constraints.
+        for arg in get_args(ann):
+            out.update(_constraints(arg))
+        return out
     if get_origin(ann) is not Annotated:
         return out
     for meta in get_args(ann)[1:]:
