@@ -124,3 +124,72 @@ apis.supervisor.complete_task()
 
         specs.append(TaskSpec(instruction=instruction, solution=solution, difficulty=1, checks=checks, allowed_changes={"phone_alarms": inserts_by()}))
     return specs
+
+
+@scenario("phone_count_voicemails", split="train", apps=("phone",))
+def phone_count_voicemails(view: BaseView) -> list[TaskSpec]:
+    """Count voicemails by a property: new, long, or from unknown numbers (one paginated list)."""
+    uid = view.user_id
+    asks = [
+        (
+            "How many voicemails haven't I listened to yet?",
+            "SELECT COUNT(*) FROM phone_voicemails WHERE user_id = ? AND listened = 0",
+            "count = len(collect(apis.phone.show_voicemails, access_token=phone_token, listened=False))\n",
+        ),
+        (
+            "How many of my voicemails are longer than one minute?",
+            "SELECT COUNT(*) FROM phone_voicemails WHERE user_id = ? AND duration_seconds > 60",
+            "voicemails = collect(apis.phone.show_voicemails, access_token=phone_token)\n"
+            'count = sum(1 for v in voicemails if v["duration_seconds"] > 60)\n',
+        ),
+        (
+            "How many of my voicemails are from numbers that are not saved in my contacts?",
+            "SELECT COUNT(*) FROM phone_voicemails v WHERE v.user_id = ? AND v.caller_phone_number NOT IN "
+            "(SELECT phone_number FROM phone_contacts WHERE user_id = v.user_id)",
+            "voicemails = collect(apis.phone.show_voicemails, access_token=phone_token)\n"
+            'count = sum(1 for v in voicemails if v["caller_name"] is None)  # caller_name is the contact name, if saved\n',
+        ),
+    ]
+    specs = []
+    for instruction, sql, body in asks:
+        solution = header("phone") + body + "apis.supervisor.complete_task(answer=count)\n"
+        specs.append(TaskSpec(instruction=instruction, solution=solution, difficulty=1, answer=view.scalar(sql, (uid,))))
+    return specs
+
+
+@scenario("phone_disable_alarms", split="train", apps=("phone",))
+def phone_disable_alarms(view: BaseView) -> list[TaskSpec]:
+    """Turn off the alarms matching a rule (list, filter, act on each; already-off ones stay off)."""
+    alarms = view.all("SELECT * FROM phone_alarms WHERE user_id = ? ORDER BY id", (view.user_id,))
+    asks = [
+        ("Turn off all my alarms that ring before 7 am.", lambda a: a["time"] < "07:00", 'a["time"] < "07:00"'),
+        ("Turn off every alarm of mine that repeats on Saturday or Sunday.", lambda a: bool({"sat", "sun"} & set(a["repeat_days"].split(","))), '{"sat", "sun"} & set(a["repeat_days"])'),
+        ("Turn off all my one-time alarms (the ones that don't repeat).", lambda a: a["repeat_days"] == "", 'not a["repeat_days"]'),
+    ]
+    specs = []
+    for instruction, rule, condition in asks:
+        targets = tuple(a["id"] for a in alarms if rule(a) and a["enabled"])
+        if not targets:
+            raise ValueError(f"phone_disable_alarms: no enabled alarm matches {instruction!r}")
+        solution = header("phone") + f"""\
+for a in collect(apis.phone.show_alarms, access_token=phone_token, enabled=True):
+    if {condition}:
+        apis.phone.disable_alarm(access_token=phone_token, alarm_id=a["alarm_id"])
+apis.supervisor.complete_task()
+"""
+
+        def checks(ctx, targets=targets):
+            rows = ctx.after_all(f"SELECT id, enabled FROM phone_alarms WHERE id IN ({','.join('?' * len(targets))})", targets)
+            still_on = [r["id"] for r in rows if r["enabled"]]
+            return [check("every matching alarm is off", len(rows) == len(targets) and not still_on, f"still on or deleted: {len(targets) - len(rows) + len(still_on)}")]
+
+        specs.append(
+            TaskSpec(
+                instruction=instruction,
+                solution=solution,
+                difficulty=2,
+                checks=checks,
+                allowed_changes={"phone_alarms": lambda b, a, t=frozenset(targets): b is not None and a is not None and b["id"] in t and {k for k in b if b[k] != a[k]} <= {"enabled"}},
+            )
+        )
+    return specs
