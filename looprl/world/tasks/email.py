@@ -110,3 +110,52 @@ apis.supervisor.complete_task()
             )
         )
     return specs
+
+
+@scenario("email_send_draft_to_contact", split="dev", apps=("email", "phone"))
+def email_send_draft_to_contact(view: BaseView) -> list[TaskSpec]:
+    """Address a saved draft to a contact (email from the phone contacts) and send it."""
+    drafts = view.all("SELECT id, subject FROM email_messages WHERE user_id = ? AND folder = 'drafts' ORDER BY id", (view.user_id,))
+    contacts = view.all(
+        "SELECT first_name, last_name, email FROM phone_contacts c WHERE user_id = ? AND email IS NOT NULL AND "
+        "(SELECT COUNT(*) FROM phone_contacts d WHERE d.user_id = c.user_id AND d.first_name || ' ' || d.last_name = c.first_name || ' ' || c.last_name) = 1 ORDER BY id",
+        (view.user_id,),
+    )
+    if len(drafts) < 3:
+        raise ValueError(f"email_send_draft_to_contact needs 3 drafts, the base world has {len(drafts)}")
+    specs = []
+    for draft, c in zip(drafts[:3], view.rng.sample(contacts, 3)):
+        name = f"{c['first_name']} {c['last_name']}"
+        solution = header("email", "phone") + f"""\
+drafts = collect(apis.email.show_emails, access_token=email_token, folder="drafts")
+draft = next(d for d in drafts if d["subject"] == {draft['subject']!r})
+matches = apis.phone.search_contacts(access_token=phone_token, query="{name}")
+contact = next(c for c in matches if c["first_name"] + " " + c["last_name"] == "{name}")
+apis.email.update_draft(access_token=email_token, email_id=draft["email_id"], to_emails=[contact["email"]])
+apis.email.send_draft(access_token=email_token, email_id=draft["email_id"])
+apis.supervisor.complete_task()
+"""
+
+        def checks(ctx, draft_id=draft["id"], address=c["email"]):
+            row = ctx.after_one("SELECT * FROM email_messages WHERE id = ?", (draft_id,))
+            others = [r for r in _sent_copies(ctx) if r["id"] != draft_id]
+            return [
+                check("the draft was sent", row is not None and row["folder"] == "sent", "the draft is not in the sent folder"),
+                check("it went only to the contact", row is not None and row["to_emails"] == address and not row["cc_emails"], f"expected only {address}"),
+                check("nothing else was sent", not others, f"{len(others)} other email(s) sent"),
+            ]
+
+        specs.append(
+            TaskSpec(
+                instruction=f"Send my draft with the subject '{draft['subject']}' to {name} only (replace any recipients it has now).",
+                solution=solution,
+                difficulty=2,
+                checks=checks,
+                allowed_changes={"email_messages": lambda b, a, d=draft["id"]: (b is None and a is not None) or (b is not None and a is not None and b["id"] == d)},
+            )
+        )
+    return specs
+
+
+def _sent_copies(ctx) -> list[dict]:
+    return [r for r in ctx.diff.added.get("email_messages", []) if r["user_id"] == 1 and r["folder"] == "sent"]
