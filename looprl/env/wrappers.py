@@ -1,0 +1,194 @@
+"""Cross-cutting env behaviour as wrappers (Gymnasium's idea): turn limit, observation budget, recording.
+
+Each wrapper is an Env around an Env and forwards what it does not change, including extra methods
+such as `evaluate()` (attribute access falls through to the wrapped env; `unwrapped` is the
+innermost). `wrap_env` stacks them in the usual order:
+
+    env = wrap_env(make_env("appsuite"), max_turns=40, max_observation_tokens=3000, record_dir="runs/x/episodes")
+
+* `TurnLimit`: the step that reaches `max_turns` without the episode terminating is truncated; its
+  reward and `info` (reward, success, checks) come from the wrapped env's `evaluate()`, so an agent
+  that never called complete_task still gets the fraction of checks passed (the paper's training
+  reward).
+* `ObservationBudget`: observations longer than the budget are cut, keeping the start, with a
+  closing line saying how much was cut. Tokens are counted with a tokenizer when one is given (an
+  object with `encode`/`decode`, e.g. a transformers tokenizer), else as `chars_per_token` characters.
+* `RecordEpisode`: one JSONL file per episode (reset, then one line per step: action, observation,
+  reward, flags, and every API call with its arguments, result and status), rewritten atomically
+  after every step so a crash leaves a readable file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from looprl.env.base import Env, Message, StepResult
+from looprl.utils.io import atomic_write_text
+
+__all__ = ["Wrapper", "TurnLimit", "ObservationBudget", "RecordEpisode", "wrap_env"]
+
+
+class Wrapper:
+    """An Env around an Env. Subclasses override what they change; everything else falls through."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+
+    def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]:
+        return self.env.reset(task_id, seed=seed)
+
+    def step(self, action: str) -> StepResult:
+        return self.env.step(action)
+
+    def close(self) -> None:
+        self.env.close()
+
+    @property
+    def unwrapped(self) -> Env:
+        env = self.env
+        while isinstance(env, Wrapper):
+            env = env.env
+        return env
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "env":
+            raise AttributeError(name)
+        return getattr(self.env, name)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.env!r})"
+
+
+class TurnLimit(Wrapper):
+    """Truncate the episode at ``max_turns`` steps (paper: 40 in training, 50 in evaluation)."""
+
+    def __init__(self, env: Env, max_turns: int = 40) -> None:
+        super().__init__(env)
+        if not isinstance(max_turns, int) or isinstance(max_turns, bool) or max_turns < 1:
+            raise ValueError(f"TurnLimit: max_turns must be a positive integer, got {max_turns!r}")
+        self.max_turns = max_turns
+        self.turns = 0
+
+    def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]:
+        self.turns = 0
+        return self.env.reset(task_id, seed=seed)
+
+    def step(self, action: str) -> StepResult:
+        result = self.env.step(action)
+        self.turns += 1
+        if result.terminated or result.truncated or self.turns < self.max_turns:
+            return result
+        info = {**result.info, "truncated_by": "turn_limit", "max_turns": self.max_turns}
+        reward = result.reward
+        evaluate = getattr(self.env, "evaluate", None)
+        if evaluate is not None:
+            report = evaluate()
+            report = report.to_dict() if hasattr(report, "to_dict") else dict(report)
+            info.update(report)
+            reward = float(report.get("reward", reward))
+        return replace(result, reward=reward, truncated=True, info=info)
+
+
+class ObservationBudget(Wrapper):
+    """Cut observations to ``max_tokens`` (paper: 3,000), keeping the start and saying what was cut."""
+
+    def __init__(self, env: Env, max_tokens: int = 3000, *, tokenizer: Any = None, chars_per_token: float = 4.0) -> None:
+        super().__init__(env)
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            raise ValueError(f"ObservationBudget: max_tokens must be a positive integer, got {max_tokens!r}")
+        if chars_per_token <= 0:
+            raise ValueError(f"ObservationBudget: chars_per_token must be positive, got {chars_per_token!r}")
+        self.max_tokens = max_tokens
+        self.tokenizer = tokenizer
+        self.chars_per_token = chars_per_token
+
+    def truncate(self, text: str) -> str:
+        if self.tokenizer is not None:
+            ids = self.tokenizer.encode(text, add_special_tokens=False)
+            if len(ids) <= self.max_tokens:
+                return text
+            kept = self.tokenizer.decode(ids[: self.max_tokens])
+            return kept + f"\n[output cut: showing the first {self.max_tokens} of {len(ids)} tokens]"
+        budget = int(self.max_tokens * self.chars_per_token)
+        if len(text) <= budget:
+            return text
+        approx_tokens = int(len(text) / self.chars_per_token)
+        return text[:budget] + f"\n[output cut: showing the first {self.max_tokens} of about {approx_tokens} tokens ({budget} of {len(text)} characters)]"
+
+    def step(self, action: str) -> StepResult:
+        result = self.env.step(action)
+        observation = self.truncate(result.observation)
+        if observation is result.observation:
+            return result
+        info = {**result.info, "observation_chars_before_cut": len(result.observation)}
+        return replace(result, observation=observation, info=info)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class RecordEpisode(Wrapper):
+    """Write each episode to ``directory/<task_id>.<n>.jsonl`` (n counts this wrapper's episodes)."""
+
+    def __init__(self, env: Env, directory: str | Path) -> None:
+        super().__init__(env)
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.episodes = 0
+        self.path: Path | None = None
+        self._lines: list[str] = []
+
+    def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]:
+        messages, info = self.env.reset(task_id, seed=seed)
+        self.path = self.directory / f"{_UNSAFE.sub('_', task_id)}.{self.episodes}.jsonl"
+        self.episodes += 1
+        self._lines = []
+        self._write({"event": "reset", "task_id": task_id, "seed": seed, "time": time.time(), "messages": messages, "info": info})
+        return messages, info
+
+    def step(self, action: str) -> StepResult:
+        result = self.env.step(action)
+        if self.path is not None:
+            self._write(
+                {
+                    "event": "step",
+                    "turn": result.info.get("turn"),
+                    "time": time.time(),
+                    "action": action,
+                    "observation": result.observation,
+                    "reward": result.reward,
+                    "terminated": result.terminated,
+                    "truncated": result.truncated,
+                    "api_calls": result.info.get("api_calls", []),
+                    "info": {k: v for k, v in result.info.items() if k != "api_calls"},
+                }
+            )
+        return result
+
+    def _write(self, event: dict[str, Any]) -> None:
+        self._lines.append(json.dumps(event, default=str) + "\n")
+        atomic_write_text(self.path, "".join(self._lines))
+
+
+def wrap_env(
+    env: Env,
+    *,
+    max_turns: int | None = None,
+    max_observation_tokens: int | None = None,
+    tokenizer: Any = None,
+    record_dir: str | Path | None = None,
+) -> Env:
+    """Stack the standard wrappers: budget innermost, then the turn limit, recording outermost (so the
+    recording shows what the agent saw)."""
+    if max_observation_tokens is not None:
+        env = ObservationBudget(env, max_observation_tokens, tokenizer=tokenizer)
+    if max_turns is not None:
+        env = TurnLimit(env, max_turns)
+    if record_dir is not None:
+        env = RecordEpisode(env, record_dir)
+    return env
