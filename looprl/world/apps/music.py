@@ -592,16 +592,28 @@ WHERE x.user_id = ? ORDER BY {order}"""
 SavedSort = Literal["added_at", "-added_at", "title", "-title", "play_count", "-play_count", "release_date", "-release_date"]
 
 
-def _save(ctx: Ctx, table: str, column: str, value: int, time_column: str, what: str) -> None:
+# Personal collections: table -> (catalog column, timestamp column, what the state is called).
+_COLLECTIONS = {
+    "music_library_songs": ("song_id", "added_at", "in your library"),
+    "music_library_albums": ("album_id", "added_at", "in your library"),
+    "music_song_likes": ("song_id", "liked_at", "liked"),
+    "music_album_likes": ("album_id", "liked_at", "liked"),
+    "music_artist_follows": ("artist_id", "followed_at", "followed"),
+}
+
+
+def _save(ctx: Ctx, table: str, value: int) -> None:
+    column, time_column, state = _COLLECTIONS[table]
     if ctx.one(f"SELECT id FROM {table} WHERE user_id = ? AND {column} = ?", (ctx.user_id, value)):
-        raise ApiError(409, f"The {what} with id {value} is already {'liked' if 'likes' in table else 'followed' if 'follows' in table else 'in your library'}.")
+        raise ApiError(409, f"The {column.removesuffix('_id')} with id {value} is already {state}.")
     ctx.insert(table, user_id=ctx.user_id, **{column: value, time_column: ctx.clock.timestamp()})
 
 
-def _unsave(ctx: Ctx, table: str, column: str, value: int, what: str) -> None:
+def _unsave(ctx: Ctx, table: str, value: int) -> None:
+    column, _, state = _COLLECTIONS[table]
     row = ctx.one(f"SELECT id FROM {table} WHERE user_id = ? AND {column} = ?", (ctx.user_id, value))
     if row is None:
-        raise ApiError(404, f"The {what} with id {value} is not {'liked' if 'likes' in table else 'followed' if 'follows' in table else 'in your library'}.")
+        raise ApiError(404, f"The {column.removesuffix('_id')} with id {value} is not {state}.")
     ctx.delete(table, row["id"])
 
 
@@ -633,7 +645,7 @@ def add_song_to_library(ctx: Ctx, access_token: str, song_id: int) -> dict[str, 
         {"message": string}
     """
     _song_by_id(ctx, song_id)
-    _save(ctx, "music_library_songs", "song_id", song_id, "added_at", "song")
+    _save(ctx, "music_library_songs", song_id)
     return {"message": "Song added to your library."}
 
 
@@ -648,7 +660,7 @@ def remove_song_from_library(ctx: Ctx, access_token: str, song_id: int) -> dict[
     Returns:
         {"message": string}
     """
-    _unsave(ctx, "music_library_songs", "song_id", song_id, "song")
+    _unsave(ctx, "music_library_songs", song_id)
     return {"message": "Song removed from your library."}
 
 
@@ -682,7 +694,7 @@ def add_album_to_library(ctx: Ctx, access_token: str, album_id: int) -> dict[str
         {"message": string}
     """
     _album_by_id(ctx, album_id)
-    _save(ctx, "music_library_albums", "album_id", album_id, "added_at", "album")
+    _save(ctx, "music_library_albums", album_id)
     return {"message": "Album added to your library."}
 
 
@@ -697,7 +709,7 @@ def remove_album_from_library(ctx: Ctx, access_token: str, album_id: int) -> dic
     Returns:
         {"message": string}
     """
-    _unsave(ctx, "music_library_albums", "album_id", album_id, "album")
+    _unsave(ctx, "music_library_albums", album_id)
     return {"message": "Album removed from your library."}
 
 
@@ -729,7 +741,7 @@ def like_song(ctx: Ctx, access_token: str, song_id: int) -> dict[str, Any]:
         {"message": string}
     """
     _song_by_id(ctx, song_id)
-    _save(ctx, "music_song_likes", "song_id", song_id, "liked_at", "song")
+    _save(ctx, "music_song_likes", song_id)
     return {"message": "Song liked."}
 
 
@@ -744,7 +756,7 @@ def unlike_song(ctx: Ctx, access_token: str, song_id: int) -> dict[str, Any]:
     Returns:
         {"message": string}
     """
-    _unsave(ctx, "music_song_likes", "song_id", song_id, "song")
+    _unsave(ctx, "music_song_likes", song_id)
     return {"message": "Song unliked."}
 
 
@@ -778,7 +790,7 @@ def like_album(ctx: Ctx, access_token: str, album_id: int) -> dict[str, Any]:
         {"message": string}
     """
     _album_by_id(ctx, album_id)
-    _save(ctx, "music_album_likes", "album_id", album_id, "liked_at", "album")
+    _save(ctx, "music_album_likes", album_id)
     return {"message": "Album liked."}
 
 
@@ -793,7 +805,7 @@ def unlike_album(ctx: Ctx, access_token: str, album_id: int) -> dict[str, Any]:
     Returns:
         {"message": string}
     """
-    _unsave(ctx, "music_album_likes", "album_id", album_id, "album")
+    _unsave(ctx, "music_album_likes", album_id)
     return {"message": "Album unliked."}
 
 
@@ -825,7 +837,7 @@ def follow_artist(ctx: Ctx, access_token: str, artist_id: int) -> dict[str, Any]
         {"message": string}
     """
     _artist_by_id(ctx, artist_id)
-    _save(ctx, "music_artist_follows", "artist_id", artist_id, "followed_at", "artist")
+    _save(ctx, "music_artist_follows", artist_id)
     return {"message": "Artist followed."}
 
 
@@ -840,7 +852,7 @@ def unfollow_artist(ctx: Ctx, access_token: str, artist_id: int) -> dict[str, An
     Returns:
         {"message": string}
     """
-    _unsave(ctx, "music_artist_follows", "artist_id", artist_id, "artist")
+    _unsave(ctx, "music_artist_follows", artist_id)
     return {"message": "Artist unfollowed."}
 
 
