@@ -134,8 +134,12 @@ def build_policy(cfg: Any) -> Any:
 def env_factory_for(cfg: Any) -> Callable[[], Any]:
     """A zero-argument env factory; in Ray mode each env lives in a Ray actor."""
     if cfg.rollout.mode == "ray":
+        import ray
+
         from looprl.rollout.ray_collector import RayEnvFactory
 
+        if not ray.is_initialized():
+            ray.init()  # joins the cluster Ray is configured for, else starts a local one
         return RayEnvFactory(cfg.env.name, cfg.env.options)
     from looprl.env import make_env
 
