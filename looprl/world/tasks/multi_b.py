@@ -32,11 +32,11 @@ def _find_note(title: str) -> str:
 @scenario("multi_request_for_order", split="train", apps=("shopping", "payments"))
 def multi_request_for_order(view: BaseView) -> list[TaskSpec]:
     """Request from a friend the cost of an item I bought for them in a dated order."""
-    orders = view.all("SELECT * FROM shopping_orders WHERE user_id = 1 AND status = 'delivered' ORDER BY id")
-    days = {}
-    for o in orders:
+    days: dict[str, list] = {}
+    for o in view.all("SELECT * FROM shopping_orders WHERE user_id = 1 ORDER BY id"):
         days.setdefault(o["created_at"][:10], []).append(o)
-    single_day = [os[0] for os in days.values() if len(os) == 1]
+    # Days with exactly one order, a delivered one, so that "the order I placed on <day>" is unambiguous.
+    single_day = [os[0] for os in days.values() if len(os) == 1 and os[0]["status"] == "delivered"]
     friends = view.rng.sample(payments_friends(view), 3)
     specs = []
     for order, fid in zip(view.rng.sample(single_day, 3), friends):

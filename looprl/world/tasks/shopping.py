@@ -35,7 +35,7 @@ def shopping_cheapest_rated(view: BaseView) -> list[TaskSpec]:
         )
         specs.append(
             TaskSpec(
-                instruction=f"What is the cheapest {category} product in the shop with an average rating of at least {stars} stars? Answer with its name.",
+                instruction=f"What is the cheapest product in the shop's {category} category with an average rating of at least {stars} stars? Answer with its name.",
                 solution=solution,
                 difficulty=1,
                 answer=name,
@@ -102,7 +102,10 @@ def shopping_buy_top_rated(view: BaseView) -> list[TaskSpec]:
 
         specs.append(
             TaskSpec(
-                instruction=f"Empty my shopping cart, then order {qty} of the highest-rated in-stock {category} product, shipped to my {address} address and paid with my {card_word} card.",
+                instruction=(
+                    f"Empty my shopping cart, then order {qty} of the highest-rated in-stock product in the {category} category, "
+                    f"shipped to my {address} address and paid with my {card_word} card."
+                ),
                 solution=solution,
                 difficulty=2,
                 checks=checks,
