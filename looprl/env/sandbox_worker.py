@@ -299,7 +299,10 @@ def _format_exception(exc):
     frames = [f for f in te.stack if f.filename != _THIS_FILE and not f.filename.startswith("<string>")]
     te.stack = traceback.StackSummary.from_list(frames)
     te.__cause__ = te.__context__ = None
-    return "".join(te.format())
+    lines = list(te.format())
+    if lines and lines[0].startswith("Traceback (most recent call last)"):
+        lines = lines[1:]  # the observation already says "Execution failed. Traceback:"
+    return "".join(lines)
 
 
 def _compile_cell(code):
