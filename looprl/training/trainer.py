@@ -51,6 +51,43 @@ def build_policy(cfg: TrainConfig) -> Any:
                      attn_implementation=cfg.model.attn_implementation, seed=cfg.seed)
 
 
+def build_sampler_backend(cfg: TrainConfig, policy: Any) -> Any:
+    """rollout.backend: "transformers" samples with the trainer's own model object (one copy in
+    memory); "vllm" samples from a vLLM server (rollout.vllm_url, or one started here) that gets
+    the adapter hot-swapped after every update."""
+    backend = cfg.rollout.backend
+    if backend == "transformers":
+        return policy
+    if backend == "vllm":
+        from looprl.backends.vllm import VLLMBackend
+
+        return VLLMBackend(cfg.model.name_or_path, base_url=cfg.rollout.vllm_url, concurrency=cfg.rollout.concurrency,
+                           adapter_path=cfg.model.adapter_path,
+                           server_kwargs={"max_lora_rank": cfg.lora.r, "max_model_len": cfg.rollout.sampling.max_context_tokens,
+                                          "dtype": cfg.model.dtype, "seed": cfg.seed})
+    raise ValueError(f"rollout.backend={backend!r} cannot train: training needs token ids and logprobs "
+                     "(use 'transformers' or 'vllm'; 'openai' is for evaluation)")
+
+
+class _base_model:
+    """Sample from the starting model: the adapter disabled for the transformers backend; a vLLM
+    server that has not had an adapter loaded already samples the base model."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self._ctx: Any = None
+
+    def __enter__(self) -> None:
+        disable = getattr(self.backend, "disable_adapter", None)
+        if disable is not None:
+            self._ctx = disable()
+            self._ctx.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._ctx is not None:
+            self._ctx.__exit__(*exc)
+
+
 def resolve_task_ids(cfg: TrainConfig, split: str) -> list[str]:
     """Training/dev task ids: explicit `tasks.task_ids`, else the world's split filtered by difficulty."""
     if cfg.tasks.task_ids:
@@ -81,10 +118,18 @@ class Trainer:
         self.run_dir = Path(cfg.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.policy = policy if policy is not None else build_policy(cfg)
+        # the rollout backend: the very same model for transformers, a vLLM server (LoRA hot-swapped) otherwise
+        self.sampler_backend = build_sampler_backend(cfg, self.policy)
         if collect_fn is None:
             from looprl.rollout import collect_rollouts as collect_fn
         self.collect_fn = collect_fn
-        self.env_factory = lambda: make_env(cfg.env.name, **{k: v for k, v in cfg.env.options.items() if k != "n_tasks"})
+        env_options = {k: v for k, v in cfg.env.options.items() if k != "n_tasks"}
+        if cfg.rollout.mode == "ray":
+            from looprl.rollout.ray_collector import RayEnvFactory
+
+            self.env_factory: Callable[[], Any] = RayEnvFactory(cfg.env.name, env_options)
+        else:
+            self.env_factory = lambda: make_env(cfg.env.name, **env_options)
         self.train_ids = resolve_task_ids(cfg, cfg.tasks.train_split)
         self.sampler = TaskSampler(self.train_ids, cfg.seed)
         self.scaffold = scaffold_for(cfg.rollout.scaffold)
@@ -166,17 +211,19 @@ class Trainer:
                       max_turns: int, early_stop: bool) -> list[Trajectory]:
         c = self.cfg
         return self.collect_fn(
-            self.policy, self.env_factory, list(task_ids), k=k, sampling=sampling, scaffold=self.scaffold, max_turns=max_turns,
-            max_context_tokens=c.rollout.sampling.max_context_tokens, concurrency=c.rollout.concurrency,
+            self.sampler_backend, self.env_factory, list(task_ids), k=k, sampling=sampling, scaffold=self.scaffold,
+            max_turns=max_turns, max_context_tokens=c.rollout.sampling.max_context_tokens,
+            max_observation_tokens=c.env.max_observation_tokens, concurrency=c.rollout.concurrency,
             early_stop=early_stop, group_prefix=group_prefix, progress=False, model_name=c.model.name_or_path,
+            generation_batch_size=c.rollout.generation_batch_size,
         )
 
     def _collect(self, task_ids: Sequence[str], i: int) -> list[Trajectory]:
         c = self.cfg
         if self.method.rollouts == "base-once" and self.fixed_data is None:  # RFT: base model, temperature sweep, once
             self.fixed_data = []
-            for temp in RFT_TEMPERATURES:
-                with self.policy.disable_adapter():
+            for temp in RFT_TEMPERATURES:  # before any update, so the adapter is still the starting one
+                with _base_model(self.sampler_backend):
                     self.fixed_data += self._collect_with(self.train_ids, c.trainer.rollouts_per_task,
                                                           self._sampling(temp), f"rft{temp}/", c.env.max_turns, False)
         if self.method.rollouts == "ground-truth" and self.fixed_data is None:  # SFT-GT: solutions as chats
@@ -190,11 +237,11 @@ class Trainer:
                                   c.rollout.early_stop)
 
     def _publish(self, i: int) -> None:
-        reload = getattr(self.policy, "reload_adapter", None)
-        if callable(reload):  # a separate rollout server (vLLM): hot-swap the freshly saved adapter
-            path = self.run_dir / "adapter_latest"
-            self.policy.save_adapter(str(path))
-            reload(str(path))
+        if self.sampler_backend is self.policy:  # transformers: rollouts already sample from the updated model
+            return
+        path = self.run_dir / "adapter_latest"  # vLLM: hot-swap the freshly saved adapter
+        self.policy.save_adapter(str(path))
+        self.sampler_backend.load_adapter(str(path))
 
     def _rollout_metrics(self, rollouts: list[Trajectory], advantages: torch.Tensor, kept: int) -> dict[str, float]:
         n = max(len(rollouts), 1)
@@ -208,20 +255,27 @@ class Trainer:
         }
 
     def _evaluate(self, i: int) -> dict[str, float]:
+        """Dev evaluation with looprl.rollout.evaluate; writes eval/iter_XXXXXX/ and tracks best/."""
+        from looprl.rollout import evaluate
+
         c = self.cfg
         dev_ids = resolve_task_ids(c, c.tasks.dev_split)[: c.tasks.max_dev_tasks]
-        rollouts = self._collect_with(dev_ids, c.trainer.eval_samples, self._sampling(c.trainer.eval_temperature),
-                                      f"eval{i}/", c.env.eval_max_turns, False)
-        out = self.run_dir / "eval" / f"iter_{i:06d}"
-        write_jsonl(out / "rollouts.jsonl", rollouts)
-        tgc = sum(bool(r.success) for r in rollouts) / max(len(rollouts), 1)
-        reward = sum(r.reward for r in rollouts) / max(len(rollouts), 1)
-        atomic_write_json(out / "summary.json", {"tgc": tgc, "reward_mean": reward, "n_tasks": len(dev_ids), "n_rollouts": len(rollouts)})
+        result = evaluate(
+            self.sampler_backend, self.env_factory, dev_ids, samples=c.trainer.eval_samples,
+            sampling=self._sampling(c.trainer.eval_temperature), scaffold=self.scaffold, max_turns=c.env.eval_max_turns,
+            max_context_tokens=c.rollout.sampling.max_context_tokens, max_observation_tokens=c.env.max_observation_tokens,
+            concurrency=c.rollout.concurrency, generation_batch_size=c.rollout.generation_batch_size,
+            split=c.tasks.dev_split, model_name=f"{c.model.name_or_path}@iter{i}",
+            out_dir=self.run_dir / "eval" / f"iter_{i:06d}", progress=False,
+        )
+        tgc, reward = float(result.summary["tgc"] or 0.0), float(result.summary.get("reward_mean") or 0.0)
         if not self.best or (tgc, reward) > (self.best["tgc"], self.best["reward_mean"]):
             self.best = {"iteration": i, "tgc": tgc, "reward_mean": reward}
             self.policy.save_adapter(str(self.run_dir / "best"))
             atomic_write_json(self.run_dir / "best.json", self.best)
-        return {"eval/tgc": tgc, "eval/reward_mean": reward, "eval/best_tgc": self.best["tgc"]}
+        sgc = result.summary.get("sgc")
+        return {"eval/tgc": tgc, "eval/reward_mean": reward, "eval/best_tgc": self.best["tgc"],
+                **({"eval/sgc": float(sgc)} if sgc is not None else {})}
 
     # ------------------------------------------------------------------ checkpoints
     def _generators(self) -> dict[str, torch.Generator]:
