@@ -174,7 +174,7 @@ def test_sort_orders(world):
 
 def test_payments_money_is_conserved_and_requests_resolve_once(world):
     pay = login(world, "payments")
-    total = lambda: world.db.execute("SELECT ROUND(SUM(balance), 2) FROM payments_wallets").fetchone()[0]  # noqa: E731
+    total = lambda: world.db.execute("SELECT ROUND(SUM(balance), 2) FROM payments_wallets").fetchone()[0]
     start = total()
     friend = world.call("payments", "show_friends", {"access_token": pay})[0]
     mine = world.call("payments", "show_balance", {"access_token": pay})["balance"]

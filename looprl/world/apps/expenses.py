@@ -191,13 +191,13 @@ def show_group(ctx: Ctx, access_token: str, group_id: int) -> dict[str, Any]:
 
 
 @APP.api
-def create_group(ctx: Ctx, access_token: str, name: GroupName, member_emails: list[str] = []) -> dict[str, Any]:
+def create_group(ctx: Ctx, access_token: str, name: GroupName, member_emails: list[str] | None = None) -> dict[str, Any]:
     """Create a group with you and the given people as members.
 
     Args:
         access_token: your access token from login.
         name: the group's name; must be unique among your groups.
-        member_emails: the emails of the other members.
+        member_emails: the emails of the other members (none: a group of just you, to add members to later).
 
     Returns:
         {"group_id": integer, "message": string}
@@ -205,7 +205,7 @@ def create_group(ctx: Ctx, access_token: str, name: GroupName, member_emails: li
     mine = ctx.all("SELECT g.name FROM expenses_groups g JOIN expenses_members m ON m.group_id = g.id WHERE m.user_id = ?", (ctx.user_id,))
     if any(r["name"].lower() == name.lower() for r in mine):
         raise ApiError(409, f"You already have a group named {name!r}.")
-    uids = [_user_id(ctx, e, "member_emails") for e in member_emails]
+    uids = [_user_id(ctx, e, "member_emails") for e in member_emails or []]
     ts = ctx.clock.timestamp()
     gid = ctx.insert("expenses_groups", name=name, created_by=ctx.user_id, created_at=ts)
     for uid in dict.fromkeys([ctx.user_id, *uids]):

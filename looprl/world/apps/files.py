@@ -9,6 +9,7 @@ record, 403 another user's file or folder, 409 conflict, 422 bad value.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -622,7 +623,7 @@ def _text_content(gen: Gen, ext: str) -> str:
         rows = ["date,item,amount"] + [f"{(gen.now - timedelta(days=rng.randint(1, 120))).date().isoformat()},{fake.word()},{rng.uniform(3, 200):.2f}" for _ in range(rng.randint(3, 8))]
         return "\n".join(rows)
     if ext == "json":
-        return '{"name": "%s", "tags": ["%s", "%s"], "version": %d}' % (fake.word(), fake.word(), fake.word(), rng.randint(1, 9))
+        return json.dumps({"name": fake.word(), "tags": [fake.word(), fake.word()], "version": rng.randint(1, 9)})
     return "\n".join(fake.paragraph(nb_sentences=rng.randint(2, 5)) for _ in range(rng.randint(1, 3)))
 
 
@@ -636,16 +637,15 @@ def seed(gen: Gen) -> None:
         is_user = person["id"] == gen.user["id"]
         root = gen.insert("files_folders", user_id=person["id"], parent_id=None, name="", created_at="2024-01-01T00:00:00")
         folders: list[tuple[int, str]] = [(root, "")]
-
-        def build(parent: int, tree: dict[str, dict]) -> None:
-            for name, sub in tree.items():
-                if not is_user and rng.random() < 0.5:
-                    continue
-                fid = gen.insert("files_folders", user_id=person["id"], parent_id=parent, name=name, created_at=stamp(500))
-                folders.append((fid, name))
-                build(fid, sub)
-
-        build(root, _TREE)
+        # Walk the template tree; other people keep about half of each level.
+        stack = [(root, name, sub) for name, sub in _TREE.items()]
+        while stack:
+            parent, name, sub = stack.pop(0)
+            if not is_user and rng.random() < 0.5:
+                continue
+            fid = gen.insert("files_folders", user_id=person["id"], parent_id=parent, name=name, created_at=stamp(500))
+            folders.append((fid, name))
+            stack[:0] = [(fid, n, s) for n, s in sub.items()]
         used: set[tuple[int, str]] = set()
         for _ in range(70 if is_user else rng.randint(3, 10)):
             folder_id, folder_name = rng.choice(folders)

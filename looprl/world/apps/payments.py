@@ -781,4 +781,4 @@ def seed(gen: Gen) -> None:
         gen.insert("payments_fund_transfers", user_id=uid, kind=rng.choice(["deposit", "withdrawal"]), amount=round(rng.uniform(50, 400), 2), payment_card_id=rng.randint(1, 3), created_at=_when(gen))
 
 
-__all__ = ["APP", "user_by_email", "MAIN_USER_ID"]
+__all__ = ["APP", "MAIN_USER_ID", "user_by_email"]

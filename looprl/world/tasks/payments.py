@@ -7,7 +7,8 @@ amounts, texts) appears in the code, never an id or an answer."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from looprl.world.state import MAIN_USER_ID
 from looprl.world.tasks import BaseView, TaskSpec, check, only_inserts, scenario
