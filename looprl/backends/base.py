@@ -7,6 +7,12 @@ evaluation of hosted models, never training.
 
 Training samples with temperature 1.0, top-p 1 and top-k off, so sampler and trainer agree on the
 probabilities the importance ratios compare.
+
+Implementations: `looprl.backends.hf.HFBackend` (trainable), `looprl.backends.vllm.VLLMBackend`,
+`looprl.backends.openai.OpenAIChatBackend`. Token-level backends also carry `stop_token_ids` (the
+chat template's end-of-turn token(s) plus eos), used when `SamplingParams.stop_token_ids` is empty.
+`Generation.logprobs` are the policy's: log-softmax of the unmodified logits (temperature 1, no
+top-p/top-k) at each sampled token, whatever temperature drew it.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ class SamplingParams:
     top_p: float = 1.0
     top_k: int = 0  # 0 = off
     max_new_tokens: int = 1500
-    stop_token_ids: tuple[int, ...] = ()  # generation of a sequence ends after emitting one of these
+    stop_token_ids: tuple[int, ...] = ()  # a sequence ends after emitting one of these; () = the backend's own
     seed: int | None = None
 
 
@@ -45,8 +51,11 @@ class TrainableBackend(PolicyBackend, Protocol):
 
     def trainable_parameters(self) -> list[Any]: ...
 
-    def token_logprobs(self, token_ids: Any, attention_mask: Any | None = None, *, grad: bool = True) -> Any:
-        """logprob of token t given tokens < t, shape (B, T) (position 0 is 0)."""
+    def token_logprobs(
+        self, token_ids: Any, attention_mask: Any | None = None, *, grad: bool = True, chunk_size: int = 1024
+    ) -> Any:
+        """logprob of token t given tokens < t, float32 (B, T); position 0 and padding are 0.
+        Computed `chunk_size` positions at a time so (T x vocab) logits are never held at once."""
         ...
 
     def save_adapter(self, path: str) -> None: ...

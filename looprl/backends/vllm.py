@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
@@ -208,7 +209,8 @@ def start_server(
 
 
 class VLLMBackend:
-    """PolicyBackend over a vLLM server: give `base_url` of a running one, or a model to start one.
+    """PolicyBackend over a vLLM server: give `base_url` of a running one, or a model to start one
+    (`server_kwargs` go to `start_server`). `adapter_path` is hot-loaded right away.
 
     `tokenizer` and `stop_token_ids` come from the model folder (loaded in this process with
     transformers), so chats are rendered to token ids here and vLLM only sees ids.
@@ -219,6 +221,7 @@ class VLLMBackend:
         model_name_or_path: str,
         *,
         base_url: str | None = None,
+        adapter_path: str | os.PathLike[str] | None = None,
         served_model_name: str | None = None,
         concurrency: int = 64,
         timeout: float = 600.0,
@@ -233,7 +236,10 @@ class VLLMBackend:
         self.model_name_or_path = resolve_model(model_name_or_path)
         self.server: VLLMServer | None = None
         if base_url is None:
-            self.server = start_server(self.model_name_or_path, **(server_kwargs or {}))
+            server_kwargs = dict(server_kwargs or {})
+            if adapter_path is not None and "max_lora_rank" not in server_kwargs:
+                server_kwargs["max_lora_rank"] = _adapter_rank(adapter_path)
+            self.server = start_server(self.model_name_or_path, **server_kwargs)
             base_url = self.server.url
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, limits=httpx.Limits(max_connections=concurrency))
@@ -243,6 +249,9 @@ class VLLMBackend:
         self.stop_token_ids = end_of_turn_token_ids(self.tokenizer)
         self.adapter_name: str | None = None
         self._adapter_count = 0
+        self._client_id = uuid.uuid4().hex[:8]
+        if adapter_path is not None:
+            self.load_adapter(adapter_path)
 
     def _served_model(self) -> str:
         data = self._post_or_get("GET", "/v1/models")["data"]
@@ -294,7 +303,7 @@ class VLLMBackend:
         if not (path / "adapter_config.json").is_file():
             raise FileNotFoundError(f"{path} is not a peft adapter folder (no adapter_config.json)")
         self._adapter_count += 1
-        name = f"looprl-adapter-{self._adapter_count}"
+        name = f"looprl-{self._client_id}-{self._adapter_count}"  # unique across clients of one server
         self._post_or_get("POST", "/v1/load_lora_adapter", {"lora_name": name, "lora_path": str(path)})
         previous, self.adapter_name = self.adapter_name, name
         if previous:
@@ -317,6 +326,15 @@ class VLLMBackend:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _adapter_rank(path: str | os.PathLike[str]) -> int:
+    import json
+
+    config = Path(path) / "adapter_config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"{path} is not a peft adapter folder (no adapter_config.json)")
+    return int(json.loads(config.read_text()).get("r", 16))
 
 
 def _parse_choice(choice: dict[str, Any], stops: Sequence[int]) -> Generation:

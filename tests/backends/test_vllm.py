@@ -124,6 +124,13 @@ def test_vllm_matches_hf_and_hot_swaps_lora(vllm_backend, hf, tmp_path):
     assert second != first
     _same(vllm_backend.generate(prompts, greedy), hf.generate(prompts, greedy))
 
+    # a second client of the same server, started from the adapter folder (what `looprl eval` does)
+    from looprl.backends.vllm import VLLMBackend
+
+    with VLLMBackend(hf.model_name_or_path, base_url=vllm_backend.base_url, adapter_path=adapter) as client:
+        assert client.server is None and client.adapter_name
+        _same(client.generate(prompts, greedy), hf.generate(prompts, greedy))
+
     vllm_backend.unload_adapter()
     _same(vllm_backend.generate(prompts, greedy), base_vllm, tol=1e-5)
 
