@@ -12,7 +12,10 @@ the kernel picks, and drives it over HTTP:
     close()         ->  POST /close, then the server process is stopped
 
 One server serves one episode at a time (AppWorld keeps one world per process), so run one env per
-concurrent episode; an env reuses its server across episodes.
+concurrent episode. An env reuses its server across episodes, and `close()` hands a live server to a
+per-process idle pool that the next env over the same root takes from (``reuse_servers=False`` stops
+it instead). Every episode starts from AppWorld's /initialize, which rebuilds the task's world from
+its files, so nothing carries over from one episode to the next.
 
 Contract (looprl/env/base.py):
 
@@ -45,6 +48,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 import weakref
@@ -57,6 +61,13 @@ from looprl.env.cells import extract_code_blocks, join_code_blocks
 __all__ = ["AppWorldEnv", "AppWorldServer", "AppWorldServerError", "load_task_ids", "task_difficulty", "resolve_root"]
 
 SERVER_SCRIPT = Path(__file__).with_name("appworld_server.py")
+# Servers handed back by closed envs, ready for the next env with the same root and interpreter. The
+# rollout collector builds a fresh env per episode; reusing a warm server turns a 5-10 s start into a
+# ~0.2 s /initialize. Idle servers stop at interpreter exit (weakref.finalize) or when looprl dies.
+MAX_IDLE_SERVERS = 64
+_IDLE_SERVERS: dict[tuple[str, str], list["AppWorldServer"]] = {}
+_IDLE_LOCK = threading.Lock()
+
 NO_CODE_OBSERVATION = (
     "No ```python code block found in your message, so nothing was run. "
     "Put the code to run in a ```python ... ``` block."
@@ -127,6 +138,7 @@ class AppWorldServer:
         self.url: str | None = None
         self._client = None
         self._finalizer = None
+        self.remove_log_on_stop = True  # a server that died on its own keeps its log for the post-mortem
 
     def start(self) -> None:
         import httpx
@@ -149,7 +161,7 @@ class AppWorldServer:
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.root, env=env,
                 start_new_session=True,  # a Ctrl-C meant for looprl reaches the server through stop(), not twice
             )
-        self._finalizer = weakref.finalize(self, _stop_process, self.process)
+        self._finalizer = weakref.finalize(self, _stop_process, self.process, self.log_path if self.remove_log_on_stop else None)
         deadline = time.monotonic() + self.startup_timeout_s
         try:
             while True:
@@ -217,9 +229,11 @@ class AppWorldServer:
         self.process = None
 
 
-def _stop_process(process: subprocess.Popen) -> None:
+def _stop_process(process: subprocess.Popen, log_path: Path | None = None) -> None:
     if process.poll() is not None:
         return
+    if log_path is not None:
+        log_path.unlink(missing_ok=True)
     process.terminate()
     try:
         # The server keeps nothing worth a long graceful shutdown (episode outputs are written after
@@ -244,6 +258,7 @@ class AppWorldEnv:
         startup_timeout_s: float = 120.0,
         keep_outputs: bool = False,
         log_dir: str | os.PathLike | None = None,
+        reuse_servers: bool = True,
     ):
         from looprl.env.appworld_setup import default_venv_dir, venv_python
 
@@ -258,6 +273,7 @@ class AppWorldEnv:
         self.max_api_calls_per_cell = int(max_api_calls_per_cell)
         self.startup_timeout_s = float(startup_timeout_s)
         self.keep_outputs = keep_outputs
+        self.reuse_servers = reuse_servers
         self.log_dir = Path(log_dir) if log_dir is not None else self.root / "experiments" / "outputs" / "looprl-server-logs"
         self._server: AppWorldServer | None = None
         self._splits: dict[str, str] | None = None  # task id -> split, read from data/datasets on first use
@@ -344,12 +360,16 @@ class AppWorldEnv:
 
     def close(self) -> None:
         self._end_episode()
-        if self._server is not None:
-            clean = self._server.alive  # a server that died keeps its log for the post-mortem
-            self._server.stop()
-            if clean and not self.keep_outputs:
-                self._server.log_path.unlink(missing_ok=True)
-            self._server = None
+        server, self._server = self._server, None
+        if server is None:
+            return
+        if self.reuse_servers and server.alive:
+            with _IDLE_LOCK:
+                idle = _IDLE_SERVERS.setdefault((str(self.root), str(self.python)), [])
+                if len(idle) < MAX_IDLE_SERVERS:
+                    idle.append(server)
+                    return
+        server.stop()
 
     # -- internals ----------------------------------------------------------------------------------
 
@@ -365,8 +385,21 @@ class AppWorldEnv:
     def _ensure_server(self) -> AppWorldServer:
         if self._server is not None and self._server.alive:
             return self._server
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self.reuse_servers:
+            with _IDLE_LOCK:
+                idle = _IDLE_SERVERS.get((str(self.root), str(self.python)), [])
+                while idle:
+                    server = idle.pop()
+                    if server.alive:
+                        self._server = server
+                        return server
+                    server.stop()
         log_path = self.log_dir / f"server-{os.getpid()}-{uuid.uuid4().hex[:8]}.log"
         server = AppWorldServer(self.root, self.python, log_path, startup_timeout_s=self.startup_timeout_s)
+        server.remove_log_on_stop = not self.keep_outputs
         server.start()
         self._server = server
         return server

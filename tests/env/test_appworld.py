@@ -157,6 +157,33 @@ def test_concurrent_episodes_run_on_separate_servers(env, appworld_root, appworl
         other.close()
 
 
+def test_a_closed_env_hands_its_server_to_the_next_with_a_fresh_world(appworld_root, appworld_python):
+    from looprl.env.appworld import AppWorldEnv
+
+    first = AppWorldEnv(root=appworld_root, python=appworld_python)
+    first.reset("a1b2c3d_2")
+    first.step(LOGIN + _code("apis.simple_note.create_note(access_token=token, title='Groceries', content='milk, eggs')"))
+    url, process = first._server.url, first._server.process
+    first.close()
+    assert process.poll() is None  # kept warm in the idle pool
+
+    second = AppWorldEnv(root=appworld_root, python=appworld_python)
+    try:
+        second.reset("a1b2c3d_1")
+        assert second._server.url == url
+        second.step(LOGIN)
+        r = second.step(_code("print(len(apis.simple_note.search_notes(access_token=token, page_limit=20)))"))
+        assert r.observation.strip() == "3"  # the note the first episode created is gone
+    finally:
+        second.close()
+
+    third = AppWorldEnv(root=appworld_root, python=appworld_python, reuse_servers=False)
+    third.reset("a1b2c3d_1")
+    process = third._server.process
+    third.close()
+    assert process.poll() is not None  # stopped, not pooled
+
+
 def test_outputs_are_removed_unless_kept(env, appworld_root):
     _, info = env.reset("b7e8f9a_1")
     out_dir = appworld_root / "experiments" / "outputs" / info["experiment_name"]
