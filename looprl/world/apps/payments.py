@@ -288,13 +288,19 @@ def show_friends(
 
 @APP.api
 def search_users(
-    ctx: Ctx, access_token: str, query: Annotated[str, Field(min_length=1)], page_index: PageIndex = 0, page_limit: PageLimit = 5
+    ctx: Ctx,
+    access_token: str,
+    query: Annotated[str, Field(min_length=1)],
+    sort_by: Literal["name", "-name", "email", "-email"] = "name",
+    page_index: PageIndex = 0,
+    page_limit: PageLimit = 5,
 ) -> list[dict[str, Any]]:
-    """Search everyone on payments by name, email or phone number (case-insensitive), sorted by name.
+    """Search everyone on payments by name, email or phone number (case-insensitive).
 
     Args:
         access_token: your access token from login.
         query: text to look for in the name, email or phone number.
+        sort_by: the sort key ("name" is first name, then last name); a leading "-" sorts descending.
         page_index: the page to return, starting at 0.
         page_limit: the number of people per page (at most 20).
 
@@ -302,9 +308,11 @@ def search_users(
         [{"user_id": integer, "name": string, "email": string, "is_friend": boolean}]
     """
     like = f"%{query.lower()}%"
+    direction = "DESC" if sort_by.startswith("-") else "ASC"
+    order = f"first_name {direction}, last_name {direction}" if sort_by.lstrip("-") == "name" else f"email {direction}"
     rows = paginate(
         ctx,
-        "SELECT id FROM users WHERE id != ? AND (lower(first_name || ' ' || last_name) LIKE ? OR lower(email) LIKE ? OR phone_number LIKE ?) ORDER BY first_name, last_name, id",
+        f"SELECT id FROM users WHERE id != ? AND (lower(first_name || ' ' || last_name) LIKE ? OR lower(email) LIKE ? OR phone_number LIKE ?) ORDER BY {order}, id {direction}",
         (ctx.user_id, like, like, like),
         page_index,
         page_limit,
