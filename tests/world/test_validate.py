@@ -81,3 +81,13 @@ def test_train_and_dev_have_easy_tasks_and_train_avoids_difficulty_three():
     train = [t for t in TASKS if t.split == "train"]
     assert sum(t.difficulty <= 2 for t in train) / len(train) >= 0.9
 
+
+
+def test_ground_truths_log_in_through_the_supervisor_not_with_known_passwords():
+    world = World.base()
+    passwords = [r["password"] for r in world.db.execute("SELECT password FROM accounts WHERE user_id = 1")]
+    for t in TASKS:
+        assert not any(p in t.solution for p in passwords), f"{t.id}: the ground truth hard-codes a password"
+        if ".login(" in t.solution:
+            assert "show_account_passwords" in t.solution, f"{t.id}: logs in without reading the supervisor's passwords"
+        assert "apis.supervisor.complete_task" in t.solution, f"{t.id}: never completes the task"
