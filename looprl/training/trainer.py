@@ -27,7 +27,6 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from looprl.algorithms import leave_one_out_advantages  # noqa: F401  (the default estimator; see methods/loop.py)
 from looprl.backends.base import SamplingParams
 from looprl.config import dump_config
 from looprl.schema import TrainConfig
@@ -175,8 +174,8 @@ class Trainer:
         rewards = torch.tensor([r.reward for r in rollouts], dtype=torch.float32)
         advantages = self.method.advantages(rewards, [r.group_id for r in rollouts])
         keep = self.method.keep(rollouts, advantages, cfg)
-        buffer = [r for r, k in zip(rollouts, keep) if k and any(r.trainable)]
-        kept_adv = advantages[[j for j, (r, k) in enumerate(zip(rollouts, keep)) if k and any(r.trainable)]]
+        kept = [j for j, (r, k) in enumerate(zip(rollouts, keep)) if k and any(r.trainable)]
+        buffer, kept_adv = [rollouts[j] for j in kept], advantages[kept]
 
         # -- 5. update -------------------------------------------------------------------------------
         t1 = time.perf_counter()
@@ -194,8 +193,9 @@ class Trainer:
             metrics.update(self._evaluate(i))
 
         # -- 8. log and checkpoint -------------------------------------------------------------------
+        sampled_tokens = sum(sum(r.trainable) for r in rollouts)
         metrics.update({"time/collect_s": collect_s, "time/update_s": update_s, "time/iteration_s": time.perf_counter() - t0,
-                        "rollout/tokens_per_s": sum(len(r.token_ids) - sum(1 for x in r.trainable if not x) for r in rollouts) / max(collect_s, 1e-9)})
+                        "rollout/tokens_per_s": sampled_tokens / max(collect_s, 1e-9)})
         self.iteration = i
         self.logger.log(i, metrics)
         self._checkpoint()
