@@ -230,7 +230,11 @@ def multi_receipts_file_expense(view: BaseView) -> list[TaskSpec]:
             return [
                 check("one expense I paid, in the group", e is not None and e["group_id"] == gid and e["paid_by"] == MAIN_USER_ID, f"{len(added)} new expenses"),
                 check("for the file's total", e is not None and near(e["amount"], total), f"expected {total}"),
-                check("with the category and description", e is not None and e["category"] == category and e["description"].strip().lower() == desc.lower(), "category or description differs"),
+                check(
+                    "with the category, description and today's date",
+                    e is not None and e["category"] == category and e["description"].strip().lower() == desc.lower() and e["date"] == ctx.world.clock.today(),
+                    "category, description or date differs",
+                ),
                 check("split equally among all members", sorted(s["user_id"] for s in splits) == members, f"split among {[s['user_id'] for s in splits]}"),
             ]
 
