@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import click
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -17,7 +16,8 @@ def _all_commands():
 
     def walk(cmd, path):
         yield path, cmd
-        if isinstance(cmd, click.Group):
+        # typer ships its own copy of click, so duck-type groups instead of isinstance(click.Group)
+        if hasattr(cmd, "commands"):
             for name, sub in cmd.commands.items():
                 yield from walk(sub, path + [name])
 
@@ -29,7 +29,7 @@ def test_help_lists_every_option_with_a_description(path, cmd):
     result = runner.invoke(app, path + ["--help"])
     assert result.exit_code == 0, result.output
     for param in cmd.params:
-        if isinstance(param, click.Option) and param.name != "help":
+        if getattr(param, "param_type_name", "") == "option" and param.name != "help":
             assert param.help, f"`looprl {' '.join(path)}` option {param.opts} has no help text"
 
 
