@@ -5,7 +5,6 @@ the order only matters for apps that read another app's content while seeding).
 """
 
 import importlib
-import importlib.util
 
 APP_ORDER = (
     "supervisor",
@@ -22,6 +21,4 @@ APP_ORDER = (
 )
 
 for _name in APP_ORDER:
-    # TODO(lead): strict import once every app module has landed (they are being written in parallel).
-    if importlib.util.find_spec(f"{__name__}.{_name}") is not None:
-        importlib.import_module(f"{__name__}.{_name}")
+    importlib.import_module(f"{__name__}.{_name}")
