@@ -30,7 +30,7 @@ import torch
 from looprl.backends.base import SamplingParams
 from looprl.config import dump_config
 from looprl.schema import TrainConfig
-from looprl.trajectory import Trajectory, write_jsonl
+from looprl.trajectory import Trajectory, read_jsonl, write_jsonl
 from looprl.training.batch import make_batch
 from looprl.training.checkpoint import TrainerState, capture_rng, load_latest, restore_rng, save_checkpoint
 from looprl.training.logger import MetricsLogger
@@ -218,8 +218,14 @@ class Trainer:
             generation_batch_size=c.rollout.generation_batch_size,
         )
 
+    @property
+    def _fixed_data_path(self) -> Path:
+        return self.run_dir / "fixed_data.jsonl"
+
     def _collect(self, task_ids: Sequence[str], i: int) -> list[Trajectory]:
         c = self.cfg
+        if self.method.rollouts != "policy" and self.fixed_data is None and self._fixed_data_path.is_file():
+            self.fixed_data = list(read_jsonl(self._fixed_data_path))
         if self.method.rollouts == "base-once" and self.fixed_data is None:  # RFT: base model, temperature sweep, once
             self.fixed_data = []
             for temp in RFT_TEMPERATURES:  # before any update, so the adapter is still the starting one
@@ -231,6 +237,8 @@ class Trainer:
 
             self.fixed_data = ground_truth_trajectories(self.train_ids, self.env_factory, self.scaffold, self.policy.tokenizer)
         if self.fixed_data is not None:
+            if not self._fixed_data_path.is_file():  # kept so a resumed run trains on the very same data
+                write_jsonl(self._fixed_data_path, self.fixed_data)
             wanted = set(task_ids)
             return [r for r in self.fixed_data if r.task_id in wanted]
         return self._collect_with(task_ids, c.trainer.rollouts_per_task, self._sampling(), f"it{i}/", c.env.max_turns,
@@ -307,6 +315,7 @@ class Trainer:
 
     def _write_run_files(self) -> None:
         c = self.cfg
+        self._fixed_data_path.unlink(missing_ok=True)  # a fresh run never trains on an older run's data
         (self.run_dir / "config.yaml").write_text(dump_config(c))
         atomic_write_json(self.run_dir / "run.json", {
             "kind": "train", "name": self.run_dir.name, "model": c.model.name_or_path, "method": c.trainer.method,

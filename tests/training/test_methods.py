@@ -98,6 +98,11 @@ def test_method_runs_in_the_trainer(method, tiny_model_dir, tmp_path):
     history = trainer.train()
     assert [h["iteration"] for h in history] == [1, 2]
     assert all(math.isfinite(h.get("loss/policy", 0.0)) for h in history)
+    if method == "rft":  # base-model rollouts over the temperature sweep, kept for a resume
+        from looprl.trajectory import read_jsonl
+
+        data = list(read_jsonl(tmp_path / "fixed_data.jsonl"))
+        assert len(data) == 3 * cfg.trainer.rollouts_per_task * 8  # 3 temperatures x K x the toy recipe's 8 tasks
     if method in ("ei", "rft"):  # nothing may succeed at the start; steps only when a rollout did
         return
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.optimizer.param_groups[0]["params"]))
