@@ -212,6 +212,7 @@ class HFBackend:
         out_lp = torch.zeros((batch, sampling.max_new_tokens), dtype=torch.float32, device=self.device)
         lengths = torch.full((batch,), sampling.max_new_tokens, dtype=torch.long, device=self.device)
         done = torch.zeros(batch, dtype=torch.bool, device=self.device)
+        active = torch.arange(batch, device=self.device)  # original row of each row still decoding
         positions = positions_from_mask(mask)
         cache = None
         step_input = ids
@@ -231,15 +232,20 @@ class HFBackend:
                     cache = out.past_key_values
                     logits = out.logits[:, -1, :].float()
                     token = _sample(logits, sampling, generator)
-                    out_ids[:, step] = token
-                    out_lp[:, step] = torch.log_softmax(logits, dim=-1).gather(-1, token[:, None]).squeeze(-1)
-                    hit = torch.isin(token, stops) & ~done
-                    lengths = torch.where(hit, torch.full_like(lengths, step + 1), lengths)
-                    done |= hit
-                    if bool(done.all()):
-                        break
+                    out_ids[active, step] = token
+                    out_lp[active, step] = torch.log_softmax(logits, dim=-1).gather(-1, token[:, None]).squeeze(-1)
+                    hit = torch.isin(token, stops)
+                    if bool(hit.any()):
+                        lengths[active[hit]] = step + 1
+                        done[active[hit]] = True
+                        keep = (~hit).nonzero().squeeze(-1)
+                        if keep.numel() == 0:
+                            break
+                        # finished rows leave the batch: later steps cost only what is still decoding
+                        active, token, mask, positions = active[keep], token[keep], mask[keep], positions[keep]
+                        cache.batch_select_indices(keep)
                     step_input = token[:, None]
-                    mask = torch.cat([mask, torch.ones((batch, 1), dtype=mask.dtype, device=self.device)], dim=1)
+                    mask = torch.cat([mask, torch.ones((mask.shape[0], 1), dtype=mask.dtype, device=self.device)], dim=1)
                     positions = torch.cat([positions, positions[:, -1:] + 1], dim=1)
         finally:
             self.model.train(was_training)
