@@ -119,7 +119,8 @@ def behaviour_chart(run_names: list[str], metrics: list[tuple[str, list[float | 
         ys = list(range(len(run_names)))[::-1]
         ax.barh(ys, [v if _finite(v) else 0.0 for v in vals], color=[colors[i % len(colors)] for i in range(len(run_names))])
         for y, v in zip(ys, vals):
-            ax.text(v if _finite(v) else 0.0, y, f" {v:.3g}" if _finite(v) else " n/a", va="center", fontsize=7)
+            text = (f" {v:,.0f}" if abs(v) >= 1000 else f" {v:.3g}") if _finite(v) else " n/a"
+            ax.text(v if _finite(v) else 0.0, y, text, va="center", fontsize=7)
         ax.set_yticks(ys)
         ax.set_yticklabels([_short(n, 22) for n in run_names], fontsize=7)
         ax.set_title(label, fontsize=9)

@@ -53,7 +53,7 @@ def _fmt(value, key: str) -> str:
     if key.endswith("tgc") or key.endswith("sgc") or key.endswith("_std") or key.endswith("_share") or key == "behaviour/give_up_rate":
         return f"{100 * value:.1f}%"
     if isinstance(value, float):
-        return f"{value:.3g}"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
     return str(value)
 
 

@@ -110,9 +110,11 @@ def test_report_renders_in_headless_chromium(sample_runs, tmp_path):
         shutil.copy(shot, Path(keep) / "report.png")
 
 
+@pytest.mark.slow
 def test_report_of_real_tiny_model_runs(tiny_model_dir, tmp_path):
-    """A real `looprl eval` (tiny model, 2 tasks x 2 samples, at most 2 turns) and a real 2-iteration
-    `looprl train` (configs/tiny-cpu.yaml), reported and rendered. Both use the toy env: the tiny
+    """A real `looprl eval` of the tiny model on the built-in world (appsuite: sandboxed REPL, the
+    default scaffold with its worked example; 2 dev tasks x 2 samples, at most 2 turns) and a real
+    2-iteration `looprl train` (configs/tiny-cpu.yaml, toy env), reported and rendered. The tiny
     model's output is noise, so the point is the plumbing from real run directories to the page."""
     from typer.testing import CliRunner
 
@@ -123,7 +125,7 @@ def test_report_of_real_tiny_model_runs(tiny_model_dir, tmp_path):
     eval_dir, train_dir = tmp_path / "eval-tiny", tmp_path / "train-tiny"
     res = runner.invoke(app, [
         "eval", "--model", str(tiny_model_dir), "--out", str(eval_dir), "--samples", "2", "--max-tasks", "2", "--no-progress",
-        "--set", "env.name=toy", "--set", "rollout.scaffold=env", "--set", "env.eval_max_turns=2", "--set", "rollout.sampling.max_new_tokens=16",
+        "--split", "dev", "--set", "env.name=appsuite", "--set", "env.eval_max_turns=2", "--set", "rollout.sampling.max_new_tokens=32",
     ])
     assert res.exit_code == 0, res.output
     recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
@@ -147,13 +149,15 @@ def test_report_of_real_tiny_model_runs(tiny_model_dir, tmp_path):
     assert all(cell != "n/a" for cell in training[0][3:])  # every curve of the six was logged by the real trainer
     assert 'alt="training curves"' in _section(dom, "training")
     behaviour = {r[0]: r[1:] for r in _rows(dom, "behaviour-table")}
-    assert behaviour["turns / episode"][0] != "n/a" and behaviour["agent tokens / episode"][0] not in ("n/a", "0")
+    # The worked example's assistant messages in the prompt are not the agent's turns: 2 at most.
+    assert 1 <= float(behaviour["turns / episode"][0]) <= 2 and behaviour["agent tokens / episode"][0] not in ("n/a", "0")
     viewer = _section(dom, "trajectories")
     n_eval = 4
     n_train_dev = len((train_dir / "eval" / "iter_000002" / "rollouts.jsonl").read_text().splitlines())
     assert viewer.count('<details class="episode') == n_eval + n_train_dev
     assert f"{n_eval + n_train_dev} of {n_eval + n_train_dev} episodes shown" in viewer
     assert viewer.count('class="turn') >= n_eval + n_train_dev and "evaluation checks" in viewer
+    assert re.search(r"<li class=\"(pass|fail)\">(PASS|FAIL) \S", viewer)  # the world's checks, each with pass/fail
     assert len(_rows(dom, "value-table")) == len(leaderboard)
 
     shot = tmp_path / "report-real.png"
