@@ -23,7 +23,8 @@ Contract (looprl/env/base.py):
   email and phone number and the task's date, and an info dict with ``instruction``,
   ``supervisor``, ``date`` (what the scaffold needs), ``difficulty`` (from the task's
   ground_truth/metadata.json), ``split`` and ``scenario``, ``task_id`` and ``experiment_name``;
-* `step` returns AppWorld's REPL output; ``terminated`` is True once the agent called
+* `step` returns AppWorld's REPL output and ``info["api_calls"]``, one ``{app, api, args, status,
+  ok}`` per API call the cell made (status inferred, see `_new_api_calls`); ``terminated`` is True once the agent called
   ``apis.supervisor.complete_task``; that step's reward is the fraction of AppWorld's tests that
   passed, ``info["success"]`` whether all did, ``info["checks"]`` one ``{"name", "passed",
   "detail"}`` per test (name = AppWorld's requirement, detail = its failure trace); every other
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -277,6 +279,8 @@ class AppWorldEnv:
         self.log_dir = Path(log_dir) if log_dir is not None else self.root / "experiments" / "outputs" / "looprl-server-logs"
         self._server: AppWorldServer | None = None
         self._splits: dict[str, str] | None = None  # task id -> split, read from data/datasets on first use
+        self._router: _ApiRouter | None = None
+        self._calls_seen = 0  # API calls of this episode already reported in a step's info
         self._task_id: str | None = None
         self._experiment: str | None = None
         self._done = True
@@ -300,7 +304,7 @@ class AppWorldEnv:
         if seed is not None:
             options["random_seed"] = int(seed)
         task = server.call("initialize", timeout_s=self.startup_timeout_s, **options)
-        self._task_id, self._done, self._turn = task_id, False, 0
+        self._task_id, self._done, self._turn, self._calls_seen = task_id, False, 0, 0
         supervisor = {k: task["supervisor"][k] for k in ("first_name", "last_name", "email", "phone_number")}
         info = {
             "task_id": task_id,
@@ -321,7 +325,7 @@ class AppWorldEnv:
         info: dict[str, Any] = {"task_id": self._task_id, "turn": self._turn}
         blocks = extract_code_blocks(action)
         if not blocks:
-            return StepResult(NO_CODE_OBSERVATION, 0.0, False, False, {**info, "code": "", "executed": False})
+            return StepResult(NO_CODE_OBSERVATION, 0.0, False, False, {**info, "code": "", "executed": False, "api_calls": []})
         code = join_code_blocks(blocks)
         info.update(code=code, executed=True)
         try:
@@ -332,7 +336,8 @@ class AppWorldEnv:
                 raise
             self._done = True
             message = f"The AppWorld environment stopped, so the episode cannot go on.\n{exc}"
-            return StepResult(message, 0.0, False, True, {**info, "error": str(exc)})
+            return StepResult(message, 0.0, False, True, {**info, "error": str(exc), "api_calls": []})
+        info["api_calls"] = self._new_api_calls(output)
         if not completed:
             return StepResult(output, 0.0, False, False, info)
         report = self.evaluate()
@@ -372,6 +377,31 @@ class AppWorldEnv:
         server.stop()
 
     # -- internals ----------------------------------------------------------------------------------
+
+    def _new_api_calls(self, output: str) -> list[dict[str, Any]]:
+        """The API calls the last cell made, from the log AppWorld rewrites after every cell.
+
+        AppWorld logs each call's method, URL and arguments but not its status. With AppWorld's
+        raise-on-failure default, a failing call raises at once, so when the cell failed with
+        "Response status code is N" its *last* call is the one that failed (status N); the others
+        returned 200. (Code that catches the exception and goes on hides a failure from this.)
+        """
+        log = self.root / "experiments" / "outputs" / str(self._experiment) / "tasks" / str(self._task_id) / "logs" / "api_calls.jsonl"
+        try:
+            records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        except (OSError, ValueError):
+            return []
+        new, self._calls_seen = records[self._calls_seen:], len(records)
+        if self._router is None:
+            self._router = _ApiRouter(self.root)
+        calls = []
+        for record in new:
+            app, api = self._router.resolve(record.get("method", ""), record.get("url", ""))
+            calls.append({"app": app, "api": api, "args": record.get("data") or {}, "status": 200, "ok": True})
+        failed = _FAILED_STATUS.search(output) if output.startswith("Execution failed") else None
+        if failed and calls:
+            calls[-1].update(status=int(failed.group(1)), ok=False)
+        return calls
 
     def _split_of(self, task_id: str) -> str:
         if self._splits is None:
@@ -413,6 +443,35 @@ class AppWorldEnv:
         if self._experiment is not None and not self.keep_outputs:
             shutil.rmtree(self.root / "experiments" / "outputs" / self._experiment, ignore_errors=True)
         self._task_id, self._experiment, self._done = None, None, True
+
+
+_FAILED_STATUS = re.compile(r"Response status code is (\d+)")
+
+
+class _ApiRouter:
+    """Maps a logged (method, URL) to (app, api) with AppWorld's API docs (data/api_docs/standard)."""
+
+    def __init__(self, root: Path):
+        self.routes: list[tuple[str, re.Pattern, str, str, int]] = []
+        for doc_file in sorted((root / "data" / "api_docs" / "standard").glob("*.json")):
+            try:
+                docs = json.loads(doc_file.read_text())
+            except ValueError:
+                continue
+            for api_name, doc in docs.items():
+                path = str(doc.get("path", ""))
+                pattern = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$")
+                literal = sum(1 for part in path.split("/") if part and not part.startswith("{"))
+                self.routes.append((str(doc.get("method", "")).lower(), pattern, doc_file.stem, api_name, literal))
+        self.routes.sort(key=lambda route: -route[4])  # "/notes/search" before "/notes/{id}"
+
+    def resolve(self, method: str, url: str) -> tuple[str, str]:
+        url = url.split("?")[0]
+        for route_method, pattern, app, api, _ in self.routes:
+            if route_method == method.lower() and pattern.match(url):
+                return app, api
+        parts = [p for p in url.split("/") if p]
+        return (parts[0] if parts else "", parts[-1] if parts else "")
 
 
 def _opening_messages(info: dict[str, Any]) -> list[Message]:

@@ -135,8 +135,16 @@ def test_message_without_code_runs_nothing_and_errors_come_back_as_text(env):
     assert r.info["executed"] is False and "No ```python code block" in r.observation and not r.terminated
     r = env.step(_code("x = 1 / 0"))
     assert "ZeroDivisionError" in r.observation and not r.terminated
-    r = env.step(_code("apis.simple_note.search_notes(access_token='bad')"))
-    assert "Execution failed" in r.observation
+    r = env.step(_code("print(apis.supervisor.show_profile()['email'])", "apis.simple_note.search_notes(access_token='bad')"))
+    assert "Execution failed" in r.observation and "401" in r.observation
+    # the calls the cell made, named by app and API, the failing one last with its status
+    assert [(c["app"], c["api"], c["status"], c["ok"]) for c in r.info["api_calls"]] == [
+        ("supervisor", "show_profile", 200, True),
+        ("simple_note", "search_notes", 401, False),
+    ]
+    assert r.info["api_calls"][1]["args"] == {"access_token": "bad"}
+    r = env.step(_code("print(apis.simple_note.show_note(note_id=1, access_token='bad'))"))
+    assert [(c["api"], c["status"]) for c in r.info["api_calls"]] == [("show_note", 401)]  # only this cell's calls
 
 
 def test_concurrent_episodes_run_on_separate_servers(env, appworld_root, appworld_python):
@@ -251,19 +259,10 @@ def test_a_server_that_dies_ends_the_episode_as_truncated(appworld_root, appworl
 
 
 def test_check_env_passes(env):
-    try:
-        from looprl.env.checker import check_env
-    except ImportError:
-        pytest.skip("looprl.env.checker is not there yet")
-    import inspect
+    from looprl.env.checker import check_env
 
-    # The checker's signature is its author's; pass one of our task ids under whichever name it takes.
-    params = inspect.signature(check_env).parameters
-    name = next((n for n in ("task_id", "task_ids", "tasks") if n in params), None)
-    if name is None:
-        check_env(env)
-    else:
-        check_env(env, **{name: "a1b2c3d_1" if name == "task_id" else ["a1b2c3d_1"]})
+    summary = check_env(env, "a1b2c3d_1")
+    assert summary["success"] is False  # the checker's final action gives up (status="fail")
 
 
 def test_setup_command_reuses_a_ready_venv():
