@@ -232,22 +232,26 @@ def rollout_behaviour(traj: Trajectory) -> RolloutBehaviour:
     )
 
 
+def _stat_count(traj: Trajectory, keys: tuple[str, ...]) -> int | None:
+    # A count of 0 in stats means "not measured" (chat backends keep no token stream): an episode
+    # always has a prompt and at least one sampled token.
+    for key in keys:
+        value = traj.stats.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
 def _agent_tokens(traj: Trajectory) -> int | None:
     if traj.token_ids and len(traj.trainable) == len(traj.token_ids):
         return sum(1 for x in traj.trainable if x)
-    for key in ("agent_tokens", "completion_tokens", "generated_tokens"):
-        if isinstance(traj.stats.get(key), int):
-            return traj.stats[key]
-    return None
+    return _stat_count(traj, ("agent_tokens", "completion_tokens", "generated_tokens"))
 
 
 def _total_tokens(traj: Trajectory) -> int | None:
     if traj.token_ids:
         return len(traj.token_ids)
-    for key in ("tokens", "total_tokens"):
-        if isinstance(traj.stats.get(key), int):
-            return traj.stats[key]
-    return None
+    return _stat_count(traj, ("tokens", "total_tokens"))
 
 
 def _ratio(num: float, den: float) -> float | None:

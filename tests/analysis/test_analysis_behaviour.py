@@ -16,6 +16,7 @@ from looprl.analysis.behaviour import (
     give_up_counts,
     rollout_behaviour,
 )
+from looprl.env.cells import extract_code_blocks
 
 
 def code(*cells: str, text: str = "") -> str:
@@ -142,3 +143,40 @@ def test_complete_task_outcomes(rt):
 def test_empty_input_gives_none_not_zero():
     m = behaviour_metrics([])
     assert m["n_rollouts"] == 0 and m["multi_cell_turn_share"] is None and m["give_up_rate"] is None
+
+
+def test_metrics_on_a_real_built_in_world_episode():
+    """A scripted chat agent plays a dev task of the built-in world through the real sandbox and
+    collector, so the step records (api_calls, error) are the env's own. Counted by hand:
+    turn 1 reads a doc ('assume'), turn 2 logs in with made-up values and fails (401, 'dummy' and
+    example.com), turn 3 has two cells, turn 4 completes the task without doing it."""
+    from looprl.agent import Scaffold
+    from looprl.backends.base import SamplingParams
+    from looprl.env import make_env
+    from looprl.rollout import evaluate
+    from looprl.rollout.fakes import ScriptedChat
+    from looprl.world import load_tasks
+
+    replies = [
+        "I assume the docs say how.\n```python\nprint('STEP1')\nprint(apis.api_docs.show_api_doc(app_name='email', api_name='login'))\n```",
+        "```python\nprint('STEP2')\ntoken = apis.email.login(username='nobody@example.com', password='dummy')\n```",
+        "Two cells this time.\n```python\nx = 3\n```\n```python\nprint('STEP3', x)\n```",
+        "```python\napis.supervisor.complete_task()\n```",
+    ]
+
+    def script(observation: str) -> str:  # the reply after the last STEPn the REPL printed
+        return replies[max([i for i in (1, 2, 3) if f"STEP{i}" in observation], default=0)]
+
+    task = load_tasks("dev")[0].id
+    result = evaluate(ScriptedChat(script), lambda: make_env("appsuite"), [task], samples=1, sampling=SamplingParams(max_new_tokens=400),
+                      scaffold=Scaffold(), max_turns=6, progress=False)
+    (traj,) = result.trajectories
+    assert [m["role"] for m in traj.messages].count("assistant") > 4  # the prompt's worked example is there
+    m = result.summary["behaviour"]
+    assert m["turns_per_episode"] == 4 and m["multi_cell_turn_share"] == pytest.approx(0.25)
+    assert (m["show_api_doc_per_rollout"], m["assume_per_rollout"], m["dummy_per_rollout"], m["placeholders_per_rollout"]) == (1, 1, 1, 2)
+    assert m["errors_per_turn"] == pytest.approx(0.25) and m["api_calls_per_episode"] == 3
+    assert (m["api_failures"], m["api_recoveries"], m["give_up_rate"]) == (1, 0, 1.0)  # email.login never retried
+    assert m["no_complete_task_share"] == 0 and m["failed_after_complete_share"] == 1.0
+    assert m["code_chars_per_rollout"] == sum(len(b) for r in replies for b in extract_code_blocks(r))
+    assert m["tokens_per_episode"] is None  # a chat backend keeps no token stream: unknown, not 0
