@@ -289,6 +289,8 @@ class AppWorldEnv:
     # -- Env protocol -------------------------------------------------------------------------------
 
     def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]:
+        if not isinstance(task_id, str) or not task_id or "/" in task_id or task_id.startswith("."):
+            raise ValueError(f"AppWorld task ids look like 'a1b2c3d_1', got {task_id!r}")
         specs_path = self.root / "data" / "tasks" / task_id / "specs.json"
         if not specs_path.is_file():
             raise ValueError(f"AppWorld task {task_id!r} not found: no {specs_path}; list tasks with looprl.env.appworld.load_task_ids(root, split)")
