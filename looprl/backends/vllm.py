@@ -348,3 +348,69 @@ def _parse_choice(choice: dict[str, Any], stops: Sequence[int]) -> Generation:
         raise RuntimeError(f"vLLM returned {len(ids)} token ids but {len(logprobs)} logprobs; is --logprobs-mode supported?")
     finish = "stop" if choice.get("finish_reason") == "stop" else "length"
     return Generation(token_ids=list(ids), logprobs=logprobs, finish_reason=finish)
+
+
+class VLLMOfflineBackend:
+    """PolicyBackend on the in-process `vllm.LLM` engine, for environments where vllm imports
+    directly (GPU installs with `pip install looprl[vllm]`). Same contract as VLLMBackend: token-id
+    prompts, raw (policy) logprobs, per-prompt seeds, LoRA hot-swap by loading a fresh
+    LoRARequest after each update (the engine keeps the base weights; no full-weight sync)."""
+
+    def __init__(self, model_name_or_path: str, *, max_lora_rank: int = 16, adapter_path: str | None = None, **llm_kwargs: Any) -> None:
+        from transformers import AutoTokenizer
+        from vllm import LLM
+
+        from looprl.backends import resolve_model
+        from looprl.backends.hf import end_of_turn_token_ids
+
+        self.model_name_or_path = resolve_model(model_name_or_path)
+        llm_kwargs.setdefault("logprobs_mode", "raw_logprobs")
+        self.llm = LLM(self.model_name_or_path, enable_lora=True, max_lora_rank=lora_rank_slot(max_lora_rank), **llm_kwargs)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_name_or_path)
+        self.stop_token_ids = end_of_turn_token_ids(self.tokenizer)
+        self._lora = None
+        self._adapter_count = 0
+        if adapter_path is not None:
+            self.load_adapter(adapter_path)
+
+    def generate(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams) -> list[Generation]:
+        from vllm import SamplingParams as VSamplingParams
+        from vllm.inputs import TokensPrompt
+
+        stops = list(sampling.stop_token_ids or self.stop_token_ids)
+        params = [
+            VSamplingParams(
+                temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k if sampling.top_k > 0 else -1,
+                max_tokens=sampling.max_new_tokens, stop_token_ids=stops, logprobs=0, skip_special_tokens=False,
+                seed=None if sampling.seed is None else sampling.seed + i,
+            )
+            for i in range(len(prompts))
+        ]  # fmt: skip
+        inputs = [TokensPrompt(prompt_token_ids=list(map(int, p))) for p in prompts]
+        outputs = self.llm.generate(inputs, params, lora_request=self._lora, use_tqdm=False)
+        results = []
+        for out in outputs:
+            o = out.outputs[0]
+            ids = list(o.token_ids)
+            logprobs = [float(step[tok].logprob) for tok, step in zip(ids, o.logprobs or [])]
+            results.append(Generation(ids, logprobs, "stop" if o.finish_reason == "stop" else "length"))
+        return results
+
+    def load_adapter(self, path: str | os.PathLike[str]) -> str:
+        """Route later generations to the peft adapter at `path` (a fresh id, so it is re-read)."""
+        from vllm.lora.request import LoRARequest
+
+        path = Path(path).resolve()
+        if not (path / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"{path} is not a peft adapter folder (no adapter_config.json)")
+        self._adapter_count += 1
+        name = f"looprl-{self._adapter_count}"
+        if self._lora is not None:
+            self.llm.llm_engine.remove_lora(self._lora.lora_int_id)
+        self._lora = LoRARequest(name, self._adapter_count, str(path))
+        return name
+
+    def unload_adapter(self) -> None:
+        if self._lora is not None:
+            self.llm.llm_engine.remove_lora(self._lora.lora_int_id)
+            self._lora = None

