@@ -230,7 +230,9 @@ def test_a_loop_that_swallows_the_timeout_is_killed(make_sandbox):
     box = make_sandbox(cell_timeout_s=0.3, kill_grace_s=0.5)
     code = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass"
     result = box.run(code)
-    assert result.error_kind == "timeout" and result.restarted and "killed" in result.observation
+    # Almost always the worker is killed; if the one CellTimeout lands on the outer loop's back-edge
+    # (outside the try) it ends the cell instead. Either way the cell is stopped and the REPL goes on.
+    assert result.error_kind == "timeout" and (result.restarted or "was stopped" in result.observation)
     assert box.run("print('back')").observation == "back"
 
 
