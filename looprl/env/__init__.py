@@ -1,13 +1,39 @@
-"""Environments: the Env protocol, the registry, and the conformance checker."""
+"""Environments: the Env protocol, the registry, the conformance checker, wrappers and the sandbox.
+
+    from looprl.env import make_env, check_env, wrap_env, sandbox_protections
+    env = wrap_env(make_env("appsuite"), max_turns=40, max_observation_tokens=3000)
+"""
 
 from looprl.env.base import Env, Message, StepResult, make_env, register_env, registered_envs
 
-__all__ = ["Env", "Message", "StepResult", "make_env", "register_env", "registered_envs", "check_env"]
+__all__ = [
+    "Env",
+    "Message",
+    "StepResult",
+    "make_env",
+    "register_env",
+    "registered_envs",
+    "check_env",
+    "wrap_env",
+    "TurnLimit",
+    "ObservationBudget",
+    "RecordEpisode",
+    "sandbox_protections",
+]
+
+_LAZY = {
+    "check_env": "looprl.env.checker",
+    "wrap_env": "looprl.env.wrappers",
+    "TurnLimit": "looprl.env.wrappers",
+    "ObservationBudget": "looprl.env.wrappers",
+    "RecordEpisode": "looprl.env.wrappers",
+    "sandbox_protections": "looprl.env.sandbox",
+}
 
 
-def __getattr__(name):  # check_env lives with the env implementations; import on first use
-    if name == "check_env":
-        from looprl.env.checker import check_env
+def __getattr__(name):  # implementations import on first use, so `import looprl.env` stays light
+    if name in _LAZY:
+        import importlib
 
-        return check_env
-    raise AttributeError(name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'looprl.env' has no attribute {name!r}")
