@@ -97,7 +97,8 @@
   document.getElementById("viewer-note").textContent = data.caps.map(function (c) {
     return c.run + ": " + c.shown + " of " + c.total + " episodes (" + (c.source || "no rollouts") + ")";
   }).join("; ") + ". To keep the file small, at most " + data.limits.max_episodes + " episodes per run, " +
-    data.limits.max_turns + " turns per episode and " + data.limits.max_chars + " characters per field are shown.";
+    data.limits.max_turns + " turns per episode, " + data.limits.max_chars + " characters per field and about " +
+    data.limits.max_viewer_mb + " MB of transcripts in all are shown.";
 
   // ---- value estimate
   var inputs = { tasks: document.getElementById("v-tasks"), minutes: document.getElementById("v-minutes"), cost: document.getElementById("v-cost") };

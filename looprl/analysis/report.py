@@ -10,7 +10,8 @@ escaped, and the viewer puts it on the page with ``textContent`` only, never as 
 
 Sections: runs, leaderboard (TGC/SGC per run and split), training curves, behaviour, trajectory
 viewer, value estimate. To keep the file small the viewer shows at most ``max_episodes`` episodes
-per run, ``max_turns`` turns per episode and ``max_chars`` characters per field; the page says so.
+per run, ``max_turns`` turns per episode, ``max_chars`` characters per field, and about
+``max_viewer_mb`` of transcripts in all; the page says so.
 """
 
 from __future__ import annotations
@@ -304,20 +305,31 @@ def _episode(run: Run, t: Trajectory, max_turns: int, max_chars: int) -> dict[st
 # ---------------------------------------------------------------- page
 
 
-def render_report(runs: list[Run], *, title: str = "looprl report", max_episodes: int = 40, max_turns: int = 30, max_chars: int = 2000) -> str:
+def _viewer_episodes(runs: list[Run], max_episodes: int, max_turns: int, max_chars: int, max_bytes: int) -> tuple[list[dict], list[dict]]:
+    """The episodes the viewer embeds, and per run how many of how many. Beyond ``max_bytes`` of
+    JSON in all, episodes are dropped from the end of whichever run shows the most, one at a time."""
+    per_run = [[_episode(run, t, max_turns, max_chars) for t in _pick(run.trajectories, max_episodes)] for run in runs]
+    sizes = [[len(json.dumps(e, ensure_ascii=False, default=str)) for e in eps] for eps in per_run]
+    total = sum(map(sum, sizes))
+    while total > max_bytes and any(per_run):
+        longest = max(range(len(per_run)), key=lambda i: len(per_run[i]))
+        per_run[longest].pop()
+        total -= sizes[longest].pop()
+    caps = [{"run": run.name, "shown": len(eps), "total": len(run.trajectories), "source": run.source} for run, eps in zip(runs, per_run)]
+    return [e for eps in per_run for e in eps], caps
+
+
+def render_report(runs: list[Run], *, title: str = "looprl report", max_episodes: int = 40, max_turns: int = 30, max_chars: int = 2000,
+                  max_viewer_mb: float = 8.0) -> str:
     """The report as one HTML string (see the module docstring for what it holds and guarantees)."""
     if not runs:
         raise ValueError("render_report needs at least one run")
     leaderboard = _leaderboard_rows(runs)
-    episodes, caps = [], []
-    for run in runs:
-        shown = _pick(run.trajectories, max_episodes)
-        episodes += [_episode(run, t, max_turns, max_chars) for t in shown]
-        caps.append({"run": run.name, "shown": len(shown), "total": len(run.trajectories), "source": run.source})
+    episodes, caps = _viewer_episodes(runs, max_episodes, max_turns, max_chars, int(max_viewer_mb * 1e6))
     data = {
         "episodes": episodes,
         "caps": caps,
-        "limits": {"max_episodes": max_episodes, "max_turns": max_turns, "max_chars": max_chars},
+        "limits": {"max_episodes": max_episodes, "max_turns": max_turns, "max_chars": max_chars, "max_viewer_mb": max_viewer_mb},
         "leaderboard": [{"run": r["run"], "method": r["method"], "model": r["model"], "split": r["split"], "tgc": r["summary"]["tgc"]} for r in leaderboard],
     }
     run_rows = "".join(

@@ -36,13 +36,15 @@ def report_command(
     max_episodes: int = typer.Option(40, min=0, help="episodes per run shown in the trajectory viewer"),
     max_turns: int = typer.Option(30, min=1, help="turns per episode shown in the trajectory viewer"),
     max_chars: int = typer.Option(2000, min=100, help="characters per text field shown (longer ones are cut, with a note)"),
+    max_viewer_mb: float = typer.Option(8.0, min=0.1, help="about this many MB of transcripts in all; beyond it, episodes are dropped"),
 ) -> None:
     """Write ONE self-contained HTML file: leaderboard, training curves, behaviour, trajectories, value estimate."""
     from looprl.analysis.report import render_report
     from looprl.utils.io import atomic_write_text
 
     loaded = _load_runs(runs)
-    atomic_write_text(out, render_report(loaded, title=title, max_episodes=max_episodes, max_turns=max_turns, max_chars=max_chars))
+    atomic_write_text(out, render_report(loaded, title=title, max_episodes=max_episodes, max_turns=max_turns, max_chars=max_chars,
+                                                max_viewer_mb=max_viewer_mb))
     size_kb = out.stat().st_size / 1024
     console.print(f"wrote {out} ({size_kb:.0f} KiB, {len(loaded)} run(s)); open it in a browser, no server needed")
 

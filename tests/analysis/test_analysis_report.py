@@ -150,3 +150,17 @@ def test_compare_two_real_eval_runs(tiny_model_dir, tmp_path):
     assert all(1 <= t <= 12 for t in tokens) and rows["behaviour/agent_tokens_per_episode"]["ratios"] == pytest.approx([tokens[1] / tokens[0]])
     table = runner.invoke(app, ["compare", *map(str, dirs)])
     assert table.exit_code == 0 and "sampled / greedy" in table.stdout
+
+
+def test_report_keeps_transcripts_within_the_size_budget(rt, tmp_path):
+    def run(name, n):
+        trajs = [rt.make(f"t{i}", turns=[{"text": "z" * 900, "output": "o" * 900}]) for i in range(n)]
+        return load_run(rt.run(tmp_path / name, trajs, name=name))
+
+    page = render_report([run("a", 30), run("b", 10)], max_viewer_mb=0.02)  # ~20 KB: about 10 episodes of ~2 KB
+    data = _data(page)
+    caps = {c["run"]: c for c in data["caps"]}
+    shown = caps["a"]["shown"] + caps["b"]["shown"]
+    assert caps["a"]["total"] == 30 and 5 <= shown <= 10 and abs(caps["a"]["shown"] - caps["b"]["shown"]) <= 1
+    assert len(data["episodes"]) == shown
+    assert len(json.dumps(data["episodes"], ensure_ascii=False)) <= 20_000 + 100
