@@ -60,7 +60,9 @@ from typing import Any
 from looprl.env.base import Message, StepResult, register_env
 from looprl.env.cells import extract_code_blocks, join_code_blocks
 
-__all__ = ["AppWorldEnv", "AppWorldServer", "AppWorldServerError", "load_task_ids", "task_difficulty", "resolve_root"]
+__all__ = [
+    "AppWorldEnv", "AppWorldServer", "AppWorldServerError", "load_task_ids", "task_difficulty", "resolve_root", "stop_idle_servers",
+]
 
 SERVER_SCRIPT = Path(__file__).with_name("appworld_server.py")
 # Servers handed back by closed envs, ready for the next env with the same root and interpreter. The
@@ -74,6 +76,16 @@ NO_CODE_OBSERVATION = (
     "No ```python code block found in your message, so nothing was run. "
     "Put the code to run in a ```python ... ``` block."
 )
+
+
+def stop_idle_servers() -> int:
+    """Stop every server in this process's idle pool (they also stop at exit); returns how many."""
+    with _IDLE_LOCK:
+        servers = [server for pool in _IDLE_SERVERS.values() for server in pool]
+        _IDLE_SERVERS.clear()
+    for server in servers:
+        server.stop()
+    return len(servers)
 
 
 class AppWorldServerError(RuntimeError):

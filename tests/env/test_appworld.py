@@ -66,6 +66,9 @@ def env(appworld_root, appworld_python):
     env = make_env("appworld", root=appworld_root, python=appworld_python)
     yield env
     env.close()
+    from looprl.env.appworld import stop_idle_servers
+
+    stop_idle_servers()  # free the warm servers' memory for the rest of the test session
 
 
 def _task(root: Path, task_id: str) -> tuple[dict, dict]:
@@ -184,12 +187,9 @@ def test_a_closed_env_hands_its_server_to_the_next_with_a_fresh_world(appworld_r
         assert r.observation.strip() == "3"  # the note the first episode created is gone
     finally:
         second.close()
+    from looprl.env.appworld import stop_idle_servers
 
-    third = AppWorldEnv(root=appworld_root, python=appworld_python, reuse_servers=False)
-    third.reset("a1b2c3d_1")
-    process = third._server.process
-    third.close()
-    assert process.poll() is not None  # stopped, not pooled
+    assert stop_idle_servers() >= 1 and process.wait(timeout=10) is not None  # the pool can be emptied on demand
 
 
 def test_outputs_are_removed_unless_kept(env, appworld_root):
@@ -245,7 +245,7 @@ def test_server_that_cannot_start_says_why_and_where_the_log_is(tmp_path):
 def test_a_server_that_dies_ends_the_episode_as_truncated(appworld_root, appworld_python):
     from looprl.env.appworld import AppWorldEnv
 
-    env = AppWorldEnv(root=appworld_root, python=appworld_python)
+    env = AppWorldEnv(root=appworld_root, python=appworld_python, reuse_servers=False)
     try:
         env.reset("b7e8f9a_1")
         env._server.process.kill()
@@ -254,8 +254,10 @@ def test_a_server_that_dies_ends_the_episode_as_truncated(appworld_root, appworl
         assert r.truncated and not r.terminated and "stopped" in r.observation and "exit code" in r.observation
         _, info = env.reset("b7e8f9a_1")  # the next episode gets a fresh server
         assert info["task_id"] == "b7e8f9a_1"
+        process = env._server.process
     finally:
         env.close()
+    assert process.wait(timeout=10) is not None  # reuse_servers=False: stopped on close, not pooled
 
 
 def test_check_env_passes(env):
