@@ -118,11 +118,13 @@ def build_policy(cfg: Any) -> Any:
         from looprl.backends import OpenAIChatBackend
 
         model_id = name[len(OPENAI_PREFIX):] if name.startswith(OPENAI_PREFIX) else name
+        if cfg.rollout.vllm_url:  # any OpenAI-compatible server, e.g. a vLLM one serving NAME
+            return OpenAIChatBackend(model_id, base_url=cfg.rollout.vllm_url.rstrip("/") + "/v1")
         return OpenAIChatBackend(model_id)
     if cfg.rollout.backend == "vllm":
         from looprl.backends import VLLMBackend
 
-        return VLLMBackend(name, adapter_path=cfg.model.adapter_path)
+        return VLLMBackend(name, base_url=cfg.rollout.vllm_url, adapter_path=cfg.model.adapter_path)
     from looprl.backends import HFBackend
 
     return HFBackend(

@@ -489,7 +489,8 @@ def _step_record(turn: int, action: str, result: StepResult) -> dict[str, Any]:
     code = info.get("code")
     if code is None:
         code = join_code_blocks(extract_code_blocks(action))
-    calls = list(info.get("api_calls", []) or [])
+    # The call records as the Trajectory contract has them; results stay out (they can be large).
+    calls = [{k: c.get(k) for k in ("app", "api", "args", "status", "ok")} for c in info.get("api_calls", []) or []]
     return {
         "turn": turn,
         "code": code,
