@@ -201,6 +201,15 @@ def test_outputs_are_removed_unless_kept(env, appworld_root):
     assert info2["experiment_name"] != info["experiment_name"]  # a fresh experiment per episode
     assert not out_dir.exists()
 
+    env.keep_outputs = True
+    try:
+        kept_dir = appworld_root / "experiments" / "outputs" / info2["experiment_name"]
+        env.step(_code("print(1)"))
+        env.reset("b7e8f9a_1")
+        assert (kept_dir / "tasks" / "b7e8f9a_1" / "logs" / "environment_io.md").is_file()
+    finally:
+        env.keep_outputs = False
+
 
 def test_splits_and_difficulty_come_from_appworld_files(appworld_root):
     from looprl.env.appworld import load_task_ids
