@@ -51,7 +51,9 @@ class Trajectory:
 
     @property
     def num_turns(self) -> int:
-        return sum(1 for m in self.messages if m["role"] == "assistant")
+        """Agent turns taken in the episode (one step record each). Counting assistant messages
+        would also count the scaffold's worked example."""
+        return len(self.steps) if self.steps else int(self.stats.get("turns", 0))
 
     def validate(self) -> None:
         """Check the per-token arrays line up (raises ValueError naming the field)."""
