@@ -45,17 +45,24 @@ def _task_message(instruction: str, supervisor: dict[str, Any], date: str) -> st
 
 
 class AppSuiteEnv:
-    """The built-in world as an Env. Options: ``isolation`` ("auto" | "bwrap" | "unshare" | "none")
-    and ``sandbox`` (a dict of `SandboxLimits` fields, e.g. ``{"cell_timeout_s": 10}``)."""
+    """The built-in world as an Env. Options: ``isolation`` ("auto" | "bwrap" | "unshare" | "none"),
+    ``sandbox`` (a dict of `SandboxLimits` fields, e.g. ``{"cell_timeout_s": 10}``) and ``prespawn``
+    (start the next episode's worker during this one: worth it for an env reused across many episodes,
+    wasted on one built per episode; default False). Even without it the worker boots in the
+    background from reset() on, while the agent writes its first message."""
 
-    def __init__(self, *, isolation: str = "auto", sandbox: dict[str, Any] | SandboxLimits | None = None) -> None:
+    def __init__(
+        self, *, isolation: str = "auto", sandbox: dict[str, Any] | SandboxLimits | None = None, prespawn: bool = False
+    ) -> None:
         self.limits = SandboxLimits.from_options(sandbox)
         self.isolation = resolve_isolation(isolation)
+        self.prespawn = bool(prespawn)
         self.world = None
         self.task = None
         self.turn = 0
         self.done = True
         self._sandbox: Sandbox | None = None
+        self._spare: Sandbox | None = None  # the next episode's worker, starting while this one runs
 
     # -- the protocol ----------------------------------------------------------------------------
 
@@ -68,7 +75,13 @@ class AppSuiteEnv:
         self.world = World.for_task(task)
         self.turn = 0
         self.done = False
-        self._sandbox = Sandbox(self._call_api, limits=self.limits, isolation=self.isolation)
+        # A fresh worker per episode. With prespawn, the one started during the previous episode is
+        # used and the next one starts now, so reset() does not wait for an interpreter to boot.
+        self._sandbox, self._spare = self._spare, None
+        if self._sandbox is None:
+            self._sandbox = self._new_sandbox()
+        if self.prespawn:
+            self._spare = self._new_sandbox()
         supervisor = dict(self.world.supervisor)
         date = self.world.now.strftime("%Y-%m-%d %H:%M:%S")
         messages: list[Message] = [{"role": "user", "content": _task_message(task.instruction, supervisor, date)}]
@@ -125,9 +138,15 @@ class AppSuiteEnv:
 
     def close(self) -> None:
         self._stop_sandbox()
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.close()
         self.done = True
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _new_sandbox(self) -> Sandbox:
+        return Sandbox(self._call_api, limits=self.limits, isolation=self.isolation)
 
     def _call_api(self, app: str, api: str, kwargs: dict[str, Any]) -> Any:
         return self.world.call(app, api, kwargs)
@@ -139,7 +158,7 @@ class AppSuiteEnv:
 
     def __del__(self) -> None:
         try:
-            self._stop_sandbox()
+            self.close()
         except Exception:
             pass
 

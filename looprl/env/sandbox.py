@@ -463,6 +463,12 @@ class Sandbox:
             self._start()
         try:
             self._await_ready()
+        except SandboxError:
+            # A worker that died before its first cell (e.g. a pre-spawned one killed while idle): one
+            # fresh try; a second failure is the machine's problem and is raised.
+            self.restart()
+            self._await_ready()
+        try:
             deadline = started + self.limits.cell_timeout_s + self.limits.kill_grace_s
             self._send({"op": "exec", "code": code}, deadline)
             while True:

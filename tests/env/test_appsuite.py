@@ -118,3 +118,21 @@ def test_ground_truth_through_step_gets_full_reward(env, task_id):
     assert result is not None and result.terminated, "the solution never called complete_task"
     failed = [c for c in result.info["checks"] if not c["passed"]]
     assert result.reward == 1.0 and result.info["success"], failed
+
+
+def test_each_episode_gets_a_fresh_worker_also_when_prespawned():
+    import os
+
+    env = make_env("appsuite", prespawn=True)
+    try:
+        env.reset(DEV_TASK)
+        env.step(code("secret = 'from episode one'"))
+        first_pid = env._sandbox.pid
+        env.reset(DEV_TASK)
+        second_pid, spare_pid = env._sandbox.pid, env._spare.pid
+        assert len({first_pid, second_pid, spare_pid}) == 3
+        assert "NameError" in env.step(code("secret")).observation
+        assert not os.path.exists(f"/proc/{first_pid}")  # the first episode's worker is gone
+    finally:
+        env.close()
+    assert not os.path.exists(f"/proc/{second_pid}") and not os.path.exists(f"/proc/{spare_pid}")
