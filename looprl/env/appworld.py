@@ -32,8 +32,8 @@ Contract (looprl/env/base.py):
 * `evaluate()` scores the current state on demand (the training reward of an episode cut off by a
   turn limit, which never called complete_task);
 * a server that fails to start raises `AppWorldServerError` naming the exit code, the last lines of
-  its log and the log's path; a server that dies mid-episode ends the episode (``truncated``) with
-  an observation that says so.
+  its log and the log's path; a server that dies, hangs past the cell timeout or errors mid-episode
+  ends the episode (``truncated``) with an observation that says so, and is not reused.
 
 What this module does not do: it does not sandbox the agent's code beyond what AppWorld itself does
 (its syntax safety guard and per-cell timeout). Run it in a container when the policy is untrusted.
@@ -346,10 +346,14 @@ class AppWorldEnv:
             output = self._server.call("execute", timeout_s=self.cell_timeout_s + 60, task_id=self._task_id, code=code)
             completed = bool(self._server.call("task_completed", timeout_s=60, task_id=self._task_id))
         except AppWorldServerError as exc:
-            if self._server.alive:
-                raise
+            # The server died, hung past the cell timeout or failed inside: end this episode (the
+            # collector goes on with the others) and never hand that server to another episode.
+            server, self._server = self._server, None
+            if server.process is not None:
+                _stop_process(server.process)  # without deleting its log, which the message points to
+            server.stop()
             self._done = True
-            message = f"The AppWorld environment stopped, so the episode cannot go on.\n{exc}"
+            message = f"The AppWorld environment stopped working on turn {self._turn} of task {self._task_id}, so the episode cannot go on.\n{exc}"
             return StepResult(message, 0.0, False, True, {**info, "error": str(exc), "api_calls": []})
         info["api_calls"] = self._new_api_calls(output)
         if not completed:

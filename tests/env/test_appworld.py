@@ -293,3 +293,23 @@ def test_setup_command_rejects_a_root_without_data(tmp_path):
 
     with pytest.raises(AppWorldSetupError, match="missing data/tasks, data/base_dbs, data/datasets"):
         inspect_root(tmp_path)
+
+
+def test_a_server_that_hangs_or_errors_mid_cell_ends_the_episode_and_is_not_reused(env, monkeypatch):
+    # Runs last in the module: it stops the shared env's server.
+    from looprl.env.appworld import AppWorldServerError
+
+    env.reset("b7e8f9a_1")
+    server = env._server
+    real_call = server.call
+
+    def hanging_execute(method, timeout_s, **payload):
+        if method == "execute":
+            raise AppWorldServerError(f"AppWorld /execute gave no answer within {timeout_s:.0f} s; log: {server.log_path}")
+        return real_call(method, timeout_s, **payload)
+
+    monkeypatch.setattr(server, "call", hanging_execute)
+    r = env.step(_code("print(1)"))
+    assert r.truncated and not r.terminated and "turn 1 of task b7e8f9a_1" in r.observation and "no answer" in r.observation
+    assert not server.alive and env._server is None  # stopped, so no later episode gets it
+    assert server.log_path.is_file()  # the log the message points to is kept
