@@ -144,3 +144,20 @@ def test_bad_isolation_is_rejected():
 
     with pytest.raises(ValueError, match="isolation must be one of auto, bwrap, unshare, none; got 'docker'"):
         Sandbox(lambda *a: None, isolation="docker")
+
+
+def test_without_bwrap_auto_falls_back_and_says_so(monkeypatch):
+    from looprl.env import sandbox as sandbox_module
+
+    monkeypatch.setattr(sandbox_module, "_BWRAP_OK", False)
+    assert sandbox_module.resolve_isolation("auto") == "unshare"
+    with pytest.raises(sandbox_module.SandboxError, match="isolation='bwrap' was asked for"):
+        sandbox_module.resolve_isolation("bwrap")
+
+
+def test_isolation_none_keeps_the_process_protections_and_reports_no_network_isolation(make_sandbox):
+    box = make_sandbox("none")
+    assert box.run("print(6 * 7)").observation == "42"
+    report = box.protections
+    assert report["isolation"] == "none" and report["network_isolated"] is False
+    assert report["unprivileged_user"] and report["no_child_processes"] and report["scrubbed_environment"]
