@@ -54,6 +54,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +108,11 @@ def resolve_root(root: str | os.PathLike | None) -> Path:
     return path
 
 
-def load_task_ids(root: str | os.PathLike | None, split: str, difficulty: int | None = None) -> list[str]:
-    """Task ids of an AppWorld split (data/datasets/<split>.txt), optionally only one difficulty (1-3)."""
+def load_task_ids(root: str | os.PathLike | None, split: str, difficulty: int | Iterable[int] | None = None) -> list[str]:
+    """Task ids of an AppWorld split (data/datasets/<split>.txt), optionally only some difficulties (1-3).
+
+    ``difficulty`` is one level or several (the paper trains on difficulty 1 and 2 only).
+    """
     root = resolve_root(root)
     split_file = root / "data" / "datasets" / f"{split}.txt"
     if not split_file.is_file():
@@ -117,9 +121,10 @@ def load_task_ids(root: str | os.PathLike | None, split: str, difficulty: int | 
     # AppWorld's split files may tag ids as "id:tag"; the id is the part before the colon.
     task_ids = [line.strip().split(":")[0] for line in split_file.read_text().splitlines() if line.strip()]
     if difficulty is not None:
-        if difficulty not in (1, 2, 3):
-            raise ValueError(f"difficulty must be 1, 2 or 3, got {difficulty!r}")
-        task_ids = [t for t in task_ids if task_difficulty(root, t) == difficulty]
+        wanted = {difficulty} if isinstance(difficulty, int) else set(difficulty)
+        if not wanted or not wanted <= {1, 2, 3}:
+            raise ValueError(f"difficulty must be 1, 2 or 3 (or a list of them), got {difficulty!r}")
+        task_ids = [t for t in task_ids if task_difficulty(root, t) in wanted]
     return task_ids
 
 

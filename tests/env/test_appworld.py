@@ -216,6 +216,9 @@ def test_splits_and_difficulty_come_from_appworld_files(appworld_root):
 
     assert load_task_ids(appworld_root, "train") == ["a1b2c3d_1", "a1b2c3d_2"]
     assert load_task_ids(appworld_root, "train", difficulty=2) == ["a1b2c3d_2"]
+    assert load_task_ids(appworld_root, "train", difficulty=[1, 2]) == ["a1b2c3d_1", "a1b2c3d_2"]
+    with pytest.raises(ValueError, match="difficulty must be 1, 2 or 3"):
+        load_task_ids(appworld_root, "train", difficulty=4)
     assert load_task_ids(appworld_root, "test_normal") == ["b7e8f9a_1"]
     with pytest.raises(ValueError, match="available splits: dev, test_challenge, test_normal, train"):
         load_task_ids(appworld_root, "validation")
