@@ -8,8 +8,9 @@ blocks of the message, concatenated, as one cell. The world lives in this (the h
 REPL's `apis.<app>.<api>(**kwargs)` is forwarded here and run by `World.call`, the only way agent
 code can change the world.
 
-Every step's info: `turn`, `code`, `api_calls` (app, api, args, status, ok, result), `error`
-(the cell failed), `error_kind`, `restarted` (the REPL process was replaced). The episode
+Every step's info: `turn`, `code`, `api_calls` (app, api, args, status, ok: small, what rollouts
+keep), `api_results` (each call's JSON result or error body, in the same order: what RecordEpisode
+writes), `error` (the cell failed), `error_kind`, `restarted` (the REPL process was replaced). The episode
 terminates once `apis.supervisor.complete_task(...)` has run; that final step's reward is the
 fraction of the task's checks passed, and its info adds `reward`, `success`, `checks` and `answer`.
 `evaluate()` gives the same report for the state as it stands (an unfinished episode is scored too,
@@ -109,11 +110,17 @@ class AppSuiteEnv:
         info: dict[str, Any] = {"turn": self.turn, "code": code}
         if not code.strip():
             observation = NO_CODE_OBSERVATION
-            info.update(api_calls=[], error=False, error_kind=None, restarted=False)
+            info.update(api_calls=[], api_results=[], error=False, error_kind=None, restarted=False)
         else:
             cell = self._sandbox.run(code)
             observation = cell.observation
-            info.update(api_calls=cell.api_calls, error=not cell.ok, error_kind=cell.error_kind, restarted=cell.restarted)
+            info.update(
+                api_calls=[{k: v for k, v in call.items() if k != "result"} for call in cell.api_calls],
+                api_results=[call.get("result") for call in cell.api_calls],
+                error=not cell.ok,
+                error_kind=cell.error_kind,
+                restarted=cell.restarted,
+            )
         terminated = bool(self.world.completed)
         reward = 0.0
         if terminated:

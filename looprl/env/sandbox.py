@@ -469,7 +469,7 @@ class Sandbox:
             self.restart()
             self._await_ready()
         try:
-            deadline = started + self.limits.cell_timeout_s + self.limits.kill_grace_s
+            deadline = time.monotonic() + self.limits.cell_timeout_s + self.limits.kill_grace_s
             self._send({"op": "exec", "code": code}, deadline)
             while True:
                 msg = self._recv(deadline)

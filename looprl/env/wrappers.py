@@ -164,8 +164,8 @@ class RecordEpisode(Wrapper):
                     "reward": result.reward,
                     "terminated": result.terminated,
                     "truncated": result.truncated,
-                    "api_calls": result.info.get("api_calls", []),
-                    "info": {k: v for k, v in result.info.items() if k != "api_calls"},
+                    "api_calls": _calls_with_results(result.info),
+                    "info": {k: v for k, v in result.info.items() if k not in ("api_calls", "api_results")},
                 }
             )
         return result
@@ -173,6 +173,16 @@ class RecordEpisode(Wrapper):
     def _write(self, event: dict[str, Any]) -> None:
         self._lines.append(json.dumps(event, default=str) + "\n")
         atomic_write_text(self.path, "".join(self._lines))
+
+
+def _calls_with_results(info: dict[str, Any]) -> list[dict[str, Any]]:
+    """The step's API calls, each with its result (envs may keep results apart, in `api_results`)."""
+    calls = [dict(call) for call in info.get("api_calls", []) or []]
+    results = info.get("api_results")
+    if isinstance(results, list) and len(results) == len(calls):
+        for call, result in zip(calls, results):
+            call.setdefault("result", result)
+    return calls
 
 
 def wrap_env(
