@@ -28,8 +28,8 @@ The tasks (scenario a1b2c3d in train, b7e8f9a in test_normal):
 * a1b2c3d_2 (difficulty 2): create a note titled "Groceries" with content "milk, eggs"
 * b7e8f9a_1 (difficulty 1): "What is the title of my SimpleNote note about Oslo?" -> Trips
 
-`TASKS` below is the one source of these facts; the tests read it back from specs.json and
-ground_truth/ rather than repeating it.
+`TASKS` below holds these facts; the tests check the env against what it wrote (specs.json,
+ground_truth/answer.json) and use the task ids, the login and the note count directly.
 """
 
 from __future__ import annotations
