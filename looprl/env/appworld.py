@@ -9,7 +9,7 @@ the kernel picks, and drives it over HTTP:
     step(message)   ->  POST /execute     (all ```python blocks of the message, concatenated)
                         POST /task_completed
                         POST /evaluate    (once the task is completed: AppWorld's own tests)
-    close()         ->  POST /close, then the server process is stopped
+    close()         ->  POST /close; the server goes to the idle pool (or is stopped)
 
 One server serves one episode at a time (AppWorld keeps one world per process), so run one env per
 concurrent episode. An env reuses its server across episodes, and `close()` hands a live server to a
@@ -24,8 +24,8 @@ Contract (looprl/env/base.py):
   ``supervisor``, ``date`` (what the scaffold needs), ``difficulty`` (from the task's
   ground_truth/metadata.json), ``split`` and ``scenario``, ``task_id`` and ``experiment_name``;
 * `step` returns AppWorld's REPL output and ``info["api_calls"]``, one ``{app, api, args, status,
-  ok}`` per API call the cell made (status inferred, see `_new_api_calls`); ``terminated`` is True once the agent called
-  ``apis.supervisor.complete_task``; that step's reward is the fraction of AppWorld's tests that
+  ok}`` per API call the cell made (status inferred, see `_new_api_calls`); ``terminated`` is True
+  once the agent called ``apis.supervisor.complete_task``; that step's reward is the fraction of AppWorld's tests that
   passed, ``info["success"]`` whether all did, ``info["checks"]`` one ``{"name", "passed",
   "detail"}`` per test (name = AppWorld's requirement, detail = its failure trace); every other
   step has reward 0.0;
