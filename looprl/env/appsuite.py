@@ -170,4 +170,15 @@ class AppSuiteEnv:
             pass
 
 
-register_env("appsuite", AppSuiteEnv, overwrite=True)
+_OPTIONS = ("isolation", "sandbox", "prespawn")
+
+
+def make_appsuite_env(**options: Any) -> AppSuiteEnv:
+    """`make_env("appsuite", **options)`: unknown options are named, with the ones that exist."""
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown appsuite env option(s) {unknown}; options are: {', '.join(_OPTIONS)}")
+    return AppSuiteEnv(**options)
+
+
+register_env("appsuite", make_appsuite_env, overwrite=True)

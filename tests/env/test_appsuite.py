@@ -119,6 +119,20 @@ def test_tampering_with_the_apis_stub_cannot_complete_the_task(env):
     assert env.world.completed is False
 
 
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"turns": 3}, "unknown appsuite env option(s) ['turns']; options are: isolation, sandbox, prespawn"),
+        ({"isolation": "docker"}, "isolation must be one of auto, bwrap, unshare, none; got 'docker'"),
+        ({"sandbox": {"memory": 5}}, "unknown sandbox limit(s) ['memory']"),
+    ],
+)
+def test_bad_env_options_are_named(options, message):
+    with pytest.raises(ValueError) as err:
+        make_env("appsuite", **options)
+    assert message in str(err.value)
+
+
 def test_unknown_task_is_an_error_naming_it(env):
     with pytest.raises(Exception, match="no_such_task"):
         env.reset("no_such_task")
