@@ -8,8 +8,11 @@ ids, with a LoRA adapter (gradients flow to the LoRA weights only, as in trainin
            in backward)
 
 Each (method, T) runs in its own subprocess so its peak memory is its own: CUDA max allocated on a
-GPU, else the process's peak RSS (minus the RSS after loading the model). Also checks the two agree
-(max |difference| of the logprobs). Writes JSON (`--out`, default
+GPU, else the process's peak RSS above its RSS after loading the model (the peak mark is reset
+through /proc/self/clear_refs). Also checks the two agree
+(max |difference| of the logprobs). Peak RSS on a CPU depends on the allocator, so each run also
+reports `saved_for_backward_mib`: the bytes of the tensors autograd keeps for the backward pass
+(counted with saved-tensor hooks), which is where a held (T x vocab) logits tensor shows. Writes JSON (`--out`, default
 benchmarks/results/bench_logprobs.json).
 
     python benchmarks/bench_logprobs.py --model smollm2 --lengths 1024 4096 8192
@@ -22,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -40,12 +42,18 @@ def _model_path(name: str) -> str:
     return resolve_model(name)
 
 
-def _rss_mib() -> float:
+def _status_mib(field: str) -> float:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _reset_peak_rss() -> None:
+    """Reset the kernel's peak-RSS mark (VmHWM) so loading the model does not count (Linux 4.0+)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
 
 
 def run_one(model: str, method: str, length: int, chunk_size: int, dtype: str, device: str | None) -> dict:
@@ -59,30 +67,40 @@ def run_one(model: str, method: str, length: int, chunk_size: int, dtype: str, d
     cuda = backend.device.type == "cuda"
     vocab = backend.base_model.config.vocab_size
     ids = torch.randint(0, vocab, (1, length), generator=torch.Generator().manual_seed(0)).to(backend.device)
-    base_rss = _rss_mib()
+    _reset_peak_rss()
+    base_rss = _status_mib("VmRSS")
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         base_cuda = torch.cuda.memory_allocated() / 2**20
+    saved: dict[int, int] = {}  # storage -> bytes autograd keeps for backward (allocator-independent)
+
+    def pack(t):
+        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
     start = time.perf_counter()
-    if method == "naive":
-        backend.model.train()
-        logits = backend.model(input_ids=ids).logits.float()
-        lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-        lp = torch.cat([torch.zeros_like(lp[:, :1]), lp], dim=1)
-    else:
-        lp = backend.token_logprobs(ids, grad=True, chunk_size=chunk_size)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        if method == "naive":
+            backend.model.train()
+            logits = backend.model(input_ids=ids).logits.float()
+            lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+            lp = torch.cat([torch.zeros_like(lp[:, :1]), lp], dim=1)
+        else:
+            lp = backend.token_logprobs(ids, grad=True, chunk_size=chunk_size)
+    saved_mib = sum(saved.values()) / 2**20
     lp.sum().backward()
     if cuda:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated() / 2**20 - base_cuda if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base_rss
+    peak = torch.cuda.max_memory_allocated() / 2**20 - base_cuda if cuda else _status_mib("VmHWM") - base_rss
     return {
         "method": method,
         "length": length,
         "chunk_size": chunk_size if method == "chunked" else None,
         "seconds": round(seconds, 4),
         "peak_extra_mib": round(peak, 1),
+        "saved_for_backward_mib": round(saved_mib, 1),
         "memory_kind": "cuda_max_allocated" if cuda else "process_peak_rss",
         "logprob_sum": float(lp.detach().sum()),
     }
@@ -122,6 +140,7 @@ def main() -> None:
         if len(pair) == 2:
             n, c = pair["naive"], pair["chunked"]
             n["chunked_memory_ratio"] = round(c["peak_extra_mib"] / max(n["peak_extra_mib"], 1e-9), 3)
+            n["chunked_saved_ratio"] = round(c["saved_for_backward_mib"] / max(n["saved_for_backward_mib"], 1e-9), 3)
             n["chunked_time_ratio"] = round(c["seconds"] / n["seconds"], 3)
             n["logprob_sum_abs_diff"] = abs(c["logprob_sum"] - n["logprob_sum"])
     result = {

