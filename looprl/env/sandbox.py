@@ -28,15 +28,19 @@ and every env's reset info carries it):
   read world-readable files (source code; no secrets by default, and the world's database lives only
   in the host's memory). Without user namespaces and without root there is no network isolation
   either. Isolation "none" keeps only the process-level protections (for debugging).
+* Seccomp (x86_64, every mode): a filter makes the syscalls agent code has no use for fail with
+  EPERM: fork/clone/exec, sockets, kill, ptrace and other processes' memory, namespaces and mounts,
+  keyrings, kernel modules, BPF, io_uring, clock setting (the list is in sandbox_worker.py). So even
+  isolation "none" has no network, no child processes and no signals to other processes.
 * Wall clock: a cell past its limit gets a ``CellTimeout`` raised into it (variables are kept); if it
   does not stop within a grace period the host kills the worker's process group.
 * A worker that crashes, is killed (memory, CPU), or breaks the protocol is replaced on the next
   cell and the agent is told its variables are gone. The host, the world and other episodes go on.
 
-Not protected: seccomp is not used, so the kernel's whole syscall surface is reachable from inside
-(a kernel exploit is out of scope); CPU and memory are rlimits per worker, not cgroup quotas; the
-host trusts nothing the worker says except its first `ready` report, which is sent before any agent
-code runs.
+Not protected: the syscalls the filter allows (file, memory, time, signal handling) remain a kernel
+attack surface (a kernel exploit is out of scope); on other architectures than x86_64 there is no
+seccomp filter (reported); CPU and memory are rlimits per worker, not cgroup quotas; the host trusts
+nothing the worker says except its first `ready` report, which is sent before any agent code runs.
 """
 
 from __future__ import annotations
@@ -258,7 +262,7 @@ def _summarize(mode: str, report: dict[str, Any], limits: SandboxLimits) -> dict
         "import_allow_list": list(ALLOWED_MODULES),
         "cell_timeout_s": limits.cell_timeout_s,
         "max_api_calls_per_cell": limits.max_api_calls_per_cell,
-        "seccomp": False,
+        "seccomp": bool(report.get("seccomp")),
     }
 
 
@@ -283,8 +287,11 @@ class Sandbox:
     waited for on first use. Not thread-safe: one episode drives one Sandbox.
     """
 
-    def __init__(self, call_api: ApiHandler, *, limits: SandboxLimits | dict | None = None, isolation: str = "auto") -> None:
+    def __init__(
+        self, call_api: ApiHandler, *, limits: SandboxLimits | dict | None = None, isolation: str = "auto", seccomp: bool = True
+    ) -> None:
         self.call_api = call_api
+        self.seccomp = bool(seccomp)  # off only to test the layers under it
         self.limits = SandboxLimits.from_options(limits)
         self.isolation = resolve_isolation(isolation)
         self._proc: subprocess.Popen | None = None
@@ -310,6 +317,7 @@ class Sandbox:
             "recursion_limit": self.limits.recursion_limit,
             "unshare_net": self.isolation == "unshare",
             "pid1_parent_ok": self.isolation == "bwrap",
+            "seccomp": self.seccomp,
         }
         if self.isolation == "bwrap":
             argv = _bwrap_argv(self.limits)

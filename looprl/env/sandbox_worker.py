@@ -12,7 +12,9 @@ Before any agent code runs the worker locks itself down (order matters):
   3. drops to an unprivileged uid/gid when started as root (all capabilities go with it);
   4. parent-death signal (the worker dies with the host), rlimits on address space, CPU time,
      file size, open files, processes (0: no fork, no threads) and core dumps;
-  5. moves into its own working directory.
+  5. moves into its own working directory;
+  6. installs a seccomp filter (x86_64) that refuses fork/exec, sockets, kill, ptrace, namespaces,
+     mounts and other syscalls agent code has no use for.
 It then reports what took effect in a `ready` frame, before reading any agent code.
 
 Everything after that point is untrusted and may be subverted (object-graph walks reach `os`):
@@ -144,7 +146,59 @@ def _lock_down(config):
 
     os.chdir(config["workdir"])
     report["cwd"] = os.getcwd()
+    if config.get("seccomp", True):
+        report["seccomp"] = _install_seccomp(libc)
     return report
+
+
+# x86_64 syscall numbers the agent's code has no use for: new processes and programs, sockets,
+# other processes' memory, namespaces and mounts, kernel keyrings, modules, BPF, io_uring, clocks.
+_DENIED_SYSCALLS_X86_64 = {
+    "fork": 57, "vfork": 58, "clone": 56, "clone3": 435, "execve": 59, "execveat": 322,
+    "socket": 41, "socketpair": 53, "connect": 42, "accept": 43, "accept4": 288, "bind": 49, "listen": 50,
+    "kill": 62, "tkill": 200, "tgkill": 234, "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
+    "kcmp": 312, "pidfd_open": 434, "pidfd_getfd": 438, "unshare": 272, "setns": 308, "mount": 165,
+    "umount2": 166, "pivot_root": 155, "chroot": 161, "open_by_handle_at": 304, "name_to_handle_at": 303,
+    "keyctl": 250, "add_key": 248, "request_key": 249, "bpf": 321, "perf_event_open": 298,
+    "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+    "init_module": 175, "finit_module": 313, "delete_module": 176, "kexec_load": 246, "kexec_file_load": 320,
+    "reboot": 169, "swapon": 167, "swapoff": 168, "acct": 163, "settimeofday": 164, "clock_settime": 227,
+    "adjtimex": 159, "personality": 135, "iopl": 172, "ioperm": 173, "modify_ldt": 154, "syslog": 103,
+    "quotactl": 179, "fanotify_init": 300, "uselib": 134, "vhangup": 153,
+}  # fmt: skip
+
+
+def _install_seccomp(libc):
+    """A seccomp filter that makes the syscalls above fail with EPERM (x86_64 only; else reported off)."""
+    import ctypes
+    import platform
+
+    if platform.machine() != "x86_64":
+        return False
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, deny, kill = 0x7FFF0000, 0x00050000 | 1, 0x80000000  # ALLOW, ERRNO(EPERM), KILL_PROCESS
+    numbers = sorted(_DENIED_SYSCALLS_X86_64.values())
+    prog = [
+        (ld_abs, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 1, 0, 0xC000003E),  # AUDIT_ARCH_X86_64, else kill (no other ABI's numbers apply)
+        (ret, 0, 0, kill),
+        (ld_abs, 0, 0, 0),  # seccomp_data.nr
+        (jge, len(numbers) + 1, 0, 0x40000000),  # the x32 ABI: denied wholesale
+    ]
+    for i, nr in enumerate(numbers):
+        prog.append((jeq, len(numbers) - i, 0, nr))  # match -> jump to the deny below
+    prog += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+    filters = (SockFilter * len(prog))(*[SockFilter(*ins) for ins in prog])
+    fprog = SockFprog(len(prog), filters)
+    PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+    return libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -56,11 +56,11 @@ def isolation(request) -> str:
 
 @pytest.fixture
 def make_sandbox(world):
-    """make_sandbox(isolation="auto", **limits) -> a Sandbox over the fake world, closed after the test."""
+    """make_sandbox(isolation="auto", seccomp=True, **limits) -> a Sandbox over the fake world, closed after the test."""
     boxes: list[Sandbox] = []
 
-    def make(isolation: str = "auto", **limits: Any) -> Sandbox:
-        box = Sandbox(world.call, isolation=isolation, limits=limits or None)
+    def make(isolation: str = "auto", *, seccomp: bool = True, **limits: Any) -> Sandbox:
+        box = Sandbox(world.call, isolation=isolation, limits=limits or None, seccomp=seccomp)
         boxes.append(box)
         return box
 

@@ -122,6 +122,7 @@ def test_protections_report(isolation):
     assert report["rlimits"]["RLIMIT_NPROC"] == 0
     assert report["network_isolated"]  # this machine has namespaces either way
     assert report["filesystem_isolated"] is (isolation == "bwrap")
+    assert report["seccomp"] is True  # x86_64 here
 
 
 @pytest.mark.parametrize(

@@ -167,9 +167,31 @@ def test_runs_unprivileged_and_cannot_regain_root(make_sandbox, isolation):
 # --- processes, signals and other episodes ---------------------------------------------------------
 
 
-def test_fork_is_refused(make_sandbox, isolation):
+@pytest.mark.parametrize(
+    "code",
+    [
+        "os.execv('/usr/bin/true', ['true'])",
+        "ct = real_import('ctypes')\nlibc = ct.CDLL(None, use_errno=True)\n"
+        "if libc.socket(2, 1, 0) < 0:\n    raise PermissionError(ct.get_errno(), 'socket')",
+        "os.kill(1, 0)",
+        "real_import('ctypes')\nlibc = real_import('ctypes').CDLL(None, use_errno=True)\n"
+        "if libc.unshare(0x10000000) != 0:\n    raise PermissionError(real_import('ctypes').get_errno(), 'unshare')",
+    ],
+    ids=["execve", "socket", "kill", "new-user-namespace"],
+)
+def test_seccomp_refuses_dangerous_syscalls_even_without_namespaces(make_sandbox, code):
+    box = make_sandbox("none")
+    assert box.protections["seccomp"] is True
+    result = attack(box, code)
+    assert "PermissionError: [Errno 1]" in result.observation, result.observation
+
+
+@pytest.mark.parametrize("seccomp", [True, False], ids=["seccomp", "rlimit-alone"])
+def test_fork_is_refused(make_sandbox, isolation, seccomp):
     code = "try:\n    pid = os.fork()\n    print('FORKED')\n    os._exit(0) if pid == 0 else None\nexcept OSError as e:\n    print(type(e).__name__)"
-    assert attack(make_sandbox(isolation), code).observation == "BlockingIOError"
+    # seccomp refuses clone(); without it RLIMIT_NPROC=0 under an unprivileged uid refuses it too.
+    expected = "PermissionError" if seccomp else "BlockingIOError"
+    assert attack(make_sandbox(isolation, seccomp=seccomp), code).observation == expected
 
 
 def test_subprocesses_and_shell_commands_cannot_start(make_sandbox, isolation):
@@ -177,7 +199,7 @@ def test_subprocesses_and_shell_commands_cannot_start(make_sandbox, isolation):
         "try:\n    os.posix_spawn('/usr/bin/true', ['true'], {})\n    print('RAN')\nexcept OSError as e:\n    print(type(e).__name__)\n"
         "print(os.system('true') != 0)"
     )
-    assert attack(make_sandbox(isolation), code).observation == "BlockingIOError\nTrue"
+    assert attack(make_sandbox(isolation), code).observation == "PermissionError\nTrue"
 
 
 def test_threads_cannot_start(make_sandbox, isolation):
@@ -319,7 +341,8 @@ def test_malformed_api_calls_are_refused(make_sandbox, world):
     assert result.error_kind == "protocol" and world.calls == []
 
 
-def test_network_is_unreachable_even_to_the_hosts_loopback(make_sandbox, isolation):
+@pytest.mark.parametrize("seccomp", [True, False], ids=["seccomp", "namespace-alone"])
+def test_network_is_unreachable_even_to_the_hosts_loopback(make_sandbox, isolation, seccomp):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -340,7 +363,9 @@ def test_network_is_unreachable_even_to_the_hosts_loopback(make_sandbox, isolati
         f"else:\n    try:\n        so.create_connection(('127.0.0.1', {port}), timeout=1)\n        print('CONNECTED')\n"
         "    except OSError as e:\n        print(type(e).__name__)"
     )
-    result = attack(make_sandbox(isolation), code)
+    box = make_sandbox(isolation, seccomp=seccomp)
+    assert box.protections["seccomp"] is seccomp
+    result = attack(box, code)
     thread.join()
     server.close()
     if result.observation == "UNLOADABLE":
@@ -348,7 +373,9 @@ def test_network_is_unreachable_even_to_the_hosts_loopback(make_sandbox, isolati
         # modules not loaded before the privilege drop cannot be loaded at all: blocked one step earlier.
         assert isolation != "bwrap"
     else:
-        assert result.observation in ("OSError", "ConnectionRefusedError", "TimeoutError"), result.observation
+        # With seccomp, socket() itself is refused; without it, the empty network namespace has no route.
+        expected = ("PermissionError",) if seccomp else ("OSError", "ConnectionRefusedError")
+        assert result.observation in expected, result.observation
     assert accepted == []
 
 
