@@ -1,0 +1,227 @@
+"""The CPU demo: take a small real model, measure it, train it with LOOP, measure it again.
+
+Stages (each recorded in RUN_DIR/demo_state.json when done, so a re-run — after Ctrl-C or to see
+the table again — redoes nothing that is finished, and an interrupted training stage resumes from
+its last checkpoint):
+
+  1. model    materialize SmolLM2-135M-Instruct (or use the configured model)
+  2. before   greedy evaluation of the starting model on a dev subset of the built-in world
+  3. sft      optional SFT-GT warm-up on ground-truth solutions of the training tasks
+  4. loop     LOOP on easy training tasks (starting from the warm-up's adapter when there is one)
+  5. after    the same evaluation with the trained adapter
+  6. report   a before/after table (TGC, reward, behaviour metrics) and the HTML report
+
+The numbers printed are whatever the run measured; nothing is tuned to look good.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from looprl.schema import DemoConfig, EvalConfig, RolloutConfig, SamplingConfig, TrainConfig
+from looprl.utils.io import atomic_write_json, atomic_write_text
+
+STAGES = ("model", "before", "sft", "loop", "after", "report")
+
+
+class DemoState:
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "demo_state.json"
+        self.data: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {"done": {}}
+
+    def done(self, stage: str) -> bool:
+        return stage in self.data["done"]
+
+    def mark(self, stage: str, **info: Any) -> None:
+        self.data["done"][stage] = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **info}
+        atomic_write_json(self.path, self.data)
+
+    def get(self, stage: str) -> dict[str, Any]:
+        return self.data["done"].get(stage, {})
+
+
+def pick_dev_tasks(cfg: DemoConfig) -> list[str]:
+    """A deterministic dev subset that spreads over scenarios (round-robin, task 1 of each first)."""
+    from looprl.world import load_tasks
+
+    tasks = load_tasks(cfg.train.tasks.dev_split, difficulties=cfg.dev_difficulties)
+    if not tasks:
+        raise ValueError(f"no {cfg.train.tasks.dev_split} tasks with difficulties {cfg.dev_difficulties}")
+    by_index: dict[int, list[str]] = {}
+    for t in tasks:
+        by_index.setdefault(int(t.id.rsplit("_", 1)[1]), []).append(t.id)
+    ordered = [tid for n in sorted(by_index) for tid in by_index[n]]
+    return ordered[: cfg.dev_tasks]
+
+
+def _eval_config(cfg: DemoConfig, model_path: str, adapter: str | None) -> EvalConfig:
+    t = cfg.train
+    sampling = SamplingConfig(**{**t.rollout.sampling.model_dump(), "temperature": 0.0})
+    rollout = RolloutConfig(**{**t.rollout.model_dump(), "sampling": sampling})
+    model = t.model.model_copy(update={"name_or_path": model_path, "adapter_path": adapter})
+    return EvalConfig(seed=t.seed, model=model, env=t.env, split=t.tasks.dev_split, samples=cfg.eval_samples, rollout=rollout)
+
+
+def run_evaluation(cfg: EvalConfig, task_ids: list[str], out: Path, label: str) -> dict[str, Any]:
+    """Evaluate exactly `task_ids` and write an eval run directory (docs/run-layout.md)."""
+    from looprl.commands.eval import build_policy, env_factory_for, print_summary, sampling_for, scaffold_for
+    from looprl.config import dump_config
+    from looprl.rollout import evaluate
+
+    atomic_write_json(out / "run.json", {
+        "kind": "eval", "name": label, "model": cfg.model.name_or_path, "method": None if cfg.model.adapter_path is None else "loop",
+        "adapter": cfg.model.adapter_path, "split": cfg.split, "env": cfg.env.name, "seed": cfg.seed,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": "looprl demo",
+    })
+    atomic_write_text(out / "config.yaml", dump_config(cfg))
+    result = evaluate(
+        build_policy(cfg), env_factory_for(cfg), task_ids, samples=cfg.samples, sampling=sampling_for(cfg),
+        scaffold=scaffold_for(cfg.rollout.scaffold), max_turns=cfg.env.eval_max_turns,
+        max_context_tokens=cfg.rollout.sampling.max_context_tokens, max_observation_tokens=cfg.env.max_observation_tokens,
+        concurrency=cfg.rollout.concurrency, generation_batch_size=cfg.rollout.generation_batch_size, split=cfg.split,
+        model_name=label, out_dir=out, progress=True,
+    )
+    print_summary(result.summary)
+    return result.summary
+
+
+def _latest_adapter(run_dir: Path) -> str:
+    from looprl.training.checkpoint import load_latest
+
+    found = load_latest(run_dir)
+    if found is None:
+        raise FileNotFoundError(f"no usable checkpoint under {run_dir / 'checkpoints'}")
+    return str(found[0] / "adapter")
+
+
+def _train(cfg: TrainConfig) -> None:
+    from looprl.training.checkpoint import load_latest
+    from looprl.training.trainer import Trainer
+
+    resume = load_latest(cfg.run_dir) is not None
+    Trainer(cfg, resume=resume).train()
+
+
+def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
+    """Run (or resume) every stage; returns the before/after comparison."""
+    from looprl.backends import resolve_model
+
+    console = console or Console()
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    state = DemoState(run)
+    atomic_write_json(run / "demo_config.json", cfg.model_dump(mode="json"))
+    t_start = time.perf_counter()
+
+    def stage(name: str, title: str) -> bool:
+        if state.done(name):
+            console.print(f"[dim]- {title}: already done ({state.get(name)['at']})[/]")
+            return False
+        console.rule(f"[bold]{STAGES.index(name) + 1}/{len(STAGES)} {title}")
+        return True
+
+    # 1. the model ---------------------------------------------------------------------------------
+    if stage("model", "materialize the model"):
+        t0 = time.perf_counter()
+        path = str(resolve_model(cfg.train.model.name_or_path))
+        state.mark("model", path=path, seconds=round(time.perf_counter() - t0, 1))
+    model_path = state.get("model")["path"]
+    console.print(f"model: {model_path}")
+    dev_ids = pick_dev_tasks(cfg)
+
+    # 2. before ------------------------------------------------------------------------------------
+    if stage("before", f"evaluate the starting model on {len(dev_ids)} dev tasks"):
+        t0 = time.perf_counter()
+        run_evaluation(_eval_config(cfg, model_path, None), dev_ids, run / "eval_before", "before (base model)")
+        state.mark("before", seconds=round(time.perf_counter() - t0, 1))
+
+    # 3. SFT-GT warm-up ----------------------------------------------------------------------------
+    start_adapter = cfg.train.model.adapter_path
+    if cfg.sft_iterations > 0:
+        sft_cfg = cfg.train.model_copy(deep=True)
+        sft_cfg.run_dir = str(run / "sft")
+        sft_cfg.model.name_or_path = model_path
+        sft_cfg.trainer.method = "sft-gt"
+        sft_cfg.trainer.iterations = cfg.sft_iterations
+        sft_cfg.trainer.lr = cfg.sft_lr
+        if stage("sft", f"SFT-GT warm-up: {cfg.sft_iterations} iterations on ground-truth chats"):
+            t0 = time.perf_counter()
+            _train(sft_cfg)
+            state.mark("sft", seconds=round(time.perf_counter() - t0, 1))
+        start_adapter = _latest_adapter(run / "sft")
+
+    # 4. LOOP --------------------------------------------------------------------------------------
+    loop_cfg = cfg.train.model_copy(deep=True)
+    loop_cfg.run_dir = str(run / "loop")
+    loop_cfg.model.name_or_path = model_path
+    loop_cfg.model.adapter_path = start_adapter
+    t = loop_cfg.trainer
+    if stage("loop", f"LOOP: {t.iterations} iterations x {t.tasks_per_iteration} tasks x K={t.rollouts_per_task}"):
+        t0 = time.perf_counter()
+        _train(loop_cfg)
+        state.mark("loop", seconds=round(time.perf_counter() - t0, 1))
+    trained_adapter = _latest_adapter(run / "loop")
+
+    # 5. after -------------------------------------------------------------------------------------
+    if stage("after", f"evaluate the trained model on the same {len(dev_ids)} dev tasks"):
+        t0 = time.perf_counter()
+        run_evaluation(_eval_config(cfg, model_path, trained_adapter), dev_ids, run / "eval_after", "after (LOOP)")
+        state.mark("after", seconds=round(time.perf_counter() - t0, 1))
+
+    # 6. table and report --------------------------------------------------------------------------
+    comparison = before_after_table(run / "eval_before", run / "eval_after", console)
+    report_path = run / "report.html"
+    if stage("report", "write the HTML report"):
+        from looprl.analysis.report import build_report
+
+        runs = [run / "eval_before", run / "eval_after", run / "loop"] + ([run / "sft"] if (run / "sft").is_dir() else [])
+        build_report(runs, report_path)
+        state.mark("report", path=str(report_path))
+    atomic_write_json(run / "before_after.json", comparison)
+    total = sum(v.get("seconds", 0) for v in state.data["done"].values())
+    console.print(f"\nreport: [bold]{report_path.resolve()}[/]")
+    console.print(f"before/after JSON: {(run / 'before_after.json').resolve()}")
+    console.print(f"stage time recorded: {total / 60:.1f} min (this invocation: {(time.perf_counter() - t_start) / 60:.1f} min)")
+    return comparison
+
+
+def before_after_table(before: Path, after: Path, console: Console) -> dict[str, Any]:
+    """Print every metric of the two eval runs side by side with the ratio after/before."""
+    from rich.table import Table
+
+    from looprl.analysis import compare_runs, load_run
+    from looprl.trajectory import read_jsonl
+
+    runs = [load_run(before), load_run(after)]
+    comparison = compare_runs(runs)
+    rewards = []
+    for path in (before, after):
+        trajs = list(read_jsonl(path / "rollouts.jsonl"))
+        rewards.append(sum(t.reward for t in trajs) / len(trajs) if trajs else None)
+    table = Table(title="what LOOP changed (dev subset, greedy)")
+    table.add_column("metric")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    table.add_column("after/before", justify="right")
+
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "-"
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    ratio = (rewards[1] / rewards[0]) if rewards[0] else None
+    table.add_row("mean reward (fraction of checks passed)", fmt(rewards[0]), fmt(rewards[1]), fmt(ratio))
+    for m in comparison["metrics"]:
+        if m["key"].startswith(("per_app/", "per_split/")) or m["key"].endswith("_std"):
+            continue  # all of them are in before_after.json and the report; the table keeps to the headline
+        vals = m["values"]
+        r = m["ratios"][0] if m.get("ratios") else None
+        table.add_row(m["label"], fmt(vals[0]), fmt(vals[1]), fmt(r))
+    console.print(table)
+    return {"reward_mean": {"before": rewards[0], "after": rewards[1]}, **comparison}
