@@ -375,10 +375,11 @@ class Sandbox:
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            if proc.returncode is None:  # once reaped, its pid (and group id) may belong to someone else
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
             try:
                 proc.kill()
             except ProcessLookupError:
