@@ -37,6 +37,13 @@ and every env's reset info carries it):
 * A worker that crashes, is killed (memory, CPU), or breaks the protocol is replaced on the next
   cell and the agent is told its variables are gone. The host, the world and other episodes go on.
 
+Where each applies. Linux only (prctl, namespaces, rlimits). Our CI and dev machines (Debian 12,
+x86_64, tests run as root, bubblewrap installed by scripts/ci-setup.d/10-bubblewrap.sh): everything
+above, isolation "bwrap". Root without bubblewrap: everything but the file-system and pid
+isolation. A non-root host: no uid change (the worker runs as the host's user); with bubblewrap it is
+still isolated (user namespace), but without it the worker can read that user's files and the
+host's /proc/<pid>/environ, so do not run that way with secrets in the environment.
+
 Not protected: the syscalls the filter allows (file, memory, time, signal handling) remain a kernel
 attack surface (a kernel exploit is out of scope); on other architectures than x86_64 there is no
 seccomp filter (reported); CPU and memory are rlimits per worker, not cgroup quotas; the host trusts
