@@ -19,7 +19,7 @@ It then reports what took effect in a `ready` frame, before reading any agent co
 
 Everything after that point is untrusted and may be subverted (object-graph walks reach `os`):
 the restricted builtins and import allow-list below are a first fence only. The wall is the OS
-(what steps 1-5 and bubblewrap set up) and the host, which owns the world and validates every API
+(what steps 1-6 and bubblewrap set up) and the host, which owns the world and validates every API
 call the `apis` stub forwards; a worker that breaks the protocol is killed and replaced.
 """
 
