@@ -62,16 +62,15 @@ def _sandbox_numbers(isolation: str, repeat: int) -> dict:
 
 def _episode(args) -> int:
     from looprl.env import make_env
-    from looprl.env.cells import split_into_turns
 
-    task, isolation = args
+    task_id, turns, isolation = args
     env = make_env("appsuite", isolation=isolation)
     steps = 0
     try:
-        env.reset(task.id)
-        for turn in split_into_turns(task.solution):
+        env.reset(task_id)
+        for turn in turns:
             steps += 1
-            if env.step(f"```python\n{turn.code}\n```").terminated:
+            if env.step(f"```python\n{turn}\n```").terminated:
                 break
     finally:
         env.close()
@@ -96,13 +95,16 @@ def _reused_env_seconds(isolation: str, tasks: list) -> float:
 
 
 def _episode_numbers(isolation: str, tasks: list, concurrency: int) -> dict:
+    from looprl.env.cells import split_into_turns
+
+    jobs = [(t.id, [turn.code for turn in split_into_turns(t.solution)], isolation) for t in tasks]
     start = time.perf_counter()
-    steps = sum(_episode((t, isolation)) for t in tasks)
+    steps = sum(_episode(job) for job in jobs)
     sequential = time.perf_counter() - start
     reused = _reused_env_seconds(isolation, tasks)
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        steps_c = sum(pool.map(_episode, [(t, isolation) for t in tasks]))
+        steps_c = sum(pool.map(_episode, jobs))
     concurrent = time.perf_counter() - start
     return {
         "episodes": len(tasks),

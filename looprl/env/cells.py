@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from dataclasses import dataclass
+
+# CPython 3.11's ast.parse is not safe to call from several threads at once ("SystemError: AST
+# constructor recursion depth mismatch", seen replaying 32 episodes in threads); parse under a lock.
+_PARSE_LOCK = threading.Lock()
 
 # ```python ... ``` (also ```py and a bare ``` fence); the closing fence may be missing at the end of
 # a message cut off by the token limit, in which case the rest of the message is the cell.
@@ -40,7 +45,8 @@ class SolutionTurn:
 
 def split_into_turns(solution: str) -> list[SolutionTurn]:
     """Cut a solution into one turn per top-level statement (compound statements stay whole)."""
-    tree = ast.parse(solution)
+    with _PARSE_LOCK:
+        tree = ast.parse(solution)
     lines = solution.splitlines()
     turns: list[SolutionTurn] = []
     prev_end = 0

@@ -32,17 +32,17 @@ def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def _episode(task) -> tuple[str, float, int]:
+def _episode(job: tuple[str, list[str]]) -> tuple[str, float]:
+    task_id, turns = job
     env = make_env("appsuite")
     try:
-        env.reset(task.id)
+        env.reset(task_id)
         result = None
-        for turn in split_into_turns(task.solution):
-            result = env.step(f"```python\n{turn.code}\n```")
+        for turn in turns:
+            result = env.step(f"```python\n{turn}\n```")
             if result.terminated:
                 break
-        pid_during = env._sandbox.pid if env._sandbox is not None else -1
-        return task.id, result.reward, pid_during
+        return task_id, result.reward
     finally:
         env.close()
 
@@ -52,8 +52,9 @@ def test_32_concurrent_episodes_finish_and_leak_nothing():
     assert len(tasks) == 32
     gc.collect()
     fds_before, children_before = _open_fds(), _children()
+    jobs = [(task.id, [turn.code for turn in split_into_turns(task.solution)]) for task in tasks]
     with ThreadPoolExecutor(max_workers=32) as pool:
-        results = list(pool.map(_episode, tasks))
+        results = list(pool.map(_episode, jobs))
     assert [r[1] for r in results] == [1.0] * 32, [r for r in results if r[1] != 1.0]
     gc.collect()
     assert _children() == children_before, "sandbox workers were left running"
