@@ -422,7 +422,10 @@ class _Run:
         if result is None:
             # The agent did not complete the task: the training reward is still the fraction of checks
             # passed (paper), when the env can evaluate the state as it stands.
-            evaluation = _evaluate_now(ep.env)
+            try:
+                evaluation = _evaluate_now(ep.env)
+            except Exception as exc:
+                raise RolloutError(f"env evaluate() failed for {ep.where()}: {type(exc).__name__}: {exc}") from exc
             if evaluation is not None:
                 reward = float(evaluation.get("reward", reward))
                 info = {**evaluation, **{k: v for k, v in info.items() if k not in evaluation}}
