@@ -532,6 +532,10 @@ class Sandbox:
             observation = (output.rstrip("\n") + "\n" if output.strip() else "") + str(error)
         else:
             observation = output if output.strip() else "Execution successful."
+        # Lone surrogates ('\ud800') survive JSON but not UTF-8: show them escaped, so every later
+        # consumer (tokenizer, JSONL writer) gets valid text.
+        observation = observation.encode("utf-8", "backslashreplace").decode("utf-8")
+        output = output.encode("utf-8", "backslashreplace").decode("utf-8")
         return CellResult(observation=observation.rstrip("\n"), output=output, error_kind=kind, api_calls=calls, seconds=seconds)
 
     def _lost(self, exc: _WorkerLost, calls: list[dict[str, Any]], seconds: float) -> CellResult:

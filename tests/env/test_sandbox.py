@@ -67,6 +67,12 @@ def test_output_before_an_exception_is_kept(make_sandbox):
     assert "sandbox_worker" not in result.observation  # the worker's own frames are not shown
 
 
+def test_output_is_always_valid_utf8(make_sandbox):
+    result = make_sandbox().run("print('caf\\u00e9', chr(0xD800))")
+    assert result.observation == "caf\u00e9 \\ud800"
+    result.observation.encode("utf-8")  # no lone surrogate left
+
+
 def test_syntax_error_is_an_observation(make_sandbox):
     result = make_sandbox().run("def f(:\n    pass")
     assert result.error_kind == "syntax"
