@@ -68,6 +68,8 @@ class AppSuiteEnv:
     # -- the protocol ----------------------------------------------------------------------------
 
     def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]:
+        """Start an episode of ``task_id``. ``seed`` is accepted for the protocol: a task's world is
+        the same every time (its randomness is fixed when the task is generated)."""
         from looprl.world import World, get_task
 
         task = get_task(task_id)  # raises with the known ids when unknown
