@@ -174,6 +174,7 @@ def main() -> None:
         print(json.dumps((run_looprl if args.side == "looprl" else run_trl)(args)))
         return
     results = {}
+    load_before = os.getloadavg()
     for side in ("looprl", "trl"):
         cmd = [sys.executable, __file__, *sys.argv[1:], "--side", side]
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -186,7 +187,9 @@ def main() -> None:
         "benchmark": "update_step", "model": args.model,
         "batch": {"trajectories": args.prompts * args.k, "prompt_len": args.prompt_len, "completion_len": args.completion_len},
         "steps_timed": args.steps, "gradient_checkpointing": args.gradient_checkpointing,
-        "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None, "platform": platform.platform(), **results,
+        "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None, "platform": platform.platform(),
+        # other work on the machine skews CPU timings; the 1-minute load average before and after says how much
+        "cpu_count": os.cpu_count(), "load_avg_1m_before": load_before[0], "load_avg_1m_after": os.getloadavg()[0], **results,
     }
     if "step_s" in results.get("looprl", {}) and "step_s" in results.get("trl", {}):
         report["ratio_step_time_looprl_over_trl"] = results["looprl"]["step_s"] / results["trl"]["step_s"]

@@ -29,6 +29,7 @@ class TrainBatch:
     advantages: torch.Tensor  # (B,) float
     rewards: torch.Tensor  # (B,) float
     logp_old: torch.Tensor | None = None  # (B, T) float, filled by the trainer before the update
+    logp_sampler: torch.Tensor | None = None  # (B, T) float, the sampler's logprobs (diagnostics only)
     logp_ref: torch.Tensor | None = None  # (B, T) float, adapter-disabled logprobs (KL methods)
     extras: dict[str, torch.Tensor] | None = None  # method-specific per-token tensors, e.g. PPO returns
 
@@ -92,11 +93,14 @@ def make_batch(
     attention_mask = torch.zeros((B, T), dtype=torch.long)
     mask = torch.zeros((B, T), dtype=torch.bool)
     turn_ids = torch.full((B, T), -1, dtype=torch.long)
+    logp_sampler = torch.zeros((B, T), dtype=torch.float32)
     for i, (traj, n) in enumerate(zip(trajectories, lengths)):
         input_ids[i, :n] = torch.tensor(traj.token_ids[:n])
         attention_mask[i, :n] = 1
         mask[i, :n] = torch.tensor(traj.trainable[:n], dtype=torch.bool)
         turn_ids[i, :n] = torch.tensor(traj.turn_ids[:n])
+        logp_sampler[i, :n] = torch.tensor(traj.logprobs[:n], dtype=torch.float32)
     mask[:, 0] = False  # no logprob for the first token (nothing precedes it)
     rewards = torch.tensor([float(t.reward) for t in trajectories])
-    return TrainBatch(input_ids, attention_mask, mask, turn_ids, advantages.to(torch.float32), rewards)
+    return TrainBatch(input_ids, attention_mask, mask, turn_ids, advantages.to(torch.float32), rewards,
+                      logp_sampler=logp_sampler)

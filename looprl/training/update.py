@@ -47,6 +47,20 @@ def compute_logprobs(policy: Any, batch: TrainBatch, micro_batch_size: int, chun
     return out
 
 
+def sampler_gap(batch: TrainBatch) -> dict[str, float]:
+    """How far the sampler's logprobs are from the trainer's (same weights): mean and max |difference|
+    over sampled tokens. Near 0 for the transformers backend; a large gap (a vLLM/trainer mismatch in
+    kernels, dtype or weights) makes the importance ratios lie."""
+    if batch.logp_sampler is None or batch.logp_old is None or not bool(batch.mask.any()):
+        return {}
+    gap = (batch.logp_sampler - batch.logp_old)[batch.mask]
+    # trajectories without sampler logprobs (SFT-GT chats, chat backends) carry zeros there
+    gap = gap[batch.logp_sampler[batch.mask] != 0]
+    if gap.numel() == 0:
+        return {}
+    return {"rollout/sampler_logprob_gap_mean": float(gap.abs().mean()), "rollout/sampler_logprob_gap_max": float(gap.abs().max())}
+
+
 def accumulate_gradients(
     policy: Any, method: "Method", minibatch: TrainBatch, cfg: "TrainerConfig", runtime: "MethodRuntime | None" = None
 ) -> dict[str, float]:
@@ -92,8 +106,10 @@ def run_update(
 ) -> dict[str, float]:
     """Epochs x shuffled minibatches over `batch`; returns the iteration's update metrics."""
     params = [p for g in optimizer.param_groups for p in g["params"]]
+    diagnostics: dict[str, float] = {}
     if method.needs_old_logprobs:
         batch.logp_old = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size)
+        diagnostics = sampler_gap(batch)
     if method.needs_ref_logprobs:
         batch.logp_ref = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, reference=True)
     prepared = runtime.prepare(policy, batch, cfg, iteration) if runtime is not None else {}
@@ -126,6 +142,7 @@ def run_update(
 
     return {
         **prepared,
+        **diagnostics,
         "loss/policy": mean(losses),
         "ppo/kl_k1": mean(kls),
         "ppo/kl_k1_max": max(kls) if kls else 0.0,

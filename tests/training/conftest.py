@@ -46,3 +46,15 @@ def tiny_policy(tiny_model_dir):
 @pytest.fixture(scope="session")
 def make_trajectories():
     return synthetic_trajectories
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """The tiny model gains nothing from intra-op threads, and on a busy 2-core machine they spin
+    (a 6-token generation went from 0.7 s to 12 s under load); restore the setting afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
