@@ -110,3 +110,18 @@ def test_method_runs_in_the_trainer(method, tiny_model_dir, tmp_path):
         resumed = Trainer(cfg, resume=True, progress=False)
         for a, b in zip(trainer.runtime.parameters(), resumed.runtime.parameters()):
             assert torch.equal(a, b)
+
+
+def test_sft_gt_on_the_built_in_world(tiny_model_dir, tmp_path):
+    from looprl.world import load_tasks
+
+    task = next(t for t in load_tasks("train") if t.difficulty == 1)
+    cfg = load_config(TrainConfig, None, [f"model.name_or_path={tiny_model_dir}", f"run_dir={tmp_path}", "logging.tensorboard=false",
+                                          "trainer.eval_every=0", "trainer.iterations=1", "trainer.tasks_per_iteration=1",
+                                          "trainer.method=sft-gt", "lora.r=4", f"tasks.task_ids=[{task.id}]"])
+    trainer = Trainer(cfg, progress=False)
+    history = trainer.train()
+    assert history[-1]["train/optimizer_steps"] == 2.0 and history[-1]["loss/policy"] > 0  # 2 epochs x 1 minibatch
+    (chat,) = trainer.fixed_data
+    text = trainer.policy.tokenizer.decode([i for i, tr in zip(chat.token_ids, chat.trainable) if tr])
+    assert "apis.supervisor.complete_task" in text and task.instruction in chat.messages[-2]["content"]
