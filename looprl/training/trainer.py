@@ -88,7 +88,8 @@ class _base_model:
 
 
 def resolve_task_ids(cfg: TrainConfig, split: str) -> list[str]:
-    """Training/dev task ids: explicit `tasks.task_ids`, else the world's split filtered by difficulty."""
+    """Training/dev task ids: explicit `tasks.task_ids` (then used for dev evaluation too), the toy
+    env's `n_tasks` tasks, else the world's split (the training split filtered by difficulty)."""
     if cfg.tasks.task_ids:
         return list(cfg.tasks.task_ids)
     if cfg.env.name == "toy":
