@@ -117,6 +117,7 @@ def _resolve_dtype(dtype: str) -> Any:
 class HFBackend:
     """A transformers causal LM with a peft LoRA adapter: generation, logprobs, adapter I/O.
 
+    `lora` defaults to `LoraConfig()` (the paper's r=16, alpha=32 on q,k,v,o,gate,up,down).
     `lora=None` and no `adapter_path` trains the full model (no adapter; `disable_adapter` and
     `save_adapter` then raise). With `adapter_path`, that adapter is loaded trainable and its own
     config wins over `lora`.
