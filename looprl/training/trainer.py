@@ -180,7 +180,7 @@ class Trainer:
 
         # -- 5. update -------------------------------------------------------------------------------
         t1 = time.perf_counter()
-        update_metrics: dict[str, float] = {}
+        update_metrics: dict[str, float] = {"train/optimizer_steps": 0.0, "train/stopped_early": 0.0}  # an empty buffer
         if buffer:
             batch = make_batch(buffer, kept_adv, self.policy.pad_token_id, max_tokens=t.rollout.sampling.max_context_tokens)
             update_metrics = run_update(self.policy, self.optimizer, self.method, batch, cfg, self.shuffle, self.runtime, i)
