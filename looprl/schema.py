@@ -106,6 +106,14 @@ class TrainerConfig(StrictModel):
     gae_lambda: float = Field(1.0, ge=0.0, le=1.0, description="PPO: GAE lambda (paper: 1; smaller diverged)")
     value_hidden_size: int = Field(1024, ge=1, description="PPO: width of the value head's 3-layer MLP")
 
+    @model_validator(mode="after")
+    def _check_kl_coef(self) -> "TrainerConfig":
+        # Only GRPO-KL has a KL term; a coefficient set for another method would be silently ignored.
+        if self.kl_coef > 0 and self.method != "grpo-kl":
+            raise ValueError(f"kl_coef={self.kl_coef} only applies to method 'grpo-kl' (method is {self.method!r}); "
+                             "LOOP and the other methods have no KL term")
+        return self
+
 
 class LoggingConfig(StrictModel):
     tensorboard: bool = Field(True, description="write TensorBoard event files into the run directory")

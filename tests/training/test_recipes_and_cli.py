@@ -55,3 +55,11 @@ def test_cli_rejects_bad_input(tmp_path):
     assert res.exit_code == 2 and "trainer.lr" in res.output
     res = _run(["train", "--resume", str(tmp_path / "nothing")])
     assert res.exit_code == 2 and "not a training run directory" in res.output
+
+
+def test_kl_coef_only_with_grpo_kl():
+    from looprl.config import ConfigError
+
+    with pytest.raises(ConfigError, match="only applies to method 'grpo-kl'"):
+        load_config(TrainConfig, None, ["trainer.kl_coef=0.1"])
+    assert load_config(TrainConfig, None, ["trainer.kl_coef=0.1", "trainer.method=grpo-kl"]).trainer.kl_coef == 0.1
