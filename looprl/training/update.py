@@ -8,8 +8,8 @@ Guarantees:
   minibatch's trajectories (tested: one minibatch == two accumulated halves).
 * "Old" logprobs are recomputed here with no grad, before the first step (the sampler's logprobs
   are for diagnostics only), as the paper's reference code does.
-* Guards: a NaN/inf loss or a k1 KL estimate above `kl_guard` stops the rest of the iteration's
-  update (the step that saw it is not taken); the reason is reported in the metrics.
+* Guards: a NaN/inf loss (or gradient norm) or a k1 KL estimate above `kl_guard` stops the rest of
+  the iteration's update (the step that saw it is not taken); the reason is reported in the metrics.
 """
 
 from __future__ import annotations
@@ -127,7 +127,11 @@ def run_update(
             if stats["kl_k1"] > cfg.kl_guard:
                 stopped = "kl_guard"
                 break
-            norms.append(float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)))
+            norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
+            if not math.isfinite(norm):  # a finite loss can still back-propagate inf/NaN: never step on it
+                stopped = "nan_loss"
+                break
+            norms.append(norm)
             optimizer.step()
             steps += 1
             losses.append(stats["loss"])
