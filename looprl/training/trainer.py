@@ -13,9 +13,15 @@ One iteration (the paper's, with its defaults in TrainConfig):
   7. evaluate            every `eval_every` iterations on dev tasks, tracking the best checkpoint
   8. log + checkpoint    metrics.jsonl / TensorBoard / W&B, then an atomic checkpoint
 
-Resuming (`Trainer(cfg, resume=True)`) restores adapter, optimizer, RNG states and sampler
-position from the newest checkpoint that verifies, so a run killed at any point and resumed ends
-with the same weights as one never interrupted (tested on the tiny model, CPU, concurrency 1).
+Resuming (`Trainer(cfg, resume=True)`) restores adapter, optimizer, RNG states (including the
+sampler's generator and the minibatch shuffler), sampler position, metric history, best-on-dev and
+the method's state (PPO's critic) from the newest checkpoint that verifies, so a run killed at any
+point and resumed ends with the same weights as one never interrupted. That holds when collection
+itself is deterministic: tested on the tiny model on CPU with rollout.concurrency 1 (with more
+concurrency, which episodes share a generate() call depends on thread timing).
+
+Not built: sharding the trainer over several GPUs (accelerate FSDP). The trainer is one process;
+rollouts can come from a vLLM server and environments from Ray actors.
 """
 
 from __future__ import annotations
