@@ -127,8 +127,11 @@ def main() -> None:
                                          "traceback": traceback.format_exc()[-3000:]}
         print(f"[bench_rollout] {name}: {json.dumps({k: v for k, v in results['backends'][name].items() if k != 'traceback'})}", flush=True)
 
-    results["references"]["scripted+appsuite"] = _row(collect(ScriptedPolicy(_scripted_appsuite), env_factory, tasks, **common))
-    results["references"]["scripted+toy"] = _row(collect(ScriptedPolicy(), ToyEnv, [f"toy_{n % 5 + 1}" for n in range(64)], **{**common, "scaffold": None, "max_turns": 10}))
+    # The scripted replies are whole code cells (one id per character), so they get a budget that fits them.
+    scripted = {**common, "sampling": SamplingParams(max_new_tokens=400)}
+    results["references"]["scripted+appsuite"] = _row(collect(ScriptedPolicy(_scripted_appsuite), env_factory, tasks, **scripted))
+    toy_tasks = [f"toy_{n % 5 + 1}" for n in range(64)]
+    results["references"]["scripted+toy"] = _row(collect(ScriptedPolicy(), ToyEnv, toy_tasks, **{**scripted, "scaffold": None, "max_turns": 10}))
     have = [n for n, r in results["backends"].items() if r.get("available")]
     if len(have) == 2:
         a, b = (results["backends"][n]["tokens_per_s"] for n in have)
