@@ -102,6 +102,14 @@ def resolve_task_ids(cfg: TrainConfig, split: str) -> list[str]:
         from looprl.env.toy import load_toy_tasks
 
         return load_toy_tasks(int(cfg.env.options.get("n_tasks", 8)))
+    difficulties = cfg.tasks.difficulties if split == cfg.tasks.train_split else None
+    if cfg.env.name == "appworld":  # AppWorld's own split files and difficulty metadata
+        from looprl.env.appworld import load_task_ids
+
+        ids = load_task_ids(cfg.env.options.get("root"), split, difficulty=difficulties)
+        if not ids:
+            raise ValueError(f"AppWorld split {split!r} has no tasks with difficulties {difficulties}")
+        return ids
     from looprl.world import load_tasks
 
     tasks = load_tasks(split)
