@@ -27,35 +27,44 @@ def ground_truth_trajectories(task_ids: Sequence[str], env_factory: Callable[[],
     from looprl.agent.tokens import ChatTokens, TokenStream
     from looprl.env.cells import split_into_turns
 
+    use_env_ground_truth = solution_for is None  # an explicit solution_for wins over the env's own
     if solution_for is None:
-        from looprl.world import get_task
 
         def solution_for(task_id: str) -> str:
+            from looprl.world import get_task
+
             return get_task(task_id).solution
 
     chat = ChatTokens(tokenizer)
     stop = chat.stop_token_ids[-1]
     out = []
     for task_id in task_ids:
-        solution = solution_for(task_id)
-        if not solution:
-            raise ValueError(f"task {task_id!r} has no ground-truth solution; SFT-GT needs one per training task")
         env = env_factory()
         try:
             messages, info = env.reset(task_id)
+            # An env may carry its own ground truth as agent messages (the toy env does); it is replayed
+            # through the env so the observations between turns are the env's own.
+            own = getattr(env, "ground_truth_messages", None) if use_env_ground_truth else None
+            replies, observations = ([], []) if own is None else (list(own(task_id)), [])
+            for reply in replies:
+                observations.append(env.step(reply).observation)
         finally:
             env.close()
+        if own is None:
+            solution = solution_for(task_id)
+            if not solution:
+                raise ValueError(f"task {task_id!r} has no ground-truth solution; SFT-GT needs one per training task")
+            replies = [solution_message(t.thought, t.code) for t in split_into_turns(solution)]
+            observations = [EXECUTION_OK] * len(replies)
         messages = [dict(m) for m in (scaffold.initial_messages(messages, info) if scaffold is not None else messages)]
         stream = TokenStream()
         stream.add_context(chat.prompt_ids(messages), turn=-1)
-        turns = split_into_turns(solution)
-        for i, turn in enumerate(turns):
-            text = solution_message(turn.thought, turn.code)
+        for i, text in enumerate(replies):
             ids = chat.encode(text) + [stop]
             stream.add_sampled(ids, [0.0] * len(ids), turn=i)
             messages.append({"role": "assistant", "content": text})
-            if i + 1 < len(turns):
-                obs = scaffold.observation_message(EXECUTION_OK, info) if scaffold is not None else {"role": "user", "content": EXECUTION_OK}
+            if i + 1 < len(replies):
+                obs = scaffold.observation_message(observations[i], info) if scaffold is not None else {"role": "user", "content": observations[i]}
                 stream.add_context(chat.between_turns_ids(messages, ids, obs), turn=i)
                 messages.append(obs)
         out.append(Trajectory(task_id=task_id, messages=messages, reward=1.0, success=True, terminated=True,

@@ -31,3 +31,35 @@ def test_toy_env_episode():
     assert load_toy_tasks(3) == ["toy_0", "toy_1", "toy_2"]
     with pytest.raises(ValueError, match="toy_<n>"):
         env.reset("appsuite_1")
+
+
+def test_multi_turn_toy_rewards_the_mean_over_turns_and_replays_its_ground_truth():
+    env = ToyEnv(turns=3)
+    env.reset("toy_1")
+    first = env.step("12")
+    assert not first.terminated and first.reward == 0.0 and "digits" in first.observation
+    env.step("ab")
+    last = env.step("1a")
+    assert last.terminated and last.reward == pytest.approx((1 + 0 + 0.5) / 3) and not last.info["success"]
+    assert [c["passed"] for c in last.info["checks"]] == [True, False, False]
+    env.reset("toy_1")
+    for reply in env.ground_truth_messages("toy_1"):
+        result = env.step(reply)
+    assert result.terminated and result.reward == 1.0 and result.info["success"]
+    with pytest.raises(ValueError, match="turns"):
+        ToyEnv(turns=0)
+
+
+def test_sft_gt_on_the_toy_env_uses_its_own_ground_truth(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from looprl.training.sft_data import ground_truth_trajectories
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    (traj,) = ground_truth_trajectories(["toy_2"], lambda: ToyEnv(turns=2), None, tok)
+    traj.validate()
+    replies = ToyEnv(turns=2).ground_truth_messages("toy_2")
+    assert [m["content"] for m in traj.messages if m["role"] == "assistant"] == replies
+    assert [m["content"] for m in traj.messages if m["role"] == "user"][1:] == ["Continue: digits only."]
+    sampled = [i for i, tr in zip(traj.token_ids, traj.trainable) if tr]
+    assert tok.decode(sampled) == "<|im_end|>".join(replies) + "<|im_end|>"
