@@ -362,7 +362,10 @@ class _Run:
                         # Harvest only when nothing waits for generation, so that steps submitted together
                         # come back together and share the next generate() call.
                         wait(list(live), return_when=FIRST_COMPLETED)
-                        wait(list(live), timeout=BATCH_GATHER_S)
+                        if all(not e.reset_done for e in live.values()):
+                            wait(list(live))  # only resets in flight (start-up): short, so the first turn is one batch
+                        else:
+                            wait(list(live), timeout=BATCH_GATHER_S)
                         for fut in [f for f in list(live) if f.done()]:
                             ep = live.pop(fut)
                             self._harvest(fut, ep, ready, pool, alive)

@@ -116,8 +116,9 @@ class ScriptedChat:
 class ToyEnv:
     """Task "toy_<n>": n steps, then the env says "ready"; complete_task after that succeeds."""
 
-    def __init__(self, *, step_delay_s: float = 0.0, observation: str = "ok", fail_on_turn: int | None = None):
+    def __init__(self, *, step_delay_s: float = 0.0, observation: str = "ok", fail_on_turn: int | None = None, reset_delay_s: float = 0.0):
         self.step_delay_s = step_delay_s
+        self.reset_delay_s = reset_delay_s
         self.observation = observation
         self.fail_on_turn = fail_on_turn
         self.task_id = ""
@@ -129,6 +130,8 @@ class ToyEnv:
         match = re.fullmatch(r"toy_(\d+)", task_id)
         if match is None:
             raise ValueError(f"unknown toy task {task_id!r}; toy tasks are named toy_<steps>, e.g. toy_2")
+        if self.reset_delay_s:
+            time.sleep(self.reset_delay_s)
         self.task_id, self.needed, self.steps = task_id, int(match.group(1)), 0
         info = {
             "instruction": f"Take {self.needed} steps, then complete the task.",

@@ -30,6 +30,13 @@ def test_batches_across_episodes_and_orders_results():
     t.validate()
 
 
+def test_first_turn_is_one_batch_even_when_resets_take_different_times():
+    delays = iter([0.0, 0.15, 0.05, 0.1, 0.0, 0.12])
+    policy = ScriptedPolicy()
+    collect_rollouts(policy, lambda: ToyEnv(reset_delay_s=next(delays)), ["toy_1", "toy_2"], k=3, sampling=SAMPLING, progress=False)
+    assert policy.batch_sizes[:2] == [6, 6]
+
+
 def test_generation_batch_size_caps_each_call():
     policy = ScriptedPolicy()
     trajs = collect_rollouts(policy, ToyEnv, ["toy_1"] * 5, k=1, sampling=SAMPLING, generation_batch_size=2, progress=False)
