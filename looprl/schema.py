@@ -72,7 +72,7 @@ class RolloutConfig(StrictModel):
     concurrency: int = Field(32, ge=1, description="episodes alive at once (their generation is batched)")
     generation_batch_size: int = Field(16, ge=1, description="prompts per generate() call")
     early_stop: bool = Field(True, description="stop once every task has >= floor(0.75 K) rollouts (4 of 6, paper) and 90% of all are done")
-    scaffold: str = Field("default", description="agent prompt: 'default' (looprl/agent/prompts/default.yaml), a YAML file of prompt pieces, or 'env' for the env's own messages")
+    scaffold: str = Field("default", description="agent prompt: a built-in set ('default', or 'compact' for small models/CPUs; looprl/agent/prompts/), a YAML file of prompt pieces, or 'env' for the env's own messages")
     vllm_url: str | None = Field(None, description="OpenAI-compatible vLLM server (http://127.0.0.1:PORT); None = start one")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="sampling parameters")
 
@@ -153,7 +153,7 @@ def _demo_train_defaults() -> "TrainConfig":
         model=ModelConfig(name_or_path="smollm2", gradient_checkpointing=True),
         env=EnvConfig(max_turns=4, eval_max_turns=4, max_observation_tokens=400),
         tasks=TasksConfig(difficulties=[1]),
-        rollout=RolloutConfig(concurrency=16, generation_batch_size=16, early_stop=False,
+        rollout=RolloutConfig(concurrency=16, generation_batch_size=16, early_stop=False, scaffold="compact",
                               sampling=SamplingConfig(max_new_tokens=160, max_context_tokens=4096)),
         trainer=TrainerConfig(method="loop", iterations=4, tasks_per_iteration=6, rollouts_per_task=4, minibatch_size=8,
                               micro_batch_size=1, lr=5e-5, logprob_chunk_size=512, eval_every=0),

@@ -138,3 +138,22 @@ class Scaffold:
         """One observation: the REPL output and a reminder of the task."""
         output = observation if observation.strip() else self.config.empty_output
         return {"role": "user", "content": _fill(self.config.observation, {"output": output, "task": self.task_block(info)})}
+
+
+def builtin_scaffolds() -> list[str]:
+    """Names of the prompt sets shipped in looprl/agent/prompts/ ('default', 'compact', ...)."""
+    return sorted(p.stem for p in DEFAULT_PROMPTS.parent.glob("*.yaml"))
+
+
+def scaffold_for(choice: str) -> "Scaffold | None":
+    """rollout.scaffold: a built-in prompt set by name ('default', 'compact'), 'env' for the env's own
+    messages (None), or the path of a YAML file of prompt pieces."""
+    if choice == "env":
+        return None
+    if choice in builtin_scaffolds():
+        return Scaffold.from_yaml(DEFAULT_PROMPTS.parent / f"{choice}.yaml")
+    if not Path(choice).is_file():
+        raise FileNotFoundError(
+            f"rollout.scaffold={choice!r} is neither a built-in prompt set ({', '.join(builtin_scaffolds())}), 'env', nor a YAML file"
+        )
+    return Scaffold.from_yaml(choice)

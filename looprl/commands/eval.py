@@ -157,14 +157,10 @@ def sampling_for(cfg: Any) -> Any:
 
 
 def scaffold_for(choice: str) -> Any:
-    """'default' -> the built-in scaffold, 'env' -> None (the env's own messages), else a YAML path."""
-    from looprl.agent import Scaffold
+    """rollout.scaffold: a built-in prompt set ('default', 'compact'), 'env', or a YAML path."""
+    from looprl.agent import scaffold_for as _scaffold_for
 
-    if choice == "env":
-        return None
-    if choice == "default":
-        return Scaffold()
-    return Scaffold.from_yaml(choice)
+    return _scaffold_for(choice)
 
 
 def print_summary(summary: dict[str, Any]) -> None:

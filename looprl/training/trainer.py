@@ -340,12 +340,9 @@ class Trainer:
 
 
 def scaffold_for(choice: str) -> Any:
-    """rollout.scaffold: 'default' -> the built-in scaffold, 'env' -> None (the env's own messages), else a YAML file."""
-    from looprl.agent import Scaffold
+    from looprl.agent import scaffold_for as _scaffold_for
 
-    if choice == "env":
-        return None
-    return Scaffold() if choice == "default" else Scaffold.from_yaml(choice)
+    return _scaffold_for(choice)
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -75,3 +75,18 @@ def test_bad_configs_are_rejected_with_reasons(tmp_path):
 def test_missing_info_names_the_keys():
     with pytest.raises(KeyError, match=r"\['supervisor', 'date'\].*scaffold=None"):
         Scaffold().initial_messages([], {"instruction": "x"})
+
+
+def test_builtin_prompt_sets_by_name_and_clear_error_otherwise(tmp_path):
+    from looprl.agent import builtin_scaffolds, scaffold_for
+
+    assert {"default", "compact"} <= set(builtin_scaffolds())
+    assert scaffold_for("env") is None
+    compact, default = scaffold_for("compact"), scaffold_for("default")
+    info = {"instruction": "Count my notes.", "date": "2026-05-18",
+            "supervisor": {"first_name": "A", "last_name": "B", "email": "a@b.c", "phone_number": "1"}}
+    short = compact.initial_messages([], info)
+    long = default.initial_messages([], info)
+    assert "Count my notes." in short[-1]["content"] and sum(len(m["content"]) for m in short) < sum(len(m["content"]) for m in long) / 2
+    with pytest.raises(FileNotFoundError, match="built-in prompt set"):
+        scaffold_for(str(tmp_path / "missing.yaml"))
