@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["ConfigError", "StrictModel", "load_config", "apply_overrides", "dump_config"]
+__all__ = ["ConfigError", "StrictModel", "load_config", "apply_overrides", "deep_merge", "dump_config"]
 
 
 class ConfigError(ValueError):
@@ -56,6 +56,19 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
         except ValueError:
             pass
     return key.split("."), value
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` laid over ``base``, section by section (a copy; ``update`` wins on leaves)."""
+    import copy
+
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -131,7 +144,7 @@ def load_config(
             raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level, got {type(loaded).__name__}")
-        data = apply_overrides(data, []) | loaded
+        data = deep_merge(data, loaded)
         source = str(path)
     if overrides:
         data = apply_overrides(data, overrides)

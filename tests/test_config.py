@@ -72,3 +72,10 @@ def test_missing_file_and_malformed_override():
         load_config(EvalConfig, "/nonexistent/x.yaml")
     with pytest.raises(ConfigError, match="key.path=value"):
         load_config(EvalConfig, overrides=["samples"])
+
+
+def test_file_sections_merge_into_the_base_instead_of_replacing_it(tmp_path):
+    path = tmp_path / "eval.yaml"
+    path.write_text(yaml.safe_dump({"rollout": {"concurrency": 4}}))
+    cfg = load_config(EvalConfig, path, base={"rollout": {"sampling": {"temperature": 0.0}}})
+    assert cfg.rollout.concurrency == 4 and cfg.rollout.sampling.temperature == 0.0

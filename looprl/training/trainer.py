@@ -139,7 +139,12 @@ class Trainer:
         self.collect_fn = collect_fn
         env_options = {k: v for k, v in cfg.env.options.items() if k != "n_tasks"}
         if cfg.rollout.mode == "ray":
+            import ray
+
             from looprl.rollout.ray_collector import RayEnvFactory
+
+            if not ray.is_initialized():
+                ray.init()  # joins the cluster Ray is configured for (RAY_ADDRESS), else starts a local one
 
             self.env_factory: Callable[[], Any] = RayEnvFactory(cfg.env.name, env_options)
         else:
