@@ -147,22 +147,23 @@ class EvalConfig(StrictModel):
 
 
 def _demo_train_defaults() -> "TrainConfig":
-    """LOOP scaled down to a 2-core CPU and SmolLM2-135M: short episodes, few easy tasks, K = 4."""
+    """LOOP scaled down to a 2-core CPU and SmolLM2-135M: the compact prompt, short episodes, 4 easy
+    tasks per iteration, K = 4. Sized so the whole demo fits in about half an hour on 2 cores."""
     return TrainConfig(
         run_dir="runs/demo/loop",
         model=ModelConfig(name_or_path="smollm2", gradient_checkpointing=True),
-        env=EnvConfig(max_turns=4, eval_max_turns=4, max_observation_tokens=400),
+        env=EnvConfig(max_turns=4, eval_max_turns=4, max_observation_tokens=300),
         tasks=TasksConfig(difficulties=[1]),
         rollout=RolloutConfig(concurrency=16, generation_batch_size=16, early_stop=False, scaffold="compact",
-                              sampling=SamplingConfig(max_new_tokens=160, max_context_tokens=4096)),
-        trainer=TrainerConfig(method="loop", iterations=4, tasks_per_iteration=6, rollouts_per_task=4, minibatch_size=8,
+                              sampling=SamplingConfig(max_new_tokens=128, max_context_tokens=3072)),
+        trainer=TrainerConfig(method="loop", iterations=2, tasks_per_iteration=4, rollouts_per_task=4, minibatch_size=8,
                               micro_batch_size=1, lr=5e-5, logprob_chunk_size=512, eval_every=0),
     )
 
 
 class DemoConfig(StrictModel):
     run_dir: str = Field("runs/demo", description="where the demo's runs, report and state are written (re-running resumes)")
-    dev_tasks: int = Field(6, ge=1, description="dev tasks evaluated before and after training")
+    dev_tasks: int = Field(4, ge=1, description="dev tasks evaluated before and after training")
     dev_difficulties: list[int] = Field(default_factory=lambda: [1], description="difficulties of the dev tasks evaluated")
     eval_samples: int = Field(1, ge=1, description="rollouts per dev task in the before/after evaluations")
     sft_iterations: int = Field(2, ge=0, description="SFT-GT warm-up iterations on ground-truth chats before LOOP (0 = none)")
