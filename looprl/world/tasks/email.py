@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from looprl.world.tasks import BaseView, TaskSpec, check, scenario
-from looprl.world.tasks._snippets_a import header, norm, updates_of
+from looprl.world.tasks._snippets import header, norm, updates_of
 
 
 def _inbox_senders(view: BaseView, min_count: int) -> list[str]:

@@ -6,7 +6,8 @@ from looprl.world.apps.expenses import balances, equal_shares
 from looprl.world.core import Clock, Ctx
 from looprl.world.state import MAIN_USER_ID
 from looprl.world.tasks import BaseView, TaskSpec, check, scenario
-from looprl.world.tasks.payments import full_name, header, inserts_where, near
+from looprl.world.tasks._snippets import header, inserts_where
+from looprl.world.tasks.payments import full_name, near
 
 
 def group_balances(view: BaseView, group_id: int) -> dict[int, float]:

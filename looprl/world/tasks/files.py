@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from looprl.world.state import MAIN_USER_ID
 from looprl.world.tasks import BaseView, TaskSpec, check, scenario
-from looprl.world.tasks.payments import header, inserts_where, updates_of
+from looprl.world.tasks._snippets import header, inserts_where, updates_of
 
 
 def user_files(view: BaseView) -> list[dict]:

@@ -7,7 +7,7 @@ import re
 from datetime import date, timedelta
 
 from looprl.world.tasks import BaseView, TaskSpec, check, scenario
-from looprl.world.tasks._snippets_a import header, inserts_by, norm
+from looprl.world.tasks._snippets import header, inserts_by, norm
 from looprl.world.tasks.phone import _texted_contacts
 
 _ANY_INSERT = lambda b, a: b is None and a is not None  # noqa: E731

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import timedelta
 
 from looprl.world.tasks import BaseView, TaskSpec, check, scenario
-from looprl.world.tasks._snippets_a import header
+from looprl.world.tasks._snippets import header
 
 _FIND_PLAYLIST = """\
 playlists = collect(apis.music.show_playlists, access_token=music_token)

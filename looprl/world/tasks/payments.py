@@ -1,67 +1,17 @@
-"""Scenarios over the payments app, and the snippets the payments/shopping/expenses/files scenario
-modules share (logging in through the supervisor's passwords, collecting every page of a list API,
-allowed-change predicates).
+"""Scenarios over the payments app, and helpers the payments/shopping/expenses/files scenario
+modules share (people lookups; the code snippets and predicates live in _snippets.py).
 
 Ground truths read everything through the public ``apis``: only what the instruction states (names,
 amounts, texts) appears in the code, never an id or an answer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
 
 from looprl.world.state import MAIN_USER_ID
 from looprl.world.tasks import BaseView, TaskSpec, check, only_inserts, scenario
+from looprl.world.tasks._snippets import header, rows_of
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
-
-
-def login(*apps: str) -> str:
-    """Code that logs in to each app as the supervisor, leaving ``<app>_token`` variables."""
-    code = (
-        'passwords = {a["account_name"]: a["password"] for a in apis.supervisor.show_account_passwords()}\n'
-        'my_email = apis.supervisor.show_profile()["email"]\n'
-    )
-    for app in apps:
-        code += f'{app}_token = apis.{app}.login(username=my_email, password=passwords["{app}"])["access_token"]\n'
-    return code
-
-
-COLLECT = '''\
-def collect(api, **kwargs):
-    """Every item of a paginated list API (it returns [] past its last page)."""
-    items, page_index = [], 0
-    while True:
-        page = api(**kwargs, page_index=page_index, page_limit=20)
-        if not page:
-            return items
-        items += page
-        page_index += 1
-'''
-
-
-def header(*apps: str) -> str:
-    return login(*apps) + COLLECT
-
-
-Predicate = Callable[[dict[str, Any] | None, dict[str, Any] | None], bool]
-
-
-def rows_of(column: str, ids: Iterable[int]) -> Predicate:
-    """Any change to rows whose ``column`` is one of ``ids``."""
-    allowed = frozenset(ids)
-    return lambda b, a: (b or a or {}).get(column) in allowed
-
-
-def updates_of(ids: Iterable[int], columns: Iterable[str]) -> Predicate:
-    """Changes to the rows with these ids, touching only these columns (no inserts or deletes)."""
-    ids, columns = frozenset(ids), frozenset(columns)
-    return lambda b, a: b is not None and a is not None and b["id"] in ids and all(b[k] == a[k] for k in b if k not in columns)
-
-
-def inserts_where(**values: Any) -> Predicate:
-    """New rows whose columns have these values."""
-    return lambda b, a: b is None and a is not None and all(a.get(k) == v for k, v in values.items())
 
 
 def full_name(view: BaseView, user_id: int) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from looprl.world.tasks import BaseView, TaskSpec, check, scenario
-from looprl.world.tasks._snippets_a import header, inserts_by, norm
+from looprl.world.tasks._snippets import header, inserts_by, norm
 
 _FIND_CONTACT = """\
 matches = apis.phone.search_contacts(access_token=phone_token, query="{name}")

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from looprl.world.state import MAIN_USER_ID
 from looprl.world.tasks import BaseView, TaskSpec, check, scenario
-from looprl.world.tasks.payments import MONTHS, header, inserts_where, updates_of
+from looprl.world.tasks._snippets import header, inserts_where, updates_of
+from looprl.world.tasks.payments import MONTHS
 
 _AVG = "(SELECT ROUND(AVG(rating), 2) FROM shopping_reviews r WHERE r.product_id = p.id)"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from looprl.world.tasks import BaseView, TaskSpec, check, scenario
-from looprl.world.tasks._snippets_a import header, inserts_by, norm, updates_of
+from looprl.world.tasks._snippets import header, inserts_by, norm, updates_of
 
 _FIND_LIST = """\
 lists = collect(apis.todo.show_lists, access_token=todo_token)

@@ -1,4 +1,4 @@
-"""Shared pieces for the todo/phone/email/music scenario modules: ground-truth code snippets
+"""Shared pieces for every scenario module: ground-truth code snippets
 (logging in through the supervisor's passwords, collecting every page of a list API) and
 allowed-change predicates for the collateral check.
 
@@ -48,6 +48,17 @@ Predicate = Callable[[dict[str, Any] | None, dict[str, Any] | None], bool]
 def inserts_by(user_id: int = MAIN_USER_ID, column: str = "user_id") -> Predicate:
     """New rows owned by ``user_id`` only."""
     return lambda b, a: b is None and a is not None and a.get(column) == user_id
+
+
+def rows_of(column: str, ids: Iterable[int]) -> Predicate:
+    """Any change to rows whose ``column`` is one of ``ids``."""
+    allowed = frozenset(ids)
+    return lambda b, a: (b or a or {}).get(column) in allowed
+
+
+def inserts_where(**values: Any) -> Predicate:
+    """New rows whose columns have these values."""
+    return lambda b, a: b is None and a is not None and all(a.get(k) == v for k, v in values.items())
 
 
 def updates_of(ids: Iterable[int], columns: Iterable[str]) -> Predicate:
