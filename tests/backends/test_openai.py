@@ -43,6 +43,7 @@ class FakeOpenAI:
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 status, headers, delay = step
+                counted = True
                 try:
                     time.sleep(delay)
                     if status == 200:
@@ -54,6 +55,11 @@ class FakeOpenAI:
                     else:
                         payload = {"error": {"message": f"scripted {status}"}}
                     data = json.dumps(payload).encode()
+                    # the request stops counting as in flight before its answer is written: once the
+                    # client has read it, it may send the next one before this thread runs again
+                    with fake.lock:
+                        fake.in_flight -= 1
+                        counted = False
                     self.send_response(status)
                     for k, v in headers.items():
                         self.send_header(k, v)
@@ -64,8 +70,9 @@ class FakeOpenAI:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
-                    with fake.lock:
-                        fake.in_flight -= 1
+                    if counted:
+                        with fake.lock:
+                            fake.in_flight -= 1
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
