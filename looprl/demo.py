@@ -175,7 +175,8 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
         state.mark("after", seconds=round(time.perf_counter() - t0, 1))
 
     # 6. table and report --------------------------------------------------------------------------
-    comparison = before_after_table(run / "eval_before", run / "eval_after", console)
+    comparison = before_after_table(run / "eval_before", run / "eval_after", console, with_sft=cfg.sft_iterations > 0)
+    comparison["loop"] = loop_summary(run / "loop", console)
     report_path = run / "report.html"
     if stage("report", "write the HTML report"):
         from looprl.analysis.report import build_report
@@ -191,7 +192,33 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     return comparison
 
 
-def before_after_table(before: Path, after: Path, console: Console) -> dict[str, Any]:
+def loop_summary(run_dir: Path, console: Console) -> dict[str, Any]:
+    """What the LOOP stage did: rollouts, how many carried signal, optimizer steps, reward by iteration."""
+    from looprl.training.trainer import read_metrics
+
+    history = read_metrics(run_dir)
+    summary = {
+        "iterations": len(history),
+        "rollouts": int(sum(h.get("rollout/count", 0) for h in history)),
+        "kept": int(sum(h.get("rollout/kept", 0) for h in history)),
+        "optimizer_steps": int(sum(h.get("train/optimizer_steps", 0) for h in history)),
+        "reward_by_iteration": [round(h.get("rollout/reward_mean", 0.0), 3) for h in history],
+    }
+    console.print(
+        f"LOOP: {summary['iterations']} iterations, {summary['rollouts']} rollouts, {summary['kept']} with a non-zero "
+        f"leave-one-out advantage, {summary['optimizer_steps']} optimizer steps; training reward by iteration "
+        f"{summary['reward_by_iteration']}"
+    )
+    if summary["optimizer_steps"] == 0:
+        console.print(
+            "[yellow]LOOP made no update: every task's K rollouts got the same reward, so no rollout carried a "
+            "leave-one-out signal. Differences above come from the SFT-GT warm-up. More tasks, larger K, longer "
+            "episodes or a stronger model give LOOP something to learn from.[/]"
+        )
+    return summary
+
+
+def before_after_table(before: Path, after: Path, console: Console, *, with_sft: bool = False) -> dict[str, Any]:
     """Print every metric of the two eval runs side by side with the ratio after/before."""
     from rich.table import Table
 
@@ -204,7 +231,8 @@ def before_after_table(before: Path, after: Path, console: Console) -> dict[str,
     for path in (before, after):
         trajs = list(read_jsonl(path / "rollouts.jsonl"))
         rewards.append(sum(t.reward for t in trajs) / len(trajs) if trajs else None)
-    table = Table(title="what LOOP changed (dev subset, greedy)")
+    stages = "SFT-GT warm-up, then LOOP" if with_sft else "LOOP"
+    table = Table(title=f"before vs after training ({stages}); dev subset, greedy")
     table.add_column("metric")
     table.add_column("before", justify="right")
     table.add_column("after", justify="right")

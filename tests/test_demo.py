@@ -1,0 +1,37 @@
+"""`looprl demo` end to end on the tiny model (the real demo uses SmolLM2 and ~25 minutes)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from looprl.cli import app
+
+
+def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir, tmp_path):
+    run_dir = tmp_path / "demo"
+    args = ["demo", "--run-dir", str(run_dir),
+            "--set", f"train.model.name_or_path={tiny_model_dir}", "--set", "dev_tasks=1",
+            "--set", "sft_iterations=1", "--set", "train.trainer.iterations=1",
+            "--set", "train.trainer.tasks_per_iteration=1", "--set", "train.trainer.rollouts_per_task=2",
+            "--set", "train.env.max_turns=1", "--set", "train.env.eval_max_turns=1",
+            "--set", "train.rollout.sampling.max_new_tokens=8"]
+    runner = CliRunner()
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    state = json.loads((run_dir / "demo_state.json").read_text())["done"]
+    assert set(state) == {"model", "before", "sft", "loop", "after", "report"}
+    for part in ("eval_before/rollouts.jsonl", "eval_after/summary.json", "loop/metrics.jsonl", "sft/metrics.jsonl", "report.html"):
+        assert (run_dir / part).is_file(), part
+    result = json.loads((run_dir / "before_after.json").read_text())
+    assert {"reward_mean", "metrics", "loop"} <= set(result) and result["loop"]["iterations"] == 1
+    assert "before vs after training" in first.output and "LOOP: 1 iterations" in first.output
+
+    second = runner.invoke(app, args)  # everything done: nothing is redone, the table is printed again
+    assert second.exit_code == 0, second.output
+    assert "already done" in second.output and "before vs after training" in second.output
+    assert json.loads((run_dir / "demo_state.json").read_text())["done"]["loop"] == state["loop"]
+
+    other = runner.invoke(app, args[:-2] + ["--set", "train.rollout.sampling.max_new_tokens=9"])
+    assert other.exit_code == 2 and "another configuration" in other.output
