@@ -171,7 +171,8 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     # 5. after -------------------------------------------------------------------------------------
     if stage("after", f"evaluate the trained model on the same {len(dev_ids)} dev tasks"):
         t0 = time.perf_counter()
-        run_evaluation(_eval_config(cfg, model_path, trained_adapter), dev_ids, run / "eval_after", "after (LOOP)")
+        label = "after (SFT-GT + LOOP)" if cfg.sft_iterations > 0 else "after (LOOP)"
+        run_evaluation(_eval_config(cfg, model_path, trained_adapter), dev_ids, run / "eval_after", label)
         state.mark("after", seconds=round(time.perf_counter() - t0, 1))
 
     # 6. table and report --------------------------------------------------------------------------

@@ -213,9 +213,10 @@ class Trainer:
             metrics.update(self._evaluate(i))
 
         # -- 8. log and checkpoint -------------------------------------------------------------------
-        sampled_tokens = sum(sum(r.trainable) for r in rollouts)
-        metrics.update({"time/collect_s": collect_s, "time/update_s": update_s, "time/iteration_s": time.perf_counter() - t0,
-                        "rollout/tokens_per_s": sampled_tokens / max(collect_s, 1e-9)})
+        metrics.update({"time/collect_s": collect_s, "time/update_s": update_s, "time/iteration_s": time.perf_counter() - t0})
+        if self.method.rollouts == "policy":  # SFT-GT/RFT train on stored data: no sampling to time
+            sampled_tokens = sum(sum(r.trainable) for r in rollouts)
+            metrics["rollout/tokens_per_s"] = sampled_tokens / max(collect_s, 1e-9)
         self.iteration = i
         self.logger.log(i, metrics)
         self._checkpoint()
