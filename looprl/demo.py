@@ -70,7 +70,8 @@ def _eval_config(cfg: DemoConfig, model_path: str, adapter: str | None) -> EvalC
 
 def run_evaluation(cfg: EvalConfig, task_ids: list[str], out: Path, label: str) -> dict[str, Any]:
     """Evaluate exactly `task_ids` and write an eval run directory (docs/run-layout.md)."""
-    from looprl.commands.eval import build_policy, env_factory_for, print_summary, sampling_for, scaffold_for
+    from looprl.agent import scaffold_for
+    from looprl.commands.eval import build_policy, env_factory_for, print_summary, sampling_for
     from looprl.config import dump_config
     from looprl.rollout import evaluate
 

@@ -68,6 +68,8 @@ def run_eval(cfg: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
     })
     atomic_write_text(out / "config.yaml", dump_config(cfg))
     console.print(f"evaluating [bold]{cfg.model.name_or_path}[/] on {len(task_ids)} {cfg.split} tasks x {cfg.samples} samples -> {out}")
+    from looprl.agent import scaffold_for
+
     scaffold = scaffold_for(cfg.rollout.scaffold)  # cheap checks first, the model load last
     env_factory = env_factory_for(cfg)
     policy = build_policy(cfg)
@@ -154,13 +156,6 @@ def sampling_for(cfg: Any) -> Any:
 
     s = cfg.rollout.sampling
     return SamplingParams(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k, max_new_tokens=s.max_new_tokens, seed=cfg.seed)
-
-
-def scaffold_for(choice: str) -> Any:
-    """rollout.scaffold: a built-in prompt set ('default', 'compact'), 'env', or a YAML path."""
-    from looprl.agent import scaffold_for as _scaffold_for
-
-    return _scaffold_for(choice)
 
 
 def print_summary(summary: dict[str, Any]) -> None:

@@ -151,6 +151,8 @@ class Trainer:
             self.env_factory = lambda: make_env(cfg.env.name, **env_options)
         self.train_ids = resolve_task_ids(cfg, cfg.tasks.train_split)
         self.sampler = TaskSampler(self.train_ids, cfg.seed)
+        from looprl.agent import scaffold_for
+
         self.scaffold = scaffold_for(cfg.rollout.scaffold)
         # per-run method state (PPO's critic); its parameters train alongside the LoRA
         self.runtime = self.method.runtime(self.policy, cfg) if self.method.runtime is not None else None
@@ -343,12 +345,6 @@ class Trainer:
             "split": c.tasks.train_split, "env": c.env.name, "seed": c.seed,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": "looprl train",
         })
-
-
-def scaffold_for(choice: str) -> Any:
-    from looprl.agent import scaffold_for as _scaffold_for
-
-    return _scaffold_for(choice)
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
