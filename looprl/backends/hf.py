@@ -355,15 +355,18 @@ class HFBackend:
         """The parameters an optimizer should update (the LoRA weights when peft-wrapped)."""
         return [p for p in self.model.parameters() if p.requires_grad]
 
-    def save_adapter(self, path: str | os.PathLike[str]) -> None:
-        """Write the adapter in peft's format; atomic (temp folder in the same parent, then rename)."""
+    def save_adapter(self, path: str | os.PathLike[str], *, state_dict: dict[str, Any] | None = None) -> None:
+        """Write the adapter in peft's format; atomic (temp folder in the same parent, then rename).
+
+        `state_dict` (full tensors by the model's parameter names) replaces the live weights: an
+        FSDP-sharded model passes the gathered adapter (looprl.training.distributed)."""
         if not self.is_peft:
             raise RuntimeError("save_adapter needs a LoRA adapter; this backend was built with lora=None (full fine-tuning)")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
-            self.model.save_pretrained(str(tmp))
+            self.model.save_pretrained(str(tmp), **({"state_dict": state_dict} if state_dict is not None else {}))
             old = None
             if target.exists():
                 old = target.with_name(f".{target.name}.old.{os.getpid()}")
@@ -377,8 +380,17 @@ class HFBackend:
 
     def load_adapter(self, path: str | os.PathLike[str]) -> None:
         """Copy a saved adapter's weights into the live adapter in place (optimizer state stays valid)."""
+        from peft.utils import set_peft_model_state_dict
+
+        result = set_peft_model_state_dict(self.model, self.read_adapter(path))
+        missing = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
+        if missing:
+            raise ValueError(f"adapter at {path} has weights the live model has no place for: {missing[:5]}")
+
+    def read_adapter(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """A saved adapter's weights (peft's key names), after checking it fits the live adapter."""
         from peft import PeftConfig
-        from peft.utils import load_peft_weights, set_peft_model_state_dict
+        from peft.utils import load_peft_weights
 
         if not self.is_peft:
             raise RuntimeError("load_adapter needs a LoRA adapter; this backend was built with lora=None")
@@ -390,10 +402,7 @@ class HFBackend:
             a, b = getattr(saved, field), getattr(live, field)
             if (set(a) if isinstance(a, (set, list)) else a) != (set(b) if isinstance(b, (set, list)) else b):
                 raise ValueError(f"adapter at {path} has {field}={a!r} but the live adapter has {field}={b!r}")
-        result = set_peft_model_state_dict(self.model, load_peft_weights(str(path), device=str(self.device)))
-        missing = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
-        if missing:
-            raise ValueError(f"adapter at {path} has weights the live model has no place for: {missing[:5]}")
+        return load_peft_weights(str(path), device=str(self.device))
 
     @contextlib.contextmanager
     def disable_adapter(self) -> Iterator[None]:

@@ -2,6 +2,8 @@
 
     looprl train --config configs/tiny-cpu.yaml --method loop --set trainer.iterations=20
     looprl train --resume runs/train          # continue from the newest verified checkpoint
+    accelerate launch --config_file configs/accelerate/fsdp-8gpu.yaml -m looprl train --config configs/qwen2.5-32b-8gpu.yaml
+                                              # the trainer sharded with FSDP over 8 processes (docs/scaling.md)
 
 With --resume, the run's own config.yaml is used (plus any --set overrides).
 """
@@ -59,6 +61,8 @@ def train_command(
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     history = trainer.train()
+    if not trainer.dist.is_main:  # under `accelerate launch`, rank 0 reports
+        return
     last = history[-1] if history else {}
     console.print(
         f"done: {trainer.iteration} iterations in {cfg.run_dir}; last reward {last.get('rollout/reward_mean', float('nan')):.3f}"

@@ -20,8 +20,11 @@ point and resumed ends with the same weights as one never interrupted. That hold
 itself is deterministic: tested on the tiny model on CPU with rollout.concurrency 1 (with more
 concurrency, which episodes share a generate() call depends on thread timing).
 
-Not built: sharding the trainer over several GPUs (accelerate FSDP). The trainer is one process;
-rollouts can come from a vLLM server and environments from Ray actors.
+Several processes (GPUs): launched with `accelerate launch --config_file configs/accelerate/fsdp-8gpu.yaml
+-m looprl train --config configs/qwen2.5-32b-8gpu.yaml`, the policy is sharded with FSDP across the
+processes; rank 0 alone collects, evaluates, logs and checkpoints, and every rank takes a slice of
+each minibatch (looprl/training/distributed.py says how, and what was tested: CPU processes only).
+Without a launcher `self.dist` is the one-process identity and nothing above changes.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from looprl.schema import TrainConfig
 from looprl.trajectory import Trajectory, read_jsonl, write_jsonl
 from looprl.training.batch import make_batch
 from looprl.training.checkpoint import TrainerState, capture_rng, load_latest, restore_rng, save_checkpoint
+from looprl.training.distributed import HistoryOnly, from_environment
 from looprl.training.logger import MetricsLogger
 from looprl.training.methods import get_method
 from looprl.training.sampler import TaskSampler
@@ -48,11 +52,11 @@ from looprl.utils.io import atomic_write_json
 RFT_TEMPERATURES = (0.4, 0.7, 1.0)  # the base-model temperature sweep RFT collects over
 
 
-def build_policy(cfg: TrainConfig) -> Any:
+def build_policy(cfg: TrainConfig, device: str | None = None) -> Any:
     from looprl.backends.hf import HFBackend
 
     return HFBackend(cfg.model.name_or_path, dtype=cfg.model.dtype, lora=cfg.lora, adapter_path=cfg.model.adapter_path,
-                     gradient_checkpointing=cfg.model.gradient_checkpointing,
+                     device=device, gradient_checkpointing=cfg.model.gradient_checkpointing,
                      attn_implementation=cfg.model.attn_implementation, seed=cfg.seed)
 
 
@@ -131,14 +135,17 @@ class Trainer:
         self.method = get_method(cfg.trainer.method)
         self.run_dir = Path(cfg.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.policy = policy if policy is not None else build_policy(cfg)
-        # the rollout backend: the very same model for transformers, a vLLM server (LoRA hot-swapped) otherwise
-        self.sampler_backend = build_sampler_backend(cfg, self.policy)
+        self.dist = from_environment()  # one process, or FSDP over the launcher's WORLD_SIZE processes
+        self.policy = policy if policy is not None else build_policy(cfg, device=self.dist.load_device)
+        # the rollout backend: the very same model for transformers, a vLLM server (LoRA hot-swapped) otherwise;
+        # under FSDP only rank 0 samples, from an unsharded copy for transformers, and the policy is sharded
+        sampler = build_sampler_backend(cfg, self.policy) if self.dist.is_main else None
+        self.policy, self.sampler_backend = self.dist.shard(self.policy, sampler, self.method)
         if collect_fn is None:
             from looprl.rollout import collect_rollouts as collect_fn
         self.collect_fn = collect_fn
         env_options = {k: v for k, v in cfg.env.options.items() if k != "n_tasks"}
-        if cfg.rollout.mode == "ray":
+        if cfg.rollout.mode == "ray" and self.dist.is_main:
             import ray
 
             from looprl.rollout.ray_collector import RayEnvFactory
@@ -164,10 +171,10 @@ class Trainer:
         self.fixed_data: list[Trajectory] | None = None  # RFT's base-model successes / SFT-GT's solution chats
         self.logger = MetricsLogger(self.run_dir, tensorboard=cfg.logging.tensorboard, wandb=cfg.logging.wandb,
                                     wandb_project=cfg.logging.wandb_project, config=cfg.model_dump(mode="json"),
-                                    total_iterations=cfg.trainer.iterations, progress=progress)
+                                    total_iterations=cfg.trainer.iterations, progress=progress) if self.dist.is_main else HistoryOnly()
         if resume:
             self._resume()
-        else:
+        elif self.dist.is_main:
             self._write_run_files()
 
     # ------------------------------------------------------------------ the loop
@@ -177,6 +184,7 @@ class Trainer:
         try:
             while self.iteration < end:
                 self.train_one_iteration()
+            self.dist.barrier()  # under FSDP no rank leaves while rank 0 still writes the last checkpoint
         finally:
             self.logger.close()
         return self.logger.history
@@ -187,10 +195,11 @@ class Trainer:
         t0 = time.perf_counter()
 
         # -- 1-2. sample tasks, collect K rollouts each ------------------------------------------------
-        task_ids = self.sampler.sample(cfg.tasks_per_iteration)
-        rollouts = self._collect(task_ids, i)
+        task_ids = self.sampler.sample(cfg.tasks_per_iteration)  # every rank, so sampler positions agree
+        rollouts = self.dist.broadcast(self._collect(task_ids, i) if self.dist.is_main else None)  # rank 0 collects
         collect_s = time.perf_counter() - t0
-        write_jsonl(self.run_dir / "rollouts" / f"iter_{i:06d}.jsonl", rollouts)
+        if self.dist.is_main:
+            write_jsonl(self.run_dir / "rollouts" / f"iter_{i:06d}.jsonl", rollouts)
 
         # -- 3-4. advantages, then the method's buffer filter ---------------------------------------
         rewards = torch.tensor([r.reward for r in rollouts], dtype=torch.float32)
@@ -204,7 +213,8 @@ class Trainer:
         update_metrics: dict[str, float] = {"train/optimizer_steps": 0.0, "train/stopped_early": 0.0}  # an empty buffer
         if buffer:
             batch = make_batch(buffer, kept_adv, self.policy.pad_token_id, max_tokens=t.rollout.sampling.max_context_tokens)
-            update_metrics = run_update(self.policy, self.optimizer, self.method, batch, cfg, self.shuffle, self.runtime, i)
+            update_metrics = run_update(self.policy, self.optimizer, self.method, batch, cfg, self.shuffle, self.runtime, i,
+                                        self.dist)
         update_s = time.perf_counter() - t1
         # -- 6. publish: the HF backend samples with this very model; a vLLM backend reloads the adapter
         self._publish(i)
@@ -270,9 +280,10 @@ class Trainer:
     def _publish(self, i: int) -> None:
         if self.sampler_backend is self.policy:  # transformers: rollouts already sample from the updated model
             return
-        path = self.run_dir / "adapter_latest"  # vLLM: hot-swap the freshly saved adapter
-        self.policy.save_adapter(str(path))
-        self.sampler_backend.load_adapter(str(path))
+        path = self.run_dir / "adapter_latest"  # vLLM (or rank 0's copy under FSDP): hot-swap the freshly saved adapter
+        self.policy.save_adapter(str(path))  # under FSDP every rank gathers, rank 0 writes
+        if self.dist.is_main:
+            self.sampler_backend.load_adapter(str(path))
 
     def _rollout_metrics(self, rollouts: list[Trajectory], advantages: torch.Tensor, kept: int) -> dict[str, float]:
         n = max(len(rollouts), 1)
@@ -290,37 +301,47 @@ class Trainer:
         from looprl.rollout import evaluate
 
         c = self.cfg
-        dev_ids = resolve_task_ids(c, c.tasks.dev_split)[: c.tasks.max_dev_tasks]
-        result = evaluate(
-            self.sampler_backend, self.env_factory, dev_ids, samples=c.trainer.eval_samples,
-            sampling=self._sampling(c.trainer.eval_temperature), scaffold=self.scaffold, max_turns=c.env.eval_max_turns,
-            max_context_tokens=c.rollout.sampling.max_context_tokens, max_observation_tokens=c.env.max_observation_tokens,
-            concurrency=c.rollout.concurrency, generation_batch_size=c.rollout.generation_batch_size,
-            split=c.tasks.dev_split, model_name=f"{c.model.name_or_path}@iter{i}",
-            out_dir=self.run_dir / "eval" / f"iter_{i:06d}", progress=False,
-        )
-        tgc, reward = float(result.summary["tgc"] or 0.0), float(result.summary.get("reward_mean") or 0.0)
+        summary = None
+        if self.dist.is_main:  # rank 0 alone samples; the others join only in saving best/
+            dev_ids = resolve_task_ids(c, c.tasks.dev_split)[: c.tasks.max_dev_tasks]
+            summary = evaluate(
+                self.sampler_backend, self.env_factory, dev_ids, samples=c.trainer.eval_samples,
+                sampling=self._sampling(c.trainer.eval_temperature), scaffold=self.scaffold, max_turns=c.env.eval_max_turns,
+                max_context_tokens=c.rollout.sampling.max_context_tokens, max_observation_tokens=c.env.max_observation_tokens,
+                concurrency=c.rollout.concurrency, generation_batch_size=c.rollout.generation_batch_size,
+                split=c.tasks.dev_split, model_name=f"{c.model.name_or_path}@iter{i}",
+                out_dir=self.run_dir / "eval" / f"iter_{i:06d}", progress=False,
+            ).summary
+        summary = self.dist.broadcast(summary)
+        tgc, reward = float(summary["tgc"] or 0.0), float(summary.get("reward_mean") or 0.0)
         if not self.best or (tgc, reward) > (self.best["tgc"], self.best["reward_mean"]):
             self.best = {"iteration": i, "tgc": tgc, "reward_mean": reward}
             self.policy.save_adapter(str(self.run_dir / "best"))
-            atomic_write_json(self.run_dir / "best.json", self.best)
-        sgc = result.summary.get("sgc")
+            if self.dist.is_main:
+                atomic_write_json(self.run_dir / "best.json", self.best)
+        sgc = summary.get("sgc")
         return {"eval/tgc": tgc, "eval/reward_mean": reward, "eval/best_tgc": self.best["tgc"],
                 **({"eval/sgc": float(sgc)} if sgc is not None else {})}
 
     # ------------------------------------------------------------------ checkpoints
     def _generators(self) -> dict[str, torch.Generator]:
         gens = {"shuffle": self.shuffle}
-        sampler_gen = getattr(self.policy, "_generator", None)  # HFBackend's sampling generator
+        # HFBackend's sampling generator: the policy's own, or rank 0's unsharded copy's under FSDP
+        sampler = self.sampler_backend if self.dist.sharded else self.policy
+        sampler_gen = getattr(sampler, "_generator", None)
         if isinstance(sampler_gen, torch.Generator):
             gens["policy"] = sampler_gen
         return gens
 
     def _checkpoint(self) -> None:
-        state = TrainerState(iteration=self.iteration, optimizer=self.optimizer.state_dict(), rng=capture_rng(self._generators()),
+        # under FSDP every rank takes part in gathering the adapter and optimizer state; rank 0 writes
+        optimizer_state, save_adapter = self.dist.optimizer_state(self.optimizer), self.dist.adapter_writer(self.policy)
+        if not self.dist.is_main:
+            return
+        state = TrainerState(iteration=self.iteration, optimizer=optimizer_state, rng=capture_rng(self._generators()),
                              sampler=self.sampler.state(), history=self.logger.history, best=self.best,
                              extra={"method": self.runtime.state_dict() if self.runtime else {}})
-        save_checkpoint(self.run_dir, state, self.policy.save_adapter, keep=self.cfg.trainer.checkpoints_kept)
+        save_checkpoint(self.run_dir, state, save_adapter, keep=self.cfg.trainer.checkpoints_kept)
 
     def _resume(self) -> None:
         found = load_latest(self.run_dir)
@@ -330,11 +351,12 @@ class Trainer:
         self.policy.load_adapter(str(path / "adapter"))
         if self.runtime is not None:
             self.runtime.load_state_dict(state.extra["method"])
-        self.optimizer.load_state_dict(state.optimizer)
+        self.dist.load_optimizer_state(self.optimizer, state.optimizer)
         restore_rng(state.rng, self._generators())
         self.sampler.restore(state.sampler)
         self.iteration, self.best = state.iteration, state.best
         self.logger.restore(state.history)
+        self._publish(self.iteration)  # a separate sampler (vLLM, rank 0's copy under FSDP) samples the restored adapter
 
     def _write_run_files(self) -> None:
         c = self.cfg

@@ -10,6 +10,10 @@ Guarantees:
   are for diagnostics only), as the paper's reference code does.
 * Guards: a NaN/inf loss (or gradient norm) or a k1 KL estimate above `kl_guard` stops the rest of
   the iteration's update (the step that saw it is not taken); the reason is reported in the metrics.
+* Sharded over W processes (`dist`, looprl.training.distributed), each rank takes a slice of every
+  minibatch, all ranks run the same number of forward/backward calls, the averaged gradient equals
+  the one-process gradient, and statistics and guard decisions are agreed across ranks. Without
+  `dist` (one process) every one of those operations is the identity.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import torch
 
 from looprl.algorithms import ppo_clip_diagnostics
 from looprl.training.batch import TrainBatch
+from looprl.training.distributed import SINGLE_PROCESS, Distributed
 
 if TYPE_CHECKING:  # pragma: no cover
     from looprl.schema import TrainerConfig
@@ -33,18 +38,22 @@ def _chunks(indices: torch.Tensor, size: int) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
-def compute_logprobs(policy: Any, batch: TrainBatch, micro_batch_size: int, chunk_size: int, *, reference: bool = False) -> torch.Tensor:
-    """Per-token logprobs (B, T) of the batch under the policy (or its adapter-disabled reference)."""
+def compute_logprobs(policy: Any, batch: TrainBatch, micro_batch_size: int, chunk_size: int, *, reference: bool = False,
+                     dist: Distributed = SINGLE_PROCESS) -> torch.Tensor:
+    """Per-token logprobs (B, T) of the batch under the policy (or its adapter-disabled reference).
+
+    Sharded, each rank computes its rows; the sum over ranks is the full tensor (one writer per row)."""
     out = torch.zeros(batch.input_ids.shape, dtype=torch.float32)
-    for idx in _chunks(torch.arange(len(batch)), micro_batch_size):
+    for idx, share in dist.micro_batches(len(batch), micro_batch_size):
         micro = batch.select(idx)
         if reference:
             with policy.disable_adapter():
                 lp = policy.token_logprobs(micro.input_ids, micro.attention_mask, grad=False, chunk_size=chunk_size)
         else:
             lp = policy.token_logprobs(micro.input_ids, micro.attention_mask, grad=False, chunk_size=chunk_size)
-        out[idx, : lp.shape[1]] = lp.detach().float().cpu()
-    return out
+        if share > 0:  # a zero-share micro-batch only keeps the ranks' forward calls in step
+            out[idx, : lp.shape[1]] = lp.detach().float().cpu()
+    return dist.sum_tensor(out)
 
 
 def sampler_gap(batch: TrainBatch) -> dict[str, float]:
@@ -62,15 +71,18 @@ def sampler_gap(batch: TrainBatch) -> dict[str, float]:
 
 
 def accumulate_gradients(
-    policy: Any, method: "Method", minibatch: TrainBatch, cfg: "TrainerConfig", runtime: "MethodRuntime | None" = None
+    policy: Any, method: "Method", minibatch: TrainBatch, cfg: "TrainerConfig", runtime: "MethodRuntime | None" = None,
+    dist: Distributed = SINGLE_PROCESS,
 ) -> dict[str, float]:
-    """Forward/backward every micro-batch of `minibatch`, accumulating into .grad.
+    """Forward/backward every micro-batch of `minibatch` (this rank's slice of it), accumulating into .grad.
 
-    Returns {"loss": the minibatch loss, "kl_k1", "clip_fraction"} (token-weighted diagnostics)."""
+    Returns {"loss": the minibatch loss, "kl_k1", "clip_fraction"} (token-weighted diagnostics),
+    summed over ranks."""
     n = len(minibatch)
     total_loss, kl_sum, clip_sum, tokens = 0.0, 0.0, 0.0, 0
+    finite = True
     device = getattr(policy, "device", "cpu")
-    for idx in _chunks(torch.arange(n), cfg.micro_batch_size):
+    for idx, share in dist.micro_batches(n, cfg.micro_batch_size):
         micro = minibatch.select(idx).to(device)
         if runtime is not None:  # e.g. PPO: the critic reads the trunk's hidden states
             logp_new, hidden = policy.logprobs_and_hidden(micro.input_ids, micro.attention_mask, grad=True,
@@ -80,13 +92,18 @@ def accumulate_gradients(
             logp_new = policy.token_logprobs(micro.input_ids, micro.attention_mask, grad=True, chunk_size=cfg.logprob_chunk_size)
             loss = method.loss(logp_new, micro, cfg)
         if not torch.isfinite(loss):
-            return {"loss": float("nan"), "kl_k1": float("nan"), "clip_fraction": float("nan")}
-        (loss * (len(idx) / n)).backward()
-        total_loss += float(loss.detach()) * len(idx) / n
-        if micro.logp_old is not None:
+            finite = False
+            if not dist.sharded:  # alone, stop at once; sharded ranks must all run the same backward calls
+                break
+        (loss * (share * dist.grad_scale)).backward()
+        total_loss += float(loss.detach()) * share
+        if micro.logp_old is not None and share > 0:
             k = int(micro.mask.sum())
             d = ppo_clip_diagnostics(logp_new.detach().float(), micro.logp_old, micro.advantages, micro.mask, eps=cfg.clip_eps)
             kl_sum, clip_sum, tokens = kl_sum + d["kl_k1"] * k, clip_sum + d["clip_fraction"] * k, tokens + k
+    total_loss, kl_sum, clip_sum, tokens, bad = dist.sum([total_loss, kl_sum, clip_sum, tokens, not finite])
+    if bad:
+        return {"loss": float("nan"), "kl_k1": float("nan"), "clip_fraction": float("nan")}
     return {
         "loss": total_loss,
         "kl_k1": kl_sum / tokens if tokens else 0.0,
@@ -103,15 +120,19 @@ def run_update(
     generator: torch.Generator,
     runtime: "MethodRuntime | None" = None,
     iteration: int = 0,
+    dist: Distributed = SINGLE_PROCESS,
 ) -> dict[str, float]:
-    """Epochs x shuffled minibatches over `batch`; returns the iteration's update metrics."""
+    """Epochs x shuffled minibatches over `batch`; returns the iteration's update metrics.
+
+    Sharded, every rank passes the same batch and generator state, so all agree on the minibatches."""
     params = [p for g in optimizer.param_groups for p in g["params"]]
     diagnostics: dict[str, float] = {}
     if method.needs_old_logprobs:
-        batch.logp_old = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size)
+        batch.logp_old = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, dist=dist)
         diagnostics = sampler_gap(batch)
     if method.needs_ref_logprobs:
-        batch.logp_ref = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, reference=True)
+        batch.logp_ref = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, reference=True,
+                                          dist=dist)
     prepared = runtime.prepare(policy, batch, cfg, iteration) if runtime is not None else {}
     steps, losses, kls, clips, norms = 0, [], [], [], []
     stopped = ""
@@ -120,16 +141,16 @@ def run_update(
         order = torch.randperm(len(batch), generator=generator)
         for idx in _chunks(order, mb_size):
             optimizer.zero_grad(set_to_none=True)
-            stats = accumulate_gradients(policy, method, batch.select(idx), cfg, runtime)
-            if not math.isfinite(stats["loss"]):
-                stopped = "nan_loss"
-                break
-            if stats["kl_k1"] > cfg.kl_guard:
-                stopped = "kl_guard"
+            stats = accumulate_gradients(policy, method, batch.select(idx), cfg, runtime, dist)
+            # statistics are summed over ranks already; agreeing on the decision too means no rank steps alone
+            stopped = dist.agree("nan_loss" if not math.isfinite(stats["loss"]) else
+                                 "kl_guard" if stats["kl_k1"] > cfg.kl_guard else "")
+            if stopped:
                 break
             norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
-            if not math.isfinite(norm):  # a finite loss can still back-propagate inf/NaN: never step on it
-                stopped = "nan_loss"
+            # a finite loss can still back-propagate inf/NaN: never step on it
+            stopped = dist.agree("" if math.isfinite(norm) else "nan_loss")
+            if stopped:
                 break
             norms.append(norm)
             optimizer.step()

@@ -1,0 +1,243 @@
+"""The trainer sharded with FSDP over 2 CPU processes (gloo), launched by `accelerate launch`.
+
+* One update of a fixed batch (7 trajectories: odd, with a 1-row minibatch that leaves rank 1 only
+  padding) gives the same LoRA weights under 2-rank FSDP as in one process.
+* `looprl train` under the launcher runs 2 iterations on the toy env, rank 0 alone writes the run,
+  `--resume` continues under the launcher, and a one-process trainer resumes the same checkpoint.
+* The accelerate config files parse (accelerate's own loader) with the settings looprl reads.
+* Fast, in-process: how minibatches split across ranks, and the settings that are refused.
+
+This file is also the worker of the first test: `accelerate launch ... test_distributed.py OUT_DIR`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCELERATE_CONFIGS = ROOT / "configs" / "accelerate"
+CPU_CONFIG = ACCELERATE_CONFIGS / "fsdp-2cpu.yaml"
+LORA = {"r": 4, "alpha": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]}
+UPDATE = {"minibatch_size": 3, "micro_batch_size": 1, "epochs": 2, "lr": 1e-2, "logprob_chunk_size": 16}
+N_TRAJECTORIES = 7  # minibatches of 3, 3, 1: slices 2/1 and 1/0 (rank 1 pads) per epoch
+
+
+def _launch(args: list[str], tmp_path: Path, timeout: int = 400) -> subprocess.CompletedProcess:
+    """`accelerate launch` with the 2-process CPU config; fails the test with both ranks' output."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": str(29500 + os.getpid() % 1000), "PYTHONUNBUFFERED": "1", "COLUMNS": "1000"}
+    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(CPU_CONFIG),
+           "--main_process_port", env["MASTER_PORT"], *args]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+    return proc
+
+
+# ---------------------------------------------------------------------------------------------- (1)
+def _policy(model_dir: str):
+    from looprl.backends.hf import HFBackend
+    from looprl.schema import LoraConfig
+
+    torch.manual_seed(0)  # LoRA A's initialization: the same in every process
+    policy = HFBackend(model_dir, lora=LoraConfig(**LORA), device="cpu", gradient_checkpointing=True, seed=0)
+    # float64 weights: the two runs differ only in summation order (gradients across ranks, the
+    # sharded grad norm); Adam magnifies float32 rounding there on near-zero gradients, not float64's
+    policy.model.double()
+    return policy
+
+
+def _update(policy, dist) -> dict:
+    """One iteration's update of the fixed batch: old logprobs, 2 epochs x minibatches of 3, AdamW steps."""
+    from conftest import synthetic_trajectories
+
+    from looprl.algorithms import leave_one_out_advantages
+    from looprl.schema import TrainerConfig
+    from looprl.training.batch import make_batch
+    from looprl.training.methods import get_method
+    from looprl.training.update import run_update
+
+    trajs = synthetic_trajectories(N_TRAJECTORIES, seed=3, groups=2)
+    adv = leave_one_out_advantages(torch.tensor([t.reward for t in trajs]), [t.group_id for t in trajs])
+    batch = make_batch(trajs, adv, policy.pad_token_id)
+    optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=UPDATE["lr"], weight_decay=0.01)
+    cfg = TrainerConfig(**UPDATE)
+    metrics = run_update(policy, optimizer, get_method("loop"), batch, cfg, torch.Generator().manual_seed(0), dist=dist)
+    return metrics
+
+
+def _worker(out_dir: str, model_dir: str) -> None:
+    from looprl.training.distributed import from_environment
+    from looprl.training.methods import get_method
+
+    torch.set_num_threads(1)
+    dist = from_environment()
+    assert dist.sharded and dist.world_size == 2, "run me under `accelerate launch` with 2 processes"
+    policy, _ = dist.shard(_policy(model_dir), None, get_method("loop"))
+    metrics = _update(policy, dist)
+    policy.save_adapter(Path(out_dir) / "adapter")  # gathered; rank 0 writes
+    if dist.is_main:
+        (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics))
+    dist.barrier()
+
+
+@pytest.mark.slow
+def test_fsdp_update_equals_single_process_update(tiny_model_dir, tmp_path):
+    from peft.utils import load_peft_weights
+
+    from looprl.training.distributed import SINGLE_PROCESS
+
+    torch.set_num_threads(1)
+    policy = _policy(str(tiny_model_dir))
+    want_metrics = _update(policy, SINGLE_PROCESS)
+    policy.save_adapter(tmp_path / "single")
+    assert want_metrics["train/optimizer_steps"] == 6 and want_metrics["train/stopped_early"] == 0
+
+    _launch([str(Path(__file__)), str(tmp_path), str(tiny_model_dir)], tmp_path)
+    got_metrics = json.loads((tmp_path / "metrics.json").read_text())
+    want, got = load_peft_weights(str(tmp_path / "single")), load_peft_weights(str(tmp_path / "adapter"))
+    assert sorted(got) == sorted(want)  # the same peft file layout
+    start = _policy(str(tiny_model_dir)).model
+    start_a = next(p for n, p in start.named_parameters() if "lora_A" in n)
+    assert not torch.equal(want[next(k for k in want if "lora_A" in k)], start_a.detach())  # A moved too, not just B
+    for key in want:
+        torch.testing.assert_close(got[key], want[key], rtol=1e-9, atol=1e-10, msg=lambda m: f"{key}: {m}")
+    for key in ("train/optimizer_steps", "loss/policy", "ppo/kl_k1", "ppo/clip_fraction", "train/grad_norm"):
+        assert got_metrics[key] == pytest.approx(want_metrics[key], rel=1e-5, abs=1e-7), key
+
+
+# ---------------------------------------------------------------------------------------------- (2)
+@pytest.mark.slow
+def test_looprl_train_under_the_launcher_runs_and_resumes(tiny_model_dir, tmp_path):
+    from peft.utils import load_peft_weights
+
+    from looprl.config import load_config
+    from looprl.schema import TrainConfig
+    from looprl.training.checkpoint import load_latest
+    from looprl.training.trainer import Trainer
+
+    run = tmp_path / "run"
+    sets = [f"model.name_or_path={tiny_model_dir}", f"run_dir={run}", "trainer.iterations=2", "trainer.tasks_per_iteration=3",
+            "trainer.rollouts_per_task=3", "trainer.minibatch_size=3", "trainer.micro_batch_size=2",
+            "trainer.eval_every=2", "tasks.max_dev_tasks=2", "logging.tensorboard=false", "rollout.concurrency=1"]
+    args = ["-m", "looprl", "train", "--config", str(ROOT / "configs" / "tiny-cpu.yaml"), "--no-progress"]
+    proc = _launch(args + [a for s in sets for a in ("--set", s)], tmp_path)
+    assert proc.stderr.count("done: 2 iterations") == 1, proc.stderr[-3000:]  # rank 0 alone reports
+
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 2]
+    assert rows[-1]["train/optimizer_steps"] > 0 and "eval/tgc" in rows[-1]
+    assert sorted(p.name for p in (run / "rollouts").iterdir()) == ["iter_000001.jsonl", "iter_000002.jsonl"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["iter_000001", "iter_000002", "latest"]
+    assert (run / "best" / "adapter_config.json").is_file() and (run / "adapter_latest" / "adapter_config.json").is_file()
+    path, state = load_latest(run)
+    assert path.name == "iter_000002" and state.iteration == 2
+    # the optimizer state is gathered into the one-process format: index-keyed, full-size tensors
+    cfg = load_config(TrainConfig, run / "config.yaml", ["trainer.iterations=3"])
+    single = Trainer(cfg, resume=True, progress=False)  # a one-process trainer resumes the 2-process checkpoint
+    params = single.policy.trainable_parameters()
+    assert len(state.optimizer["state"]) == len(params)
+    for i, p in enumerate(params):
+        assert state.optimizer["state"][i]["exp_avg"].shape == p.shape
+    assert single.iteration == 2
+
+    proc = _launch(["-m", "looprl", "train", "--resume", str(run), "--set", "trainer.iterations=3", "--no-progress"], tmp_path)
+    assert proc.stderr.count("done: 3 iterations") == 1, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 2, 3]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["iter_000002", "iter_000003", "latest"]
+
+    # resumed == never interrupted (collection is deterministic at rollout.concurrency 1)
+    straight = tmp_path / "straight"
+    sets = [s.replace(str(run), str(straight)).replace("trainer.iterations=2", "trainer.iterations=3") for s in sets]
+    _launch(args + [a for s in sets for a in ("--set", s)], tmp_path)
+    want = load_peft_weights(str(straight / "checkpoints" / "iter_000003" / "adapter"))
+    got = load_peft_weights(str(run / "checkpoints" / "iter_000003" / "adapter"))
+    assert sorted(got) == sorted(want) and all(torch.equal(got[k], want[k]) for k in want)
+
+
+# ---------------------------------------------------------------------------------------------- (3)
+@pytest.mark.parametrize("name,processes,cpu", [("fsdp-8gpu.yaml", 8, False), ("fsdp-2cpu.yaml", 2, True)])
+def test_accelerate_configs_parse_with_the_settings_looprl_reads(name, processes, cpu, tiny_model_dir):
+    import yaml
+    from accelerate.commands.config.config_args import load_config_from_file
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    path = ACCELERATE_CONFIGS / name
+    cluster = load_config_from_file(str(path))  # accelerate's own parser rejects unknown fields
+    assert str(cluster.distributed_type) in ("FSDP", "DistributedType.FSDP")
+    assert (cluster.num_processes, cluster.use_cpu, cluster.num_machines) == (processes, cpu, 1)
+    fsdp = yaml.safe_load(path.read_text())["fsdp_config"]
+    assert fsdp["fsdp_version"] == 2 and fsdp["fsdp_reshard_after_forward"] is True
+    assert fsdp["fsdp_offload_params"] is False and fsdp["fsdp_activation_checkpointing"] is False  # refused otherwise
+    # the block class named is the one Qwen2 models (the tiny model and Qwen2.5-32B) are built of
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(tiny_model_dir))
+    assert {type(m).__name__ for m in model.modules()} >= {fsdp["fsdp_transformer_layer_cls_to_wrap"]}
+
+
+def test_the_32b_recipe_names_its_launch_command():
+    header = (ROOT / "configs" / "qwen2.5-32b-8gpu.yaml").read_text().split("\nseed:")[0]
+    assert "accelerate launch --config_file configs/accelerate/fsdp-8gpu.yaml -m looprl train" in header
+    assert "NOT YET BUILT" not in header
+
+
+# ---------------------------------------------------------------------------------------------- fast, in-process
+def _ranks(world_size: int):
+    from looprl.training.distributed import FSDPDistributed
+
+    out = []
+    for rank in range(world_size):
+        d = object.__new__(FSDPDistributed)  # the splitting needs no process group
+        d.world_size, d.rank = world_size, rank
+        out.append(d)
+    return out
+
+
+@pytest.mark.parametrize("world_size", [2, 3, 4])
+def test_every_row_once_shares_sum_to_one_and_ranks_run_equal_calls(world_size):
+    for n in range(1, 12):
+        for size in (1, 2, 3):
+            plans = [d.micro_batches(n, size) for d in _ranks(world_size)]
+            assert len({len(p) for p in plans}) == 1, (n, size)  # the same number of forward/backward calls
+            real = [int(i) for p in plans for idx, share in p if share > 0 for i in idx]
+            assert sorted(real) == list(range(n)), (n, size)
+            assert sum(share for p in plans for _, share in p) == pytest.approx(1.0)
+            for p in plans:
+                assert all(len(idx) <= size for idx, _ in p) and all(share == len(idx) / n for idx, share in p if share > 0)
+
+
+def test_single_process_splits_as_plain_micro_batches():
+    from looprl.training.distributed import SINGLE_PROCESS, from_environment
+
+    assert from_environment() is SINGLE_PROCESS or int(os.environ.get("WORLD_SIZE", "1")) > 1
+    plan = SINGLE_PROCESS.micro_batches(5, 2)
+    assert [idx.tolist() for idx, _ in plan] == [[0, 1], [2, 3], [4]] and [s for _, s in plan] == [0.4, 0.4, 0.2]
+    assert SINGLE_PROCESS.agree("kl_guard") == "kl_guard" and SINGLE_PROCESS.sum([1.0, 2]) == [1.0, 2]
+
+
+@pytest.mark.parametrize("var,value,match", [("FSDP_VERSION", "1", "FSDP2 only"), ("FSDP_OFFLOAD_PARAMS", "true", "offload"),
+                                             ("FSDP_ACTIVATION_CHECKPOINTING", "true", "gradient_checkpointing")])
+def test_unsupported_launcher_settings_are_refused_by_name(monkeypatch, var, value, match):
+    from looprl.training.distributed import from_environment
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValueError, match=match) as info:
+        from_environment()
+    assert var in str(info.value)
+
+
+def test_a_method_with_a_critic_is_refused_under_fsdp():
+    from looprl.training.methods import get_method
+
+    with pytest.raises(NotImplementedError, match="'ppo'.*one process"):
+        _ranks(2)[0].shard(object(), None, get_method("ppo"))
+
+
+if __name__ == "__main__":  # the worker of test_fsdp_update_equals_single_process_update
+    _worker(sys.argv[1], sys.argv[2])
