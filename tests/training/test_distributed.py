@@ -29,10 +29,10 @@ UPDATE = {"minibatch_size": 3, "micro_batch_size": 1, "epochs": 2, "lr": 1e-2, "
 N_TRAJECTORIES = 7  # minibatches of 3, 3, 1: slices 2/1 and 1/0 (rank 1 pads) per epoch
 
 
-def _launch(args: list[str], tmp_path: Path, timeout: int = 400) -> subprocess.CompletedProcess:
-    """`accelerate launch` with the 2-process CPU config; fails the test with both ranks' output."""
+def _launch(args: list[str], tmp_path: Path, timeout: int = 400, config: Path = CPU_CONFIG) -> subprocess.CompletedProcess:
+    """`accelerate launch` with 2 processes (the CPU config unless told); fails the test with both ranks' output."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": str(29500 + os.getpid() % 1000), "PYTHONUNBUFFERED": "1", "COLUMNS": "1000"}
-    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(CPU_CONFIG),
+    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(config), "--num_processes", "2",
            "--main_process_port", env["MASTER_PORT"], *args]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
@@ -52,8 +52,9 @@ def _policy(model_dir: str):
     return policy
 
 
-def _update(policy, dist) -> dict:
-    """One iteration's update of the fixed batch: old logprobs, 2 epochs x minibatches of 3, AdamW steps."""
+def _update(policy, dist, nan_row: int | None = None) -> dict:
+    """One iteration's update of the fixed batch: old logprobs, 2 epochs x minibatches of 3, AdamW steps.
+    `nan_row` gets a NaN advantage (its loss is NaN)."""
     from conftest import synthetic_trajectories
 
     from looprl.algorithms import leave_one_out_advantages
@@ -64,6 +65,8 @@ def _update(policy, dist) -> dict:
 
     trajs = synthetic_trajectories(N_TRAJECTORIES, seed=3, groups=2)
     adv = leave_one_out_advantages(torch.tensor([t.reward for t in trajs]), [t.group_id for t in trajs])
+    if nan_row is not None:
+        adv[nan_row] = float("nan")
     batch = make_batch(trajs, adv, policy.pad_token_id)
     optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=UPDATE["lr"], weight_decay=0.01)
     cfg = TrainerConfig(**UPDATE)
@@ -83,6 +86,12 @@ def _worker(out_dir: str, model_dir: str) -> None:
     policy.save_adapter(Path(out_dir) / "adapter")  # gathered; rank 0 writes
     if dist.is_main:
         (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics))
+    # a NaN loss on rank 1 only (the last row of the first minibatch is rank 1's): both ranks stop, none steps
+    first_minibatch = torch.randperm(N_TRAJECTORIES, generator=torch.Generator().manual_seed(0))[: UPDATE["minibatch_size"]]
+    before = [p.full_tensor().clone() for p in policy.trainable_parameters()]
+    nan_metrics = _update(policy, dist, nan_row=int(first_minibatch[-1]))
+    unchanged = all(torch.equal(a, p.full_tensor()) for a, p in zip(before, policy.trainable_parameters()))
+    (Path(out_dir) / f"nan_rank{dist.rank}.json").write_text(json.dumps({**nan_metrics, "unchanged": unchanged}))
     dist.barrier()
 
 
@@ -109,6 +118,9 @@ def test_fsdp_update_equals_single_process_update(tiny_model_dir, tmp_path):
         torch.testing.assert_close(got[key], want[key], rtol=1e-9, atol=1e-10, msg=lambda m: f"{key}: {m}")
     for key in ("train/optimizer_steps", "loss/policy", "ppo/kl_k1", "ppo/clip_fraction", "train/grad_norm"):
         assert got_metrics[key] == pytest.approx(want_metrics[key], rel=1e-5, abs=1e-7), key
+    for rank in (0, 1):  # the guard's decision was agreed: no rank stepped alone
+        nan = json.loads((tmp_path / f"nan_rank{rank}.json").read_text())
+        assert (nan["train/stopped_early"], nan["train/optimizer_steps"], nan["unchanged"]) == (2.0, 0.0, True), rank
 
 
 # ---------------------------------------------------------------------------------------------- (2)
@@ -146,7 +158,9 @@ def test_looprl_train_under_the_launcher_runs_and_resumes(tiny_model_dir, tmp_pa
         assert state.optimizer["state"][i]["exp_avg"].shape == p.shape
     assert single.iteration == 2
 
-    proc = _launch(["-m", "looprl", "train", "--resume", str(run), "--set", "trainer.iterations=3", "--no-progress"], tmp_path)
+    # the 8-GPU config with --num_processes 2 runs on CPUs as well
+    proc = _launch(["-m", "looprl", "train", "--resume", str(run), "--set", "trainer.iterations=3", "--no-progress"], tmp_path,
+                   config=ACCELERATE_CONFIGS / "fsdp-8gpu.yaml")
     assert proc.stderr.count("done: 3 iterations") == 1, proc.stderr[-3000:]
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2, 3]
