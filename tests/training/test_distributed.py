@@ -134,7 +134,9 @@ def test_looprl_train_under_the_launcher_runs_and_resumes(tiny_model_dir, tmp_pa
     from looprl.training.trainer import Trainer
 
     run = tmp_path / "run"
-    sets = [f"model.name_or_path={tiny_model_dir}", f"run_dir={run}", "trainer.iterations=2", "trainer.tasks_per_iteration=3",
+    # bf16 weights with peft's float32 LoRA in the same FSDP units, as in the 32B recipe
+    sets = [f"model.name_or_path={tiny_model_dir}", "model.dtype=bfloat16", f"run_dir={run}", "trainer.iterations=2",
+            "trainer.tasks_per_iteration=3",
             "trainer.rollouts_per_task=3", "trainer.minibatch_size=3", "trainer.micro_batch_size=2",
             "trainer.eval_every=2", "tasks.max_dev_tasks=2", "logging.tensorboard=false", "rollout.concurrency=1"]
     args = ["-m", "looprl", "train", "--config", str(ROOT / "configs" / "tiny-cpu.yaml"), "--no-progress"]
