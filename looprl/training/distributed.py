@@ -28,6 +28,10 @@ How the work is divided (one iteration, W processes):
 * Loss, KL and clip-fraction statistics are summed across ranks before the guards look at them,
   and the guard decision itself (KL, NaN loss, non-finite gradient norm) is all-reduced (max), so
   no rank steps or stops alone.
+* Parameters outside the sharded model (PPO's critic head) are replicated: every rank holds all
+  of them and their gradients are averaged across ranks like FSDP's; the gradient-norm clip
+  combines the sharded and the replicated norms. PPO's critic reads hidden states through the
+  same root module, so every pass over the model goes through FSDP's hooks.
 * Rank 0 alone writes logs, metrics, rollouts and checkpoints (atomically, as in one process).
   Saving the LoRA gathers its full tensors (only the adapter, never the base weights); the
   optimizer state is gathered to full tensors in the very format one process saves, so a
@@ -47,8 +51,7 @@ FSDP_RESHARD_AFTER_FORWARD. Settings we do not implement are refused by name: fs
 parameter offload, FSDP activation checkpointing (use model.gradient_checkpointing instead).
 
 Every rank loads the full model on the CPU first and FSDP moves each rank's shard to its GPU (no
-rank-0-only loading: 32B in bf16 needs ~65 GB of host RAM per process). Not supported under FSDP:
-PPO with a learned critic (its value head lives outside the sharded model; refused at start).
+rank-0-only loading: 32B in bf16 needs ~65 GB of host RAM per process).
 Tested on CPU only (gloo, 2 processes, the tiny model); the GPU path (NCCL) is the same code with
 a CUDA device mesh but has not been run here.
 """
@@ -124,6 +127,14 @@ class Distributed:
     def adapter_writer(self, policy: Any) -> Callable[[str], None]:
         """A function that writes the adapter to a folder (under FSDP: gathered now, written by rank 0)."""
         return policy.save_adapter
+
+    def average_replicated_grads(self, params: Sequence[torch.Tensor]) -> None:
+        """Average over ranks the gradients of parameters FSDP does not manage (PPO's critic: every
+        rank holds all of it), as FSDP does for the sharded ones."""
+
+    def clip_grad_norm_(self, params: Sequence[torch.Tensor], max_norm: float) -> float:
+        """Scale gradients so their global 2-norm is at most `max_norm`; returns the norm before."""
+        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
 
 
 SINGLE_PROCESS = Distributed()
@@ -216,9 +227,6 @@ class FSDPDistributed(Distributed):
 
     # ------------------------------------------------------------------ the model
     def shard(self, policy: Any, sampler: Any, method: Any) -> tuple[Any, Any]:
-        if getattr(method, "runtime", None) is not None:
-            raise NotImplementedError(f"method {method.name!r} keeps a learned critic outside the policy model, which is not "
-                                      "sharded: run it in one process (no launcher)")
         if not hasattr(policy, "model") or not hasattr(policy, "logprobs_and_hidden"):
             raise TypeError(f"FSDP shards a transformers policy (looprl.backends.hf.HFBackend); got {type(policy).__name__}")
         if self.is_main and sampler is policy:
@@ -242,6 +250,36 @@ class FSDPDistributed(Distributed):
 
     def adapter_writer(self, policy: Any) -> Callable[[str], None]:
         return policy.gather_adapter()
+
+    def average_replicated_grads(self, params: Sequence[torch.Tensor]) -> None:
+        import torch.distributed as dist
+        from torch.distributed.tensor import DTensor
+
+        for p in params:
+            if isinstance(p, DTensor):
+                continue
+            if p.grad is None:  # every rank must join the all-reduce; a missing gradient is a zero one
+                p.grad = torch.zeros_like(p)
+            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+            p.grad /= self.world_size
+
+    def clip_grad_norm_(self, params: Sequence[torch.Tensor], max_norm: float) -> float:
+        """torch's clip_grad_norm_ cannot mix sharded (DTensor) and replicated gradients: take each
+        kind's norm (the sharded one reduced over ranks), combine, and scale both the same way."""
+        from torch.distributed.tensor import DTensor
+
+        grads = [p.grad for p in params if p.grad is not None]
+        if all(not isinstance(g, DTensor) for g in grads) or all(isinstance(g, DTensor) for g in grads):
+            return super().clip_grad_norm_(params, max_norm)
+        norms = []
+        for kind in ([g for g in grads if isinstance(g, DTensor)], [g for g in grads if not isinstance(g, DTensor)]):
+            norm = torch.nn.utils.get_total_norm(kind)
+            norms.append((norm.full_tensor() if isinstance(norm, DTensor) else norm).to("cpu", torch.float64))
+        total = float(torch.linalg.vector_norm(torch.stack(norms)))
+        coef = min(max_norm / (total + 1e-6), 1.0)  # as torch.nn.utils.clip_grad_norm_
+        for g in grads:
+            g.mul_(coef)
+        return total
 
 
 def _full(value: Any) -> Any:
@@ -320,8 +358,10 @@ class ShardedPolicy:
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the FSDP-sharded policy does not generate: rank 0 samples with its own backend")
 
-    def last_hidden_state(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("last_hidden_state bypasses FSDP's root unit; use logprobs_and_hidden")
+    def last_hidden_state(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *,
+                          grad: bool = True) -> torch.Tensor:
+        """Through the root unit like the logprobs (the trunk alone would bypass its hooks)."""
+        return self._root(input_ids, attention_mask, grad, 1024)[1]
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self._backend.model.parameters() if p.requires_grad]

@@ -142,12 +142,13 @@ def run_update(
         for idx in _chunks(order, mb_size):
             optimizer.zero_grad(set_to_none=True)
             stats = accumulate_gradients(policy, method, batch.select(idx), cfg, runtime, dist)
+            dist.average_replicated_grads(params)  # sharded: PPO's critic sits outside FSDP
             # statistics are summed over ranks already; agreeing on the decision too means no rank steps alone
             stopped = dist.agree("nan_loss" if not math.isfinite(stats["loss"]) else
                                  "kl_guard" if stats["kl_k1"] > cfg.kl_guard else "")
             if stopped:
                 break
-            norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
+            norm = dist.clip_grad_norm_(params, cfg.max_grad_norm)
             # a finite loss can still back-propagate inf/NaN: never step on it
             stopped = dist.agree("" if math.isfinite(norm) else "nan_loss")
             if stopped:

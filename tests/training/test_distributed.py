@@ -1,7 +1,8 @@
 """The trainer sharded with FSDP over 2 CPU processes (gloo), launched by `accelerate launch`.
 
 * One update of a fixed batch (7 trajectories: odd, with a 1-row minibatch that leaves rank 1 only
-  padding) gives the same LoRA weights under 2-rank FSDP as in one process.
+  padding) gives the same LoRA weights under 2-rank FSDP as in one process, for LOOP, GRPO-KL and
+  PPO (critic included); a NaN loss on one rank stops both.
 * `looprl train` under the launcher runs 2 iterations on the toy env, rank 0 alone writes the run,
   `--resume` continues under the launcher, and a one-process trainer resumes the same checkpoint.
 * The accelerate config files parse (accelerate's own loader) with the settings looprl reads.
@@ -27,6 +28,11 @@ CPU_CONFIG = ACCELERATE_CONFIGS / "fsdp-2cpu.yaml"
 LORA = {"r": 4, "alpha": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]}
 UPDATE = {"minibatch_size": 3, "micro_batch_size": 1, "epochs": 2, "lr": 1e-2, "logprob_chunk_size": 16}
 N_TRAJECTORIES = 7  # minibatches of 3, 3, 1: slices 2/1 and 1/0 (rank 1 pads) per epoch
+# name: (method, iteration). loop: the paper's method; grpo-kl: reference logprobs (adapter
+# disabled), one step over all 7; ppo: a critic replicated beside the sharded model, past its
+# 1-iteration warm-up; ppo-warmup: only the critic learns (no gradient reaches the sharded model)
+CHECKS = {"loop": ("loop", 2), "grpo-kl": ("grpo-kl", 2), "ppo": ("ppo", 2), "ppo-warmup": ("ppo", 1)}
+METHOD_SETTINGS = {"ppo": {"value_hidden_size": 16, "critic_warmup_iterations": 1}}
 
 
 def _launch(args: list[str], tmp_path: Path, timeout: int = 400, config: Path = CPU_CONFIG) -> subprocess.CompletedProcess:
@@ -52,26 +58,30 @@ def _policy(model_dir: str):
     return policy
 
 
-def _update(policy, dist, nan_row: int | None = None) -> dict:
-    """One iteration's update of the fixed batch: old logprobs, 2 epochs x minibatches of 3, AdamW steps.
-    `nan_row` gets a NaN advantage (its loss is NaN)."""
+def _update(policy, dist, method_name: str = "loop", nan_row: int | None = None, iteration: int = 2) -> tuple[dict, dict]:
+    """One iteration's update of the fixed batch: old (and reference) logprobs, epochs x minibatches,
+    AdamW steps. `nan_row` gets a NaN advantage (its loss is NaN). Returns (metrics, PPO critic state)."""
     from conftest import synthetic_trajectories
 
-    from looprl.algorithms import leave_one_out_advantages
-    from looprl.schema import TrainerConfig
+    from looprl.schema import TrainConfig, TrainerConfig
     from looprl.training.batch import make_batch
     from looprl.training.methods import get_method
     from looprl.training.update import run_update
 
+    method = get_method(method_name)
+    cfg = TrainConfig(trainer=TrainerConfig(method=method_name, **UPDATE, **METHOD_SETTINGS.get(method_name, {})))
     trajs = synthetic_trajectories(N_TRAJECTORIES, seed=3, groups=2)
-    adv = leave_one_out_advantages(torch.tensor([t.reward for t in trajs]), [t.group_id for t in trajs])
+    adv = method.advantages(torch.tensor([t.reward for t in trajs]), [t.group_id for t in trajs])
     if nan_row is not None:
         adv[nan_row] = float("nan")
     batch = make_batch(trajs, adv, policy.pad_token_id)
-    optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=UPDATE["lr"], weight_decay=0.01)
-    cfg = TrainerConfig(**UPDATE)
-    metrics = run_update(policy, optimizer, get_method("loop"), batch, cfg, torch.Generator().manual_seed(0), dist=dist)
-    return metrics
+    torch.manual_seed(1)  # the critic's initialization, the same in every process
+    runtime = method.runtime(policy, cfg) if method.runtime is not None else None
+    params = policy.trainable_parameters() + (runtime.parameters() if runtime else [])
+    optimizer = torch.optim.AdamW(params, lr=UPDATE["lr"], weight_decay=0.01)
+    metrics = run_update(policy, optimizer, method, batch, cfg.trainer, torch.Generator().manual_seed(0), runtime,
+                         iteration=iteration, dist=dist)
+    return metrics, (runtime.state_dict()["head"] if runtime else {})
 
 
 def _worker(out_dir: str, model_dir: str) -> None:
@@ -81,15 +91,18 @@ def _worker(out_dir: str, model_dir: str) -> None:
     torch.set_num_threads(1)
     dist = from_environment()
     assert dist.sharded and dist.world_size == 2, "run me under `accelerate launch` with 2 processes"
-    policy, _ = dist.shard(_policy(model_dir), None, get_method("loop"))
-    metrics = _update(policy, dist)
-    policy.save_adapter(Path(out_dir) / "adapter")  # gathered; rank 0 writes
-    if dist.is_main:
-        (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics))
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for name, (method, iteration) in CHECKS.items():
+        policy, _ = dist.shard(_policy(model_dir), None, get_method(method))
+        metrics, critic = _update(policy, dist, method, iteration=iteration)
+        policy.save_adapter(Path(out_dir) / name)  # gathered; rank 0 writes
+        if dist.is_main:
+            (Path(out_dir) / name / "metrics.json").write_text(json.dumps(metrics))
+            torch.save(critic, Path(out_dir) / name / "critic.pt")
     # a NaN loss on rank 1 only (the last row of the first minibatch is rank 1's): both ranks stop, none steps
     first_minibatch = torch.randperm(N_TRAJECTORIES, generator=torch.Generator().manual_seed(0))[: UPDATE["minibatch_size"]]
     before = [p.full_tensor().clone() for p in policy.trainable_parameters()]
-    nan_metrics = _update(policy, dist, nan_row=int(first_minibatch[-1]))
+    nan_metrics, _ = _update(policy, dist, "loop", nan_row=int(first_minibatch[-1]))
     unchanged = all(torch.equal(a, p.full_tensor()) for a, p in zip(before, policy.trainable_parameters()))
     (Path(out_dir) / f"nan_rank{dist.rank}.json").write_text(json.dumps({**nan_metrics, "unchanged": unchanged}))
     dist.barrier()
@@ -102,24 +115,31 @@ def test_fsdp_update_equals_single_process_update(tiny_model_dir, tmp_path):
     from looprl.training.distributed import SINGLE_PROCESS
 
     torch.set_num_threads(1)
-    policy = _policy(str(tiny_model_dir))
-    want_metrics = _update(policy, SINGLE_PROCESS)
-    policy.save_adapter(tmp_path / "single")
-    assert want_metrics["train/optimizer_steps"] == 6 and want_metrics["train/stopped_early"] == 0
-
-    _launch([str(Path(__file__)), str(tmp_path), str(tiny_model_dir)], tmp_path)
-    got_metrics = json.loads((tmp_path / "metrics.json").read_text())
-    want, got = load_peft_weights(str(tmp_path / "single")), load_peft_weights(str(tmp_path / "adapter"))
-    assert sorted(got) == sorted(want)  # the same peft file layout
-    start = _policy(str(tiny_model_dir)).model
-    start_a = next(p for n, p in start.named_parameters() if "lora_A" in n)
-    assert not torch.equal(want[next(k for k in want if "lora_A" in k)], start_a.detach())  # A moved too, not just B
-    for key in want:
-        torch.testing.assert_close(got[key], want[key], rtol=1e-9, atol=1e-10, msg=lambda m: f"{key}: {m}")
-    for key in ("train/optimizer_steps", "loss/policy", "ppo/kl_k1", "ppo/clip_fraction", "train/grad_norm"):
-        assert got_metrics[key] == pytest.approx(want_metrics[key], rel=1e-5, abs=1e-7), key
+    _launch([str(Path(__file__)), str(tmp_path / "fsdp"), str(tiny_model_dir)], tmp_path)
+    # the LoRA A matrices before any update, by their names in the adapter file
+    start_a = {n.replace(".default", ""): p.detach() for n, p in _policy(str(tiny_model_dir)).model.named_parameters() if "lora_A" in n}
+    for name, (method, iteration) in CHECKS.items():
+        policy = _policy(str(tiny_model_dir))
+        want_metrics, want_critic = _update(policy, SINGLE_PROCESS, method, iteration=iteration)
+        policy.save_adapter(tmp_path / "single" / name)
+        assert want_metrics["train/optimizer_steps"] == (1 if name == "grpo-kl" else 6), name
+        assert want_metrics["train/stopped_early"] == 0, name
+        got_metrics = json.loads((tmp_path / "fsdp" / name / "metrics.json").read_text())
+        want, got = load_peft_weights(str(tmp_path / "single" / name)), load_peft_weights(str(tmp_path / "fsdp" / name))
+        assert sorted(got) == sorted(want), name  # the same peft file layout
+        moved = [k for k, a in start_a.items() if not torch.equal(want[k], a)]
+        assert len(start_a) == 15 and (not moved or len(moved) == len(start_a)), (name, moved)
+        assert bool(moved) == (name != "ppo-warmup"), name  # every A moved, not just B (none in the critic's warm-up)
+        for key in want:
+            torch.testing.assert_close(got[key], want[key], rtol=1e-9, atol=1e-10, msg=lambda m: f"{name} {key}: {m}")
+        got_critic = torch.load(tmp_path / "fsdp" / name / "critic.pt")
+        assert sorted(got_critic) == sorted(want_critic), name
+        for key in want_critic:
+            torch.testing.assert_close(got_critic[key], want_critic[key], rtol=1e-9, atol=1e-10, msg=lambda m: f"{name} {key}: {m}")
+        for key, value in want_metrics.items():
+            assert got_metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-9), (name, key)
     for rank in (0, 1):  # the guard's decision was agreed: no rank stepped alone
-        nan = json.loads((tmp_path / f"nan_rank{rank}.json").read_text())
+        nan = json.loads((tmp_path / "fsdp" / f"nan_rank{rank}.json").read_text())
         assert (nan["train/stopped_early"], nan["train/optimizer_steps"], nan["unchanged"]) == (2.0, 0.0, True), rank
 
 
@@ -248,11 +268,11 @@ def test_unsupported_launcher_settings_are_refused_by_name(monkeypatch, var, val
     assert var in str(info.value)
 
 
-def test_a_method_with_a_critic_is_refused_under_fsdp():
+def test_only_a_transformers_policy_can_be_sharded():
     from looprl.training.methods import get_method
 
-    with pytest.raises(NotImplementedError, match="'ppo'.*one process"):
-        _ranks(2)[0].shard(object(), None, get_method("ppo"))
+    with pytest.raises(TypeError, match="HFBackend.*got object"):
+        _ranks(2)[0].shard(object(), None, get_method("loop"))
 
 
 if __name__ == "__main__":  # the worker of test_fsdp_update_equals_single_process_update
