@@ -147,6 +147,20 @@ class VLLMServer:
         self.stop()
 
 
+def _die_with_parent() -> None:
+    """In the server's child process, before exec: on Linux, ask for SIGTERM when the process that
+    started it dies (strictly: the thread that started it), so a killed trainer (SIGKILL, a timeout) leaves no server eating the CPU.
+    atexit covers normal exits; elsewhere this is a no-op."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):
+            pass
+
+
 def start_server(
     model: str,
     port: int | None = None,
@@ -189,7 +203,8 @@ def start_server(
     child_env = {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", **(env or {})}
     child_env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB of KV cache on the CPU backend; ignored on GPU
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True)
+        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True,
+                                   preexec_fn=_die_with_parent)
     server = VLLMServer(process, f"http://127.0.0.1:{port}", model, log_path)
     deadline = time.monotonic() + startup_timeout
     while True:

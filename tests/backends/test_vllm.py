@@ -219,3 +219,35 @@ def test_offline_engine_matches_hf_with_and_without_adapter(vllm_model_dir, tmp_
     assert got["tuned"] == [g.token_ids for g in tuned] != got["base"]
     for row, g in zip(got["lp"], base):
         assert row == pytest.approx(g.logprobs, abs=1e-3)
+
+
+@pytest.mark.slow
+@needs_vllm
+def test_trainer_samples_from_vllm_and_publishes_each_update(vllm_backend, vllm_model_dir, tmp_path):
+    """LOOP with rollout.backend=vllm: rollouts come from the server, and after every update the
+    server samples with the new adapter (the sampler's logprobs stay those of the trainer's weights)."""
+    from pathlib import Path
+
+    from looprl.config import load_config
+    from looprl.schema import TrainConfig
+    from looprl.training.trainer import Trainer
+
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
+    cfg = load_config(TrainConfig, recipe, [
+        f"model.name_or_path={vllm_model_dir}", f"run_dir={tmp_path / 'run'}", "logging.tensorboard=false",
+        "trainer.eval_every=0", "trainer.iterations=3", "trainer.tasks_per_iteration=4", "trainer.rollouts_per_task=4",
+        "trainer.minibatch_size=8", "trainer.micro_batch_size=8", "trainer.lr=5e-3", "lora.target_modules=[q_proj,v_proj,up_proj,down_proj]",
+        "rollout.backend=vllm", f"rollout.vllm_url={vllm_backend.base_url}",
+    ])
+    trainer = Trainer(cfg, progress=False)
+    history = trainer.train()
+    published = trainer.sampler_backend.adapter_name
+    assert trainer.sampler_backend.server is None and published  # the given server, now serving the trained adapter
+    steps = [h["train/optimizer_steps"] for h in history]
+    assert steps[0] > 0 and sum(steps) >= 2, steps
+    # iteration 1 samples the untouched model; later ones the hot-swapped adapter. A sampler that kept
+    # the old weights would show a large gap between its logprobs and the trainer's once they moved.
+    gap = "rollout/sampler_logprob_gap_mean"
+    after_update = [h for prev, h in zip(history, history[1:]) if prev["train/optimizer_steps"] > 0 and gap in h]
+    assert after_update and all(h[gap] < 1e-2 for h in [history[0], *after_update]), history
+    assert (tmp_path / "run" / "adapter_latest" / "adapter_config.json").is_file()
