@@ -328,7 +328,16 @@ class ShardedPolicy:
         from torch.distributed.device_mesh import init_device_mesh
         from torch.distributed.fsdp import fully_shard
 
+        import torch.distributed as dist
+
         self._backend, self._group = backend, group
+        # every rank seeded the same, so the fresh LoRA is the same; FSDP2 does not check, so make
+        # sure (it is small): rank 0's adapter is the one that gets sharded
+        for p in backend.model.parameters():
+            if p.requires_grad:
+                host = p.data.cpu()  # the control group is gloo
+                dist.broadcast(host, src=0, group=group.control)
+                p.data.copy_(host)
         self._root = _Logprobs(backend)
         mesh = init_device_mesh(group.device.type, (group.world_size,))
         layer_classes = group.layer_classes or set(getattr(backend.base_model, "_no_split_modules", None) or ())
