@@ -247,10 +247,13 @@ def test_every_row_once_shares_sum_to_one_and_ranks_run_equal_calls(world_size):
                 assert all(len(idx) <= size for idx, _ in p) and all(share == len(idx) / n for idx, share in p if share > 0)
 
 
-def test_single_process_splits_as_plain_micro_batches():
+def test_single_process_splits_as_plain_micro_batches(monkeypatch):
     from looprl.training.distributed import SINGLE_PROCESS, from_environment
 
-    assert from_environment() is SINGLE_PROCESS or int(os.environ.get("WORLD_SIZE", "1")) > 1
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert from_environment() is SINGLE_PROCESS
+    monkeypatch.setenv("WORLD_SIZE", "1")  # `accelerate launch --num_processes 1`
+    assert from_environment() is SINGLE_PROCESS
     plan = SINGLE_PROCESS.micro_batches(5, 2)
     assert [idx.tolist() for idx, _ in plan] == [[0, 1], [2, 3], [4]] and [s for _, s in plan] == [0.4, 0.4, 0.2]
     assert SINGLE_PROCESS.agree("kl_guard") == "kl_guard" and SINGLE_PROCESS.sum([1.0, 2]) == [1.0, 2]
