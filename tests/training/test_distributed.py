@@ -1,6 +1,6 @@
 """The trainer sharded with FSDP over 2 CPU processes (gloo), launched by `accelerate launch`.
 
-* One update of a fixed batch (7 trajectories: odd, with a 1-row minibatch that leaves rank 1 only
+* One update of a fixed batch (11 trajectories: odd, with a 1-row minibatch that leaves rank 1 only
   padding) gives the same LoRA weights under 2-rank FSDP as in one process, for LOOP, GRPO-KL and
   PPO (critic included); a NaN loss on one rank stops both.
 * `looprl train` under the launcher runs 2 iterations on the toy env, rank 0 alone writes the run,
@@ -26,10 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 ACCELERATE_CONFIGS = ROOT / "configs" / "accelerate"
 CPU_CONFIG = ACCELERATE_CONFIGS / "fsdp-2cpu.yaml"
 LORA = {"r": 4, "alpha": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"]}
-UPDATE = {"minibatch_size": 3, "micro_batch_size": 1, "epochs": 2, "lr": 1e-2, "logprob_chunk_size": 16}
-N_TRAJECTORIES = 7  # minibatches of 3, 3, 1: slices 2/1 and 1/0 (rank 1 pads) per epoch
+UPDATE = {"minibatch_size": 5, "micro_batch_size": 2, "epochs": 2, "lr": 1e-2, "logprob_chunk_size": 16}
+# minibatches of 5, 5, 1 per epoch. A 5 is cut [2, 2, 1] in one process but [2, 1] + [2] on two
+# ranks (rank 1 pads one call): other micro-batches, the same gradient. The 1 leaves rank 1 only padding.
+N_TRAJECTORIES = 11
 # name: (method, iteration). loop: the paper's method; grpo-kl: reference logprobs (adapter
-# disabled), one step over all 7; ppo: a critic replicated beside the sharded model, past its
+# disabled), one step over all 11; ppo: a critic replicated beside the sharded model, past its
 # 1-iteration warm-up; ppo-warmup: only the critic learns (no gradient reaches the sharded model)
 CHECKS = {"loop": ("loop", 2), "grpo-kl": ("grpo-kl", 2), "ppo": ("ppo", 2), "ppo-warmup": ("ppo", 1)}
 METHOD_SETTINGS = {"ppo": {"value_hidden_size": 16, "critic_warmup_iterations": 1}}
@@ -134,8 +136,8 @@ def test_fsdp_update_equals_single_process_update(tiny_model_dir, tmp_path):
             torch.testing.assert_close(got[key], want[key], rtol=1e-9, atol=1e-10, msg=lambda m: f"{name} {key}: {m}")
         got_critic = torch.load(tmp_path / "fsdp" / name / "critic.pt")
         assert sorted(got_critic) == sorted(want_critic), name
-        for key in want_critic:
-            torch.testing.assert_close(got_critic[key], want_critic[key], rtol=1e-9, atol=1e-10, msg=lambda m: f"{name} {key}: {m}")
+        for key in want_critic:  # the critic computes in float32 whatever the model's dtype: float32 rounding, Adam-magnified
+            torch.testing.assert_close(got_critic[key], want_critic[key], rtol=1e-4, atol=1e-5, msg=lambda m: f"{name} {key}: {m}")
         for key, value in want_metrics.items():
             assert got_metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-9), (name, key)
     for rank in (0, 1):  # the guard's decision was agreed: no rank stepped alone
