@@ -40,7 +40,7 @@ METHOD_SETTINGS = {"ppo": {"value_hidden_size": 16, "critic_warmup_iterations": 
 def _launch(args: list[str], tmp_path: Path, timeout: int = 400, config: Path = CPU_CONFIG) -> subprocess.CompletedProcess:
     """`accelerate launch` with 2 processes (the CPU config unless told); fails the test with both ranks' output."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": str(29500 + os.getpid() % 1000), "PYTHONUNBUFFERED": "1", "COLUMNS": "1000"}
-    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(config), "--num_processes", "2",
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), "--num_processes", "2",
            "--main_process_port", env["MASTER_PORT"], *args]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
