@@ -53,7 +53,9 @@ class TrainerState:
 def capture_rng(extra_generators: dict[str, torch.Generator] | None = None) -> dict[str, Any]:
     state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        # the current device's only: under FSDP each process drives one GPU, and restores rank 0's
+        # state onto its own device (a list over all devices would touch GPUs it does not use)
+        state["cuda"] = torch.cuda.get_rng_state()
     for name, gen in (extra_generators or {}).items():
         state[f"gen:{name}"] = gen.get_state()
     return state
@@ -64,7 +66,10 @@ def restore_rng(state: dict[str, Any], extra_generators: dict[str, torch.Generat
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        if isinstance(state["cuda"], (list, tuple)):  # checkpoints before 2026-11-24: one state per device
+            torch.cuda.set_rng_state_all(state["cuda"])
+        else:
+            torch.cuda.set_rng_state(state["cuda"])
     for name, gen in (extra_generators or {}).items():
         if f"gen:{name}" in state:
             gen.set_state(state[f"gen:{name}"])
