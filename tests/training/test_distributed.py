@@ -200,7 +200,14 @@ def test_looprl_train_under_the_launcher_runs_and_resumes(tiny_model_dir, tmp_pa
 
 
 # ---------------------------------------------------------------------------------------------- (3)
-@pytest.mark.parametrize("name,processes,cpu", [("fsdp-8gpu.yaml", 8, False), ("fsdp-2cpu.yaml", 2, True)])
+LAUNCH_CONFIGS = [("fsdp-8gpu.yaml", 8, False), ("fsdp-2cpu.yaml", 2, True)]
+
+
+def test_every_accelerate_config_is_checked():
+    assert sorted(p.name for p in ACCELERATE_CONFIGS.glob("*.yaml")) == sorted(name for name, _, _ in LAUNCH_CONFIGS)
+
+
+@pytest.mark.parametrize("name,processes,cpu", LAUNCH_CONFIGS)
 def test_accelerate_configs_parse_with_the_settings_looprl_reads(name, processes, cpu, tiny_model_dir):
     import yaml
     from accelerate.commands.config.config_args import load_config_from_file
