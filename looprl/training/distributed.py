@@ -255,10 +255,16 @@ class FSDPDistributed(Distributed):
         import torch.distributed as dist
         from torch.distributed.tensor import DTensor
 
-        for p in params:
-            if isinstance(p, DTensor):
+        replicated = [p for p in params if not isinstance(p, DTensor)]
+        if not replicated:
+            return
+        # a parameter no rank has a gradient for stays without one (AdamW then skips it, as in one
+        # process); where only some ranks have one, the others join the all-reduce with zeros
+        holders = self.sum([p.grad is not None for p in replicated])
+        for p, n in zip(replicated, holders):
+            if n == 0:
                 continue
-            if p.grad is None:  # every rank must join the all-reduce; a missing gradient is a zero one
+            if p.grad is None:
                 p.grad = torch.zeros_like(p)
             dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
             p.grad /= self.world_size
