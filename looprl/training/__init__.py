@@ -1,6 +1,7 @@
 """The trainer: the iteration loop (trainer.py), the update step (update.py), the methods as
 `Method` values (methods/), rollout buffers (batch.py), checkpoints (checkpoint.py), the task
-sampler (sampler.py), metrics logging (logger.py) and SFT-GT data (sft_data.py).
+sampler (sampler.py), metrics logging (logger.py), SFT-GT data (sft_data.py) and sharding over
+several processes with FSDP (distributed.py, docs/scaling.md).
 
     from looprl.training import Trainer
     Trainer(load_config(TrainConfig, "configs/tiny-cpu.yaml"), resume=False).train()
