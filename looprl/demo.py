@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from rich.console import Console
 
@@ -60,10 +61,48 @@ def pick_dev_tasks(cfg: DemoConfig) -> list[str]:
     return ordered[: cfg.dev_tasks]
 
 
-def _eval_config(cfg: DemoConfig, model_path: str, adapter: str | None) -> EvalConfig:
+def sampler_backend(cfg: DemoConfig) -> str:
+    """The backend that samples every rollout of the demo (evaluations and LOOP's collection).
+
+    "auto" picks vLLM when its environment exists (`looprl models setup-vllm`, which
+    scripts/demo.sh runs): batched sampling there is several times faster than transformers' on a CPU.
+    """
+    from looprl.backends.vllm import vllm_python, vllm_ready
+
+    if cfg.sampler == "vllm":
+        vllm_python()  # raises, naming `looprl models setup-vllm`, when the environment is missing
+    if cfg.sampler != "auto":
+        return cfg.sampler
+    return "vllm" if vllm_ready() else "transformers"
+
+
+@contextmanager
+def rollout_server(cfg: DemoConfig, model_path: str, backend: str, needed: bool) -> Iterator[str | None]:
+    """One vLLM server shared by every stage (started only when a sampling stage is left to run);
+    adapters are hot-swapped into it. Yields its URL, or None when sampling stays in this process."""
+    if backend != "vllm" or not needed:
+        yield None
+        return
+    if cfg.train.rollout.vllm_url:  # the user's own server
+        yield cfg.train.rollout.vllm_url
+        return
+    from looprl.backends.vllm import start_server
+
+    t = cfg.train
+    log = Path(cfg.run_dir) / "vllm_server.log"
+    with start_server(model_path, max_lora_rank=t.lora.r, max_model_len=t.rollout.sampling.max_context_tokens,
+                      seed=t.seed, log_path=log) as server:
+        yield server.url
+
+
+def _with_sampler(rollout: RolloutConfig, backend: str, url: str | None) -> RolloutConfig:
+    return rollout.model_copy(update={"backend": backend, "vllm_url": url}) if backend == "vllm" else rollout
+
+
+def _eval_config(cfg: DemoConfig, model_path: str, adapter: str | None, backend: str = "transformers", url: str | None = None) -> EvalConfig:
     t = cfg.train
     sampling = SamplingConfig(**{**t.rollout.sampling.model_dump(), "temperature": 0.0})
-    rollout = RolloutConfig(**{**t.rollout.model_dump(), "sampling": sampling})
+    rollout = _with_sampler(RolloutConfig(**{**t.rollout.model_dump(), "sampling": sampling}), backend, url)
     model = t.model.model_copy(update={"name_or_path": model_path, "adapter_path": adapter})
     return EvalConfig(seed=t.seed, model=model, env=t.env, split=t.tasks.dev_split, samples=cfg.eval_samples, rollout=rollout)
 
@@ -112,6 +151,7 @@ def _train(cfg: TrainConfig) -> None:
 def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     """Run (or resume) every stage; returns the before/after comparison."""
     from looprl.backends import resolve_model
+    from looprl.training.trainer import resolve_task_ids
 
     console = console or Console()
     run = Path(cfg.run_dir)
@@ -136,48 +176,57 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     console.print(f"model: {model_path}")
     dev_ids = pick_dev_tasks(cfg)
 
-    # 2. before ------------------------------------------------------------------------------------
-    if stage("before", f"evaluate the starting model on {len(dev_ids)} dev tasks"):
-        t0 = time.perf_counter()
-        run_evaluation(_eval_config(cfg, model_path, None), dev_ids, run / "eval_before", "before (base model)")
-        state.mark("before", seconds=round(time.perf_counter() - t0, 1))
-
-    # 3. SFT-GT warm-up ----------------------------------------------------------------------------
-    start_adapter = cfg.train.model.adapter_path
-    if cfg.sft_iterations > 0:
-        sft_cfg = cfg.train.model_copy(deep=True)
-        sft_cfg.run_dir = str(run / "sft")
-        sft_cfg.model.name_or_path = model_path
-        sft_cfg.trainer.method = "sft-gt"
-        sft_cfg.trainer.iterations = cfg.sft_iterations
-        sft_cfg.trainer.lr = cfg.sft_lr
-        if stage("sft", f"SFT-GT warm-up: {cfg.sft_iterations} iterations on ground-truth chats"):
+    backend = sampler_backend(cfg)
+    console.print(f"rollouts sampled with: {backend}" + ("" if backend == "vllm" else
+                  " (run `looprl models setup-vllm` for vLLM, several times faster on a CPU)"))
+    sampling_left = any(not state.done(s) for s in ("before", "loop", "after"))
+    with rollout_server(cfg, model_path, backend, sampling_left) as url:
+        # 2. before --------------------------------------------------------------------------------
+        if stage("before", f"evaluate the starting model on {len(dev_ids)} dev tasks"):
             t0 = time.perf_counter()
-            _train(sft_cfg)
-            state.mark("sft", seconds=round(time.perf_counter() - t0, 1))
-        start_adapter = _latest_adapter(run / "sft")
+            run_evaluation(_eval_config(cfg, model_path, None, backend, url), dev_ids, run / "eval_before", "before (base model)")
+            state.mark("before", seconds=round(time.perf_counter() - t0, 1))
 
-    # 4. LOOP --------------------------------------------------------------------------------------
-    loop_cfg = cfg.train.model_copy(deep=True)
-    loop_cfg.run_dir = str(run / "loop")
-    loop_cfg.model.name_or_path = model_path
-    loop_cfg.model.adapter_path = start_adapter
-    t = loop_cfg.trainer
-    if stage("loop", f"LOOP: {t.iterations} iterations x {t.tasks_per_iteration} tasks x K={t.rollouts_per_task}"):
-        t0 = time.perf_counter()
-        _train(loop_cfg)
-        state.mark("loop", seconds=round(time.perf_counter() - t0, 1))
-    trained_adapter = _latest_adapter(run / "loop")
+        # 3. SFT-GT warm-up ------------------------------------------------------------------------
+        start_adapter = cfg.train.model.adapter_path
+        if cfg.sft_epochs > 0:
+            sft_cfg = cfg.train.model_copy(deep=True)
+            sft_cfg.run_dir = str(run / "sft")
+            sft_cfg.model.name_or_path = model_path
+            sft_cfg.trainer.method = "sft-gt"
+            sft_cfg.trainer.iterations = cfg.sft_epochs  # one iteration = one pass over every solution chat
+            sft_cfg.trainer.tasks_per_iteration = len(resolve_task_ids(sft_cfg, sft_cfg.tasks.train_split))
+            sft_cfg.trainer.epochs = 1
+            sft_cfg.trainer.minibatch_size = cfg.sft_minibatch_size
+            sft_cfg.trainer.lr = cfg.sft_lr
+            if stage("sft", f"SFT-GT warm-up: {cfg.sft_epochs} passes over {sft_cfg.trainer.tasks_per_iteration} ground-truth chats"):
+                t0 = time.perf_counter()
+                _train(sft_cfg)
+                state.mark("sft", seconds=round(time.perf_counter() - t0, 1))
+            start_adapter = _latest_adapter(run / "sft")
 
-    # 5. after -------------------------------------------------------------------------------------
-    if stage("after", f"evaluate the trained model on the same {len(dev_ids)} dev tasks"):
-        t0 = time.perf_counter()
-        label = "after (SFT-GT + LOOP)" if cfg.sft_iterations > 0 else "after (LOOP)"
-        run_evaluation(_eval_config(cfg, model_path, trained_adapter), dev_ids, run / "eval_after", label)
-        state.mark("after", seconds=round(time.perf_counter() - t0, 1))
+        # 4. LOOP ----------------------------------------------------------------------------------
+        loop_cfg = cfg.train.model_copy(deep=True)
+        loop_cfg.run_dir = str(run / "loop")
+        loop_cfg.model.name_or_path = model_path
+        loop_cfg.model.adapter_path = start_adapter
+        loop_cfg.rollout = _with_sampler(loop_cfg.rollout, backend, url)
+        t = loop_cfg.trainer
+        if stage("loop", f"LOOP: {t.iterations} iterations x {t.tasks_per_iteration} tasks x K={t.rollouts_per_task}"):
+            t0 = time.perf_counter()
+            _train(loop_cfg)
+            state.mark("loop", seconds=round(time.perf_counter() - t0, 1))
+        trained_adapter = _latest_adapter(run / "loop")
+
+        # 5. after ---------------------------------------------------------------------------------
+        if stage("after", f"evaluate the trained model on the same {len(dev_ids)} dev tasks"):
+            t0 = time.perf_counter()
+            label = "after (SFT-GT + LOOP)" if cfg.sft_epochs > 0 else "after (LOOP)"
+            run_evaluation(_eval_config(cfg, model_path, trained_adapter, backend, url), dev_ids, run / "eval_after", label)
+            state.mark("after", seconds=round(time.perf_counter() - t0, 1))
 
     # 6. table and report --------------------------------------------------------------------------
-    comparison = before_after_table(run / "eval_before", run / "eval_after", console, with_sft=cfg.sft_iterations > 0)
+    comparison = before_after_table(run / "eval_before", run / "eval_after", console, with_sft=cfg.sft_epochs > 0)
     comparison["loop"] = loop_summary(run / "loop", console)
     report_path = run / "report.html"
     if stage("report", "write the HTML report"):

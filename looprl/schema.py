@@ -147,25 +147,31 @@ class EvalConfig(StrictModel):
 
 
 def _demo_train_defaults() -> "TrainConfig":
-    """LOOP scaled down to a 2-core CPU and SmolLM2-135M: the compact prompt, short episodes, 4 easy
-    tasks per iteration, K = 4. Sized so the whole demo fits in about half an hour on 2 cores."""
+    """LOOP scaled down to a 2-core CPU and SmolLM2-135M: the compact prompt, episodes of at most 8
+    short turns (a difficulty-1 ground truth is 6 statements, one per turn), easy tasks, K = 4.
+    Sized so the whole demo, setup included, fits in about half an hour on 2 cores."""
     return TrainConfig(
         run_dir="runs/demo/loop",
-        model=ModelConfig(name_or_path="smollm2", gradient_checkpointing=True),
-        env=EnvConfig(max_turns=4, eval_max_turns=4, max_observation_tokens=300),
+        model=ModelConfig(name_or_path="smollm2"),
+        # a difficulty-1 cell runs in milliseconds: a 5 s wall clock (not 30) keeps a runaway loop from stalling the batch
+        env=EnvConfig(max_turns=8, eval_max_turns=8, max_observation_tokens=300, options={"sandbox": {"cell_timeout_s": 5}}),
         tasks=TasksConfig(difficulties=[1]),
-        rollout=RolloutConfig(concurrency=16, generation_batch_size=16, early_stop=False, scaffold="compact",
+        rollout=RolloutConfig(concurrency=64, generation_batch_size=64, early_stop=False, scaffold="compact",
                               sampling=SamplingConfig(max_new_tokens=128, max_context_tokens=3072)),
-        trainer=TrainerConfig(method="loop", iterations=2, tasks_per_iteration=4, rollouts_per_task=4, minibatch_size=8,
+        trainer=TrainerConfig(method="loop", iterations=2, tasks_per_iteration=6, rollouts_per_task=4, minibatch_size=8,
                               micro_batch_size=1, lr=5e-5, logprob_chunk_size=512, eval_every=0),
     )
 
 
 class DemoConfig(StrictModel):
     run_dir: str = Field("runs/demo", description="where the demo's runs, report and state are written (re-running resumes)")
-    dev_tasks: int = Field(4, ge=1, description="dev tasks evaluated before and after training")
+    dev_tasks: int = Field(12, ge=1, description="dev tasks evaluated before and after training (12 = every dev task of difficulty 1)")
     dev_difficulties: list[int] = Field(default_factory=lambda: [1], description="difficulties of the dev tasks evaluated")
     eval_samples: int = Field(1, ge=1, description="rollouts per dev task in the before/after evaluations")
-    sft_iterations: int = Field(2, ge=0, description="SFT-GT warm-up iterations on ground-truth chats before LOOP (0 = none)")
-    sft_lr: float = Field(2e-4, gt=0.0, lt=1.0, description="learning rate of the SFT-GT warm-up")
+    sft_epochs: int = Field(2, ge=0, description="SFT-GT warm-up: passes over the ground-truth chats of every training task, before LOOP (0 = none)")
+    sft_lr: float = Field(3e-4, gt=0.0, lt=1.0, description="learning rate of the SFT-GT warm-up")
+    sft_minibatch_size: int = Field(4, ge=1, description="chats per optimizer step in the SFT-GT warm-up")
+    sampler: Literal["auto", "vllm", "transformers"] = Field(
+        "auto", description="what samples every rollout: vllm (a local vLLM server, LoRA hot-swapped; needs `looprl models setup-vllm`), "
+        "transformers (the trainer's own model), auto (vllm when its environment exists)")
     train: TrainConfig = Field(default_factory=_demo_train_defaults, description="the LOOP run (its model, tasks, rollouts, trainer)")

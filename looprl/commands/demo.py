@@ -13,7 +13,7 @@ from looprl.commands._common import CONFIG_HELP, SET_HELP, console, load_or_exit
 
 
 def demo_command(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help=CONFIG_HELP + " (a DemoConfig: run_dir, dev_tasks, sft_iterations, train.*)"),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help=CONFIG_HELP + " (a DemoConfig: run_dir, dev_tasks, sft_epochs, sampler, train.*)"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP + "; e.g. --set train.trainer.iterations=8"),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="where to write the demo's runs (default runs/demo)"),
     fresh: bool = typer.Option(False, "--fresh", help="delete the run directory first instead of resuming it"),
