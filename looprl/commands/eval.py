@@ -60,7 +60,9 @@ def run_eval(cfg: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
     from looprl.utils.io import atomic_write_json, atomic_write_text
 
     out = Path(out)
-    task_ids = task_ids_for(cfg.env.name, cfg.split, cfg.env.options, cfg.max_tasks)
+    from looprl.env.task_ids import task_ids as split_task_ids
+
+    task_ids = split_task_ids(cfg.env.name, cfg.split, cfg.env.options)[: cfg.max_tasks]
     atomic_write_json(out / "run.json", {
         "kind": "eval", "name": out.name, "model": cfg.model.name_or_path, "method": None, "split": cfg.split,
         "env": cfg.env.name, "seed": cfg.seed, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -92,25 +94,6 @@ def run_eval(cfg: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
     )
     print_summary(result.summary)
     return result.summary
-
-
-def task_ids_for(env_name: str, split: str, options: dict[str, Any], max_tasks: int | None) -> list[str]:
-    """The task ids of `split` for the env: the built-in world's, AppWorld's, or the toy env's."""
-    if env_name == "appworld":
-        from looprl.env.appworld import load_task_ids
-
-        ids = load_task_ids(options.get("root"), split)
-    elif env_name == "toy":
-        from looprl.env.toy import load_toy_tasks
-
-        ids = load_toy_tasks(max_tasks or 16)
-    else:
-        from looprl.world import load_tasks
-
-        ids = [t.id for t in load_tasks(split)]
-    if not ids:
-        raise ValueError(f"split {split!r} of env {env_name!r} has no tasks")
-    return ids[:max_tasks] if max_tasks else ids
 
 
 def build_policy(cfg: Any) -> Any:

@@ -90,4 +90,5 @@ class ToyEnv:
         self._done = True
 
 
-register_env("toy", lambda **options: ToyEnv(**options), overwrite=True)
+# `n_tasks` sizes the toy "split" (looprl.env.task_ids reads it); any toy_N id works in every env
+register_env("toy", lambda n_tasks=None, **options: ToyEnv(**options), overwrite=True)

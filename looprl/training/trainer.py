@@ -98,30 +98,14 @@ class _base_model:
 
 
 def resolve_task_ids(cfg: TrainConfig, split: str) -> list[str]:
-    """Training/dev task ids: explicit `tasks.task_ids` (then used for dev evaluation too), the toy
-    env's `n_tasks` tasks, else the world's split (the training split filtered by difficulty)."""
+    """Training/dev task ids: explicit `tasks.task_ids` (then used for dev evaluation too), else the
+    env's split, the training split filtered to `tasks.difficulties` (paper: 1-2)."""
     if cfg.tasks.task_ids:
         return list(cfg.tasks.task_ids)
-    if cfg.env.name == "toy":
-        from looprl.env.toy import load_toy_tasks
+    from looprl.env.task_ids import task_ids
 
-        return load_toy_tasks(int(cfg.env.options.get("n_tasks", 8)))
     difficulties = cfg.tasks.difficulties if split == cfg.tasks.train_split else None
-    if cfg.env.name == "appworld":  # AppWorld's own split files and difficulty metadata
-        from looprl.env.appworld import load_task_ids
-
-        ids = load_task_ids(cfg.env.options.get("root"), split, difficulty=difficulties)
-        if not ids:
-            raise ValueError(f"AppWorld split {split!r} has no tasks with difficulties {difficulties}")
-        return ids
-    from looprl.world import load_tasks
-
-    tasks = load_tasks(split)
-    if split == cfg.tasks.train_split:
-        tasks = [t for t in tasks if t.difficulty in cfg.tasks.difficulties]
-    if not tasks:
-        raise ValueError(f"no tasks in split {split!r} with difficulties {cfg.tasks.difficulties}")
-    return [t.id for t in tasks]
+    return task_ids(cfg.env.name, split, cfg.env.options, difficulties=difficulties)
 
 
 class Trainer:
@@ -144,7 +128,7 @@ class Trainer:
         if collect_fn is None:
             from looprl.rollout import collect_rollouts as collect_fn
         self.collect_fn = collect_fn
-        env_options = {k: v for k, v in cfg.env.options.items() if k != "n_tasks"}
+        env_options = dict(cfg.env.options)
         if cfg.rollout.mode == "ray" and self.dist.is_main:
             import ray
 

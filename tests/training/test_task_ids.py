@@ -31,3 +31,18 @@ def test_builtin_world_ids_filtered_by_difficulty():
 
     ids = resolve_task_ids(cfg, "train")
     assert ids and all(get_task(i).difficulty == 1 and get_task(i).split == "train" for i in ids)
+
+
+def test_toy_split_size_and_empty_splits_are_named():
+    import pytest
+
+    from looprl.env import make_env
+    from looprl.env.task_ids import task_ids
+
+    assert task_ids("toy", "dev", {"n_tasks": 3}) == ["toy_0", "toy_1", "toy_2"]
+    make_env("toy", n_tasks=3).close()  # the option sizes the split; the env itself accepts and ignores it
+    with pytest.raises(ValueError, match=r"split 'dev' of env 'appsuite' has no tasks with difficulties \[9\]"):
+        task_ids("appsuite", "dev", difficulties=[9])
+    # evaluation and training ask the same function: the dev split keeps every difficulty
+    cfg = load_config(TrainConfig, overrides=["tasks.difficulties=[1]"])
+    assert resolve_task_ids(cfg, "dev") == task_ids("appsuite", "dev")
