@@ -158,7 +158,7 @@ def _demo_train_defaults() -> "TrainConfig":
         tasks=TasksConfig(difficulties=[1]),
         rollout=RolloutConfig(concurrency=64, generation_batch_size=64, early_stop=False, scaffold="compact",
                               sampling=SamplingConfig(max_new_tokens=128, max_context_tokens=3072)),
-        trainer=TrainerConfig(method="loop", iterations=2, tasks_per_iteration=6, rollouts_per_task=4, minibatch_size=8,
+        trainer=TrainerConfig(method="loop", iterations=2, tasks_per_iteration=4, rollouts_per_task=4, minibatch_size=8,
                               micro_batch_size=1, lr=5e-5, logprob_chunk_size=512, eval_every=0),
     )
 
