@@ -11,6 +11,10 @@ its last checkpoint):
   5. after    the same evaluation with the trained adapter
   6. report   a before/after table (TGC, reward, behaviour metrics) and the HTML report
 
+Every rollout (both evaluations and LOOP's collection) is sampled by one local vLLM server started
+for the demo, with the adapter hot-swapped into it, when `looprl models setup-vllm` has built its
+environment (`sampler: auto`); otherwise by transformers in this process.
+
 The numbers printed are whatever the run measured; nothing is tuned to look good.
 """
 
