@@ -128,11 +128,24 @@ def _describe(model: type[BaseModel], exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def _section_defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """The values of every section whose default a factory builds (e.g. the demo's scaled-down
+    TrainConfig), so that overriding one field of it keeps the factory's other values instead of
+    falling back to the section class's own defaults."""
+    out: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if field.default_factory is not None:
+            value = field.get_default(call_default_factory=True)
+            if isinstance(value, BaseModel):
+                out[name] = value.model_dump()
+    return out
+
+
 def load_config(
     model: type[M], path: str | Path | None = None, overrides: list[str] | None = None, base: dict | None = None
 ) -> M:
     """Load ``model`` from an optional YAML file plus dotted overrides; raise ConfigError on any problem."""
-    data: dict[str, Any] = dict(base or {})
+    data: dict[str, Any] = deep_merge(_section_defaults(model), dict(base or {}))
     source = "defaults"
     if path is not None:
         path = Path(path)

@@ -79,3 +79,15 @@ def test_file_sections_merge_into_the_base_instead_of_replacing_it(tmp_path):
     path.write_text(yaml.safe_dump({"rollout": {"concurrency": 4}}))
     cfg = load_config(EvalConfig, path, base={"rollout": {"sampling": {"temperature": 0.0}}})
     assert cfg.rollout.concurrency == 4 and cfg.rollout.sampling.temperature == 0.0
+
+
+def test_overriding_one_field_keeps_the_rest_of_a_factory_built_section():
+    from looprl.schema import DemoConfig
+
+    # the demo's `train` section is a scaled-down TrainConfig built by a factory, not TrainConfig()
+    cfg = load_config(DemoConfig, None, ["train.trainer.iterations=8", "train.rollout.sampling.max_new_tokens=64"])
+    default = DemoConfig()
+    assert cfg.train.trainer.iterations == 8 and cfg.train.rollout.sampling.max_new_tokens == 64
+    assert cfg.train.trainer.tasks_per_iteration == default.train.trainer.tasks_per_iteration
+    assert cfg.train.rollout.sampling.max_context_tokens == default.train.rollout.sampling.max_context_tokens
+    assert cfg.train.env == default.train.env and cfg.train.rollout.scaffold == default.train.rollout.scaffold
