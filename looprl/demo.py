@@ -69,7 +69,8 @@ def sampler_backend(cfg: DemoConfig) -> str:
     """The backend that samples every rollout of the demo (evaluations and LOOP's collection).
 
     "auto" picks vLLM when its environment exists (`looprl models setup-vllm`, which
-    scripts/demo.sh runs): batched sampling there is several times faster than transformers' on a CPU.
+    scripts/demo.sh runs). Measured here (docs/results.md): 4x transformers' tokens/s for the base
+    model, about the same once a LoRA adapter is loaded (vLLM's CPU LoRA path is slow).
     """
     from looprl.backends.vllm import vllm_python, vllm_ready
 
@@ -182,7 +183,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
 
     backend = sampler_backend(cfg)
     console.print(f"rollouts sampled with: {backend}" + ("" if backend == "vllm" else
-                  " (run `looprl models setup-vllm` for vLLM, several times faster on a CPU)"))
+                  " (`looprl models setup-vllm` adds vLLM, faster for the evaluations)"))
     sampling_left = any(not state.done(s) for s in ("before", "loop", "after"))
     with rollout_server(cfg, model_path, backend, sampling_left) as url:
         # 2. before --------------------------------------------------------------------------------

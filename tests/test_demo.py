@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 
+import pytest
 from typer.testing import CliRunner
 
+from looprl.backends.vllm import vllm_ready
 from looprl.cli import app
 
 
@@ -35,3 +38,24 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
 
     other = runner.invoke(app, args[:-2] + ["--set", "train.rollout.sampling.max_new_tokens=9"])
     assert other.exit_code == 2 and "another configuration" in other.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not vllm_ready() and not os.environ.get("CI"), reason="no vLLM environment; `looprl models setup-vllm` (CI builds it)")
+def test_demo_samples_every_stage_from_one_vllm_server(tmp_path):
+    from looprl.testing import build_tiny_model
+
+    model = build_tiny_model(tmp_path / "tiny-vllm", hidden_size=128, initializer_range=0.2)  # vLLM CPU: head_dim 32
+    run_dir = tmp_path / "demo"
+    args = ["demo", "--run-dir", str(run_dir), "--set", f"train.model.name_or_path={model}", "--set", "dev_tasks=1",
+            "--set", "sampler=vllm", "--set", "sft_epochs=0", "--set", "train.trainer.iterations=1",
+            "--set", "train.trainer.tasks_per_iteration=1", "--set", "train.trainer.rollouts_per_task=2",
+            "--set", "train.env.max_turns=1", "--set", "train.env.eval_max_turns=1",
+            "--set", "train.rollout.sampling.max_new_tokens=8"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "rollouts sampled with: vllm" in result.output
+    log = (run_dir / "vllm_server.log").read_text()
+    assert log.count("POST /v1/completions") >= 4  # before, LOOP's 2 rollouts, after: all from the demo's server
+    assert "load_lora_adapter" in log  # the trained adapter was hot-swapped in for the after-evaluation
+    assert json.loads((run_dir / "before_after.json").read_text())["loop"]["rollouts"] == 2

@@ -207,6 +207,7 @@ def start_server(
     cmd += list(extra_args)
     child_env = {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", **(env or {})}
     child_env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB of KV cache on the CPU backend; ignored on GPU
+    child_env.setdefault("PYTHONUNBUFFERED", "1")  # the log is complete even when the server is stopped with a signal
     with open(log_path, "ab") as log:
         process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True,
                                    preexec_fn=_die_with_parent)
