@@ -42,10 +42,8 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
 
 @pytest.mark.slow
 @pytest.mark.skipif(not vllm_ready() and not os.environ.get("CI"), reason="no vLLM environment; `looprl models setup-vllm` (CI builds it)")
-def test_demo_samples_every_stage_from_one_vllm_server(tmp_path):
-    from looprl.testing import build_tiny_model
-
-    model = build_tiny_model(tmp_path / "tiny-vllm", hidden_size=128, initializer_range=0.2)  # vLLM CPU: head_dim 32
+def test_demo_samples_every_stage_from_one_vllm_server(vllm_model_dir, tmp_path):
+    model = vllm_model_dir
     run_dir = tmp_path / "demo"
     args = ["demo", "--run-dir", str(run_dir), "--set", f"train.model.name_or_path={model}", "--set", "dev_tasks=1",
             "--set", "sampler=vllm", "--set", "sft_epochs=0", "--set", "train.trainer.iterations=1",

@@ -37,14 +37,6 @@ def test_lora_rank_slot_and_missing_venv(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def vllm_model_dir(tmp_path_factory):
-    from looprl.testing import build_tiny_model
-
-    # vLLM's CPU attention kernels need head_dim in {32, 64, ...}: hidden 128 / 4 heads
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-vllm"), hidden_size=128, initializer_range=0.2)
-
-
-@pytest.fixture(scope="module")
 def vllm_backend(vllm_model_dir):
     from looprl.backends.vllm import VLLMBackend
 
