@@ -56,7 +56,7 @@ class CollectionStats:
     finished: int = 0
     cancelled: int = 0
     wall_s: float = 0.0
-    generate_s: float = 0.0  # time inside generate()/chat()
+    generate_s: float = 0.0  # time inside generate()/chat(), summed over calls (they overlap in per-episode mode)
     generate_calls: int = 0
     generated_tokens: int = 0
     env_steps: int = 0
@@ -100,6 +100,9 @@ class _Episode:
     last_generated: list[int] = field(default_factory=list)
     result: StepResult | None = None
     reset_done: bool = False
+    generating: bool = False  # a per-episode generate() is in flight (see _Driver.per_episode)
+    out_of_context: bool = False
+    generation_stats: "CollectionStats | None" = None
     finish: str = ""  # "terminated" | "env_truncated" | "max_turns" | "context"
 
     def where(self) -> str:
@@ -165,6 +168,7 @@ def collect(
     else:
         raise TypeError(f"policy must be a PolicyBackend (generate + tokenizer) or a ChatBackend (chat); got {type(policy).__name__}")
     driver.batch_size = generation_batch_size
+    driver.per_episode = bool(getattr(policy, "concurrent_requests", False))
     run = _Run(driver, env_factory, list(task_ids), k, scaffold, max_turns, concurrency, early_stop, group_prefix, model_name)
     return run.execute(progress)
 
@@ -178,6 +182,21 @@ class _Driver:
         self.max_context_tokens = max_context_tokens
         self.max_observation_tokens = max_observation_tokens
         self.batch_size: int | None = None  # prompts per generate() call; None = every waiting episode
+        # Per-episode mode, for backends that serve many requests at once (a vLLM server, an OpenAI-style
+        # endpoint: `concurrent_requests = True`): each episode's next message is requested as soon as its
+        # env step returns, from a pool thread, and the server batches the requests continuously. In batch
+        # mode every waiting episode goes into one generate() call, which returns when its longest
+        # generation does; the episodes whose env step returns meanwhile wait for the next call.
+        self.per_episode = False
+
+    def seeded(self, ep: _Episode) -> SamplingParams:
+        """The sampling parameters of one episode's turn in per-episode mode: a seed of its own (in batch
+        mode the backend adds each prompt's index in the call), so the K samples of a task differ."""
+        if self.sampling.seed is None:
+            return self.sampling
+        from dataclasses import replace
+
+        return replace(self.sampling, seed=self.sampling.seed + 100_003 * ep.order + ep.turn)
 
     def chunks(self, eps: list[_Episode]) -> list[list[_Episode]]:
         size = self.batch_size or max(1, len(eps))
@@ -185,8 +204,9 @@ class _Driver:
 
     def start(self, ep: _Episode) -> None: ...
 
-    def generate(self, eps: list[_Episode], stats: CollectionStats) -> list[_Episode]:
-        """Sample the next message of every episode; return those that ran out of context."""
+    def generate(self, eps: list[_Episode], stats: CollectionStats, sampling: SamplingParams | None = None) -> list[_Episode]:
+        """Sample the next message of every episode (with `sampling`, default the driver's); return those
+        that ran out of context."""
         raise NotImplementedError
 
     def truncate_observation(self, text: str) -> str:
@@ -213,9 +233,10 @@ class _TokenDriver(_Driver):
     def start(self, ep: _Episode) -> None:
         ep.stream.add_context(self.chat.prompt_ids(ep.messages), turn=-1)
 
-    def generate(self, eps: list[_Episode], stats: CollectionStats) -> list[_Episode]:
+    def generate(self, eps: list[_Episode], stats: CollectionStats, sampling: SamplingParams | None = None) -> list[_Episode]:
         from dataclasses import replace
 
+        sampling = sampling or self.sampling
         out_of_context = []
         by_budget: dict[int, list[_Episode]] = {}
         for ep in eps:
@@ -223,9 +244,9 @@ class _TokenDriver(_Driver):
             if left < 1:
                 out_of_context.append(ep)
             else:
-                by_budget.setdefault(min(self.sampling.max_new_tokens, left), []).append(ep)
+                by_budget.setdefault(min(sampling.max_new_tokens, left), []).append(ep)
         for budget, group in [(b, chunk) for b, eps_b in by_budget.items() for chunk in self.chunks(eps_b)]:
-            params = replace(self.sampling, max_new_tokens=budget)
+            params = replace(sampling, max_new_tokens=budget)
             t0 = time.perf_counter()
             try:
                 gens = self.policy.generate([ep.stream.token_ids for ep in group], params)
@@ -243,7 +264,7 @@ class _TokenDriver(_Driver):
                 ep.last_generated = list(gen.token_ids)
                 ep.last_action = self.chat.decode(gen.token_ids)
                 ep.messages.append({"role": "assistant", "content": ep.last_action})
-                if gen.finish_reason == "length" and budget < self.sampling.max_new_tokens:
+                if gen.finish_reason == "length" and budget < sampling.max_new_tokens:
                     out_of_context.append(ep)  # cut by the context budget, not the per-turn limit
         return out_of_context
 
@@ -267,16 +288,16 @@ class _ChatDriver(_Driver):
         self.policy = policy
         self.context_tokens: dict[int, int] = {}
 
-    def generate(self, eps: list[_Episode], stats: CollectionStats) -> list[_Episode]:
+    def generate(self, eps: list[_Episode], stats: CollectionStats, sampling: SamplingParams | None = None) -> list[_Episode]:
         out_of_context = []
         for chunk in self.chunks(eps):
-            out_of_context.extend(self._generate(chunk, stats))
+            out_of_context.extend(self._generate(chunk, stats, sampling or self.sampling))
         return out_of_context
 
-    def _generate(self, eps: list[_Episode], stats: CollectionStats) -> list[_Episode]:
+    def _generate(self, eps: list[_Episode], stats: CollectionStats, sampling: SamplingParams) -> list[_Episode]:
         t0 = time.perf_counter()
         try:
-            results = self.policy.chat([list(ep.messages) for ep in eps], self.sampling)
+            results = self.policy.chat([list(ep.messages) for ep in eps], sampling)
         except Exception as exc:
             raise RolloutError(f"chat() failed for {len(eps)} episodes (first: {eps[0].where()}): {type(exc).__name__}: {exc}") from exc
         stats.generate_s += time.perf_counter() - t0
@@ -336,7 +357,29 @@ class _Run:
         ep.result = ep.env.step(ep.last_action)
         return ep
 
+    def _generate_one(self, ep: _Episode) -> _Episode:
+        """Per-episode mode: this episode's next message, in a pool thread. The stats of the call are
+        kept on the episode and added up on the driving thread."""
+        ep.generation_stats = CollectionStats()
+        ep.out_of_context = bool(self.driver.generate([ep], ep.generation_stats, self.driver.seeded(ep)))
+        return ep
+
     # driving thread ----------------------------------------------------------------------------------
+    def _generated(self, fut: Future, ep: _Episode, live: dict[Future, _Episode], pool, alive: dict[int, _Episode]) -> None:
+        ep.generating = False
+        exc = fut.exception()
+        if exc is not None:
+            raise exc
+        part, ep.generation_stats = ep.generation_stats, None
+        if part is not None:
+            self.stats.generate_s += part.generate_s
+            self.stats.generate_calls += part.generate_calls
+            self.stats.generated_tokens += part.generated_tokens
+        if ep.out_of_context:
+            self._finish(ep, "context", pool, alive)
+        else:
+            live[pool.submit(self._step, ep)] = ep
+
     def execute(self, show_progress: bool) -> Collection:
         t0 = time.perf_counter()
         pending = deque(_Episode(order=i * self.k + s, task_id=t, sample_index=s)
@@ -351,7 +394,12 @@ class _Run:
                         ep = pending.popleft()
                         alive[ep.order] = ep
                         live[pool.submit(self._reset, ep)] = ep
-                    if ready:
+                    if ready and self.driver.per_episode:
+                        for ep in ready:
+                            ep.generating = True
+                            live[pool.submit(self._generate_one, ep)] = ep
+                        ready = []
+                    elif ready:
                         batch, ready = ready, []
                         for ep in self.driver.generate(batch, self.stats):
                             self._finish(ep, "context", pool, alive)
@@ -368,7 +416,10 @@ class _Run:
                             wait(list(live), timeout=BATCH_GATHER_S)
                         for fut in [f for f in list(live) if f.done()]:
                             ep = live.pop(fut)
-                            self._harvest(fut, ep, ready, pool, alive)
+                            if ep.generating:
+                                self._generated(fut, ep, live, pool, alive)
+                            else:
+                                self._harvest(fut, ep, ready, pool, alive)
                     bar.update(self.stats, len(alive))
                     if self.early_stop and self._should_stop():
                         self.stats.cancelled = len(pending) + len(alive)
@@ -528,6 +579,7 @@ class _Progress:
         self.enabled = enabled
         self.total = total
         self._bar = None
+        self._start = time.perf_counter()
 
     def __enter__(self) -> "_Progress":
         if self.enabled:
@@ -544,7 +596,7 @@ class _Progress:
 
     def update(self, stats: CollectionStats, alive: int) -> None:
         if self._bar is not None:
-            desc = f"live {alive}  steps {stats.env_steps}  gen {stats.generated_tokens} tok  {stats.generated_tokens / max(stats.generate_s, 1e-9):.0f} tok/s"
+            desc = f"live {alive}  steps {stats.env_steps}  gen {stats.generated_tokens} tok  {stats.generated_tokens / max(time.perf_counter() - self._start, 1e-9):.0f} tok/s"
             self._bar.update(self._task, completed=stats.finished, description=desc)
 
     def __exit__(self, *exc: Any) -> None:

@@ -206,3 +206,65 @@ def test_tiny_model_stream_matches_chat_template(hf_policy):
     observations = [m for m in t.messages[n_open:] if m["role"] == "user"]
     assert len(observations) == 1 and tail.count("<|im_start|>user\n") == 1 and tail.endswith("<|im_start|>assistant\n")
     assert "As a reminder" in tail
+
+
+# ----------------------------------------------------------------------------------------------------
+# Per-episode mode (backends with concurrent_requests = True: a vLLM server, an OpenAI-style endpoint)
+# ----------------------------------------------------------------------------------------------------
+class _ConcurrentScripted(ScriptedPolicy):
+    concurrent_requests = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seeds: list[int | None] = []
+
+    def generate(self, prompts, sampling):
+        self.seeds.append(sampling.seed)
+        return super().generate(prompts, sampling)
+
+
+def test_per_episode_mode_gives_the_batch_mode_trajectories_one_request_at_a_time():
+    batch, single = ScriptedPolicy(), _ConcurrentScripted()
+    tasks = ["toy_3", "toy_1", "toy_2"]
+    a = collect(batch, ToyEnv, tasks, k=2, sampling=SAMPLING, progress=False)
+    b = collect(single, ToyEnv, tasks, k=2, sampling=SAMPLING, progress=False)
+    assert [(t.task_id, t.sample_index, t.token_ids, t.trainable, t.logprobs, t.reward) for t in a.trajectories] == \
+           [(t.task_id, t.sample_index, t.token_ids, t.trainable, t.logprobs, t.reward) for t in b.trajectories]
+    assert set(single.batch_sizes) == {1} and len(single.batch_sizes) == 2 * (4 + 2 + 3)
+    assert b.stats.generate_calls == 18 and b.stats.generated_tokens == a.stats.generated_tokens and b.stats.env_steps == a.stats.env_steps
+
+
+def test_per_episode_mode_gives_every_episode_and_turn_its_own_seed():
+    policy = _ConcurrentScripted()
+    collect(policy, ToyEnv, ["toy_2"], k=3, sampling=SamplingParams(max_new_tokens=400, seed=7), progress=False)
+    assert len(policy.seeds) == 9 and len(set(policy.seeds)) == 9  # identical first prompts, different samples
+
+
+def test_per_episode_mode_does_not_hold_ready_episodes_behind_a_slow_generation():
+    """toy_1's first generation waits (at most 1 s) for toy_4's episode to send its last turn. In
+    per-episode mode toy_4 runs all 5 of its turns meanwhile; in batch mode toy_4 is stuck in the same
+    call, so the wait runs out."""
+    import threading
+
+    def toy_4_finished_first(concurrent: bool) -> bool:
+        released = threading.Event()
+        waited: list[bool] = []
+
+        class Gate(ScriptedPolicy):
+            concurrent_requests = concurrent
+
+            def generate(self, prompts, sampling):
+                texts = [self.tokenizer.decode(p) for p in prompts]
+                if any("Take 1 steps" in t for t in texts) and not waited:
+                    waited.append(released.wait(timeout=1.0))
+                out = super().generate(prompts, sampling)
+                if any("Take 4 steps" in t and "ready" in t.rsplit("user\n", 1)[-1] for t in texts):
+                    released.set()  # toy_4 just sampled its complete_task turn
+                return out
+
+        trajs = collect_rollouts(Gate(), ToyEnv, ["toy_1", "toy_4"], k=1, sampling=SAMPLING, progress=False)
+        assert all(t.success for t in trajs) and released.is_set()
+        return waited[0]
+
+    assert toy_4_finished_first(concurrent=True)
+    assert not toy_4_finished_first(concurrent=False)
