@@ -72,8 +72,12 @@ class RolloutConfig(StrictModel):
     concurrency: int = Field(32, ge=1, description="episodes alive at once (their generation is batched)")
     generation_batch_size: int = Field(16, ge=1, description="prompts per generate() call")
     early_stop: bool = Field(True, description="stop once every task has >= floor(0.75 K) rollouts (4 of 6, paper) and 90% of all are done")
-    scaffold: str = Field("default", description="agent prompt: a built-in set ('default', or 'compact' for small models/CPUs; looprl/agent/prompts/), a YAML file of prompt pieces, or 'env' for the env's own messages")
+    scaffold: str = Field("default", description="agent prompt: a built-in set ('default'; 'compact' for small models/CPUs; 'terse', no worked example, for a model warmed up with SFT-GT; looprl/agent/prompts/), a YAML file of prompt pieces, or 'env' for the env's own messages")
     vllm_url: str | None = Field(None, description="OpenAI-compatible vLLM server (http://127.0.0.1:PORT); None = start one")
+    adapter_sync: Literal["lora", "merged"] = Field(
+        "lora", description="how the trained adapter reaches a vLLM server: 'lora' hot-swaps it; 'merged' merges it into the "
+        "base weights and has the server reload them in place (much faster sampling on vLLM's CPU backend; the server "
+        "needs VLLM_SERVER_DEV_MODE=1, set when looprl starts it; small models only, the merge runs in the trainer's process)")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="sampling parameters")
 
 
@@ -147,16 +151,17 @@ class EvalConfig(StrictModel):
 
 
 def _demo_train_defaults() -> "TrainConfig":
-    """LOOP scaled down to a 2-core CPU and SmolLM2-135M: the compact prompt, episodes of at most 8
-    short turns (a difficulty-1 ground truth is 6 statements, one per turn), easy tasks, K = 4.
-    Sized so the whole demo, setup included, fits in about half an hour on 2 cores."""
+    """LOOP scaled down to a 2-core CPU and SmolLM2-135M: the terse prompt (no worked example; the
+    SFT-GT warm-up teaches the format), episodes of at most 8 short turns (a difficulty-1 ground truth
+    is 6 statements, one per turn), easy tasks, K = 4, the adapter merged into the vLLM server's
+    weights after each update. Sized so the whole demo, setup included, fits in half an hour on 2 cores."""
     return TrainConfig(
         run_dir="runs/demo/loop",
         model=ModelConfig(name_or_path="smollm2"),
         # a difficulty-1 cell runs in milliseconds: a 5 s wall clock (not 30) keeps a runaway loop from stalling the batch
         env=EnvConfig(max_turns=8, eval_max_turns=8, max_observation_tokens=300, options={"sandbox": {"cell_timeout_s": 5}}),
         tasks=TasksConfig(difficulties=[1]),
-        rollout=RolloutConfig(concurrency=64, generation_batch_size=64, early_stop=False, scaffold="compact",
+        rollout=RolloutConfig(concurrency=64, generation_batch_size=64, early_stop=False, scaffold="terse", adapter_sync="merged",
                               sampling=SamplingConfig(max_new_tokens=128, max_context_tokens=3072)),
         trainer=TrainerConfig(method="loop", iterations=2, tasks_per_iteration=4, rollouts_per_task=4, minibatch_size=8,
                               micro_batch_size=1, lr=5e-5, logprob_chunk_size=512, eval_every=0),
@@ -167,9 +172,13 @@ class DemoConfig(StrictModel):
     run_dir: str = Field("runs/demo", description="where the demo's runs, report and state are written (re-running resumes)")
     dev_tasks: int = Field(12, ge=1, description="dev tasks evaluated before and after training (12 = every dev task of difficulty 1)")
     dev_difficulties: list[int] = Field(default_factory=lambda: [1], description="difficulties of the dev tasks evaluated")
-    eval_samples: int = Field(1, ge=1, description="rollouts per dev task in the before/after evaluations")
+    train_tasks: int = Field(12, ge=0, description="training tasks (seen in training) also evaluated before and after, spread over "
+                             "their scenarios: did the policy learn what it trained on? (0 = none)")
+    eval_samples: int = Field(1, ge=1, description="rollouts per task in the before/after evaluations")
     sft_epochs: int = Field(2, ge=0, description="SFT-GT warm-up: passes over the ground-truth chats of every training task, before LOOP (0 = none)")
-    sft_lr: float = Field(3e-4, gt=0.0, lt=1.0, description="learning rate of the SFT-GT warm-up")
+    sft_difficulties: list[int] = Field(default_factory=lambda: [1, 2], description="difficulties of the training tasks whose ground "
+                                        "truth the warm-up trains on (LOOP keeps to train.tasks.difficulties)")
+    sft_lr: float = Field(1e-3, gt=0.0, lt=1.0, description="learning rate of the SFT-GT warm-up")
     sft_minibatch_size: int = Field(4, ge=1, description="chats per optimizer step in the SFT-GT warm-up")
     sampler: Literal["auto", "vllm", "transformers"] = Field(
         "auto", description="what samples every rollout: vllm (a local vLLM server, LoRA hot-swapped; needs `looprl models setup-vllm`), "

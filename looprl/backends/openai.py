@@ -71,6 +71,8 @@ def retry_after_seconds(value: str | None) -> float | None:
 class OpenAIChatBackend:
     """Chat completions from an OpenAI-compatible endpoint, with retries, a concurrency limit and cost accounting."""
 
+    concurrent_requests = True  # thread-safe: the collector requests each episode's turn on its own
+
     def __init__(
         self,
         model: str,

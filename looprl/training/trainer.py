@@ -71,7 +71,7 @@ def build_sampler_backend(cfg: TrainConfig, policy: Any) -> Any:
         from looprl.backends.vllm import VLLMBackend
 
         return VLLMBackend(cfg.model.name_or_path, base_url=cfg.rollout.vllm_url, concurrency=cfg.rollout.concurrency,
-                           adapter_path=cfg.model.adapter_path,
+                           adapter_path=cfg.model.adapter_path, adapter_sync=cfg.rollout.adapter_sync,
                            server_kwargs={"max_lora_rank": cfg.lora.r, "max_model_len": cfg.rollout.sampling.max_context_tokens,
                                           "dtype": cfg.model.dtype, "seed": cfg.seed})
     raise ValueError(f"rollout.backend={backend!r} cannot train: training needs token ids and logprobs "

@@ -243,3 +243,53 @@ def test_trainer_samples_from_vllm_and_publishes_each_update(vllm_backend, vllm_
     after_update = [h for prev, h in zip(history, history[1:]) if prev["train/optimizer_steps"] > 0 and gap in h]
     assert after_update and all(h[gap] < 1e-2 for h in [history[0], *after_update]), history
     assert (tmp_path / "run" / "adapter_latest" / "adapter_config.json").is_file()
+
+
+@pytest.mark.slow
+@needs_vllm
+def test_merged_adapter_sync_reloads_the_weights_in_place(vllm_model_dir, tmp_path):
+    """adapter_sync='merged': the server samples exactly what HF samples with the adapter, after each
+    of two updates; a new client of the same server gets the base weights back; so does unload."""
+    import torch
+
+    from looprl.backends.hf import HFBackend
+    from looprl.backends.vllm import VLLMBackend
+    from looprl.schema import LoraConfig
+
+    hf = HFBackend(str(vllm_model_dir), lora=LoraConfig(r=8, alpha=16))
+    prompts = _prompts(hf.tokenizer)
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=16)
+    with VLLMBackend(str(vllm_model_dir), adapter_sync="merged", server_kwargs={"max_model_len": 1024, "dtype": "float32"}) as backend:
+        assert backend.server is not None
+        base = backend.generate(prompts, greedy)
+        _same(base, hf.generate(prompts, greedy))
+        gen = torch.Generator().manual_seed(0)
+        adapter = tmp_path / "adapter"
+        for _ in range(2):  # the trainer overwrites the same folder after every update
+            with torch.no_grad():
+                for p in hf.trainable_parameters():
+                    p.add_(torch.randn(p.shape, generator=gen) * 0.3)
+            hf.save_adapter(adapter)
+            backend.load_adapter(adapter)
+            tuned = backend.generate(prompts, greedy)
+            assert [g.token_ids for g in tuned] != [g.token_ids for g in base]
+            _same(tuned, hf.generate(prompts, greedy))
+        assert backend.adapter_name is None and backend.merged_from == adapter.resolve()
+
+        with VLLMBackend(str(vllm_model_dir), base_url=backend.base_url, adapter_sync="merged") as client:
+            _same(client.generate(prompts, greedy), base, tol=1e-5)  # a client without an adapter: the base again
+            client.load_adapter(adapter)
+        _same(backend.generate(prompts, greedy), hf.generate(prompts, greedy))
+        backend.unload_adapter()
+        _same(backend.generate(prompts, greedy), base, tol=1e-5)
+
+
+@pytest.mark.slow
+@needs_vllm
+def test_merged_adapter_sync_needs_a_dev_mode_server(vllm_backend, tmp_path):
+    from looprl.backends.vllm import VLLMBackend
+
+    with pytest.raises(RuntimeError, match="VLLM_SERVER_DEV_MODE=1"):
+        VLLMBackend(vllm_backend.model_name_or_path, base_url=vllm_backend.base_url, adapter_sync="merged")
+    with pytest.raises(ValueError, match="adapter_sync must be one of"):
+        VLLMBackend(vllm_backend.model_name_or_path, base_url=vllm_backend.base_url, adapter_sync="fused")
