@@ -5,15 +5,17 @@ the table again — redoes nothing that is finished, and an interrupted training
 its last checkpoint):
 
   1. model    materialize SmolLM2-135M-Instruct (or use the configured model)
-  2. before   greedy evaluation of the starting model on a dev subset of the built-in world
+  2. before   greedy evaluation of the starting model on a dev subset of the built-in world (held
+              out: the measure that counts) and on a subset of the training tasks (seen in training)
   3. sft      optional SFT-GT warm-up on ground-truth solutions of the training tasks
   4. loop     LOOP on easy training tasks (starting from the warm-up's adapter when there is one)
-  5. after    the same evaluation with the trained adapter
-  6. report   a before/after table (TGC, reward, behaviour metrics) and the HTML report
+  5. after    the same evaluations with the trained adapter
+  6. report   before/after tables (TGC, reward, behaviour metrics) and the HTML report
 
-Every rollout (both evaluations and LOOP's collection) is sampled by one local vLLM server started
-for the demo, with the adapter hot-swapped into it, when `looprl models setup-vllm` has built its
-environment (`sampler: auto`); otherwise by transformers in this process.
+Every rollout (the evaluations and LOOP's collection) is sampled by one local vLLM server started
+for the demo, with the trained adapter merged into its weights after each update
+(`train.rollout.adapter_sync`), when `looprl models setup-vllm` has built its environment
+(`sampler: auto`); otherwise by transformers in this process.
 
 The numbers printed are whatever the run measured; nothing is tuned to look good.
 """
@@ -51,18 +53,26 @@ class DemoState:
         return self.data["done"].get(stage, {})
 
 
-def pick_dev_tasks(cfg: DemoConfig) -> list[str]:
-    """A deterministic dev subset that spreads over scenarios (round-robin, task 1 of each first)."""
+def pick_tasks(split: str, difficulties: list[int], n: int) -> list[str]:
+    """A deterministic subset of `n` tasks that spreads over scenarios (round-robin, task 1 of each first)."""
     from looprl.world import load_tasks
 
-    tasks = load_tasks(cfg.train.tasks.dev_split, difficulties=cfg.dev_difficulties)
+    tasks = load_tasks(split, difficulties=difficulties)
     if not tasks:
-        raise ValueError(f"no {cfg.train.tasks.dev_split} tasks with difficulties {cfg.dev_difficulties}")
+        raise ValueError(f"no {split} tasks with difficulties {difficulties}")
     by_index: dict[int, list[str]] = {}
     for t in tasks:
         by_index.setdefault(int(t.id.rsplit("_", 1)[1]), []).append(t.id)
     ordered = [tid for n in sorted(by_index) for tid in by_index[n]]
-    return ordered[: cfg.dev_tasks]
+    return ordered[:n]
+
+
+def pick_dev_tasks(cfg: DemoConfig) -> list[str]:
+    return pick_tasks(cfg.train.tasks.dev_split, cfg.dev_difficulties, cfg.dev_tasks)
+
+
+def pick_train_tasks(cfg: DemoConfig) -> list[str]:
+    return pick_tasks(cfg.train.tasks.train_split, cfg.train.tasks.difficulties, cfg.train_tasks) if cfg.train_tasks else []
 
 
 def sampler_backend(cfg: DemoConfig) -> str:
@@ -95,8 +105,9 @@ def rollout_server(cfg: DemoConfig, model_path: str, backend: str, needed: bool)
 
     t = cfg.train
     log = Path(cfg.run_dir) / "vllm_server.log"
+    merged = t.rollout.adapter_sync == "merged"  # no LoRA in the server: the adapter is merged into its weights
     with start_server(model_path, max_lora_rank=t.lora.r, max_model_len=t.rollout.sampling.max_context_tokens,
-                      seed=t.seed, log_path=log) as server:
+                      seed=t.seed, log_path=log, enable_lora=not merged, dev_mode=merged) as server:
         yield server.url
 
 
@@ -104,12 +115,13 @@ def _with_sampler(rollout: RolloutConfig, backend: str, url: str | None) -> Roll
     return rollout.model_copy(update={"backend": backend, "vllm_url": url}) if backend == "vllm" else rollout
 
 
-def _eval_config(cfg: DemoConfig, model_path: str, adapter: str | None, backend: str = "transformers", url: str | None = None) -> EvalConfig:
+def _eval_config(cfg: DemoConfig, model_path: str, adapter: str | None, backend: str = "transformers", url: str | None = None,
+                 split: str | None = None) -> EvalConfig:
     t = cfg.train
     sampling = SamplingConfig(**{**t.rollout.sampling.model_dump(), "temperature": 0.0})
     rollout = _with_sampler(RolloutConfig(**{**t.rollout.model_dump(), "sampling": sampling}), backend, url)
     model = t.model.model_copy(update={"name_or_path": model_path, "adapter_path": adapter})
-    return EvalConfig(seed=t.seed, model=model, env=t.env, split=t.tasks.dev_split, samples=cfg.eval_samples, rollout=rollout)
+    return EvalConfig(seed=t.seed, model=model, env=t.env, split=split or t.tasks.dev_split, samples=cfg.eval_samples, rollout=rollout)
 
 
 def run_evaluation(cfg: EvalConfig, task_ids: list[str], out: Path, label: str) -> dict[str, Any]:
@@ -180,6 +192,14 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     model_path = state.get("model")["path"]
     console.print(f"model: {model_path}")
     dev_ids = pick_dev_tasks(cfg)
+    train_ids = pick_train_tasks(cfg)
+    train_split = cfg.train.tasks.train_split
+
+    def evaluate_both(adapter: str | None, url: str | None, when: str, label: str) -> None:
+        run_evaluation(_eval_config(cfg, model_path, adapter, backend, url), dev_ids, run / f"eval_{when}", label)
+        if train_ids:
+            run_evaluation(_eval_config(cfg, model_path, adapter, backend, url, split=train_split), train_ids,
+                           run / f"eval_{when}_train", f"{label}, training tasks")
 
     backend = sampler_backend(cfg)
     console.print(f"rollouts sampled with: {backend}" + ("" if backend == "vllm" else
@@ -187,9 +207,10 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     sampling_left = any(not state.done(s) for s in ("before", "loop", "after"))
     with rollout_server(cfg, model_path, backend, sampling_left) as url:
         # 2. before --------------------------------------------------------------------------------
-        if stage("before", f"evaluate the starting model on {len(dev_ids)} dev tasks"):
+        seen = f" and {len(train_ids)} training tasks" if train_ids else ""
+        if stage("before", f"evaluate the starting model on {len(dev_ids)} dev tasks{seen}"):
             t0 = time.perf_counter()
-            run_evaluation(_eval_config(cfg, model_path, None, backend, url), dev_ids, run / "eval_before", "before (base model)")
+            evaluate_both(None, url, "before", "before (base model)")
             state.mark("before", seconds=round(time.perf_counter() - t0, 1))
 
         # 3. SFT-GT warm-up ------------------------------------------------------------------------
@@ -199,6 +220,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
             sft_cfg.run_dir = str(run / "sft")
             sft_cfg.model.name_or_path = model_path
             sft_cfg.trainer.method = "sft-gt"
+            sft_cfg.tasks.difficulties = list(cfg.sft_difficulties)
             sft_cfg.trainer.iterations = cfg.sft_epochs  # one iteration = one pass over every solution chat
             sft_cfg.trainer.tasks_per_iteration = len(resolve_task_ids(sft_cfg, sft_cfg.tasks.train_split))
             sft_cfg.trainer.epochs = 1
@@ -224,20 +246,29 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
         trained_adapter = _latest_adapter(run / "loop")
 
         # 5. after ---------------------------------------------------------------------------------
-        if stage("after", f"evaluate the trained model on the same {len(dev_ids)} dev tasks"):
+        if stage("after", f"evaluate the trained model on the same {len(dev_ids)} dev tasks{seen}"):
             t0 = time.perf_counter()
             label = "after (SFT-GT + LOOP)" if cfg.sft_epochs > 0 else "after (LOOP)"
-            run_evaluation(_eval_config(cfg, model_path, trained_adapter, backend, url), dev_ids, run / "eval_after", label)
+            evaluate_both(trained_adapter, url, "after", label)
             state.mark("after", seconds=round(time.perf_counter() - t0, 1))
 
     # 6. table and report --------------------------------------------------------------------------
-    comparison = before_after_table(run / "eval_before", run / "eval_after", console, with_sft=cfg.sft_epochs > 0)
+    with_sft = cfg.sft_epochs > 0
+    if (run / "eval_before_train").is_dir() and (run / "eval_after_train").is_dir():
+        seen_tasks = before_after_table(run / "eval_before_train", run / "eval_after_train", console, with_sft=with_sft,
+                                        subset="training tasks (seen in training)")
+    else:
+        seen_tasks = None
+    comparison = before_after_table(run / "eval_before", run / "eval_after", console, with_sft=with_sft)
+    if seen_tasks is not None:
+        comparison["training_tasks"] = seen_tasks
     comparison["loop"] = loop_summary(run / "loop", console)
     report_path = run / "report.html"
     if stage("report", "write the HTML report"):
         from looprl.analysis.report import build_report
 
-        runs = [run / "eval_before", run / "eval_after", run / "loop"] + ([run / "sft"] if (run / "sft").is_dir() else [])
+        runs = [run / "eval_before", run / "eval_after", run / "loop"] + [
+            run / d for d in ("eval_before_train", "eval_after_train", "sft") if (run / d).is_dir()]
         build_report(runs, report_path)
         state.mark("report", path=str(report_path))
     atomic_write_json(run / "before_after.json", comparison)
@@ -274,7 +305,8 @@ def loop_summary(run_dir: Path, console: Console) -> dict[str, Any]:
     return summary
 
 
-def before_after_table(before: Path, after: Path, console: Console, *, with_sft: bool = False) -> dict[str, Any]:
+def before_after_table(before: Path, after: Path, console: Console, *, with_sft: bool = False,
+                       subset: str = "dev subset (held out)") -> dict[str, Any]:
     """Print every metric of the two eval runs side by side with the ratio after/before."""
     from rich.table import Table
 
@@ -288,7 +320,7 @@ def before_after_table(before: Path, after: Path, console: Console, *, with_sft:
         trajs = list(read_jsonl(path / "rollouts.jsonl"))
         rewards.append(sum(t.reward for t in trajs) / len(trajs) if trajs else None)
     stages = "SFT-GT warm-up, then LOOP" if with_sft else "LOOP"
-    table = Table(title=f"before vs after training ({stages}); dev subset, greedy")
+    table = Table(title=f"before vs after training ({stages}); {subset}, greedy")
     table.add_column("metric")
     table.add_column("before", justify="right")
     table.add_column("after", justify="right")

@@ -80,7 +80,7 @@ def test_missing_info_names_the_keys():
 def test_builtin_prompt_sets_by_name_and_clear_error_otherwise(tmp_path):
     from looprl.agent import builtin_scaffolds, scaffold_for
 
-    assert {"default", "compact"} <= set(builtin_scaffolds())
+    assert {"default", "compact", "terse"} <= set(builtin_scaffolds())
     assert scaffold_for("env") is None
     compact, default = scaffold_for("compact"), scaffold_for("default")
     info = {"instruction": "Count my notes.", "date": "2026-05-18",
@@ -88,5 +88,9 @@ def test_builtin_prompt_sets_by_name_and_clear_error_otherwise(tmp_path):
     short = compact.initial_messages([], info)
     long = default.initial_messages([], info)
     assert "Count my notes." in short[-1]["content"] and sum(len(m["content"]) for m in short) < sum(len(m["content"]) for m in long) / 2
+    terse = scaffold_for("terse").initial_messages([], info)
+    assert [m["role"] for m in terse] == ["system", "user"]  # no worked example to copy
+    assert "Count my notes." in terse[-1]["content"] and "complete_task" in terse[-1]["content"]
+    assert sum(len(m["content"]) for m in terse) < sum(len(m["content"]) for m in short) / 2
     with pytest.raises(FileNotFoundError, match="built-in prompt set"):
         scaffold_for(str(tmp_path / "missing.yaml"))
