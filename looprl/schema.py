@@ -76,7 +76,7 @@ class RolloutConfig(StrictModel):
     vllm_url: str | None = Field(None, description="OpenAI-compatible vLLM server (http://127.0.0.1:PORT); None = start one")
     adapter_sync: Literal["lora", "merged"] = Field(
         "lora", description="how the trained adapter reaches a vLLM server: 'lora' hot-swaps it; 'merged' merges it into the "
-        "base weights and has the server reload them in place (much faster sampling on vLLM's CPU backend; the server "
+        "base weights and has the server reload them in place (2.2x faster sampling on vLLM's CPU backend here; the server "
         "needs VLLM_SERVER_DEV_MODE=1, set when looprl starts it; small models only, the merge runs in the trainer's process)")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="sampling parameters")
 

@@ -256,8 +256,10 @@ class VLLMBackend:
     * "merged": merged into a copy of the base weights here, which the server then reloads in place
       (/collective_rpc reload_weights, then /reset_prefix_cache; the server needs VLLM_SERVER_DEV_MODE=1,
       which `start_server(dev_mode=True)` sets). For small models on vLLM's CPU backend, whose LoRA
-      path gathers a LoRA matrix per token and made prefill ~10x slower here (docs/results.md). The
-      server then holds one set of weights: every client of it samples from the last reload.
+      path gathers a LoRA matrix per token: 16 agent-sized requests took 2.2x as long with the adapter
+      as a LoRA as with it merged (benchmarks/bench_adapter_sync.py); each merge costs seconds (6 s for
+      SmolLM2-135M, float32). The server then holds one set of weights: every client of it samples
+      from the last reload.
 
     `tokenizer` and `stop_token_ids` come from the model folder (loaded in this process with
     transformers), so chats are rendered to token ids here and vLLM only sees ids.
