@@ -3,7 +3,10 @@
 One thread (the caller's) drives the policy: it gathers every episode that is waiting for its next
 agent turn, whatever turn that is, and samples all of them in one `generate()` call. Env work
 (`env_factory()`, `reset`, `step`, `close`) runs in a thread pool, because `Env.step` blocks on the
-sandbox worker; tokenization and the chat template stay on the driving thread.
+sandbox worker; the chat template and each observation's tokens stay on the driving thread.
+A backend that serves concurrent requests itself (`concurrent_requests = True`: a vLLM server, an
+OpenAI-style endpoint) is instead called once per episode turn from the pool, as soon as that
+episode is ready, with a seed of its own; the server batches the requests (per-episode mode).
 
 Budgets end an episode as *truncated*, never as a crash: `max_turns` agent turns, `max_context_tokens`
 in the token stream (the generation budget of a turn is what is left of it), and each observation is
