@@ -114,6 +114,9 @@ class Distributed:
     def barrier(self) -> None:
         pass
 
+    def shutdown(self) -> None:
+        """Leave the process group (a no-op in one process); call once, when the process is done training."""
+
     def shard(self, policy: Any, sampler: Any, method: Any) -> tuple[Any, Any]:
         """(the policy to train, the backend rank 0 samples with)."""
         return policy, sampler
@@ -224,6 +227,16 @@ class FSDPDistributed(Distributed):
         import torch.distributed as dist
 
         dist.barrier(group=self.control)
+
+    def shutdown(self) -> None:
+        """Wait for every rank, then destroy the process group. A process that exits with the group
+        alive can abort in gloo's threads ("terminate called without an active exception", seen once
+        in CI) and fail the launch."""
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.barrier(group=self.control)
+            dist.destroy_process_group()
 
     # ------------------------------------------------------------------ the model
     def shard(self, policy: Any, sampler: Any, method: Any) -> tuple[Any, Any]:

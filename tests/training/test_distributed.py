@@ -107,7 +107,7 @@ def _worker(out_dir: str, model_dir: str) -> None:
     nan_metrics, _ = _update(policy, dist, "loop", nan_row=int(first_minibatch[-1]))
     unchanged = all(torch.equal(a, p.full_tensor()) for a, p in zip(before, policy.trainable_parameters()))
     (Path(out_dir) / f"nan_rank{dist.rank}.json").write_text(json.dumps({**nan_metrics, "unchanged": unchanged}))
-    dist.barrier()
+    dist.shutdown()
 
 
 @pytest.mark.slow
