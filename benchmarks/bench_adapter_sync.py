@@ -23,13 +23,12 @@ import argparse
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_vllm import _model_path  # noqa: E402
+from bench_vllm import _model_path, random_adapter  # noqa: E402
 
 
 def _prompts(tok, n: int, prompt_tokens: int) -> list[list[int]]:
@@ -72,12 +71,7 @@ def main() -> None:
 
     model = _model_path(args.model)
     hf = HFBackend(model, lora=LoraConfig(r=args.lora_r, alpha=2 * args.lora_r), seed=0)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in hf.trainable_parameters():
-            p.add_(torch.randn(p.shape, generator=gen) * 0.02)
-    adapter = Path(tempfile.mkdtemp(prefix="looprl-bench-adapter-")) / "adapter"
-    hf.save_adapter(adapter)
+    adapter = random_adapter(hf, 0.02)
     prompts = _prompts(hf.tokenizer, args.prompts, args.prompt_tokens)
     # ignore_eos is not exposed; temperature 1 with a fixed seed keeps lengths comparable across phases
     sampling = SamplingParams(temperature=1.0, max_new_tokens=args.max_new_tokens, seed=0)

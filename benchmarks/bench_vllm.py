@@ -48,6 +48,20 @@ def _model_path(name: str) -> str:
     return resolve_model(name)
 
 
+def random_adapter(hf, scale: float) -> Path:
+    """Move `hf`'s LoRA weights by seeded noise of size `scale` (a trained-looking adapter that
+    visibly changes the model) and save them to a fresh temporary folder; returns that folder."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in hf.trainable_parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * scale)
+    adapter = Path(tempfile.mkdtemp(prefix="looprl-bench-adapter-")) / "adapter"
+    hf.save_adapter(adapter)
+    return adapter
+
+
 def _agreement(a, b) -> float:
     same = sum(x.token_ids == y.token_ids for x, y in zip(a, b))
     return round(same / len(a), 3)
@@ -94,12 +108,7 @@ def main() -> None:
         hf_tokens = sum(len(g.token_ids) for g in hf_base)
         v_tokens = sum(len(g.token_ids) for g in v_base)
 
-        gen = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            for p in hf.trainable_parameters():
-                p.add_(torch.randn(p.shape, generator=gen) * 0.05)
-        adapter = Path(tempfile.mkdtemp(prefix="looprl-bench-adapter-")) / "adapter"
-        hf.save_adapter(adapter)
+        adapter = random_adapter(hf, 0.05)
         _, swap_s = timed(lambda: vllm.load_adapter(adapter))
         v_tuned = vllm.generate(prompts, greedy)
         hf_tuned = hf.generate(prompts, greedy)
