@@ -94,21 +94,21 @@ def sampler_backend(cfg: DemoConfig) -> str:
 
 @contextmanager
 def rollout_server(cfg: DemoConfig, model_path: str, backend: str, needed: bool) -> Iterator[str | None]:
-    """One vLLM server shared by every stage (started only when a sampling stage is left to run);
-    adapters are hot-swapped into it. Yields its URL, or None when sampling stays in this process."""
+    """One vLLM server shared by every stage (started only when a sampling stage is left to run); the
+    trained adapter reaches it as `train.rollout.adapter_sync` says. Yields its URL, or None when
+    sampling stays in this process."""
     if backend != "vllm" or not needed:
         yield None
         return
     if cfg.train.rollout.vllm_url:  # the user's own server
         yield cfg.train.rollout.vllm_url
         return
-    from looprl.backends.vllm import start_server
+    from looprl.backends.vllm import server_kwargs_for, start_server
 
     t = cfg.train
     log = Path(cfg.run_dir) / "vllm_server.log"
-    merged = t.rollout.adapter_sync == "merged"  # no LoRA in the server: the adapter is merged into its weights
     with start_server(model_path, max_lora_rank=t.lora.r, max_model_len=t.rollout.sampling.max_context_tokens,
-                      seed=t.seed, log_path=log, enable_lora=not merged, dev_mode=merged) as server:
+                      seed=t.seed, log_path=log, **server_kwargs_for(t.rollout.adapter_sync)) as server:
         yield server.url
 
 

