@@ -3,6 +3,13 @@ SFT-GT baseline). Every top-level statement or loop of the solution becomes one 
 comments above it as the "thinking", then the code in a ```python block), answered "Execution
 successful."; the opening prompt is exactly what rollouts see (the env's reset + the scaffold).
 
+With `read_docs` (not in the paper; the CPU demo's warm-up) the chat also reads each API's doc the
+turn before it first uses it (`print(apis.api_docs.show_api_doc(...))`), and the whole chat is
+replayed through the env, so every observation is the env's own (the doc, a printed value, "Execution
+successful."), cut to `max_observation_tokens` as rollouts cut it. A model warmed up on plain
+ground truths only ever sees API names used, never looked up, and on a task that needs an API it
+has not seen it guesses one; these chats show it where names and parameters come from.
+
 The agent messages are tokenized once here (they were never sampled), marked trainable, and the
 template's text between turns is built by the same `ChatTokens` the collector uses, so SFT-GT
 trains on the same token layout as RL.
@@ -10,19 +17,53 @@ trains on the same token layout as RL.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Sequence
 
 from looprl.trajectory import Trajectory
 
 EXECUTION_OK = "Execution successful."
 
+# Apps every ground truth opens with (the supervisor's passwords, the docs themselves) and the login
+# call of its header: looking these up on every task would teach nothing but length.
+_NO_DOC_APPS = frozenset({"supervisor", "api_docs"})
+_NO_DOC_APIS = frozenset({"login"})
+_API_REF = re.compile(r"\bapis\.(\w+)\.(\w+)")
+
 
 def solution_message(thought: str, code: str) -> str:
     return (thought.strip() + "\n\n" if thought.strip() else "") + f"```python\n{code}\n```"
 
 
+def api_names_message(app: str) -> str:
+    return solution_message("", f'print([a["name"] for a in apis.api_docs.show_api_descriptions(app_name="{app}")])')
+
+
+def doc_message(app: str, api: str) -> str:
+    return solution_message("", f'print(apis.api_docs.show_api_doc(app_name="{app}", api_name="{api}"))')
+
+
+def with_doc_reads(replies_code: Sequence[tuple[str, str]]) -> list[str]:
+    """The solution's (thought, code) turns as agent messages, with the lookups a careful agent makes
+    first: the names of an app's APIs before its first API is read, each API's doc the turn before
+    its first use (in the order they first appear; the header's apps and login excepted)."""
+    out, apps, read = [], set(), set()
+    for thought, code in replies_code:
+        for app, api in _API_REF.findall(code):
+            if app in _NO_DOC_APPS or api in _NO_DOC_APIS or (app, api) in read:
+                continue
+            if app not in apps:
+                apps.add(app)
+                out.append(api_names_message(app))
+            read.add((app, api))
+            out.append(doc_message(app, api))
+        out.append(solution_message(thought, code))
+    return out
+
+
 def ground_truth_trajectories(task_ids: Sequence[str], env_factory: Callable[[], Any], scaffold: Any, tokenizer: Any,
-                              solution_for: Callable[[str], str] | None = None) -> list[Trajectory]:
+                              solution_for: Callable[[str], str] | None = None, *, read_docs: bool = False,
+                              max_observation_tokens: int | None = None) -> list[Trajectory]:
     """One trainable trajectory per task from its ground-truth solution (see module docstring)."""
     from looprl.agent.tokens import ChatTokens, TokenStream
     from looprl.env.cells import split_into_turns
@@ -45,17 +86,22 @@ def ground_truth_trajectories(task_ids: Sequence[str], env_factory: Callable[[],
             # An env may carry its own ground truth as agent messages (the toy env does); it is replayed
             # through the env so the observations between turns are the env's own.
             own = getattr(env, "ground_truth_messages", None) if use_env_ground_truth else None
-            replies, observations = ([], []) if own is None else (list(own(task_id)), [])
-            for reply in replies:
-                observations.append(env.step(reply).observation)
+            if own is not None:
+                replies = list(own(task_id))
+            else:
+                solution = solution_for(task_id)
+                if not solution:
+                    raise ValueError(f"task {task_id!r} has no ground-truth solution; SFT-GT needs one per training task")
+                turns = [(t.thought, t.code) for t in split_into_turns(solution)]
+                replies = with_doc_reads(turns) if read_docs else [solution_message(t, c) for t, c in turns]
+            if own is not None or read_docs:
+                observations = _replay(env, replies, task_id, check=read_docs)
+            else:  # the paper's SFT-GT: every turn answered "Execution successful."
+                observations = [EXECUTION_OK] * len(replies)
         finally:
             env.close()
-        if own is None:
-            solution = solution_for(task_id)
-            if not solution:
-                raise ValueError(f"task {task_id!r} has no ground-truth solution; SFT-GT needs one per training task")
-            replies = [solution_message(t.thought, t.code) for t in split_into_turns(solution)]
-            observations = [EXECUTION_OK] * len(replies)
+        if max_observation_tokens is not None:
+            observations = [chat.truncate(o, max_observation_tokens) for o in observations]
         messages = [dict(m) for m in (scaffold.initial_messages(messages, info) if scaffold is not None else messages)]
         stream = TokenStream()
         stream.add_context(chat.prompt_ids(messages), turn=-1)
@@ -72,3 +118,14 @@ def ground_truth_trajectories(task_ids: Sequence[str], env_factory: Callable[[],
                               turn_ids=stream.turn_ids, group_id=f"sft-gt/{task_id}", model="ground-truth",
                               split=str(info.get("split", "")), difficulty=info.get("difficulty")))
     return out
+
+
+def _replay(env: Any, replies: Sequence[str], task_id: str, *, check: bool) -> list[str]:
+    """The env's observation of each reply, in order; with `check`, the episode must end solved (a
+    ground truth with doc reads added that fails is a bug in the chat, not data to train on)."""
+    results = [env.step(reply) for reply in replies]
+    if check and not (results and results[-1].terminated and results[-1].info.get("success", results[-1].reward >= 1.0)):
+        last = results[-1] if results else None
+        raise ValueError(f"task {task_id!r}: its ground truth replayed with doc reads did not solve it "
+                         f"(last observation: {last.observation[:200] if last else None!r})")
+    return [r.observation for r in results]

@@ -252,7 +252,9 @@ class Trainer:
         if self.method.rollouts == "ground-truth" and self.fixed_data is None:  # SFT-GT: solutions as chats
             from looprl.training.sft_data import ground_truth_trajectories
 
-            self.fixed_data = ground_truth_trajectories(self.train_ids, self.env_factory, self.scaffold, self.policy.tokenizer)
+            self.fixed_data = ground_truth_trajectories(self.train_ids, self.env_factory, self.scaffold, self.policy.tokenizer,
+                                                        read_docs=c.trainer.sft_read_docs,
+                                                        max_observation_tokens=c.env.max_observation_tokens)
         if self.fixed_data is not None:
             if not self._fixed_data_path.is_file():  # kept so a resumed run trains on the very same data
                 write_jsonl(self._fixed_data_path, self.fixed_data)

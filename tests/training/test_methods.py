@@ -87,6 +87,56 @@ def test_sft_gt_chats_train_on_the_solution_tokens(tiny_policy):
     assert tok.decode(traj.token_ids).count("<|im_start|>assistant") == 2
 
 
+def test_with_doc_reads_reads_each_api_once_before_its_first_use():
+    from looprl.training.sft_data import api_names_message, doc_message, solution_message, with_doc_reads
+
+    turns = [("", 'passwords = apis.supervisor.show_account_passwords()'),
+             ("", 'todo_token = apis.todo.login(username="me", password=passwords["todo"])'),
+             ("the lists", 'lists = collect(apis.todo.show_lists, access_token=todo_token)'),
+             ("", 'done = apis.todo.show_tasks(list_id=1) + apis.todo.show_lists(page_index=1)'),
+             ("", 'apis.supervisor.complete_task(answer=len(done))')]
+    plain = [solution_message(t, c) for t, c in turns]
+    assert with_doc_reads(turns) == plain[:2] + [api_names_message("todo"), doc_message("todo", "show_lists"), plain[2],
+                                                 doc_message("todo", "show_tasks")] + plain[3:]
+
+
+def test_sft_gt_chats_with_doc_reads_replay_the_ground_truth_in_the_world(tiny_policy):
+    from looprl.env.appsuite import AppSuiteEnv
+    from looprl.training.sft_data import api_names_message, doc_message, ground_truth_trajectories
+
+    task, tok = "todo_count_open_in_list_1", tiny_policy.tokenizer
+    (plain,) = ground_truth_trajectories([task], AppSuiteEnv, None, tok)
+    (docs,) = ground_truth_trajectories([task], AppSuiteEnv, None, tok, read_docs=True, max_observation_tokens=40)
+    docs.validate()
+    said = lambda traj: [m["content"] for m in traj.messages if m["role"] == "assistant"]  # noqa: E731
+    reads = [doc_message("todo", "show_lists"), doc_message("todo", "show_tasks")]
+    assert [m for m in said(docs) if m not in said(plain)] == [api_names_message("todo")] + reads
+    for read in reads:  # the doc is read the turn before the API's first use
+        i = said(docs).index(read)
+        assert "apis.todo." + read.split('api_name="')[1].split('"')[0] in said(docs)[i + 1]
+    # every observation is the world's own, cut as rollouts cut it; the paper's chats say "Execution successful."
+    observations = [m["content"] for m in docs.messages if m["role"] == "user"][1:]
+    names = observations[said(docs).index(api_names_message("todo"))]
+    assert names.startswith("['login', 'logout', 'show_lists', 'create_list'")
+    doc_seen = observations[said(docs).index(reads[1])]
+    assert doc_seen.startswith("{'app_name': 'todo', 'api_name': 'show_tasks'") and "[output truncated: showing 40 of" in doc_seen
+    assert set([m["content"] for m in plain.messages if m["role"] == "user"][1:]) == {"Execution successful."}
+    # the agent's tokens are exactly its messages, one trainable turn each
+    for turn, text in enumerate(said(docs)):
+        ids = [i for i, tr, t in zip(docs.token_ids, docs.trainable, docs.turn_ids) if tr and t == turn]
+        assert tok.decode(ids) == text + "<|im_end|>"
+
+
+def test_sft_gt_with_doc_reads_refuses_a_ground_truth_that_fails(tiny_policy):
+    from looprl.env.appsuite import AppSuiteEnv
+    from looprl.training.sft_data import ground_truth_trajectories
+
+    wrong = "apis.supervisor.complete_task(answer=-1)\n"
+    with pytest.raises(ValueError, match="todo_count_open_in_list_1.*did not solve it"):
+        ground_truth_trajectories(["todo_count_open_in_list_1"], AppSuiteEnv, None, tiny_policy.tokenizer,
+                                  solution_for=lambda t: wrong, read_docs=True)
+
+
 @pytest.mark.parametrize("method", ["loop-rwnorm", "grpo-kl", "rloo", "ppo", "ei", "rft"])
 def test_method_runs_in_the_trainer(method, tiny_model_dir, tmp_path):
     cfg = load_config(TrainConfig, RECIPE, [f"model.name_or_path={tiny_model_dir}", f"run_dir={tmp_path}", "logging.tensorboard=false",
