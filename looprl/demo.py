@@ -228,7 +228,8 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
             sft_cfg.trainer.minibatch_size = cfg.sft_minibatch_size
             sft_cfg.trainer.lr = cfg.sft_lr
             sft_cfg.trainer.sft_read_docs = cfg.sft_read_docs
-            if stage("sft", f"SFT-GT warm-up: {cfg.sft_epochs} passes over {sft_cfg.trainer.tasks_per_iteration} ground-truth chats"):
+            chats = "ground-truth chats" + (" that look the APIs up" if cfg.sft_read_docs else "")
+            if stage("sft", f"SFT-GT warm-up: {cfg.sft_epochs} passes over {sft_cfg.trainer.tasks_per_iteration} {chats}"):
                 t0 = time.perf_counter()
                 _train(sft_cfg)
                 state.mark("sft", seconds=round(time.perf_counter() - t0, 1))

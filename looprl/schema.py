@@ -100,8 +100,9 @@ class TrainerConfig(StrictModel):
     eval_every: int = Field(5, ge=0, description="dev evaluation every N iterations (0 = never)")
     eval_samples: int = Field(1, ge=1, description="rollouts per dev task in evaluation")
     eval_temperature: float = Field(0.0, ge=0.0, description="dev evaluation temperature (paper: 0, greedy)")
-    sft_read_docs: bool = Field(False, description="SFT-GT: each chat reads an API's doc the turn before first using it, replayed "
-                                "through the env for real observations (not in the paper, whose chats are answered 'Execution successful.')")
+    sft_read_docs: bool = Field(False, description="SFT-GT: each chat lists an app's API names and reads each API's doc before first "
+                                "using it, replayed through the env for real observations (not in the paper, whose chats are answered "
+                                "'Execution successful.')")
     checkpoints_kept: int = Field(2, ge=0, description="keep the newest N iteration checkpoints (0 = keep all); best/ is kept apart")
     # PPO with a learned critic (method "ppo"); the paper's baseline settings
     value_coef_start: float = Field(0.1, ge=0.0, description="PPO: value-loss coefficient at iteration 1 (paper: 0.1)")
@@ -182,8 +183,8 @@ class DemoConfig(StrictModel):
                                         "truth the warm-up trains on (LOOP keeps to train.tasks.difficulties)")
     sft_lr: float = Field(1e-3, gt=0.0, lt=1.0, description="learning rate of the SFT-GT warm-up")
     sft_minibatch_size: int = Field(4, ge=1, description="chats per optimizer step in the SFT-GT warm-up")
-    sft_read_docs: bool = Field(False, description="SFT-GT warm-up chats read each API's doc before first using it (real "
-                                "observations; trainer.sft_read_docs) instead of the paper's 'Execution successful.' replies")
+    sft_read_docs: bool = Field(False, description="SFT-GT warm-up chats look the APIs up before using them (trainer.sft_read_docs; "
+                                "doubles the warm-up's tokens; episodes need ~3 more turns)")
     sampler: Literal["auto", "vllm", "transformers"] = Field(
         "auto", description="what samples every rollout: vllm (a local vLLM server, LoRA hot-swapped; needs `looprl models setup-vllm`), "
         "transformers (the trainer's own model), auto (vllm when its environment exists)")

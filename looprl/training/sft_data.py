@@ -3,12 +3,13 @@ SFT-GT baseline). Every top-level statement or loop of the solution becomes one 
 comments above it as the "thinking", then the code in a ```python block), answered "Execution
 successful."; the opening prompt is exactly what rollouts see (the env's reset + the scaffold).
 
-With `read_docs` (not in the paper; the CPU demo's warm-up) the chat also reads each API's doc the
-turn before it first uses it (`print(apis.api_docs.show_api_doc(...))`), and the whole chat is
-replayed through the env, so every observation is the env's own (the doc, a printed value, "Execution
-successful."), cut to `max_observation_tokens` as rollouts cut it. A model warmed up on plain
-ground truths only ever sees API names used, never looked up, and on a task that needs an API it
-has not seen it guesses one; these chats show it where names and parameters come from.
+With `read_docs` (not in the paper) the chat also looks the APIs up: it prints an app's API names
+before the app's first API, and each API's doc the turn before its first use; the whole chat is
+replayed through the env, so every observation is the env's own (the names, the doc, a printed value,
+"Execution successful."), cut to `max_observation_tokens` as rollouts cut it. A model warmed up on
+plain ground truths only ever sees API names used, never looked up, and on a task that needs an API
+it has not seen it guesses one; these chats show it where names and parameters come from
+(docs/results.md, section 2, has what this did for SmolLM2-135M).
 
 The agent messages are tokenized once here (they were never sampled), marked trainable, and the
 template's text between turns is built by the same `ChatTokens` the collector uses, so SFT-GT

@@ -137,6 +137,22 @@ def test_sft_gt_with_doc_reads_refuses_a_ground_truth_that_fails(tiny_policy):
                                   solution_for=lambda t: wrong, read_docs=True)
 
 
+def test_sft_gt_in_the_trainer_reads_the_docs_when_asked(tiny_model_dir, tmp_path):
+    cfg = load_config(TrainConfig, RECIPE, [f"model.name_or_path={tiny_model_dir}", f"run_dir={tmp_path}", "logging.tensorboard=false",
+                                            "env.name=appsuite", "env.options={}", "env.max_observation_tokens=64",
+                                            "rollout.scaffold=terse", "rollout.sampling.max_context_tokens=4096",
+                                            "trainer.method=sft-gt", "trainer.sft_read_docs=true", "trainer.eval_every=0",
+                                            "trainer.iterations=1", "trainer.tasks_per_iteration=1",
+                                            "tasks.task_ids=[todo_count_open_in_list_1]"])
+    Trainer(cfg, progress=False).train()
+    from looprl.trajectory import read_jsonl
+
+    (chat,) = read_jsonl(tmp_path / "fixed_data.jsonl")
+    said = [m["content"] for m in chat.messages if m["role"] == "assistant"]
+    assert sum("show_api_doc(" in m for m in said) == 2
+    assert any("[output truncated: showing 64 of" in m["content"] for m in chat.messages if m["role"] == "user")
+
+
 @pytest.mark.parametrize("method", ["loop-rwnorm", "grpo-kl", "rloo", "ppo", "ei", "rft"])
 def test_method_runs_in_the_trainer(method, tiny_model_dir, tmp_path):
     cfg = load_config(TrainConfig, RECIPE, [f"model.name_or_path={tiny_model_dir}", f"run_dir={tmp_path}", "logging.tensorboard=false",
