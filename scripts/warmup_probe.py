@@ -1,0 +1,73 @@
+"""What does a warm-up do on held-out tasks? The demo's SFT-GT stage with chosen settings, a greedy
+evaluation on the demo's dev tasks, then (optionally) the demo's LOOP stage from the warmed-up adapter
+and the same evaluation again, all sampled by one local vLLM server (`looprl models setup-vllm`).
+
+It is how the warm-up probes in docs/results.md (section 2) were measured, without the rest of the
+demo (no evaluation of the base model, no report). The demo's defaults apply unless changed here:
+
+    .venv/bin/python scripts/warmup_probe.py runs/probe-docs --read-docs --turns 14 --loop-iterations 4
+
+Each stage writes under OUT (sft/, eval_sft/, loop/, eval_loop/); the dev summaries are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from looprl.demo import _eval_config, _latest_adapter, _train, _with_sampler, pick_dev_tasks, rollout_server
+from looprl.schema import DemoConfig
+from looprl.training.trainer import resolve_task_ids
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("out", type=Path, help="where the stages write")
+    p.add_argument("--model", default="smollm2", help="HF model id or folder (default: SmolLM2-135M-Instruct, materialized)")
+    p.add_argument("--read-docs", action="store_true", help="warm-up chats look the APIs up (trainer.sft_read_docs)")
+    p.add_argument("--passes", type=int, default=None, help="SFT passes over the chats (default: the demo's sft_epochs)")
+    p.add_argument("--lr", type=float, default=None, help="SFT learning rate (default: the demo's sft_lr)")
+    p.add_argument("--turns", type=int, default=None, help="episode turn limit, training and evaluation (default: the demo's)")
+    p.add_argument("--loop-iterations", type=int, default=0, help="LOOP iterations after the warm-up (0 = none)")
+    a = p.parse_args()
+
+    from looprl.backends import resolve_model
+    from looprl.demo import run_evaluation
+
+    cfg = DemoConfig(run_dir=str(a.out), sft_read_docs=a.read_docs)
+    cfg.sft_epochs = a.passes if a.passes is not None else cfg.sft_epochs
+    cfg.sft_lr = a.lr if a.lr is not None else cfg.sft_lr
+    if a.turns is not None:
+        cfg.train.env.max_turns = cfg.train.env.eval_max_turns = a.turns
+    model = str(resolve_model(a.model))
+    dev = pick_dev_tasks(cfg)
+
+    sft = cfg.train.model_copy(deep=True)  # the demo's SFT stage (looprl/demo.py)
+    sft.run_dir, sft.model.name_or_path = str(a.out / "sft"), model
+    sft.tasks.difficulties = list(cfg.sft_difficulties)
+    t = sft.trainer
+    t.method, t.sft_read_docs, t.iterations, t.epochs, t.minibatch_size, t.lr = (
+        "sft-gt", cfg.sft_read_docs, cfg.sft_epochs, 1, cfg.sft_minibatch_size, cfg.sft_lr)
+    t.tasks_per_iteration = len(resolve_task_ids(sft, sft.tasks.train_split))
+    t0 = time.perf_counter()
+    _train(sft)
+    print(f"SFT-GT: {time.perf_counter() - t0:.0f} s", flush=True)
+    adapter = _latest_adapter(a.out / "sft")
+
+    with rollout_server(cfg, model, "vllm", True) as url:
+        run_evaluation(_eval_config(cfg, model, adapter, "vllm", url), dev, a.out / "eval_sft", "dev after SFT-GT")
+        if a.loop_iterations:
+            loop = cfg.train.model_copy(deep=True)  # the demo's LOOP stage
+            loop.run_dir, loop.model.name_or_path, loop.model.adapter_path = str(a.out / "loop"), model, adapter
+            loop.rollout = _with_sampler(loop.rollout, "vllm", url)
+            loop.trainer.iterations = a.loop_iterations
+            t0 = time.perf_counter()
+            _train(loop)
+            print(f"LOOP: {time.perf_counter() - t0:.0f} s", flush=True)
+            run_evaluation(_eval_config(cfg, model, _latest_adapter(a.out / "loop"), "vllm", url), dev, a.out / "eval_loop",
+                           "dev after SFT-GT + LOOP")
+
+
+if __name__ == "__main__":
+    main()
