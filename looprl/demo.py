@@ -116,6 +116,32 @@ def _with_sampler(rollout: RolloutConfig, backend: str, url: str | None) -> Roll
     return rollout.model_copy(update={"backend": backend, "vllm_url": url}) if backend == "vllm" else rollout
 
 
+def sft_config(cfg: DemoConfig, model_path: str, run_dir: Path) -> TrainConfig:
+    """The SFT-GT warm-up's training config: one iteration = one pass over the ground-truth chats of
+    every training task of `sft_difficulties`."""
+    from looprl.training.trainer import resolve_task_ids
+
+    sft = cfg.train.model_copy(deep=True)
+    sft.run_dir = str(run_dir)
+    sft.model.name_or_path = model_path
+    sft.tasks.difficulties = list(cfg.sft_difficulties)
+    t = sft.trainer
+    t.method, t.iterations, t.epochs = "sft-gt", cfg.sft_epochs, 1
+    t.tasks_per_iteration = len(resolve_task_ids(sft, sft.tasks.train_split))
+    t.minibatch_size, t.lr, t.sft_read_docs = cfg.sft_minibatch_size, cfg.sft_lr, cfg.sft_read_docs
+    return sft
+
+
+def loop_config(cfg: DemoConfig, model_path: str, start_adapter: str | None, run_dir: Path, backend: str, url: str | None) -> TrainConfig:
+    """The LOOP stage's training config, starting from `start_adapter` (the warm-up's, or None)."""
+    loop = cfg.train.model_copy(deep=True)
+    loop.run_dir = str(run_dir)
+    loop.model.name_or_path = model_path
+    loop.model.adapter_path = start_adapter
+    loop.rollout = _with_sampler(loop.rollout, backend, url)
+    return loop
+
+
 def _eval_config(cfg: DemoConfig, model_path: str, adapter: str | None, backend: str = "transformers", url: str | None = None,
                  split: str | None = None) -> EvalConfig:
     t = cfg.train
@@ -169,7 +195,6 @@ def _train(cfg: TrainConfig) -> None:
 def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     """Run (or resume) every stage; returns the before/after comparison."""
     from looprl.backends import resolve_model
-    from looprl.training.trainer import resolve_task_ids
 
     console = console or Console()
     run = Path(cfg.run_dir)
@@ -217,17 +242,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
         # 3. SFT-GT warm-up ------------------------------------------------------------------------
         start_adapter = cfg.train.model.adapter_path
         if cfg.sft_epochs > 0:
-            sft_cfg = cfg.train.model_copy(deep=True)
-            sft_cfg.run_dir = str(run / "sft")
-            sft_cfg.model.name_or_path = model_path
-            sft_cfg.trainer.method = "sft-gt"
-            sft_cfg.tasks.difficulties = list(cfg.sft_difficulties)
-            sft_cfg.trainer.iterations = cfg.sft_epochs  # one iteration = one pass over every solution chat
-            sft_cfg.trainer.tasks_per_iteration = len(resolve_task_ids(sft_cfg, sft_cfg.tasks.train_split))
-            sft_cfg.trainer.epochs = 1
-            sft_cfg.trainer.minibatch_size = cfg.sft_minibatch_size
-            sft_cfg.trainer.lr = cfg.sft_lr
-            sft_cfg.trainer.sft_read_docs = cfg.sft_read_docs
+            sft_cfg = sft_config(cfg, model_path, run / "sft")
             chats = "ground-truth chats" + (" that look the APIs up" if cfg.sft_read_docs else "")
             if stage("sft", f"SFT-GT warm-up: {cfg.sft_epochs} passes over {sft_cfg.trainer.tasks_per_iteration} {chats}"):
                 t0 = time.perf_counter()
@@ -236,11 +251,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
             start_adapter = _latest_adapter(run / "sft")
 
         # 4. LOOP ----------------------------------------------------------------------------------
-        loop_cfg = cfg.train.model_copy(deep=True)
-        loop_cfg.run_dir = str(run / "loop")
-        loop_cfg.model.name_or_path = model_path
-        loop_cfg.model.adapter_path = start_adapter
-        loop_cfg.rollout = _with_sampler(loop_cfg.rollout, backend, url)
+        loop_cfg = loop_config(cfg, model_path, start_adapter, run / "loop", backend, url)
         t = loop_cfg.trainer
         if stage("loop", f"LOOP: {t.iterations} iterations x {t.tasks_per_iteration} tasks x K={t.rollouts_per_task}"):
             t0 = time.perf_counter()

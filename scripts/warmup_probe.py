@@ -16,9 +16,8 @@ import argparse
 import time
 from pathlib import Path
 
-from looprl.demo import _eval_config, _latest_adapter, _train, _with_sampler, pick_dev_tasks, rollout_server
+from looprl.demo import _eval_config, _latest_adapter, _train, loop_config, pick_dev_tasks, rollout_server, run_evaluation, sft_config
 from looprl.schema import DemoConfig
-from looprl.training.trainer import resolve_task_ids
 
 
 def main() -> None:
@@ -33,23 +32,17 @@ def main() -> None:
     a = p.parse_args()
 
     from looprl.backends import resolve_model
-    from looprl.demo import run_evaluation
 
     cfg = DemoConfig(run_dir=str(a.out), sft_read_docs=a.read_docs)
     cfg.sft_epochs = a.passes if a.passes is not None else cfg.sft_epochs
     cfg.sft_lr = a.lr if a.lr is not None else cfg.sft_lr
     if a.turns is not None:
         cfg.train.env.max_turns = cfg.train.env.eval_max_turns = a.turns
+    cfg.train.trainer.iterations = max(a.loop_iterations, 1)  # read only when LOOP runs
     model = str(resolve_model(a.model))
     dev = pick_dev_tasks(cfg)
 
-    sft = cfg.train.model_copy(deep=True)  # the demo's SFT stage (looprl/demo.py)
-    sft.run_dir, sft.model.name_or_path = str(a.out / "sft"), model
-    sft.tasks.difficulties = list(cfg.sft_difficulties)
-    t = sft.trainer
-    t.method, t.sft_read_docs, t.iterations, t.epochs, t.minibatch_size, t.lr = (
-        "sft-gt", cfg.sft_read_docs, cfg.sft_epochs, 1, cfg.sft_minibatch_size, cfg.sft_lr)
-    t.tasks_per_iteration = len(resolve_task_ids(sft, sft.tasks.train_split))
+    sft = sft_config(cfg, model, a.out / "sft")  # the demo's stages, as looprl/demo.py builds them
     t0 = time.perf_counter()
     _train(sft)
     print(f"SFT-GT: {time.perf_counter() - t0:.0f} s", flush=True)
@@ -58,12 +51,8 @@ def main() -> None:
     with rollout_server(cfg, model, "vllm", True) as url:
         run_evaluation(_eval_config(cfg, model, adapter, "vllm", url), dev, a.out / "eval_sft", "dev after SFT-GT")
         if a.loop_iterations:
-            loop = cfg.train.model_copy(deep=True)  # the demo's LOOP stage
-            loop.run_dir, loop.model.name_or_path, loop.model.adapter_path = str(a.out / "loop"), model, adapter
-            loop.rollout = _with_sampler(loop.rollout, "vllm", url)
-            loop.trainer.iterations = a.loop_iterations
             t0 = time.perf_counter()
-            _train(loop)
+            _train(loop_config(cfg, model, adapter, a.out / "loop", "vllm", url))
             print(f"LOOP: {time.perf_counter() - t0:.0f} s", flush=True)
             run_evaluation(_eval_config(cfg, model, _latest_adapter(a.out / "loop"), "vllm", url), dev, a.out / "eval_loop",
                            "dev after SFT-GT + LOOP")
