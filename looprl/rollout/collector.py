@@ -113,30 +113,11 @@ class _Episode:
 
 
 def collect_rollouts(
-    policy: PolicyBackend | ChatBackend,
-    env_factory: Callable[[], Env],
-    task_ids: Sequence[str],
-    *,
-    k: int,
-    sampling: SamplingParams,
-    scaffold: Scaffold | None = None,
-    max_turns: int = 40,
-    max_context_tokens: int = 32768,
-    max_observation_tokens: int = 3000,
-    concurrency: int = 32,
-    early_stop: bool = False,
-    group_prefix: str = "",
-    progress: bool = True,
-    model_name: str = "",
-    generation_batch_size: int | None = None,
+    policy: PolicyBackend | ChatBackend, env_factory: Callable[[], Env], task_ids: Sequence[str], **options: Any
 ) -> list[Trajectory]:
-    """Run every task `k` times and return the finished trajectories, ordered by task then sample."""
-    return collect(
-        policy, env_factory, task_ids, k=k, sampling=sampling, scaffold=scaffold, max_turns=max_turns,
-        max_context_tokens=max_context_tokens, max_observation_tokens=max_observation_tokens,
-        concurrency=concurrency, early_stop=early_stop, group_prefix=group_prefix, progress=progress,
-        model_name=model_name, generation_batch_size=generation_batch_size,
-    ).trajectories
+    """Run every task `k` times and return the finished trajectories, ordered by task then sample:
+    `collect` without its throughput stats (`options` are collect's keyword arguments)."""
+    return collect(policy, env_factory, task_ids, **options).trajectories
 
 
 def collect(
@@ -157,7 +138,8 @@ def collect(
     model_name: str = "",
     generation_batch_size: int | None = None,
 ) -> Collection:
-    """`collect_rollouts`, plus collection-wide throughput stats (for logging and benchmarks)."""
+    """Run every task `k` times: the finished trajectories, ordered by task then sample, and the
+    collection-wide throughput stats (for logging and benchmarks)."""
     if generation_batch_size is not None and generation_batch_size < 1:
         raise ValueError(f"generation_batch_size must be >= 1 or None (no limit), got {generation_batch_size}")
     for name, value in (("k", k), ("max_turns", max_turns), ("max_context_tokens", max_context_tokens),

@@ -13,7 +13,7 @@ cuts a sub-batch and trims padding to the longest selected row, so micro-batches
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -44,30 +44,23 @@ class TrainBatch:
         """Rows `indices`, right padding trimmed to the longest selected row."""
         idx = torch.as_tensor(indices, dtype=torch.long)
         width = int(self.attention_mask[idx].sum(dim=1).max()) if len(idx) else 0
-        out = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is None:
-                out[f.name] = None
-            elif f.name == "extras":
-                out[f.name] = {k: v[idx][:, :width] if v.dim() == 2 else v[idx] for k, v in value.items()}
-            elif value.dim() == 2:
-                out[f.name] = value[idx][:, :width]
-            else:
-                out[f.name] = value[idx]
-        return TrainBatch(**out)
+        return self._map(lambda v: v[idx][:, :width] if v.dim() == 2 else v[idx])
 
     def to(self, device: torch.device | str) -> "TrainBatch":
         """The batch with every tensor on `device` (a no-op when they already are)."""
+        return self._map(lambda v: v.to(device))
+
+    def _map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> "TrainBatch":
+        """A batch whose every tensor, those in `extras` included, is `fn` of this batch's."""
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if value is None:
                 out[f.name] = None
             elif f.name == "extras":
-                out[f.name] = {k: v.to(device) for k, v in value.items()}
+                out[f.name] = {k: fn(v) for k, v in value.items()}
             else:
-                out[f.name] = value.to(device)
+                out[f.name] = fn(value)
         return TrainBatch(**out)
 
     def with_(self, **changes) -> "TrainBatch":
