@@ -8,9 +8,11 @@ its last checkpoint):
   2. before   greedy evaluation of the starting model on a dev subset of the built-in world (held
               out: the measure that counts) and on a subset of the training tasks (seen in training)
   3. sft      optional SFT-GT warm-up on ground-truth solutions of the training tasks
-  4. loop     LOOP on easy training tasks (starting from the warm-up's adapter when there is one)
-  5. after    the same evaluations with the trained adapter
-  6. report   before/after tables (TGC, reward, behaviour metrics) and the HTML report
+  4. warmup   the same evaluations with the warm-up's adapter (`eval_warmup`), so the tables tell
+              what the warm-up changed from what LOOP changed
+  5. loop     LOOP on easy training tasks (starting from the warm-up's adapter when there is one)
+  6. after    the same evaluations with the trained adapter
+  7. report   before/after tables (TGC, reward, behaviour metrics) and the HTML report
 
 Every rollout (the evaluations and LOOP's collection) is sampled by one local vLLM server started
 for the demo, with the trained adapter merged into its weights after each update
@@ -34,7 +36,7 @@ from rich.console import Console
 from looprl.schema import DemoConfig, EvalConfig, RolloutConfig, SamplingConfig, TrainConfig
 from looprl.utils.io import atomic_write_json, atomic_write_text
 
-STAGES = ("model", "before", "sft", "loop", "after", "report")
+STAGES = ("model", "before", "sft", "warmup", "loop", "after", "report")
 
 
 class DemoState:
@@ -230,7 +232,8 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     backend = sampler_backend(cfg)
     console.print(f"rollouts sampled with: {backend}" + ("" if backend == "vllm" else
                   " (`looprl models setup-vllm` adds vLLM, faster for the evaluations)"))
-    sampling_left = any(not state.done(s) for s in ("before", "loop", "after"))
+    eval_warmup = cfg.sft_epochs > 0 and cfg.eval_warmup
+    sampling_left = any(not state.done(s) for s in ("before", "loop", "after") + (("warmup",) if eval_warmup else ()))
     with rollout_server(cfg, model_path, backend, sampling_left) as url:
         # 2. before --------------------------------------------------------------------------------
         seen = f" and {len(train_ids)} training tasks" if train_ids else ""
@@ -249,6 +252,10 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
                 _train(sft_cfg)
                 state.mark("sft", seconds=round(time.perf_counter() - t0, 1))
             start_adapter = _latest_adapter(run / "sft")
+        if eval_warmup and stage("warmup", f"evaluate the warmed-up model on the same {len(dev_ids)} dev tasks{seen}"):
+            t0 = time.perf_counter()
+            evaluate_both(start_adapter, url, "warmup", "after the SFT-GT warm-up")
+            state.mark("warmup", seconds=round(time.perf_counter() - t0, 1))
 
         # 4. LOOP ----------------------------------------------------------------------------------
         loop_cfg = loop_config(cfg, model_path, start_adapter, run / "loop", backend, url)
@@ -268,12 +275,16 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
 
     # 6. table and report --------------------------------------------------------------------------
     with_sft = cfg.sft_epochs > 0
-    if (run / "eval_before_train").is_dir() and (run / "eval_after_train").is_dir():
-        seen_tasks = before_after_table(run / "eval_before_train", run / "eval_after_train", console, with_sft=with_sft,
-                                        subset="training tasks (seen in training)")
+
+    def evals(suffix: str) -> list[Path]:
+        whens = ("before", "warmup", "after") if eval_warmup else ("before", "after")
+        return [run / f"eval_{when}{suffix}" for when in whens]
+
+    if all(p.is_dir() for p in evals("_train")):
+        seen_tasks = before_after_table(evals("_train"), console, with_sft=with_sft, subset="training tasks (seen in training)")
     else:
         seen_tasks = None
-    comparison = before_after_table(run / "eval_before", run / "eval_after", console, with_sft=with_sft)
+    comparison = before_after_table(evals(""), console, with_sft=with_sft)
     if seen_tasks is not None:
         comparison["training_tasks"] = seen_tasks
     comparison["loop"] = loop_summary(run / "loop", console)
@@ -281,8 +292,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     if stage("report", "write the HTML report"):
         from looprl.analysis.report import build_report
 
-        runs = [run / "eval_before", run / "eval_after", run / "loop"] + [
-            run / d for d in ("eval_before_train", "eval_after_train", "sft") if (run / d).is_dir()]
+        runs = [*evals(""), run / "loop"] + [p for p in [*evals("_train"), run / "sft"] if p.is_dir()]
         build_report(runs, report_path)
         state.mark("report", path=str(report_path))
     atomic_write_json(run / "before_after.json", comparison)
@@ -319,39 +329,47 @@ def loop_summary(run_dir: Path, console: Console) -> dict[str, Any]:
     return summary
 
 
-def before_after_table(before: Path, after: Path, console: Console, *, with_sft: bool = False,
+def before_after_table(evals: list[Path], console: Console, *, with_sft: bool = False,
                        subset: str = "dev subset (held out)") -> dict[str, Any]:
-    """Print every metric of the two eval runs side by side with the ratio after/before."""
+    """Print every metric of the eval runs `evals` (before, [after the warm-up,] after) side by side,
+    with the ratio after/before and, when the warm-up was evaluated, after/warm-up: LOOP's own change."""
     from rich.table import Table
 
     from looprl.analysis import compare_runs, load_run
+    from looprl.analysis.compare import ratio
     from looprl.trajectory import read_jsonl
 
-    runs = [load_run(before), load_run(after)]
-    comparison = compare_runs(runs)
+    whens = ["before", "warmup", "after"] if len(evals) == 3 else ["before", "after"]
+    comparison = compare_runs([load_run(p) for p in evals])
     rewards = []
-    for path in (before, after):
+    for path in evals:
         trajs = list(read_jsonl(path / "rollouts.jsonl"))
         rewards.append(sum(t.reward for t in trajs) / len(trajs) if trajs else None)
     stages = "SFT-GT warm-up, then LOOP" if with_sft else "LOOP"
-    table = Table(title=f"before vs after training ({stages}); {subset}, greedy")
+    note = "; warm-up = after SFT-GT, before LOOP" if len(evals) == 3 else ""
+    table = Table(title=f"before vs after training ({stages}); {subset}, greedy{note}")
     table.add_column("metric")
     table.add_column("before", justify="right")
+    if len(evals) == 3:
+        table.add_column("warm-up", justify="right")
     table.add_column("after", justify="right")
     table.add_column("after/before", justify="right")
+    if len(evals) == 3:
+        table.add_column("after/warm-up", justify="right")
 
     def fmt(v: Any) -> str:
         if v is None:
             return "-"
         return f"{v:.3f}" if isinstance(v, float) else str(v)
 
-    ratio = (rewards[1] / rewards[0]) if rewards[0] else None
-    table.add_row("mean reward (fraction of checks passed)", fmt(rewards[0]), fmt(rewards[1]), fmt(ratio))
+    def row(label: str, values: list[Any]) -> None:
+        ratios = [ratio(values[-1], values[0])] + ([ratio(values[-1], values[1])] if len(values) == 3 else [])
+        table.add_row(label, *map(fmt, values), *map(fmt, ratios))
+
+    row("mean reward (fraction of checks passed)", rewards)
     for m in comparison["metrics"]:
         if m["key"].startswith(("per_app/", "per_split/")) or m["key"].endswith("_std"):
             continue  # all of them are in before_after.json and the report; the table keeps to the headline
-        vals = m["values"]
-        r = m["ratios"][0] if m.get("ratios") else None
-        table.add_row(m["label"], fmt(vals[0]), fmt(vals[1]), fmt(r))
+        row(m["label"], m["values"])
     console.print(table)
-    return {"reward_mean": {"before": rewards[0], "after": rewards[1]}, **comparison}
+    return {"reward_mean": dict(zip(whens, rewards)), **comparison}

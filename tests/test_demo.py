@@ -24,13 +24,21 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     state = json.loads((run_dir / "demo_state.json").read_text())["done"]
-    assert set(state) == {"model", "before", "sft", "loop", "after", "report"}
+    assert set(state) == {"model", "before", "sft", "warmup", "loop", "after", "report"}
     for part in ("eval_before/rollouts.jsonl", "eval_after/summary.json", "eval_before_train/rollouts.jsonl",
-                 "eval_after_train/summary.json", "loop/metrics.jsonl", "sft/metrics.jsonl", "report.html"):
+                 "eval_after_train/summary.json", "eval_warmup/summary.json", "eval_warmup_train/summary.json",
+                 "loop/metrics.jsonl", "sft/metrics.jsonl", "report.html"):
         assert (run_dir / part).is_file(), part
     result = json.loads((run_dir / "before_after.json").read_text())
     assert {"reward_mean", "metrics", "loop", "training_tasks"} <= set(result) and result["loop"]["iterations"] == 1
     assert {"reward_mean", "metrics"} <= set(result["training_tasks"])
+    # the warm-up's adapter was evaluated on its own: three columns, before / after SFT-GT / after LOOP
+    assert set(result["reward_mean"]) == set(result["training_tasks"]["reward_mean"]) == {"before", "warmup", "after"}
+    assert [r["path"] for r in result["runs"]] == [str(run_dir / f"eval_{w}") for w in ("before", "warmup", "after")]
+    assert all(len(m["values"]) == 3 for m in result["metrics"])
+    adapter = {w: json.loads((run_dir / f"eval_{w}" / "run.json").read_text())["adapter"] for w in ("before", "warmup", "after")}
+    assert adapter["before"] is None and adapter["warmup"].startswith(str(run_dir / "sft"))
+    assert adapter["after"].startswith(str(run_dir / "loop"))
     # the warm-up trained on every training task of difficulty 1 and 2 (sft_difficulties), LOOP on difficulty 1
     from looprl.world import load_tasks
 
@@ -41,6 +49,7 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
     assert "before vs after training" in first.output and "LOOP: 1 iterations" in first.output
     flat = " ".join(first.output.split())
     assert "training tasks (seen in training)" in flat and "dev subset (held out)" in flat
+    assert "warm-up = after SFT-GT, before LOOP" in flat
 
     second = runner.invoke(app, args)  # everything done: nothing is redone, the table is printed again
     assert second.exit_code == 0, second.output
