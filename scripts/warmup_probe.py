@@ -1,13 +1,20 @@
 """What does a warm-up do on held-out tasks? The demo's SFT-GT stage with chosen settings, a greedy
-evaluation on the demo's dev tasks, then (optionally) the demo's LOOP stage from the warmed-up adapter
-and the same evaluation again, all sampled by one local vLLM server (`looprl models setup-vllm`).
+evaluation on the demo's dev tasks and its seen training tasks, then (optionally) the demo's LOOP stage
+from the warmed-up adapter and the same evaluations again, all sampled by one local vLLM server
+(`looprl models setup-vllm`).
 
 It is how the warm-up probes in docs/results.md (section 2) were measured, without the rest of the
 demo (no evaluation of the base model, no report). The demo's defaults apply unless changed here:
 
     .venv/bin/python scripts/warmup_probe.py runs/probe-docs --read-docs --turns 14 --loop-iterations 4
 
-Each stage writes under OUT (sft/, eval_sft/, loop/, eval_loop/); the dev summaries are printed.
+`--adapter` starts from a warm-up already trained (its SFT stage is skipped), e.g. the one above:
+
+    .venv/bin/python scripts/warmup_probe.py runs/probe-lr --adapter runs/probe-docs/sft/checkpoints/iter_000002/adapter \
+        --turns 14 --loop-iterations 6 --loop-lr 1e-3
+
+Each stage writes under OUT (sft/, eval_sft/, eval_sft_train/, loop/, eval_loop/, eval_loop_train/); the
+summaries are printed.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import argparse
 import time
 from pathlib import Path
 
-from looprl.demo import _eval_config, _latest_adapter, _train, loop_config, pick_dev_tasks, rollout_server, run_evaluation, sft_config
+from looprl.demo import _eval_config, _latest_adapter, _train, loop_config, pick_dev_tasks, pick_train_tasks, rollout_server, run_evaluation, sft_config
 from looprl.schema import DemoConfig
 
 
@@ -29,6 +36,10 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=None, help="SFT learning rate (default: the demo's sft_lr)")
     p.add_argument("--turns", type=int, default=None, help="episode turn limit, training and evaluation (default: the demo's)")
     p.add_argument("--loop-iterations", type=int, default=0, help="LOOP iterations after the warm-up (0 = none)")
+    p.add_argument("--loop-lr", type=float, default=None, help="LOOP learning rate (default: the demo's train.trainer.lr)")
+    p.add_argument("--adapter", default=None, help="a warmed-up adapter to start from instead of training one (skips SFT-GT)")
+    p.add_argument("--dev-difficulty", type=int, nargs="+", default=None, help="difficulties of the dev tasks (default: the "
+                   "demo's; every dev task of them is evaluated)")
     a = p.parse_args()
 
     from looprl.backends import resolve_model
@@ -39,23 +50,35 @@ def main() -> None:
     if a.turns is not None:
         cfg.train.env.max_turns = cfg.train.env.eval_max_turns = a.turns
     cfg.train.trainer.iterations = max(a.loop_iterations, 1)  # read only when LOOP runs
+    cfg.train.trainer.lr = a.loop_lr if a.loop_lr is not None else cfg.train.trainer.lr
+    if a.dev_difficulty:
+        cfg.dev_difficulties, cfg.dev_tasks = a.dev_difficulty, 10_000
     model = str(resolve_model(a.model))
-    dev = pick_dev_tasks(cfg)
+    dev, seen = pick_dev_tasks(cfg), pick_train_tasks(cfg)
+    a.out.mkdir(parents=True, exist_ok=True)
 
-    sft = sft_config(cfg, model, a.out / "sft")  # the demo's stages, as looprl/demo.py builds them
-    t0 = time.perf_counter()
-    _train(sft)
-    print(f"SFT-GT: {time.perf_counter() - t0:.0f} s", flush=True)
-    adapter = _latest_adapter(a.out / "sft")
+    if a.adapter:
+        adapter = a.adapter
+    else:
+        sft = sft_config(cfg, model, a.out / "sft")  # the demo's stages, as looprl/demo.py builds them
+        t0 = time.perf_counter()
+        _train(sft)
+        print(f"SFT-GT: {time.perf_counter() - t0:.0f} s", flush=True)
+        adapter = _latest_adapter(a.out / "sft")
 
     with rollout_server(cfg, model, "vllm", True) as url:
-        run_evaluation(_eval_config(cfg, model, adapter, "vllm", url), dev, a.out / "eval_sft", "dev after SFT-GT")
+
+        def evaluate(adapter: str, when: str, label: str) -> None:  # as the demo: the dev tasks, then the seen training tasks
+            run_evaluation(_eval_config(cfg, model, adapter, "vllm", url), dev, a.out / f"eval_{when}", f"dev {label}")
+            run_evaluation(_eval_config(cfg, model, adapter, "vllm", url, split=cfg.train.tasks.train_split), seen,
+                           a.out / f"eval_{when}_train", f"training tasks {label}")
+
+        evaluate(adapter, "sft", "after SFT-GT")
         if a.loop_iterations:
             t0 = time.perf_counter()
             _train(loop_config(cfg, model, adapter, a.out / "loop", "vllm", url))
             print(f"LOOP: {time.perf_counter() - t0:.0f} s", flush=True)
-            run_evaluation(_eval_config(cfg, model, _latest_adapter(a.out / "loop"), "vllm", url), dev, a.out / "eval_loop",
-                           "dev after SFT-GT + LOOP")
+            evaluate(_latest_adapter(a.out / "loop"), "loop", "after SFT-GT + LOOP")
 
 
 if __name__ == "__main__":
