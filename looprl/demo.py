@@ -252,12 +252,13 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
                 _train(sft_cfg)
                 state.mark("sft", seconds=round(time.perf_counter() - t0, 1))
             start_adapter = _latest_adapter(run / "sft")
+        # 4. the warm-up alone ---------------------------------------------------------------------
         if eval_warmup and stage("warmup", f"evaluate the warmed-up model on the same {len(dev_ids)} dev tasks{seen}"):
             t0 = time.perf_counter()
             evaluate_both(start_adapter, url, "warmup", "after the SFT-GT warm-up")
             state.mark("warmup", seconds=round(time.perf_counter() - t0, 1))
 
-        # 4. LOOP ----------------------------------------------------------------------------------
+        # 5. LOOP ----------------------------------------------------------------------------------
         loop_cfg = loop_config(cfg, model_path, start_adapter, run / "loop", backend, url)
         t = loop_cfg.trainer
         if stage("loop", f"LOOP: {t.iterations} iterations x {t.tasks_per_iteration} tasks x K={t.rollouts_per_task}"):
@@ -266,14 +267,14 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
             state.mark("loop", seconds=round(time.perf_counter() - t0, 1))
         trained_adapter = _latest_adapter(run / "loop")
 
-        # 5. after ---------------------------------------------------------------------------------
+        # 6. after ---------------------------------------------------------------------------------
         if stage("after", f"evaluate the trained model on the same {len(dev_ids)} dev tasks{seen}"):
             t0 = time.perf_counter()
             label = "after (SFT-GT + LOOP)" if cfg.sft_epochs > 0 else "after (LOOP)"
             evaluate_both(trained_adapter, url, "after", label)
             state.mark("after", seconds=round(time.perf_counter() - t0, 1))
 
-    # 6. table and report --------------------------------------------------------------------------
+    # 7. table and report --------------------------------------------------------------------------
     with_sft = cfg.sft_epochs > 0
 
     def evals(suffix: str) -> list[Path]:

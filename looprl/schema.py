@@ -100,8 +100,6 @@ class TrainerConfig(StrictModel):
     eval_every: int = Field(5, ge=0, description="dev evaluation every N iterations (0 = never)")
     eval_samples: int = Field(1, ge=1, description="rollouts per dev task in evaluation")
     eval_temperature: float = Field(0.0, ge=0.0, description="dev evaluation temperature (paper: 0, greedy)")
-    eval_warmup: bool = Field(True, description="also evaluate the warmed-up model (after SFT-GT, before LOOP) on the same tasks, "
-                              "so the tables tell the warm-up's change from LOOP's (two more evaluations)")
     sft_read_docs: bool = Field(False, description="SFT-GT: each chat lists an app's API names and reads each API's doc before first "
                                 "using it, replayed through the env for real observations (not in the paper, whose chats are answered "
                                 "'Execution successful.')")

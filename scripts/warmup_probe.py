@@ -23,7 +23,8 @@ import argparse
 import time
 from pathlib import Path
 
-from looprl.demo import _eval_config, _latest_adapter, _train, loop_config, pick_dev_tasks, pick_train_tasks, rollout_server, run_evaluation, sft_config
+from looprl.demo import (_eval_config, _latest_adapter, _train, loop_config, pick_dev_tasks, pick_train_tasks, rollout_server,
+                         run_evaluation, sft_config)
 from looprl.schema import DemoConfig
 
 
