@@ -177,6 +177,16 @@ def run_evaluation(cfg: EvalConfig, task_ids: list[str], out: Path, label: str) 
     return result.summary
 
 
+def evaluate_subsets(cfg: DemoConfig, model_path: str, adapter: str | None, backend: str, url: str | None, out: Path,
+                     when: str, label: str, dev_ids: list[str], train_ids: list[str]) -> None:
+    """Greedy evaluation of `adapter` on the dev tasks (OUT/eval_WHEN) and, when there are any, on the
+    seen training tasks (OUT/eval_WHEN_train)."""
+    run_evaluation(_eval_config(cfg, model_path, adapter, backend, url), dev_ids, out / f"eval_{when}", label)
+    if train_ids:
+        run_evaluation(_eval_config(cfg, model_path, adapter, backend, url, split=cfg.train.tasks.train_split), train_ids,
+                       out / f"eval_{when}_train", f"{label}, training tasks")
+
+
 def _latest_adapter(run_dir: Path) -> str:
     from looprl.training.checkpoint import load_latest
 
@@ -221,13 +231,9 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     console.print(f"model: {model_path}")
     dev_ids = pick_dev_tasks(cfg)
     train_ids = pick_train_tasks(cfg)
-    train_split = cfg.train.tasks.train_split
 
     def evaluate_both(adapter: str | None, url: str | None, when: str, label: str) -> None:
-        run_evaluation(_eval_config(cfg, model_path, adapter, backend, url), dev_ids, run / f"eval_{when}", label)
-        if train_ids:
-            run_evaluation(_eval_config(cfg, model_path, adapter, backend, url, split=train_split), train_ids,
-                           run / f"eval_{when}_train", f"{label}, training tasks")
+        evaluate_subsets(cfg, model_path, adapter, backend, url, run, when, label, dev_ids, train_ids)
 
     backend = sampler_backend(cfg)
     console.print(f"rollouts sampled with: {backend}" + ("" if backend == "vllm" else
@@ -338,25 +344,18 @@ def before_after_table(evals: list[Path], console: Console, *, with_sft: bool = 
 
     from looprl.analysis import compare_runs, load_run
     from looprl.analysis.compare import ratio
-    from looprl.trajectory import read_jsonl
 
-    whens = ["before", "warmup", "after"] if len(evals) == 3 else ["before", "after"]
-    comparison = compare_runs([load_run(p) for p in evals])
-    rewards = []
-    for path in evals:
-        trajs = list(read_jsonl(path / "rollouts.jsonl"))
-        rewards.append(sum(t.reward for t in trajs) / len(trajs) if trajs else None)
+    warmup = len(evals) == 3
+    whens = ["before", "warmup", "after"] if warmup else ["before", "after"]
+    runs = [load_run(p) for p in evals]
+    comparison = compare_runs(runs)
+    rewards = [sum(t.reward for t in r.trajectories) / len(r.trajectories) if r.trajectories else None for r in runs]
     stages = "SFT-GT warm-up, then LOOP" if with_sft else "LOOP"
-    note = "; warm-up = after SFT-GT, before LOOP" if len(evals) == 3 else ""
+    note = "; warm-up = after SFT-GT, before LOOP" if warmup else ""
     table = Table(title=f"before vs after training ({stages}); {subset}, greedy{note}")
     table.add_column("metric")
-    table.add_column("before", justify="right")
-    if len(evals) == 3:
-        table.add_column("warm-up", justify="right")
-    table.add_column("after", justify="right")
-    table.add_column("after/before", justify="right")
-    if len(evals) == 3:
-        table.add_column("after/warm-up", justify="right")
+    for column in ["before", "warm-up", "after", "after/before", "after/warm-up"] if warmup else ["before", "after", "after/before"]:
+        table.add_column(column, justify="right")
 
     def fmt(v: Any) -> str:
         if v is None:
@@ -364,7 +363,7 @@ def before_after_table(evals: list[Path], console: Console, *, with_sft: bool = 
         return f"{v:.3f}" if isinstance(v, float) else str(v)
 
     def row(label: str, values: list[Any]) -> None:
-        ratios = [ratio(values[-1], values[0])] + ([ratio(values[-1], values[1])] if len(values) == 3 else [])
+        ratios = [ratio(values[-1], values[0])] + ([ratio(values[-1], values[1])] if warmup else [])
         table.add_row(label, *map(fmt, values), *map(fmt, ratios))
 
     row("mean reward (fraction of checks passed)", rewards)

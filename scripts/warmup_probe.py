@@ -23,8 +23,8 @@ import argparse
 import time
 from pathlib import Path
 
-from looprl.demo import (_eval_config, _latest_adapter, _train, loop_config, pick_dev_tasks, pick_train_tasks, rollout_server,
-                         run_evaluation, sft_config)
+from looprl.demo import (_latest_adapter, _train, evaluate_subsets, loop_config, pick_dev_tasks, pick_train_tasks, rollout_server,
+                         sft_config)
 from looprl.schema import DemoConfig
 
 
@@ -70,9 +70,7 @@ def main() -> None:
     with rollout_server(cfg, model, "vllm", True) as url:
 
         def evaluate(adapter: str, when: str, label: str) -> None:  # as the demo: the dev tasks, then the seen training tasks
-            run_evaluation(_eval_config(cfg, model, adapter, "vllm", url), dev, a.out / f"eval_{when}", f"dev {label}")
-            run_evaluation(_eval_config(cfg, model, adapter, "vllm", url, split=cfg.train.tasks.train_split), seen,
-                           a.out / f"eval_{when}_train", f"training tasks {label}")
+            evaluate_subsets(cfg, model, adapter, "vllm", url, a.out, when, label, dev, seen)
 
         evaluate(adapter, "sft", "after SFT-GT")
         if a.loop_iterations:
