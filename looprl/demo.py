@@ -153,15 +153,16 @@ def _eval_config(cfg: DemoConfig, model_path: str, adapter: str | None, backend:
     return EvalConfig(seed=t.seed, model=model, env=t.env, split=split or t.tasks.dev_split, samples=cfg.eval_samples, rollout=rollout)
 
 
-def run_evaluation(cfg: EvalConfig, task_ids: list[str], out: Path, label: str) -> dict[str, Any]:
-    """Evaluate exactly `task_ids` and write an eval run directory (docs/run-layout.md)."""
+def run_evaluation(cfg: EvalConfig, task_ids: list[str], out: Path, label: str, method: str | None) -> dict[str, Any]:
+    """Evaluate exactly `task_ids` and write an eval run directory (docs/run-layout.md); `method` is
+    what trained the adapter (None: the base model)."""
     from looprl.agent import scaffold_for
     from looprl.commands.eval import build_policy, env_factory_for, print_summary, sampling_for
     from looprl.config import dump_config
     from looprl.rollout import evaluate
 
     atomic_write_json(out / "run.json", {
-        "kind": "eval", "name": label, "model": cfg.model.name_or_path, "method": None if cfg.model.adapter_path is None else "loop",
+        "kind": "eval", "name": label, "model": cfg.model.name_or_path, "method": method,
         "adapter": cfg.model.adapter_path, "split": cfg.split, "env": cfg.env.name, "seed": cfg.seed,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": "looprl demo",
     })
@@ -177,14 +178,14 @@ def run_evaluation(cfg: EvalConfig, task_ids: list[str], out: Path, label: str) 
     return result.summary
 
 
-def evaluate_subsets(cfg: DemoConfig, model_path: str, adapter: str | None, backend: str, url: str | None, out: Path,
-                     when: str, label: str, dev_ids: list[str], train_ids: list[str]) -> None:
-    """Greedy evaluation of `adapter` on the dev tasks (OUT/eval_WHEN) and, when there are any, on the
-    seen training tasks (OUT/eval_WHEN_train)."""
-    run_evaluation(_eval_config(cfg, model_path, adapter, backend, url), dev_ids, out / f"eval_{when}", label)
+def evaluate_subsets(cfg: DemoConfig, model_path: str, adapter: str | None, method: str | None, backend: str, url: str | None,
+                     out: Path, when: str, label: str, dev_ids: list[str], train_ids: list[str]) -> None:
+    """Greedy evaluation of `adapter` (trained by `method`; None: the base model) on the dev tasks
+    (OUT/eval_WHEN) and, when there are any, on the seen training tasks (OUT/eval_WHEN_train)."""
+    run_evaluation(_eval_config(cfg, model_path, adapter, backend, url), dev_ids, out / f"eval_{when}", label, method)
     if train_ids:
         run_evaluation(_eval_config(cfg, model_path, adapter, backend, url, split=cfg.train.tasks.train_split), train_ids,
-                       out / f"eval_{when}_train", f"{label}, training tasks")
+                       out / f"eval_{when}_train", f"{label}, training tasks", method)
 
 
 def _latest_adapter(run_dir: Path) -> str:
@@ -232,8 +233,8 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     dev_ids = pick_dev_tasks(cfg)
     train_ids = pick_train_tasks(cfg)
 
-    def evaluate_both(adapter: str | None, url: str | None, when: str, label: str) -> None:
-        evaluate_subsets(cfg, model_path, adapter, backend, url, run, when, label, dev_ids, train_ids)
+    def evaluate_both(adapter: str | None, method: str | None, url: str | None, when: str, label: str) -> None:
+        evaluate_subsets(cfg, model_path, adapter, method, backend, url, run, when, label, dev_ids, train_ids)
 
     backend = sampler_backend(cfg)
     console.print(f"rollouts sampled with: {backend}" + ("" if backend == "vllm" else
@@ -245,7 +246,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
         seen = f" and {len(train_ids)} training tasks" if train_ids else ""
         if stage("before", f"evaluate the starting model on {len(dev_ids)} dev tasks{seen}"):
             t0 = time.perf_counter()
-            evaluate_both(None, url, "before", "before (base model)")
+            evaluate_both(None, None, url, "before", "before (base model)")
             state.mark("before", seconds=round(time.perf_counter() - t0, 1))
 
         # 3. SFT-GT warm-up ------------------------------------------------------------------------
@@ -261,7 +262,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
         # 4. the warm-up alone ---------------------------------------------------------------------
         if eval_warmup and stage("warmup", f"evaluate the warmed-up model on the same {len(dev_ids)} dev tasks{seen}"):
             t0 = time.perf_counter()
-            evaluate_both(start_adapter, url, "warmup", "after the SFT-GT warm-up")
+            evaluate_both(start_adapter, "sft-gt", url, "warmup", "after the SFT-GT warm-up")
             state.mark("warmup", seconds=round(time.perf_counter() - t0, 1))
 
         # 5. LOOP ----------------------------------------------------------------------------------
@@ -277,7 +278,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
         if stage("after", f"evaluate the trained model on the same {len(dev_ids)} dev tasks{seen}"):
             t0 = time.perf_counter()
             label = "after (SFT-GT + LOOP)" if cfg.sft_epochs > 0 else "after (LOOP)"
-            evaluate_both(trained_adapter, url, "after", label)
+            evaluate_both(trained_adapter, cfg.train.trainer.method, url, "after", label)
             state.mark("after", seconds=round(time.perf_counter() - t0, 1))
 
     # 7. table and report --------------------------------------------------------------------------

@@ -69,15 +69,15 @@ def main() -> None:
 
     with rollout_server(cfg, model, "vllm", True) as url:
 
-        def evaluate(adapter: str, when: str, label: str) -> None:  # as the demo: the dev tasks, then the seen training tasks
-            evaluate_subsets(cfg, model, adapter, "vllm", url, a.out, when, label, dev, seen)
+        def evaluate(adapter: str, method: str, when: str, label: str) -> None:  # as the demo: dev, then seen training tasks
+            evaluate_subsets(cfg, model, adapter, method, "vllm", url, a.out, when, label, dev, seen)
 
-        evaluate(adapter, "sft", "after SFT-GT")
+        evaluate(adapter, "sft-gt", "sft", "after SFT-GT")
         if a.loop_iterations:
             t0 = time.perf_counter()
             _train(loop_config(cfg, model, adapter, a.out / "loop", "vllm", url))
             print(f"LOOP: {time.perf_counter() - t0:.0f} s", flush=True)
-            evaluate(_latest_adapter(a.out / "loop"), "loop", "after SFT-GT + LOOP")
+            evaluate(_latest_adapter(a.out / "loop"), cfg.train.trainer.method, "loop", "after SFT-GT + LOOP")
 
 
 if __name__ == "__main__":

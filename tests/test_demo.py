@@ -39,6 +39,8 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
     adapter = {w: json.loads((run_dir / f"eval_{w}" / "run.json").read_text())["adapter"] for w in ("before", "warmup", "after")}
     assert adapter["before"] is None and adapter["warmup"].startswith(str(run_dir / "sft"))
     assert adapter["after"].startswith(str(run_dir / "loop"))
+    method = {w: json.loads((run_dir / f"eval_{w}" / "run.json").read_text())["method"] for w in ("before", "warmup", "after")}
+    assert method == {"before": None, "warmup": "sft-gt", "after": "loop"}  # what the report's leaderboard shows
     # the warm-up trained on every training task of difficulty 1 and 2 (sft_difficulties), LOOP on difficulty 1
     from looprl.world import load_tasks
 
