@@ -15,6 +15,9 @@ from looprl.config import StrictModel
 
 METHODS = ("loop", "loop-turn", "loop-bandit", "loop-rwnorm", "rloo", "grpo", "grpo-kl", "ppo", "sft-gt", "rft", "ei")
 Method = Literal["loop", "loop-turn", "loop-bandit", "loop-rwnorm", "rloo", "grpo", "grpo-kl", "ppo", "sft-gt", "rft", "ei"]
+# methods that fit fixed data (ground-truth chats, the base model's samples) instead of learning from the
+# policy's own samples: their policy is the model at temperature 1 whatever rollout.sampling says
+FIXED_DATA_METHODS = ("sft-gt", "rft")
 
 
 class ModelConfig(StrictModel):
@@ -59,9 +62,10 @@ class TasksConfig(StrictModel):
 
 
 class SamplingConfig(StrictModel):
-    temperature: float = Field(1.0, ge=0.0, description="sampling temperature (training: 1.0 so sampler and trainer agree)")
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="nucleus sampling mass (training: 1.0)")
-    top_k: int = Field(0, ge=0, description="top-k sampling; 0 = off (training: off)")
+    temperature: float = Field(1.0, ge=0.0, description="sampling temperature; in training (> 0) the trained policy is "
+                               "softmax(logits / temperature), so sampler and trainer agree (paper: 1.0)")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="nucleus sampling mass (training: 1.0, required)")
+    top_k: int = Field(0, ge=0, description="top-k sampling; 0 = off (training: off, required)")
     max_new_tokens: int = Field(1500, ge=1, description="new tokens per agent turn (paper: 1,500)")
     max_context_tokens: int = Field(32768, ge=128, description="an episode that fills this context ends (truncated)")
 
@@ -138,6 +142,21 @@ class TrainConfig(StrictModel):
     rollout: RolloutConfig = Field(default_factory=RolloutConfig, description="rollout collection")
     trainer: TrainerConfig = Field(default_factory=TrainerConfig, description="the update")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="metrics logging")
+
+    @model_validator(mode="after")
+    def _check_training_sampling(self) -> "TrainConfig":
+        # A method that learns from its own samples compares the probabilities they were drawn with: the
+        # trainer computes softmax(logits / T), which top-p/top-k truncation or greedy decoding would break.
+        if self.trainer.method in FIXED_DATA_METHODS:
+            return self
+        s, m = self.rollout.sampling, self.trainer.method
+        if s.temperature <= 0:
+            raise ValueError(f"rollout.sampling.temperature={s.temperature}: method {m!r} trains on its own samples and needs "
+                             "a temperature > 0 (1.0 is the paper's; greedy rollouts have no probabilities to train)")
+        if s.top_p != 1.0 or s.top_k != 0:
+            raise ValueError(f"rollout.sampling.top_p={s.top_p}, top_k={s.top_k}: method {m!r} trains on its own samples and "
+                             "needs top_p=1.0 and top_k=0 (the trainer's probabilities are the untruncated softmax(logits / T))")
+        return self
 
 
 class EvalConfig(StrictModel):

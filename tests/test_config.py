@@ -91,3 +91,23 @@ def test_overriding_one_field_keeps_the_rest_of_a_factory_built_section():
     assert cfg.train.trainer.tasks_per_iteration == default.train.trainer.tasks_per_iteration
     assert cfg.train.rollout.sampling.max_context_tokens == default.train.rollout.sampling.max_context_tokens
     assert cfg.train.env == default.train.env and cfg.train.rollout.scaffold == default.train.rollout.scaffold
+
+
+def test_training_sampling_must_give_the_trainer_its_probabilities():
+    """A method that learns from its own samples needs T > 0 and no top-p/top-k truncation; methods
+    that fit fixed data do not sample from the policy, so any setting passes."""
+    with pytest.raises(ConfigError) as err:
+        load_config(TrainConfig, overrides=["rollout.sampling.temperature=0"])
+    assert "rollout.sampling.temperature=0" in str(err.value) and "'loop'" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load_config(TrainConfig, overrides=["trainer.method=grpo", "rollout.sampling.top_p=0.9"])
+    assert "top_p=0.9" in str(err.value) and "top_p=1.0 and top_k=0" in str(err.value)
+    assert load_config(TrainConfig, overrides=["rollout.sampling.temperature=0.7"]).rollout.sampling.temperature == 0.7
+    assert load_config(TrainConfig, overrides=["trainer.method=sft-gt", "rollout.sampling.temperature=0"])
+
+
+def test_fixed_data_methods_are_those_that_do_not_sample_the_policy():
+    from looprl.schema import FIXED_DATA_METHODS, METHODS
+    from looprl.training.methods import get_method
+
+    assert set(FIXED_DATA_METHODS) == {m for m in METHODS if get_method(m).rollouts != "policy"}

@@ -5,14 +5,16 @@ vLLM). A *trainable* backend also computes logprobs of given trajectories with g
 LoRA adapter. A *chat backend* (an OpenAI-compatible endpoint) only maps chats to text; it serves
 evaluation of hosted models, never training.
 
-Training samples with temperature 1.0, top-p 1 and top-k off, so sampler and trainer agree on the
-probabilities the importance ratios compare.
+Training samples at one temperature T (1.0 by default, the paper's), top-p 1 and top-k off, and the
+trainer's policy is softmax(logits / T), so sampler and trainer agree on the probabilities the
+importance ratios compare.
 
 Implementations: `looprl.backends.hf.HFBackend` (trainable), `looprl.backends.vllm.VLLMBackend`,
 `looprl.backends.openai.OpenAIChatBackend`. Token-level backends also carry `stop_token_ids` (the
 chat template's end-of-turn token(s) plus eos), used when `SamplingParams.stop_token_ids` is empty.
-`Generation.logprobs` are the policy's: log-softmax of the unmodified logits (temperature 1, no
-top-p/top-k) at each sampled token, whatever temperature drew it.
+`Generation.logprobs` are log-softmax(logits / T) at each sampled token, T the request's temperature
+(1 for greedy requests), before top-p/top-k truncation: at the training settings, the probability of
+the draw, which is what the trainer's policy of temperature T assigns it.
 """
 
 from __future__ import annotations

@@ -8,11 +8,14 @@ Guarantees:
   depend on what else is in the batch (greedy batched == greedy one-at-a-time, tested).
 * Each row stops on its own at the first stop token (included in the returned ids,
   finish_reason "stop") or after `max_new_tokens` (finish_reason "length").
-* The logprobs returned with a sample are the *policy's*: log-softmax of the raw logits
-  (temperature 1, no top-p/top-k truncation), whatever temperature/top-p/top-k was used to draw
-  the token. At the training settings (T=1, top-p 1, top-k off) that is exactly the sampling
-  distribution; at other settings it is the quantity the trainer's importance ratio needs, not the
-  probability of the draw. vLLM's default ("raw" logprobs) returns the same quantity.
+* The logprobs returned with a sample are log-softmax(logits / T) at each sampled token, T the
+  request's temperature (T = 1 for greedy requests), before any top-p/top-k truncation. At the
+  training settings (top-p 1, top-k off) that is exactly the sampling distribution, and the quantity
+  the trainer computes for a policy of temperature T. vLLM's "processed" logprobs (the mode
+  looprl's servers run in) are the same quantity there.
+* The policy this backend trains is pi_tau = softmax(logits / tau), `policy_temperature` tau (default
+  1, the paper's): `token_logprobs` returns its logprobs. A trainer that samples its rollouts at
+  temperature T builds the backend with tau = T, so sampler and trainer agree on every probability.
 * Seeded sampling is reproducible: `SamplingParams.seed` seeds a private generator per call;
   without it the backend's own generator (seeded at construction) advances call to call.
 * `token_logprobs` runs the transformer trunk once and then lm_head + log_softmax + gather in
@@ -134,6 +137,7 @@ class HFBackend:
         gradient_checkpointing: bool = False,
         attn_implementation: str | None = None,
         seed: int = 0,
+        policy_temperature: float = 1.0,
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -143,6 +147,10 @@ class HFBackend:
 
         if lora is _MISSING:
             lora = LoraConfig()
+        if not policy_temperature > 0:
+            raise ValueError(f"policy_temperature must be > 0 (the trained policy is softmax(logits / temperature)); "
+                             f"got {policy_temperature}")
+        self.policy_temperature = float(policy_temperature)
         self.model_name_or_path = resolve_model(model_name_or_path)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_name_or_path)
@@ -207,6 +215,7 @@ class HFBackend:
         generator = (
             torch.Generator(device=self.device).manual_seed(sampling.seed) if sampling.seed is not None else self._generator
         )
+        lp_temperature = sampling.temperature if sampling.temperature > 0 else 1.0  # see the module docstring
         ids, mask = pad_token_batch(prompts, self.pad_token_id, side="left", device=self.device)
         batch = ids.shape[0]
         out_ids = torch.zeros((batch, sampling.max_new_tokens), dtype=torch.long, device=self.device)
@@ -234,7 +243,7 @@ class HFBackend:
                     logits = out.logits[:, -1, :].float()
                     token = _sample(logits, sampling, generator)
                     out_ids[active, step] = token
-                    out_lp[active, step] = torch.log_softmax(logits, dim=-1).gather(-1, token[:, None]).squeeze(-1)
+                    out_lp[active, step] = torch.log_softmax(logits / lp_temperature, dim=-1).gather(-1, token[:, None]).squeeze(-1)
                     hit = torch.isin(token, stops)
                     if bool(hit.any()):
                         lengths[active[hit]] = step + 1
@@ -291,7 +300,7 @@ class HFBackend:
         grad: bool = True,
         chunk_size: int = 1024,
     ) -> "torch.Tensor":
-        """out[:, t] = log p(x_t | x_<t) in float32, shape (B, T).
+        """out[:, t] = log pi_tau(x_t | x_<t) in float32, shape (B, T), tau = `policy_temperature`.
 
         out[:, 0] = 0, and so is every position that is padding or has no real token before it.
         Padding may be on either side (positions are counted over real tokens).
@@ -325,11 +334,14 @@ class HFBackend:
             hidden = self.last_hidden_state(input_ids, attention_mask, grad=grad)
             _, head = self._trunk_and_head()
             softcap = self._final_softcap()
+            temperature = self.policy_temperature
 
             def chunk_logprobs(h: "torch.Tensor", targets: "torch.Tensor") -> "torch.Tensor":
                 logits = head(h).float()
                 if softcap:
                     logits = torch.tanh(logits / softcap) * softcap
+                if temperature != 1.0:
+                    logits = logits / temperature
                 return torch.log_softmax(logits, dim=-1).gather(-1, targets[..., None]).squeeze(-1)
 
             batch, length = input_ids.shape

@@ -13,8 +13,9 @@ vLLM pins its own torch/transformers, so it lives in a virtual environment of it
 * `VLLMBackend.generate` sends token-id prompts to /v1/completions (one request per prompt, sent
   concurrently so vLLM batches them and each prompt gets its own seed) with `return_token_ids`
   and `logprobs=0`, and returns the sampled ids exactly as vLLM produced them. The server runs with
-  `--logprobs-mode raw_logprobs`: the logprob of each sampled token under the unmodified model
-  (temperature 1, no top-p/top-k), the same quantity HFBackend returns.
+  `--logprobs-mode processed_logprobs`: the logprob of each sampled token after the request's
+  temperature (and top-p/top-k, off in training), the quantity HFBackend returns and the trainer's
+  policy of that temperature assigns; greedy requests get the unmodified model's.
 * `VLLMBackend.load_adapter(path)` registers the peft folder under a fresh name via
   /v1/load_lora_adapter (so vLLM re-reads it even when the trainer overwrote the same folder),
   routes later requests to it, and unloads the previous one.
@@ -215,7 +216,7 @@ def start_server(
     cmd = [
         str(python), "-m", "vllm.entrypoints.openai.api_server",
         "--model", model, "--host", "127.0.0.1", "--port", str(port),
-        "--dtype", dtype, "--seed", str(seed), "--logprobs-mode", "raw_logprobs",
+        "--dtype", dtype, "--seed", str(seed), "--logprobs-mode", "processed_logprobs",
     ]  # fmt: skip
     if max_model_len:
         cmd += ["--max-model-len", str(max_model_len)]
@@ -472,7 +473,7 @@ def _parse_choice(choice: dict[str, Any], stops: Sequence[int]) -> Generation:
 class VLLMOfflineBackend:
     """PolicyBackend on the in-process `vllm.LLM` engine, for environments where vllm imports
     directly (GPU installs with `pip install looprl[vllm]`). Same contract as VLLMBackend: token-id
-    prompts, raw (policy) logprobs, per-prompt seeds, LoRA hot-swap by loading a fresh
+    prompts, processed logprobs (after the request's temperature), per-prompt seeds, LoRA hot-swap by loading a fresh
     LoRARequest after each update (the engine keeps the base weights; no full-weight sync)."""
 
     def __init__(self, model_name_or_path: str, *, max_lora_rank: int = 16, adapter_path: str | None = None, **llm_kwargs: Any) -> None:
@@ -483,7 +484,7 @@ class VLLMOfflineBackend:
         from looprl.backends.hf import end_of_turn_token_ids
 
         self.model_name_or_path = resolve_model(model_name_or_path)
-        llm_kwargs.setdefault("logprobs_mode", "raw_logprobs")
+        llm_kwargs.setdefault("logprobs_mode", "processed_logprobs")
         self.llm = LLM(self.model_name_or_path, enable_lora=True, max_lora_rank=lora_rank_slot(max_lora_rank), **llm_kwargs)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_name_or_path)
         self.stop_token_ids = end_of_turn_token_ids(self.tokenizer)

@@ -3,7 +3,8 @@
 One iteration (the paper's, with its defaults in TrainConfig):
 
   1. sample tasks        `tasks_per_iteration` from a seeded sampler whose position is checkpointed
-  2. collect             K rollouts per task from the current policy (temperature 1, top-p 1, no top-k)
+  2. collect             K rollouts per task from the current policy (temperature T, 1 by default as in
+                         the paper; top-p 1, no top-k); the trained policy is softmax(logits / T)
   3. advantages          the method's estimator (LOOP: leave-one-out), one scalar per rollout
   4. buffer              the method's filter (LOOP: drop |A| < 0.01; EI/RFT: keep successes)
   5. update              old logprobs (no grad), then epochs x shuffled minibatches, micro-batch
@@ -52,12 +53,20 @@ from looprl.utils.io import atomic_write_json
 RFT_TEMPERATURES = (0.4, 0.7, 1.0)  # the base-model temperature sweep RFT collects over
 
 
+def policy_temperature(cfg: TrainConfig) -> float:
+    """The temperature T of the policy being trained, softmax(logits / T): the rollouts' sampling
+    temperature for methods that learn from their own samples (so the importance ratios compare the
+    probabilities the samples were drawn with), 1 for methods that fit fixed data (SFT-GT, RFT)."""
+    return cfg.rollout.sampling.temperature if get_method(cfg.trainer.method).rollouts == "policy" else 1.0
+
+
 def build_policy(cfg: TrainConfig, device: str | None = None) -> Any:
     from looprl.backends.hf import HFBackend
 
     return HFBackend(cfg.model.name_or_path, dtype=cfg.model.dtype, lora=cfg.lora, adapter_path=cfg.model.adapter_path,
                      device=device, gradient_checkpointing=cfg.model.gradient_checkpointing,
-                     attn_implementation=cfg.model.attn_implementation, seed=cfg.seed)
+                     attn_implementation=cfg.model.attn_implementation, seed=cfg.seed,
+                     policy_temperature=policy_temperature(cfg))
 
 
 def build_sampler_backend(cfg: TrainConfig, policy: Any) -> Any:
@@ -121,6 +130,10 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.dist = from_environment()  # one process, or FSDP over the launcher's WORLD_SIZE processes
         self.policy = policy if policy is not None else build_policy(cfg, device=self.dist.load_device)
+        if getattr(self.policy, "policy_temperature", 1.0) != policy_temperature(cfg):
+            raise ValueError(f"the policy passed in has policy_temperature={getattr(self.policy, 'policy_temperature', 1.0)}, "
+                             f"but method {cfg.trainer.method!r} with rollout.sampling.temperature="
+                             f"{cfg.rollout.sampling.temperature} trains a policy of temperature {policy_temperature(cfg)}")
         # the rollout backend: the very same model for transformers, a vLLM server (LoRA hot-swapped) otherwise;
         # under FSDP only rank 0 samples, from an unsharded copy for transformers, and the policy is sharded
         sampler = build_sampler_backend(cfg, self.policy) if self.dist.is_main else None

@@ -3,6 +3,7 @@ chunked logprobs equal the naive computation (values and gradients), adapter I/O
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -95,16 +96,54 @@ def test_per_row_stop_on_requested_token(backend):
     assert out[0].finish_reason == "stop" and len(out[0].token_ids) <= 7
 
 
-@pytest.mark.parametrize("temperature,top_k,top_p", [(1.0, 0, 1.0), (0.7, 5, 0.9), (0.0, 0, 1.0)])
+@contextlib.contextmanager
+def policy_temperature(backend, temperature):
+    before = backend.policy_temperature
+    backend.policy_temperature = temperature
+    try:
+        yield backend
+    finally:
+        backend.policy_temperature = before
+
+
+@pytest.mark.parametrize("temperature,top_k,top_p", [(1.0, 0, 1.0), (0.7, 0, 1.0), (0.7, 5, 0.9), (0.0, 0, 1.0)])
 def test_returned_logprobs_are_the_policy_logprobs(backend, temperature, top_k, top_p):
+    """A sample's logprobs are those a trainer whose policy has the sampling temperature computes
+    (temperature 1 for greedy), before top-p/top-k truncation."""
     prompts = chat_prompts(backend.tokenizer)[:3]
     gens = backend.generate(prompts, SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, max_new_tokens=12, seed=3))
     seqs = [p + g.token_ids for p, g in zip(prompts, gens)]
     ids, mask = pad_token_batch(seqs, backend.pad_token_id)
-    lp = backend.token_logprobs(ids, mask, grad=False)
+    with policy_temperature(backend, temperature or 1.0):
+        lp = backend.token_logprobs(ids, mask, grad=False)
     for i, (p, g) in enumerate(zip(prompts, gens)):
         expected = lp[i, len(p) : len(p) + len(g.token_ids)]
         assert g.logprobs == pytest.approx(expected.tolist(), abs=1e-4)
+    if temperature not in (0.0, 1.0):  # and they are not the temperature-1 policy's
+        untempered = backend.token_logprobs(ids, mask, grad=False)[0, len(prompts[0]) : len(seqs[0])]
+        assert max(abs(a - b) for a, b in zip(gens[0].logprobs, untempered.tolist())) > 1e-2
+
+
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_policy_temperature_scales_the_logits(peaked_model_dir, temperature):
+    """token_logprobs (and their gradient) are log-softmax(logits / T) for a policy of temperature T."""
+    tempered = HFBackend(str(peaked_model_dir), lora=LoraConfig(r=4, alpha=8), seed=0, policy_temperature=temperature)
+    perturb_lora(tempered, seed=2, scale=0.05)
+    seqs = [list(range(3, 3 + n)) for n in (11, 7)]
+    ids, mask = pad_token_batch(seqs, tempered.pad_token_id)
+    got = tempered.token_logprobs(ids, mask, grad=True, chunk_size=4)
+    expected = torch.zeros(ids.shape)
+    for i in range(ids.shape[0]):
+        cols = mask[i].nonzero().squeeze(-1)
+        row = ids[i, cols][None]
+        logits = tempered.model(input_ids=row).logits.float()[0, :-1] / temperature
+        expected[i, cols[1:]] = torch.log_softmax(logits, -1).gather(-1, row[0, 1:, None]).squeeze(-1)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    (g_got,) = torch.autograd.grad(got.sum(), tempered.trainable_parameters()[:1])
+    (g_exp,) = torch.autograd.grad(expected.sum(), tempered.trainable_parameters()[:1])
+    torch.testing.assert_close(g_got, g_exp, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="policy_temperature must be > 0"):
+        HFBackend(str(peaked_model_dir), lora=LoraConfig(r=4, alpha=8), policy_temperature=0.0)
 
 
 def test_seeded_sampling_is_reproducible(backend):

@@ -95,6 +95,22 @@ def test_vllm_matches_hf_and_hot_swaps_lora(vllm_backend, hf, tmp_path):
     assert [g.token_ids for g in s1] == [g.token_ids for g in s2]
     assert len({tuple(g.token_ids) for g in s1}) > 1
 
+    # at T != 1 the logprobs are the tempered policy's: what a trainer of that temperature computes
+    from looprl.backends.hf import pad_token_batch
+
+    warm = vllm_backend.generate(prompts, SamplingParams(temperature=0.6, max_new_tokens=12, seed=5))
+    ids, mask = pad_token_batch([p + g.token_ids for p, g in zip(prompts, warm)], hf.pad_token_id)
+    hf.policy_temperature = 0.6
+    try:
+        tempered = hf.token_logprobs(ids, mask, grad=False)
+    finally:
+        hf.policy_temperature = 1.0
+    untempered = hf.token_logprobs(ids, mask, grad=False)
+    for i, (p, g) in enumerate(zip(prompts, warm)):
+        span = slice(len(p), len(p) + len(g.token_ids))
+        assert g.logprobs == pytest.approx(tempered[i, span].tolist(), abs=1e-3)
+    assert (tempered - untempered).abs().max() > 1e-2
+
     # LoRA hot-swap: a trained-looking adapter changes vLLM's output to exactly HF's with that adapter
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():

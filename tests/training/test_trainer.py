@@ -71,3 +71,18 @@ def test_loop_learns_the_toy_rule(tiny_model_dir, tmp_path):
     start, end = sum(rewards[:3]) / 3, sum(rewards[-3:]) / 3
     assert start < 0.2, rewards  # a random tiny model rarely writes digits
     assert end > start + 0.4, rewards
+
+
+def test_rollouts_at_another_temperature_train_that_policy(tiny_model_dir, tmp_path):
+    """Sampling at T != 1: the trained policy is softmax(logits / T), so the trainer's "old" logprobs
+    are the sampler's (the sampler-gap diagnostic stays at float noise); SFT-GT keeps T = 1."""
+    from looprl.training.trainer import build_policy, policy_temperature
+
+    cfg = _cfg(tiny_model_dir, tmp_path / "loop", "trainer.iterations=1", "rollout.sampling.temperature=0.6")
+    trainer = Trainer(cfg, progress=False)
+    assert trainer.policy.policy_temperature == 0.6
+    [metrics] = trainer.train()
+    assert metrics["rollout/sampler_logprob_gap_max"] < 1e-3, metrics
+    assert policy_temperature(cfg.model_copy(update={"trainer": cfg.trainer.model_copy(update={"method": "sft-gt"})})) == 1.0
+    with pytest.raises(ValueError, match="policy_temperature=0.6"):  # a policy built for T=0.6 does not train a T=1 run
+        Trainer(_cfg(tiny_model_dir, tmp_path / "t1", "trainer.iterations=1"), policy=build_policy(cfg), progress=False)
