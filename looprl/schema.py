@@ -175,8 +175,11 @@ class EvalConfig(StrictModel):
 def _demo_train_defaults() -> "TrainConfig":
     """LOOP scaled down to a 2-core CPU and SmolLM2-135M: the terse prompt (no worked example; the
     SFT-GT warm-up teaches the format), episodes of at most 8 short turns (a difficulty-1 ground truth
-    is 6 statements, one per turn), easy tasks, K = 4, the adapter merged into the vLLM server's
-    weights after each update. Sized so the whole demo, setup included, fits in half an hour on 2 cores."""
+    is 6 statements, one per turn), easy tasks, K = 4, rollouts at temperature 0.7 (the trained policy
+    is softmax(logits / 0.7)): the warmed-up model's samples solved 5% of its training tasks at the
+    paper's 1.0 and 14% at 0.7, and twice as many of its K-groups carried a leave-one-out signal
+    (docs/results.md), the adapter merged into the vLLM server's weights after each update. Sized so the
+    whole demo, setup included, fits in half an hour on 2 cores."""
     return TrainConfig(
         run_dir="runs/demo/loop",
         model=ModelConfig(name_or_path="smollm2"),
@@ -184,7 +187,7 @@ def _demo_train_defaults() -> "TrainConfig":
         env=EnvConfig(max_turns=8, eval_max_turns=8, max_observation_tokens=300, options={"sandbox": {"cell_timeout_s": 5}}),
         tasks=TasksConfig(difficulties=[1]),
         rollout=RolloutConfig(concurrency=64, generation_batch_size=64, early_stop=False, scaffold="terse", adapter_sync="merged",
-                              sampling=SamplingConfig(max_new_tokens=128, max_context_tokens=3072)),
+                              sampling=SamplingConfig(temperature=0.7, max_new_tokens=128, max_context_tokens=3072)),
         trainer=TrainerConfig(method="loop", iterations=2, tasks_per_iteration=4, rollouts_per_task=4, minibatch_size=8,
                               micro_batch_size=1, lr=5e-5, logprob_chunk_size=512, eval_every=0),
     )

@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from looprl.backends.vllm import vllm_ready
@@ -46,6 +47,13 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
 
     sft_chats = sum(1 for _ in open(run_dir / "sft" / "fixed_data.jsonl"))
     assert sft_chats == len(load_tasks("train", difficulties=[1, 2]))
+    # LOOP samples at the demo's temperature and trains that policy; the warm-up fits its chats at temperature 1
+    loop_cfg, sft_cfg = (yaml.safe_load((run_dir / part / "config.yaml").read_text()) for part in ("loop", "sft"))
+    assert loop_cfg["rollout"]["sampling"]["temperature"] == 0.7 and sft_cfg["trainer"]["method"] == "sft-gt"
+    from looprl.schema import TrainConfig
+    from looprl.training.trainer import policy_temperature
+
+    assert policy_temperature(TrainConfig(**loop_cfg)) == 0.7 and policy_temperature(TrainConfig(**sft_cfg)) == 1.0
     train_split = [json.loads(line)["split"] for line in open(run_dir / "eval_before_train" / "rollouts.jsonl")]
     assert train_split == ["train"]
     assert "before vs after training" in first.output and "LOOP: 1 iterations" in first.output
