@@ -61,6 +61,7 @@ def main() -> None:
                    "difficulty-1 training task --samples times at each of these temperatures")
     p.add_argument("--samples", type=int, default=4, help="samples per task for --sample-temperatures (K)")
     p.add_argument("--loop-temperature", type=float, default=None, help="LOOP's sampling temperature (default: the demo's)")
+    p.add_argument("--loop-tasks", type=int, default=None, help="LOOP's tasks per iteration (default: the demo's)")
     a = p.parse_args()
 
     from looprl.backends import resolve_model
@@ -78,6 +79,8 @@ def main() -> None:
         cfg.sft_difficulties = a.sft_difficulties
     if a.loop_temperature is not None:
         cfg.train.rollout.sampling.temperature = a.loop_temperature
+    if a.loop_tasks is not None:
+        cfg.train.trainer.tasks_per_iteration = a.loop_tasks
     model = str(resolve_model(a.model))
     dev, seen = pick_dev_tasks(cfg), pick_train_tasks(cfg)
     a.out.mkdir(parents=True, exist_ok=True)
