@@ -39,7 +39,7 @@ import torch
 
 from looprl.backends.base import SamplingParams
 from looprl.config import dump_config
-from looprl.schema import TrainConfig
+from looprl.schema import FIXED_DATA_METHODS, TrainConfig
 from looprl.trajectory import Trajectory, read_jsonl, write_jsonl
 from looprl.training.batch import make_batch
 from looprl.training.checkpoint import TrainerState, capture_rng, load_latest, restore_rng, save_checkpoint
@@ -57,7 +57,7 @@ def policy_temperature(cfg: TrainConfig) -> float:
     """The temperature T of the policy being trained, softmax(logits / T): the rollouts' sampling
     temperature for methods that learn from their own samples (so the importance ratios compare the
     probabilities the samples were drawn with), 1 for methods that fit fixed data (SFT-GT, RFT)."""
-    return cfg.rollout.sampling.temperature if get_method(cfg.trainer.method).rollouts == "policy" else 1.0
+    return 1.0 if cfg.trainer.method in FIXED_DATA_METHODS else cfg.rollout.sampling.temperature
 
 
 def build_policy(cfg: TrainConfig, device: str | None = None) -> Any:
@@ -129,11 +129,12 @@ class Trainer:
         self.run_dir = Path(cfg.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.dist = from_environment()  # one process, or FSDP over the launcher's WORLD_SIZE processes
-        self.policy = policy if policy is not None else build_policy(cfg, device=self.dist.load_device)
-        if getattr(self.policy, "policy_temperature", 1.0) != policy_temperature(cfg):
-            raise ValueError(f"the policy passed in has policy_temperature={getattr(self.policy, 'policy_temperature', 1.0)}, "
-                             f"but method {cfg.trainer.method!r} with rollout.sampling.temperature="
-                             f"{cfg.rollout.sampling.temperature} trains a policy of temperature {policy_temperature(cfg)}")
+        if policy is None:
+            policy = build_policy(cfg, device=self.dist.load_device)
+        elif (got := getattr(policy, "policy_temperature", 1.0)) != (wanted := policy_temperature(cfg)):
+            raise ValueError(f"the policy passed in has policy_temperature={got}, but method {cfg.trainer.method!r} with "
+                             f"rollout.sampling.temperature={cfg.rollout.sampling.temperature} trains a policy of temperature {wanted}")
+        self.policy = policy
         # the rollout backend: the very same model for transformers, a vLLM server (LoRA hot-swapped) otherwise;
         # under FSDP only rank 0 samples, from an unsharded copy for transformers, and the policy is sharded
         sampler = build_sampler_backend(cfg, self.policy) if self.dist.is_main else None
