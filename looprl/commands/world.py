@@ -2,15 +2,16 @@
 
     looprl world apps                      every app with its API count and description
     looprl world apis APP                  an app's APIs (name, token?, description); --json for the full docs
-    looprl world tasks --split dev         a table of tasks (filter by split, difficulty, app)
+    looprl world tasks --split dev         a table of tasks (filter by split, difficulty, app; --instances N per scenario)
     looprl world show TASK_ID              instruction, split, difficulty, apps, ground-truth code
     looprl world solve TASK_ID             run the ground truth in-process and print the check report
-    looprl world stats --json              counts: apps, APIs, scenarios and tasks per split and difficulty
-    looprl world validate --json           every ground truth passes all its checks and doing nothing fails
-                                           at least one; exit 1 on any failure
+    looprl world stats --json              counts: apps, APIs, scenarios, tasks per split and difficulty, and
+                                           distinct instances among --instances N per scenario
+    looprl world validate --instances 30   every ground truth passes all its checks, doing nothing fails at
+                                           least one, instances are distinct; exit 1 on any failure
 
 The world is imported inside each command so `looprl --help` stays fast. `world_stats()` and
-`validate_task()` are the plain functions behind `stats` and `validate`, for tests and scripts.
+`looprl.world.validation` are the plain functions behind `stats` and `validate`, for tests and scripts.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.syntax import Syntax
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 app = typer.Typer(help="Explore the built-in world: apps, APIs, tasks; run and validate ground truths.", no_args_is_help=True)
@@ -54,20 +56,26 @@ def _task_or_exit(task_id: str):
 # Plain functions (used by the commands, tests and benchmarks)
 
 
-def world_stats() -> dict[str, Any]:
-    """Counts of the world's apps, APIs, scenarios and tasks (per split and per difficulty)."""
+def world_stats(instances: int = 3) -> dict[str, Any]:
+    """Counts of the world's apps, APIs, scenarios and tasks (per split and per difficulty) over
+    ``instances`` instances per scenario, with how many of those are distinct (instruction and
+    outcome), and the held-out instances of the training scenarios as split ``heldout``."""
     from looprl.world.core import all_apps
-    from looprl.world.tasks import SPLITS, load_tasks, scenarios
+    from looprl.world.tasks import HELDOUT, SPLITS, load_tasks, scenarios
 
     apps = all_apps()
-    tasks = load_tasks()
     scens = scenarios()
     per_split: dict[str, Any] = {}
-    for split in SPLITS:
-        in_split = [t for t in tasks if t.split == split]
+    tasks = []
+    for split in SPLITS + (HELDOUT,):
+        in_split = load_tasks(split, instances=instances)
+        tasks += in_split
         per_split[split] = {
-            "scenarios": sum(1 for s in scens.values() if s.split == split),
+            "scenarios": len({t.scenario for t in in_split}),
             "tasks": len(in_split),
+            "distinct_instructions": len({t.instruction for t in in_split}),
+            "distinct_outcomes": len({t.outcome_key for t in in_split}),
+            "worlds": len({t.world for t in in_split}),
             "by_difficulty": {str(d): sum(1 for t in in_split if t.difficulty == d) for d in (1, 2, 3)},
             "apps": sorted({a for t in in_split for a in t.apps}),
         }
@@ -76,45 +84,11 @@ def world_stats() -> dict[str, Any]:
         "apis": sum(len(a.apis) for a in apps.values()),
         "apis_per_app": {name: len(a.apis) for name, a in apps.items()},
         "scenarios": len(scens),
+        "instances_per_scenario": instances,
         "tasks": len(tasks),
         "tasks_by_difficulty": {str(d): sum(1 for t in tasks if t.difficulty == d) for d in (1, 2, 3)},
         "splits": per_split,
         "tasks_per_app": dict(sorted(Counter(a for t in tasks for a in t.apps).items())),
-    }
-
-
-def validate_task(task: Any) -> dict[str, Any]:
-    """Run ``task``'s ground truth (it must pass every check) and an empty episode (it must fail one).
-
-    Returns {"task_id", "ok", "problems": [str], "ground_truth": report dict, "do_nothing_reward", "seconds"}.
-    """
-    from looprl.world.runner import solve
-    from looprl.world.state import World
-
-    started = time.perf_counter()
-    problems: list[str] = []
-    try:
-        world, output, ran = solve(task)
-        report = world.evaluate()
-    except Exception as exc:  # a broken setup or evaluator is a failure of this task, not of the run
-        return {"task_id": task.id, "ok": False, "problems": [f"error: {type(exc).__name__}: {exc}"], "seconds": time.perf_counter() - started}
-    if not ran:
-        problems.append("ground truth raised: " + output.strip().splitlines()[-1] if output.strip() else "ground truth raised")
-    failed = [f"{c.name}: {c.detail}" for c in report.checks if not c.passed]
-    if failed:
-        problems.append("ground truth fails checks: " + "; ".join(failed))
-    if not world.completed:
-        problems.append("ground truth never calls apis.supervisor.complete_task")
-    empty = World.for_task(task).evaluate()
-    if empty.success:
-        problems.append("doing nothing passes every check")
-    return {
-        "task_id": task.id,
-        "ok": not problems,
-        "problems": problems,
-        "ground_truth": report.to_dict(),
-        "do_nothing_reward": empty.reward,
-        "seconds": round(time.perf_counter() - started, 4),
     }
 
 
@@ -160,25 +134,26 @@ def apis_command(
 
 @app.command("tasks")
 def tasks_command(
-    split: Optional[str] = typer.Option(None, "--split", help="only this split: train, dev, test_normal or test_challenge"),
+    split: Optional[str] = typer.Option(None, "--split", help="only this split: train, dev, test_normal, test_challenge or heldout (held-out instances of the training scenarios)"),
     difficulty: Optional[int] = typer.Option(None, "--difficulty", min=1, max=3, help="only tasks of this difficulty (1-3)"),
     app_name: Optional[str] = typer.Option(None, "--app", help="only tasks that use this app"),
+    instances: int = typer.Option(3, "--instances", min=1, help="instances per scenario (instance numbers 1..N; held-out ones from 100001)"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List tasks with their split, difficulty, apps and instruction."""
-    from looprl.world.tasks import SPLITS, load_tasks
+    from looprl.world.tasks import HELDOUT, SPLITS, load_tasks
 
-    if split is not None and split not in SPLITS:
-        _fail(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
-    tasks = load_tasks(split, difficulties=[difficulty] if difficulty else None)
+    if split is not None and split not in SPLITS + (HELDOUT,):
+        _fail(f"--split must be one of {', '.join(SPLITS + (HELDOUT,))}, got {split!r}")
+    tasks = load_tasks(split, difficulties=[difficulty] if difficulty else None, instances=instances)
     if app_name is not None:
         tasks = [t for t in tasks if app_name in t.apps]
     if as_json:
         _echo_json([t.summary() for t in tasks])
         return
-    table = Table("task", "split", "diff.", "apps", "instruction", title=f"{len(tasks)} tasks")
+    table = Table("task", "split", "world", "diff.", "apps", "instruction", title=f"{len(tasks)} tasks")
     for t in tasks:
-        table.add_row(t.id, t.split, str(t.difficulty), ", ".join(t.apps), t.instruction)
+        table.add_row(t.id, t.split, str(t.world), str(t.difficulty), ", ".join(t.apps), t.instruction)
     _out.print(table)
 
 
@@ -229,52 +204,73 @@ def solve_command(
 
 
 @app.command("stats")
-def stats_command(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
-    """Count apps, APIs, scenarios, and tasks per split and difficulty."""
-    stats = world_stats()
+def stats_command(
+    instances: int = typer.Option(3, "--instances", min=1, help="instances per scenario to count"),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Count apps, APIs, scenarios, and tasks per split and difficulty, and how many are distinct."""
+    stats = world_stats(instances)
     if as_json:
         _echo_json(stats)
         return
     _out.print(f"{stats['apps']} apps, {stats['apis']} APIs, {stats['scenarios']} scenarios, {stats['tasks']} tasks")
-    table = Table("split", "scenarios", "tasks", "d1", "d2", "d3", "apps", caption="d1-d3: tasks per difficulty")
+    table = Table("split", "scenarios", "tasks", "distinct", "worlds", "d1", "d2", "d3", "apps",
+                  caption=f"{instances} instances per scenario; distinct: tasks with an instruction and an outcome of their own; d1-d3: tasks per difficulty")
     for split, s in stats["splits"].items():
         d = s["by_difficulty"]
-        table.add_row(split, str(s["scenarios"]), str(s["tasks"]), str(d["1"]), str(d["2"]), str(d["3"]), ", ".join(s["apps"]))
+        distinct = min(s["distinct_instructions"], s["distinct_outcomes"])
+        table.add_row(split, str(s["scenarios"]), str(s["tasks"]), str(distinct), str(s["worlds"]), str(d["1"]), str(d["2"]), str(d["3"]), ", ".join(s["apps"]))
     _out.print(table)
 
 
 @app.command("validate")
 def validate_command(
-    split: Optional[str] = typer.Option(None, "--split", help="only this split (default: every split)"),
-    task_prefix: Optional[str] = typer.Option(None, "--prefix", help="only tasks whose id starts with this, e.g. music_"),
+    split: Optional[str] = typer.Option(None, "--split", help="only this split's scenarios (default: every split)"),
+    task_prefix: Optional[str] = typer.Option(None, "--prefix", help="only scenarios whose name starts with this, e.g. music_"),
+    instances: int = typer.Option(3, "--instances", min=1, help="instances per scenario (and a third as many held-out ones per training scenario)"),
     as_json: bool = typer.Option(False, "--json", help="print a JSON summary (counts and every failure)"),
 ) -> None:
-    """Check every task: its ground truth passes all checks and doing nothing fails at least one (exit 1 on any failure)."""
-    from looprl.world.tasks import SPLITS, load_tasks
+    """Check every scenario's instances: each ground truth passes all checks, doing nothing fails at
+    least one, the instruction has >= 3 phrasings, and instances are pairwise distinct in instruction
+    and outcome, held-out ones disjoint from training ones (exit 1 on any failure)."""
+    from looprl.world.tasks import SPLITS, split_scenarios
+    from looprl.world.validation import validate_scenario
 
     if split is not None and split not in SPLITS:
         _fail(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
-    try:
-        tasks = load_tasks(split)
-    except Exception as exc:  # a scenario generator that fails is a validation failure, reported plainly
-        _fail(f"could not generate the tasks: {type(exc).__name__}: {exc}", code=1)
+    names = [n for s in ([split] if split else SPLITS) for n in split_scenarios(s)]
     if task_prefix:
-        tasks = [t for t in tasks if t.id.startswith(task_prefix)]
-    results = [validate_task(t) for t in tasks]
-    failures = [{"task_id": r["task_id"], "problems": r["problems"]} for r in results if not r["ok"]]
+        names = [n for n in names if n.startswith(task_prefix)]
+    if not names:
+        _fail("no scenario matches" + (f" --prefix {task_prefix!r}" if task_prefix else ""))
+    started = time.perf_counter()
+    reports = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=_err, transient=True,
+                  disable=as_json) as progress:
+        bar = progress.add_task("validating", total=len(names))
+        for name in names:
+            progress.update(bar, description=name)
+            reports.append(validate_scenario(name, instances))
+            progress.advance(bar)
+    failures = [
+        {"scenario": r["scenario"], "problems": r["problems"] + [f"{t['task_id']}: {p}" for t in r["results"] if not t["ok"] for p in t["problems"]]}
+        for r in reports if not r["ok"]
+    ]
     summary = {
-        "tasks": len(results),
-        "passed": len(results) - len(failures),
+        "scenarios": len(reports),
+        "tasks": sum(r["tasks"] for r in reports),
+        "instances_per_scenario": instances,
+        "passed": len(reports) - len(failures),
         "failed": len(failures),
         "failures": failures,
-        "seconds": round(sum(r["seconds"] for r in results), 3),
+        "seconds": round(time.perf_counter() - started, 3),
     }
     if as_json:
         _echo_json(summary)
     else:
         for f in failures:
-            _out.print(f"[red]FAIL[/] {f['task_id']}: " + " | ".join(f["problems"]), highlight=False)
+            _out.print(f"[red]FAIL[/] {f['scenario']}: " + " | ".join(f["problems"][:6]), highlight=False)
         colour = "green" if not failures else "red"
-        _out.print(f"[{colour}]{summary['passed']}/{summary['tasks']} tasks valid[/] in {summary['seconds']:.1f}s")
-    if failures or not results:
+        _out.print(f"[{colour}]{summary['passed']}/{summary['scenarios']} scenarios valid[/] ({summary['tasks']} tasks) in {summary['seconds']:.1f}s")
+    if failures:
         raise typer.Exit(1)

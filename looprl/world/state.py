@@ -146,7 +146,7 @@ def _app_module(name: str):
     return importlib.import_module(f"looprl.world.apps.{name}")
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=16)
 def base_bytes(seed: int = DEFAULT_SEED) -> bytes:
     """The base world, serialized (built once per process and seed)."""
     return build_base(seed).serialize()
@@ -187,8 +187,11 @@ class World:
         return world
 
     @classmethod
-    def for_task(cls, task: Any, seed: int = DEFAULT_SEED) -> "World":
-        """A fresh world for ``task``: the base snapshot plus the task's own setup."""
+    def for_task(cls, task: Any, seed: int | None = None) -> "World":
+        """A fresh world for ``task``: its base world (``task.world`` unless ``seed`` is given)
+        plus the task's own setup."""
+        if seed is None:
+            seed = getattr(task, "world", DEFAULT_SEED)
         world = cls.base(seed, getattr(task, "now", None) or BASE_NOW)
         world.task = task
         world.db.execute(
