@@ -5,12 +5,15 @@ the table again — redoes nothing that is finished, and an interrupted training
 its last checkpoint):
 
   1. model    materialize SmolLM2-135M-Instruct (or use the configured model)
-  2. before   greedy evaluation of the starting model on a dev subset of the built-in world (held
-              out: the measure that counts) and on a subset of the training tasks (seen in training)
-  3. sft      optional SFT-GT warm-up on ground-truth solutions of the training tasks
+  2. before   greedy evaluation of the starting model on held-out instances of the training scenarios
+              (new instances of known kinds of work: other parameters, wording and base world, never
+              trained on) and on dev tasks (new kinds of work: scenarios no training task comes from)
+  3. sft      optional SFT-GT warm-up on ground-truth solutions of instances 1..`sft_instances` of
+              every training scenario
   4. warmup   the same evaluations with the warm-up's adapter (`eval_warmup`), so the tables tell
               what the warm-up changed from what LOOP changed
-  5. loop     LOOP on easy training tasks (starting from the warm-up's adapter when there is one)
+  5. loop     LOOP on easy training instances drawn fresh every pass (after the warm-up's ones;
+              starting from the warm-up's adapter when there is one)
   6. after    the same evaluations with the trained adapter
   7. report   before/after tables (TGC, reward, behaviour metrics) and the HTML report
 
@@ -55,26 +58,36 @@ class DemoState:
         return self.data["done"].get(stage, {})
 
 
-def pick_tasks(split: str, difficulties: list[int], n: int) -> list[str]:
-    """A deterministic subset of `n` tasks that spreads over scenarios (round-robin, task 1 of each first)."""
-    from looprl.world import load_tasks
+def pick_tasks(split: str, difficulties: list[int] | None, n: int) -> list[str]:
+    """A deterministic subset of `n` tasks of `split` that spreads over its scenarios: instance 1 of
+    each scenario first (of the wanted difficulties), then instance 2, and so on."""
+    from looprl.world.tasks import instance, instance_numbers, split_scenarios
 
-    tasks = load_tasks(split, difficulties=difficulties)
-    if not tasks:
-        raise ValueError(f"no {split} tasks with difficulties {difficulties}")
-    by_index: dict[int, list[str]] = {}
-    for t in tasks:
-        by_index.setdefault(int(t.id.rsplit("_", 1)[1]), []).append(t.id)
-    ordered = [tid for n in sorted(by_index) for tid in by_index[n]]
-    return ordered[:n]
+    names = split_scenarios(split)
+    picked: list[str] = []
+    for k, number in enumerate(instance_numbers(split, 10_000)):
+        for name in names:
+            task = instance(name, number)
+            if not difficulties or task.difficulty in difficulties:
+                picked.append(task.id)
+                if len(picked) == n:
+                    return picked
+        if k >= 50 and not picked:
+            break
+    if len(picked) < n:
+        raise ValueError(f"{split}: found {len(picked)} tasks with difficulties {difficulties}, wanted {n}")
+    return picked
+
+
+def pick_heldout_tasks(cfg: DemoConfig) -> list[str]:
+    """Held-out instances of the training scenarios, of the difficulties LOOP trains on."""
+    from looprl.world.tasks import HELDOUT
+
+    return pick_tasks(HELDOUT, cfg.train.tasks.difficulties, cfg.heldout_tasks)
 
 
 def pick_dev_tasks(cfg: DemoConfig) -> list[str]:
-    return pick_tasks(cfg.train.tasks.dev_split, cfg.dev_difficulties, cfg.dev_tasks)
-
-
-def pick_train_tasks(cfg: DemoConfig) -> list[str]:
-    return pick_tasks(cfg.train.tasks.train_split, cfg.train.tasks.difficulties, cfg.train_tasks) if cfg.train_tasks else []
+    return pick_tasks(cfg.train.tasks.dev_split, cfg.dev_difficulties, cfg.dev_tasks) if cfg.dev_tasks else []
 
 
 def sampler_backend(cfg: DemoConfig) -> str:
@@ -127,6 +140,7 @@ def sft_config(cfg: DemoConfig, model_path: str, run_dir: Path) -> TrainConfig:
     sft.run_dir = str(run_dir)
     sft.model.name_or_path = model_path
     sft.tasks.difficulties = list(cfg.sft_difficulties)
+    sft.tasks.instances, sft.tasks.instance_start, sft.tasks.fresh_instances = cfg.sft_instances, 1, False
     t = sft.trainer
     t.method, t.iterations, t.epochs = "sft-gt", cfg.sft_epochs, 1
     t.tasks_per_iteration = len(resolve_task_ids(sft, sft.tasks.train_split))
@@ -135,8 +149,11 @@ def sft_config(cfg: DemoConfig, model_path: str, run_dir: Path) -> TrainConfig:
 
 
 def loop_config(cfg: DemoConfig, model_path: str, start_adapter: str | None, run_dir: Path, backend: str, url: str | None) -> TrainConfig:
-    """The LOOP stage's training config, starting from `start_adapter` (the warm-up's, or None)."""
+    """The LOOP stage's training config, starting from `start_adapter` (the warm-up's, or None), on
+    training instances after the warm-up's."""
     loop = cfg.train.model_copy(deep=True)
+    if cfg.sft_epochs > 0 and loop.tasks.instances is not None and loop.tasks.instance_start == 1:
+        loop.tasks.instance_start = cfg.sft_instances + 1
     loop.run_dir = str(run_dir)
     loop.model.name_or_path = model_path
     loop.model.adapter_path = start_adapter
@@ -178,14 +195,23 @@ def run_evaluation(cfg: EvalConfig, task_ids: list[str], out: Path, label: str, 
     return result.summary
 
 
+EVAL_SETS = {  # suffix of the eval run folder -> what it measures
+    "heldout": "held-out instances of the training scenarios (new instances of known kinds of work)",
+    "dev": "dev scenarios (new kinds of work: no training task comes from them)",
+}
+
+
 def evaluate_subsets(cfg: DemoConfig, model_path: str, adapter: str | None, method: str | None, backend: str, url: str | None,
-                     out: Path, when: str, label: str, dev_ids: list[str], train_ids: list[str]) -> None:
-    """Greedy evaluation of `adapter` (trained by `method`; None: the base model) on the dev tasks
-    (OUT/eval_WHEN) and, when there are any, on the seen training tasks (OUT/eval_WHEN_train)."""
-    run_evaluation(_eval_config(cfg, model_path, adapter, backend, url), dev_ids, out / f"eval_{when}", label, method)
-    if train_ids:
-        run_evaluation(_eval_config(cfg, model_path, adapter, backend, url, split=cfg.train.tasks.train_split), train_ids,
-                       out / f"eval_{when}_train", f"{label}, training tasks", method)
+                     out: Path, when: str, label: str, task_sets: dict[str, list[str]]) -> None:
+    """Greedy evaluation of `adapter` (trained by `method`; None: the base model) on each set of
+    `task_sets` (suffix -> task ids), written to OUT/eval_WHEN_SUFFIX."""
+    from looprl.world.tasks import HELDOUT
+
+    for suffix, ids in task_sets.items():
+        if ids:
+            split = HELDOUT if suffix == "heldout" else cfg.train.tasks.dev_split
+            run_evaluation(_eval_config(cfg, model_path, adapter, backend, url, split=split), ids, out / f"eval_{when}_{suffix}",
+                           f"{label}, {suffix}", method)
 
 
 def _latest_adapter(run_dir: Path) -> str:
@@ -230,11 +256,11 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
         state.mark("model", path=path, seconds=round(time.perf_counter() - t0, 1))
     model_path = state.get("model")["path"]
     console.print(f"model: {model_path}")
-    dev_ids = pick_dev_tasks(cfg)
-    train_ids = pick_train_tasks(cfg)
+    task_sets = {"heldout": pick_heldout_tasks(cfg), "dev": pick_dev_tasks(cfg)}
+    sets = " and ".join(f"{len(ids)} {suffix}" for suffix, ids in task_sets.items() if ids)
 
     def evaluate_both(adapter: str | None, method: str | None, url: str | None, when: str, label: str) -> None:
-        evaluate_subsets(cfg, model_path, adapter, method, backend, url, run, when, label, dev_ids, train_ids)
+        evaluate_subsets(cfg, model_path, adapter, method, backend, url, run, when, label, task_sets)
 
     backend = sampler_backend(cfg)
     console.print(f"rollouts sampled with: {backend}" + ("" if backend == "vllm" else
@@ -243,8 +269,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     sampling_left = any(not state.done(s) for s in ("before", "loop", "after") + (("warmup",) if eval_warmup else ()))
     with rollout_server(cfg, model_path, backend, sampling_left) as url:
         # 2. before --------------------------------------------------------------------------------
-        seen = f" and {len(train_ids)} training tasks" if train_ids else ""
-        if stage("before", f"evaluate the starting model on {len(dev_ids)} dev tasks{seen}"):
+        if stage("before", f"evaluate the starting model on {sets} tasks"):
             t0 = time.perf_counter()
             evaluate_both(None, None, url, "before", "before (base model)")
             state.mark("before", seconds=round(time.perf_counter() - t0, 1))
@@ -254,13 +279,14 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
         if cfg.sft_epochs > 0:
             sft_cfg = sft_config(cfg, model_path, run / "sft")
             chats = "ground-truth chats" + (" that look the APIs up" if cfg.sft_read_docs else "")
-            if stage("sft", f"SFT-GT warm-up: {cfg.sft_epochs} passes over {sft_cfg.trainer.tasks_per_iteration} {chats}"):
+            if stage("sft", f"SFT-GT warm-up: {cfg.sft_epochs} passes over {sft_cfg.trainer.tasks_per_iteration} {chats} "
+                            f"(instances 1-{cfg.sft_instances} of the training scenarios)"):
                 t0 = time.perf_counter()
                 _train(sft_cfg)
                 state.mark("sft", seconds=round(time.perf_counter() - t0, 1))
             start_adapter = _latest_adapter(run / "sft")
         # 4. the warm-up alone ---------------------------------------------------------------------
-        if eval_warmup and stage("warmup", f"evaluate the warmed-up model on the same {len(dev_ids)} dev tasks{seen}"):
+        if eval_warmup and stage("warmup", f"evaluate the warmed-up model on the same {sets} tasks"):
             t0 = time.perf_counter()
             evaluate_both(start_adapter, "sft-gt", url, "warmup", "after the SFT-GT warm-up")
             state.mark("warmup", seconds=round(time.perf_counter() - t0, 1))
@@ -268,14 +294,15 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
         # 5. LOOP ----------------------------------------------------------------------------------
         loop_cfg = loop_config(cfg, model_path, start_adapter, run / "loop", backend, url)
         t = loop_cfg.trainer
-        if stage("loop", f"LOOP: {t.iterations} iterations x {t.tasks_per_iteration} tasks x K={t.rollouts_per_task}"):
+        fresh = f", fresh training instances from {loop_cfg.tasks.instance_start} on" if loop_cfg.tasks.fresh_instances else ""
+        if stage("loop", f"LOOP: {t.iterations} iterations x {t.tasks_per_iteration} tasks x K={t.rollouts_per_task}{fresh}"):
             t0 = time.perf_counter()
             _train(loop_cfg)
             state.mark("loop", seconds=round(time.perf_counter() - t0, 1))
         trained_adapter = _latest_adapter(run / "loop")
 
         # 6. after ---------------------------------------------------------------------------------
-        if stage("after", f"evaluate the trained model on the same {len(dev_ids)} dev tasks{seen}"):
+        if stage("after", f"evaluate the trained model on the same {sets} tasks"):
             t0 = time.perf_counter()
             label = "after (SFT-GT + LOOP)" if cfg.sft_epochs > 0 else "after (LOOP)"
             evaluate_both(trained_adapter, cfg.train.trainer.method, url, "after", label)
@@ -283,24 +310,22 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
 
     # 7. table and report --------------------------------------------------------------------------
     with_sft = cfg.sft_epochs > 0
+    whens = ("before", "warmup", "after") if eval_warmup else ("before", "after")
 
     def evals(suffix: str) -> list[Path]:
-        whens = ("before", "warmup", "after") if eval_warmup else ("before", "after")
-        return [run / f"eval_{when}{suffix}" for when in whens]
+        return [run / f"eval_{when}_{suffix}" for when in whens]
 
-    if all(p.is_dir() for p in evals("_train")):
-        seen_tasks = before_after_table(evals("_train"), console, with_sft=with_sft, subset="training tasks (seen in training)")
-    else:
-        seen_tasks = None
-    comparison = before_after_table(evals(""), console, with_sft=with_sft)
-    if seen_tasks is not None:
-        comparison["training_tasks"] = seen_tasks
+    suffixes = [suffix for suffix, ids in task_sets.items() if ids]
+    comparison: dict[str, Any] = {
+        suffix: before_after_table(evals(suffix), console, with_sft=with_sft, subset=EVAL_SETS[suffix]) for suffix in suffixes
+    }
+    comparison["headline"] = headline_table({suffix: evals(suffix) for suffix in suffixes}, console)
     comparison["loop"] = loop_summary(run / "loop", console)
     report_path = run / "report.html"
     if stage("report", "write the HTML report"):
         from looprl.analysis.report import build_report
 
-        runs = [*evals(""), run / "loop"] + [p for p in [*evals("_train"), run / "sft"] if p.is_dir()]
+        runs = [p for suffix in suffixes for p in evals(suffix)] + [run / "loop"] + [p for p in [run / "sft"] if p.is_dir()]
         build_report(runs, report_path)
         state.mark("report", path=str(report_path))
     atomic_write_json(run / "before_after.json", comparison)
@@ -335,6 +360,34 @@ def loop_summary(run_dir: Path, console: Console) -> dict[str, Any]:
             "episodes or a stronger model give LOOP something to learn from.[/]"
         )
     return summary
+
+
+def headline_table(evals: dict[str, list[Path]], console: Console) -> dict[str, Any]:
+    """One line per evaluation set: TGC (tasks fully solved) and mean reward before, [after the
+    warm-up,] after, and LOOP's own step (after - warm-up), with what each set measures."""
+    from rich.table import Table
+
+    from looprl.analysis import load_run
+
+    rows: dict[str, Any] = {}
+    warmup = all(len(paths) == 3 for paths in evals.values())
+    table = Table(title="what training changed, on tasks never trained on (greedy)")
+    table.add_column("tasks")
+    table.add_column("n", justify="right")
+    for column in ("before", "warm-up", "after", "LOOP's own step") if warmup else ("before", "after"):
+        table.add_column(column + (" (after - warm-up)" if column == "LOOP's own step" else ""), justify="right")
+    for suffix, paths in evals.items():
+        runs = [load_run(p) for p in paths]
+        tgc = [100.0 * sum(t.success for t in r.trajectories) / max(len(r.trajectories), 1) for r in runs]
+        reward = [sum(t.reward for t in r.trajectories) / max(len(r.trajectories), 1) for r in runs]
+        n = len(runs[0].trajectories)
+        rows[suffix] = {"tasks": n, "what": EVAL_SETS[suffix], "tgc": tgc, "reward": reward}
+        cells = [f"TGC {v:.0f}% / reward {r:.2f}" for v, r in zip(tgc, reward)]
+        if warmup:
+            cells.append(f"{tgc[2] - tgc[1]:+.0f} pts / {reward[2] - reward[1]:+.2f}")
+        table.add_row(EVAL_SETS[suffix], str(n), *cells)
+    console.print(table)
+    return rows
 
 
 def before_after_table(evals: list[Path], console: Console, *, with_sft: bool = False,

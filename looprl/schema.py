@@ -20,6 +20,12 @@ Method = Literal["loop", "loop-turn", "loop-bandit", "loop-rwnorm", "rloo", "grp
 FIXED_DATA_METHODS = ("sft-gt", "rft")
 
 
+def _only(*methods: str) -> dict[str, Any]:
+    """Field metadata: a setting that only `methods` read; TrainerConfig rejects it, by name, when it is
+    changed from its default for any other method (it would be silently ignored)."""
+    return {"methods": list(methods)}
+
+
 class ModelConfig(StrictModel):
     name_or_path: str = Field("smollm2", description="HF model id or local folder; 'smollm2' = the model made by `looprl models smollm2`")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("float32", description="weights dtype for the trainer/sampler")
@@ -51,6 +57,12 @@ class TasksConfig(StrictModel):
     dev_split: str = Field("dev", description="split for periodic evaluation and best-checkpoint selection")
     difficulties: list[int] = Field(default_factory=lambda: [1, 2], description="task difficulties used for training (paper: 1-2)")
     task_ids: list[str] | None = Field(None, description="explicit training task ids (overrides split/difficulties)")
+    instances: int | None = Field(None, ge=1, description="built-in world: instances per training scenario in the task pool "
+                                  "(`<scenario>_1..N`; None = the split's canonical 3, the paper's 72 tasks)")
+    instance_start: int = Field(1, ge=1, description="built-in world: the pool's first instance number (instances "
+                                "start .. start + instances - 1 of every training scenario)")
+    fresh_instances: bool = Field(False, description="built-in world: after a pass over the pool, draw the next `instances` "
+                                  "instances of every scenario instead of repeating the pool, so no task is trained on twice")
     max_dev_tasks: int | None = Field(None, ge=1, description="evaluate on at most this many dev tasks (None = all)")
 
     @model_validator(mode="after")
@@ -99,30 +111,37 @@ class TrainerConfig(StrictModel):
     clip_eps: float = Field(0.1, gt=0.0, lt=1.0, description="PPO clip epsilon (paper: 0.1)")
     adv_threshold: float = Field(0.01, ge=0.0, description="drop rollouts with |advantage| below this (paper: 0.01)")
     kl_guard: float = Field(20.0, gt=0.0, description="skip the rest of an iteration when the k1 KL estimate exceeds this")
-    kl_coef: float = Field(0.0, ge=0.0, description="KL penalty to the adapter-disabled model (GRPO-KL); 0 = none")
+    kl_coef: float = Field(0.04, ge=0.0, description="grpo-kl: weight of the k3 KL penalty to the adapter-disabled model (0.04, "
+                           "the common GRPO default; for no KL term use method grpo)", json_schema_extra=_only("grpo-kl"))
     logprob_chunk_size: int = Field(1024, ge=16, description="tokens per chunk when computing logprobs (keeps T x vocab logits small)")
     eval_every: int = Field(5, ge=0, description="dev evaluation every N iterations (0 = never)")
     eval_samples: int = Field(1, ge=1, description="rollouts per dev task in evaluation")
     eval_temperature: float = Field(0.0, ge=0.0, description="dev evaluation temperature (paper: 0, greedy)")
-    sft_read_docs: bool = Field(False, description="SFT-GT: each chat lists an app's API names and reads each API's doc before first "
+    sft_read_docs: bool = Field(False, json_schema_extra=_only("sft-gt"), description="SFT-GT: each chat lists an app's API names and reads each API's doc before first "
                                 "using it, replayed through the env for real observations (not in the paper, whose chats are answered "
                                 "'Execution successful.')")
     checkpoints_kept: int = Field(2, ge=0, description="keep the newest N iteration checkpoints (0 = keep all); best/ is kept apart")
     # PPO with a learned critic (method "ppo"); the paper's baseline settings
-    value_coef_start: float = Field(0.1, ge=0.0, description="PPO: value-loss coefficient at iteration 1 (paper: 0.1)")
-    value_coef_end: float = Field(0.001, ge=0.0, description="PPO: value-loss coefficient after value_coef_iterations (paper: 0.001)")
-    value_coef_iterations: int = Field(200, ge=1, description="PPO: iterations over which the value coefficient decays, log-linearly (paper: 200)")
-    critic_warmup_iterations: int = Field(10, ge=0, description="PPO: first N iterations train only the critic, on base-model rollouts (paper: 10)")
-    gae_gamma: float = Field(1.0, ge=0.0, le=1.0, description="PPO: GAE discount (paper: 1)")
-    gae_lambda: float = Field(1.0, ge=0.0, le=1.0, description="PPO: GAE lambda (paper: 1; smaller diverged)")
-    value_hidden_size: int = Field(1024, ge=1, description="PPO: width of the value head's 3-layer MLP")
+    value_coef_start: float = Field(0.1, ge=0.0, json_schema_extra=_only("ppo"), description="PPO: value-loss coefficient at iteration 1 (paper: 0.1)")
+    value_coef_end: float = Field(0.001, ge=0.0, json_schema_extra=_only("ppo"), description="PPO: value-loss coefficient after value_coef_iterations (paper: 0.001)")
+    value_coef_iterations: int = Field(200, ge=1, json_schema_extra=_only("ppo"), description="PPO: iterations over which the value coefficient decays, log-linearly (paper: 200)")
+    critic_warmup_iterations: int = Field(10, ge=0, json_schema_extra=_only("ppo"), description="PPO: first N iterations train only the critic, on base-model rollouts (paper: 10)")
+    gae_gamma: float = Field(1.0, ge=0.0, le=1.0, json_schema_extra=_only("ppo"), description="PPO: GAE discount (paper: 1)")
+    gae_lambda: float = Field(1.0, ge=0.0, le=1.0, json_schema_extra=_only("ppo"), description="PPO: GAE lambda (paper: 1; smaller diverged)")
+    value_hidden_size: int = Field(1024, ge=1, json_schema_extra=_only("ppo"), description="PPO: width of the value head's 3-layer MLP")
 
     @model_validator(mode="after")
-    def _check_kl_coef(self) -> "TrainerConfig":
-        # Only GRPO-KL has a KL term; a coefficient set for another method would be silently ignored.
-        if self.kl_coef > 0 and self.method != "grpo-kl":
-            raise ValueError(f"kl_coef={self.kl_coef} only applies to method 'grpo-kl' (method is {self.method!r}); "
-                             "LOOP and the other methods have no KL term")
+    def _check_method_settings(self) -> "TrainerConfig":
+        # A setting of another method would be silently ignored: name it (fields marked with _only).
+        for name, field in type(self).model_fields.items():
+            methods = (field.json_schema_extra or {}).get("methods") if isinstance(field.json_schema_extra, dict) else None
+            value = getattr(self, name)
+            if methods and self.method not in methods and value != field.default:
+                raise ValueError(f"trainer.{name}={value!r} only applies to method {' / '.join(repr(m) for m in methods)} "
+                                 f"(method is {self.method!r}, which does not read it); remove it")
+        if self.method == "grpo-kl" and self.kl_coef == 0:
+            raise ValueError("trainer.kl_coef=0 with method 'grpo-kl': a KL term of weight 0 is method 'grpo'; "
+                             "use that, or a kl_coef > 0")
         return self
 
 
@@ -142,6 +161,17 @@ class TrainConfig(StrictModel):
     rollout: RolloutConfig = Field(default_factory=RolloutConfig, description="rollout collection")
     trainer: TrainerConfig = Field(default_factory=TrainerConfig, description="the update")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="metrics logging")
+
+    @model_validator(mode="after")
+    def _check_instances(self) -> "TrainConfig":
+        t = self.tasks
+        if (t.instances is not None or t.fresh_instances or t.instance_start != 1) and self.env.name != "appsuite":
+            raise ValueError(f"tasks.instances / instance_start / fresh_instances draw instances of the built-in world's scenarios "
+                             f"(env.name 'appsuite'); env.name is {self.env.name!r}")
+        if t.fresh_instances and t.task_ids:
+            raise ValueError("tasks.fresh_instances draws new instances of the training split's scenarios; it cannot be "
+                             "combined with an explicit tasks.task_ids list")
+        return self
 
     @model_validator(mode="after")
     def _check_training_sampling(self) -> "TrainConfig":
@@ -185,7 +215,7 @@ def _demo_train_defaults() -> "TrainConfig":
         model=ModelConfig(name_or_path="smollm2"),
         # a difficulty-1 cell runs in milliseconds: a 5 s wall clock (not 30) keeps a runaway loop from stalling the batch
         env=EnvConfig(max_turns=8, eval_max_turns=8, max_observation_tokens=300, options={"sandbox": {"cell_timeout_s": 5}}),
-        tasks=TasksConfig(difficulties=[1]),
+        tasks=TasksConfig(difficulties=[1], instances=2, fresh_instances=True),
         rollout=RolloutConfig(concurrency=64, generation_batch_size=64, early_stop=False, scaffold="terse", adapter_sync="merged",
                               sampling=SamplingConfig(temperature=0.7, max_new_tokens=128, max_context_tokens=3072)),
         trainer=TrainerConfig(method="loop", iterations=2, tasks_per_iteration=4, rollouts_per_task=4, minibatch_size=8,
@@ -195,12 +225,14 @@ def _demo_train_defaults() -> "TrainConfig":
 
 class DemoConfig(StrictModel):
     run_dir: str = Field("runs/demo", description="where the demo's runs, report and state are written (re-running resumes)")
-    dev_tasks: int = Field(12, ge=1, description="dev tasks evaluated before and after training (12 = every dev task of difficulty 1)")
+    heldout_tasks: int = Field(24, ge=1, description="held-out instances of the training scenarios evaluated before and after "
+                               "(new instances of known kinds of work, never trained on), spread over the scenarios")
+    dev_tasks: int = Field(12, ge=0, description="dev tasks evaluated before and after training (new kinds of work; 0 = none)")
     dev_difficulties: list[int] = Field(default_factory=lambda: [1], description="difficulties of the dev tasks evaluated")
-    train_tasks: int = Field(12, ge=0, description="training tasks (seen in training) also evaluated before and after, spread over "
-                             "their scenarios: did the policy learn what it trained on? (0 = none)")
     eval_samples: int = Field(1, ge=1, description="rollouts per task in the before/after evaluations")
     sft_epochs: int = Field(2, ge=0, description="SFT-GT warm-up: passes over the ground-truth chats of every training task, before LOOP (0 = none)")
+    sft_instances: int = Field(10, ge=1, description="SFT-GT warm-up: instances per training scenario it trains on (1..N; "
+                               "LOOP then draws instances after these, train.tasks.instances at a time)")
     sft_difficulties: list[int] = Field(default_factory=lambda: [1, 2], description="difficulties of the training tasks whose ground "
                                         "truth the warm-up trains on (LOOP keeps to train.tasks.difficulties)")
     sft_lr: float = Field(1e-3, gt=0.0, lt=1.0, description="learning rate of the SFT-GT warm-up")

@@ -16,8 +16,8 @@ from looprl.cli import app
 def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir, tmp_path):
     run_dir = tmp_path / "demo"
     args = ["demo", "--run-dir", str(run_dir),
-            "--set", f"train.model.name_or_path={tiny_model_dir}", "--set", "dev_tasks=1", "--set", "train_tasks=1",
-            "--set", "sft_epochs=1", "--set", "sampler=transformers", "--set", "train.trainer.iterations=1",
+            "--set", f"train.model.name_or_path={tiny_model_dir}", "--set", "dev_tasks=1", "--set", "heldout_tasks=2",
+            "--set", "sft_epochs=1", "--set", "sft_instances=1", "--set", "sampler=transformers", "--set", "train.trainer.iterations=1",
             "--set", "train.trainer.tasks_per_iteration=1", "--set", "train.trainer.rollouts_per_task=2",
             "--set", "train.env.max_turns=1", "--set", "train.env.eval_max_turns=1",
             "--set", "train.rollout.sampling.max_new_tokens=8"]
@@ -26,39 +26,49 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
     assert first.exit_code == 0, first.output
     state = json.loads((run_dir / "demo_state.json").read_text())["done"]
     assert set(state) == {"model", "before", "sft", "warmup", "loop", "after", "report"}
-    for part in ("eval_before/rollouts.jsonl", "eval_after/summary.json", "eval_before_train/rollouts.jsonl",
-                 "eval_after_train/summary.json", "eval_warmup/summary.json", "eval_warmup_train/summary.json",
-                 "loop/metrics.jsonl", "sft/metrics.jsonl", "report.html"):
+    whens = ("before", "warmup", "after")
+    for when in whens:
+        for suffix in ("heldout", "dev"):
+            assert (run_dir / f"eval_{when}_{suffix}" / "rollouts.jsonl").is_file(), (when, suffix)
+    for part in ("loop/metrics.jsonl", "sft/metrics.jsonl", "report.html"):
         assert (run_dir / part).is_file(), part
     result = json.loads((run_dir / "before_after.json").read_text())
-    assert {"reward_mean", "metrics", "loop", "training_tasks"} <= set(result) and result["loop"]["iterations"] == 1
-    assert {"reward_mean", "metrics"} <= set(result["training_tasks"])
+    assert {"heldout", "dev", "headline", "loop"} <= set(result) and result["loop"]["iterations"] == 1
     # the warm-up's adapter was evaluated on its own: three columns, before / after SFT-GT / after LOOP
-    assert set(result["reward_mean"]) == set(result["training_tasks"]["reward_mean"]) == {"before", "warmup", "after"}
-    assert [r["path"] for r in result["runs"]] == [str(run_dir / f"eval_{w}") for w in ("before", "warmup", "after")]
-    assert all(len(m["values"]) == 3 for m in result["metrics"])
-    adapter = {w: json.loads((run_dir / f"eval_{w}" / "run.json").read_text())["adapter"] for w in ("before", "warmup", "after")}
+    for suffix in ("heldout", "dev"):
+        assert set(result[suffix]["reward_mean"]) == set(whens)
+        assert [r["path"] for r in result[suffix]["runs"]] == [str(run_dir / f"eval_{w}_{suffix}") for w in whens]
+        assert all(len(m["values"]) == 3 for m in result[suffix]["metrics"])
+        assert len(result["headline"][suffix]["tgc"]) == 3
+    assert result["headline"]["heldout"]["tasks"] == 2 and result["headline"]["dev"]["tasks"] == 1
+    adapter = {w: json.loads((run_dir / f"eval_{w}_heldout" / "run.json").read_text())["adapter"] for w in whens}
     assert adapter["before"] is None and adapter["warmup"].startswith(str(run_dir / "sft"))
     assert adapter["after"].startswith(str(run_dir / "loop"))
-    method = {w: json.loads((run_dir / f"eval_{w}" / "run.json").read_text())["method"] for w in ("before", "warmup", "after")}
+    method = {w: json.loads((run_dir / f"eval_{w}_dev" / "run.json").read_text())["method"] for w in whens}
     assert method == {"before": None, "warmup": "sft-gt", "after": "loop"}  # what the report's leaderboard shows
-    # the warm-up trained on every training task of difficulty 1 and 2 (sft_difficulties), LOOP on difficulty 1
+    # the warm-up trained on instance 1 of every training scenario, difficulties 1 and 2 (sft_difficulties)
     from looprl.world import load_tasks
 
     sft_chats = sum(1 for _ in open(run_dir / "sft" / "fixed_data.jsonl"))
-    assert sft_chats == len(load_tasks("train", difficulties=[1, 2]))
-    # LOOP samples at the demo's temperature and trains that policy; the warm-up fits its chats at temperature 1
+    assert sft_chats == len(load_tasks("train", difficulties=[1, 2], instances=1))
+    # LOOP samples at the demo's temperature and trains that policy, on fresh instances after the warm-up's;
+    # the warm-up fits its chats at temperature 1
     loop_cfg, sft_cfg = (yaml.safe_load((run_dir / part / "config.yaml").read_text()) for part in ("loop", "sft"))
     assert loop_cfg["rollout"]["sampling"]["temperature"] == 0.7 and sft_cfg["trainer"]["method"] == "sft-gt"
+    assert loop_cfg["tasks"]["instance_start"] == 2 and loop_cfg["tasks"]["fresh_instances"] is True
+    loop_ids = {json.loads(line)["task_id"] for line in open(run_dir / "loop" / "rollouts" / "iter_000001.jsonl")}
+    assert all(int(tid.rsplit("_", 1)[1]) >= 2 for tid in loop_ids)  # never an instance the warm-up saw
     from looprl.schema import TrainConfig
     from looprl.training.trainer import policy_temperature
 
     assert policy_temperature(TrainConfig(**loop_cfg)) == 0.7 and policy_temperature(TrainConfig(**sft_cfg)) == 1.0
-    train_split = [json.loads(line)["split"] for line in open(run_dir / "eval_before_train" / "rollouts.jsonl")]
-    assert train_split == ["train"]
-    assert "before vs after training" in first.output and "LOOP: 1 iterations" in first.output
+    heldout = [json.loads(line) for line in open(run_dir / "eval_before_heldout" / "rollouts.jsonl")]
+    assert [r["split"] for r in heldout] == ["heldout", "heldout"]
+    assert all(int(r["task_id"].rsplit("_", 1)[1]) >= 100_001 for r in heldout)
     flat = " ".join(first.output.split())
-    assert "training tasks (seen in training)" in flat and "dev subset (held out)" in flat
+    assert "before vs after training" in flat and "LOOP: 1 iterations" in flat
+    assert "held-out instances of the training scenarios (new instances of known kinds of work)" in flat
+    assert "dev scenarios (new kinds of work" in flat and "what training changed" in flat
     assert "warm-up = after SFT-GT, before LOOP" in flat
 
     second = runner.invoke(app, args)  # everything done: nothing is redone, the table is printed again
@@ -75,8 +85,8 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
 def test_demo_samples_every_stage_from_one_vllm_server(vllm_model_dir, tmp_path):
     model = vllm_model_dir
     run_dir = tmp_path / "demo"
-    args = ["demo", "--run-dir", str(run_dir), "--set", f"train.model.name_or_path={model}", "--set", "dev_tasks=1",
-            "--set", "train_tasks=0", "--set", "sampler=vllm", "--set", "sft_epochs=0", "--set", "train.trainer.iterations=1",
+    args = ["demo", "--run-dir", str(run_dir), "--set", f"train.model.name_or_path={model}", "--set", "dev_tasks=0",
+            "--set", "heldout_tasks=1", "--set", "sampler=vllm", "--set", "sft_epochs=0", "--set", "train.trainer.iterations=1",
             "--set", "train.trainer.tasks_per_iteration=1", "--set", "train.trainer.rollouts_per_task=2",
             "--set", "train.env.max_turns=1", "--set", "train.env.eval_max_turns=1",
             "--set", "train.rollout.sampling.max_new_tokens=8"]

@@ -13,9 +13,11 @@ TOY_TASKS_DEFAULT = 8  # the toy env's `n_tasks` option when not given
 
 
 def task_ids(env_name: str, split: str, options: Mapping[str, Any] | None = None, *,
-             difficulties: Sequence[int] | None = None) -> list[str]:
+             difficulties: Sequence[int] | None = None, instances: int | None = None, start: int = 1) -> list[str]:
     """The ids of `split` for env `env_name`, only those of `difficulties` when given (the toy env
-    has no splits: its `n_tasks` tasks). Raises ValueError naming the split when none is left."""
+    has no splits: its `n_tasks` tasks). For the built-in world, `instances` per scenario from
+    instance `start` (default: the split's canonical 3); `heldout` is a split there too. Raises
+    ValueError naming the split when none is left."""
     options = options or {}
     if env_name == "toy":
         from looprl.env.toy import load_toy_tasks
@@ -28,7 +30,10 @@ def task_ids(env_name: str, split: str, options: Mapping[str, Any] | None = None
     else:
         from looprl.world import load_tasks
 
-        ids = [t.id for t in load_tasks(split) if difficulties is None or t.difficulty in difficulties]
+        from looprl.world.tasks import CANONICAL_INSTANCES
+
+        ids = [t.id for t in load_tasks(split, difficulties=list(difficulties) if difficulties else None,
+                                        instances=instances or CANONICAL_INSTANCES, start=start)]
     if not ids:
         which = f" with difficulties {list(difficulties)}" if difficulties is not None else ""
         raise ValueError(f"split {split!r} of env {env_name!r} has no tasks{which}")

@@ -106,15 +106,21 @@ class _base_model:
             self._ctx.__exit__(*exc)
 
 
-def resolve_task_ids(cfg: TrainConfig, split: str) -> list[str]:
+def resolve_task_ids(cfg: TrainConfig, split: str, *, epoch: int = 0) -> list[str]:
     """Training/dev task ids: explicit `tasks.task_ids` (then used for dev evaluation too), else the
-    env's split, the training split filtered to `tasks.difficulties` (paper: 1-2)."""
+    env's split; the training split filtered to `tasks.difficulties` (paper: 1-2), with
+    `tasks.instances` per scenario on the built-in world (epoch e: the e-th next block of instances,
+    for `tasks.fresh_instances`)."""
     if cfg.tasks.task_ids:
         return list(cfg.tasks.task_ids)
     from looprl.env.task_ids import task_ids
 
-    difficulties = cfg.tasks.difficulties if split == cfg.tasks.train_split else None
-    return task_ids(cfg.env.name, split, cfg.env.options, difficulties=difficulties)
+    if split != cfg.tasks.train_split:
+        return task_ids(cfg.env.name, split, cfg.env.options)
+    from looprl.world.tasks import CANONICAL_INSTANCES
+
+    n = cfg.tasks.instances or CANONICAL_INSTANCES
+    return task_ids(cfg.env.name, split, cfg.env.options, difficulties=cfg.tasks.difficulties, instances=n, start=epoch * n + 1)
 
 
 class Trainer:
@@ -155,7 +161,8 @@ class Trainer:
         else:
             self.env_factory = lambda: make_env(cfg.env.name, **env_options)
         self.train_ids = resolve_task_ids(cfg, cfg.tasks.train_split)
-        self.sampler = TaskSampler(self.train_ids, cfg.seed)
+        fresh = (lambda epoch: resolve_task_ids(cfg, cfg.tasks.train_split, epoch=epoch)) if cfg.tasks.fresh_instances else None
+        self.sampler = TaskSampler(self.train_ids, cfg.seed, fresh=fresh)
         from looprl.agent import scaffold_for
 
         self.scaffold = scaffold_for(cfg.rollout.scaffold)
