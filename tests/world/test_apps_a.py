@@ -4,6 +4,7 @@ for the right reasons (a wrong answer, a partial job, a collateral change)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import sqlite3
 
 import pytest
@@ -239,7 +240,9 @@ def test_wrong_answer_fails_and_right_answer_passes():
 
 def test_a_near_miss_fails_the_specific_check():
     task = get_task("todo_add_task_1")
-    wrong_priority = task.solution.replace('priority="high"', 'priority="low"')
+    right = re.search(r'priority="(\w+)"', task.solution)[1]
+    wrong = next(p for p in ("high", "medium", "low") if p != right)
+    wrong_priority = task.solution.replace(f'priority="{right}"', f'priority="{wrong}"')
     report = _report(task, wrong_priority)
     assert report["task has the due date"] and not report["task has the priority"]
 
@@ -264,13 +267,14 @@ def test_ground_truth_does_not_hard_code_ids():
     """Same task, different seed-independent ids: the ground truth must still pass when a record
     it reads moves (here: the target list gets a new id by being recreated during setup)."""
     task = get_task("todo_add_task_2")
+    name = re.search(r'l\["name"\] == "([^"]+)"', task.solution)[1]  # the list the instruction names
 
     def setup(ctx):
-        row = ctx.one("SELECT * FROM todo_lists WHERE user_id = 1 AND name = 'Garden'")
-        new_id = ctx.insert("todo_lists", user_id=1, name="Garden (moving)", created_at=row["created_at"])
+        row = ctx.one("SELECT * FROM todo_lists WHERE user_id = 1 AND name = ?", (name,))
+        new_id = ctx.insert("todo_lists", user_id=1, name=f"{name} (moving)", created_at=row["created_at"])
         ctx.db.execute("UPDATE todo_tasks SET list_id = ? WHERE list_id = ?", (new_id, row["id"]))
         ctx.delete("todo_lists", row["id"])
-        ctx.update("todo_lists", new_id, name="Garden")
+        ctx.update("todo_lists", new_id, name=name)
 
     moved = dataclasses.replace(task, setup=setup)
     world, _, ok = solve(moved)
