@@ -123,6 +123,9 @@ def _describe(model: type[BaseModel], exc: ValidationError, source: str) -> str:
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             lines.append(f"  - {path}: unknown key.{hint} Allowed here: {', '.join(allowed) or '(none)'}")
+        elif err["type"] == "value_error" and isinstance(given, dict):
+            # a section's own check: its message names the fields; the whole section as given is noise
+            lines.append(f"  - {path}: {str(err['msg']).removeprefix('Value error, ')}")
         else:
             lines.append(f"  - {path}: got {given!r}; {err['msg']}")
     return "\n".join(lines)

@@ -11,7 +11,8 @@ the trajectories (the trainer does this). Trajectories with no trainable token a
 * `ppo_clip_loss` — LOOP's PPO objective (Chen et al. 2025, arXiv 2502.01600, eq. 3-4), with the
   ratio taken per token (LOOP), per turn (LOOP-turn) or per trajectory (LOOP-bandit).
 * `ppo_clip_loss_per_token_advantage` — the token-level loss with per-token advantages (PPO + critic).
-* `ppo_clip_diagnostics` — clip fraction, k1 KL estimate and ratio statistics, kept apart from the loss.
+* `ppo_clip_diagnostics` — clip fraction (with LOOP's or PPO's bound), k1 KL estimate and ratio
+  statistics, kept apart from the loss.
 * `reinforce_loss` — -A * length-normalized log-prob (RLOO's on-policy step).
 * `grpo_loss` — GRPO's clipped token objective with an optional k3 KL to a reference policy.
 * `value_loss` — squared error of a value head against returns.
@@ -26,6 +27,8 @@ import torch
 
 Level = Literal["token", "turn", "trajectory"]
 LEVELS = ("token", "turn", "trajectory")
+Bound = Literal["loop", "symmetric"]  # LOOP's g(A) clip, or PPO's (and GRPO's) clip(r, 1-eps, 1+eps)
+BOUNDS = ("loop", "symmetric")
 
 # exp() of a summed log-ratio over a long turn overflows float32 past ~88; +-20 (ratio 5e8) is far
 # outside any ratio the clip lets through, so clamping there only guards against inf * 0 = nan.
@@ -161,22 +164,37 @@ def ppo_clip_diagnostics(
     advantages: torch.Tensor,
     mask: torch.Tensor,
     eps: float = 0.1,
+    bound: Bound = "loop",
 ) -> dict[str, float]:
     """Per-token diagnostics of an update, averaged over all trainable tokens of the batch:
 
-    * ``clip_fraction``: share of tokens whose term is clipped, i.e. r_t * A > g(A) (the min picks g);
+    * ``clip_fraction``: share of tokens whose term is clipped, i.e. the min picks the clipped term:
+      r_t * A > g(A) with LOOP's bound (``bound="loop"``, ratio outside [1/(1+eps), 1+eps] on the
+      side A pushes it), r_t * A > clip(r_t, 1-eps, 1+eps) * A with PPO's symmetric one
+      (``bound="symmetric"``, GRPO's: ratio outside [1-eps, 1+eps]);
     * ``kl_k1``: the k1 estimate of KL(old || new) = mean(logp_old - logp_new) (the paper's guard);
     * ``ratio_mean``, ``ratio_max``: of r_t = exp(logp_new - logp_old).
+
+    advantages: (B,), one per trajectory, or (B, T), one per token (PPO with a critic).
     """
-    _check_shapes(logp_new, logp_old, advantages, mask)
+    if advantages.dim() == 2:
+        _check_shapes(logp_new, logp_old, advantages[:, 0], mask)
+        if advantages.shape != logp_new.shape:
+            raise ValueError(f"per-token advantages must have shape {tuple(logp_new.shape)}, got {tuple(advantages.shape)}")
+    else:
+        _check_shapes(logp_new, logp_old, advantages, mask)
+    if bound not in BOUNDS:
+        raise ValueError(f"bound must be one of {', '.join(BOUNDS)}; got {bound!r}")
     m = mask.bool()
     n = int(m.sum())
     if n == 0:
         return {"clip_fraction": 0.0, "kl_k1": 0.0, "ratio_mean": 1.0, "ratio_max": 1.0}
-    A = advantages.to(logp_new.dtype)[:, None].expand_as(logp_new)
+    A = advantages.to(logp_new.dtype)
+    A = (A if A.dim() == 2 else A[:, None].expand_as(logp_new))[m]
     log_ratio = (logp_new - logp_old)[m]
     ratio = torch.exp(log_ratio)
-    clipped = ratio * A[m] > clip_target(A[m], eps)
+    target = clip_target(A, eps) if bound == "loop" else ratio.clamp(1 - eps, 1 + eps) * A
+    clipped = ratio * A > target
     return {
         "clip_fraction": float(clipped.float().mean()),
         "kl_k1": float((-log_ratio).mean()),

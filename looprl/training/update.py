@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from looprl.algorithms import ppo_clip_diagnostics
 from looprl.training.batch import TrainBatch
 from looprl.training.distributed import SINGLE_PROCESS, Distributed
 
@@ -99,7 +98,7 @@ def accumulate_gradients(
         total_loss += float(loss.detach()) * share
         if micro.logp_old is not None and share > 0:
             k = int(micro.mask.sum())
-            d = ppo_clip_diagnostics(logp_new.detach().float(), micro.logp_old, micro.advantages, micro.mask, eps=cfg.clip_eps)
+            d = method.diagnostics(logp_new.detach().float(), micro, cfg)  # the method's own clip bound and advantages
             kl_sum, clip_sum, tokens = kl_sum + d["kl_k1"] * k, clip_sum + d["clip_fraction"] * k, tokens + k
     total_loss, kl_sum, clip_sum, tokens, bad = dist.sum([total_loss, kl_sum, clip_sum, tokens, not finite])
     if bad:

@@ -95,6 +95,22 @@ def test_ppo_diagnostics():
     assert 0 < d["clip_fraction"] < 1
 
 
+def test_clip_diagnostics_symmetric_bound_and_per_token_advantages_match_naive():
+    logp_new, logp_old, adv, mask, _ = random_inputs(4, B=20, T=40, scale=0.3)
+    adv_t = torch.randn(logp_new.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    ratio = torch.exp(logp_new - logp_old)
+    for advantages in (adv, adv_t):
+        A = advantages if advantages.dim() == 2 else advantages[:, None].expand_as(ratio)
+        pairs = list(zip(ratio[mask].tolist(), A[mask].tolist()))
+        symmetric = [r * a > min(max(r, 0.8), 1.2) * a for r, a in pairs]
+        loop = [r * a > g_eps(a, 0.2) for r, a in pairs]
+        assert symmetric != loop  # the two bounds disagree on some token
+        d = ppo_clip_diagnostics(logp_new, logp_old, advantages, mask, eps=0.2, bound="symmetric")
+        assert d["clip_fraction"] == pytest.approx(sum(symmetric) / len(pairs))
+        d = ppo_clip_diagnostics(logp_new, logp_old, advantages, mask, eps=0.2)
+        assert d["clip_fraction"] == pytest.approx(sum(loop) / len(pairs))
+
+
 def test_errors_name_the_problem():
     logp_new, logp_old, adv, mask, _ = random_inputs(0)
     with pytest.raises(ValueError, match="level must be one of"):

@@ -157,8 +157,8 @@ def test_sft_gt_in_the_trainer_reads_the_docs_when_asked(tiny_model_dir, tmp_pat
 def test_method_runs_in_the_trainer(method, tiny_model_dir, tmp_path):
     cfg = load_config(TrainConfig, RECIPE, [f"model.name_or_path={tiny_model_dir}", f"run_dir={tmp_path}", "logging.tensorboard=false",
                                             "trainer.eval_every=0", "trainer.iterations=2", "trainer.tasks_per_iteration=2",
-                                            f"trainer.method={method}", "trainer.critic_warmup_iterations=1",
-                                            "trainer.value_hidden_size=16"])
+                                            f"trainer.method={method}"]
+                      + (["trainer.critic_warmup_iterations=1", "trainer.value_hidden_size=16"] if method == "ppo" else []))
     trainer = Trainer(cfg, progress=False)
     before = [p.detach().clone() for p in trainer.optimizer.param_groups[0]["params"]]
     history = trainer.train()

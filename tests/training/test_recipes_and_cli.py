@@ -63,3 +63,38 @@ def test_kl_coef_only_with_grpo_kl():
     with pytest.raises(ConfigError, match="only applies to method 'grpo-kl'"):
         load_config(TrainConfig, None, ["trainer.kl_coef=0.1"])
     assert load_config(TrainConfig, None, ["trainer.kl_coef=0.1", "trainer.method=grpo-kl"]).trainer.kl_coef == 0.1
+
+
+@pytest.mark.parametrize("setting", ["trainer.gae_lambda=0.9", "trainer.value_hidden_size=16", "trainer.critic_warmup_iterations=0",
+                                     "trainer.sft_read_docs=true", "trainer.kl_coef=0"])
+def test_settings_of_another_method_are_rejected_by_name(setting):
+    from looprl.config import ConfigError
+
+    name = setting.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"{name}=.* only applies to method .*\(method is 'loop'"):
+        load_config(TrainConfig, None, [setting])
+    owner = {"trainer.sft_read_docs": "sft-gt", "trainer.kl_coef": "grpo"}.get(name, "ppo")
+    if owner != "grpo":
+        load_config(TrainConfig, None, [setting, f"trainer.method={owner}"])
+
+
+def test_grpo_kl_weight_is_the_configured_one():
+    # "0 = none" used to read as 0.04 (`kl_coef or 0.04`); now 0.04 is the default and 0 is method grpo
+    from looprl.config import ConfigError
+
+    assert load_config(TrainConfig, None, ["trainer.method=grpo-kl"]).trainer.kl_coef == 0.04
+    with pytest.raises(ConfigError, match="a KL term of weight 0 is method 'grpo'"):
+        load_config(TrainConfig, None, ["trainer.method=grpo-kl", "trainer.kl_coef=0"])
+
+
+def test_a_resolved_config_of_any_method_loads_again():
+    # a run's config.yaml lists every field: the defaults of other methods' settings must not be rejected
+    import yaml
+
+    from looprl.config import dump_config
+    from looprl.schema import METHODS
+
+    for method in METHODS:
+        cfg = load_config(TrainConfig, None, [f"trainer.method={method}"])
+        again = load_config(TrainConfig, None, None, base=yaml.safe_load(dump_config(cfg)))
+        assert again == cfg

@@ -105,3 +105,39 @@ def test_grpo_kl_uses_adapter_disabled_reference(tiny_policy):
     opt = torch.optim.AdamW(tiny_policy.trainable_parameters(), lr=1e-4)
     metrics = run_update(tiny_policy, opt, get_method("grpo-kl"), batch, TrainerConfig(), torch.Generator())
     assert torch.allclose(batch.logp_ref, ref) and metrics["train/optimizer_steps"] == 1.0
+
+
+def _shifted_old_logprobs(policy, batch, log_ratio):
+    """Old logprobs that put every trainable token's ratio at exp(log_ratio) under the current policy."""
+    return compute_logprobs(policy, batch, len(batch), 1024) - log_ratio * batch.mask
+
+
+def test_ppo_clip_fraction_is_measured_on_the_critics_advantages(tiny_policy):
+    # PPO's advantages are per token, in batch.extras; the trajectory advantages are placeholders (0),
+    # on which nothing ever counts as clipped
+    from looprl.schema import TrainConfig
+    from looprl.training.methods.ppo import CriticRuntime
+
+    batch = _batch(tiny_policy, n=4, seed=7)
+    batch.advantages = torch.zeros(len(batch))  # what PPO's placeholder estimator gives
+    batch.logp_old = _shifted_old_logprobs(tiny_policy, batch, 0.5)  # ratio e^0.5 = 1.65 > 1 + eps
+    batch.extras = {"advantages_t": batch.mask.float(), "returns": batch.mask.float()}
+    cfg = TrainConfig(trainer=TrainerConfig(method="ppo", value_hidden_size=8, critic_warmup_iterations=0))
+    runtime = CriticRuntime(tiny_policy, cfg)
+    runtime.warmup = False
+    stats = accumulate_gradients(tiny_policy, get_method("ppo"), batch, cfg.trainer, runtime)
+    tiny_policy.model.zero_grad(set_to_none=True)
+    assert stats["clip_fraction"] > 0.99
+
+
+def test_grpo_clip_fraction_uses_grpos_own_bound(tiny_policy):
+    # ratio 0.82 with A < 0 and eps = 0.2: inside GRPO's [0.8, 1.2] (not clipped), outside LOOP's
+    # [1/1.2, 1.2] = [0.833, 1.2] (clipped)
+    batch = _batch(tiny_policy, n=4, seed=8)
+    batch.advantages = -torch.ones(len(batch))
+    batch.logp_old = _shifted_old_logprobs(tiny_policy, batch, float(torch.log(torch.tensor(0.82))))
+    cfg = TrainerConfig(clip_eps=0.2)
+    grpo = accumulate_gradients(tiny_policy, get_method("grpo"), batch, cfg)
+    loop = accumulate_gradients(tiny_policy, get_method("loop"), batch, cfg)
+    tiny_policy.model.zero_grad(set_to_none=True)
+    assert grpo["clip_fraction"] == 0.0 and loop["clip_fraction"] > 0.99

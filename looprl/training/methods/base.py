@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import torch
 
+from looprl.algorithms import ppo_clip_diagnostics
+
 if TYPE_CHECKING:  # pragma: no cover
     from looprl.schema import TrainerConfig
     from looprl.training.batch import TrainBatch
@@ -22,6 +24,13 @@ AdvantageFn = Callable[[torch.Tensor, Sequence[Any]], torch.Tensor]
 LossFn = Callable[[torch.Tensor, "TrainBatch", "TrainerConfig"], torch.Tensor]
 # keep(trajectories, advantages (B,), trainer config) -> which rollouts enter the buffer
 KeepFn = Callable[[Sequence["Trajectory"], torch.Tensor, "TrainerConfig"], list[bool]]
+# diagnostics(logp_new (B, T), batch, trainer config) -> {"clip_fraction", "kl_k1", ...} of one micro-batch
+DiagnosticsFn = Callable[[torch.Tensor, "TrainBatch", "TrainerConfig"], dict[str, float]]
+
+
+def loop_clip_diagnostics(logp_new: torch.Tensor, batch: "TrainBatch", cfg: "TrainerConfig") -> dict[str, float]:
+    """Clip fraction with LOOP's bound g(A) on the trajectory advantages, and the k1 KL estimate."""
+    return ppo_clip_diagnostics(logp_new, batch.logp_old, batch.advantages, batch.mask, eps=cfg.clip_eps)
 
 
 def keep_informative(trajectories: Sequence["Trajectory"], advantages: torch.Tensor, cfg: "TrainerConfig") -> list[bool]:
@@ -83,6 +92,9 @@ class Method:
     rollouts: str = "policy"
     # per-run state (PPO's critic): built by the trainer as runtime(policy, train_config)
     runtime: Callable[[Any, Any], MethodRuntime] | None = None
+    # what an update step reports (ppo/clip_fraction, ppo/kl_k1), measured with the method's own clip
+    # bound and its own advantages; used when the method has old logprobs
+    diagnostics: DiagnosticsFn = loop_clip_diagnostics
 
     def num_epochs(self, cfg: "TrainerConfig") -> int:
         return self.epochs if self.epochs is not None else cfg.epochs

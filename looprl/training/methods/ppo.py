@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from looprl.algorithms import gae_advantages, ppo_clip_loss_per_token_advantage, value_loss
+from looprl.algorithms import gae_advantages, ppo_clip_diagnostics, ppo_clip_loss_per_token_advantage, value_loss
 from looprl.training.methods.base import Method, MethodRuntime, keep_all
 
 
@@ -112,5 +112,10 @@ def _unused_loss(logp_new, batch, cfg):
     raise RuntimeError("PPO's loss lives in CriticRuntime.loss (it needs the critic); the trainer calls that")
 
 
+def _diagnostics(logp_new: torch.Tensor, batch: Any, cfg: Any) -> dict[str, float]:
+    # the clip is measured on the per-token GAE advantages CriticRuntime.prepare put in batch.extras
+    return ppo_clip_diagnostics(logp_new, batch.logp_old, batch.extras["advantages_t"], batch.mask, eps=cfg.clip_eps)
+
+
 PPO = Method("ppo", "PPO with a learned critic (value head on detached hidden states, GAE gamma = lambda = 1)",
-             _unused_advantages, _unused_loss, keep=keep_all, runtime=CriticRuntime)
+             _unused_advantages, _unused_loss, keep=keep_all, runtime=CriticRuntime, diagnostics=_diagnostics)
