@@ -120,7 +120,8 @@ def resolve_task_ids(cfg: TrainConfig, split: str, *, epoch: int = 0) -> list[st
     from looprl.world.tasks import CANONICAL_INSTANCES
 
     n = cfg.tasks.instances or CANONICAL_INSTANCES
-    return task_ids(cfg.env.name, split, cfg.env.options, difficulties=cfg.tasks.difficulties, instances=n, start=epoch * n + 1)
+    return task_ids(cfg.env.name, split, cfg.env.options, difficulties=cfg.tasks.difficulties, instances=n,
+                    start=cfg.tasks.instance_start + epoch * n)
 
 
 class Trainer:

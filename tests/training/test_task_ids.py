@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from looprl.config import load_config
 from looprl.schema import TrainConfig
 from looprl.training.trainer import resolve_task_ids
@@ -46,3 +48,35 @@ def test_toy_split_size_and_empty_splits_are_named():
     # evaluation and training ask the same function: the dev split keeps every difficulty
     cfg = load_config(TrainConfig, overrides=["tasks.difficulties=[1]"])
     assert resolve_task_ids(cfg, "dev") == task_ids("appsuite", "dev")
+
+
+def test_builtin_world_pool_takes_n_instances_and_fresh_passes_draw_new_ones():
+    from looprl.training.sampler import TaskSampler
+
+    cfg = load_config(TrainConfig, overrides=["tasks.instances=4", "tasks.instance_start=3", "tasks.fresh_instances=true",
+                                               "tasks.difficulties=[1,2]"])
+    pool = resolve_task_ids(cfg, "train")
+    numbers = {int(i.rsplit("_", 1)[1]) for i in pool}
+    assert numbers <= {3, 4, 5, 6} and len(numbers) == 4
+    second = resolve_task_ids(cfg, "train", epoch=1)
+    assert {int(i.rsplit("_", 1)[1]) for i in second} <= {7, 8, 9, 10} and not set(pool) & set(second)
+    assert resolve_task_ids(cfg, "heldout")[0].endswith("_100001")
+
+    sampler = TaskSampler(pool, seed=0, fresh=lambda e: resolve_task_ids(cfg, "train", epoch=e))
+    drawn = sampler.sample(len(pool) + len(second))
+    assert len(set(drawn)) == len(drawn) == len(pool) + len(second)  # two passes, no task twice
+    # resumable: a sampler restored from the state draws what the first would have drawn next
+    state = sampler.state()
+    again = TaskSampler(pool, seed=0, fresh=lambda e: resolve_task_ids(cfg, "train", epoch=e))
+    again.restore(state)
+    assert again.sample(5) == sampler.sample(5)
+    plain = TaskSampler(pool, seed=0)
+    with pytest.raises(ValueError, match="fresh instances True"):
+        plain.restore(state)
+
+
+def test_instance_options_are_for_the_builtin_world_only():
+    with pytest.raises(Exception, match="tasks.instances / instance_start / fresh_instances draw instances of the built-in"):
+        load_config(TrainConfig, overrides=["env.name=toy", "tasks.fresh_instances=true"])
+    with pytest.raises(Exception, match="cannot be combined with an explicit tasks.task_ids"):
+        load_config(TrainConfig, overrides=["tasks.fresh_instances=true", "tasks.task_ids=[notes_count_tag_1]"])
