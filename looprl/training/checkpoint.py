@@ -9,8 +9,8 @@ A checkpoint is a folder `RUN_DIR/checkpoints/iter_XXXXXX/` holding:
 
 It is built in a temporary sibling folder and renamed into place, so a crash leaves either no
 checkpoint or a complete one; `checkpoints/latest` names the newest. On load, every file's
-checksum is verified; a corrupt or partial checkpoint is reported by name and the previous one is
-used. `load_latest` returns None when no usable checkpoint exists.
+checksum is verified; a corrupt, partial or unreadable checkpoint (a manifest that is not UTF-8
+JSON, a state that does not load) is reported by name and the previous one is used. `load_latest` returns None when no usable checkpoint exists.
 """
 
 from __future__ import annotations
@@ -119,9 +119,11 @@ def verify_checkpoint(path: str | Path) -> dict[str, Any]:
     if not manifest_path.is_file():
         raise CorruptCheckpoint(f"checkpoint {path} has no {MANIFEST} (partial write?)")
     try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CorruptCheckpoint(f"checkpoint {path}: {MANIFEST} is not valid JSON ({exc})") from None
+        manifest = json.loads(manifest_path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, OSError) as exc:
+        raise CorruptCheckpoint(f"checkpoint {path}: {MANIFEST} is not readable JSON ({exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
+        raise CorruptCheckpoint(f"checkpoint {path}: {MANIFEST} is not a mapping with a 'files' mapping")
     for rel, digest in manifest.get("files", {}).items():
         f = path / rel
         if not f.is_file():
@@ -144,6 +146,10 @@ def load_latest(run_dir: str | Path) -> tuple[Path, TrainerState] | None:
         except CorruptCheckpoint as exc:
             log.warning("%s; falling back to the previous checkpoint", exc)
             continue
-        data = torch.load(path / "trainer.pt", weights_only=False)
-        return path, TrainerState(**data)
+        try:  # the checksums match, yet the state may still not load (written by another version, say)
+            data = torch.load(path / "trainer.pt", weights_only=False)
+            return path, TrainerState(**data)
+        except Exception as exc:  # noqa: BLE001 - any unreadable state means: use the previous checkpoint
+            log.warning("checkpoint %s: trainer.pt does not load (%s: %s); falling back to the previous checkpoint",
+                        path, type(exc).__name__, exc)
     return None
