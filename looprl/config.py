@@ -152,12 +152,23 @@ def load_config(
     source = "defaults"
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"config file {str(path)!r} is a directory; give a YAML file (e.g. configs/tiny-cpu.yaml)")
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
+        raw = path.read_bytes()
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {str(path)!r} is not UTF-8 text (byte {raw[exc.start:exc.start + 1]!r} at "
+                              f"position {exc.start}); save it as UTF-8") from None
+        try:
+            loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+        if loaded is None:
+            raise ConfigError(f"config file {str(path)!r} is empty (or only comments); give the fields to set, "
+                              "or leave the config file out for the defaults")
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level, got {type(loaded).__name__}")
         data = deep_merge(data, loaded)

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from looprl.commands._common import CONFIG_HELP, SET_HELP, console, load_or_exit
+from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, load_or_exit
 
 
 def demo_command(
@@ -25,6 +25,9 @@ def demo_command(
     if run_dir is not None:
         overrides.append(f"run_dir={run_dir}")
     cfg = load_or_exit(DemoConfig, config, overrides)
+    from looprl.preflight import check_train_config
+
+    check_or_exit(lambda c: check_train_config(c.train), cfg)
     run = Path(cfg.run_dir)
     if fresh and run.exists():
         shutil.rmtree(run)

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import typer
 
-from looprl.commands._common import CONFIG_HELP, SET_HELP, console, load_or_exit
+from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, load_or_exit
 
 OPENAI_PREFIX = "openai:"
 
@@ -46,6 +46,9 @@ def eval_command(
     # that a partial `rollout:` override would bypass, so it is also given as the base the overrides
     # land on (a config *file* with a rollout section still replaces it whole: set temperature there).
     cfg = load_or_exit(EvalConfig, config, overrides, base={"rollout": {"sampling": {"temperature": 0.0}}})
+    from looprl.preflight import check_eval_config
+
+    check_or_exit(check_eval_config, cfg)  # model, env, split: before the model loads or --out is written
     try:
         run_eval(cfg, out, progress=progress)
     except (ValueError, KeyError, FileNotFoundError, ImportError) as exc:

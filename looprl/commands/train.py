@@ -15,7 +15,7 @@ from typing import Optional
 
 import typer
 
-from looprl.commands._common import CONFIG_HELP, SET_HELP, console, load_or_exit
+from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, load_or_exit
 from looprl.schema import METHODS
 
 
@@ -45,6 +45,9 @@ def train_command(
             raise typer.Exit(2)
         overrides.append(f"run_dir={resume}")
     cfg = load_or_exit(TrainConfig, config, overrides)
+    from looprl.preflight import check_train_config
+
+    check_or_exit(check_train_config, cfg)  # model, env, splits, task ids: before the model loads or run_dir is made
 
     from looprl.training.methods import get_method
 

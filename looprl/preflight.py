@@ -1,0 +1,145 @@
+"""Checks of a config's inputs that look outside the config, run before any model loads or any run
+folder is written (`looprl train`, `looprl eval` and `looprl demo` call them right after loading).
+
+Pydantic checks each field's type and range when the config loads (looprl.config); what it cannot
+see without looking at the disk or the registries is checked here, cheaply:
+
+* the model: a local folder holding a transformers model (config.json), a Hugging Face id of the
+  form NAMESPACE/NAME (in the local cache when HF_HUB_OFFLINE is set), a built-in name ('smollm2'),
+  or, for evaluation, openai:NAME; the adapter folder when one is given;
+* the env: a registered name, and options it accepts (the env is built once and closed: that is
+  cheap for the built-in ones, and it is the only test of options that covers every env);
+* the tasks: split names the env has, and explicit task ids the built-in world knows.
+
+Every problem is a `ConfigError` naming the field, the value given and what is allowed; the CLI
+prints it and exits 2. Nothing here loads a model, starts a sandbox worker or writes a file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from looprl.config import ConfigError
+
+OPENAI_PREFIX = "openai:"
+
+
+def check_train_config(cfg: Any) -> None:
+    """Everything `looprl train` reads from outside its config (a TrainConfig)."""
+    check_model(cfg.model.name_or_path, cfg.model.adapter_path)
+    check_env(cfg.env.name, cfg.env.options, build=cfg.rollout.mode == "local")
+    check_split(cfg.env.name, cfg.tasks.train_split, cfg.env.options, field="tasks.train_split")
+    check_split(cfg.env.name, cfg.tasks.dev_split, cfg.env.options, field="tasks.dev_split")
+    if cfg.tasks.task_ids:
+        check_task_ids(cfg.env.name, cfg.tasks.task_ids, field="tasks.task_ids")
+
+
+def check_eval_config(cfg: Any) -> None:
+    """Everything `looprl eval` reads from outside its config (an EvalConfig)."""
+    name = cfg.model.name_or_path
+    if not (name.startswith(OPENAI_PREFIX) or cfg.rollout.backend == "openai"):  # a served model: nothing local to check
+        check_model(name, cfg.model.adapter_path, allow_openai=True)
+    check_env(cfg.env.name, cfg.env.options, build=cfg.rollout.mode == "local")
+    check_split(cfg.env.name, cfg.split, cfg.env.options, field="split")
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        return False
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def check_model(name: str, adapter_path: str | None = None, *, allow_openai: bool = False) -> None:
+    """model.name_or_path (and model.adapter_path) name something a backend can load."""
+    from looprl.backends import BUILTIN_MODELS
+
+    allowed = ("a local model folder (with config.json), a Hugging Face model id (NAMESPACE/NAME), "
+               + ", ".join(repr(m) for m in BUILTIN_MODELS) + " (built in)" + (", or openai:NAME" if allow_openai else ""))
+    if name not in BUILTIN_MODELS:
+        path = Path(name).expanduser()
+        if path.exists():
+            if not path.is_dir():
+                raise ConfigError(f"model.name_or_path={name!r} is a file, not a model folder; allowed: {allowed}")
+            if not (path / "config.json").is_file():
+                raise ConfigError(f"model.name_or_path={name!r}: the folder has no config.json, so it is not a transformers "
+                                  f"model folder; allowed: {allowed}")
+        elif not _looks_like_hub_id(name):
+            raise ConfigError(f"model.name_or_path={name!r}: no such folder, and not a Hugging Face model id; allowed: {allowed}")
+        elif _offline():
+            from huggingface_hub import try_to_load_from_cache
+
+            if not isinstance(try_to_load_from_cache(name, "config.json"), str):
+                raise ConfigError(f"model.name_or_path={name!r}: no such folder, and HF_HUB_OFFLINE is set while the model is "
+                                  "not in the local Hugging Face cache; download it first or give a local folder")
+    if adapter_path is not None:
+        path = Path(adapter_path).expanduser()
+        if path.exists():
+            if not (path / "adapter_config.json").is_file():
+                raise ConfigError(f"model.adapter_path={adapter_path!r} holds no adapter_config.json; give a peft LoRA adapter folder")
+        elif not _looks_like_hub_id(adapter_path):
+            raise ConfigError(f"model.adapter_path={adapter_path!r}: no such folder; give a peft LoRA adapter folder")
+
+
+def check_env(name: str, options: Mapping[str, Any], *, build: bool = True) -> None:
+    """env.name is registered, and (with `build`) env.options are options that env accepts."""
+    from looprl.env import make_env, registered_envs
+    from looprl.env import toy as _toy  # noqa: F401  (registers "toy", as the trainer does)
+
+    names = registered_envs()
+    if name not in names:
+        raise ConfigError(f"env.name={name!r} is not a registered env; registered envs: {', '.join(names)} "
+                          "(register your own with looprl.env.register_env)")
+    if not build:  # Ray mode: envs are built in the cluster's actors, which may see other files
+        return
+    try:
+        env = make_env(name, **dict(options))
+    except (TypeError, ValueError, OSError) as exc:
+        raise ConfigError(f"env.options={dict(options)!r} do not fit env {name!r}: {exc}") from None
+    env.close()
+
+
+def check_split(env_name: str, split: str, options: Mapping[str, Any], *, field: str) -> None:
+    """A split name the env has (the toy env has none: its option n_tasks says which tasks there are)."""
+    if env_name == "toy":
+        return
+    if env_name == "appworld":
+        from looprl.env.appworld import resolve_root
+
+        try:
+            datasets = resolve_root(options.get("root")) / "data" / "datasets"
+        except ValueError as exc:
+            raise ConfigError(f"{field}={split!r}: {exc}") from None
+        if not (datasets / f"{split}.txt").is_file():
+            available = sorted(p.stem for p in datasets.glob("*.txt"))
+            raise ConfigError(f"{field}={split!r} is not an AppWorld split; splits: {', '.join(available) or 'none found'}")
+        return
+    from looprl.world.tasks import HELDOUT, SPLITS  # the built-in world (also the fallback of envs without splits)
+
+    if split not in (*SPLITS, HELDOUT):
+        raise ConfigError(f"{field}={split!r} is not a split of the built-in world; splits: {', '.join((*SPLITS, HELDOUT))}")
+
+
+def check_task_ids(env_name: str, ids: Sequence[str], *, field: str) -> None:
+    """Explicit task ids exist (the built-in world's; other envs' ids are theirs to check on reset)."""
+    if env_name != "appsuite":
+        return
+    from looprl.world import get_task
+
+    for task_id in ids:
+        try:
+            get_task(task_id)
+        except (KeyError, ValueError) as exc:
+            message = exc.args[0] if exc.args else str(exc)
+            raise ConfigError(f"{field}: {message}") from None
