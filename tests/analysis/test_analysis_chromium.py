@@ -37,7 +37,8 @@ def _chromium() -> str:
     if exe is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("chromium is not installed, and CI=true requires it (scripts/ci-setup.d/30-chromium.sh installs it)")
-        pytest.skip("chromium is not installed (Debian package 'chromium'); the browser test of the report is skipped")
+        pytest.skip("chromium is not installed: a system package, added by `bash scripts/ci-setup.d/30-chromium.sh` (as root; "
+                    "apt-get install chromium); the browser test of the report is skipped")
     return exe
 
 

@@ -26,7 +26,8 @@ ESCAPE = (
     "real_import, real_open = B['__import__'], B['open']\n"
     "os = real_import('os')\n"
 )
-needs_bwrap = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap cannot run here (CI installs it)")
+needs_bwrap = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap cannot run here: a system package, added by `bash scripts/ci-setup.d/10-bubblewrap.sh` "
+                                 "(as root; apt-get install bubblewrap)")
 PROJECT = Path(__file__).resolve().parents[2]
 
 
