@@ -20,10 +20,12 @@ Method = Literal["loop", "loop-turn", "loop-bandit", "loop-rwnorm", "rloo", "grp
 FIXED_DATA_METHODS = ("sft-gt", "rft")
 
 
-def _only(*methods: str) -> dict[str, Any]:
+def _only(*methods: str, off: Any = None) -> dict[str, Any]:
     """Field metadata: a setting that only `methods` read; TrainerConfig rejects it, by name, when it is
-    changed from its default for any other method (it would be silently ignored)."""
-    return {"methods": list(methods)}
+    changed from its default for any other method (it would be silently ignored). A value `off` (e.g. a
+    KL weight of 0) says what the other methods already do, so it is accepted too (run configs written
+    when it was the default still load)."""
+    return {"methods": list(methods), "off": off}
 
 
 class ModelConfig(StrictModel):
@@ -112,7 +114,7 @@ class TrainerConfig(StrictModel):
     adv_threshold: float = Field(0.01, ge=0.0, description="drop rollouts with |advantage| below this (paper: 0.01)")
     kl_guard: float = Field(20.0, gt=0.0, description="skip the rest of an iteration when the k1 KL estimate exceeds this")
     kl_coef: float = Field(0.04, ge=0.0, description="grpo-kl: weight of the k3 KL penalty to the adapter-disabled model (0.04, "
-                           "the common GRPO default; for no KL term use method grpo)", json_schema_extra=_only("grpo-kl"))
+                           "the common GRPO default; for no KL term use method grpo)", json_schema_extra=_only("grpo-kl", off=0.0))
     logprob_chunk_size: int = Field(1024, ge=16, description="tokens per chunk when computing logprobs (keeps T x vocab logits small)")
     eval_every: int = Field(5, ge=0, description="dev evaluation every N iterations (0 = never)")
     eval_samples: int = Field(1, ge=1, description="rollouts per dev task in evaluation")
@@ -134,9 +136,9 @@ class TrainerConfig(StrictModel):
     def _check_method_settings(self) -> "TrainerConfig":
         # A setting of another method would be silently ignored: name it (fields marked with _only).
         for name, field in type(self).model_fields.items():
-            methods = (field.json_schema_extra or {}).get("methods") if isinstance(field.json_schema_extra, dict) else None
-            value = getattr(self, name)
-            if methods and self.method not in methods and value != field.default:
+            only = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            methods, value = only.get("methods"), getattr(self, name)
+            if methods and self.method not in methods and value not in (field.default, only.get("off")):
                 raise ValueError(f"trainer.{name}={value!r} only applies to method {' / '.join(repr(m) for m in methods)} "
                                  f"(method is {self.method!r}, which does not read it); remove it")
         if self.method == "grpo-kl" and self.kl_coef == 0:

@@ -66,16 +66,15 @@ def test_kl_coef_only_with_grpo_kl():
 
 
 @pytest.mark.parametrize("setting", ["trainer.gae_lambda=0.9", "trainer.value_hidden_size=16", "trainer.critic_warmup_iterations=0",
-                                     "trainer.sft_read_docs=true", "trainer.kl_coef=0"])
+                                     "trainer.sft_read_docs=true", "trainer.kl_coef=0.1"])
 def test_settings_of_another_method_are_rejected_by_name(setting):
     from looprl.config import ConfigError
 
     name = setting.split("=")[0]
     with pytest.raises(ConfigError, match=rf"{name}=.* only applies to method .*\(method is 'loop'"):
         load_config(TrainConfig, None, [setting])
-    owner = {"trainer.sft_read_docs": "sft-gt", "trainer.kl_coef": "grpo"}.get(name, "ppo")
-    if owner != "grpo":
-        load_config(TrainConfig, None, [setting, f"trainer.method={owner}"])
+    owner = {"trainer.sft_read_docs": "sft-gt", "trainer.kl_coef": "grpo-kl"}.get(name, "ppo")
+    load_config(TrainConfig, None, [setting, f"trainer.method={owner}"])
 
 
 def test_grpo_kl_weight_is_the_configured_one():
@@ -85,6 +84,8 @@ def test_grpo_kl_weight_is_the_configured_one():
     assert load_config(TrainConfig, None, ["trainer.method=grpo-kl"]).trainer.kl_coef == 0.04
     with pytest.raises(ConfigError, match="a KL term of weight 0 is method 'grpo'"):
         load_config(TrainConfig, None, ["trainer.method=grpo-kl", "trainer.kl_coef=0"])
+    # 0, no KL term, is what every other method does: accepted (run configs written when 0 was the default load)
+    assert load_config(TrainConfig, None, ["trainer.kl_coef=0"]).trainer.kl_coef == 0
 
 
 def test_a_resolved_config_of_any_method_loads_again():
