@@ -1,6 +1,14 @@
-"""Scenarios over the expenses app (test_challenge only: no train task uses expenses)."""
+"""Scenarios over the expenses app (test_challenge only: no train task uses expenses).
+
+The main user is in the same four groups in every base world, with other members, expenses and
+payments; groups, members, amounts, dates and the kind of answer asked for are drawn with the
+instance's RNG from its base world. Members are named by a full name no other member of the group
+has.
+"""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from looprl.world.apps.expenses import balances, equal_shares
 from looprl.world.core import Clock, Ctx
@@ -24,127 +32,205 @@ def find_group(name: str) -> str:
     return f'group = next(g for g in collect(apis.expenses.show_groups, access_token=expenses_token) if g["name"] == "{name}")\n'
 
 
+def member_names(view: BaseView, group_id: int) -> dict[int, str]:
+    """The group's members (the user included) whose full name no other member of the group has."""
+    names = {r["user_id"]: full_name(view, r["user_id"]) for r in view.all("SELECT user_id FROM expenses_members WHERE group_id = ? ORDER BY user_id", (group_id,))}
+    return {uid: name for uid, name in names.items() if list(names.values()).count(name) == 1}
+
+
 @scenario("expenses_group_balance", split="test_challenge", apps=("expenses",))
-def expenses_group_balance(view: BaseView) -> list[TaskSpec]:
-    """My net balance in a named group (list groups, paginate, read a field)."""
-    specs = []
-    for g in view.rng.sample(my_groups(view), 3):
-        bal = group_balances(view, g["id"])[MAIN_USER_ID]
+def expenses_group_balance(view: BaseView) -> TaskSpec:
+    """My (or a named member's) net balance in a named group (list groups, paginate, read a field)."""
+    rng = view.rng
+    g = rng.choice(my_groups(view))
+    bal = group_balances(view, g["id"])
+    others = {uid: name for uid, name in member_names(view, g["id"]).items() if uid != MAIN_USER_ID}
+    if rng.random() < 0.4 or not others:
+        who, answer = None, bal[MAIN_USER_ID]
         solution = header("expenses") + find_group(g["name"]) + 'apis.supervisor.complete_task(answer=group["your_balance"])\n'
-        specs.append(
-            TaskSpec(
-                instruction=f"What is my balance in my \"{g['name']}\" group on expenses? Give a positive number if I am owed money and a negative one if I owe.",
-                solution=solution,
-                difficulty=1,
-                answer=bal,
-            )
+        templates = [
+            "What is my balance in my \"{group}\" group on expenses? Give a positive number if I am owed money and a negative one if I owe.",
+            "On expenses, what's my net balance in the \"{group}\" group? Answer with a signed amount: positive when the group owes me, negative when I owe.",
+            "Tell me where I stand in my \"{group}\" expenses group: my balance as a number, negative if I owe money, positive if I'm owed.",
+            "How much am I up or down in the \"{group}\" group on expenses? Reply with my balance (negative means I owe).",
+        ]
+    else:
+        uid = rng.choice(sorted(others))
+        who, answer = others[uid], bal[uid]
+        solution = header("expenses") + find_group(g["name"]) + (
+            'members = apis.expenses.show_balances(access_token=expenses_token, group_id=group["group_id"])\n'
+            f'apis.supervisor.complete_task(answer=next(m["balance"] for m in members if m["name"] == "{who}"))\n'
         )
-    return specs
+        templates = [
+            "What is {who}'s balance in my \"{group}\" group on expenses? Give a positive number if they are owed money and a negative one if they owe.",
+            "On expenses, what's the net balance of {who} in the \"{group}\" group? Answer with a signed amount: positive when the group owes them, negative when they owe.",
+            "In my \"{group}\" expenses group, where does {who} stand? Give their balance as a number, negative if they owe money, positive if they're owed.",
+            "How much is {who} up or down in the \"{group}\" group on expenses? Reply with their balance (negative means they owe).",
+        ]
+    instruction = view.phrase(templates, group=g["name"], who=who)
+    return TaskSpec(instruction=instruction, solution=solution, difficulty=1, answer=answer)
 
 
 @scenario("expenses_who_owes_most", split="test_challenge", apps=("expenses",))
-def expenses_who_owes_most(view: BaseView) -> list[TaskSpec]:
-    """The member with the most negative balance in a group (read balances, argmin)."""
-    options = []
+def expenses_who_owes_most(view: BaseView) -> TaskSpec:
+    """The member who owes the most (or is owed the most) in a group, optionally leaving me out, by
+    email, name or amount (read balances, argmin / argmax)."""
+    rng = view.rng
+    asks = []  # (group, direction, without me, (member, balance)): the member's balance is the unique extreme
     for g in my_groups(view):
-        bal = sorted(group_balances(view, g["id"]).items(), key=lambda kv: kv[1])
-        if bal[0][1] < 0 and bal[0][1] < bal[1][1]:
-            options.append((g, bal[0][0]))
-    specs = []
-    for g, uid in view.rng.sample(options, min(3, len(options))):
-        email = view.scalar("SELECT email FROM users WHERE id = ?", (uid,))
-        solution = header("expenses") + find_group(g["name"]) + (
-            'members = apis.expenses.show_balances(access_token=expenses_token, group_id=group["group_id"])\n'
-            'apis.supervisor.complete_task(answer=min(members, key=lambda m: m["balance"])["email"])\n'
-        )
-        specs.append(TaskSpec(instruction=f"Who owes the most money in my \"{g['name']}\" group on expenses? Answer with their email address.", solution=solution, difficulty=2, answer=email))
-    if len(specs) != 3:
-        raise ValueError(f"expenses_who_owes_most: only {len(specs)} groups have a unique biggest debtor")
-    return specs
+        names = member_names(view, g["id"])
+        everyone = sorted(group_balances(view, g["id"]).items(), key=lambda kv: kv[1])
+        for without_me in (False, True):
+            ranked = [kv for kv in everyone if not (without_me and kv[0] == MAIN_USER_ID)]
+            if ranked[0][1] < 0 and ranked[0][1] < ranked[1][1] and ranked[0][0] in names:
+                asks.append((g, "owes", without_me, ranked[0]))
+            if ranked[-1][1] > 0 and ranked[-1][1] > ranked[-2][1] and ranked[-1][0] in names:
+                asks.append((g, "owed", without_me, ranked[-1]))
+    g, direction, without_me, (uid, balance) = rng.choice(asks)  # every base world's groups have unique extremes
+    field = rng.choice(["email", "name", "amount"])
+    if field == "email":
+        answer, read = view.scalar("SELECT email FROM users WHERE id = ?", (uid,)), 'top["email"]'
+    elif field == "name":
+        answer, read = full_name(view, uid), 'top["name"]'
+    else:
+        answer, read = abs(balance), 'abs(top["balance"])'
+    keep = ' if m["email"] != my_email' if without_me else ""
+    solution = header("expenses") + find_group(g["name"]) + (
+        f'members = [m for m in apis.expenses.show_balances(access_token=expenses_token, group_id=group["group_id"]){keep}]\n'
+        f'top = {"min" if direction == "owes" else "max"}(members, key=lambda m: m["balance"])\n'
+        f"apis.supervisor.complete_task(answer={read})\n"
+    )
+    amount_reply = "how much they owe, as a positive number" if direction == "owes" else "how much they are owed, as a positive number"
+    reply = {"email": "their email address", "name": "their full name", "amount": amount_reply}[field]
+    scope = " Leave me out: only the other members count." if without_me else ""
+    if direction == "owes":
+        templates = [
+            "Who owes the most money in my \"{group}\" group on expenses?{scope} Answer with {reply}.",
+            "In my \"{group}\" expenses group, which member is deepest in debt to the group?{scope} Reply with {reply}.",
+            "Find the member of my \"{group}\" group on expenses with the most negative balance.{scope} Give me {reply}.",
+            "Of everyone in the \"{group}\" group on expenses, who owes the group the most?{scope} I need {reply}.",
+        ]
+    else:
+        templates = [
+            "Who is owed the most money in my \"{group}\" group on expenses?{scope} Answer with {reply}.",
+            "In my \"{group}\" expenses group, which member is the group most in debt to?{scope} Reply with {reply}.",
+            "Find the member of my \"{group}\" group on expenses with the highest positive balance.{scope} Give me {reply}.",
+            "Of everyone in the \"{group}\" group on expenses, who should get back the most money?{scope} I need {reply}.",
+        ]
+    instruction = view.phrase(templates, group=g["name"], reply=reply, scope=scope)
+    return TaskSpec(instruction=instruction, solution=solution, difficulty=2, answer=answer)
+
+
+_EXPENSES = [
+    ("Plumber visit", "household", 90, 260),
+    ("Concert tickets", "entertainment", 120, 400),
+    ("Farmers market haul", "groceries", 25, 90),
+    ("Taxi to the airport", "transport", 35, 95),
+    ("Birthday dinner", "dining", 80, 300),
+    ("Water bill", "utilities", 30, 110),
+    ("Museum passes", "entertainment", 40, 150),
+    ("Hardware store run", "household", 20, 120),
+    ("Train tickets", "travel", 60, 240),
+    ("Bakery order", "groceries", 15, 60),
+]
 
 
 @scenario("expenses_add_shared", split="test_challenge", apps=("expenses",))
-def expenses_add_shared(view: BaseView) -> list[TaskSpec]:
+def expenses_add_shared(view: BaseView) -> TaskSpec:
     """Add an expense I paid to a named group, split equally among all members."""
-    asks = [("Plumber visit", 185.0, "household", "2026-05-12"), ("Concert tickets", 312.6, "entertainment", "2026-05-09"), ("Farmers market haul", 47.35, "groceries", "2026-05-16")]
-    specs = []
-    for g, (desc, amount, category, day) in zip(view.rng.sample(my_groups(view), 3), asks):
-        members = sorted(r["user_id"] for r in view.all("SELECT user_id FROM expenses_members WHERE group_id = ?", (g["id"],)))
-        solution = header("expenses") + find_group(g["name"]) + (
-            f'apis.expenses.add_expense(access_token=expenses_token, group_id=group["group_id"], description="{desc}", amount={amount}, category="{category}", date="{day}")\n'
-            "apis.supervisor.complete_task()\n"
-        )
+    rng = view.rng
+    g = rng.choice(my_groups(view))
+    desc, category, low, high = rng.choice(_EXPENSES)
+    amount = round(rng.uniform(low, high), 2)
+    day = (view.now.date() - timedelta(days=rng.randint(0, 20))).isoformat()
+    members = sorted(r["user_id"] for r in view.all("SELECT user_id FROM expenses_members WHERE group_id = ?", (g["id"],)))
+    solution = header("expenses") + find_group(g["name"]) + (
+        f'apis.expenses.add_expense(access_token=expenses_token, group_id=group["group_id"], description="{desc}", amount={amount}, category="{category}", date="{day}")\n'
+        "apis.supervisor.complete_task()\n"
+    )
 
-        def checks(ctx, gid=g["id"], desc=desc, amount=amount, category=category, day=day, members=members):
-            added = ctx.diff.added.get("expenses_expenses", [])
-            e = added[0] if len(added) == 1 else None
-            splits = [s for s in ctx.diff.added.get("expenses_splits", []) if e and s["expense_id"] == e["id"]]
-            return [
-                check("exactly one new expense, in the group", e is not None and e["group_id"] == gid, f"{len(added)} new expenses"),
-                check("paid by me, with the amount, category and date", e is not None and e["paid_by"] == MAIN_USER_ID and near(e["amount"], amount) and e["category"] == category and e["date"] == day, "payer/amount/category/date differs"),
-                check("described as asked", e is not None and e["description"].strip().lower() == desc.lower(), f"expected {desc!r}"),
-                check(
-                    "split equally among all members",
-                    sorted(s["user_id"] for s in splits) == members and sorted(s["share"] for s in splits) == sorted(equal_shares(amount, len(members))),
-                    f"splits: {[(s['user_id'], s['share']) for s in splits]}",
-                ),
-            ]
+    def checks(ctx):
+        added = ctx.diff.added.get("expenses_expenses", [])
+        e = added[0] if len(added) == 1 else None
+        splits = [s for s in ctx.diff.added.get("expenses_splits", []) if e and s["expense_id"] == e["id"]]
+        return [
+            check("exactly one new expense, in the group", e is not None and e["group_id"] == g["id"], f"{len(added)} new expenses"),
+            check(
+                "paid by me, with the amount, category and date",
+                e is not None and e["paid_by"] == MAIN_USER_ID and near(e["amount"], amount) and e["category"] == category and e["date"] == day,
+                "payer/amount/category/date differs",
+            ),
+            check("described as asked", e is not None and e["description"].strip().lower() == desc.lower(), f"expected {desc!r}"),
+            check(
+                "split equally among all members",
+                sorted(s["user_id"] for s in splits) == members and sorted(s["share"] for s in splits) == sorted(equal_shares(amount, len(members))),
+                f"splits: {[(s['user_id'], s['share']) for s in splits]}",
+            ),
+        ]
 
-        specs.append(
-            TaskSpec(
-                instruction=f"Add a ${amount:.2f} expense \"{desc}\" that I paid on {day} to my \"{g['name']}\" group on expenses, category {category}, split equally among everyone in the group.",
-                solution=solution,
-                difficulty=2,
-                checks=checks,
-                allowed_changes={"expenses_expenses": inserts_where(created_by=MAIN_USER_ID), "expenses_splits": lambda b, a: b is None},
-            )
-        )
-    return specs
+    instruction = view.phrase(
+        [
+            "Add a ${amount:.2f} expense \"{desc}\" that I paid on {day} to my \"{group}\" group on expenses, category {category}, split equally among everyone in the group.",
+            "I paid ${amount:.2f} for \"{desc}\" on {day}. Put it in my \"{group}\" group on expenses under the {category} category, shared equally by all members.",
+            "On expenses, record in the \"{group}\" group an expense \"{desc}\" of ${amount:.2f}, paid by me on {day}, category {category}, with an equal split among all members.",
+            "Log \"{desc}\" (${amount:.2f}, {category}, dated {day}) in my \"{group}\" expenses group: I paid, and everyone in the group shares it equally.",
+        ],
+        amount=amount, desc=desc, day=day, group=g["name"], category=category,
+    )
+    return TaskSpec(
+        instruction=instruction,
+        solution=solution,
+        difficulty=2,
+        checks=checks,
+        allowed_changes={"expenses_expenses": inserts_where(created_by=MAIN_USER_ID), "expenses_splits": lambda b, a: b is None},
+    )
 
 
 @scenario("expenses_settle_with", split="test_challenge", apps=("expenses",))
-def expenses_settle_with(view: BaseView) -> list[TaskSpec]:
+def expenses_settle_with(view: BaseView) -> TaskSpec:
     """Settle up with a named member of a named group (the payment direction and amount follow the balances)."""
-    options = []
+    rng = view.rng
+    options = []  # (group, member, my balance, theirs): one of us owes and the other is owed
     for g in my_groups(view):
         bal = group_balances(view, g["id"])
         mine = bal[MAIN_USER_ID]
-        for uid, theirs in bal.items():
+        for uid in member_names(view, g["id"]):
+            theirs = bal[uid]
             if uid != MAIN_USER_ID and (mine < 0 < theirs or theirs < 0 < mine):
                 options.append((g, uid, mine, theirs))
-    picked, used = [], set()
-    for opt in view.rng.sample(options, len(options)):
-        if opt[0]["id"] not in used:
-            used.add(opt[0]["id"])
-            picked.append(opt)
-    specs = []
-    for g, uid, mine, theirs in picked[:3]:
-        name = full_name(view, uid)
-        payer, payee = (MAIN_USER_ID, uid) if mine < 0 else (uid, MAIN_USER_ID)
-        amount = round(min(abs(mine), abs(theirs)), 2)
-        solution = header("expenses") + find_group(g["name"]) + (
-            'members = apis.expenses.show_group(access_token=expenses_token, group_id=group["group_id"])["members"]\n'
-            f'member = next(m for m in members if m["name"] == "{name}")\n'
-            'apis.expenses.settle_up(access_token=expenses_token, group_id=group["group_id"], with_email=member["email"])\n'
-            "apis.supervisor.complete_task()\n"
-        )
+    g, uid, mine, theirs = rng.choice(options)  # every base world has 10+ of them
+    name = full_name(view, uid)
+    payer, payee = (MAIN_USER_ID, uid) if mine < 0 else (uid, MAIN_USER_ID)
+    amount = round(min(abs(mine), abs(theirs)), 2)
+    solution = header("expenses") + find_group(g["name"]) + (
+        'members = apis.expenses.show_group(access_token=expenses_token, group_id=group["group_id"])["members"]\n'
+        f'member = next(m for m in members if m["name"] == "{name}")\n'
+        'apis.expenses.settle_up(access_token=expenses_token, group_id=group["group_id"], with_email=member["email"])\n'
+        "apis.supervisor.complete_task()\n"
+    )
 
-        def checks(ctx, gid=g["id"], payer=payer, payee=payee, amount=amount):
-            added = ctx.diff.added.get("expenses_payments", [])
-            p = added[0] if len(added) == 1 else None
-            return [
-                check("exactly one payment recorded, in the group", p is not None and p["group_id"] == gid, f"{len(added)} new payments"),
-                check("between the right people, in the right direction", p is not None and (p["payer_id"], p["payee_id"]) == (payer, payee), "payer/payee differ"),
-                check("for the amount that settles it", p is not None and near(p["amount"], amount), f"expected {amount}"),
-            ]
+    def checks(ctx):
+        added = ctx.diff.added.get("expenses_payments", [])
+        p = added[0] if len(added) == 1 else None
+        return [
+            check("exactly one payment recorded, in the group", p is not None and p["group_id"] == g["id"], f"{len(added)} new payments"),
+            check("between the right people, in the right direction", p is not None and (p["payer_id"], p["payee_id"]) == (payer, payee), "payer/payee differ"),
+            check("for the amount that settles it", p is not None and near(p["amount"], amount), f"expected {amount}"),
+        ]
 
-        specs.append(
-            TaskSpec(
-                instruction=f"Settle up with {name} in my \"{g['name']}\" group on expenses.",
-                solution=solution,
-                difficulty=2,
-                checks=checks,
-                allowed_changes={"expenses_payments": lambda b, a: b is None},
-            )
-        )
-    return specs
+    instruction = view.phrase(
+        [
+            "Settle up with {name} in my \"{group}\" group on expenses.",
+            "In my \"{group}\" expenses group, settle my balance with {name}.",
+            "Record the settle-up payment between me and {name} in the \"{group}\" group on expenses.",
+            "{name} and I need to square up in our \"{group}\" group on expenses; please settle up with them there.",
+        ],
+        name=name, group=g["name"],
+    )
+    return TaskSpec(
+        instruction=instruction,
+        solution=solution,
+        difficulty=2,
+        checks=checks,
+        allowed_changes={"expenses_payments": lambda b, a: b is None},
+    )
