@@ -61,7 +61,7 @@ def setup_appworld(
 
 @app.command("appworld-fixture")
 def appworld_fixture(
-    root: Path = typer.Argument(..., help="an empty or new folder; becomes an AppWorld root with 3 self-made tasks"),
+    root: Path = typer.Argument(..., help="an empty or new folder; becomes an AppWorld root with 5 self-made tasks (train, dev, test_normal)"),
     venv: Optional[Path] = typer.Option(None, help="the AppWorld venv [default: as for setup-appworld]"),
 ) -> None:
     """Write a tiny self-made AppWorld task set (SimpleNote questions and edits) to try the env offline."""

@@ -62,7 +62,8 @@ from looprl.env.base import Message, StepResult, register_env
 from looprl.env.cells import extract_code_blocks, join_code_blocks
 
 __all__ = [
-    "AppWorldEnv", "AppWorldServer", "AppWorldServerError", "load_task_ids", "task_difficulty", "resolve_root", "stop_idle_servers",
+    "AppWorldEnv", "AppWorldServer", "AppWorldServerError", "CANONICAL_SPLITS", "ground_truth_solution", "live_servers",
+    "load_task_ids", "resolve_root", "stop_idle_servers", "task_apps", "task_difficulty", "task_splits",
 ]
 
 SERVER_SCRIPT = Path(__file__).with_name("appworld_server.py")
@@ -71,7 +72,15 @@ SERVER_SCRIPT = Path(__file__).with_name("appworld_server.py")
 # ~0.2 s /initialize. Idle servers stop at interpreter exit (weakref.finalize) or when looprl dies.
 MAX_IDLE_SERVERS = 64
 _IDLE_SERVERS: dict[tuple[str, str], list["AppWorldServer"]] = {}
-_IDLE_LOCK = threading.Lock()
+_IDLE_LOCK = threading.Condition()
+# Servers of this process that are alive and not stopped, busy or idle. An env given max_servers=N waits
+# for one of them to come back to the idle pool rather than start an N+1-th: the collector closes a
+# finished episode's env in a worker thread while the next episode's reset may already run, which
+# without the bound kept concurrency + 1 servers (each ~250 MB) alive.
+_LIVE_SERVERS: "weakref.WeakSet[AppWorldServer]" = weakref.WeakSet()
+_STARTING = [0]  # servers being started now (counted against max_servers before they answer)
+# AppWorld's four splits, in the order a task listed in several split files is assigned to one
+CANONICAL_SPLITS = ("train", "dev", "test_normal", "test_challenge")
 
 NO_CODE_OBSERVATION = (
     "No ```python code block found in your message, so nothing was run. "
@@ -87,6 +96,12 @@ def stop_idle_servers() -> int:
     for server in servers:
         server.stop()
     return len(servers)
+
+
+def live_servers() -> int:
+    """How many AppWorld servers this process has running now (serving an episode or idle in the pool)."""
+    with _IDLE_LOCK:
+        return sum(1 for server in _LIVE_SERVERS if server.alive)
 
 
 class AppWorldServerError(RuntimeError):
@@ -135,6 +150,69 @@ def task_difficulty(root: str | os.PathLike | None, task_id: str) -> int | None:
         return int(json.loads(path.read_text())["difficulty"])
     except FileNotFoundError:
         return None
+
+
+def task_apps(root: str | os.PathLike | None, task_id: str) -> list[str]:
+    """The apps a task needs, from its ground_truth/required_apps.json (AppWorld's own list, without
+    the supervisor and api_docs apps every task uses); [] when the data does not ship the file."""
+    path = resolve_root(root) / "data" / "tasks" / task_id / "ground_truth" / "required_apps.json"
+    try:
+        return sorted(str(app) for app in json.loads(path.read_text()))
+    except FileNotFoundError:
+        return []
+
+
+def task_splits(root: str | os.PathLike | None) -> dict[str, list[str]]:
+    """Every split file's name (data/datasets/<name>.txt) for each task id listed in one, canonical
+    splits (train, dev, test_normal, test_challenge) first, then other files alphabetically."""
+    datasets = resolve_root(root) / "data" / "datasets"
+    names = sorted((p.stem for p in datasets.glob("*.txt")), key=lambda n: (CANONICAL_SPLITS.index(n) if n in CANONICAL_SPLITS else 99, n))
+    out: dict[str, list[str]] = {}
+    for name in names:
+        for line in (datasets / f"{name}.txt").read_text().splitlines():
+            if line.strip():
+                out.setdefault(line.strip().split(":")[0], []).append(name)
+    return out
+
+
+def ground_truth_solution(root: str | os.PathLike | None, task_id: str) -> str:
+    """The task's own solution as top-level code that runs in AppWorld's REPL (for SFT-GT).
+
+    AppWorld ships the solution of train and dev tasks in ground_truth/compiled_solution.py (or
+    solution.py) as ``def solution(apis, requester): ...``; this returns that function's body,
+    dedented, comments kept (they become the SFT-GT chat's "thinking"). Test tasks ship none
+    ("minimal" ground truth): that is a ValueError saying so.
+    """
+    import ast
+    import textwrap
+
+    gt = resolve_root(root) / "data" / "tasks" / task_id / "ground_truth"
+    for name in ("compiled_solution.py", "solution.py"):
+        path = gt / name
+        if not path.is_file():
+            continue
+        source = path.read_text()
+        tree = ast.parse(source)
+        fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "solution"), None)
+        if fn is None or not fn.body:
+            raise ValueError(f"AppWorld task {task_id!r}: {path} has no `def solution(apis, requester)` to take the ground truth from")
+        lines = source.splitlines()
+        statements = fn.body
+        if isinstance(statements[0], ast.Expr) and isinstance(statements[0].value, ast.Constant) and len(statements) > 1:
+            statements = statements[1:]  # a docstring is not a step
+        start = statements[0].lineno - 1  # 0-based; the comments right above the first statement belong to it
+        while start > 0 and lines[start - 1].strip().startswith("#"):
+            start -= 1
+        body = textwrap.dedent("\n".join(lines[start:fn.end_lineno])).strip("\n")
+        if body.rstrip().endswith("\nreturn") or body.strip() == "return":
+            body = body.rstrip()[: -len("return")].rstrip()
+        return body + "\n"
+    splits = task_splits(root).get(task_id, [])
+    raise ValueError(
+        f"AppWorld task {task_id!r} ({'split ' + ', '.join(splits) if splits else 'in no split file'}) has no ground-truth "
+        f"solution: {gt} holds no compiled_solution.py or solution.py. AppWorld ships solutions for train and dev tasks "
+        "only (test_normal and test_challenge have 'minimal' ground truth), so SFT-GT needs tasks.train_split=train or dev"
+    )
 
 
 def _log_tail(path: Path, lines: int = 20) -> str:
@@ -208,6 +286,8 @@ class AppWorldServer:
         finally:
             port_file.unlink(missing_ok=True)
         self._client = httpx.Client(base_url=self.url, trust_env=False)
+        with _IDLE_LOCK:
+            _LIVE_SERVERS.add(self)
 
     @property
     def alive(self) -> bool:
@@ -240,6 +320,9 @@ class AppWorldServer:
         )
 
     def stop(self) -> None:
+        with _IDLE_LOCK:
+            _LIVE_SERVERS.discard(self)
+            _IDLE_LOCK.notify_all()  # an env waiting under max_servers may start one now
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -278,6 +361,8 @@ class AppWorldEnv:
         keep_outputs: bool = False,
         log_dir: str | os.PathLike | None = None,
         reuse_servers: bool = True,
+        max_servers: int | None = None,
+        server_wait_s: float = 600.0,
     ):
         from looprl.env.appworld_setup import default_venv_dir, venv_python
 
@@ -293,9 +378,13 @@ class AppWorldEnv:
         self.startup_timeout_s = float(startup_timeout_s)
         self.keep_outputs = keep_outputs
         self.reuse_servers = reuse_servers
+        if max_servers is not None and max_servers < 1:
+            raise ValueError(f"max_servers must be >= 1 (or None for no bound), got {max_servers!r}")
+        self.max_servers = max_servers
+        self.server_wait_s = float(server_wait_s)
         self.log_dir = Path(log_dir) if log_dir is not None else self.root / "experiments" / "outputs" / "looprl-server-logs"
         self._server: AppWorldServer | None = None
-        self._splits: dict[str, str] | None = None  # task id -> split, read from data/datasets on first use
+        self._splits: dict[str, list[str]] | None = None  # task id -> split files listing it, read on first use
         self._router: _ApiRouter | None = None
         self._calls_seen = 0  # API calls of this episode already reported in a step's info
         self._task_id: str | None = None
@@ -331,9 +420,11 @@ class AppWorldEnv:
             "supervisor": supervisor,
             "date": task["datetime"],
             "difficulty": task_difficulty(self.root, task_id),
+            "apps": task_apps(self.root, task_id),
             "scenario": task_id.split("_")[0],  # AppWorld's scenario (generator) id: "<scenario>_<n>"
-            "split": self._split_of(task_id),
+            **self._split_of(task_id),
             "experiment_name": self._experiment,
+            "episode_id": self._experiment,  # the collector keeps it in the trajectory's stats (AppWorld export)
         }
         return _opening_messages(info), info
 
@@ -396,6 +487,7 @@ class AppWorldEnv:
                 idle = _IDLE_SERVERS.setdefault((str(self.root), str(self.python)), [])
                 if len(idle) < MAX_IDLE_SERVERS:
                     idle.append(server)
+                    _IDLE_LOCK.notify_all()
                     return
         server.stop()
 
@@ -426,14 +518,22 @@ class AppWorldEnv:
             calls[-1].update(status=int(failed.group(1)), ok=False)
         return calls
 
-    def _split_of(self, task_id: str) -> str:
+    def _split_of(self, task_id: str) -> dict[str, Any]:
+        """``split``: the one of AppWorld's four splits listing the task (a task in two of them is a
+        data error, named); else the only other split file listing it; else "". ``splits``: every file."""
         if self._splits is None:
-            self._splits = {}
-            for split_file in sorted((self.root / "data" / "datasets").glob("*.txt")):
-                for line in split_file.read_text().splitlines():
-                    if line.strip():
-                        self._splits.setdefault(line.strip().split(":")[0], split_file.stem)
-        return self._splits.get(task_id, "")
+            self._splits = task_splits(self.root)
+        splits = self._splits.get(task_id, [])
+        canonical = [s for s in splits if s in CANONICAL_SPLITS]
+        if len(canonical) > 1:
+            raise ValueError(f"AppWorld task {task_id!r} is listed in several splits ({', '.join(canonical)}) under "
+                             f"{self.root / 'data' / 'datasets'}; each task belongs to exactly one of {', '.join(CANONICAL_SPLITS)}")
+        split = canonical[0] if canonical else (splits[0] if len(splits) == 1 else "")
+        return {"split": split, "splits": splits}
+
+    def ground_truth_solution(self, task_id: str) -> str:
+        """The task's own solution code (train/dev tasks), for SFT-GT; see `ground_truth_solution`."""
+        return ground_truth_solution(self.root, task_id)
 
     def _ensure_server(self) -> AppWorldServer:
         if self._server is not None and self._server.alive:
@@ -441,19 +541,41 @@ class AppWorldEnv:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        if self.reuse_servers:
-            with _IDLE_LOCK:
-                idle = _IDLE_SERVERS.get((str(self.root), str(self.python)), [])
-                while idle:
-                    server = idle.pop()
-                    if server.alive:
-                        self._server = server
-                        return server
-                    server.stop()
+        deadline = time.monotonic() + self.server_wait_s
+        with _IDLE_LOCK:
+            while True:
+                if self.reuse_servers:
+                    idle = _IDLE_SERVERS.get((str(self.root), str(self.python)), [])
+                    while idle:
+                        server = idle.pop()
+                        if server.alive:
+                            self._server = server
+                            return server
+                        _LIVE_SERVERS.discard(server)
+                if self.max_servers is None or sum(1 for s in _LIVE_SERVERS if s.alive) + _STARTING[0] < self.max_servers:
+                    _STARTING[0] += 1
+                    break
+                other_idle = next((pool for pool in _IDLE_SERVERS.values() if pool), None)
+                if other_idle:  # an idle server of another root/interpreter gives way to this one
+                    other_idle.pop().stop()
+                    continue
+                # at the bound: wait for an episode to hand its server back or stop one (a server that
+                # died on its own sends no notice, hence the 1 s re-checks)
+                if time.monotonic() >= deadline:
+                    raise AppWorldServerError(
+                        f"waited {self.server_wait_s:.0f} s for one of the {self.max_servers} AppWorld servers (max_servers) to be "
+                        "free; run fewer episodes at once than max_servers, or close envs when their episode ends"
+                    )
+                _IDLE_LOCK.wait(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
         log_path = self.log_dir / f"server-{os.getpid()}-{uuid.uuid4().hex[:8]}.log"
         server = AppWorldServer(self.root, self.python, log_path, startup_timeout_s=self.startup_timeout_s)
         server.remove_log_on_stop = not self.keep_outputs
-        server.start()
+        try:
+            server.start()
+        finally:
+            with _IDLE_LOCK:
+                _STARTING[0] -= 1
+                _IDLE_LOCK.notify_all()
         self._server = server
         return server
 

@@ -14,7 +14,10 @@ only what the installed `appworld` package can create from its own model code:
                                     account password and the active task), recorded by AppWorld's
                                     own change tracker
     data/tasks/<task_id>/ground_truth/  evaluation.py (our checks), test_data.json, answer.json,
-                                    metadata.json (difficulty), public/private_data.json
+                                    metadata.json (difficulty), public/private_data.json; train and
+                                    dev tasks also their solution as AppWorld ships it ("full" mode:
+                                    solution.py, compiled_solution.py, required_apps.json), test
+                                    tasks none ("minimal" mode), as in AppWorld's release
     data/datasets/<split>.txt           task ids per split
 
 It runs under the AppWorld virtual environment's interpreter (it imports `appworld`, which needs
@@ -22,10 +25,12 @@ pydantic<2) and never imports looprl:
 
     <appworld-venv>/bin/python appworld_fixture.py ROOT
 
-The tasks (scenario a1b2c3d in train, b7e8f9a in test_normal):
+The tasks (scenario a1b2c3d in train, c4d5e6f in dev, b7e8f9a in test_normal):
 
 * a1b2c3d_1 (difficulty 1): "How many notes do I have in my SimpleNote account?" -> 3
 * a1b2c3d_2 (difficulty 2): create a note titled "Groceries" with content "milk, eggs"
+* c4d5e6f_1 (difficulty 1): "What is the content of my SimpleNote note titled Books?" -> Dune, Piranesi
+* c4d5e6f_2 (difficulty 2): "What is the title of my SimpleNote note about a rooftop garden?" -> Ideas
 * b7e8f9a_1 (difficulty 1): "What is the title of my SimpleNote note about Oslo?" -> Trips
 
 `TASKS` below holds these facts; the tests check the env against what it wrote (specs.json,
@@ -74,6 +79,32 @@ def evaluate(test, public_data, private_data, main_user, models, ground_truth_an
         test.case(models.changed_model_names(ignore=["simple_note.User", "simple_note.Note"]), "==", set())
 '''
 
+_LOGIN = '''
+    # the SimpleNote password is kept by the supervisor app
+    passwords = apis.supervisor.show_account_passwords()
+    password = [p["password"] for p in passwords if p["account_name"] == "simple_note"][0]
+    # log in with the supervisor's email
+    email = apis.supervisor.show_profile()["email"]
+    token = apis.simple_note.login(username=email, password=password)["access_token"]
+'''
+_ALL_NOTES = '''
+    # notes come in pages: read every page at the largest page size
+    notes = []
+    page_index = 0
+    while True:
+        page = apis.simple_note.search_notes(access_token=token, page_index=page_index, page_limit=20)
+        if not page:
+            break
+        notes.extend(page)
+        page_index += 1
+'''
+
+
+def _solution(*parts: str) -> str:
+    """A solution in AppWorld's format: a `solution(apis, requester)` function whose body is the steps."""
+    return "def solution(apis, requester) -> None:" + "".join(parts)
+
+
 TASKS = {
     "a1b2c3d_1": {
         "split": "train",
@@ -82,6 +113,7 @@ TASKS = {
         "answer": 3,
         "private_data": {},
         "evaluation": _QUESTION_EVAL,
+        "solution": _solution(_LOGIN, _ALL_NOTES, "    apis.supervisor.complete_task(answer=len(notes))\n"),
         "tests": [
             ("The answer given to complete_task is right.", "no_op_fail"),
             ("Nothing in any app changed.", "no_op_pass"),
@@ -94,10 +126,53 @@ TASKS = {
         "answer": None,
         "private_data": {"title": "Groceries", "content": "milk, eggs"},
         "evaluation": _CREATE_NOTE_EVAL,
+        "solution": _solution(_LOGIN, '''
+    # create the note
+    apis.simple_note.create_note(access_token=token, title="Groceries", content="milk, eggs")
+    apis.supervisor.complete_task()
+'''),
         "tests": [
             ("Exactly one note was added and none was removed.", "no_op_fail"),
             ("The new note has the requested title and content.", "no_op_fail"),
             ("Nothing but SimpleNote notes changed.", "no_op_pass"),
+        ],
+    },
+    "c4d5e6f_1": {
+        "split": "dev",
+        "difficulty": 1,
+        "instruction": "What is the content of my SimpleNote note titled Books?",
+        "answer": "Dune, Piranesi",
+        "private_data": {},
+        "evaluation": _QUESTION_EVAL,
+        "solution": _solution(_LOGIN, _ALL_NOTES, '''
+    # open the note titled Books and answer with its content
+    note_id = [n["note_id"] for n in notes if n["title"] == "Books"][0]
+    content = apis.simple_note.show_note(access_token=token, note_id=note_id)["content"]
+    apis.supervisor.complete_task(answer=content)
+'''),
+        "tests": [
+            ("The answer given to complete_task is right.", "no_op_fail"),
+            ("Nothing in any app changed.", "no_op_pass"),
+        ],
+    },
+    "c4d5e6f_2": {
+        "split": "dev",
+        "difficulty": 2,
+        "instruction": "What is the title of my SimpleNote note about a rooftop garden?",
+        "answer": "Ideas",
+        "private_data": {},
+        "evaluation": _QUESTION_EVAL,
+        "solution": _solution(_LOGIN, _ALL_NOTES, '''
+    # find the note whose content mentions the rooftop garden
+    for note in notes:
+        content = apis.simple_note.show_note(access_token=token, note_id=note["note_id"])["content"]
+        if "rooftop garden" in content:
+            title = note["title"]
+    apis.supervisor.complete_task(answer=title)
+'''),
+        "tests": [
+            ("The answer given to complete_task is right.", "no_op_fail"),
+            ("Nothing in any app changed.", "no_op_pass"),
         ],
     },
     "b7e8f9a_1": {
@@ -192,10 +267,17 @@ def build_task(data: str, task_id: str, spec: dict) -> None:
     _write_json(os.path.join(ground_truth, "answer.json"), spec["answer"])
     _write_json(os.path.join(ground_truth, "public_data.json"), {})
     _write_json(os.path.join(ground_truth, "private_data.json"), spec["private_data"])
-    # "minimal" ground truth (no solution code); the num_* keys are required when solution code is absent.
+    if spec.get("solution"):  # "full" ground truth, as AppWorld ships it for train and dev tasks
+        for name in ("solution.py", "compiled_solution.py"):
+            with open(os.path.join(ground_truth, name), "w") as f:
+                f.write(spec["solution"])
+        _write_json(os.path.join(ground_truth, "required_apps.json"), ["simple_note"])
+        metadata = {"difficulty": spec["difficulty"], "mode": "full"}
+    else:  # "minimal" (test tasks: no solution); the num_* keys are required when solution code is absent
+        metadata = {"difficulty": spec["difficulty"], "mode": "minimal"}
     _write_json(
         os.path.join(ground_truth, "metadata.json"),
-        {"difficulty": spec["difficulty"], "mode": "minimal", "num_apps": 1, "num_apis": 4, "num_api_calls": 4, "num_solution_code_lines": 6},
+        {**metadata, "num_apps": 1, "num_apis": 4, "num_api_calls": 4, "num_solution_code_lines": 6},
     )
 
 

@@ -554,6 +554,9 @@ def _episode_stats(ep: _Episode) -> dict[str, Any]:
         "errors": sum(1 for step in ep.steps if step["error"]),
         "wall_s": round(time.perf_counter() - ep.started, 4),
         "finish": ep.finish,
+        # the env's own name for the episode, where it has one (AppWorld: its experiment, which
+        # `looprl eval` turns into an AppWorld experiment folder)
+        **({"episode_id": str(ep.info["episode_id"])} if ep.info.get("episode_id") else {}),
     }
 
 

@@ -67,3 +67,38 @@ def make_sandbox(world):
     yield make
     for box in boxes:
         box.close()
+
+
+# -- the real AppWorld (tests/env/test_appworld*.py) -------------------------------------------------
+# One AppWorld venv check and one self-made AppWorld root per test session: building the root takes a
+# minute of AppWorld's own model code on a busy 2-core machine, so every AppWorld test module shares it.
+
+@pytest.fixture(scope="session")
+def appworld_python():
+    import os
+
+    from looprl.env.appworld_setup import appworld_venv_ready, default_venv_dir, venv_python
+
+    venv = default_venv_dir()
+    if not appworld_venv_ready(venv):
+        message = f"the AppWorld venv is missing at {venv}; create it with `looprl env setup-appworld` (or bash scripts/ci-setup.d/20-appworld.sh)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " — CI must run scripts/ci-setup.d/20-appworld.sh before the tests")
+        pytest.skip(message)
+    return venv_python(venv)
+
+
+@pytest.fixture(scope="session")
+def appworld_root(appworld_python, tmp_path_factory):
+    # Built through the CLI command users run, which runs looprl/env/appworld_fixture.py in the venv.
+    from typer.testing import CliRunner
+
+    from looprl.cli import app
+    from looprl.env.appworld_fixture import TASKS
+    from looprl.env.appworld_setup import default_venv_dir
+
+    root = tmp_path_factory.mktemp("appworld-root")
+    result = CliRunner().invoke(app, ["env", "appworld-fixture", str(root), "--venv", str(default_venv_dir())])
+    assert result.exit_code == 0, f"building the AppWorld fixture failed:\n{result.output[-3000:]}"
+    assert sorted(p.name for p in (root / "data" / "tasks").iterdir()) == sorted(TASKS)
+    return root

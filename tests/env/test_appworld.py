@@ -1,23 +1,24 @@
 """The real AppWorld env, end to end, on a small task set we build ourselves at test time.
 
 AppWorld's task data cannot be downloaded here and may not be committed, so a session fixture runs
-looprl/env/appworld_fixture.py in the AppWorld venv to write a 3-task APPWORLD_ROOT into a temporary
+looprl/env/appworld_fixture.py in the AppWorld venv to write a 5-task APPWORLD_ROOT into a temporary
 folder; the env then drives real AppWorld servers over it: read the docs, log in, call APIs,
 complete the task, and AppWorld's own evaluator scores it.
 
 Without the AppWorld venv these tests skip, saying how to create it; with CI=true they fail instead.
+The venv and fixture root are session fixtures in tests/env/conftest.py, shared with
+test_appworld_training.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 
 import pytest
 
-from looprl.env.appworld_setup import appworld_venv_ready, default_venv_dir, venv_python
+from looprl.env.appworld_setup import appworld_venv_ready, default_venv_dir
 
 VENV = default_venv_dir()
 EMAIL, PASSWORD = "ada.quill@example.com", "notes-pass-42"
@@ -33,30 +34,6 @@ LOGIN = _code(
     "token = apis.simple_note.login(username=apis.supervisor.show_profile()['email'], password=password)['access_token']",
     "print('logged in')",
 )
-
-
-@pytest.fixture(scope="session")
-def appworld_python() -> Path:
-    if not appworld_venv_ready(VENV):
-        message = f"the AppWorld venv is missing at {VENV}; create it with `looprl env setup-appworld` (or bash scripts/ci-setup.d/20-appworld.sh)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + " — CI must run scripts/ci-setup.d/20-appworld.sh before the tests")
-        pytest.skip(message)
-    return venv_python(VENV)
-
-
-@pytest.fixture(scope="session")
-def appworld_root(appworld_python, tmp_path_factory) -> Path:
-    # Built through the CLI command users run, which runs looprl/env/appworld_fixture.py in the venv.
-    from typer.testing import CliRunner
-
-    from looprl.cli import app
-
-    root = tmp_path_factory.mktemp("appworld-root")
-    result = CliRunner().invoke(app, ["env", "appworld-fixture", str(root), "--venv", str(VENV)])
-    assert result.exit_code == 0, f"building the AppWorld fixture failed:\n{result.output[-3000:]}"
-    assert sorted(p.name for p in (root / "data" / "tasks").iterdir()) == ["a1b2c3d_1", "a1b2c3d_2", "b7e8f9a_1"]
-    return root
 
 
 @pytest.fixture(scope="module")
