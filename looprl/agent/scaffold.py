@@ -145,11 +145,19 @@ def builtin_scaffolds() -> list[str]:
     return sorted(p.stem for p in DEFAULT_PROMPTS.parent.glob("*.yaml"))
 
 
-def scaffold_for(choice: str) -> "Scaffold | None":
-    """rollout.scaffold: a built-in prompt set by name ('default', 'compact'), 'env' for the env's own
-    messages (None), or the path of a YAML file of prompt pieces."""
+# The prompt set rollout.scaffold="default" means for an env whose APIs the default set's worked example
+# does not use: real AppWorld's example reads AppWorld's own API docs (spotify, supervisor).
+ENV_DEFAULT_PROMPTS = {"appworld": "appworld"}
+
+
+def scaffold_for(choice: str, env: str | None = None) -> "Scaffold | None":
+    """rollout.scaffold: a built-in prompt set by name ('default', 'compact', 'appworld'), 'env' for the
+    env's own messages (None), or the path of a YAML file of prompt pieces. For ``env`` (the env's
+    registered name) 'default' is that env's own default set (ENV_DEFAULT_PROMPTS: appworld -> appworld)."""
     if choice == "env":
         return None
+    if choice == "default" and env in ENV_DEFAULT_PROMPTS:
+        choice = ENV_DEFAULT_PROMPTS[env]
     if choice in builtin_scaffolds():
         return Scaffold.from_yaml(DEFAULT_PROMPTS.parent / f"{choice}.yaml")
     if not Path(choice).is_file():

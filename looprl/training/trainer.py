@@ -166,7 +166,7 @@ class Trainer:
         self.sampler = TaskSampler(self.train_ids, cfg.seed, fresh=fresh)
         from looprl.agent import scaffold_for
 
-        self.scaffold = scaffold_for(cfg.rollout.scaffold)
+        self.scaffold = scaffold_for(cfg.rollout.scaffold, env=cfg.env.name)
         # per-run method state (PPO's critic); its parameters train alongside the LoRA
         self.runtime = self.method.runtime(self.policy, cfg) if self.method.runtime is not None else None
         params = list(self.policy.trainable_parameters()) + (self.runtime.parameters() if self.runtime else [])
