@@ -75,9 +75,20 @@ def test_stats_counts_are_consistent():
     assert result.exit_code == 0, result.output
     stats = json.loads(result.output)
     assert stats["apps"] == len(stats["apis_per_app"]) and stats["apis"] == sum(stats["apis_per_app"].values())
-    assert stats["tasks"] == sum(s["tasks"] for s in stats["splits"].values()) == 3 * stats["scenarios"]
+    splits = stats["splits"]
+    assert stats["tasks"] == sum(s["tasks"] for s in splits.values())
+    assert sum(s["tasks"] for name, s in splits.items() if name != "heldout") == 3 * stats["scenarios"]
+    assert splits["heldout"]["scenarios"] == splits["train"]["scenarios"]  # held-out instances of the training scenarios
     assert stats["tasks"] == sum(stats["tasks_by_difficulty"].values())
-    assert not {"expenses", "files"} & set(stats["splits"]["train"]["apps"])
+    assert not {"expenses", "files"} & set(splits["train"]["apps"])
+
+
+def test_stats_counts_distinct_instances():
+    stats = json.loads(invoke("stats", "--instances", "6", "--json").output)
+    train = stats["splits"]["train"]
+    assert stats["instances_per_scenario"] == 6 and train["tasks"] == 6 * train["scenarios"]
+    assert train["distinct_instructions"] == train["distinct_outcomes"] == train["tasks"]
+    assert train["worlds"] >= 4
 
 
 def test_validate_passes_on_real_tasks():
@@ -87,18 +98,43 @@ def test_validate_passes_on_real_tasks():
     assert summary["tasks"] >= 9 and summary["failed"] == 0
 
 
-def test_validate_exits_1_and_lists_a_broken_task(monkeypatch):
+def _register(monkeypatch, name, generate):
     import looprl.world.tasks as tasks_mod
-    from looprl.world import get_task
 
-    good = get_task("todo_add_task_1")
-    lazy = dataclasses.replace(good, id="todo_add_task_lazy", solution="apis.supervisor.complete_task()\n")
-    monkeypatch.setattr(tasks_mod, "load_tasks", lambda split=None, **_: [good, lazy])
-    result = invoke("validate", "--json")
+    monkeypatch.setattr(tasks_mod, "_DRAWN", {})
+    monkeypatch.setitem(tasks_mod._SCENARIOS, name, tasks_mod.ScenarioDef(name, "dev", ("todo",), generate))
+
+
+def test_validate_exits_1_and_lists_a_broken_scenario(monkeypatch):
+    from looprl.world.tasks import scenarios
+
+    real = scenarios()["todo_add_task"].generate
+
+    def lazy(view):  # a real instance whose ground truth does nothing but complete the task
+        return dataclasses.replace(real(view), solution="apis.supervisor.complete_task()\n")
+
+    _register(monkeypatch, "zz_lazy_add_task", lazy)
+    result = invoke("validate", "--prefix", "zz_", "--instances", "2", "--json")
     assert result.exit_code == 1
     summary = json.loads(result.output)
-    assert summary["failed"] == 1 and summary["failures"][0]["task_id"] == "todo_add_task_lazy"
-    assert "ground truth fails checks" in summary["failures"][0]["problems"][0]
+    assert summary["failed"] == 1 and summary["failures"][0]["scenario"] == "zz_lazy_add_task"
+    assert "zz_lazy_add_task_1: ground truth fails checks" in summary["failures"][0]["problems"][0]
+
+
+def test_validate_names_instances_that_repeat_a_task(monkeypatch):
+    from looprl.world.tasks import scenarios
+
+    real = scenarios()["notes_count_tag"].generate
+
+    def same(view):  # every instance the same task, whatever its RNG draws
+        view.rng.seed(0)
+        return real(view)
+
+    _register(monkeypatch, "zz_same_count", same)
+    result = invoke("validate", "--prefix", "zz_", "--instances", "3", "--json")
+    assert result.exit_code == 1
+    problems = json.loads(result.output)["failures"][0]["problems"]
+    assert any("zz_same_count_2 repeats the instruction of zz_same_count_1" in p for p in problems), problems
 
 
 @pytest.mark.parametrize("args", [["solve", "no_such_task_1"], ["validate", "--split", "nope"]])
