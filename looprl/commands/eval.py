@@ -6,6 +6,9 @@
 
 Writes run.json and config.yaml before any rollout (so a crashed run is still identifiable), then
 rollouts.jsonl and summary.json (TGC, SGC, per difficulty, per app; looprl/rollout/evaluation.py).
+On the appworld env it also writes <out>/appworld/, an AppWorld root whose experiment folders hold the
+episodes' end states, for AppWorld's own `appworld evaluate` and leaderboard tools
+(looprl/env/appworld_export.py).
 Heavy imports happen inside the command so `looprl --help` stays fast.
 """
 
@@ -66,6 +69,11 @@ def run_eval(cfg: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
     from looprl.env.task_ids import task_ids as split_task_ids
 
     task_ids = split_task_ids(cfg.env.name, cfg.split, cfg.env.options)[: cfg.max_tasks]
+    if cfg.env.name == "appworld":
+        # keep each episode's AppWorld outputs for the experiment folder written below, and never run
+        # more servers than episodes at once (a local run's servers live in this process)
+        bound = {"max_servers": cfg.rollout.concurrency} if cfg.rollout.mode == "local" else {}
+        cfg.env.options = {**bound, **cfg.env.options, "keep_outputs": True}
     atomic_write_json(out / "run.json", {
         "kind": "eval", "name": out.name, "model": cfg.model.name_or_path, "method": None, "split": cfg.split,
         "env": cfg.env.name, "seed": cfg.seed, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -75,7 +83,7 @@ def run_eval(cfg: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
     console.print(f"evaluating [bold]{cfg.model.name_or_path}[/] on {len(task_ids)} {cfg.split} tasks x {cfg.samples} samples -> {out}")
     from looprl.agent import scaffold_for
 
-    scaffold = scaffold_for(cfg.rollout.scaffold)  # cheap checks first, the model load last
+    scaffold = scaffold_for(cfg.rollout.scaffold, env=cfg.env.name)  # cheap checks first, the model load last
     env_factory = env_factory_for(cfg)
     policy = build_policy(cfg)
     result = evaluate(
@@ -95,6 +103,16 @@ def run_eval(cfg: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
         out_dir=out,
         progress=progress,
     )
+    if cfg.env.name == "appworld":
+        from looprl.env.appworld import resolve_root
+        from looprl.env.appworld_export import write_experiments
+
+        exported = write_experiments(result.trajectories, resolve_root(cfg.env.options.get("root")), out,
+                                     run_name=cfg.env.options.get("experiment_prefix") or out.name, split=cfg.split,
+                                     task_ids=list(task_ids))
+        console.print(f"AppWorld experiment folder(s) in {exported['appworld_root']}; score them with AppWorld's own evaluation:")
+        for command in exported["evaluate"]:
+            console.print(f"  {command}", markup=False, highlight=False)
     print_summary(result.summary)
     return result.summary
 

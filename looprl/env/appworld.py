@@ -22,7 +22,9 @@ Contract (looprl/env/base.py):
 * `reset` returns a system and a user message with the task instruction, the supervisor's name,
   email and phone number and the task's date, and an info dict with ``instruction``,
   ``supervisor``, ``date`` (what the scaffold needs), ``difficulty`` (from the task's
-  ground_truth/metadata.json), ``split`` and ``scenario``, ``task_id`` and ``experiment_name``;
+  ground_truth/metadata.json), ``apps`` (ground_truth/required_apps.json; [] where the data has
+  none), ``split`` (the one of AppWorld's four splits listing the task), ``splits`` (every split
+  file listing it), ``scenario``, ``task_id``, ``experiment_name`` and ``episode_id`` (the same);
 * `step` returns AppWorld's REPL output and ``info["api_calls"]``, one ``{app, api, args, status,
   ok}`` per API call the cell made (status inferred, see `_new_api_calls`); ``terminated`` is True
   once the agent called ``apis.supervisor.complete_task``; that step's reward is the fraction of AppWorld's tests that
@@ -39,7 +41,10 @@ What this module does not do: it does not sandbox the agent's code beyond what A
 (its syntax safety guard and per-cell timeout). Run it in a container when the policy is untrusted.
 
 Splits and difficulty come from AppWorld's own files: data/datasets/<split>.txt and
-data/tasks/<id>/ground_truth/metadata.json (`load_task_ids`).
+data/tasks/<id>/ground_truth/metadata.json (`load_task_ids`). `ground_truth_solution` reads a train or
+dev task's own solution (SFT-GT). ``max_servers=N`` bounds the servers of this process, busy and idle
+together: an env waits for one to be handed back rather than start an N+1-th (the engine holds one
+world per process, so N episodes at once need N servers; spread them over machines with Ray).
 """
 
 from __future__ import annotations
