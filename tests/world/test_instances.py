@@ -20,8 +20,9 @@ TRAIN = split_scenarios("train")
 def _digest_code(ids: list[str]) -> str:
     return (
         "import hashlib\nfrom looprl.world.tasks import get_task\nh = hashlib.sha256()\n"
-        f"for tid in {ids!r}:\n"
-        "    t = get_task(tid)\n"
+        f"tasks = {{tid: get_task(tid) for tid in {ids!r}}}\n"  # drawn in this order, digested in one order
+        "for tid in sorted(tasks):\n"
+        "    t = tasks[tid]\n"
         "    h.update(repr((t.id, t.world, t.split, t.instruction, t.solution, t.difficulty, t.answer if t.is_question else None)).encode())\n"
         "print(h.hexdigest())\n"
     )
