@@ -42,7 +42,7 @@ def _sandbox_numbers(isolation: str, repeat: int) -> dict:
 
     def start_once():
         box = Sandbox(lambda *a: None, isolation=isolation)
-        box.protections  # waits for `ready`
+        _ = box.protections  # reading it waits for `ready`
         box.close()
 
     box = Sandbox(lambda app, api, kwargs: 1, isolation=isolation)

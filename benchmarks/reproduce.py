@@ -145,12 +145,14 @@ def markdown(rows: list[dict], setting: dict) -> str:
         return f"{100 * x:.1f}" + (f" ± {100 * s:.1f}" if s else "")
 
     lines = [
-        "| method | train reward, mean over all it. | first it. with train reward >= 0.9 | train reward (last 3 it.) | dev TGC | dev reward | held-out TGC | held-out reward | s / run |",
+        "| method | train reward, mean over all it. | first it. with train reward >= 0.9 | train reward (last 3 it.) "
+        "| dev TGC | dev reward | held-out TGC | held-out reward | s / run |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         first = "-" if r["iterations_to_0.9"] is None else f"{r['iterations_to_0.9']:.1f} ({r['runs_reaching_0.9']}/{r['seeds']} runs)"
-        lines.append(f"| {r['label']} | {pct(r['train_reward_auc'])} | {first} | {pct(r['train_reward_last3'], r['train_reward_last3_std'])} | {pct(r['dev_tgc'])} | "
+        lines.append(f"| {r['label']} | {pct(r['train_reward_auc'])} | {first} | {pct(r['train_reward_last3'], r['train_reward_last3_std'])} "
+                     f"| {pct(r['dev_tgc'])} | "
                      f"{pct(r['dev_reward'])} | {pct(r['test_tgc'], r['test_tgc_std'])} | {pct(r['test_reward'])} | {r['wall_s']:.0f} |")
     head = (f"Tiny model ({setting['model_params']} parameters) on the {setting['turns']}-turn toy env; "
             f"{setting['iterations']} iterations x {setting['tasks_per_iteration']} tasks x K={setting['k']}; "
@@ -206,7 +208,8 @@ def main(argv=None) -> int:
     from transformers import AutoConfig
 
     c = AutoConfig.from_pretrained(model_dir)
-    setting["model_params"] = f"~{(c.vocab_size * c.hidden_size + c.num_hidden_layers * (4 * c.hidden_size ** 2 + 3 * c.hidden_size * c.intermediate_size)) // 1000}K"
+    per_layer = 4 * c.hidden_size ** 2 + 3 * c.hidden_size * c.intermediate_size  # attention q,k,v,o + MLP gate,up,down
+    setting["model_params"] = f"~{(c.vocab_size * c.hidden_size + c.num_hidden_layers * per_layer) // 1000}K"
     runs = [r for r in done if r.get("setting_key") == json.dumps({k: setting[k] for k in ("turns", "iterations", "tasks_per_iteration", "k", "lr")})]
     key = json.dumps({k: setting[k] for k in ("turns", "iterations", "tasks_per_iteration", "k", "lr")})
     for seed in args.seeds:

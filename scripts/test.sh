@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's second command: set up, then run the test suite (CPU only, tiny models).
+# The README's second command: set up, lint with ruff, then run the test suite (CPU only, tiny models).
 #
 # Everything pip can install is installed first, so a fresh clone skips no test for want of it: the
 # project's .venv (setup.sh), then the pip-only steps of scripts/ci-setup.d/ (the AppWorld venv, the
@@ -11,6 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Lint first (a second or so): a style or pyflakes error stops here, with ruff's report, before the
+# slow steps. The rules and the line-length limit are in pyproject.toml's [tool.ruff].
+echo "[test] ruff check ."
+.venv/bin/ruff check .
 PIP_STEPS=(20-appworld 40-vllm 50-ray)
 for step in "${PIP_STEPS[@]}"; do
   if ! bash "scripts/ci-setup.d/$step.sh"; then

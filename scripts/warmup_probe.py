@@ -34,8 +34,18 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from looprl.demo import (_eval_config, _latest_adapter, _train, evaluate_subsets, loop_config, pick_dev_tasks, pick_train_tasks,
-                         rollout_server, run_evaluation, sft_config)
+from looprl.demo import (
+    _eval_config,
+    _latest_adapter,
+    _train,
+    evaluate_subsets,
+    loop_config,
+    pick_dev_tasks,
+    pick_train_tasks,
+    rollout_server,
+    run_evaluation,
+    sft_config,
+)
 from looprl.schema import DemoConfig
 from looprl.world import load_tasks
 

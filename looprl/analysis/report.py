@@ -270,7 +270,8 @@ def _episode(run: Run, t: Trajectory, max_turns: int, max_chars: int) -> dict[st
         observation = next((m.get("content") for m in msgs[i + 1:] if m.get("role") != "assistant"), None)
         output = step.get("output") if step.get("output") is not None else observation
         calls = [
-            {"endpoint": f"{c.get('app')}.{c.get('api')}", "ok": c.get("ok"), "status": c.get("status"), "args": _cut(json.dumps(c.get("args"), default=str), 300)}
+            {"endpoint": f"{c.get('app')}.{c.get('api')}", "ok": c.get("ok"), "status": c.get("status"),
+             "args": _cut(json.dumps(c.get("args"), default=str), 300)}
             for c in (step.get("api_calls") or [])[:50]
             if isinstance(c, dict)
         ]
@@ -298,7 +299,8 @@ def _episode(run: Run, t: Trajectory, max_turns: int, max_chars: int) -> dict[st
         "turns_cut": max(0, len(agent_idx) - max_turns),
         "task": prompt if len(prompt) <= max_chars else f"[{len(prompt) - max_chars} earlier characters not shown] …" + prompt[-max_chars:],
         "answer": _cut(json.dumps(t.answer, default=str), 500) if t.answer is not None else None,
-        "checks": [{"name": str(c.get("name", "")), "passed": bool(c.get("passed")), "detail": _cut(str(c.get("detail") or ""), 500)} for c in t.checks if isinstance(c, dict)],
+        "checks": [{"name": str(c.get("name", "")), "passed": bool(c.get("passed")), "detail": _cut(str(c.get("detail") or ""), 500)}
+                   for c in t.checks if isinstance(c, dict)],
     }
 
 
@@ -397,6 +399,7 @@ Failed tasks are counted as saving nothing (the time to notice and redo them is 
   <label>minutes per task <input id="v-minutes" type=number min=0 step=1 value=15></label>
   <label>cost per hour <input id="v-cost" type=number min=0 step=1 value=50></label>
 </div>
-<table id="value-table"><thead><tr><th>run</th><th>method</th><th>split</th><th>success rate (TGC)</th><th>hours saved / year</th><th>money saved / year</th></tr></thead><tbody></tbody></table>
+<table id="value-table"><thead><tr><th>run</th><th>method</th><th>split</th><th>success rate (TGC)</th>
+<th>hours saved / year</th><th>money saved / year</th></tr></thead><tbody></tbody></table>
 <noscript><p class=empty>The value estimate needs JavaScript.</p></noscript>
 """

@@ -70,7 +70,6 @@ def main() -> None:
         _fail(f"the appworld package is not fully installed ({exc}); run `looprl env setup-appworld`")
 
     import uvicorn
-
     from appworld.serve.environment import app
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -29,7 +29,6 @@ def task_ids(env_name: str, split: str, options: Mapping[str, Any] | None = None
         ids = load_task_ids(options.get("root"), split, difficulty=list(difficulties) if difficulties else None)
     else:
         from looprl.world import load_tasks
-
         from looprl.world.tasks import CANONICAL_INSTANCES
 
         ids = [t.id for t in load_tasks(split, difficulties=list(difficulties) if difficulties else None,

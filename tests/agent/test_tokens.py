@@ -80,7 +80,7 @@ def test_trainable_exactly_the_sampled_tokens(hf_tokenizer):
     sampled = {i for a, b in spans for i in range(a, b)}
     assert [i for i, t in enumerate(stream.trainable) if t] == sorted(sampled)
     im_end = hf_tokenizer.convert_tokens_to_ids("<|im_end|>")
-    for a, b in spans:  # each turn's stop token is trainable and closes the span
+    for _, b in spans:  # each turn's stop token is trainable and closes the span
         assert stream.token_ids[b - 1] == im_end and stream.trainable[b - 1]
     assert all(lp == 0.0 for lp, t in zip(stream.logprobs, stream.trainable) if not t)
     assert set(stream.turn_ids[: spans[0][0]]) == {-1}
@@ -116,7 +116,7 @@ def test_template_that_rewrites_history_falls_back_to_neutral_delta():
         # drops the content of earlier assistant turns once a later message exists (like reasoning-stripping templates)
         def apply_chat_template(self, messages, tokenize=True, add_generation_prompt=False, **kw):
             msgs = [dict(m) for m in messages]
-            for i, m in enumerate(msgs[:-1]):
+            for m in msgs[:-1]:
                 if m["role"] == "assistant":
                     m["content"] = m["content"].split("</think>")[-1]
             return super().apply_chat_template(msgs, tokenize, add_generation_prompt)

@@ -19,7 +19,8 @@ DEMO = [
     {"role": "system", "content": "You are a coding agent."},
     {"role": "user", "content": "Example task: how many playlists do I have?"},
     # The worked example: an assistant message that is NOT the agent's (assume, dummy, two cells).
-    {"role": "assistant", "content": "I assume nothing.\n```python\nprint(1)\n```\n```python\nprint(apis.api_docs.show_api_doc(app_name='x', api_name='y'))\n```"},
+    {"role": "assistant",
+     "content": "I assume nothing.\n```python\nprint(1)\n```\n```python\nprint(apis.api_docs.show_api_doc(app_name='x', api_name='y'))\n```"},
     {"role": "user", "content": "1"},
     {"role": "user", "content": "Rules...\nTask: do the thing for Ann (ann@corp.test)."},
 ]
@@ -98,7 +99,8 @@ def _episode(task: str, scenario: str, sample: int, success: bool, model: str, d
     if success:
         turns.append({"text": "```python\npw = apis.supervisor.show_account_passwords()\ntoken = apis.notes.login(username='a', password=pw)\n```",
                       "output": "logged in", "calls": [call("supervisor", "show_account_passwords"), call("notes", "login")]})
-    turns.append({"text": "```python\napis.supervisor.complete_task(answer=3)\n```", "output": "task completed", "calls": [call("supervisor", "complete_task")]})
+    turns.append({"text": "```python\napis.supervisor.complete_task(answer=3)\n```", "output": "task completed",
+                  "calls": [call("supervisor", "complete_task")]})
     checks = [{"name": "answer is correct", "passed": success, "detail": "" if success else f"expected 3, got {EVIL}"},
               {"name": "no other changes", "passed": True, "detail": ""}]
     return make_traj(task, turns, success=success, scenario=scenario, sample_index=sample, model=model, difficulty=difficulty,

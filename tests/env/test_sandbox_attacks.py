@@ -26,7 +26,8 @@ ESCAPE = (
     "real_import, real_open = B['__import__'], B['open']\n"
     "os = real_import('os')\n"
 )
-needs_bwrap = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap cannot run here: a system package, added by `bash scripts/ci-setup.d/10-bubblewrap.sh` "
+needs_bwrap = pytest.mark.skipif(not bwrap_available(),
+                                 reason="bubblewrap cannot run here: a system package, added by `bash scripts/ci-setup.d/10-bubblewrap.sh` "
                                  "(as root; apt-get install bubblewrap)")
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -112,7 +113,8 @@ def test_host_files_are_not_visible(make_sandbox):
 def test_host_files_cannot_be_written(make_sandbox, isolation, tmp_path):
     target = tmp_path / "planted.txt"
     tmp_path.chmod(0o755)
-    result = attack(make_sandbox(isolation), f"try:\n    real_open({str(target)!r}, 'w').write('x')\n    print('WROTE')\nexcept OSError as e:\n    print(type(e).__name__)")
+    code = f"try:\n    real_open({str(target)!r}, 'w').write('x')\n    print('WROTE')\nexcept OSError as e:\n    print(type(e).__name__)"
+    result = attack(make_sandbox(isolation), code)
     assert result.observation in ("PermissionError", "FileNotFoundError"), result.observation
     assert not target.exists()
 

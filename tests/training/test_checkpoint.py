@@ -13,7 +13,7 @@ from looprl.training.checkpoint import CorruptCheckpoint, TrainerState, load_lat
 def _two_checkpoints(run_dir: Path) -> Path:
     for i in (1, 2):
         state = TrainerState(iteration=i, optimizer={}, rng={}, sampler={"epoch": 0, "position": i})
-        save_checkpoint(run_dir, state, lambda d: (Path(d).mkdir(), (Path(d) / "adapter.bin").write_bytes(b"w" * i)), keep=0)
+        save_checkpoint(run_dir, state, lambda d, i=i: (Path(d).mkdir(), (Path(d) / "adapter.bin").write_bytes(b"w" * i)), keep=0)
     return run_dir / "checkpoints" / "iter_000002"
 
 

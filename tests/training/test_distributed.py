@@ -133,11 +133,11 @@ def test_fsdp_update_equals_single_process_update(tiny_model_dir, tmp_path):
         assert len(start_a) == 15 and (not moved or len(moved) == len(start_a)), (name, moved)
         assert bool(moved) == (name != "ppo-warmup"), name  # every A moved, not just B (none in the critic's warm-up)
         for key in want:
-            torch.testing.assert_close(got[key], want[key], rtol=1e-9, atol=1e-10, msg=lambda m: f"{name} {key}: {m}")
+            torch.testing.assert_close(got[key], want[key], rtol=1e-9, atol=1e-10, msg=lambda m, name=name, key=key: f"{name} {key}: {m}")
         got_critic = torch.load(tmp_path / "fsdp" / name / "critic.pt")
         assert sorted(got_critic) == sorted(want_critic), name
         for key in want_critic:  # the critic computes in float32 whatever the model's dtype: float32 rounding, Adam-magnified
-            torch.testing.assert_close(got_critic[key], want_critic[key], rtol=1e-4, atol=1e-5, msg=lambda m: f"{name} {key}: {m}")
+            torch.testing.assert_close(got_critic[key], want_critic[key], rtol=1e-4, atol=1e-5, msg=lambda m, name=name, key=key: f"{name} {key}: {m}")
         for key, value in want_metrics.items():
             assert got_metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-9), (name, key)
     for rank in (0, 1):  # the guard's decision was agreed: no rank stepped alone

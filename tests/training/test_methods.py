@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from looprl.algorithms import leave_one_out_advantages
 from looprl.config import load_config
 from looprl.schema import METHODS, TrainConfig, TrainerConfig
 from looprl.training.batch import make_batch

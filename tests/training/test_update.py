@@ -9,7 +9,6 @@ from looprl.training.methods import get_method
 from looprl.training.update import accumulate_gradients, compute_logprobs, run_update
 
 
-
 def _batch(policy, n=6, seed=0):
     from conftest import synthetic_trajectories
 
@@ -46,7 +45,8 @@ def test_make_batch_aligns_tokens(tiny_policy, make_trajectories):
 def test_one_minibatch_equals_two_accumulated_halves(tiny_policy):
     _perturb(tiny_policy)
     batch = _batch(tiny_policy)
-    batch.logp_old = compute_logprobs(tiny_policy, batch, 6, 1024) + 0.05 * torch.randn(batch.input_ids.shape, generator=torch.Generator().manual_seed(0)) * batch.mask
+    noise = torch.randn(batch.input_ids.shape, generator=torch.Generator().manual_seed(0))
+    batch.logp_old = compute_logprobs(tiny_policy, batch, 6, 1024) + 0.05 * noise * batch.mask
     for name in ("loop", "loop-turn", "loop-bandit", "rloo", "ei"):
         method = get_method(name)
         grads = {}

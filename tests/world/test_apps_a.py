@@ -189,7 +189,8 @@ def test_email_reply_forward_trash_and_drafts(world):
     # a draft without recipients cannot be sent; with them it leaves the drafts folder
     draft = world.call("email", "create_draft", {"access_token": email, "subject": "Hi"})["email_id"]
     assert status_of(world, "email", "send_draft", access_token=email, email_id=draft) == 422
-    world.call("email", "update_draft", {"access_token": email, "email_id": draft, "to_emails": [world.db.execute("SELECT email FROM users WHERE id = 3").fetchone()[0]]})
+    to = world.db.execute("SELECT email FROM users WHERE id = 3").fetchone()[0]
+    world.call("email", "update_draft", {"access_token": email, "email_id": draft, "to_emails": [to]})
     assert world.call("email", "send_draft", {"access_token": email, "email_id": draft})["email_id"] == draft
     assert world.call("email", "show_email", {"access_token": email, "email_id": draft})["folder"] == "sent"
     assert status_of(world, "email", "send_draft", access_token=email, email_id=draft) == 409

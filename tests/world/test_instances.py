@@ -10,8 +10,7 @@ import sys
 
 import pytest
 
-from looprl.world.tasks import (HELDOUT, HELDOUT_START, N_WORLDS, BaseView, get_task, instance, instance_numbers,
-                                load_tasks, scenarios, split_scenarios)
+from looprl.world.tasks import HELDOUT, HELDOUT_START, N_WORLDS, BaseView, get_task, instance, instance_numbers, load_tasks, scenarios, split_scenarios
 from looprl.world.validation import distinctness_problems, validate_scenario
 
 TRAIN = split_scenarios("train")

@@ -451,7 +451,7 @@ def show_playlist_songs(ctx: Ctx, access_token: str, playlist_id: int, page_inde
         [{"position": integer, "added_at": string, "song_id": integer, "title": string, "artist_id": integer, "artist_name": string, "album_id": integer, "album_title": string, "genre": string, "track_number": integer, "duration_seconds": integer, "release_date": string, "play_count": integer}]
     """
     _readable_playlist(ctx, playlist_id)
-    sql = f"""SELECT s.*, a.title AS album_title, r.name AS artist_name, ps.position, ps.added_at FROM music_playlist_songs ps
+    sql = """SELECT s.*, a.title AS album_title, r.name AS artist_name, ps.position, ps.added_at FROM music_playlist_songs ps
 JOIN music_songs s ON s.id = ps.song_id JOIN music_albums a ON a.id = s.album_id JOIN music_artists r ON r.id = s.artist_id
 WHERE ps.playlist_id = ? ORDER BY ps.position"""
     return [{"position": r["position"], "added_at": r["added_at"], **_song(r)} for r in paginate(ctx, sql, (playlist_id,), page_index, page_limit)]

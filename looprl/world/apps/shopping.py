@@ -125,7 +125,10 @@ def show_account(ctx: Ctx, access_token: str) -> dict[str, Any]:
         {"name": string, "email": string, "order_count": integer, "review_count": integer, "wishlist_count": integer}
     """
     u = ctx.one("SELECT * FROM users WHERE id = ?", (ctx.user_id,))
-    count = lambda t: ctx.one(f"SELECT COUNT(*) AS n FROM {t} WHERE user_id = ?", (ctx.user_id,))["n"]
+
+    def count(table: str) -> int:
+        return ctx.one(f"SELECT COUNT(*) AS n FROM {table} WHERE user_id = ?", (ctx.user_id,))["n"]
+
     return {
         "name": f"{u['first_name']} {u['last_name']}",
         "email": u["email"],

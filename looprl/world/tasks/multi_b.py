@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from looprl.world.apps.expenses import equal_shares
 from looprl.world.state import MAIN_USER_ID
 from looprl.world.tasks import BaseView, TaskSpec, check, scenario
-from looprl.world.tasks.expenses import find_group, my_groups
 from looprl.world.tasks._snippets import header, inserts_where
+from looprl.world.tasks.expenses import find_group, my_groups
 from looprl.world.tasks.payments import find_friend, full_name, near, payments_friends
 
 

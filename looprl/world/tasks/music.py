@@ -198,7 +198,7 @@ def music_most_played_since(view: BaseView) -> TaskSpec:
     asks = [("artist", "artist_name", "artist"), ("song", "title", "title"), ("genre", "genre", "genre")]
     candidates = [(ask, days) for ask in asks for days in _PLAY_WINDOWS]
     view.rng.shuffle(candidates)
-    for (what, field, column), days in candidates:
+    for (what, field, column), days in candidates:  # noqa: B007 (what and field are used after the break)
         since = (view.now - timedelta(days=days)).date()
         counts = Counter(p[column] for p in _plays_since(view, since.isoformat())).most_common(2)
         if len(counts) == 2 and counts[0][1] > counts[1][1]:

@@ -380,7 +380,10 @@ def _alarm_rule(view: BaseView) -> tuple[str, str, Callable[[dict[str, Any]], bo
     kind = view.rng.choice(["before", "after", "day", "day", "weekend", "once", "day_before", "day_before", "day_after", "day_after"])
     t = view.rng.choice(_THRESHOLDS)
     d = view.rng.choice(_DAYS)
-    days = lambda row: set(row["repeat_days"].split(",")) - {""}
+
+    def days(row) -> set[str]:
+        return set(row["repeat_days"].split(",")) - {""}
+
     if kind == "before":
         return f"alarms that ring before {_clock(t)}", f'a["time"] < "{t}"', lambda r: r["time"] < t
     if kind == "after":

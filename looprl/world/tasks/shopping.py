@@ -81,9 +81,10 @@ def shopping_wishlist_under(view: BaseView) -> TaskSpec:
         low, high = sorted(view.rng.sample(_BUDGETS, 2))
         pool = [i for i in items if i["stock"] > 0] if in_stock else items
         test, condition, which = {
-            "under": (lambda p: p < high, f"p['price'] < {high}", f"cost less than {_money(high)}"),
-            "over": (lambda p: p > low, f"p['price'] > {low}", f"cost more than {_money(low)}"),
-            "between": (lambda p: low <= p <= high, f"{low} <= p['price'] <= {high}", f"cost between {_money(low)} and {_money(high)}"),
+            # low and high are bound now: the test is also used after the loop
+            "under": (lambda p, high=high: p < high, f"p['price'] < {high}", f"cost less than {_money(high)}"),
+            "over": (lambda p, low=low: p > low, f"p['price'] > {low}", f"cost more than {_money(low)}"),
+            "between": (lambda p, low=low, high=high: low <= p <= high, f"{low} <= p['price'] <= {high}", f"cost between {_money(low)} and {_money(high)}"),
         }[kind]
         count = sum(1 for i in pool if test(i["price"]))
         if 0 < count < len(pool):
