@@ -117,12 +117,12 @@ class ChatTokens:
     def count(self, text: str) -> int:
         return len(self.encode(text))
 
-    def truncate(self, text: str, max_tokens: int, note: str = "\n[output truncated: showing {shown} of {total} tokens]") -> str:
-        """`text` cut to `max_tokens` tokens (at a token boundary) with a note saying so; unchanged if it fits."""
-        ids = self.encode(text)
-        if len(ids) <= max_tokens:
-            return text
-        return self.tokenizer.decode(ids[:max_tokens]) + note.format(shown=max_tokens, total=len(ids))
+    def truncate(self, text: str, max_tokens: int) -> str:
+        """`text` cut to `max_tokens` tokens (at a token boundary) with a note saying so; unchanged if it
+        fits (looprl.env.wrappers.truncate_observation with this tokenizer)."""
+        from looprl.env.wrappers import truncate_observation
+
+        return truncate_observation(text, max_tokens, self.tokenizer)
 
 
 @dataclass

@@ -10,9 +10,10 @@ innermost). `wrap_env` stacks them in the usual order:
   reward and `info` (reward, success, checks) come from the wrapped env's `evaluate()`, so an agent
   that never called complete_task still gets the fraction of checks passed (the paper's training
   reward).
-* `ObservationBudget`: observations longer than the budget are cut, keeping the start, with a
+* `ObservationBudget`: observations longer than the budget are cut by `truncate_observation` (the
+  one implementation, which the collector and SFT-GT's data use too), keeping the start, with a
   closing line saying how much was cut. Tokens are counted with a tokenizer when one is given (an
-  object with `encode`/`decode`, e.g. a transformers tokenizer), else as `chars_per_token` characters.
+  object with `encode`/`decode`, e.g. a transformers tokenizer), else as CHARS_PER_TOKEN characters.
 * `RecordEpisode`: one JSONL file per episode (reset, then one line per step: action, observation,
   reward, flags, and every API call with its arguments, result and status), rewritten atomically
   after every step so a crash leaves a readable file.
@@ -30,7 +31,7 @@ from typing import Any
 from looprl.env.base import Env, Message, StepResult
 from looprl.utils.io import atomic_write_text
 
-__all__ = ["Wrapper", "TurnLimit", "ObservationBudget", "RecordEpisode", "wrap_env"]
+__all__ = ["CHARS_PER_TOKEN", "Wrapper", "TurnLimit", "ObservationBudget", "RecordEpisode", "truncate_observation", "wrap_env"]
 
 
 class Wrapper:
@@ -94,31 +95,42 @@ class TurnLimit(Wrapper):
         return replace(result, reward=reward, truncated=True, info=info)
 
 
-class ObservationBudget(Wrapper):
-    """Cut observations to ``max_tokens`` (paper: 3,000), keeping the start and saying what was cut."""
+# Characters per token, to apply a token budget where no tokenizer is at hand (chat-level backends).
+CHARS_PER_TOKEN = 4
+TRUNCATION_NOTE = "\n[output truncated: showing {shown} of {total} tokens]"
 
-    def __init__(self, env: Env, max_tokens: int = 3000, *, tokenizer: Any = None, chars_per_token: float = 4.0) -> None:
+
+def truncate_observation(text: str, max_tokens: int, tokenizer: Any = None) -> str:
+    """`text` cut to `max_tokens` tokens, keeping the start, with a closing line saying how much was
+    cut; unchanged when it fits. The one implementation of the observation budget: rollouts (token- and
+    chat-level), SFT-GT's ground-truth chats and `ObservationBudget` all call it, so a model is trained
+    on the cut it will see. Tokens are counted with `tokenizer` (an object with `encode`/`decode`, e.g. a
+    transformers tokenizer) when given, else as CHARS_PER_TOKEN characters each."""
+    if tokenizer is not None:
+        ids = list(tokenizer.encode(text, add_special_tokens=False))
+        if len(ids) <= max_tokens:
+            return text
+        kept = tokenizer.decode(ids[:max_tokens])
+        return kept + TRUNCATION_NOTE.format(shown=max_tokens, total=len(ids))
+    budget = max_tokens * CHARS_PER_TOKEN
+    if len(text) <= budget:
+        return text
+    about = f"about {len(text) // CHARS_PER_TOKEN}"
+    return text[:budget] + TRUNCATION_NOTE.format(shown=max_tokens, total=about)[:-1] + f" ({budget} of {len(text)} characters)]"
+
+
+class ObservationBudget(Wrapper):
+    """Cut observations to ``max_tokens`` (paper: 3,000) with `truncate_observation`."""
+
+    def __init__(self, env: Env, max_tokens: int = 3000, *, tokenizer: Any = None) -> None:
         super().__init__(env)
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
             raise ValueError(f"ObservationBudget: max_tokens must be a positive integer, got {max_tokens!r}")
-        if chars_per_token <= 0:
-            raise ValueError(f"ObservationBudget: chars_per_token must be positive, got {chars_per_token!r}")
         self.max_tokens = max_tokens
         self.tokenizer = tokenizer
-        self.chars_per_token = chars_per_token
 
     def truncate(self, text: str) -> str:
-        if self.tokenizer is not None:
-            ids = self.tokenizer.encode(text, add_special_tokens=False)
-            if len(ids) <= self.max_tokens:
-                return text
-            kept = self.tokenizer.decode(ids[: self.max_tokens])
-            return kept + f"\n[output cut: showing the first {self.max_tokens} of {len(ids)} tokens]"
-        budget = int(self.max_tokens * self.chars_per_token)
-        if len(text) <= budget:
-            return text
-        approx_tokens = int(len(text) / self.chars_per_token)
-        return text[:budget] + f"\n[output cut: showing the first {self.max_tokens} of about {approx_tokens} tokens ({budget} of {len(text)} characters)]"
+        return truncate_observation(text, self.max_tokens, self.tokenizer)
 
     def step(self, action: str) -> StepResult:
         result = self.env.step(action)

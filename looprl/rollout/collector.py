@@ -14,6 +14,10 @@ cut to `max_observation_tokens` with a note. With `early_stop`, once every task 
 floor(0.75 K) finished rollouts (4 of 6, as in the LOOP paper) and 90% of all rollouts are finished,
 the rest are cancelled and left out of the result.
 
+The settings shared by every episode of a collection (sampling, scaffold, budgets, concurrency) come
+as one `RolloutSpec` (looprl/rollout/spec.py; looprl.build makes one from a config); the older
+keyword style (`sampling=..., max_turns=...`) still works and builds one.
+
 Token-level policies (`PolicyBackend`) yield token-exact trajectories (see looprl/agent/tokens.py);
 chat-level backends (`ChatBackend`, hosted models) run the same loop on messages only, with empty
 token fields. An exception in an env or the backend is re-raised as `RolloutError` naming the task,
@@ -29,19 +33,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from looprl.agent.scaffold import Scaffold
 from looprl.agent.tokens import ChatTokens, TokenStream
 from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams
 from looprl.env.base import Env, Message, StepResult
 from looprl.env.cells import extract_code_blocks, join_code_blocks
+from looprl.env.wrappers import truncate_observation
+from looprl.rollout.spec import RolloutSpec
 from looprl.trajectory import Trajectory
 
 __all__ = ["RolloutError", "CollectionStats", "Collection", "collect", "collect_rollouts", "early_stop_min_per_task"]
 
 # How long to keep gathering finished env steps after the first one, so they share the next generate().
 BATCH_GATHER_S = 0.02
-# Characters per token, to apply the observation budget on the chat path (no tokenizer there).
-CHARS_PER_TOKEN = 4
 
 
 class RolloutError(RuntimeError):
@@ -113,48 +116,44 @@ class _Episode:
 
 
 def collect_rollouts(
-    policy: PolicyBackend | ChatBackend, env_factory: Callable[[], Env], task_ids: Sequence[str], **options: Any
+    policy: PolicyBackend | ChatBackend, env_factory: Callable[[], Env], task_ids: Sequence[str], spec: RolloutSpec | None = None,
+    **options: Any,
 ) -> list[Trajectory]:
     """Run every task `k` times and return the finished trajectories, ordered by task then sample:
-    `collect` without its throughput stats (`options` are collect's keyword arguments)."""
-    return collect(policy, env_factory, task_ids, **options).trajectories
+    `collect` without its throughput stats (`options`: collect's `spec` and keyword arguments)."""
+    return collect(policy, env_factory, task_ids, spec, **options).trajectories
 
 
 def collect(
     policy: PolicyBackend | ChatBackend,
     env_factory: Callable[[], Env],
     task_ids: Sequence[str],
+    spec: RolloutSpec | None = None,
     *,
     k: int,
-    sampling: SamplingParams,
-    scaffold: Scaffold | None = None,
-    max_turns: int = 40,
-    max_context_tokens: int = 32768,
-    max_observation_tokens: int = 3000,
-    concurrency: int = 32,
     early_stop: bool = False,
     group_prefix: str = "",
     progress: bool = True,
-    model_name: str = "",
-    generation_batch_size: int | None = None,
+    **settings: Any,
 ) -> Collection:
-    """Run every task `k` times: the finished trajectories, ordered by task then sample, and the
-    collection-wide throughput stats (for logging and benchmarks)."""
-    if generation_batch_size is not None and generation_batch_size < 1:
-        raise ValueError(f"generation_batch_size must be >= 1 or None (no limit), got {generation_batch_size}")
-    for name, value in (("k", k), ("max_turns", max_turns), ("max_context_tokens", max_context_tokens),
-                        ("max_observation_tokens", max_observation_tokens), ("concurrency", concurrency)):
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+    """Run every task `k` times as `spec` says: the finished trajectories, ordered by task then sample,
+    and the collection-wide throughput stats (for logging and benchmarks).
+
+    `settings` are RolloutSpec fields as keywords (`sampling=..., max_turns=...`), the older calling
+    style: without a spec they make one, with a spec they override its fields."""
+    spec = RolloutSpec.resolve(spec, settings)
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
     if isinstance(policy, PolicyBackend) and getattr(policy, "tokenizer", None) is not None:
-        driver: _Driver = _TokenDriver(policy, sampling, max_context_tokens, max_observation_tokens)
+        driver: _Driver = _TokenDriver(policy, spec.sampling, spec.max_context_tokens, spec.max_observation_tokens)
     elif isinstance(policy, ChatBackend):
-        driver = _ChatDriver(policy, sampling, max_context_tokens, max_observation_tokens)
+        driver = _ChatDriver(policy, spec.sampling, spec.max_context_tokens, spec.max_observation_tokens)
     else:
         raise TypeError(f"policy must be a PolicyBackend (generate + tokenizer) or a ChatBackend (chat); got {type(policy).__name__}")
-    driver.batch_size = generation_batch_size
+    driver.batch_size = spec.generation_batch_size
     driver.per_episode = bool(getattr(policy, "concurrent_requests", False))
-    run = _Run(driver, env_factory, list(task_ids), k, scaffold, max_turns, concurrency, early_stop, group_prefix, model_name)
+    run = _Run(driver, env_factory, list(task_ids), k, spec.scaffold, spec.max_turns, spec.concurrency, early_stop, group_prefix,
+               spec.model_name)
     return run.execute(progress)
 
 
@@ -254,7 +253,7 @@ class _TokenDriver(_Driver):
         return out_of_context
 
     def truncate_observation(self, text: str) -> str:
-        return self.chat.truncate(text, self.max_observation_tokens)
+        return truncate_observation(text, self.max_observation_tokens, self.chat.tokenizer)
 
     def add_observation(self, ep: _Episode, message: Message) -> bool:
         ids = self.chat.between_turns_ids(ep.messages, ep.last_generated, message)
@@ -301,10 +300,7 @@ class _ChatDriver(_Driver):
         return out_of_context
 
     def truncate_observation(self, text: str) -> str:
-        limit = self.max_observation_tokens * CHARS_PER_TOKEN
-        if len(text) <= limit:
-            return text
-        return text[:limit] + f"\n[output truncated: showing {limit} of {len(text)} characters]"
+        return truncate_observation(text, self.max_observation_tokens)  # no tokenizer here: counted in characters
 
     def add_observation(self, ep: _Episode, message: Message) -> bool:
         ep.messages.append(message)

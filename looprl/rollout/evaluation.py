@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from looprl.agent.scaffold import Scaffold
-from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams
+from looprl.backends.base import ChatBackend, PolicyBackend
 from looprl.env.base import Env
 from looprl.rollout.collector import CollectionStats, collect
+from looprl.rollout.spec import RolloutSpec
 from looprl.trajectory import Trajectory
 
 __all__ = ["EvalResult", "evaluate", "world_task_meta"]
@@ -47,34 +47,26 @@ def evaluate(
     policy: PolicyBackend | ChatBackend,
     env_factory: Callable[[], Env],
     task_ids: Sequence[str],
+    spec: RolloutSpec | None = None,
     *,
     samples: int = 1,
-    sampling: SamplingParams,
-    scaffold: Scaffold | None = None,
-    max_turns: int = 50,
-    max_context_tokens: int = 32768,
-    max_observation_tokens: int = 3000,
-    concurrency: int = 32,
-    generation_batch_size: int | None = None,
     split: str = "",
-    model_name: str = "",
     out_dir: str | Path | None = None,
     progress: bool = True,
     task_meta: Callable[[str], dict[str, Any]] = world_task_meta,
+    **settings: Any,
 ) -> EvalResult:
-    """Run `samples` rollouts of every task and return them with their summary (see module docstring)."""
+    """Run `samples` rollouts of every task as `spec` says and return them with their summary (see
+    module docstring). `settings` are RolloutSpec fields as keywords (`sampling=..., max_turns=...`),
+    the older calling style; without a spec the turn limit defaults to the paper's 50 for evaluation."""
     from looprl.analysis.metrics import summarize
     from looprl.trajectory import write_jsonl
     from looprl.utils.io import atomic_write_json
 
+    spec = RolloutSpec.resolve(spec, settings, max_turns=50)
     if not task_ids:
         raise ValueError("evaluate() needs at least one task id; got none (is the split empty, or --max-tasks 0?)")
-    collection = collect(
-        policy, env_factory, task_ids, k=samples, sampling=sampling, scaffold=scaffold, max_turns=max_turns,
-        max_context_tokens=max_context_tokens, max_observation_tokens=max_observation_tokens,
-        concurrency=concurrency, early_stop=False, group_prefix="eval/", progress=progress,
-        model_name=model_name, generation_batch_size=generation_batch_size,
-    )
+    collection = collect(policy, env_factory, task_ids, spec, k=samples, early_stop=False, group_prefix="eval/", progress=progress)
     trajectories = collection.trajectories
     meta_cache: dict[str, dict[str, Any]] = {}
     for t in trajectories:
@@ -86,7 +78,7 @@ def evaluate(
         t.split = t.split or split or str(meta.get("split", ""))
     summary = summarize(trajectories)
     summary["split"] = split
-    summary["model"] = model_name
+    summary["model"] = spec.model_name
     summary["rollout"] = collection.stats.to_dict()
     summary["reward_mean"] = sum(t.reward for t in trajectories) / len(trajectories) if trajectories else None
     if out_dir is not None:

@@ -69,7 +69,7 @@ def test_observation_budget_in_characters():
     env = ObservationBudget(CountingEnv(repeat=100), max_tokens=10)  # 40 characters
     env.reset("t")
     short = env.step("xy")  # 200 characters
-    assert short.observation.startswith("xy" * 20 + "\n[output cut: showing the first 10 of about 50 tokens")
+    assert short.observation == "xy" * 20 + "\n[output truncated: showing 10 of about 50 tokens (40 of 200 characters)]"
     assert short.info["observation_chars_before_cut"] == 200
     unchanged = ObservationBudget(CountingEnv(), max_tokens=10)
     unchanged.reset("t")
@@ -86,7 +86,7 @@ def test_observation_budget_with_a_tokenizer(tiny_model_dir):
     kept, note = result.observation.rsplit("\n", 1)
     assert len(tokenizer.encode(kept, add_special_tokens=False)) <= 21
     total = len(tokenizer.encode("hello world " * 200, add_special_tokens=False))
-    assert note == f"[output cut: showing the first 20 of {total} tokens]"
+    assert note == f"[output truncated: showing 20 of {total} tokens]"
 
 
 def test_recording_writes_one_jsonl_per_episode_with_api_calls(tmp_path):
