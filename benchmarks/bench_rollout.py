@@ -29,6 +29,7 @@ import platform
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -81,14 +82,14 @@ def main() -> None:
     from looprl.backends import resolve_model
     from looprl.backends.base import SamplingParams
     from looprl.env import make_env
-    from looprl.rollout import collect
+    from looprl.rollout import RolloutSpec, collect
     from looprl.rollout.fakes import ScriptedPolicy, ToyEnv
     from looprl.world import load_tasks
 
     tasks = [t.id for t in load_tasks(args.split)][: args.tasks]
     sampling = SamplingParams(temperature=1.0, max_new_tokens=args.max_new_tokens, seed=0)
-    common = dict(k=args.samples, sampling=sampling, scaffold=Scaffold(), max_turns=args.max_turns,
-                  concurrency=args.concurrency, progress=False)
+    spec = RolloutSpec(sampling=sampling, scaffold=Scaffold(), max_turns=args.max_turns, concurrency=args.concurrency)
+    run = dict(k=args.samples, progress=False)
     env_factory = lambda: make_env("appsuite")  # noqa: E731
     results: dict = {
         "benchmark": "bench_rollout",
@@ -116,7 +117,7 @@ def main() -> None:
                 raise ValueError(f"unknown backend {name!r}; choose from transformers, vllm")
             load_s = time.perf_counter() - start
             try:
-                row = _row(collect(policy, env_factory, tasks, model_name=model, **common))
+                row = _row(collect(policy, env_factory, tasks, replace(spec, model_name=model), **run))
             finally:
                 close = getattr(policy, "close", None)
                 if close:
@@ -128,10 +129,10 @@ def main() -> None:
         print(f"[bench_rollout] {name}: {json.dumps({k: v for k, v in results['backends'][name].items() if k != 'traceback'})}", flush=True)
 
     # The scripted replies are whole code cells (one id per character), so they get a budget that fits them.
-    scripted = {**common, "sampling": SamplingParams(max_new_tokens=400)}
-    results["references"]["scripted+appsuite"] = _row(collect(ScriptedPolicy(_scripted_appsuite), env_factory, tasks, **scripted))
+    scripted = replace(spec, sampling=SamplingParams(max_new_tokens=400))
+    results["references"]["scripted+appsuite"] = _row(collect(ScriptedPolicy(_scripted_appsuite), env_factory, tasks, scripted, **run))
     toy_tasks = [f"toy_{n % 5 + 1}" for n in range(64)]
-    results["references"]["scripted+toy"] = _row(collect(ScriptedPolicy(), ToyEnv, toy_tasks, **{**scripted, "scaffold": None, "max_turns": 10}))
+    results["references"]["scripted+toy"] = _row(collect(ScriptedPolicy(), ToyEnv, toy_tasks, replace(scripted, scaffold=None, max_turns=10), **run))
     have = [n for n, r in results["backends"].items() if r.get("available")]
     if len(have) == 2:
         a, b = (results["backends"][n]["tokens_per_s"] for n in have)

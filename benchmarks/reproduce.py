@@ -69,18 +69,15 @@ def run_config(args, method: str, seed: int, model_dir: Path):
 
 def final_eval(trainer, args) -> dict:
     """Greedy evaluation on held-out toy tasks (ids the training sampler never drew)."""
-    from looprl.backends.base import SamplingParams
+    from dataclasses import replace
+
     from looprl.rollout import evaluate
 
     ids = [f"toy_{1000 + i}" for i in range(args.test_tasks)]
     cfg = trainer.cfg
-    result = evaluate(
-        trainer.sampler_backend, trainer.env_factory, ids, samples=1,
-        sampling=SamplingParams(temperature=0.0, max_new_tokens=cfg.rollout.sampling.max_new_tokens),
-        scaffold=None, max_turns=args.turns, max_context_tokens=cfg.rollout.sampling.max_context_tokens,
-        max_observation_tokens=cfg.env.max_observation_tokens, concurrency=cfg.rollout.concurrency,
-        split="test", model_name=cfg.trainer.method, progress=False,
-    )
+    spec = replace(trainer.eval_spec, sampling=replace(trainer.eval_spec.sampling, temperature=0.0), scaffold=None,
+                   max_turns=args.turns, model_name=cfg.trainer.method)
+    result = evaluate(trainer.sampler_backend, trainer.env_factory, ids, spec, samples=1, split="test", progress=False)
     return {"tgc": result.summary["tgc"], "reward_mean": result.summary["reward_mean"]}
 
 

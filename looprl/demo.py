@@ -37,7 +37,7 @@ from typing import Any, Iterator
 from rich.console import Console
 
 from looprl.schema import DemoConfig, EvalConfig, RolloutConfig, SamplingConfig, TrainConfig
-from looprl.utils.io import atomic_write_json, atomic_write_text
+from looprl.utils.io import atomic_write_json
 
 STAGES = ("model", "before", "sft", "warmup", "loop", "after", "report")
 
@@ -161,7 +161,7 @@ def loop_config(cfg: DemoConfig, model_path: str, start_adapter: str | None, run
     return loop
 
 
-def _eval_config(cfg: DemoConfig, model_path: str, adapter: str | None, backend: str = "transformers", url: str | None = None,
+def eval_config(cfg: DemoConfig, model_path: str, adapter: str | None, backend: str = "transformers", url: str | None = None,
                  split: str | None = None) -> EvalConfig:
     t = cfg.train
     sampling = SamplingConfig(**{**t.rollout.sampling.model_dump(), "temperature": 0.0})
@@ -172,25 +172,15 @@ def _eval_config(cfg: DemoConfig, model_path: str, adapter: str | None, backend:
 
 def run_evaluation(cfg: EvalConfig, task_ids: list[str], out: Path, label: str, method: str | None) -> dict[str, Any]:
     """Evaluate exactly `task_ids` and write an eval run directory (docs/run-layout.md); `method` is
-    what trained the adapter (None: the base model)."""
-    from looprl.agent import scaffold_for
-    from looprl.commands.eval import build_policy, env_factory_for, print_summary, sampling_for
-    from looprl.config import dump_config
+    what trained the adapter (None: the base model). Built as `looprl eval` builds (looprl.build)."""
+    from looprl.analysis.tables import print_summary
+    from looprl.build import build_env_factory, build_sampling_backend, rollout_spec, write_run_files
     from looprl.rollout import evaluate
 
-    atomic_write_json(out / "run.json", {
-        "kind": "eval", "name": label, "model": cfg.model.name_or_path, "method": method,
-        "adapter": cfg.model.adapter_path, "split": cfg.split, "env": cfg.env.name, "seed": cfg.seed,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": "looprl demo",
-    })
-    atomic_write_text(out / "config.yaml", dump_config(cfg))
-    result = evaluate(
-        build_policy(cfg), env_factory_for(cfg), task_ids, samples=cfg.samples, sampling=sampling_for(cfg),
-        scaffold=scaffold_for(cfg.rollout.scaffold), max_turns=cfg.env.eval_max_turns,
-        max_context_tokens=cfg.rollout.sampling.max_context_tokens, max_observation_tokens=cfg.env.max_observation_tokens,
-        concurrency=cfg.rollout.concurrency, generation_batch_size=cfg.rollout.generation_batch_size, split=cfg.split,
-        model_name=label, out_dir=out, progress=True,
-    )
+    write_run_files(out, cfg, kind="eval", split=cfg.split, method=method, name=label, command="looprl demo")
+    spec = rollout_spec(cfg, max_turns=cfg.env.eval_max_turns, model_name=label)
+    result = evaluate(build_sampling_backend(cfg), build_env_factory(cfg), task_ids, spec, samples=cfg.samples, split=cfg.split,
+                      out_dir=out, progress=True)
     print_summary(result.summary)
     return result.summary
 
@@ -210,11 +200,11 @@ def evaluate_subsets(cfg: DemoConfig, model_path: str, adapter: str | None, meth
     for suffix, ids in task_sets.items():
         if ids:
             split = HELDOUT if suffix == "heldout" else cfg.train.tasks.dev_split
-            run_evaluation(_eval_config(cfg, model_path, adapter, backend, url, split=split), ids, out / f"eval_{when}_{suffix}",
+            run_evaluation(eval_config(cfg, model_path, adapter, backend, url, split=split), ids, out / f"eval_{when}_{suffix}",
                            f"{label}, {suffix}", method)
 
 
-def _latest_adapter(run_dir: Path) -> str:
+def latest_adapter(run_dir: Path) -> str:
     from looprl.training.checkpoint import load_latest
 
     found = load_latest(run_dir)
@@ -223,7 +213,8 @@ def _latest_adapter(run_dir: Path) -> str:
     return str(found[0] / "adapter")
 
 
-def _train(cfg: TrainConfig) -> None:
+def train_stage(cfg: TrainConfig) -> None:
+    """Train `cfg`, resuming from its run directory's last checkpoint when there is one."""
     from looprl.training.checkpoint import load_latest
     from looprl.training.trainer import Trainer
 
@@ -282,9 +273,9 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
             if stage("sft", f"SFT-GT warm-up: {cfg.sft_epochs} passes over {sft_cfg.trainer.tasks_per_iteration} {chats} "
                             f"(instances 1-{cfg.sft_instances} of the training scenarios)"):
                 t0 = time.perf_counter()
-                _train(sft_cfg)
+                train_stage(sft_cfg)
                 state.mark("sft", seconds=round(time.perf_counter() - t0, 1))
-            start_adapter = _latest_adapter(run / "sft")
+            start_adapter = latest_adapter(run / "sft")
         # 4. the warm-up alone ---------------------------------------------------------------------
         if eval_warmup and stage("warmup", f"evaluate the warmed-up model on the same {sets} tasks"):
             t0 = time.perf_counter()
@@ -297,9 +288,9 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
         fresh = f", fresh training instances from {loop_cfg.tasks.instance_start} on" if loop_cfg.tasks.fresh_instances else ""
         if stage("loop", f"LOOP: {t.iterations} iterations x {t.tasks_per_iteration} tasks x K={t.rollouts_per_task}{fresh}"):
             t0 = time.perf_counter()
-            _train(loop_cfg)
+            train_stage(loop_cfg)
             state.mark("loop", seconds=round(time.perf_counter() - t0, 1))
-        trained_adapter = _latest_adapter(run / "loop")
+        trained_adapter = latest_adapter(run / "loop")
 
         # 6. after ---------------------------------------------------------------------------------
         if stage("after", f"evaluate the trained model on the same {sets} tasks"):

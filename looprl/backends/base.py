@@ -9,7 +9,7 @@ Training samples at one temperature T (1.0 by default, the paper's), top-p 1 and
 trainer's policy is softmax(logits / T), so sampler and trainer agree on the probabilities the
 importance ratios compare.
 
-Implementations: `looprl.backends.hf.HFBackend` (trainable), `looprl.backends.vllm.VLLMBackend`,
+Implementations: `looprl.backends.hf.HFBackend` (trainable; the trainer is typed with `TrainableBackend`), `looprl.backends.vllm.VLLMBackend`,
 `looprl.backends.openai.OpenAIChatBackend`. Token-level backends also carry `stop_token_ids` (the
 chat template's end-of-turn token(s) plus eos), used when `SamplingParams.stop_token_ids` is empty.
 `Generation.logprobs` are log-softmax(logits / T) at each sampled token, T the request's temperature
@@ -19,6 +19,7 @@ the draw, which is what the trainer's policy of temperature T assigns it.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence, runtime_checkable
 
@@ -49,7 +50,22 @@ class PolicyBackend(Protocol):
 
 @runtime_checkable
 class TrainableBackend(PolicyBackend, Protocol):
+    """What the trainer uses of a policy (looprl.training is annotated with it): logprobs with and
+    without gradient, the trunk's hidden states (PPO's value head), the LoRA adapter (its parameters,
+    its files, switching it off for a KL reference or base-model sampling), and the facts needed to
+    batch and place tensors. Implemented by `HFBackend` and, under FSDP, by
+    `looprl.training.distributed.ShardedPolicy`."""
+
     model: Any  # the peft-wrapped model
+    pad_token_id: int  # what make_batch pads with
+    device: Any  # torch.device the inputs go to
+    policy_temperature: float  # T of the trained policy softmax(logits / T)
+    generator: Any  # torch.Generator of unseeded sampling; the trainer checkpoints its state
+
+    @property
+    def hidden_size(self) -> int:
+        """Width H of `last_hidden_state`'s (B, T, H) output."""
+        ...
 
     def trainable_parameters(self) -> list[Any]: ...
 
@@ -58,6 +74,20 @@ class TrainableBackend(PolicyBackend, Protocol):
     ) -> Any:
         """logprob of token t given tokens < t, float32 (B, T); position 0 and padding are 0.
         Computed `chunk_size` positions at a time so (T x vocab) logits are never held at once."""
+        ...
+
+    def logprobs_and_hidden(
+        self, token_ids: Any, attention_mask: Any | None = None, *, grad: bool = True, chunk_size: int = 1024
+    ) -> tuple[Any, Any]:
+        """`token_logprobs` and the trunk's last hidden states (B, T, H) from one forward pass."""
+        ...
+
+    def last_hidden_state(self, token_ids: Any, attention_mask: Any | None = None, *, grad: bool = True) -> Any:
+        """The trunk's final hidden states (B, T, H), LoRA applied."""
+        ...
+
+    def disable_adapter(self) -> AbstractContextManager[None]:
+        """A context in which the model runs without its adapter (the base model)."""
         ...
 
     def save_adapter(self, path: str) -> None: ...

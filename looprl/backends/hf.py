@@ -183,13 +183,20 @@ class HFBackend:
         if gradient_checkpointing:
             self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.model.eval()
-        self._generator = torch.Generator(device=self.device).manual_seed(seed)
+        # the generator of unseeded sampling (SamplingParams.seed None): seeded here, checkpointed by the trainer
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
 
     # ------------------------------------------------------------------ modules
     @property
     def base_model(self) -> Any:
         """The underlying transformers model (LoRA layers injected in place when peft-wrapped)."""
         return self.model.get_base_model() if self.is_peft else self.model
+
+    @property
+    def hidden_size(self) -> int:
+        """Width H of the trunk's hidden states (`last_hidden_state` is (B, T, H)), e.g. for a value head."""
+        cfg = self.base_model.config
+        return int(getattr(cfg, "get_text_config", lambda: cfg)().hidden_size)
 
     def _trunk_and_head(self) -> tuple[Any, Any]:
         base = self.base_model
@@ -213,7 +220,7 @@ class HFBackend:
         _check_sampling(sampling)
         stops = torch.tensor(sampling.stop_token_ids or self.stop_token_ids, device=self.device)
         generator = (
-            torch.Generator(device=self.device).manual_seed(sampling.seed) if sampling.seed is not None else self._generator
+            torch.Generator(device=self.device).manual_seed(sampling.seed) if sampling.seed is not None else self.generator
         )
         lp_temperature = sampling.temperature if sampling.temperature > 0 else 1.0  # see the module docstring
         ids, mask = pad_token_batch(prompts, self.pad_token_id, side="left", device=self.device)

@@ -66,6 +66,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from looprl.backends.base import PolicyBackend, TrainableBackend
+
 GUARD_CODES = {"": 0, "kl_guard": 1, "nan_loss": 2}  # the agreed decision is the max over ranks
 # rank 0 may collect rollouts (or evaluate) for hours while the others wait in a broadcast; a rank
 # that dies is still noticed at once: the launcher stops the others
@@ -117,7 +119,7 @@ class Distributed:
     def shutdown(self) -> None:
         """Leave the process group (a no-op in one process); call once, when the process is done training."""
 
-    def shard(self, policy: Any, sampler: Any, method: Any) -> tuple[Any, Any]:
+    def shard(self, policy: TrainableBackend, sampler: PolicyBackend | None, method: Any) -> tuple[TrainableBackend, PolicyBackend | None]:
         """(the policy to train, the backend rank 0 samples with)."""
         return policy, sampler
 
@@ -127,7 +129,7 @@ class Distributed:
     def load_optimizer_state(self, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
         optimizer.load_state_dict(state)
 
-    def adapter_writer(self, policy: Any) -> Callable[[str], None]:
+    def adapter_writer(self, policy: TrainableBackend) -> Callable[[str], None]:
         """A function that writes the adapter to a folder (under FSDP: gathered now, written by rank 0)."""
         return policy.save_adapter
 
@@ -239,7 +241,7 @@ class FSDPDistributed(Distributed):
             dist.destroy_process_group()
 
     # ------------------------------------------------------------------ the model
-    def shard(self, policy: Any, sampler: Any, method: Any) -> tuple[Any, Any]:
+    def shard(self, policy: TrainableBackend, sampler: PolicyBackend | None, method: Any) -> tuple[TrainableBackend, PolicyBackend | None]:
         if not hasattr(policy, "model") or not hasattr(policy, "logprobs_and_hidden"):
             raise TypeError(f"FSDP shards a transformers policy (looprl.backends.hf.HFBackend); got {type(policy).__name__}")
         if self.is_main and sampler is policy:
@@ -261,7 +263,7 @@ class FSDPDistributed(Distributed):
         sharded = {i: {k: _shard_like(v, params[int(i)]) for k, v in state["state"][i].items()} for i in sorted(state["state"])}
         optimizer.load_state_dict({"state": sharded, "param_groups": state["param_groups"]})
 
-    def adapter_writer(self, policy: Any) -> Callable[[str], None]:
+    def adapter_writer(self, policy: TrainableBackend) -> Callable[[str], None]:
         return policy.gather_adapter()
 
     def average_replicated_grads(self, params: Sequence[torch.Tensor]) -> None:
@@ -316,12 +318,12 @@ def _shard_like(value: Any, param: torch.Tensor) -> Any:
     return value
 
 
-def _unsharded_copy(policy: Any, device: torch.device) -> Any:
+def _unsharded_copy(policy: TrainableBackend, device: torch.device) -> TrainableBackend:
     out = copy.deepcopy(policy)
     if device != out.device:
         out.model.to(device)
         out.device = device
-        out._generator = torch.Generator(device=device).manual_seed(policy._generator.initial_seed())
+        out.generator = torch.Generator(device=device).manual_seed(policy.generator.initial_seed())
     return out
 
 

@@ -14,6 +14,9 @@ One iteration (the paper's, with its defaults in TrainConfig):
   7. evaluate            every `eval_every` iterations on dev tasks, tracking the best checkpoint
   8. log + checkpoint    metrics.jsonl / TensorBoard / W&B, then an atomic checkpoint
 
+The policy, the sampling backend, the env factory, the rollout settings (a RolloutSpec) and run.json
+are built by looprl.build, as `looprl eval` and the demo build them.
+
 Resuming (`Trainer(cfg, resume=True)`) restores adapter, optimizer, RNG states (including the
 sampler's generator and the minibatch shuffler), sampler position, metric history, best-on-dev and
 the method's state (PPO's critic) from the newest checkpoint that verifies, so a run killed at any
@@ -32,15 +35,23 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 
-from looprl.backends.base import SamplingParams
-from looprl.config import dump_config
-from looprl.schema import FIXED_DATA_METHODS, TrainConfig
-from looprl.trajectory import Trajectory, read_jsonl, write_jsonl
+from looprl.backends.base import PolicyBackend, TrainableBackend
+from looprl.build import (
+    build_env_factory,
+    build_policy,
+    build_sampling_backend,
+    policy_temperature,
+    rollout_spec,
+    write_run_files,
+)
+from looprl.rollout.spec import RolloutSpec
+from looprl.schema import TrainConfig
 from looprl.training.batch import make_batch
 from looprl.training.checkpoint import TrainerState, capture_rng, load_latest, restore_rng, save_checkpoint
 from looprl.training.distributed import HistoryOnly, from_environment
@@ -48,50 +59,17 @@ from looprl.training.logger import MetricsLogger
 from looprl.training.methods import get_method
 from looprl.training.sampler import TaskSampler
 from looprl.training.update import run_update
+from looprl.trajectory import Trajectory, read_jsonl, write_jsonl
 from looprl.utils.io import atomic_write_json
 
 RFT_TEMPERATURES = (0.4, 0.7, 1.0)  # the base-model temperature sweep RFT collects over
-
-
-def policy_temperature(cfg: TrainConfig) -> float:
-    """The temperature T of the policy being trained, softmax(logits / T): the rollouts' sampling
-    temperature for methods that learn from their own samples (so the importance ratios compare the
-    probabilities the samples were drawn with), 1 for methods that fit fixed data (SFT-GT, RFT)."""
-    return 1.0 if cfg.trainer.method in FIXED_DATA_METHODS else cfg.rollout.sampling.temperature
-
-
-def build_policy(cfg: TrainConfig, device: str | None = None) -> Any:
-    from looprl.backends.hf import HFBackend
-
-    return HFBackend(cfg.model.name_or_path, dtype=cfg.model.dtype, lora=cfg.lora, adapter_path=cfg.model.adapter_path,
-                     device=device, gradient_checkpointing=cfg.model.gradient_checkpointing,
-                     attn_implementation=cfg.model.attn_implementation, seed=cfg.seed,
-                     policy_temperature=policy_temperature(cfg))
-
-
-def build_sampler_backend(cfg: TrainConfig, policy: Any) -> Any:
-    """rollout.backend: "transformers" samples with the trainer's own model object (one copy in
-    memory); "vllm" samples from a vLLM server (rollout.vllm_url, or one started here) that gets
-    the adapter hot-swapped after every update."""
-    backend = cfg.rollout.backend
-    if backend == "transformers":
-        return policy
-    if backend == "vllm":
-        from looprl.backends.vllm import VLLMBackend
-
-        return VLLMBackend(cfg.model.name_or_path, base_url=cfg.rollout.vllm_url, concurrency=cfg.rollout.concurrency,
-                           adapter_path=cfg.model.adapter_path, adapter_sync=cfg.rollout.adapter_sync,
-                           server_kwargs={"max_lora_rank": cfg.lora.r, "max_model_len": cfg.rollout.sampling.max_context_tokens,
-                                          "dtype": cfg.model.dtype, "seed": cfg.seed})
-    raise ValueError(f"rollout.backend={backend!r} cannot train: training needs token ids and logprobs "
-                     "(use 'transformers' or 'vllm'; 'openai' is for evaluation)")
 
 
 class _base_model:
     """Sample from the starting model: the adapter disabled for the transformers backend; a vLLM
     server that has not had an adapter loaded already samples the base model."""
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: PolicyBackend) -> None:
         self.backend = backend
         self._ctx: Any = None
 
@@ -125,11 +103,11 @@ def resolve_task_ids(cfg: TrainConfig, split: str, *, epoch: int = 0) -> list[st
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, *, policy: Any = None, collect_fn: Callable[..., list[Trajectory]] | None = None,
-                 resume: bool = False, progress: bool = True) -> None:
-        from looprl.env import make_env
-        from looprl.env import toy as _toy  # noqa: F401  (registers "toy")
-
+    def __init__(self, cfg: TrainConfig, *, policy: TrainableBackend | None = None,
+                 collect_fn: Callable[..., list[Trajectory]] | None = None, resume: bool = False, progress: bool = True) -> None:
+        """`policy`: a ready policy instead of `build_policy(cfg)`; `collect_fn`: a replacement for
+        looprl.rollout.collect_rollouts, called as collect_fn(backend, env_factory, task_ids, spec, k=...,
+        early_stop=..., group_prefix=..., progress=...)."""
         torch.manual_seed(cfg.seed)
         self.cfg = cfg
         self.method = get_method(cfg.trainer.method)
@@ -138,35 +116,28 @@ class Trainer:
         self.dist = from_environment()  # one process, or FSDP over the launcher's WORLD_SIZE processes
         if policy is None:
             policy = build_policy(cfg, device=self.dist.load_device)
-        elif (got := getattr(policy, "policy_temperature", 1.0)) != (wanted := policy_temperature(cfg)):
-            raise ValueError(f"the policy passed in has policy_temperature={got}, but method {cfg.trainer.method!r} with "
-                             f"rollout.sampling.temperature={cfg.rollout.sampling.temperature} trains a policy of temperature {wanted}")
-        self.policy = policy
+        elif policy.policy_temperature != (wanted := policy_temperature(cfg)):
+            raise ValueError(f"the policy passed in has policy_temperature={policy.policy_temperature}, but method "
+                             f"{cfg.trainer.method!r} with rollout.sampling.temperature={cfg.rollout.sampling.temperature} "
+                             f"trains a policy of temperature {wanted}")
+        self.policy: TrainableBackend = policy
         # the rollout backend: the very same model for transformers, a vLLM server (LoRA hot-swapped) otherwise;
         # under FSDP only rank 0 samples, from an unsharded copy for transformers, and the policy is sharded
-        sampler = build_sampler_backend(cfg, self.policy) if self.dist.is_main else None
+        sampler = build_sampling_backend(cfg, self.policy) if self.dist.is_main else None
         self.policy, self.sampler_backend = self.dist.shard(self.policy, sampler, self.method)
         if collect_fn is None:
             from looprl.rollout import collect_rollouts as collect_fn
         self.collect_fn = collect_fn
-        env_options = dict(cfg.env.options)
-        if cfg.rollout.mode == "ray" and self.dist.is_main:
-            import ray
-
-            from looprl.rollout.ray_collector import RayEnvFactory
-
-            if not ray.is_initialized():
-                ray.init()  # joins the cluster Ray is configured for (RAY_ADDRESS), else starts a local one
-
-            self.env_factory: Callable[[], Any] = RayEnvFactory(cfg.env.name, env_options)
-        else:
-            self.env_factory = lambda: make_env(cfg.env.name, **env_options)
+        # only rank 0 runs episodes (and, in Ray mode, joins the cluster)
+        self.env_factory: Callable[[], Any] | None = build_env_factory(cfg) if self.dist.is_main else None
+        # training episodes draw from the policy's own checkpointed generator (see looprl.build.sampling_params);
+        # dev evaluations are seeded, as `looprl eval` is
+        self.rollout_spec: RolloutSpec = rollout_spec(cfg, max_turns=cfg.env.max_turns, seeded=False)
+        self.eval_spec: RolloutSpec = rollout_spec(cfg, max_turns=cfg.env.eval_max_turns, temperature=cfg.trainer.eval_temperature)
+        self.scaffold = self.rollout_spec.scaffold
         self.train_ids = resolve_task_ids(cfg, cfg.tasks.train_split)
         fresh = (lambda epoch: resolve_task_ids(cfg, cfg.tasks.train_split, epoch=epoch)) if cfg.tasks.fresh_instances else None
         self.sampler = TaskSampler(self.train_ids, cfg.seed, fresh=fresh)
-        from looprl.agent import scaffold_for
-
-        self.scaffold = scaffold_for(cfg.rollout.scaffold, env=cfg.env.name)
         # per-run method state (PPO's critic); its parameters train alongside the LoRA
         self.runtime = self.method.runtime(self.policy, cfg) if self.method.runtime is not None else None
         params = list(self.policy.trainable_parameters()) + (self.runtime.parameters() if self.runtime else [])
@@ -241,21 +212,9 @@ class Trainer:
         return metrics
 
     # ------------------------------------------------------------------ phases
-    def _sampling(self, temperature: float | None = None) -> SamplingParams:
-        s = self.cfg.rollout.sampling
-        return SamplingParams(temperature=s.temperature if temperature is None else temperature, top_p=s.top_p,
-                              top_k=s.top_k, max_new_tokens=s.max_new_tokens)
-
-    def _collect_with(self, task_ids: Sequence[str], k: int, sampling: SamplingParams, group_prefix: str,
-                      max_turns: int, early_stop: bool) -> list[Trajectory]:
-        c = self.cfg
-        return self.collect_fn(
-            self.sampler_backend, self.env_factory, list(task_ids), k=k, sampling=sampling, scaffold=self.scaffold,
-            max_turns=max_turns, max_context_tokens=c.rollout.sampling.max_context_tokens,
-            max_observation_tokens=c.env.max_observation_tokens, concurrency=c.rollout.concurrency,
-            early_stop=early_stop, group_prefix=group_prefix, progress=False, model_name=c.model.name_or_path,
-            generation_batch_size=c.rollout.generation_batch_size,
-        )
+    def _collect_with(self, task_ids: Sequence[str], spec: RolloutSpec, group_prefix: str, early_stop: bool) -> list[Trajectory]:
+        return self.collect_fn(self.sampler_backend, self.env_factory, list(task_ids), spec, k=self.cfg.trainer.rollouts_per_task,
+                               early_stop=early_stop, group_prefix=group_prefix, progress=False)
 
     @property
     def _fixed_data_path(self) -> Path:
@@ -268,9 +227,9 @@ class Trainer:
         if self.method.rollouts == "base-once" and self.fixed_data is None:  # RFT: base model, temperature sweep, once
             self.fixed_data = []
             for temp in RFT_TEMPERATURES:  # before any update, so the adapter is still the starting one
+                spec = replace(self.rollout_spec, sampling=replace(self.rollout_spec.sampling, temperature=temp))
                 with _base_model(self.sampler_backend):
-                    self.fixed_data += self._collect_with(self.train_ids, c.trainer.rollouts_per_task,
-                                                          self._sampling(temp), f"rft{temp}/", c.env.max_turns, False)
+                    self.fixed_data += self._collect_with(self.train_ids, spec, f"rft{temp}/", False)
         if self.method.rollouts == "ground-truth" and self.fixed_data is None:  # SFT-GT: solutions as chats
             from looprl.training.sft_data import ground_truth_trajectories
 
@@ -282,8 +241,7 @@ class Trainer:
                 write_jsonl(self._fixed_data_path, self.fixed_data)
             wanted = set(task_ids)
             return [r for r in self.fixed_data if r.task_id in wanted]
-        return self._collect_with(task_ids, c.trainer.rollouts_per_task, self._sampling(), f"it{i}/", c.env.max_turns,
-                                  c.rollout.early_stop)
+        return self._collect_with(task_ids, self.rollout_spec, f"it{i}/", c.rollout.early_stop)
 
     def _publish(self, i: int) -> None:
         if self.sampler_backend is self.policy:  # transformers: rollouts already sample from the updated model
@@ -312,14 +270,9 @@ class Trainer:
         summary = None
         if self.dist.is_main:  # rank 0 alone samples; the others join only in saving best/
             dev_ids = resolve_task_ids(c, c.tasks.dev_split)[: c.tasks.max_dev_tasks]
-            summary = evaluate(
-                self.sampler_backend, self.env_factory, dev_ids, samples=c.trainer.eval_samples,
-                sampling=self._sampling(c.trainer.eval_temperature), scaffold=self.scaffold, max_turns=c.env.eval_max_turns,
-                max_context_tokens=c.rollout.sampling.max_context_tokens, max_observation_tokens=c.env.max_observation_tokens,
-                concurrency=c.rollout.concurrency, generation_batch_size=c.rollout.generation_batch_size,
-                split=c.tasks.dev_split, model_name=f"{c.model.name_or_path}@iter{i}",
-                out_dir=self.run_dir / "eval" / f"iter_{i:06d}", progress=False,
-            ).summary
+            spec = replace(self.eval_spec, model_name=f"{c.model.name_or_path}@iter{i}")
+            summary = evaluate(self.sampler_backend, self.env_factory, dev_ids, spec, samples=c.trainer.eval_samples,
+                               split=c.tasks.dev_split, out_dir=self.run_dir / "eval" / f"iter_{i:06d}", progress=False).summary
         summary = self.dist.broadcast(summary)
         tgc, reward = float(summary["tgc"] or 0.0), float(summary.get("reward_mean") or 0.0)
         if not self.best or (tgc, reward) > (self.best["tgc"], self.best["reward_mean"]):
@@ -336,7 +289,7 @@ class Trainer:
         gens = {"shuffle": self.shuffle}
         # HFBackend's sampling generator: the policy's own, or rank 0's unsharded copy's under FSDP
         sampler = self.sampler_backend if self.dist.sharded else self.policy
-        sampler_gen = getattr(sampler, "_generator", None)
+        sampler_gen = getattr(sampler, "generator", None)  # a vLLM server's sampling state is its own
         if isinstance(sampler_gen, torch.Generator):
             gens["policy"] = sampler_gen
         return gens
@@ -367,14 +320,9 @@ class Trainer:
         self._publish(self.iteration)  # a separate sampler (vLLM, rank 0's copy under FSDP) samples the restored adapter
 
     def _write_run_files(self) -> None:
-        c = self.cfg
         self._fixed_data_path.unlink(missing_ok=True)  # a fresh run never trains on an older run's data
-        (self.run_dir / "config.yaml").write_text(dump_config(c))
-        atomic_write_json(self.run_dir / "run.json", {
-            "kind": "train", "name": self.run_dir.name, "model": c.model.name_or_path, "method": c.trainer.method,
-            "split": c.tasks.train_split, "env": c.env.name, "seed": c.seed,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": "looprl train",
-        })
+        write_run_files(self.run_dir, self.cfg, kind="train", split=self.cfg.tasks.train_split, method=self.cfg.trainer.method,
+                        command="looprl train")
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -19,10 +19,11 @@ Guarantees:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
+from looprl.backends.base import TrainableBackend
 from looprl.training.batch import TrainBatch
 from looprl.training.distributed import SINGLE_PROCESS, Distributed
 
@@ -37,7 +38,7 @@ def _chunks(indices: torch.Tensor, size: int) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
-def compute_logprobs(policy: Any, batch: TrainBatch, micro_batch_size: int, chunk_size: int, *, reference: bool = False,
+def compute_logprobs(policy: TrainableBackend, batch: TrainBatch, micro_batch_size: int, chunk_size: int, *, reference: bool = False,
                      dist: Distributed = SINGLE_PROCESS) -> torch.Tensor:
     """Per-token logprobs (B, T) of the batch under the policy (or its adapter-disabled reference).
 
@@ -70,7 +71,7 @@ def sampler_gap(batch: TrainBatch) -> dict[str, float]:
 
 
 def accumulate_gradients(
-    policy: Any, method: "Method", minibatch: TrainBatch, cfg: "TrainerConfig", runtime: "MethodRuntime | None" = None,
+    policy: TrainableBackend, method: "Method", minibatch: TrainBatch, cfg: "TrainerConfig", runtime: "MethodRuntime | None" = None,
     dist: Distributed = SINGLE_PROCESS,
 ) -> dict[str, float]:
     """Forward/backward every micro-batch of `minibatch` (this rank's slice of it), accumulating into .grad.
@@ -80,7 +81,7 @@ def accumulate_gradients(
     n = len(minibatch)
     total_loss, kl_sum, clip_sum, tokens = 0.0, 0.0, 0.0, 0
     finite = True
-    device = getattr(policy, "device", "cpu")
+    device = policy.device
     for idx, share in dist.micro_batches(n, cfg.micro_batch_size):
         micro = minibatch.select(idx).to(device)
         if runtime is not None:  # e.g. PPO: the critic reads the trunk's hidden states
@@ -111,7 +112,7 @@ def accumulate_gradients(
 
 
 def run_update(
-    policy: Any,
+    policy: TrainableBackend,
     optimizer: torch.optim.Optimizer,
     method: "Method",
     batch: TrainBatch,

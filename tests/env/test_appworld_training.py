@@ -182,7 +182,7 @@ def test_eval_writes_an_appworld_experiment_that_appworlds_evaluation_scores_the
     from looprl.commands import eval as eval_command
     from looprl.env.appworld_export import engine_evaluate
 
-    monkeypatch.setattr(eval_command, "build_policy", lambda cfg: _scripted_chat())
+    monkeypatch.setattr(eval_command, "build_sampling_backend", lambda cfg: _scripted_chat())
     cfg = load_config(EvalConfig, None, [
         "env.name=appworld", f"env.options.root={appworld_root}", f"env.options.python={appworld_python}",
         "split=dev", "samples=2", "env.eval_max_turns=3", "rollout.concurrency=2",

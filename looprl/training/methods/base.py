@@ -15,6 +15,7 @@ import torch
 from looprl.algorithms import ppo_clip_diagnostics
 
 if TYPE_CHECKING:  # pragma: no cover
+    from looprl.backends.base import TrainableBackend
     from looprl.schema import TrainerConfig
     from looprl.training.batch import TrainBatch
     from looprl.trajectory import Trajectory
@@ -56,7 +57,7 @@ class MethodRuntime:
     def parameters(self) -> list[torch.nn.Parameter]:
         return []
 
-    def prepare(self, policy: Any, batch: "TrainBatch", cfg: "TrainerConfig", iteration: int) -> dict[str, float]:
+    def prepare(self, policy: "TrainableBackend", batch: "TrainBatch", cfg: "TrainerConfig", iteration: int) -> dict[str, float]:
         return {}
 
     def loss(self, logp_new: torch.Tensor, hidden: torch.Tensor, batch: "TrainBatch", cfg: "TrainerConfig") -> torch.Tensor:

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from looprl.algorithms import gae_advantages, ppo_clip_diagnostics, ppo_clip_loss_per_token_advantage, value_loss
+from looprl.backends.base import TrainableBackend
 from looprl.training.methods.base import Method, MethodRuntime, keep_all
 
 
@@ -57,11 +58,10 @@ def terminal_rewards(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class CriticRuntime(MethodRuntime):
-    def __init__(self, policy: Any, cfg: Any) -> None:
-        hidden_size = policy.base_model.config.get_text_config().hidden_size
+    def __init__(self, policy: TrainableBackend, cfg: Any) -> None:
         t = cfg.trainer
         self.cfg = t
-        self.head = ValueHead(hidden_size, t.value_hidden_size).to(getattr(policy, "device", "cpu"))
+        self.head = ValueHead(policy.hidden_size, t.value_hidden_size).to(policy.device)
         self.coef = t.value_coef_start
         self.warmup = t.critic_warmup_iterations > 0
 
@@ -69,7 +69,7 @@ class CriticRuntime(MethodRuntime):
         return list(self.head.parameters())
 
     @torch.no_grad()
-    def prepare(self, policy: Any, batch: Any, cfg: Any, iteration: int) -> dict[str, float]:
+    def prepare(self, policy: TrainableBackend, batch: Any, cfg: Any, iteration: int) -> dict[str, float]:
         t = self.cfg
         self.coef = value_coef(iteration, t.value_coef_start, t.value_coef_end, t.value_coef_iterations)
         self.warmup = iteration <= t.critic_warmup_iterations

@@ -1,0 +1,173 @@
+"""The one place that turns a config into objects: the policy, the sampling backend, the env factory,
+sampling parameters, the rollout settings, and a run folder's run.json/config.yaml.
+
+`looprl train` (the Trainer), `looprl eval` and the demo all build through here, so a setting means
+the same thing in each of them:
+
+    policy   = build_policy(train_cfg)                       # the trainable HFBackend (LoRA, policy temperature)
+    sampler  = build_sampling_backend(cfg, policy)           # what samples rollouts: the policy itself, vLLM, an OpenAI endpoint
+    envs     = build_env_factory(cfg)                        # zero-argument env factory (Ray actors for rollout.mode=ray)
+    spec     = rollout_spec(cfg, max_turns=cfg.env.eval_max_turns, model_name=...)   # a RolloutSpec
+    write_run_files(out, cfg, kind="eval", split=cfg.split, command="looprl eval")
+
+`cfg` is a TrainConfig or an EvalConfig (the sections read here, model/env/rollout/seed, are shared).
+Heavy imports (torch, transformers, Ray) happen inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams, TrainableBackend
+from looprl.preflight import OPENAI_PREFIX
+from looprl.schema import FIXED_DATA_METHODS, EvalConfig, TrainConfig
+
+if TYPE_CHECKING:
+    from looprl.env.base import Env
+    from looprl.rollout.spec import RolloutSpec
+
+__all__ = [
+    "build_env_factory",
+    "build_policy",
+    "build_sampling_backend",
+    "policy_temperature",
+    "rollout_spec",
+    "sampling_params",
+    "write_run_files",
+]
+
+AnyConfig = TrainConfig | EvalConfig
+
+
+def policy_temperature(cfg: TrainConfig) -> float:
+    """The temperature T of the policy being trained, softmax(logits / T): the rollouts' sampling
+    temperature for methods that learn from their own samples (so the importance ratios compare the
+    probabilities the samples were drawn with), 1 for methods that fit fixed data (SFT-GT, RFT)."""
+    return 1.0 if cfg.trainer.method in FIXED_DATA_METHODS else cfg.rollout.sampling.temperature
+
+
+def build_policy(cfg: TrainConfig, device: str | None = None) -> TrainableBackend:
+    """The policy a training run updates: transformers + peft with the config's LoRA, at the method's
+    policy temperature."""
+    from looprl.backends.hf import HFBackend
+
+    return HFBackend(cfg.model.name_or_path, dtype=cfg.model.dtype, lora=cfg.lora, adapter_path=cfg.model.adapter_path,
+                     device=device, gradient_checkpointing=cfg.model.gradient_checkpointing,
+                     attn_implementation=cfg.model.attn_implementation, seed=cfg.seed,
+                     policy_temperature=policy_temperature(cfg))
+
+
+def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = None) -> PolicyBackend | ChatBackend:
+    """What samples the rollouts, by rollout.backend:
+
+    * "transformers": `policy` itself when training (one copy in memory, always the current adapter);
+      for evaluation (no policy) a transformers model without a fresh LoRA, with model.adapter_path loaded;
+    * "vllm": a vLLM server (rollout.vllm_url, or one started here with the config's context length,
+      dtype, seed and LoRA rank) that gets adapters hot-swapped (or merged, rollout.adapter_sync);
+    * "openai", or a model named openai:NAME: an OpenAI-compatible chat endpoint (rollout.vllm_url
+      when set). Evaluation only: training needs token ids and logprobs.
+    """
+    name, rollout = cfg.model.name_or_path, cfg.rollout
+    training = isinstance(cfg, TrainConfig)
+    if name.startswith(OPENAI_PREFIX) or rollout.backend == "openai":
+        if training:
+            raise ValueError(f"rollout.backend={rollout.backend!r} cannot train: training needs token ids and logprobs "
+                             "(use 'transformers' or 'vllm'; 'openai' is for evaluation)")
+        from looprl.backends.openai import OpenAIChatBackend
+
+        model_id = name.removeprefix(OPENAI_PREFIX)
+        if rollout.vllm_url:  # any OpenAI-compatible server, e.g. a vLLM one serving NAME
+            return OpenAIChatBackend(model_id, base_url=rollout.vllm_url.rstrip("/") + "/v1")
+        return OpenAIChatBackend(model_id)
+    if rollout.backend == "vllm":
+        from looprl.backends.vllm import VLLMBackend
+
+        server = {"max_model_len": rollout.sampling.max_context_tokens, "dtype": cfg.model.dtype, "seed": cfg.seed}
+        if training:
+            server["max_lora_rank"] = cfg.lora.r  # the adapters it will be sent are the config's
+        return VLLMBackend(name, base_url=rollout.vllm_url, concurrency=rollout.concurrency, adapter_path=cfg.model.adapter_path,
+                           adapter_sync=rollout.adapter_sync, server_kwargs=server)
+    if policy is not None:
+        return policy
+    if training:
+        return build_policy(cfg)
+    from looprl.backends.hf import HFBackend
+
+    return HFBackend(name, dtype=cfg.model.dtype, lora=None, adapter_path=cfg.model.adapter_path,
+                     attn_implementation=cfg.model.attn_implementation, seed=cfg.seed)
+
+
+def build_env_factory(cfg: AnyConfig) -> Callable[[], "Env"]:
+    """A zero-argument env factory for env.name with env.options. With rollout.mode "ray" each env
+    lives in a Ray actor, and Ray is initialized here when it is not yet: it joins the cluster Ray is
+    configured for (RAY_ADDRESS), else starts a local one."""
+    name, options = cfg.env.name, dict(cfg.env.options)
+    if cfg.rollout.mode == "ray":
+        import ray
+
+        from looprl.rollout.ray_collector import RayEnvFactory
+
+        if not ray.is_initialized():
+            ray.init()
+        return RayEnvFactory(name, options)
+    from looprl.env import (
+        make_env,
+        toy as _toy,  # noqa: F401  (registers "toy")
+    )
+
+    return lambda: make_env(name, **options)
+
+
+def sampling_params(cfg: AnyConfig, *, temperature: float | None = None, seeded: bool = True) -> SamplingParams:
+    """rollout.sampling as SamplingParams (`temperature` overrides the configured one), seeded with the
+    config's seed. Seeded sampling makes an evaluation repeatable whatever else ran before it. A
+    training run's own collection passes `seeded=False`: a fixed seed would give every generate() call
+    the same random draws, turn after turn and iteration after iteration; its randomness comes from
+    the policy's generator instead, which is seeded with the same cfg.seed and checkpointed."""
+    s = cfg.rollout.sampling
+    return SamplingParams(temperature=s.temperature if temperature is None else temperature, top_p=s.top_p, top_k=s.top_k,
+                          max_new_tokens=s.max_new_tokens, seed=cfg.seed if seeded else None)
+
+
+def rollout_spec(cfg: AnyConfig, *, max_turns: int, temperature: float | None = None, seeded: bool = True,
+                 model_name: str | None = None) -> "RolloutSpec":
+    """The RolloutSpec a config asks for: its scaffold (the env's own default prompt for
+    rollout.scaffold 'default'), context and observation budgets, concurrency and batch size, with
+    `sampling_params(cfg, temperature=..., seeded=...)`. `max_turns` is env.max_turns for training
+    episodes and env.eval_max_turns for evaluation ones; `model_name` (default model.name_or_path) is
+    recorded in every trajectory."""
+    from looprl.agent import scaffold_for
+    from looprl.rollout.spec import RolloutSpec
+
+    return RolloutSpec(
+        sampling=sampling_params(cfg, temperature=temperature, seeded=seeded),
+        scaffold=scaffold_for(cfg.rollout.scaffold, env=cfg.env.name),
+        max_turns=max_turns,
+        max_context_tokens=cfg.rollout.sampling.max_context_tokens,
+        max_observation_tokens=cfg.env.max_observation_tokens,
+        concurrency=cfg.rollout.concurrency,
+        generation_batch_size=cfg.rollout.generation_batch_size,
+        model_name=cfg.model.name_or_path if model_name is None else model_name,
+    )
+
+
+def write_run_files(out: str | Path, cfg: AnyConfig, *, kind: str, split: str | None, method: str | None = None,
+                    name: str | None = None, command: str | None = None) -> None:
+    """A run folder's identity, written before any rollout so that a crashed run is still identifiable
+    (docs/run-layout.md): config.yaml (the config as loaded) and run.json (kind "train"|"eval", name,
+    model, adapter, method, split, env, seed, created, command). `name` defaults to the folder's name,
+    `command` to this process's `looprl ...` command line."""
+    from looprl.config import dump_config
+    from looprl.utils.io import atomic_write_json, atomic_write_text
+
+    out = Path(out)
+    atomic_write_text(out / "config.yaml", dump_config(cfg))
+    atomic_write_json(out / "run.json", {
+        "kind": kind, "name": name or out.name, "model": cfg.model.name_or_path, "adapter": cfg.model.adapter_path,
+        "method": method, "split": split, "env": cfg.env.name, "seed": cfg.seed,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command or " ".join(["looprl", *sys.argv[1:]]),
+    })
