@@ -167,8 +167,7 @@ class HFBackend:
 
             self.model = PeftModel.from_pretrained(base, adapter_path, is_trainable=True)
         elif lora is not None:
-            from peft import LoraConfig as PeftLoraConfig
-            from peft import get_peft_model
+            from peft import LoraConfig as PeftLoraConfig, get_peft_model
 
             peft_config = PeftLoraConfig(
                 r=lora.r,

@@ -580,7 +580,8 @@ class _Progress:
 
     def update(self, stats: CollectionStats, alive: int) -> None:
         if self._bar is not None:
-            desc = f"live {alive}  steps {stats.env_steps}  gen {stats.generated_tokens} tok  {stats.generated_tokens / max(time.perf_counter() - self._start, 1e-9):.0f} tok/s"
+            rate = stats.generated_tokens / max(time.perf_counter() - self._start, 1e-9)
+            desc = f"live {alive}  steps {stats.env_steps}  gen {stats.generated_tokens} tok  {rate:.0f} tok/s"
             self._bar.update(self._task, completed=stats.finished, description=desc)
 
     def __exit__(self, *exc: Any) -> None:

@@ -346,10 +346,9 @@ class ShardedPolicy:
     disable_adapter, ...) is the backend's. It cannot generate: rank 0 samples with its own copy."""
 
     def __init__(self, backend: Any, group: FSDPDistributed) -> None:
+        import torch.distributed as dist
         from torch.distributed.device_mesh import init_device_mesh
         from torch.distributed.fsdp import fully_shard
-
-        import torch.distributed as dist
 
         self._backend, self._group = backend, group
         # every rank seeded the same, so the fresh LoRA is the same; FSDP2 does not check, so make
