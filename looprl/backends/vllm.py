@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import atexit
 import os
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import sys

@@ -97,4 +97,5 @@ def compare_command(
         table.add_row(row["label"], *[_fmt(v, row["key"]) for v in row["values"]], *ratios)
     Console(soft_wrap=False, width=max(100, 40 + 22 * (2 * len(names) - 1))).print(table)
     for r in result["runs"]:
-        console.print(f"{r['name']}: {r['kind']} run, model {r['model']}, method {r['method']}, split {r['split']}, rollouts from {r['source'] or '-'} ({r['path']})", highlight=False)
+        console.print(f"{r['name']}: {r['kind']} run, model {r['model']}, method {r['method']}, split {r['split']}, "
+                      f"rollouts from {r['source'] or '-'} ({r['path']})", highlight=False)

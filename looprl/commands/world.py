@@ -23,8 +23,8 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.syntax import Syntax
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.syntax import Syntax
 from rich.table import Table
 
 app = typer.Typer(help="Explore the built-in world: apps, APIs, tasks; run and validate ground truths.", no_args_is_help=True)
@@ -134,7 +134,8 @@ def apis_command(
 
 @app.command("tasks")
 def tasks_command(
-    split: Optional[str] = typer.Option(None, "--split", help="only this split: train, dev, test_normal, test_challenge or heldout (held-out instances of the training scenarios)"),
+    split: Optional[str] = typer.Option(None, "--split", help="only this split: train, dev, test_normal, test_challenge or heldout "
+                                        "(held-out instances of the training scenarios)"),
     difficulty: Optional[int] = typer.Option(None, "--difficulty", min=1, max=3, help="only tasks of this difficulty (1-3)"),
     app_name: Optional[str] = typer.Option(None, "--app", help="only tasks that use this app"),
     instances: int = typer.Option(3, "--instances", min=1, help="instances per scenario (instance numbers 1..N; held-out ones from 100001)"),

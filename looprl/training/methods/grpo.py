@@ -8,6 +8,7 @@ from __future__ import annotations
 from looprl.algorithms import group_normalized_advantages, grpo_loss, ppo_clip_diagnostics
 from looprl.training.methods.base import Method
 
+
 def _loss_no_kl(logp_new, batch, cfg):
     return grpo_loss(logp_new, batch.logp_old, batch.advantages, batch.mask, eps=cfg.clip_eps)
 
