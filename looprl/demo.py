@@ -58,12 +58,12 @@ class DemoState:
         return self.data["done"].get(stage, {})
 
 
-def pick_tasks(split: str, difficulties: list[int] | None, n: int) -> list[str]:
-    """A deterministic subset of `n` tasks of `split` that spreads over its scenarios: instance 1 of
-    each scenario first (of the wanted difficulties), then instance 2, and so on."""
+def pick_tasks(split: str, difficulties: list[int] | None, n: int, scenarios: list[str] | None = None) -> list[str]:
+    """A deterministic subset of `n` tasks of `split` that spreads over its scenarios (or `scenarios`):
+    instance 1 of each scenario first (of the wanted difficulties), then instance 2, and so on."""
     from looprl.world.tasks import instance, instance_numbers, split_scenarios
 
-    names = split_scenarios(split)
+    names = [name for name in split_scenarios(split) if scenarios is None or name in scenarios]
     picked: list[str] = []
     for k, number in enumerate(instance_numbers(split, 10_000)):
         for name in names:
@@ -80,10 +80,10 @@ def pick_tasks(split: str, difficulties: list[int] | None, n: int) -> list[str]:
 
 
 def pick_heldout_tasks(cfg: DemoConfig) -> list[str]:
-    """Held-out instances of the training scenarios, of the difficulties LOOP trains on."""
+    """Held-out instances of the training scenarios (those LOOP trains on), of the difficulties it trains on."""
     from looprl.world.tasks import HELDOUT
 
-    return pick_tasks(HELDOUT, cfg.train.tasks.difficulties, cfg.heldout_tasks)
+    return pick_tasks(HELDOUT, cfg.train.tasks.difficulties, cfg.heldout_tasks, cfg.train.tasks.scenarios)
 
 
 def pick_dev_tasks(cfg: DemoConfig) -> list[str]:
@@ -122,8 +122,10 @@ def rollout_server(cfg: DemoConfig, model_path: str, backend: str, needed: bool)
 
     t = cfg.train
     log = Path(cfg.run_dir) / "vllm_server.log"
+    # the trainer's dtype (float32 by default): on a CPU without bf16 instructions (AVX2 only, as CI's
+    # machine) vLLM's bf16 matmuls fall back to a path ~10x slower than float32
     with start_server(model_path, max_lora_rank=t.lora.r, max_model_len=t.rollout.sampling.max_context_tokens,
-                      seed=t.seed, log_path=log, **server_kwargs_for(t.rollout.adapter_sync)) as server:
+                      dtype=t.model.dtype, seed=t.seed, log_path=log, **server_kwargs_for(t.rollout.adapter_sync)) as server:
         yield server.url
 
 

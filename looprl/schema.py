@@ -61,6 +61,8 @@ class TasksConfig(StrictModel):
     task_ids: list[str] | None = Field(None, description="explicit training task ids (overrides split/difficulties)")
     instances: int | None = Field(None, ge=1, description="built-in world: instances per training scenario in the task pool "
                                   "(`<scenario>_1..N`; None = the split's canonical 3, the paper's 72 tasks)")
+    scenarios: list[str] | None = Field(None, description="built-in world: train on these training scenarios only (None = "
+                                        "all of the split's); held-out instances are then drawn from them too")
     instance_start: int = Field(1, ge=1, description="built-in world: the pool's first instance number (instances "
                                 "start .. start + instances - 1 of every training scenario)")
     fresh_instances: bool = Field(False, description="built-in world: after a pass over the pool, draw the next `instances` "
@@ -174,9 +176,17 @@ class TrainConfig(StrictModel):
     @model_validator(mode="after")
     def _check_instances(self) -> "TrainConfig":
         t = self.tasks
-        if (t.instances is not None or t.fresh_instances or t.instance_start != 1) and self.env.name != "appsuite":
-            raise ValueError(f"tasks.instances / instance_start / fresh_instances draw instances of the built-in world's scenarios "
+        if (t.instances is not None or t.fresh_instances or t.instance_start != 1 or t.scenarios) and self.env.name != "appsuite":
+            raise ValueError(f"tasks.instances / instance_start / fresh_instances / scenarios draw instances of the built-in world's scenarios "
                              f"(env.name 'appsuite'); env.name is {self.env.name!r}")
+        if t.scenarios:
+            from looprl.world.tasks import split_scenarios
+
+            known = split_scenarios(t.train_split)
+            unknown = [name for name in t.scenarios if name not in known]
+            if unknown:
+                raise ValueError(f"tasks.scenarios: {unknown} are not scenarios of split {t.train_split!r}; "
+                                 f"its scenarios are: {', '.join(known)}")
         if t.fresh_instances and t.task_ids:
             raise ValueError("tasks.fresh_instances draws new instances of the training split's scenarios; it cannot be "
                              "combined with an explicit tasks.task_ids list")
@@ -211,22 +221,25 @@ class EvalConfig(StrictModel):
     )
 
 
+DEMO_SCENARIOS = ("email_count_from_sender", "payments_count_requests", "phone_count_relationship", "phone_create_alarm",
+                  "shopping_cheapest_rated", "shopping_wishlist_under")  # short difficulty-1 ground truths (<= 7 turns)
+
+
 def _demo_train_defaults() -> "TrainConfig":
     """LOOP scaled down to a 2-core CPU and SmolLM2-135M: the terse prompt (no worked example; the
-    SFT-GT warm-up teaches the format), episodes of at most 8 short turns (a difficulty-1 ground truth
-    is 6 statements, one per turn), easy tasks, K = 4, rollouts at temperature 0.7 (the trained policy
-    is softmax(logits / 0.7)): the warmed-up model's samples solved 5% of its training tasks at the
-    paper's 1.0 and 14% at 0.7, and twice as many of its K-groups carried a leave-one-out signal
-    (docs/results.md), the adapter merged into the vLLM server's weights after each update. Sized so the
-    whole demo, setup included, fits in half an hour on 2 cores."""
+    SFT-GT warm-up teaches the format), episodes of at most 8 turns of at most 96 new tokens, six
+    training scenarios whose difficulty-1 ground truths take at most 7 statements (one per turn; the
+    longest statement is 79 tokens), fresh instances every pass, K = 4, rollouts at temperature 0.7
+    (the trained policy is softmax(logits / 0.7)), the adapter merged into the vLLM server's weights
+    after each update. Sized so the whole demo, setup included, fits in half an hour on 2 cores."""
     return TrainConfig(
         run_dir="runs/demo/loop",
         model=ModelConfig(name_or_path="smollm2"),
         # a difficulty-1 cell runs in milliseconds: a 5 s wall clock (not 30) keeps a runaway loop from stalling the batch
         env=EnvConfig(max_turns=8, eval_max_turns=8, max_observation_tokens=300, options={"sandbox": {"cell_timeout_s": 5}}),
-        tasks=TasksConfig(difficulties=[1], instances=2, fresh_instances=True),
+        tasks=TasksConfig(difficulties=[1], instances=2, fresh_instances=True, scenarios=list(DEMO_SCENARIOS)),
         rollout=RolloutConfig(concurrency=64, generation_batch_size=64, early_stop=False, scaffold="terse", adapter_sync="merged",
-                              sampling=SamplingConfig(temperature=0.7, max_new_tokens=128, max_context_tokens=3072)),
+                              sampling=SamplingConfig(temperature=0.7, max_new_tokens=96, max_context_tokens=3072)),
         trainer=TrainerConfig(method="loop", iterations=2, tasks_per_iteration=4, rollouts_per_task=4, minibatch_size=8,
                               micro_batch_size=1, lr=5e-5, logprob_chunk_size=512, eval_every=0),
     )
@@ -236,13 +249,13 @@ class DemoConfig(StrictModel):
     run_dir: str = Field("runs/demo", description="where the demo's runs, report and state are written (re-running resumes)")
     heldout_tasks: int = Field(24, ge=1, description="held-out instances of the training scenarios evaluated before and after "
                                "(new instances of known kinds of work, never trained on), spread over the scenarios")
-    dev_tasks: int = Field(12, ge=0, description="dev tasks evaluated before and after training (new kinds of work; 0 = none)")
+    dev_tasks: int = Field(6, ge=0, description="dev tasks evaluated before and after training (new kinds of work; 0 = none)")
     dev_difficulties: list[int] = Field(default_factory=lambda: [1], description="difficulties of the dev tasks evaluated")
     eval_samples: int = Field(1, ge=1, description="rollouts per task in the before/after evaluations")
     sft_epochs: int = Field(2, ge=0, description="SFT-GT warm-up: passes over the ground-truth chats of every training task, before LOOP (0 = none)")
-    sft_instances: int = Field(10, ge=1, description="SFT-GT warm-up: instances per training scenario it trains on (1..N; "
+    sft_instances: int = Field(6, ge=1, description="SFT-GT warm-up: instances per training scenario it trains on (1..N; "
                                "LOOP then draws instances after these, train.tasks.instances at a time)")
-    sft_difficulties: list[int] = Field(default_factory=lambda: [1, 2], description="difficulties of the training tasks whose ground "
+    sft_difficulties: list[int] = Field(default_factory=lambda: [1], description="difficulties of the training tasks whose ground "
                                         "truth the warm-up trains on (LOOP keeps to train.tasks.difficulties)")
     sft_lr: float = Field(1e-3, gt=0.0, lt=1.0, description="learning rate of the SFT-GT warm-up")
     sft_minibatch_size: int = Field(4, ge=1, description="chats per optimizer step in the SFT-GT warm-up")

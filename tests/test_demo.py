@@ -46,11 +46,12 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
     assert adapter["after"].startswith(str(run_dir / "loop"))
     method = {w: json.loads((run_dir / f"eval_{w}_dev" / "run.json").read_text())["method"] for w in whens}
     assert method == {"before": None, "warmup": "sft-gt", "after": "loop"}  # what the report's leaderboard shows
-    # the warm-up trained on instance 1 of every training scenario, difficulties 1 and 2 (sft_difficulties)
+    # the warm-up trained on instance 1 of the demo's training scenarios, difficulty 1 (sft_difficulties)
+    from looprl.schema import DEMO_SCENARIOS
     from looprl.world import load_tasks
 
-    sft_chats = sum(1 for _ in open(run_dir / "sft" / "fixed_data.jsonl"))
-    assert sft_chats == len(load_tasks("train", difficulties=[1, 2], instances=1))
+    sft_ids = [json.loads(line)["task_id"] for line in open(run_dir / "sft" / "fixed_data.jsonl")]
+    assert sft_ids and sorted(sft_ids) == sorted(t.id for t in load_tasks("train", difficulties=[1], instances=1, scenarios=list(DEMO_SCENARIOS)))
     # LOOP samples at the demo's temperature and trains that policy, on fresh instances after the warm-up's;
     # the warm-up fits its chats at temperature 1
     loop_cfg, sft_cfg = (yaml.safe_load((run_dir / part / "config.yaml").read_text()) for part in ("loop", "sft"))
@@ -64,7 +65,7 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
     assert policy_temperature(TrainConfig(**loop_cfg)) == 0.7 and policy_temperature(TrainConfig(**sft_cfg)) == 1.0
     heldout = [json.loads(line) for line in open(run_dir / "eval_before_heldout" / "rollouts.jsonl")]
     assert [r["split"] for r in heldout] == ["heldout", "heldout"]
-    assert all(int(r["task_id"].rsplit("_", 1)[1]) >= 100_001 for r in heldout)
+    assert all(int(r["task_id"].rsplit("_", 1)[1]) >= 100_001 and r["task_id"].rsplit("_", 1)[0] in DEMO_SCENARIOS for r in heldout)
     flat = " ".join(first.output.split())
     assert "before vs after training" in flat and "LOOP: 1 iterations" in flat
     assert "held-out instances of the training scenarios (new instances of known kinds of work)" in flat

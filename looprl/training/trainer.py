@@ -99,7 +99,7 @@ def resolve_task_ids(cfg: TrainConfig, split: str, *, epoch: int = 0) -> list[st
 
     n = cfg.tasks.instances or CANONICAL_INSTANCES
     return task_ids(cfg.env.name, split, cfg.env.options, difficulties=cfg.tasks.difficulties, instances=n,
-                    start=cfg.tasks.instance_start + epoch * n)
+                    start=cfg.tasks.instance_start + epoch * n, scenarios=cfg.tasks.scenarios)
 
 
 class Trainer:

@@ -76,7 +76,7 @@ def test_builtin_world_pool_takes_n_instances_and_fresh_passes_draw_new_ones():
 
 
 def test_instance_options_are_for_the_builtin_world_only():
-    with pytest.raises(Exception, match="tasks.instances / instance_start / fresh_instances draw instances of the built-in"):
+    with pytest.raises(Exception, match="tasks.instances / instance_start / fresh_instances / scenarios draw instances of the built-in"):
         load_config(TrainConfig, overrides=["env.name=toy", "tasks.fresh_instances=true"])
     with pytest.raises(Exception, match="cannot be combined with an explicit tasks.task_ids"):
         load_config(TrainConfig, overrides=["tasks.fresh_instances=true", "tasks.task_ids=[notes_count_tag_1]"])

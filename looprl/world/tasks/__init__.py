@@ -343,16 +343,17 @@ def split_scenarios(split: str) -> list[str]:
 
 
 def load_tasks(split: str | None = None, *, difficulties: list[int] | None = None,
-               instances: int = CANONICAL_INSTANCES, start: int = 1) -> list[Task]:
+               instances: int = CANONICAL_INSTANCES, start: int = 1, scenarios: list[str] | None = None) -> list[Task]:
     """The tasks of a split (every canonical split when None): instances ``start .. start +
     instances - 1`` of each of its scenarios (instances 1-3 by default), optionally only some
-    difficulties. ``heldout`` gives held-out instances of the training scenarios."""
+    difficulties or some scenarios. ``heldout`` gives held-out instances of the training scenarios."""
     splits = SPLITS if split is None else (split,)
     tasks = []
     for name in splits:
         numbers = instance_numbers(name, instances, start)
         for scenario_name in split_scenarios(name):
-            tasks += [instance(scenario_name, n) for n in numbers]
+            if scenarios is None or scenario_name in scenarios:
+                tasks += [instance(scenario_name, n) for n in numbers]
     if difficulties:
         tasks = [t for t in tasks if t.difficulty in difficulties]
     return tasks
