@@ -182,6 +182,12 @@ def test_eval_writes_an_appworld_experiment_that_appworlds_evaluation_scores_the
     from looprl.commands import eval as eval_command
     from looprl.env.appworld_export import engine_evaluate
 
+    outputs = appworld_root / "experiments" / "outputs"
+
+    def episode_dirs() -> set:  # the shared fixture root also holds other tests' episodes
+        return {p for p in outputs.glob("looprl-*") if p.name != "looprl-server-logs"}
+
+    already = episode_dirs()
     monkeypatch.setattr(eval_command, "build_sampling_backend", lambda cfg: _scripted_chat())
     cfg = load_config(EvalConfig, None, [
         "env.name=appworld", f"env.options.root={appworld_root}", f"env.options.python={appworld_python}",
@@ -198,8 +204,7 @@ def test_eval_writes_an_appworld_experiment_that_appworlds_evaluation_scores_the
     assert exported["experiments"] == ["my-eval_dev", "my-eval-sample1_dev"] and exported["dataset"] == "dev"
     assert exported["missing"] == []
     assert (shadow / "data" / "tasks").resolve() == (appworld_root / "data" / "tasks").resolve()
-    episodes = [p for p in (appworld_root / "experiments" / "outputs").glob("looprl-*") if p.name != "looprl-server-logs"]
-    assert episodes == []  # the episodes' outputs were moved out of the data root
+    assert episode_dirs() - already == set()  # this eval's episode outputs were moved out of the data root
     for name in exported["experiments"]:
         assert (shadow / "experiments" / "outputs" / name / "tasks" / "c4d5e6f_1" / "dbs" / "simple_note.jsonl").is_file()
     engine = engine_evaluate(shadow, exported["experiments"][0], "dev", python=appworld_python)["aggregate"]
