@@ -14,8 +14,8 @@ from looprl.backends.base import SamplingParams
 from looprl.build import build_env_factory, rollout_spec, sampling_params, write_run_files
 from looprl.env.wrappers import CHARS_PER_TOKEN, truncate_observation
 from looprl.rollout import RolloutSpec, collect, evaluate
-from looprl.rollout.fakes import ScriptedPolicy, ToyEnv
 from looprl.schema import EvalConfig, TrainConfig
+from looprl.testing import ScriptedPolicy, StepsEnv
 
 LIBRARY = Path(__file__).resolve().parents[1] / "looprl"
 
@@ -42,10 +42,10 @@ def test_rollout_spec_checks_and_the_keyword_style_still_works():
     with pytest.raises(ValueError, match="max_turns must be >= 1, got 0"):
         RolloutSpec(sampling=SamplingParams(), max_turns=0)
     with pytest.raises(TypeError, match=r"unknown rollout setting\(s\) \['max_turn'\]"):
-        collect(ScriptedPolicy(), ToyEnv, ["toy_1"], k=1, sampling=SamplingParams(), max_turn=3)
+        collect(ScriptedPolicy(), StepsEnv, ["toy_1"], k=1, sampling=SamplingParams(), max_turn=3)
     spec = RolloutSpec(sampling=SamplingParams(max_new_tokens=200), max_turns=5, model_name="scripted")
-    with_spec = evaluate(ScriptedPolicy(), ToyEnv, ["toy_1", "toy_9"], spec, progress=False)
-    with_keywords = evaluate(ScriptedPolicy(), ToyEnv, ["toy_1", "toy_9"], sampling=SamplingParams(max_new_tokens=200),
+    with_spec = evaluate(ScriptedPolicy(), StepsEnv, ["toy_1", "toy_9"], spec, progress=False)
+    with_keywords = evaluate(ScriptedPolicy(), StepsEnv, ["toy_1", "toy_9"], sampling=SamplingParams(max_new_tokens=200),
                              max_turns=5, model_name="scripted", progress=False)
     key = [(t.task_id, t.reward, t.num_turns, t.model) for t in with_spec.trajectories]
     assert key == [(t.task_id, t.reward, t.num_turns, t.model) for t in with_keywords.trajectories]

@@ -54,7 +54,8 @@ def registered_envs() -> list[str]:
 
 
 def make_env(name: str, **options: Any) -> Env:
-    """Build a registered env: "appsuite" (the built-in world), "appworld" (real AppWorld), or your own."""
+    """Build a registered env: "appsuite" (the built-in world), "appworld" (real AppWorld), "toy"
+    (looprl.testing's digits env), or your own."""
     _ensure_builtin()
     if name not in _REGISTRY:
         raise ValueError(f"unknown env {name!r}; registered envs: {', '.join(sorted(_REGISTRY))}")
@@ -65,7 +66,7 @@ def _ensure_builtin() -> None:
     # The built-in envs register themselves on import; importing lazily keeps `import looprl.env` light.
     import importlib
 
-    for module in ("looprl.env.appsuite", "looprl.env.appworld"):
+    for module in ("looprl.env.appsuite", "looprl.env.appworld", "looprl.testing.envs"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from looprl.agent import ChatTokens, Scaffold, TemplateError, TokenStream
-from looprl.rollout.fakes import CharTokenizer
+from looprl.testing import CharTokenizer
 
 # A Qwen2.5-style template: injects a default system prompt when the chat has none.
 DEFAULT_SYSTEM_TEMPLATE = (

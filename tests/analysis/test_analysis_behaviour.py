@@ -154,7 +154,7 @@ def test_metrics_on_a_real_built_in_world_episode():
     from looprl.backends.base import SamplingParams
     from looprl.env import make_env
     from looprl.rollout import evaluate
-    from looprl.rollout.fakes import ScriptedChat
+    from looprl.testing import ScriptedChat
     from looprl.world import load_tasks
 
     replies = [

@@ -164,7 +164,7 @@ def test_rl_methods_train_on_appworld_with_apps_and_difficulty_in_every_rollout(
 def _scripted_chat():
     """Solves c4d5e6f_1 with its ground truth in one message, answers c4d5e6f_2 wrongly."""
     from looprl.env.appworld_fixture import TASKS
-    from looprl.rollout.fakes import ScriptedChat
+    from looprl.testing import ScriptedChat
 
     solution = TASKS["c4d5e6f_1"]["solution"]
     body = "\n".join(line[4:] for line in solution.splitlines()[1:])

@@ -8,14 +8,14 @@ from looprl.agent import Scaffold
 from looprl.backends.base import SamplingParams
 from looprl.rollout import RolloutError, collect, collect_rollouts
 from looprl.rollout.collector import early_stop_min_per_task
-from looprl.rollout.fakes import ScriptedChat, ScriptedPolicy, ToyEnv
+from looprl.testing import ScriptedChat, ScriptedPolicy, StepsEnv
 
 SAMPLING = SamplingParams(max_new_tokens=400)
 
 
 def test_batches_across_episodes_and_orders_results():
     policy = ScriptedPolicy()
-    result = collect(policy, ToyEnv, ["toy_3", "toy_1", "toy_2"], k=3, sampling=SAMPLING, progress=False, group_prefix="it7/")
+    result = collect(policy, StepsEnv, ["toy_3", "toy_1", "toy_2"], k=3, sampling=SAMPLING, progress=False, group_prefix="it7/")
     trajs = result.trajectories
     assert [(t.task_id, t.sample_index) for t in trajs] == [(t, s) for t in ("toy_3", "toy_1", "toy_2") for s in range(3)]
     assert all(t.success and t.terminated and not t.truncated and t.reward == 1.0 for t in trajs)
@@ -33,13 +33,13 @@ def test_batches_across_episodes_and_orders_results():
 def test_first_turn_is_one_batch_even_when_resets_take_different_times():
     delays = iter([0.0, 0.15, 0.05, 0.1, 0.0, 0.12])
     policy = ScriptedPolicy()
-    collect_rollouts(policy, lambda: ToyEnv(reset_delay_s=next(delays)), ["toy_1", "toy_2"], k=3, sampling=SAMPLING, progress=False)
+    collect_rollouts(policy, lambda: StepsEnv(reset_delay_s=next(delays)), ["toy_1", "toy_2"], k=3, sampling=SAMPLING, progress=False)
     assert policy.batch_sizes[:2] == [6, 6]
 
 
 def test_generation_batch_size_caps_each_call():
     policy = ScriptedPolicy()
-    trajs = collect_rollouts(policy, ToyEnv, ["toy_1"] * 5, k=1, sampling=SAMPLING, generation_batch_size=2, progress=False)
+    trajs = collect_rollouts(policy, StepsEnv, ["toy_1"] * 5, k=1, sampling=SAMPLING, generation_batch_size=2, progress=False)
     assert len(trajs) == 5 and policy.batch_sizes == [2, 2, 1, 2, 2, 1]
 
 
@@ -54,7 +54,7 @@ def test_trainable_mask_is_exactly_what_the_policy_sampled():
         return gens
 
     policy.generate = recording
-    (traj,) = collect_rollouts(policy, ToyEnv, ["toy_2"], k=1, sampling=SAMPLING, scaffold=Scaffold(), progress=False)
+    (traj,) = collect_rollouts(policy, StepsEnv, ["toy_2"], k=1, sampling=SAMPLING, scaffold=Scaffold(), progress=False)
     spans, cur = [], []
     for tid, tr in zip(traj.token_ids, traj.trainable):
         if tr:
@@ -72,27 +72,27 @@ def test_trainable_mask_is_exactly_what_the_policy_sampled():
 
 
 def test_turn_limit_truncates_and_scores_the_state():
-    trajs = collect_rollouts(ScriptedPolicy(), ToyEnv, ["toy_50"], k=2, sampling=SAMPLING, max_turns=3, progress=False)
+    trajs = collect_rollouts(ScriptedPolicy(), StepsEnv, ["toy_50"], k=2, sampling=SAMPLING, max_turns=3, progress=False)
     for t in trajs:
         assert t.truncated and not t.terminated and not t.success
         assert t.stats["finish"] == "max_turns" and t.stats["turns"] == 3 == len(t.steps)
-        assert t.reward == pytest.approx(0.5 * 3 / 50)  # ToyEnv.evaluate(): progress so far
+        assert t.reward == pytest.approx(0.5 * 3 / 50)  # StepsEnv.evaluate(): progress so far
 
 
 def test_context_budget_truncates_never_crashes():
     policy = ScriptedPolicy()
-    prompt_len = len(policy.tokenizer.encode(policy.tokenizer.apply_chat_template(ToyEnv().reset("toy_9")[0], tokenize=False, add_generation_prompt=True)))
+    prompt_len = len(policy.tokenizer.encode(policy.tokenizer.apply_chat_template(StepsEnv().reset("toy_9")[0], tokenize=False, add_generation_prompt=True)))
     for budget in (prompt_len + 10, prompt_len + 120, prompt_len + 300):
-        (t,) = collect_rollouts(policy, ToyEnv, ["toy_9"], k=1, sampling=SAMPLING, max_context_tokens=budget, progress=False)
+        (t,) = collect_rollouts(policy, StepsEnv, ["toy_9"], k=1, sampling=SAMPLING, max_context_tokens=budget, progress=False)
         assert t.truncated and t.stats["finish"] == "context"
         assert len(t.token_ids) <= budget
         t.validate()
-    (t,) = collect_rollouts(policy, ToyEnv, ["toy_9"], k=1, sampling=SAMPLING, max_context_tokens=prompt_len, progress=False)
+    (t,) = collect_rollouts(policy, StepsEnv, ["toy_9"], k=1, sampling=SAMPLING, max_context_tokens=prompt_len, progress=False)
     assert t.stats["turns"] == 0 and t.truncated and sum(t.trainable) == 0
 
 
 def test_observations_are_cut_with_a_note():
-    env_factory = lambda: ToyEnv(observation="x" * 5000)  # noqa: E731
+    env_factory = lambda: StepsEnv(observation="x" * 5000)  # noqa: E731
     (t,) = collect_rollouts(ScriptedPolicy(), env_factory, ["toy_3"], k=1, sampling=SAMPLING, max_observation_tokens=100, progress=False)
     observations = [m["content"] for m in t.messages[2:] if m["role"] == "user"]
     assert observations[0] == "x" * 100 + "\n[output truncated: showing 100 of 5000 tokens]"
@@ -100,7 +100,7 @@ def test_observations_are_cut_with_a_note():
     assert t.success
 
 
-class StuckEnv(ToyEnv):
+class StuckEnv(StepsEnv):
     """The first env built never reaches 'ready'."""
 
     built = 0
@@ -145,19 +145,19 @@ def test_env_failure_names_task_sample_and_turn():
     envs = []
 
     def factory():
-        envs.append(ToyEnv(fail_on_turn=2))
+        envs.append(StepsEnv(fail_on_turn=2))
         return envs[-1]
 
     with pytest.raises(RolloutError, match=r"env step failed for task 'toy_5' \(sample 0, turn 2\).*on purpose"):
         collect_rollouts(ScriptedPolicy(), factory, ["toy_5"], k=1, sampling=SAMPLING, progress=False)
     assert all(env.closed for env in envs)
     with pytest.raises(RolloutError, match=r"env reset failed for task 'nope'.*toy_<steps>"):
-        collect_rollouts(ScriptedPolicy(), ToyEnv, ["nope"], k=1, sampling=SAMPLING, progress=False)
+        collect_rollouts(ScriptedPolicy(), StepsEnv, ["nope"], k=1, sampling=SAMPLING, progress=False)
 
 
 def test_chat_backend_path():
     chat = ScriptedChat()
-    trajs = collect_rollouts(chat, ToyEnv, ["toy_2", "toy_1"], k=2, sampling=SAMPLING, scaffold=Scaffold(), progress=False)
+    trajs = collect_rollouts(chat, StepsEnv, ["toy_2", "toy_1"], k=2, sampling=SAMPLING, scaffold=Scaffold(), progress=False)
     assert all(t.success and t.token_ids == [] for t in trajs)
     assert chat.batch_sizes[0] == 4
     assert trajs[0].messages[-1]["content"].endswith("complete_task()\n```")
@@ -166,9 +166,9 @@ def test_chat_backend_path():
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="k must be >= 1, got 0"):
-        collect_rollouts(ScriptedPolicy(), ToyEnv, ["toy_1"], k=0, sampling=SAMPLING)
+        collect_rollouts(ScriptedPolicy(), StepsEnv, ["toy_1"], k=0, sampling=SAMPLING)
     with pytest.raises(TypeError, match="PolicyBackend"):
-        collect_rollouts(object(), ToyEnv, ["toy_1"], k=1, sampling=SAMPLING)  # type: ignore[arg-type]
+        collect_rollouts(object(), StepsEnv, ["toy_1"], k=1, sampling=SAMPLING)  # type: ignore[arg-type]
 
 
 # -- a real (tiny) model through HFBackend --------------------------------------------------------------
@@ -182,8 +182,8 @@ def hf_policy(tiny_model_dir):
 def test_greedy_batched_equals_one_at_a_time(hf_policy):
     greedy = SamplingParams(temperature=0.0, max_new_tokens=12)
     tasks = ["toy_1", "toy_12", "toy_3"]
-    batched = collect_rollouts(hf_policy, ToyEnv, tasks, k=2, sampling=greedy, max_turns=3, concurrency=6, progress=False)
-    single = collect_rollouts(hf_policy, ToyEnv, tasks, k=2, sampling=greedy, max_turns=3, concurrency=1, progress=False)
+    batched = collect_rollouts(hf_policy, StepsEnv, tasks, k=2, sampling=greedy, max_turns=3, concurrency=6, progress=False)
+    single = collect_rollouts(hf_policy, StepsEnv, tasks, k=2, sampling=greedy, max_turns=3, concurrency=1, progress=False)
     assert [t.token_ids for t in batched] == [t.token_ids for t in single]
     assert [t.trainable for t in batched] == [t.trainable for t in single]
     assert all(t.stats["turns"] == 3 for t in batched)
@@ -193,13 +193,13 @@ def test_greedy_batched_equals_one_at_a_time(hf_policy):
 
 def test_tiny_model_stream_matches_chat_template(hf_policy):
     sampling = SamplingParams(temperature=1.0, max_new_tokens=16, seed=3)
-    (t,) = collect_rollouts(hf_policy, ToyEnv, ["toy_2"], k=1, sampling=sampling, max_turns=2, scaffold=Scaffold(), progress=False)
+    (t,) = collect_rollouts(hf_policy, StepsEnv, ["toy_2"], k=1, sampling=sampling, max_turns=2, scaffold=Scaffold(), progress=False)
     tok = hf_policy.tokenizer
     trainable = [i for i, m in enumerate(t.trainable) if m]
     assert trainable and all(t.logprobs[i] < 0.0 for i in trainable)
     # the non-trainable pieces are exactly the template's rendering around the sampled text
     non = [i for i, m in enumerate(t.trainable) if not m]
-    n_open = len(Scaffold().initial_messages(*ToyEnv().reset("toy_2")))
+    n_open = len(Scaffold().initial_messages(*StepsEnv().reset("toy_2")))
     prompt_ids = tok.encode(tok.apply_chat_template(t.messages[:n_open], tokenize=False, add_generation_prompt=True), add_special_tokens=False)
     assert t.token_ids[: len(prompt_ids)] == prompt_ids and non[: len(prompt_ids)] == list(range(len(prompt_ids)))
     tail = tok.decode([t.token_ids[i] for i in non[len(prompt_ids):]])
@@ -226,8 +226,8 @@ class _ConcurrentScripted(ScriptedPolicy):
 def test_per_episode_mode_gives_the_batch_mode_trajectories_one_request_at_a_time():
     batch, single = ScriptedPolicy(), _ConcurrentScripted()
     tasks = ["toy_3", "toy_1", "toy_2"]
-    a = collect(batch, ToyEnv, tasks, k=2, sampling=SAMPLING, progress=False)
-    b = collect(single, ToyEnv, tasks, k=2, sampling=SAMPLING, progress=False)
+    a = collect(batch, StepsEnv, tasks, k=2, sampling=SAMPLING, progress=False)
+    b = collect(single, StepsEnv, tasks, k=2, sampling=SAMPLING, progress=False)
     assert [(t.task_id, t.sample_index, t.token_ids, t.trainable, t.logprobs, t.reward) for t in a.trajectories] == \
            [(t.task_id, t.sample_index, t.token_ids, t.trainable, t.logprobs, t.reward) for t in b.trajectories]
     assert set(single.batch_sizes) == {1} and len(single.batch_sizes) == 2 * (4 + 2 + 3)
@@ -236,7 +236,7 @@ def test_per_episode_mode_gives_the_batch_mode_trajectories_one_request_at_a_tim
 
 def test_per_episode_mode_gives_every_episode_and_turn_its_own_seed():
     policy = _ConcurrentScripted()
-    collect(policy, ToyEnv, ["toy_2"], k=3, sampling=SamplingParams(max_new_tokens=400, seed=7), progress=False)
+    collect(policy, StepsEnv, ["toy_2"], k=3, sampling=SamplingParams(max_new_tokens=400, seed=7), progress=False)
     assert len(policy.seeds) == 9 and len(set(policy.seeds)) == 9  # identical first prompts, different samples
 
 
@@ -262,9 +262,10 @@ def test_per_episode_mode_does_not_hold_ready_episodes_behind_a_slow_generation(
                     released.set()  # toy_4 just sampled its complete_task turn
                 return out
 
-        trajs = collect_rollouts(Gate(), ToyEnv, ["toy_1", "toy_4"], k=1, sampling=SAMPLING, progress=False)
+        trajs = collect_rollouts(Gate(), StepsEnv, ["toy_1", "toy_4"], k=1, sampling=SAMPLING, progress=False)
         assert all(t.success for t in trajs) and released.is_set()
         return waited[0]
 
     assert toy_4_finished_first(concurrent=True)
     assert not toy_4_finished_first(concurrent=False)
+

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from looprl.backends.base import SamplingParams
 from looprl.cli import app
 from looprl.rollout import evaluate
-from looprl.rollout.fakes import ScriptedPolicy, ToyEnv
+from looprl.testing import ScriptedPolicy, StepsEnv
 from looprl.trajectory import read_jsonl
 
 runner = CliRunner()
@@ -20,7 +20,7 @@ runner = CliRunner()
 def test_evaluate_summary_and_files(tmp_path):
     meta = {"toy_1": {"scenario": "s1", "difficulty": 1}, "toy_2": {"scenario": "s1", "difficulty": 2}, "toy_40": {"scenario": "s2", "difficulty": 2}}
 
-    class NoMetaEnv(ToyEnv):  # reports no difficulty/scenario, so evaluate() must fill them in
+    class NoMetaEnv(StepsEnv):  # reports no difficulty/scenario, so evaluate() must fill them in
         def reset(self, task_id, *, seed=None):
             messages, info = super().reset(task_id, seed=seed)
             return messages, {k: v for k, v in info.items() if k not in ("difficulty", "scenario")}
@@ -40,7 +40,7 @@ def test_evaluate_summary_and_files(tmp_path):
     ]
     assert json.loads((tmp_path / "summary.json").read_text())["tgc"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="at least one task id"):
-        evaluate(ScriptedPolicy(), ToyEnv, [], sampling=SamplingParams())
+        evaluate(ScriptedPolicy(), StepsEnv, [], sampling=SamplingParams())
 
 
 def test_eval_command_on_tiny_model(tiny_model_dir, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from looprl.agent import Scaffold
 from looprl.backends.base import SamplingParams
 from looprl.rollout import RolloutError, collect_rollouts
-from looprl.rollout.fakes import ScriptedPolicy, ToyEnv
+from looprl.testing import ScriptedPolicy, StepsEnv
 
 if os.environ.get("CI"):  # CI installs the [ray] extra (scripts/ci-setup.d/50-ray.sh): a missing ray is a failure there
     import ray
@@ -35,14 +35,14 @@ def _key(trajs):
 def test_env_actors_match_local_envs(local_ray):
     from looprl.rollout.ray_collector import RayEnvFactory
 
-    local = collect_rollouts(ScriptedPolicy(), ToyEnv, TASKS, k=2, sampling=SAMPLING, scaffold=Scaffold(), progress=False)
-    factory = RayEnvFactory(ToyEnv)
+    local = collect_rollouts(ScriptedPolicy(), StepsEnv, TASKS, k=2, sampling=SAMPLING, scaffold=Scaffold(), progress=False)
+    factory = RayEnvFactory(StepsEnv)
     try:
         remote = collect_rollouts(ScriptedPolicy(), factory, TASKS, k=2, sampling=SAMPLING, scaffold=Scaffold(), progress=False)
         assert _key(remote) == _key(local)
         assert 1 <= factory.num_actors <= 6  # pooled: an actor serves episode after episode
         # an env failure inside an actor still names the task and the turn
-        failing = RayEnvFactory(ToyEnv, {"fail_on_turn": 1})
+        failing = RayEnvFactory(StepsEnv, {"fail_on_turn": 1})
         with pytest.raises(RolloutError, match=r"task 'toy_3' \(sample 0, turn 1\)"):
             collect_rollouts(ScriptedPolicy(), failing, ["toy_3"], k=1, sampling=SAMPLING, progress=False)
         failing.shutdown()
@@ -54,11 +54,11 @@ def test_env_actors_match_local_envs(local_ray):
 def test_rollout_workers_shard_tasks_and_keep_order(local_ray):
     from looprl.rollout.ray_collector import RayEnvFactory, collect_rollouts_ray
 
-    local = collect_rollouts(ScriptedPolicy(), ToyEnv, TASKS, k=3, sampling=SAMPLING, progress=False)
+    local = collect_rollouts(ScriptedPolicy(), StepsEnv, TASKS, k=3, sampling=SAMPLING, progress=False)
     remote = collect_rollouts_ray(
-        ScriptedPolicy, RayEnvFactory(ToyEnv), TASKS, k=3, sampling=SAMPLING, num_workers=2, worker_num_cpus=0.5, max_turns=10,
+        ScriptedPolicy, RayEnvFactory(StepsEnv), TASKS, k=3, sampling=SAMPLING, num_workers=2, worker_num_cpus=0.5, max_turns=10,
     )
     assert _key(remote) == _key(local)
     assert {t.group_id for t in remote} == set(TASKS)
     with pytest.raises(ValueError, match="num_workers must be >= 1"):
-        collect_rollouts_ray(ScriptedPolicy, ToyEnv, TASKS, k=1, sampling=SAMPLING, num_workers=0)
+        collect_rollouts_ray(ScriptedPolicy, StepsEnv, TASKS, k=1, sampling=SAMPLING, num_workers=0)

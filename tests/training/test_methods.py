@@ -69,11 +69,11 @@ def test_ppo_value_loss_stays_out_of_the_lora(tiny_policy, make_trajectories):
 
 
 def test_sft_gt_chats_train_on_the_solution_tokens(tiny_policy):
-    from looprl.env.toy import ToyEnv
+    from looprl.testing import DigitsEnv
     from looprl.training.sft_data import ground_truth_trajectories, solution_message
 
     solution = "# look at the apps\nprint(apis.api_docs.show_app_descriptions())\nfor i in range(2):\n    print(i)\n"
-    (traj,) = ground_truth_trajectories(["toy_0"], ToyEnv, None, tiny_policy.tokenizer, solution_for=lambda t: solution)
+    (traj,) = ground_truth_trajectories(["toy_0"], DigitsEnv, None, tiny_policy.tokenizer, solution_for=lambda t: solution)
     traj.validate()
     tok = tiny_policy.tokenizer
     turns = sorted({t for t, tr in zip(traj.turn_ids, traj.trainable) if tr})

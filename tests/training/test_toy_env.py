@@ -3,7 +3,7 @@
 import pytest
 
 from looprl.env import make_env
-from looprl.env.toy import ToyEnv, digit_score, load_toy_tasks
+from looprl.testing import DigitsEnv, digit_score, load_toy_tasks
 
 
 def test_digit_score_is_fraction_of_rule_parts():
@@ -14,10 +14,8 @@ def test_digit_score_is_fraction_of_rule_parts():
 
 
 def test_toy_env_episode():
-    import looprl.env.toy  # noqa: F401  (registers "toy")
-
     env = make_env("toy")
-    assert isinstance(env, ToyEnv)
+    assert isinstance(env, DigitsEnv)
     messages, info = env.reset("toy_3")
     assert messages[-1]["role"] == "user" and "digits" in messages[-1]["content"].lower()
     assert info["task_id"] == "toy_3"
@@ -34,7 +32,7 @@ def test_toy_env_episode():
 
 
 def test_multi_turn_toy_rewards_the_mean_over_turns_and_replays_its_ground_truth():
-    env = ToyEnv(turns=3)
+    env = DigitsEnv(turns=3)
     env.reset("toy_1")
     first = env.step("12")
     assert not first.terminated and first.reward == 0.0 and "digits" in first.observation
@@ -47,7 +45,7 @@ def test_multi_turn_toy_rewards_the_mean_over_turns_and_replays_its_ground_truth
         result = env.step(reply)
     assert result.terminated and result.reward == 1.0 and result.info["success"]
     with pytest.raises(ValueError, match="turns"):
-        ToyEnv(turns=0)
+        DigitsEnv(turns=0)
 
 
 def test_sft_gt_on_the_toy_env_uses_its_own_ground_truth(tiny_model_dir):
@@ -56,9 +54,9 @@ def test_sft_gt_on_the_toy_env_uses_its_own_ground_truth(tiny_model_dir):
     from looprl.training.sft_data import ground_truth_trajectories
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    (traj,) = ground_truth_trajectories(["toy_2"], lambda: ToyEnv(turns=2), None, tok)
+    (traj,) = ground_truth_trajectories(["toy_2"], lambda: DigitsEnv(turns=2), None, tok)
     traj.validate()
-    replies = ToyEnv(turns=2).ground_truth_messages("toy_2")
+    replies = DigitsEnv(turns=2).ground_truth_messages("toy_2")
     assert [m["content"] for m in traj.messages if m["role"] == "assistant"] == replies
     assert [m["content"] for m in traj.messages if m["role"] == "user"][1:] == ["Continue: digits only."]
     sampled = [i for i, tr in zip(traj.token_ids, traj.trainable) if tr]

@@ -1,4 +1,4 @@
-"""Test fixtures that need no model hub: a tiny Qwen2-architecture causal LM with a byte-level BPE
+"""A tiny model that needs no model hub: a Qwen2-architecture causal LM with a byte-level BPE
 tokenizer trained locally by `tokenizers` and a ChatML chat template, saved as a normal HF folder.
 
 Used by the test suite, the benchmarks and the learning test. Built once per folder: a second call

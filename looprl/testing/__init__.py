@@ -1,0 +1,38 @@
+"""What the tests, the benchmarks and users' own tests import: a tiny model, fakes and toy envs.
+
+    from looprl.testing import build_tiny_model, ScriptedPolicy, StepsEnv, DigitsEnv
+
+* `looprl.testing.model`: `build_tiny_model(folder)`, a tiny Qwen2-architecture causal LM with a
+  locally trained byte-level BPE tokenizer and a ChatML template (`build_tokenizer`,
+  `tiny_model_config`, `CHATML_TEMPLATE`, `SPECIAL_TOKENS`); no model hub needed.
+* `looprl.testing.fakes`: `CharTokenizer`, `ScriptedPolicy` (a PolicyBackend), `ScriptedChat` (a
+  ChatBackend), `default_script`: a policy with no model.
+* `looprl.testing.envs`: `DigitsEnv` (registered as env "toy": reply with digits only, the learning
+  test's env) and `StepsEnv` (take n steps, then complete: the collector tests' env).
+
+Each name imports its module on first use, so `import looprl.testing` loads neither torch nor the
+world. The older homes of these names (looprl.rollout.fakes, looprl.env.toy) re-export them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_MODULES = {
+    "looprl.testing.model": ("CHATML_TEMPLATE", "SPECIAL_TOKENS", "build_tiny_model", "build_tokenizer", "tiny_model_config"),
+    "looprl.testing.fakes": ("CharTokenizer", "ScriptedChat", "ScriptedPolicy", "default_script"),
+    "looprl.testing.envs": ("DigitsEnv", "StepsEnv", "TOY_TASKS_DEFAULT", "digit_score", "load_toy_tasks"),
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'looprl.testing' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
