@@ -33,7 +33,7 @@ def check_train_config(cfg: Any) -> None:
     check_split(cfg.env.name, cfg.tasks.train_split, cfg.env.options, field="tasks.train_split")
     check_split(cfg.env.name, cfg.tasks.dev_split, cfg.env.options, field="tasks.dev_split")
     if cfg.tasks.task_ids:
-        check_task_ids(cfg.env.name, cfg.tasks.task_ids, field="tasks.task_ids")
+        check_task_ids(cfg.env.name, cfg.tasks.task_ids, field="tasks.task_ids", options=cfg.env.options)
 
 
 def check_eval_config(cfg: Any) -> None:
@@ -94,11 +94,7 @@ def check_model(name: str, adapter_path: str | None = None, *, allow_openai: boo
 
 def check_env(name: str, options: Mapping[str, Any], *, build: bool = True) -> None:
     """env.name is registered, and (with `build`) env.options are options that env accepts."""
-    from looprl.env import (
-        make_env,
-        registered_envs,
-        toy as _toy,  # noqa: F401  (registers "toy", as the trainer does)
-    )
+    from looprl.env import make_env, registered_envs
 
     names = registered_envs()
     if name not in names:
@@ -114,35 +110,23 @@ def check_env(name: str, options: Mapping[str, Any], *, build: bool = True) -> N
 
 
 def check_split(env_name: str, split: str, options: Mapping[str, Any], *, field: str) -> None:
-    """A split name the env has (the toy env has none: its option n_tasks says which tasks there are)."""
-    if env_name == "toy":
-        return
-    if env_name == "appworld":
-        from looprl.env.appworld import resolve_root
+    """A split name the env has (`Env.splits`; the toy env has none: its option n_tasks says which tasks there are)."""
+    from looprl.env.base import task_lookup
 
-        try:
-            datasets = resolve_root(options.get("root")) / "data" / "datasets"
-        except ValueError as exc:
-            raise ConfigError(f"{field}={split!r}: {exc}") from None
-        if not (datasets / f"{split}.txt").is_file():
-            available = sorted(p.stem for p in datasets.glob("*.txt"))
-            raise ConfigError(f"{field}={split!r} is not an AppWorld split; splits: {', '.join(available) or 'none found'}")
-        return
-    from looprl.world.tasks import HELDOUT, SPLITS  # the built-in world (also the fallback of envs without splits)
-
-    if split not in (*SPLITS, HELDOUT):
-        raise ConfigError(f"{field}={split!r} is not a split of the built-in world; splits: {', '.join((*SPLITS, HELDOUT))}")
+    try:
+        splits = task_lookup(env_name).splits(dict(options))
+    except ValueError as exc:  # e.g. AppWorld without a root
+        raise ConfigError(f"{field}={split!r}: {exc}") from None
+    if splits is not None and split not in splits:
+        raise ConfigError(f"{field}={split!r} is not a split of env {env_name!r}; splits: {', '.join(splits) or 'none found'}")
 
 
-def check_task_ids(env_name: str, ids: Sequence[str], *, field: str) -> None:
-    """Explicit task ids exist (the built-in world's; other envs' ids are theirs to check on reset)."""
-    if env_name != "appsuite":
-        return
-    from looprl.world import get_task
+def check_task_ids(env_name: str, ids: Sequence[str], *, field: str, options: Mapping[str, Any] | None = None) -> None:
+    """Explicit task ids exist, as far as the env can tell without being built (`Env.check_task_ids`:
+    the built-in world checks every id, envs that can only tell on reset accept them all)."""
+    from looprl.env.base import task_lookup
 
-    for task_id in ids:
-        try:
-            get_task(task_id)
-        except (KeyError, ValueError) as exc:
-            message = exc.args[0] if exc.args else str(exc)
-            raise ConfigError(f"{field}: {message}") from None
+    try:
+        task_lookup(env_name).check_task_ids(list(ids), dict(options or {}))
+    except ValueError as exc:
+        raise ConfigError(f"{field}: {exc.args[0] if exc.args else exc}") from None

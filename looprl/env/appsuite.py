@@ -20,9 +20,9 @@ as the paper's training reward is). Turn limits, observation budgets and recordi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Sequence
 
-from looprl.env.base import Message, StepResult, register_env
+from looprl.env.base import BuiltinWorldTasks, Message, StepResult, register_env
 from looprl.env.cells import extract_code_blocks, join_code_blocks
 from looprl.env.sandbox import Sandbox, SandboxLimits, resolve_isolation, sandbox_protections
 
@@ -45,8 +45,8 @@ def _task_message(instruction: str, supervisor: dict[str, Any], date: str) -> st
     )
 
 
-class AppSuiteEnv:
-    """The built-in world as an Env. Options: ``isolation`` ("auto" | "bwrap" | "unshare" | "none"),
+class AppSuiteEnv(BuiltinWorldTasks):
+    """The built-in world as an Env (its tasks: `BuiltinWorldTasks`, every explicit id checked). Options: ``isolation`` ("auto" | "bwrap" | "unshare" | "none"),
     ``sandbox`` (a dict of `SandboxLimits` fields, e.g. ``{"cell_timeout_s": 10}``) and ``prespawn``
     (start the next episode's worker during this one: worth it for an env reused across many episodes,
     wasted on one built per episode; default False). Even without it the worker boots in the
@@ -152,6 +152,17 @@ class AppSuiteEnv:
             spare.close()
         self.done = True
 
+    @classmethod
+    def check_task_ids(cls, ids: Sequence[str], options: Mapping[str, Any] | None = None) -> None:
+        """ValueError naming the first id that is no task of the built-in world (with the id's form)."""
+        from looprl.world import get_task
+
+        for task_id in ids:
+            try:
+                get_task(task_id)
+            except KeyError as exc:  # a KeyError's str() would quote its message
+                raise ValueError(exc.args[0] if exc.args else str(exc)) from None
+
     # -- internals -------------------------------------------------------------------------------
 
     def _new_sandbox(self) -> Sandbox:
@@ -183,4 +194,4 @@ def make_appsuite_env(**options: Any) -> AppSuiteEnv:
     return AppSuiteEnv(**options)
 
 
-register_env("appsuite", make_appsuite_env, overwrite=True)
+register_env("appsuite", make_appsuite_env, overwrite=True, env_class=AppSuiteEnv)

@@ -59,7 +59,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -399,6 +399,24 @@ class AppWorldEnv:
 
     # -- Env protocol -------------------------------------------------------------------------------
 
+    @classmethod
+    def splits(cls, options: Mapping[str, Any] | None = None) -> Sequence[str]:
+        """The split files of the AppWorld root in `options` (data/datasets/<split>.txt)."""
+        datasets = resolve_root((options or {}).get("root")) / "data" / "datasets"
+        return sorted(p.stem for p in datasets.glob("*.txt"))
+
+    @classmethod
+    def task_ids(cls, split: str, options: Mapping[str, Any] | None = None, *, difficulties: Sequence[int] | None = None,
+                 instances: int | None = None, start: int = 1, scenarios: Sequence[str] | None = None) -> list[str]:
+        """AppWorld's own split file and difficulty metadata (`load_task_ids`); AppWorld's tasks are
+        fixed, so `instances`, `start` and `scenarios` do not apply."""
+        return load_task_ids((options or {}).get("root"), split, difficulty=list(difficulties) if difficulties else None)
+
+    @classmethod
+    def check_task_ids(cls, ids: Sequence[str], options: Mapping[str, Any] | None = None) -> None:
+        """Accepts any id: `reset` names a task the root does not hold (the root may be another machine's in Ray mode)."""
+        return None
+
     def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]:
         if not isinstance(task_id, str) or not task_id or "/" in task_id or task_id.startswith("."):
             raise ValueError(f"AppWorld task ids look like 'a1b2c3d_1', got {task_id!r}")
@@ -651,4 +669,4 @@ def _check_report(checks: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-register_env("appworld", AppWorldEnv)
+register_env("appworld", AppWorldEnv, env_class=AppWorldEnv)

@@ -11,7 +11,7 @@ It drives one short episode and one finished episode and checks, naming each pro
 * the final step (the agent calls complete_task) is terminated, its reward is in [0, 1] and equals
   `info["reward"]`, and its info holds `success` (bool) and `checks` (a list of {name, passed,
   detail});
-* stepping a finished episode raises; `evaluate()` (if offered) returns reward/success/checks;
+* stepping a finished episode raises; `evaluate()` on an unfinished episode returns reward/success/checks;
   `close()` may be called twice.
 
 The probe actions are AppWorld-style REPL messages (```python blocks calling `apis.*`), which both
@@ -122,7 +122,7 @@ def check_env(
     """Check ``env`` against the Env contract; raise EnvCheckError listing every problem, else return a summary."""
     problems: list[str] = []
     task_id = task_id or _default_task_id(env)
-    for method in ("reset", "step", "close"):
+    for method in ("reset", "step", "evaluate", "close"):
         if not callable(getattr(env, method, None)):
             problems.append(f"the env has no {method}() method")
     if problems:
@@ -153,9 +153,7 @@ def check_env(
         if result.reward != 0.0:
             problems.append(f"probe action {steps}: a step that does not end the episode must have reward 0, got {result.reward}")
 
-    evaluate = getattr(env, "evaluate", None)
-    if callable(evaluate):
-        _check_report(evaluate(), "evaluate() on an unfinished episode", problems)
+    _check_report(env.evaluate(), "evaluate() on an unfinished episode", problems)
 
     final = env.step(final_action)
     steps += 1

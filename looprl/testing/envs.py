@@ -175,5 +175,5 @@ class StepsEnv(_ToyTasks):
         self.closed = True
 
 
-# `n_tasks` sizes the toy "split" (looprl.env.task_ids reads it); the env itself accepts and ignores it
-register_env("toy", lambda n_tasks=None, **options: DigitsEnv(**options), overwrite=True)
+# `n_tasks` sizes the toy "split" (DigitsEnv.task_ids reads it); the env itself accepts and ignores it
+register_env("toy", lambda n_tasks=None, **options: DigitsEnv(**options), overwrite=True, env_class=DigitsEnv)
