@@ -1,15 +1,17 @@
 """Cross-cutting env behaviour as wrappers (Gymnasium's idea): turn limit, observation budget, recording.
 
-Each wrapper is an Env around an Env and forwards what it does not change, including extra methods
-such as `evaluate()` (attribute access falls through to the wrapped env; `unwrapped` is the
-innermost). `wrap_env` stacks them in the usual order:
+Each wrapper is an Env around an Env and forwards what it does not change: the protocol's
+`evaluate()`, and any extra method (attribute access falls through to the wrapped env; `unwrapped`
+is the innermost). `wrap_env` stacks them in the usual order:
 
     env = wrap_env(make_env("appsuite"), max_turns=40, max_observation_tokens=3000, record_dir="runs/x/episodes")
 
 * `TurnLimit`: the step that reaches `max_turns` without the episode terminating is truncated; its
   reward and `info` (reward, success, checks) come from the wrapped env's `evaluate()`, so an agent
   that never called complete_task still gets the fraction of checks passed (the paper's training
-  reward).
+  reward). The rollout collector runs every episode inside one: it is the only turn limit.
+  `evaluation_report` is the one way an episode that was cut off is scored (the collector's context
+  budget uses it too).
 * `ObservationBudget`: observations longer than the budget are cut by `truncate_observation` (the
   one implementation, which the collector and SFT-GT's data use too), keeping the start, with a
   closing line saying how much was cut. Tokens are counted with a tokenizer when one is given (an
@@ -31,7 +33,8 @@ from typing import Any
 from looprl.env.base import Env, Message, StepResult
 from looprl.utils.io import atomic_write_text
 
-__all__ = ["CHARS_PER_TOKEN", "Wrapper", "TurnLimit", "ObservationBudget", "RecordEpisode", "truncate_observation", "wrap_env"]
+__all__ = ["CHARS_PER_TOKEN", "Wrapper", "TurnLimit", "ObservationBudget", "RecordEpisode", "evaluation_report", "truncate_observation",
+           "wrap_env"]
 
 
 class Wrapper:
@@ -45,6 +48,9 @@ class Wrapper:
 
     def step(self, action: str) -> StepResult:
         return self.env.step(action)
+
+    def evaluate(self) -> dict[str, Any]:
+        return self.env.evaluate()
 
     def close(self) -> None:
         self.env.close()
@@ -63,6 +69,16 @@ class Wrapper:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.env!r})"
+
+
+def evaluation_report(env: Env) -> dict[str, Any] | None:
+    """`env.evaluate()` as a plain dict (a report object's `to_dict()`): the reward, success and checks
+    of an episode cut off before it terminated. None when the env reports nothing (a Ray proxy of an
+    env without an evaluator); the episode then keeps its last step's reward."""
+    report = env.evaluate()
+    if report is None:
+        return None
+    return report.to_dict() if hasattr(report, "to_dict") else dict(report)
 
 
 class TurnLimit(Wrapper):
@@ -86,10 +102,8 @@ class TurnLimit(Wrapper):
             return result
         info = {**result.info, "truncated_by": "turn_limit", "max_turns": self.max_turns}
         reward = result.reward
-        evaluate = getattr(self.env, "evaluate", None)
-        if evaluate is not None:
-            report = evaluate()
-            report = report.to_dict() if hasattr(report, "to_dict") else dict(report)
+        report = evaluation_report(self.env)
+        if report is not None:
             info.update(report)
             reward = float(report.get("reward", reward))
         return replace(result, reward=reward, truncated=True, info=info)

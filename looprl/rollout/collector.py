@@ -8,9 +8,13 @@ A backend that serves concurrent requests itself (`concurrent_requests = True`: 
 OpenAI-style endpoint) is instead called once per episode turn from the pool, as soon as that
 episode is ready, with a seed of its own; the server batches the requests (per-episode mode).
 
-Budgets end an episode as *truncated*, never as a crash: `max_turns` agent turns, `max_context_tokens`
-in the token stream (the generation budget of a turn is what is left of it), and each observation is
-cut to `max_observation_tokens` with a note. With `early_stop`, once every task has at least
+Budgets end an episode as *truncated*, never as a crash: `max_turns` agent turns (every env runs
+inside a `TurnLimit` wrapper, which scores the cut-off episode with the env's `evaluate()`),
+`max_context_tokens` in the token stream (the generation budget of a turn is what is left of it;
+scored the same way, by `evaluation_report`), and each observation is cut to
+`max_observation_tokens` with a note (`truncate_observation`, here on the driving thread rather than
+in an `ObservationBudget` wrapper: it counts with the policy's tokenizer, which is not shared across
+the pool's threads). With `early_stop`, once every task has at least
 floor(0.75 K) finished rollouts (4 of 6, as in the LOOP paper) and 90% of all rollouts are finished,
 the rest are cancelled and left out of the result.
 
@@ -37,7 +41,7 @@ from looprl.agent.tokens import ChatTokens, TokenStream
 from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams
 from looprl.env.base import Env, Message, StepResult
 from looprl.env.cells import extract_code_blocks, join_code_blocks
-from looprl.env.wrappers import truncate_observation
+from looprl.env.wrappers import TurnLimit, evaluation_report, truncate_observation
 from looprl.rollout.spec import RolloutSpec
 from looprl.trajectory import Trajectory
 
@@ -328,7 +332,7 @@ class _Run:
 
     # env work, run in the pool ----------------------------------------------------------------------
     def _reset(self, ep: _Episode) -> _Episode:
-        ep.env = self.env_factory()
+        ep.env = TurnLimit(self.env_factory(), self.max_turns)
         ep.messages, ep.info = ep.env.reset(ep.task_id)
         ep.messages = [dict(m) for m in ep.messages]  # type: ignore[misc]
         return ep
@@ -437,10 +441,7 @@ class _Run:
         ep.turn += 1
         ep.steps.append(_step_record(ep.turn - 1, ep.last_action, result))
         if result.terminated or result.truncated:
-            self._finish(ep, "terminated" if result.terminated else "env_truncated", pool, alive, result)
-            return
-        if ep.turn >= self.max_turns:
-            self._finish(ep, "max_turns", pool, alive)
+            self._finish(ep, _finish_reason(result), pool, alive, result)
             return
         observation = self.driver.truncate_observation(result.observation)
         message = self.scaffold.observation_message(observation, ep.info) if self.scaffold else {"role": "user", "content": observation}
@@ -454,11 +455,11 @@ class _Run:
         ep.finish = finish
         info = dict(result.info) if result is not None else {}
         reward = result.reward if result is not None else 0.0
-        if result is None:
-            # The agent did not complete the task: the training reward is still the fraction of checks
-            # passed (paper), when the env can evaluate the state as it stands.
+        if result is None and ep.env is not None:
+            # Cut off by the context budget before the agent completed the task: the training reward is
+            # still the fraction of checks passed (paper), as TurnLimit gives an episode it cuts off.
             try:
-                evaluation = _evaluate_now(ep.env)
+                evaluation = evaluation_report(ep.env)
             except Exception as exc:
                 raise RolloutError(f"env evaluate() failed for {ep.where()}: {type(exc).__name__}: {exc}") from exc
             if evaluation is not None:
@@ -510,16 +511,12 @@ class _Run:
         return self.stats.finished >= 0.9 * self.stats.requested and all(self.done_per_task[t] >= need for t in self.task_ids)
 
 
-def _evaluate_now(env: Env | None) -> dict[str, Any] | None:
-    """The env's evaluation of the current state, if it offers one (`env.evaluate()`)."""
-    evaluate = getattr(env, "evaluate", None)
-    if evaluate is None:
-        return None
-    report = evaluate()
-    if report is None:
-        return None
-    data = report.to_dict() if hasattr(report, "to_dict") else dict(report)
-    return data
+def _finish_reason(result: StepResult) -> str:
+    """An ended episode's `finish` stat: the agent completed it, the collector's TurnLimit cut it, or
+    the env itself truncated it (a server that died, the env's own budget)."""
+    if result.terminated:
+        return "terminated"
+    return "max_turns" if result.info.get("truncated_by") == "turn_limit" else "env_truncated"
 
 
 def _step_record(turn: int, action: str, result: StepResult) -> dict[str, Any]:

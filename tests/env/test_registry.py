@@ -116,3 +116,20 @@ def test_preflight_asks_the_env():
     with pytest.raises(ConfigError, match="tasks.task_ids: .*'todo_1'"):
         check_task_ids("toy", ["todo_1"], field="tasks.task_ids")
 
+
+def test_wrappers_forward_evaluate_and_check_env_requires_it():
+    from looprl.env.checker import EnvCheckError, check_env
+    from looprl.env.wrappers import TurnLimit, Wrapper
+    from looprl.testing import StepsEnv
+
+    assert "evaluate" in Wrapper.__dict__
+    env = TurnLimit(StepsEnv(), 5)
+    env.reset("toy_2")
+    env.step("go")
+    assert env.evaluate() == StepsEnv.evaluate(env.unwrapped)
+
+    class NoEvaluate(StepsEnv):
+        evaluate = None
+
+    with pytest.raises(EnvCheckError, match=r"no evaluate\(\) method"):
+        check_env(NoEvaluate(), "toy_1")

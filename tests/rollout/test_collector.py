@@ -6,6 +6,8 @@ import pytest
 
 from looprl.agent import Scaffold
 from looprl.backends.base import SamplingParams
+from looprl.env.base import StepResult
+from looprl.env.wrappers import TurnLimit
 from looprl.rollout import RolloutError, collect, collect_rollouts
 from looprl.rollout.collector import early_stop_min_per_task
 from looprl.testing import ScriptedChat, ScriptedPolicy, StepsEnv
@@ -269,3 +271,63 @@ def test_per_episode_mode_does_not_hold_ready_episodes_behind_a_slow_generation(
     assert toy_4_finished_first(concurrent=True)
     assert not toy_4_finished_first(concurrent=False)
 
+
+class _CountingEvaluate(StepsEnv):
+    """Counts evaluate() calls; with `truncate_after`, ends the episode itself (truncated) after that many steps."""
+
+    def __init__(self, truncate_after=None, **kwargs):
+        super().__init__(**kwargs)
+        self.truncate_after, self.evaluations = truncate_after, 0
+
+    def step(self, action):
+        result = super().step(action)
+        if self.truncate_after is not None and self.steps >= self.truncate_after and not result.terminated:
+            return StepResult("the env gave up", 0.25, False, True, result.info)
+        return result
+
+    def evaluate(self):
+        self.evaluations += 1
+        return super().evaluate()
+
+
+def test_the_turn_limit_is_the_turn_limit_wrapper():
+    # the collector's max_turns gives the outcome TurnLimit gives on the same actions: truncated, not
+    # terminated, reward/success/checks from one evaluate() of the state at the limit
+    envs = []
+
+    def factory():
+        envs.append(_CountingEvaluate())
+        return envs[-1]
+
+    (t,) = collect_rollouts(ScriptedPolicy(), factory, ["toy_50"], k=1, sampling=SAMPLING, max_turns=3, progress=False)
+    by_hand = TurnLimit(StepsEnv(), max_turns=3)
+    by_hand.reset("toy_50")
+    results = [by_hand.step(step["code"]) for step in t.steps]
+    assert [r.truncated for r in results] == [False, False, True] and results[-1].info["truncated_by"] == "turn_limit"
+    assert t.truncated and not t.terminated and t.stats["finish"] == "max_turns"
+    assert (t.reward, t.success, t.checks) == (results[-1].reward, results[-1].info["success"], results[-1].info["checks"])
+    assert t.reward == pytest.approx(0.5 * 3 / 50) and envs[0].evaluations == 1
+
+
+def test_an_env_that_truncates_itself_keeps_its_reward():
+    envs = []
+
+    def factory():
+        envs.append(_CountingEvaluate(truncate_after=2))
+        return envs[-1]
+
+    (t,) = collect_rollouts(ScriptedPolicy(), factory, ["toy_50"], k=1, sampling=SAMPLING, max_turns=10, progress=False)
+    assert t.truncated and not t.terminated and t.stats["finish"] == "env_truncated" and t.stats["turns"] == 2
+    assert t.reward == 0.25 and envs[0].evaluations == 0  # the env's own end, not a cut: no evaluation
+    # the limit falling on the env's own truncating step leaves the env's result alone (as TurnLimit does)
+    (t,) = collect_rollouts(ScriptedPolicy(), factory, ["toy_50"], k=1, sampling=SAMPLING, max_turns=2, progress=False)
+    assert t.stats["finish"] == "env_truncated" and t.reward == 0.25 and envs[1].evaluations == 0
+
+
+def test_a_context_cut_is_scored_like_a_turn_limit_cut():
+    policy = ScriptedPolicy()
+    prompt_len = len(policy.tokenizer.encode(policy.tokenizer.apply_chat_template(StepsEnv().reset("toy_9")[0], tokenize=False,
+                                                                                  add_generation_prompt=True)))
+    (t,) = collect_rollouts(policy, StepsEnv, ["toy_9"], k=1, sampling=SAMPLING, max_context_tokens=prompt_len + 300, progress=False)
+    assert t.stats["finish"] == "context" and t.truncated and not t.terminated
+    assert t.stats["turns"] >= 1 and t.reward == pytest.approx(0.5 * t.stats["turns"] / 9) and t.checks[0]["name"] == "completed"
