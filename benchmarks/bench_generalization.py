@@ -25,14 +25,14 @@ and the command), OUT/generalization.png and OUT/generalization.md (the table).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import shlex
-import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from looprl.experiments import Marks, Stages, evaluate_run, mean_sd, tgc_and_reward
 
 DEFAULT_OUT = Path("benchmarks/results/generalization")
 LOOP_BLOCK = 20  # instances per scenario each seed's LOOP may draw (iterations x tasks / pool, with room)
@@ -78,32 +78,6 @@ def build_config(args: argparse.Namespace):
     return cfg
 
 
-class Marks:
-    """Which stages are done (OUT/state.json, written atomically after each)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
-
-    def done(self, key: str) -> bool:
-        return key in self.data
-
-    def mark(self, key: str, **info: Any) -> None:
-        from looprl.utils.io import atomic_write_json
-
-        self.data[key] = info
-        atomic_write_json(self.path, self.data)
-
-
-def tgc_and_reward(eval_dir: Path) -> dict[str, float]:
-    from looprl.analysis import load_run
-
-    trajectories = load_run(eval_dir).trajectories
-    n = max(len(trajectories), 1)
-    return {"tgc": 100.0 * sum(bool(t.success) for t in trajectories) / n, "reward": sum(t.reward for t in trajectories) / n,
-            "tasks": len(trajectories)}
-
-
 def sft_stage_config(cfg, model_path: str, run_dir: Path, n: int, seed: int, start: int, args: argparse.Namespace):
     from looprl.demo import sft_config
     from looprl.training.trainer import resolve_task_ids
@@ -119,7 +93,7 @@ def sft_stage_config(cfg, model_path: str, run_dir: Path, n: int, seed: int, sta
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from looprl.backends import resolve_model
-    from looprl.demo import eval_config, latest_adapter, loop_config, pick_heldout_tasks, rollout_server, run_evaluation, sampler_backend, train_stage
+    from looprl.demo import latest_adapter, loop_config, pick_heldout_tasks, rollout_server, sampler_backend, train_stage
     from looprl.world.tasks import HELDOUT
 
     blocks = instance_blocks(args.seeds, args.instances)
@@ -127,24 +101,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     marks = Marks(out / "state.json")
+    timed = Stages(marks, "generalization")
     cfg = build_config(args)
     model_path = str(resolve_model(cfg.train.model.name_or_path))
     heldout = pick_heldout_tasks(cfg)
     backend = sampler_backend(cfg)
     started = time.perf_counter()
 
-    def timed(key: str, fn, *fn_args) -> None:
-        if marks.done(key):
-            return
-        t0 = time.perf_counter()
-        fn(*fn_args)
-        marks.mark(key, seconds=round(time.perf_counter() - t0, 1))
-        print(f"[generalization] {key}: {marks.data[key]['seconds']:.0f} s", flush=True)
-
     def evaluate(trained: Path | None, method: str | None, url: str | None, where: Path, label: str) -> None:
         """Evaluate the newest adapter of the run `trained` (None: the base model) on the held-out instances."""
-        adapter = latest_adapter(trained) if trained is not None else None
-        run_evaluation(eval_config(cfg, model_path, adapter, backend, url, split=HELDOUT), heldout, where, label, method)
+        evaluate_run(cfg, model_path, trained, method, backend, url, HELDOUT, heldout, where, label)
 
     grid = [(n, s) for s in args.seeds for n in args.instances]
     with rollout_server(cfg, model_path, backend, needed=True) as url:
@@ -162,11 +128,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return summarize(args, cfg, runs, grid, marks, heldout, time.perf_counter() - started)
 
 
-def _mean_sd(values: list[float]) -> dict[str, float]:
-    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0, "n": len(values),
-            "min": min(values), "max": max(values)}
-
-
 def summarize(args, cfg, runs: Path, grid, marks: Marks, heldout: list[str], wall_s: float) -> dict[str, Any]:
     before = tgc_and_reward(runs / "eval_before")
     rows = []
@@ -180,10 +141,10 @@ def summarize(args, cfg, runs: Path, grid, marks: Marks, heldout: list[str], wal
     for n in sorted({n for n, _ in grid}):
         mine = [r for r in rows if r["instances"] == n]
         by_n[str(n)] = {
-            "warmup_tgc": _mean_sd([r["warmup"]["tgc"] for r in mine]),
-            "after_tgc": _mean_sd([r["after"]["tgc"] for r in mine]),
-            "loop_gain_tgc": _mean_sd([r["loop_gain_tgc"] for r in mine]),
-            "loop_gain_reward": _mean_sd([r["loop_gain_reward"] for r in mine]),
+            "warmup_tgc": mean_sd([r["warmup"]["tgc"] for r in mine]),
+            "after_tgc": mean_sd([r["after"]["tgc"] for r in mine]),
+            "loop_gain_tgc": mean_sd([r["loop_gain_tgc"] for r in mine]),
+            "loop_gain_reward": mean_sd([r["loop_gain_reward"] for r in mine]),
         }
     t = cfg.train
     result = {
