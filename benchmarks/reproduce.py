@@ -1,52 +1,473 @@
-"""The LOOP paper's comparison (its Table 1) at a scale this machine can run.
+"""The LOOP paper's comparison (its Table 1) at small scale: every method from the same start, with the
+same rollout budget, tasks and seeds, evaluated the same way.
 
-Every method gets the same model, tasks, seed(s) and rollout budget (K rollouts x tasks per
-iteration x iterations) and the same evaluation. On a 2-core CPU the setting is looprl's tiny
-115K-parameter model (looprl.testing) on the multi-turn toy env (3 turns; reward = mean share of
-digit characters over the turns; looprl/env/toy.py): small enough that every method learns or
-fails within minutes, multi-turn so that LOOP's per-token, per-turn and per-trajectory ratios
-differ. SmolLM2-135M on the built-in world is the setting of `looprl demo`; it does not learn
-measurably in the minutes a CPU gives it (docs/results.md).
+**The built-in world (`--env appsuite`, the default).** SmolLM2-135M-Instruct (`--model smollm2`,
+materialized by looprl.backends.resolve_model) in the demo's setting (looprl.schema.DemoConfig: six
+training scenarios with short difficulty-1 ground truths, the terse prompt, episodes of at most 8
+turns of at most 96 new tokens, rollouts at temperature 0.7, lr 5e-5 for every method). Stages, each a
+looprl run directory under OUT/runs/, each marked done in OUT/state.json with its wall seconds, so a
+killed benchmark continues where it stopped (and a training run resumes from its last checkpoint):
 
-    python benchmarks/reproduce.py                          # all methods, seeds 0 1, ~15-25 min on 2 cores
-    python benchmarks/reproduce.py --methods loop rloo --seeds 0 --iterations 10
+  1. warmup         one SFT-GT warm-up (the demo's: instances 1-6 of each scenario, 2 passes, lr 1e-3),
+                    trained once and shared by every method and seed: the comparison is of what each
+                    method does from the same starting policy, and the spread over seeds is the spread
+                    of the methods' own stage (task order, sampling, minibatch order), not the warm-up's
+                    (benchmarks/bench_generalization.py measures that one)
+  2. warmup eval    greedy evaluation of the warm-up on held-out instances of the training scenarios
+                    (`--heldout-tasks`, the demo's pick: 3 per scenario by default, so SGC has the
+                    paper's 3 tasks per scenario) and on dev tasks (`--dev-tasks`, the demo's pick)
+  3. METHOD/sSEED   every method x seed from the warm-up's adapter, with the same budget:
+                    * RL methods and EI: `--iterations` x `--tasks-per-iteration` x K (`--k`) rollouts of
+                      the current policy on fresh training instances (the same task sequence for every
+                      method of a seed: the trainer's seeded sampler);
+                    * sft-gt (continued SFT-GT, no sampling): the ground truths of exactly the tasks the
+                      RL methods of that seed draw, same iterations and tasks per iteration, each chat
+                      presented K x epochs times (trainer.epochs = K x 2): as often as LOOP's update
+                      passes over the K rollouts of a task;
+                    * rft: one collection from the starting policy over its 3-temperature sweep on the
+                      first round(iterations x tasks / 3) tasks of that sequence (x 3 temperatures x K:
+                      the nearest whole-task match to the RL budget; the rollouts column says what it
+                      got), then the same iterations and tasks per iteration on its successes;
+                    * ppo: its critic trains alone for `--ppo-critic-warmup` iterations (default: the
+                      paper's share, 10 of its ~200 iterations, rounded: 0 at 2 iterations).
+  4. METHOD/sSEED eval  the same greedy evaluations of the run's final adapter (no best-on-dev
+                    selection: there is no periodic dev evaluation at this size)
+One local vLLM server samples every rollout when `looprl models setup-vllm` has built its
+environment (`--sampler auto`), with each adapter merged into its weights (the demo's setting);
+otherwise transformers in this process.
 
-Writes OUT/reproduce.json (every run's curve and final numbers, the setting, the command),
-OUT/reproduce.png (learning curves, mean over seeds), OUT/reproduce.md (a table in the style of
-the paper's Table 1). On a GPU, point --recipe at configs/qwen2.5-7b-1gpu.yaml and --env appsuite
-to rerun the same comparison on the built-in world (see docs/results.md).
+    .venv/bin/python benchmarks/reproduce.py                                   # everything (~2.5 h on 2 cores)
+    .venv/bin/python benchmarks/reproduce.py --methods loop rloo sft-gt --seeds 0   # a slice; rerun to extend
+
+Writes OUT/reproduce.json (every run's numbers, each with the metrics file it was read from; the
+setting; the cost estimate and the measured wall seconds of every stage; the command), OUT/reproduce.md
+(the Table-1-shaped table: held-out and dev TGC and SGC, mean ± sd over seeds), OUT/behaviour.md
+(docs/metrics.md's behaviour metrics per method against the warm-up, from the evaluation rollouts
+pooled over seeds), OUT/reproduce.png (training reward per iteration, mean over seeds; final held-out
+TGC) and OUT/report.html (looprl's HTML report over the evaluation runs; `--no-report` to skip).
+
+**Cost (defaults, 2 CPU cores, SmolLM2 on vLLM).** From rates measured here: an SFT-GT chat
+presentation ~5.2 s, a greedy evaluation ~8 s per task (24 held-out + dev tasks ~3.2 min), a LOOP
+rollout ~13 s with its share of the update (an iteration of 4 tasks x K=4 ~3.5 min), PPO ~1.5x that
+(it trains on every rollout, plus its critic). Warm-up ~6 min + its evaluation ~3 min + server
+start ~1 min, then per seed ~67 min (7 RL-like methods x 16 rollouts ~24 min, PPO ~5 min, SFT-GT
+~3 min, RFT ~3 min, 10 evaluations ~32 min): **about 145 minutes for 2 seeds**, evaluations about
+half of it. `estimate_seconds()` computes it for any setting; the JSON holds the estimate and what
+each stage really took. At this size each method makes a few optimizer steps: the table shows the
+pipeline and any large effect, not the paper's differences.
+
+**On a GPU (Qwen2.5-7B-Instruct, configs/qwen2.5-7b-1gpu.yaml as the training recipe).** Untested
+here (no GPU on the development machine); the budget is a sketch to size to the GPU hours:
+
+    python benchmarks/reproduce.py --recipe configs/qwen2.5-7b-1gpu.yaml --sampler vllm \\
+        --iterations 20 --tasks-per-iteration 16 --k 6 --heldout-tasks 72 --dev-tasks 30 --seeds 0 1 2 \\
+        --set train.rollout.adapter_sync=lora --set train.env.max_observation_tokens=3000 \\
+        --set "train.tasks.scenarios=null" --set "train.tasks.difficulties=[1,2]" --set sft_lr=2e-4 \\
+        --out benchmarks/results/reproduce-qwen7b
+
+**The toy env (`--env toy`, the smoke variant).** looprl's tiny 282K-parameter model
+(looprl.testing) on the multi-turn toy env (3 turns; reward = mean share of digit characters over the
+turns; looprl/env/toy.py), no warm-up, 16 iterations x 8 tasks x K=6, ~15-25 min on 2 cores; every
+RL method reaches 100% there, so it separates methods only by how fast the sampled reward rises.
+Writes the same file names under benchmarks/results/reproduce/ (its own table and curves).
+
+    python benchmarks/reproduce.py --env toy
+    python benchmarks/reproduce.py --env toy --methods loop rloo --seeds 0 --iterations 10
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-METHODS = ["loop", "loop-turn", "loop-bandit", "rloo", "grpo", "ppo", "sft-gt"]
+TOY_METHODS = ["loop", "loop-turn", "loop-bandit", "rloo", "grpo", "ppo", "sft-gt"]
+APPSUITE_METHODS = ["loop", "loop-turn", "loop-bandit", "rloo", "grpo", "grpo-kl", "ppo", "sft-gt", "rft", "ei"]
+METHODS = TOY_METHODS  # the toy comparison's default set (kept for callers of the earlier module)
+FIXED_DATA = ("sft-gt", "rft")  # methods that train on fixed data (ground truth, base-model samples), not on their own samples
 LABELS = {
     "loop": "LOOP (token)", "loop-turn": "LOOP (turn)", "loop-bandit": "LOOP (bandit)", "rloo": "RLOO",
-    "grpo": "GRPO", "ppo": "PPO (learned critic)", "sft-gt": "SFT-GT",
+    "grpo": "GRPO, no KL", "grpo-kl": "GRPO (KL)", "ppo": "PPO (learned critic)", "sft-gt": "SFT-GT", "rft": "RFT", "ei": "EI",
 }
+DEFAULTS = {  # per env: (iterations, tasks per iteration, K, output folder)
+    "toy": (16, 8, 6, Path("benchmarks/results/reproduce")),
+    "appsuite": (2, 2, 4, Path("benchmarks/results/reproduce-appsuite")),
+}
+# seconds on the 2-core development machine, SmolLM2-135M on vLLM's CPU backend (docs/results.md, the demo)
+COST_S = {"sft_chat": 5.2, "eval_task": 8.0, "rollout": 13.0, "ppo_factor": 1.5, "server_start": 60.0}
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS, help="methods to compare")
+    p.add_argument("--env", default="appsuite", choices=["appsuite", "toy"], help="the built-in world (default) or the toy smoke variant")
+    p.add_argument("--methods", nargs="+", default=None, choices=APPSUITE_METHODS,
+                   help=f"methods to compare (default: appsuite {' '.join(APPSUITE_METHODS)}; toy {' '.join(TOY_METHODS)})")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="training seeds (each method runs once per seed)")
-    p.add_argument("--iterations", type=int, default=16, help="training iterations per run")
-    p.add_argument("--tasks-per-iteration", type=int, default=8, help="tasks sampled per iteration")
-    p.add_argument("--k", type=int, default=6, help="rollouts per task (K)")
-    p.add_argument("--turns", type=int, default=3, help="turns per toy episode")
-    p.add_argument("--lr", type=float, default=1e-2, help="learning rate (the tiny model is randomly initialized; LoRA covers lm_head)")
-    p.add_argument("--eval-every", type=int, default=4, help="dev evaluation (greedy) every N iterations")
-    p.add_argument("--test-tasks", type=int, default=32, help="held-out toy tasks for the final evaluation")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/reproduce"), help="output folder")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per run (1 is fastest for the tiny model)")
-    return p.parse_args(argv)
+    p.add_argument("--iterations", type=int, default=None, help="training iterations per run (appsuite 2, toy 16)")
+    p.add_argument("--tasks-per-iteration", type=int, default=None, help="tasks sampled per iteration (appsuite 2, toy 8)")
+    p.add_argument("--k", type=int, default=None, help="rollouts per task, K (appsuite 4, toy 6)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate of every method (appsuite: the demo's 5e-5; toy 1e-2, "
+                   "the tiny model is randomly initialized and LoRA covers lm_head)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (appsuite: benchmarks/results/reproduce-appsuite; "
+                   "toy: benchmarks/results/reproduce); rerun with the same one to resume")
+    g = p.add_argument_group("built-in world (--env appsuite)")
+    g.add_argument("--model", default="smollm2", help="HF model id or folder (default: SmolLM2-135M-Instruct, materialized)")
+    g.add_argument("--recipe", type=Path, default=None, help="a TrainConfig YAML (configs/) laid over the demo's training "
+                   "settings, e.g. configs/qwen2.5-7b-1gpu.yaml on a GPU")
+    g.add_argument("--heldout-tasks", type=int, default=18, help="held-out instances of the training scenarios evaluated")
+    g.add_argument("--dev-tasks", type=int, default=6, help="dev tasks evaluated (new kinds of work)")
+    g.add_argument("--ppo-critic-warmup", type=int, default=None, help="PPO: critic-only iterations first (default: "
+                   "round(0.05 x iterations), the paper's 10 of ~200)")
+    g.add_argument("--sampler", default="auto", choices=["auto", "vllm", "transformers"], help="what samples rollouts")
+    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="any DemoConfig override, e.g. train.rollout.sampling.temperature=1.0 (repeatable; applied last)")
+    g.add_argument("--no-report", dest="report", action="store_false", help="skip the HTML report")
+    g = p.add_argument_group("toy env (--env toy)")
+    g.add_argument("--turns", type=int, default=3, help="turns per toy episode")
+    g.add_argument("--eval-every", type=int, default=4, help="dev evaluation (greedy) every N iterations")
+    g.add_argument("--test-tasks", type=int, default=32, help="held-out toy tasks for the final evaluation")
+    g.add_argument("--threads", type=int, default=1, help="torch threads per run (1 is fastest for the tiny model)")
+    args = p.parse_args(argv)
+    iterations, tasks, k, out = DEFAULTS[args.env]
+    args.iterations = args.iterations or iterations
+    args.tasks_per_iteration = args.tasks_per_iteration or tasks
+    args.k = args.k or k
+    args.out = args.out or out
+    args.methods = args.methods or (APPSUITE_METHODS if args.env == "appsuite" else TOY_METHODS)
+    if args.env == "toy" and args.lr is None:
+        args.lr = 1e-2
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    return args
+
+
+# ================================================================================ the built-in world
+
+
+def build_config(args):
+    """The demo's config (DemoConfig), with the recipe laid over its training settings and the budget."""
+    import yaml
+
+    from looprl.config import load_config
+    from looprl.schema import DemoConfig
+
+    base = {"train": yaml.safe_load(args.recipe.read_text())} if args.recipe else None
+    overrides = [
+        f"run_dir={args.out}", f"heldout_tasks={args.heldout_tasks}", f"dev_tasks={args.dev_tasks}", f"sampler={args.sampler}",
+        f"train.model.name_or_path={args.model}" if not args.recipe or args.model != "smollm2" else None,
+        f"train.trainer.iterations={args.iterations}", f"train.trainer.tasks_per_iteration={args.tasks_per_iteration}",
+        f"train.trainer.rollouts_per_task={args.k}", "train.trainer.eval_every=0",
+        f"train.trainer.lr={args.lr}" if args.lr is not None else None, *args.overrides,
+    ]
+    return load_config(DemoConfig, overrides=[o for o in overrides if o], base=base)
+
+
+def critic_warmup(args) -> int:
+    return args.ppo_critic_warmup if args.ppo_critic_warmup is not None else round(0.05 * args.iterations)
+
+
+def rft_tasks(args) -> int:
+    """RFT's task count: its one collection (tasks x 3 temperatures x K) nearest the RL budget."""
+    from looprl.training.trainer import RFT_TEMPERATURES
+
+    return max(1, round(args.iterations * args.tasks_per_iteration / len(RFT_TEMPERATURES)))
+
+
+def method_config(cfg, args, method: str, seed: int, model_path: str, start_adapter: str, run_dir: Path, backend: str, url):
+    """One method's training config: the demo's LOOP stage from the warm-up's adapter, with the
+    method, the seed and the budget matching described in the module docstring."""
+    from looprl.demo import loop_config
+    from looprl.experiments import task_sequence
+
+    tc = loop_config(cfg, model_path, start_adapter, run_dir, backend, url)
+    tc.seed = seed
+    t = tc.trainer
+    t.method = method
+    budget_tasks = args.iterations * args.tasks_per_iteration
+    if method in ("sft-gt", "rft"):  # fixed data: exactly the tasks (a prefix of those) the RL runs of this seed draw
+        n = budget_tasks if method == "sft-gt" else rft_tasks(args)
+        tc.tasks.task_ids = task_sequence(tc, n)
+        tc.tasks.fresh_instances = False
+    if method == "sft-gt":
+        t.epochs = t.rollouts_per_task * t.epochs  # each chat as often as LOOP's update sees its task's K rollouts
+    if method == "ppo":
+        t.critic_warmup_iterations = critic_warmup(args)
+    return type(tc).model_validate(tc.model_dump())  # validated again, as loaded
+
+
+def stage_keys(methods: list[str], seeds: list[int]) -> list[str]:
+    return ["warmup/sft", "warmup/eval"] + [f"{m}/s{s}/{stage}" for s in seeds for m in methods for stage in ("train", "eval")]
+
+
+def setting_of(args, cfg, task_sets: dict[str, list[str]]) -> dict[str, Any]:
+    """What makes two invocations the same benchmark (methods and seeds may differ: subsets of one)."""
+    t = cfg.train
+    return {
+        "env": "appsuite", "model": t.model.name_or_path, "recipe": str(args.recipe) if args.recipe else None,
+        "iterations": t.trainer.iterations, "tasks_per_iteration": t.trainer.tasks_per_iteration, "k": t.trainer.rollouts_per_task,
+        "epochs": t.trainer.epochs, "lr": t.trainer.lr, "temperature": t.rollout.sampling.temperature,
+        "max_turns": t.env.max_turns, "eval_max_turns": t.env.eval_max_turns, "max_new_tokens": t.rollout.sampling.max_new_tokens,
+        "scenarios": t.tasks.scenarios, "difficulties": t.tasks.difficulties, "scaffold": t.rollout.scaffold,
+        "warmup": {"instances": cfg.sft_instances, "passes": cfg.sft_epochs, "lr": cfg.sft_lr, "difficulties": cfg.sft_difficulties},
+        "ppo_critic_warmup": critic_warmup(args), "rft_tasks": rft_tasks(args),
+        "rollouts_per_run": t.trainer.iterations * t.trainer.tasks_per_iteration * t.trainer.rollouts_per_task,
+        "heldout_ids": task_sets["heldout"], "dev_ids": task_sets["dev"], "overrides": args.overrides,
+    }
+
+
+def estimate_seconds(args, n_heldout: int, n_dev: int, demo=None, cost: dict[str, float] = COST_S) -> dict[str, float]:
+    """The wall time the setting (`demo`: its DemoConfig, default the demo's) should take on the
+    development machine with SmolLM2 on vLLM (rates in COST_S), per part, in seconds."""
+    from looprl.schema import DemoConfig
+
+    demo = demo or DemoConfig()
+    rollouts = args.iterations * args.tasks_per_iteration * args.k
+    per_eval = (n_heldout + n_dev) * cost["eval_task"]
+    per_method = {
+        "sft-gt": args.iterations * args.tasks_per_iteration * args.k * demo.train.trainer.epochs * cost["sft_chat"],
+        "rft": rft_tasks(args) * 3 * args.k * cost["rollout"],
+        "ppo": rollouts * cost["rollout"] * cost["ppo_factor"],
+    }
+    train = sum(per_method.get(m, rollouts * cost["rollout"]) for m in args.methods) * len(args.seeds)
+    warmup = demo.sft_instances * len(demo.train.tasks.scenarios or []) * demo.sft_epochs * cost["sft_chat"]
+    out = {"server_start": cost["server_start"], "warmup": warmup, "warmup_eval": per_eval, "training": train,
+           "evaluations": per_eval * len(args.methods) * len(args.seeds)}
+    out["total"] = sum(out.values())
+    return {k: round(v) for k, v in out.items()}
+
+
+def run_appsuite(args) -> dict[str, Any]:
+    from looprl.backends import resolve_model
+    from looprl.demo import evaluate_subsets, latest_adapter, pick_dev_tasks, pick_heldout_tasks, rollout_server, sampler_backend, sft_config, train_stage
+    from looprl.experiments import Marks, Stages
+
+    out, started = args.out, time.perf_counter()
+    runs = out / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    cfg = build_config(args)
+    task_sets = {"heldout": pick_heldout_tasks(cfg), "dev": pick_dev_tasks(cfg)}
+    setting = setting_of(args, cfg, task_sets)
+    marks = Marks(out / "state.json")
+    if marks.done("setting") and marks.data["setting"] != setting:
+        changed = sorted(k for k in setting if marks.data["setting"].get(k) != setting[k])
+        raise SystemExit(f"{out} holds a benchmark with another setting ({', '.join(changed)} differ); "
+                         "rerun with its own arguments to resume it, or give another --out")
+    marks.mark("setting", **setting)
+    stage = Stages(marks, "reproduce")
+    model_path = str(resolve_model(cfg.train.model.name_or_path))
+    backend = sampler_backend(cfg)
+    print(f"[reproduce] {len(args.methods)} methods x seeds {args.seeds}, {setting['rollouts_per_run']} rollouts each; "
+          f"estimated {estimate_seconds(args, *map(len, task_sets.values()), cfg)['total'] / 60:.0f} min in all; sampler {backend}", flush=True)
+
+    def evaluate(trained: Path, method: str, url, where: Path, label: str) -> None:
+        evaluate_subsets(cfg, model_path, latest_adapter(trained), method, backend, url, where, "final", label, task_sets)
+
+    with rollout_server(cfg, model_path, backend, needed=stage.pending(stage_keys(args.methods, args.seeds))) as url:
+        warm = runs / "warmup"
+        stage("warmup/sft", train_stage, sft_config(cfg, model_path, warm))
+        start = latest_adapter(warm)
+        stage("warmup/eval", evaluate_subsets, cfg, model_path, start, "sft-gt", backend, url, runs, "warmup", "SFT-GT warm-up", task_sets)
+        for seed in args.seeds:
+            for method in args.methods:
+                here, key = runs / f"{method}_s{seed}", f"{method}/s{seed}"
+                tc = method_config(cfg, args, method, seed, model_path, start, here / "train", backend, url)
+                stage(f"{key}/train", train_stage, tc)
+                stage(f"{key}/eval", evaluate, here / "train", method, url, here, f"{LABELS[method]}, seed {seed}")
+    return summarize_appsuite(args, cfg, runs, marks, setting, task_sets, time.perf_counter() - started)
+
+
+def _curve(train_dir: Path) -> list[dict[str, Any]]:
+    from looprl.training.trainer import read_metrics
+
+    return [{"iteration": h["iteration"], "reward": h.get("rollout/reward_mean"), "success": h.get("rollout/success_rate"),
+             "rollouts": h.get("rollout/count"), "kept": h.get("rollout/kept"), "optimizer_steps": h.get("train/optimizer_steps")}
+            for h in read_metrics(train_dir)]
+
+
+def _rollouts_sampled(method: str, train_dir: Path, curve: list[dict[str, Any]]) -> int:
+    """Rollouts the run sampled: its iterations' for methods that sample the policy, RFT's one
+    collection (its fixed_data.jsonl), none for SFT-GT (ground truth)."""
+    from looprl.training.methods import get_method
+
+    source = get_method(method).rollouts
+    if source == "policy":
+        return int(sum(c["rollouts"] or 0 for c in curve))
+    if source == "base-once":
+        path = train_dir / "fixed_data.jsonl"
+        return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.is_file() else 0
+    return 0
+
+
+def summarize_appsuite(args, cfg, runs: Path, marks, setting: dict[str, Any], task_sets: dict[str, list[str]], wall_s: float) -> dict[str, Any]:
+    from looprl.experiments import eval_numbers, mean_sd
+
+    suffixes = [s for s, ids in task_sets.items() if ids]
+    warmup = {s: eval_numbers(runs / f"eval_warmup_{s}") for s in suffixes}
+    rows = []
+    for method in args.methods:
+        for seed in args.seeds:
+            here = runs / f"{method}_s{seed}"
+            curve = _curve(here / "train")
+            rows.append({
+                "method": method, "seed": seed, "run_dir": str(here / "train"), "metrics_file": str(here / "train" / "metrics.jsonl"),
+                "curve": curve, "rollouts_sampled": _rollouts_sampled(method, here / "train", curve),
+                "kept": int(sum(c["kept"] or 0 for c in curve)), "optimizer_steps": int(sum(c["optimizer_steps"] or 0 for c in curve)),
+                "eval": {s: eval_numbers(here / f"eval_final_{s}") for s in suffixes},
+                "seconds": {"train": marks.seconds(f"{method}/s{seed}/train"), "eval": marks.seconds(f"{method}/s{seed}/eval")},
+            })
+    table = []
+    for method in args.methods:
+        mine = [r for r in rows if r["method"] == method]
+        row: dict[str, Any] = {"method": method, "label": LABELS[method], "seeds": [r["seed"] for r in mine]}
+        for s in suffixes:
+            for metric in ("tgc", "sgc", "reward"):
+                row[f"{s}_{metric}"] = mean_sd([r["eval"][s][metric] for r in mine])
+        for key in ("rollouts_sampled", "kept", "optimizer_steps"):
+            row[key] = statistics.fmean(r[key] for r in mine)
+        row["train_minutes"] = statistics.fmean(r["seconds"]["train"] for r in mine) / 60
+        table.append(row)
+    stage_s = {k: v["seconds"] for k, v in marks.data.items() if isinstance(v, dict) and "seconds" in v}
+    result = {
+        "benchmark": "reproduce", "command": "python benchmarks/reproduce.py " + " ".join(shlex.quote(a) for a in args.argv),
+        "setting": setting, "methods": args.methods, "seeds": args.seeds,
+        "warmup": {"run_dir": str(runs / "warmup"), "eval": warmup},
+        "runs": rows, "table": table,
+        "behaviour": behaviour_by_method(runs, args.methods, args.seeds, suffixes),
+        "cost": {"estimate_s": estimate_seconds(args, len(task_sets["heldout"]), len(task_sets["dev"]), cfg), "estimate_rates_s": COST_S,
+                 "stage_seconds": stage_s, "recorded_stage_seconds": round(sum(stage_s.values()), 1),
+                 "this_invocation_seconds": round(wall_s, 1), "cores": 2},
+    }
+    from looprl.utils.io import atomic_write_json, atomic_write_text
+
+    atomic_write_json(args.out / "reproduce.json", result)
+    atomic_write_text(args.out / "reproduce.md", appsuite_markdown(result))
+    atomic_write_text(args.out / "behaviour.md", behaviour_markdown(result))
+    appsuite_plot(result, args.out / "reproduce.png")
+    if args.report:
+        from looprl.analysis.report import build_report
+
+        evals = [runs / f"eval_warmup_{s}" for s in suffixes] + [runs / f"{m}_s{seed}" / f"eval_final_{s}"
+                                                                  for m in args.methods for seed in args.seeds for s in suffixes]
+        build_report(evals, args.out / "report.html", title="looprl: the paper's comparison on the built-in world")
+    print(appsuite_markdown(result))
+    print(behaviour_markdown(result))
+    print(f"wrote {args.out / 'reproduce.json'}, reproduce.md, behaviour.md, reproduce.png" + (", report.html" if args.report else ""))
+    return result
+
+
+def behaviour_by_method(runs: Path, methods: list[str], seeds: list[int], suffixes: list[str]) -> dict[str, Any]:
+    """docs/metrics.md's behaviour metrics of the greedy evaluation rollouts (held-out and dev pooled),
+    the warm-up's and each method's pooled over its seeds, with the ratio method / warm-up."""
+    from looprl.analysis import load_run
+    from looprl.analysis.behaviour import BEHAVIOUR_METRICS, behaviour_metrics
+    from looprl.analysis.compare import ratio
+
+    def pooled(dirs: list[Path]) -> dict[str, Any]:
+        return behaviour_metrics([t for d in dirs for t in load_run(d).trajectories])
+
+    base = pooled([runs / f"eval_warmup_{s}" for s in suffixes])
+    out: dict[str, Any] = {"warmup": base, "labels": {k: v[0] for k, v in BEHAVIOUR_METRICS.items()}, "methods": {}}
+    for m in methods:
+        values = pooled([runs / f"{m}_s{seed}" / f"eval_final_{s}" for seed in seeds for s in suffixes])
+        out["methods"][m] = {"values": values, "ratio_to_warmup": {k: ratio(values.get(k), base.get(k)) for k in BEHAVIOUR_METRICS}}
+    return out
+
+
+def _pm(d: dict[str, float] | None, digits: int = 1) -> str:
+    return "-" if d is None else f"{d['mean']:.{digits}f} ± {d['sd']:.{digits}f}"
+
+
+def appsuite_markdown(result: dict[str, Any]) -> str:
+    s, warm = result["setting"], result["warmup"]["eval"]
+    suffixes = list(warm)
+    names = {"heldout": "held-out", "dev": "dev"}
+    head = " | ".join(f"{names[x]} {m}" for x in suffixes for m in ("TGC", "SGC"))
+    lines = [
+        f"{s['model']} on the built-in world, from one SFT-GT warm-up ({s['warmup']['instances']} instances per scenario x "
+        f"{s['warmup']['passes']} passes); every method {s['iterations']} iterations x {s['tasks_per_iteration']} tasks x K={s['k']} "
+        f"= {s['rollouts_per_run']} rollouts (SFT-GT: the same tasks' ground truth, no sampling; RFT: one collection of "
+        f"{s['rft_tasks']} tasks x 3 temperatures x K), lr {s['lr']}, temperature {s['temperature']}. Greedy evaluation of the final "
+        f"adapter on {len(s['heldout_ids'])} held-out instances of the training scenarios and {len(s['dev_ids'])} dev tasks. "
+        f"TGC and SGC in %, mean ± sd over seeds {result['seeds']}.",
+        "",
+        f"| method | {head} | rollouts / run | kept | optimizer steps | train min / run |",
+        "|---|" + "---|" * (2 * len(suffixes) + 4),
+        "| SFT-GT warm-up (the start) | " + " | ".join(f"{warm[x][m]:.1f}" for x in suffixes for m in ("tgc", "sgc")) + " | - | - | - | - |",
+    ]
+    for r in result["table"]:
+        cells = " | ".join(_pm(r[f"{x}_{m}"]) for x in suffixes for m in ("tgc", "sgc"))
+        lines.append(f"| {r['label']} | {cells} | {r['rollouts_sampled']:.0f} | {r['kept']:.0f} | {r['optimizer_steps']:.0f} | "
+                     f"{r['train_minutes']:.1f} |")
+    c = result["cost"]
+    lines += ["", f"Cost: {c['recorded_stage_seconds'] / 60:.0f} min of recorded stages (estimate {c['estimate_s']['total'] / 60:.0f} min).", ""]
+    return "\n".join(lines)
+
+
+def behaviour_markdown(result: dict[str, Any]) -> str:
+    b = result["behaviour"]
+    methods = list(b["methods"])
+
+    def fmt(v: Any) -> str:
+        return "-" if v is None else f"{v:.3g}"
+
+    lines = [
+        "Behaviour metrics (docs/metrics.md) of the greedy evaluation rollouts, held-out and dev pooled, each method's pooled "
+        f"over seeds {result['seeds']}; in parentheses the ratio to the warm-up.",
+        "",
+        "| metric | warm-up | " + " | ".join(LABELS[m] for m in methods) + " |",
+        "|---|---|" + "---|" * len(methods),
+    ]
+    for key, label in b["labels"].items():
+        cells = []
+        for m in methods:
+            v, r = b["methods"][m]["values"].get(key), b["methods"][m]["ratio_to_warmup"].get(key)
+            cells.append(fmt(v) + (f" ({r:.2g}x)" if r is not None else ""))
+        lines.append(f"| {label} | {fmt(b['warmup'].get(key))} | " + " | ".join(cells) + " |")
+    lines.append(f"| rollouts | {b['warmup']['n_rollouts']} | " + " | ".join(str(b['methods'][m]['values']['n_rollouts']) for m in methods) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def appsuite_plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from looprl.training.methods import get_method
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for m in result["methods"]:
+        if get_method(m).rollouts != "policy":  # SFT-GT's and RFT's "rollouts" are fixed data, not the policy's samples
+            continue
+        curves = [r["curve"] for r in result["runs"] if r["method"] == m and r["curve"]]
+        n = min((len(c) for c in curves), default=0)
+        if n:
+            ax1.plot([curves[0][i]["iteration"] for i in range(n)],
+                     [statistics.fmean(c[i]["reward"] or 0.0 for c in curves) for i in range(n)], marker="o", label=LABELS[m])
+    ax1.set(title="training reward (sampled rollouts, mean over seeds)", xlabel="iteration", ylabel="mean reward", ylim=(0, 1.02))
+    ax1.legend(fontsize=7)
+    labels = [r["label"] for r in result["table"]]
+    for offset, (suffix, name) in enumerate((("heldout", "held-out"), ("dev", "dev"))):
+        key = f"{suffix}_tgc"
+        if result["table"] and key in result["table"][0]:
+            xs = [i + 0.4 * offset - 0.2 for i in range(len(labels))]
+            ax2.bar(xs, [r[key]["mean"] for r in result["table"]], width=0.4, yerr=[r[key]["sd"] for r in result["table"]],
+                    capsize=3, label=f"{name} TGC")
+            ax2.axhline(result["warmup"]["eval"][suffix]["tgc"], linestyle="--", color=f"C{offset}", linewidth=0.8,
+                        label=f"{name} TGC, warm-up")
+    ax2.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
+    ax2.set(title="greedy TGC after training (mean ± sd over seeds)", ylabel="TGC (%)")
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ================================================================================ the toy env (smoke variant)
 
 
 def run_config(args, method: str, seed: int, model_dir: Path):
@@ -117,11 +538,11 @@ def summarize(runs: list[dict], methods: list[str]) -> list[dict]:
         last_dev = [next((c["dev_tgc"] for c in reversed(r["curve"]) if c["dev_tgc"] is not None), None) for r in rs]
         last_dev_reward = [next((c["dev_reward"] for c in reversed(r["curve"]) if c["dev_reward"] is not None), None) for r in rs]
         # SFT-GT's "rollouts" are the ground truth itself (reward 1 by construction), not policy samples
-        tail = [None if m == "sft-gt" else _mean([c["reward"] for c in r["curve"][-3:]]) for r in rs]
+        tail = [None if m in FIXED_DATA else _mean([c["reward"] for c in r["curve"][-3:]]) for r in rs]
         # how fast: mean training reward over all iterations (area under the curve) and the first
         # iteration whose training reward reached 0.9 (None if never)
-        auc = [None if m == "sft-gt" else _mean([c["reward"] for c in r["curve"]]) for r in rs]
-        first = [None if m == "sft-gt" else next((c["iteration"] for c in r["curve"] if (c["reward"] or 0) >= 0.9), None) for r in rs]
+        auc = [None if m in FIXED_DATA else _mean([c["reward"] for c in r["curve"]]) for r in rs]
+        first = [None if m in FIXED_DATA else next((c["iteration"] for c in r["curve"] if (c["reward"] or 0) >= 0.9), None) for r in rs]
         rows.append({
             "method": m, "label": LABELS[m], "seeds": len(rs),
             "train_reward_auc": _mean(auc), "iterations_to_0.9": _mean(first),
@@ -168,10 +589,7 @@ def plot(runs: list[dict], methods: list[str], path: Path) -> None:
         rs = [r for r in runs if r["method"] == m]
         if not rs:
             continue
-        if m == "sft-gt":  # its training "rollouts" are the ground truth: only the dev curve is the policy's
-            rs_dev_only = True
-        else:
-            rs_dev_only = False
+        rs_dev_only = m in FIXED_DATA  # their training "rollouts" are fixed data: only the dev curve is the policy's
         n = min(len(r["curve"]) for r in rs)
         its = [rs[0]["curve"][i]["iteration"] for i in range(n)]
         if not rs_dev_only:
@@ -189,8 +607,7 @@ def plot(runs: list[dict], methods: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def run_toy(args) -> dict:
     from looprl.testing import build_tiny_model
     from looprl.utils.io import atomic_write_json, atomic_write_text
 
@@ -201,14 +618,14 @@ def main(argv=None) -> int:
     setting = {"model": "looprl.testing tiny Qwen2", "model_params": None, "env": "toy", "turns": args.turns,
                "iterations": args.iterations, "tasks_per_iteration": args.tasks_per_iteration, "k": args.k,
                "lr": args.lr, "seeds": args.seeds, "test_tasks": args.test_tasks,
-               "command": " ".join(["python", "benchmarks/reproduce.py", *(argv if argv is not None else sys.argv[1:])])}
+               "command": " ".join(["python", "benchmarks/reproduce.py", *args.argv])}
     from transformers import AutoConfig
 
     c = AutoConfig.from_pretrained(model_dir)
     per_layer = 4 * c.hidden_size ** 2 + 3 * c.hidden_size * c.intermediate_size  # attention q,k,v,o + MLP gate,up,down
     setting["model_params"] = f"~{(c.vocab_size * c.hidden_size + c.num_hidden_layers * per_layer) // 1000}K"
-    runs = [r for r in done if r.get("setting_key") == json.dumps({k: setting[k] for k in ("turns", "iterations", "tasks_per_iteration", "k", "lr")})]
     key = json.dumps({k: setting[k] for k in ("turns", "iterations", "tasks_per_iteration", "k", "lr")})
+    runs = [r for r in done if r.get("setting_key") == key]
     for seed in args.seeds:
         for method in args.methods:
             if any(r["method"] == method and r["seed"] == seed for r in runs):
@@ -221,13 +638,20 @@ def main(argv=None) -> int:
             print(f"[reproduce] {method} seed {seed}: {result['wall_s']} s, held-out TGC {result['test']['tgc']:.3f}, "
                   f"reward {result['test']['reward_mean']:.3f}", flush=True)
             atomic_write_json(results_path, {"setting": setting, "runs": runs})  # resumable: finished runs are kept
-    methods = [m for m in METHODS if m in args.methods]
+    methods = [m for m in APPSUITE_METHODS if m in args.methods]
     rows = summarize(runs, methods)
-    atomic_write_json(results_path, {"setting": setting, "runs": runs, "table": rows})
+    out = {"setting": setting, "runs": runs, "table": rows}
+    atomic_write_json(results_path, out)
     atomic_write_text(args.out / "reproduce.md", markdown(rows, setting))
     plot(runs, methods, args.out / "reproduce.png")
     print(markdown(rows, setting))
     print(f"wrote {results_path}, {args.out / 'reproduce.md'}, {args.out / 'reproduce.png'}")
+    return out
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    run_appsuite(args) if args.env == "appsuite" else run_toy(args)
     return 0
 
 

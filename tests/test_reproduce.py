@@ -1,0 +1,109 @@
+"""benchmarks/reproduce.py end to end in smoke size: on the built-in world (tiny model, transformers
+sampler, 2 held-out instances + 1 dev task, one-turn episodes) for LOOP and the two methods whose budget
+is matched by hand (SFT-GT, RFT), two seeds from one shared warm-up, then resumed; every method's
+config without training; and the toy-env variant."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "reproduce.py"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("reproduce", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _ids(path: Path) -> list[str]:
+    return [json.loads(line)["task_id"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def _appsuite_argv(out: Path, model: Path, *extra: str) -> list[str]:
+    return ["--out", str(out), "--model", str(model), "--sampler", "transformers", "--iterations", "2", "--tasks-per-iteration", "1",
+            "--k", "2", "--heldout-tasks", "2", "--dev-tasks", "1", "--no-report", "--set", "sft_instances=1", "--set", "sft_epochs=1",
+            "--set", "train.tasks.scenarios=[email_count_from_sender,phone_create_alarm]", "--set", "train.env.max_turns=1",
+            "--set", "train.env.eval_max_turns=1", "--set", "train.rollout.sampling.max_new_tokens=8", *extra]
+
+
+def test_reproduce_appsuite_smoke_and_resume(tiny_model_dir, tmp_path, capsys):
+    bench = _load()
+    out = tmp_path / "rep"
+    argv = _appsuite_argv(out, tiny_model_dir, "--methods", "loop", "sft-gt", "rft", "--seeds", "0", "1")
+    result = bench.run_appsuite(bench.parse_args(argv))
+    for name in ("reproduce.json", "reproduce.md", "behaviour.md", "reproduce.png", "state.json"):
+        assert (out / name).is_file(), name
+    assert [r["method"] for r in result["table"]] == ["loop", "sft-gt", "rft"]
+    for row in result["table"]:
+        assert row["heldout_tgc"]["n"] == row["dev_sgc"]["n"] == 2  # mean ± sd over both seeds
+    runs = out / "runs"
+    warmup_adapter = str(runs / "warmup" / "checkpoints" / "iter_000001" / "adapter")
+    for r in result["runs"]:
+        here = runs / f"{r['method']}_s{r['seed']}"
+        assert r["eval"]["heldout"]["source"] == str(here / "eval_final_heldout" / "summary.json")  # traceable to its run
+        assert r["eval"]["heldout"]["tasks"] == 2 and r["eval"]["dev"]["tasks"] == 1
+        assert warmup_adapter in (here / "train" / "config.yaml").read_text()  # every method starts from the one warm-up
+    heldout = _ids(runs / "eval_warmup_heldout" / "rollouts.jsonl")
+    assert heldout == result["setting"]["heldout_ids"] and all(int(t.rsplit("_", 1)[1]) >= 100_001 for t in heldout)
+    for seed in (0, 1):
+        loop_tasks = {t for f in sorted((runs / f"loop_s{seed}" / "train" / "rollouts").glob("*.jsonl")) for t in _ids(f)}
+        assert len(loop_tasks) == 2 and len(_ids(runs / f"loop_s{seed}" / "train" / "rollouts" / "iter_000001.jsonl")) == 2  # K=2
+        sft = _ids(runs / f"sft-gt_s{seed}" / "train" / "fixed_data.jsonl")
+        assert set(sft) == loop_tasks and len(sft) == 2  # the ground truth of exactly the tasks LOOP drew
+        rft = _ids(runs / f"rft_s{seed}" / "train" / "fixed_data.jsonl")
+        assert len(rft) == bench.rft_tasks(bench.parse_args(argv)) * 3 * 2 and set(rft) <= loop_tasks
+    by = {r["method"]: r for r in result["table"]}
+    assert by["loop"]["rollouts_sampled"] == 4 and by["sft-gt"]["rollouts_sampled"] == 0 and by["rft"]["rollouts_sampled"] == 6
+    assert set(result["behaviour"]["methods"]) == {"loop", "sft-gt", "rft"}
+    assert result["cost"]["estimate_s"]["total"] > 0 and "loop/s1/train" in result["cost"]["stage_seconds"]
+    md = (out / "reproduce.md").read_text()
+    assert "| SFT-GT warm-up (the start) |" in md and "| LOOP (token) |" in md and "held-out SGC" in md
+
+    capsys.readouterr()
+    again = bench.run_appsuite(bench.parse_args(argv))  # resumed: nothing is redone
+    assert again["table"] == result["table"]
+    assert "[reproduce] loop/s0" not in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="another setting"):  # a changed budget never mixes with the old runs
+        bench.run_appsuite(bench.parse_args(argv + ["--k", "3"]))
+
+
+def test_method_configs_match_the_budget(tiny_model_dir, tmp_path):
+    """Every method's config, without training: the method, seed and start adapter; SFT-GT and RFT on
+    the very tasks the RL runs draw; PPO's critic warm-up at the paper's share."""
+    bench = _load()
+    args = bench.parse_args(_appsuite_argv(tmp_path, tiny_model_dir, "--iterations", "3", "--tasks-per-iteration", "2"))
+    cfg = bench.build_config(args)
+    configs = {m: bench.method_config(cfg, args, m, 1, str(tiny_model_dir), "ADAPTER", tmp_path / m, "transformers", None)
+               for m in bench.APPSUITE_METHODS}
+    from looprl.experiments import task_sequence
+
+    drawn = task_sequence(configs["loop"], 6)
+    for m, c in configs.items():
+        assert (c.trainer.method, c.seed, c.model.adapter_path, c.trainer.eval_every) == (m, 1, "ADAPTER", 0)
+        assert c.trainer.lr == configs["loop"].trainer.lr
+    assert configs["sft-gt"].tasks.task_ids == drawn and configs["sft-gt"].trainer.epochs == 2 * 2  # K x epochs
+    assert configs["rft"].tasks.task_ids == drawn[:2]  # 2 tasks x 3 temperatures x K = the RL runs' 3 x 2 x K
+    assert configs["ppo"].trainer.critic_warmup_iterations == 0 and configs["grpo-kl"].trainer.kl_coef > 0
+    defaults = bench.parse_args([])
+    assert (defaults.iterations, defaults.tasks_per_iteration, defaults.k, defaults.methods) == (2, 2, 4, bench.APPSUITE_METHODS)
+    assert 120 * 60 <= bench.estimate_seconds(defaults, 18, 6)["total"] <= 160 * 60  # the docstring's ~145 min
+
+
+def test_reproduce_toy_smoke_and_resume(tmp_path, capsys):
+    bench = _load()
+    argv = ["--env", "toy", "--out", str(tmp_path / "toy"), "--methods", "loop", "sft-gt", "--seeds", "0", "--iterations", "2",
+            "--tasks-per-iteration", "2", "--k", "2", "--test-tasks", "2", "--eval-every", "1"]
+    assert bench.main(argv) == 0
+    data = json.loads((tmp_path / "toy" / "reproduce.json").read_text())
+    assert [r["method"] for r in data["table"]] == ["loop", "sft-gt"] and data["setting"]["env"] == "toy"
+    assert all(len(r["curve"]) == 2 for r in data["runs"])
+    assert (tmp_path / "toy" / "reproduce.png").is_file() and "| LOOP (token) |" in (tmp_path / "toy" / "reproduce.md").read_text()
+    capsys.readouterr()
+    assert bench.main(argv) == 0
+    assert "loop seed 0: already done" in capsys.readouterr().out
