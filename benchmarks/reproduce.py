@@ -30,6 +30,10 @@ killed benchmark continues where it stopped (and a training run resumes from its
                       got), then the same iterations and tasks per iteration on its successes;
                     * ppo: its critic trains alone for `--ppo-critic-warmup` iterations (default: the
                       paper's share, 10 of its ~200 iterations, rounded: 0 at 2 iterations).
+                    Two of looprl's choices matter here, from the same start: GRPO's KL reference is the
+                    model with the adapter disabled, i.e. the model *before* the warm-up; RFT's "base
+                    model" is what the sampler holds when its run starts: the warm-up on vLLM (the
+                    start adapter merged in), the model without adapter on transformers.
   4. METHOD/sSEED eval  the same greedy evaluations of the run's final adapter (no best-on-dev
                     selection: there is no periodic dev evaluation at this size)
 One local vLLM server samples every rollout when `looprl models setup-vllm` has built its
@@ -60,10 +64,14 @@ pipeline and any large effect, not the paper's differences.
 here (no GPU on the development machine); the budget is a sketch to size to the GPU hours:
 
     python benchmarks/reproduce.py --recipe configs/qwen2.5-7b-1gpu.yaml --sampler vllm \\
-        --iterations 20 --tasks-per-iteration 16 --k 6 --heldout-tasks 72 --dev-tasks 30 --seeds 0 1 2 \\
+        --iterations 20 --tasks-per-iteration 16 --k 6 --heldout-tasks 72 --dev-tasks 27 --seeds 0 1 2 \\
         --set train.rollout.adapter_sync=lora --set train.env.max_observation_tokens=3000 \\
-        --set "train.tasks.scenarios=null" --set "train.tasks.difficulties=[1,2]" --set sft_lr=2e-4 \\
-        --out benchmarks/results/reproduce-qwen7b
+        --set "train.tasks.scenarios=null" --set "train.tasks.difficulties=[1,2]" --set "dev_difficulties=[1,2]" \\
+        --set sft_lr=2e-4 --out benchmarks/results/reproduce-qwen7b
+
+That is all 24 training scenarios (difficulties 1-2, 3 held-out instances each: 72 tasks), all 9 dev
+scenarios x 3, the recipe's episodes (40 turns, 1,500 new tokens, temperature 1) and the paper's K=6;
+the adapter hot-swapped as a LoRA (merging is for small models on CPU).
 
 **The toy env (`--env toy`, the smoke variant).** looprl's tiny 282K-parameter model
 (looprl.testing) on the multi-turn toy env (3 turns; reward = mean share of digit characters over the
@@ -461,6 +469,7 @@ def appsuite_plot(result: dict[str, Any], path: Path) -> None:
                         label=f"{name} TGC, warm-up")
     ax2.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
     ax2.set(title="greedy TGC after training (mean ± sd over seeds)", ylabel="TGC (%)")
+    ax2.set_ylim(0, max(10.0, ax2.get_ylim()[1]))
     ax2.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
