@@ -400,15 +400,18 @@ def appsuite_markdown(result: dict[str, Any]) -> str:
         f"= {s['rollouts_per_run']} rollouts (SFT-GT: the same tasks' ground truth, no sampling; RFT: one collection of "
         f"{s['rft_tasks']} tasks x 3 temperatures x K), lr {s['lr']}, temperature {s['temperature']}. Greedy evaluation of the final "
         f"adapter on {len(s['heldout_ids'])} held-out instances of the training scenarios and {len(s['dev_ids'])} dev tasks. "
-        f"TGC and SGC in %, mean ± sd over seeds {result['seeds']}.",
+        f"TGC and SGC in %, mean reward (share of checks passed), mean ± sd over seeds {result['seeds']}. Trained on: the "
+        "rollouts kept for the update (SFT-GT: ground-truth chats).",
         "",
-        f"| method | {head} | rollouts / run | kept | optimizer steps | train min / run |",
-        "|---|" + "---|" * (2 * len(suffixes) + 4),
-        "| SFT-GT warm-up (the start) | " + " | ".join(f"{warm[x][m]:.1f}" for x in suffixes for m in ("tgc", "sgc")) + " | - | - | - | - |",
+        f"| method | {head} | {' | '.join(names[x] + ' reward' for x in suffixes)} | rollouts / run | trained on | optimizer steps | train min / run |",
+        "|---|" + "---|" * (3 * len(suffixes) + 4),
+        "| SFT-GT warm-up (the start) | " + " | ".join(f"{warm[x][m]:.1f}" for x in suffixes for m in ("tgc", "sgc"))
+        + " | " + " | ".join(f"{warm[x]['reward']:.3f}" for x in suffixes) + " | - | - | - | - |",
     ]
     for r in result["table"]:
         cells = " | ".join(_pm(r[f"{x}_{m}"]) for x in suffixes for m in ("tgc", "sgc"))
-        lines.append(f"| {r['label']} | {cells} | {r['rollouts_sampled']:.0f} | {r['kept']:.0f} | {r['optimizer_steps']:.0f} | "
+        rewards = " | ".join(_pm(r[f"{x}_reward"], 3) for x in suffixes)
+        lines.append(f"| {r['label']} | {cells} | {rewards} | {r['rollouts_sampled']:.0f} | {r['kept']:.0f} | {r['optimizer_steps']:.0f} | "
                      f"{r['train_minutes']:.1f} |")
     c = result["cost"]
     lines += ["", f"Cost: {c['recorded_stage_seconds'] / 60:.0f} min of recorded stages (estimate {c['estimate_s']['total'] / 60:.0f} min).", ""]
