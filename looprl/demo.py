@@ -5,11 +5,11 @@ the table again — redoes nothing that is finished, and an interrupted training
 its last checkpoint):
 
   1. model    materialize SmolLM2-135M-Instruct (or use the configured model)
-  2. before   greedy evaluation of the starting model on held-out instances of the training scenarios
+  2. before   greedy evaluation (every set sampled in one pass) of the starting model on held-out instances of the training scenarios
               (new instances of known kinds of work: other parameters, wording and base world, never
               trained on) and on dev tasks (new kinds of work: scenarios no training task comes from)
   3. sft      optional SFT-GT warm-up on ground-truth solutions of instances 1..`sft_instances` of
-              every training scenario
+              every training scenario (`sft_epochs` passes, `sft_chats_per_iteration` chats an iteration)
   4. warmup   the same evaluations with the warm-up's adapter (`eval_warmup`), so the tables tell
               what the warm-up changed from what LOOP changed
   5. loop     LOOP on easy training instances drawn fresh every pass (after the warm-up's ones;
@@ -28,6 +28,7 @@ The numbers printed are whatever the run measured; nothing is tuned to look good
 from __future__ import annotations
 
 import json
+import math
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -144,8 +145,12 @@ def sft_config(cfg: DemoConfig, model_path: str, run_dir: Path) -> TrainConfig:
     sft.tasks.difficulties = list(cfg.sft_difficulties)
     sft.tasks.instances, sft.tasks.instance_start, sft.tasks.fresh_instances = cfg.sft_instances, 1, False
     t = sft.trainer
-    t.method, t.iterations, t.epochs = "sft-gt", cfg.sft_epochs, 1
-    t.tasks_per_iteration = len(resolve_task_ids(sft, sft.tasks.train_split))
+    chats = cfg.sft_epochs * len(resolve_task_ids(sft, sft.tasks.train_split))
+    t.method, t.epochs = "sft-gt", 1
+    # iterations of at most sft_chats_per_iteration chats, as even as can be (the task sampler goes pass by
+    # pass, each a fresh permutation, so the warm-up sees every chat sft_epochs times, give or take one iteration's rounding)
+    t.iterations = max(1, math.ceil(chats / cfg.sft_chats_per_iteration))
+    t.tasks_per_iteration = max(1, math.ceil(chats / t.iterations))
     t.minibatch_size, t.lr, t.sft_read_docs = cfg.sft_minibatch_size, cfg.sft_lr, cfg.sft_read_docs
     return sft
 
@@ -194,16 +199,44 @@ EVAL_SETS = {  # suffix of the eval run folder -> what it measures
 
 
 def evaluate_subsets(cfg: DemoConfig, model_path: str, adapter: str | None, method: str | None, backend: str, url: str | None,
-                     out: Path, when: str, label: str, task_sets: dict[str, list[str]]) -> None:
-    """Greedy evaluation of `adapter` (trained by `method`; None: the base model) on each set of
-    `task_sets` (suffix -> task ids), written to OUT/eval_WHEN_SUFFIX."""
+                     out: Path, when: str, label: str, task_sets: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """Greedy evaluation of `adapter` (trained by `method`; None: the base model) on every set of
+    `task_sets` (suffix -> task ids), each written as its own eval run directory OUT/eval_WHEN_SUFFIX.
+
+    All sets are sampled in one pass (one collection, one adapter load): on a 2-core CPU a pass over
+    24 + 6 tasks keeps the sampler's batch full where two passes would end on a batch of stragglers.
+    Returns suffix -> summary."""
+    from looprl.analysis.metrics import summarize
+    from looprl.analysis.tables import print_summary
+    from looprl.build import build_env_factory, build_sampling_backend, rollout_spec, write_run_files
+    from looprl.rollout import evaluate
+    from looprl.trajectory import write_jsonl
+    from looprl.utils.io import atomic_write_json
     from looprl.world.tasks import HELDOUT
 
-    for suffix, ids in task_sets.items():
-        if ids:
-            split = HELDOUT if suffix == "heldout" else cfg.train.tasks.dev_split
-            run_evaluation(eval_config(cfg, model_path, adapter, backend, url, split=split), ids, out / f"eval_{when}_{suffix}",
-                           f"{label}, {suffix}", method)
+    sets = {suffix: ids for suffix, ids in task_sets.items() if ids}
+    splits = {suffix: HELDOUT if suffix == "heldout" else cfg.train.tasks.dev_split for suffix in sets}
+    configs = {suffix: eval_config(cfg, model_path, adapter, backend, url, split=splits[suffix]) for suffix in sets}
+    first = next(iter(configs.values()))
+    spec = rollout_spec(first, max_turns=first.env.eval_max_turns, model_name=label)
+    every = [task for ids in sets.values() for task in ids]
+    result = evaluate(build_sampling_backend(first), build_env_factory(first), every, spec, samples=first.samples, progress=True)
+    summaries = {}
+    for suffix, ids in sets.items():
+        where, wanted = out / f"eval_{when}_{suffix}", set(ids)
+        write_run_files(where, configs[suffix], kind="eval", split=splits[suffix], method=method, name=f"{label}, {suffix}",
+                        command="looprl demo")
+        trajectories = [t for t in result.trajectories if t.task_id in wanted]
+        for t in trajectories:
+            t.split = splits[suffix]
+        summary = summarize(trajectories)
+        summary.update(split=splits[suffix], model=f"{label}, {suffix}", reward_mean=sum(t.reward for t in trajectories) / len(trajectories),
+                       rollout={**result.stats.to_dict(), "shared_with": sorted(set(sets) - {suffix})})
+        write_jsonl(where / "rollouts.jsonl", trajectories)
+        atomic_write_json(where / "summary.json", summary)
+        print_summary(summary)
+        summaries[suffix] = summary
+    return summaries
 
 
 def latest_adapter(run_dir: Path) -> str:
@@ -272,8 +305,9 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
         if cfg.sft_epochs > 0:
             sft_cfg = sft_config(cfg, model_path, run / "sft")
             chats = "ground-truth chats" + (" that look the APIs up" if cfg.sft_read_docs else "")
-            if stage("sft", f"SFT-GT warm-up: {cfg.sft_epochs} passes over {sft_cfg.trainer.tasks_per_iteration} {chats} "
-                            f"(instances 1-{cfg.sft_instances} of the training scenarios)"):
+            n_chats = sft_cfg.trainer.iterations * sft_cfg.trainer.tasks_per_iteration
+            if stage("sft", f"SFT-GT warm-up: {n_chats} {chats} ({cfg.sft_epochs} x instances 1-{cfg.sft_instances} of "
+                            f"the training scenarios), {sft_cfg.trainer.tasks_per_iteration} an iteration"):
                 t0 = time.perf_counter()
                 train_stage(sft_cfg)
                 state.mark("sft", seconds=round(time.perf_counter() - t0, 1))

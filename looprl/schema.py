@@ -241,7 +241,7 @@ def _demo_train_defaults() -> "TrainConfig":
         rollout=RolloutConfig(concurrency=64, generation_batch_size=64, early_stop=False, scaffold="terse", adapter_sync="merged",
                               sampling=SamplingConfig(temperature=0.7, max_new_tokens=96, max_context_tokens=3072)),
         trainer=TrainerConfig(method="loop", iterations=2, tasks_per_iteration=4, rollouts_per_task=4, minibatch_size=8,
-                              micro_batch_size=1, lr=5e-5, logprob_chunk_size=512, eval_every=0),
+                              micro_batch_size=1, lr=5e-5, logprob_chunk_size=2048, eval_every=0),
     )
 
 
@@ -252,13 +252,15 @@ class DemoConfig(StrictModel):
     dev_tasks: int = Field(6, ge=0, description="dev tasks evaluated before and after training (new kinds of work; 0 = none)")
     dev_difficulties: list[int] = Field(default_factory=lambda: [1], description="difficulties of the dev tasks evaluated")
     eval_samples: int = Field(1, ge=1, description="rollouts per task in the before/after evaluations")
-    sft_epochs: int = Field(2, ge=0, description="SFT-GT warm-up: passes over the ground-truth chats of every training task, before LOOP (0 = none)")
-    sft_instances: int = Field(6, ge=1, description="SFT-GT warm-up: instances per training scenario it trains on (1..N; "
+    sft_epochs: int = Field(1, ge=0, description="SFT-GT warm-up: passes over the ground-truth chats of every training task, before LOOP (0 = none)")
+    sft_instances: int = Field(20, ge=1, description="SFT-GT warm-up: instances per training scenario it trains on (1..N; "
                                "LOOP then draws instances after these, train.tasks.instances at a time)")
     sft_difficulties: list[int] = Field(default_factory=lambda: [1], description="difficulties of the training tasks whose ground "
                                         "truth the warm-up trains on (LOOP keeps to train.tasks.difficulties)")
     sft_lr: float = Field(1e-3, gt=0.0, lt=1.0, description="learning rate of the SFT-GT warm-up")
     sft_minibatch_size: int = Field(4, ge=1, description="chats per optimizer step in the SFT-GT warm-up")
+    sft_chats_per_iteration: int = Field(24, ge=1, description="SFT-GT warm-up: chats per training iteration (a progress step and "
+                                         "a checkpoint each; the passes are split into iterations of this many chats)")
     eval_warmup: bool = Field(True, description="also evaluate the warmed-up model (after SFT-GT, before LOOP) on the same tasks, "
                               "so the tables tell the warm-up's change from LOOP's (two more evaluations)")
     sft_read_docs: bool = Field(False, description="SFT-GT warm-up chats look the APIs up before using them (trainer.sft_read_docs; "

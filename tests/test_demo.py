@@ -41,6 +41,17 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
         assert all(len(m["values"]) == 3 for m in result[suffix]["metrics"])
         assert len(result["headline"][suffix]["tgc"]) == 3
     assert result["headline"]["heldout"]["tasks"] == 2 and result["headline"]["dev"]["tasks"] == 1
+    # both sets are sampled in one pass, and each eval folder holds its own set's rollouts, split and summary
+    for when in whens:
+        split_of = {}
+        for suffix in ("heldout", "dev"):
+            rows = [json.loads(line) for line in open(run_dir / f"eval_{when}_{suffix}" / "rollouts.jsonl")]
+            summary = json.loads((run_dir / f"eval_{when}_{suffix}" / "summary.json").read_text())
+            assert {r["split"] for r in rows} == {summary["split"]} and summary["n_tasks"] == len(rows)
+            assert summary["rollout"]["shared_with"] == [{"heldout": "dev", "dev": "heldout"}[suffix]]
+            split_of[suffix] = {r["task_id"] for r in rows}
+        assert len(split_of["heldout"]) == 2 and len(split_of["dev"]) == 1 and not split_of["heldout"] & split_of["dev"]
+        assert summary["split"] == "dev" and all(t.endswith(tuple(f"_{n}" for n in range(100001, 100100))) for t in split_of["heldout"])
     adapter = {w: json.loads((run_dir / f"eval_{w}_heldout" / "run.json").read_text())["adapter"] for w in whens}
     assert adapter["before"] is None and adapter["warmup"].startswith(str(run_dir / "sft"))
     assert adapter["after"].startswith(str(run_dir / "loop"))
@@ -100,3 +111,19 @@ def test_demo_samples_every_stage_from_one_vllm_server(vllm_model_dir, tmp_path)
     # after LOOP's update and once for the after-evaluation; never loaded as a LoRA
     assert log.count("POST /collective_rpc HTTP") >= 2 and "POST /v1/load_lora_adapter HTTP" not in log
     assert json.loads((run_dir / "before_after.json").read_text())["loop"]["rollouts"] == 2
+
+
+@pytest.mark.parametrize("instances, passes, per_iteration, expected", [
+    (20, 1, 24, (5, 24)),  # the default: 120 chats, 24 an iteration
+    (3, 2, 24, (2, 18)),   # 36 chats: two even iterations, not 2 x 24
+    (1, 1, 24, (1, 6)),
+])
+def test_warmup_splits_its_passes_into_even_iterations(instances, passes, per_iteration, expected, tmp_path):
+    from looprl.demo import sft_config
+    from looprl.schema import DemoConfig
+
+    cfg = DemoConfig(sft_instances=instances, sft_epochs=passes, sft_chats_per_iteration=per_iteration)
+    t = sft_config(cfg, "unused", tmp_path).trainer
+    assert (t.iterations, t.tasks_per_iteration) == expected and t.method == "sft-gt"
+    assert t.iterations * t.tasks_per_iteration >= instances * passes * 6
+
