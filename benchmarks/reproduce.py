@@ -231,13 +231,14 @@ def estimate_seconds(args, n_heldout: int, n_dev: int, demo=None, cost: dict[str
     """The wall time the setting (`demo`: its DemoConfig, default the demo's) should take on the
     development machine with SmolLM2 on vLLM (rates in COST_S), per part, in seconds."""
     from looprl.schema import DemoConfig
+    from looprl.training.trainer import RFT_TEMPERATURES
 
     demo = demo or DemoConfig()
     rollouts = args.iterations * args.tasks_per_iteration * args.k
     per_eval = (n_heldout + n_dev) * cost["eval_task"]
     per_method = {
         "sft-gt": args.iterations * args.tasks_per_iteration * args.k * demo.train.trainer.epochs * cost["sft_chat"],
-        "rft": rft_tasks(args) * 3 * args.k * cost["rollout"],
+        "rft": rft_tasks(args) * len(RFT_TEMPERATURES) * args.k * cost["rollout"],
         "ppo": rollouts * cost["rollout"] * cost["ppo_factor"],
     }
     train = sum(per_method.get(m, rollouts * cost["rollout"]) for m in args.methods) * len(args.seeds)
