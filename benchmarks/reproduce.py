@@ -8,7 +8,7 @@ turns of at most 96 new tokens, rollouts at temperature 0.7, lr 5e-5 for every m
 looprl run directory under OUT/runs/, each marked done in OUT/state.json with its wall seconds, so a
 killed benchmark continues where it stopped (and a training run resumes from its last checkpoint):
 
-  1. warmup         one SFT-GT warm-up (the demo's: instances 1-6 of each scenario, 2 passes, lr 1e-3),
+  1. warmup         one SFT-GT warm-up (the demo's: instances 1-20 of each scenario, one pass, lr 1e-3),
                     trained once and shared by every method and seed: the comparison is of what each
                     method does from the same starting policy, and the spread over seeds is the spread
                     of the methods' own stage (task order, sampling, minibatch order), not the warm-up's
@@ -53,9 +53,9 @@ TGC) and OUT/report.html (looprl's HTML report over the evaluation runs; `--no-r
 **Cost (defaults, 2 CPU cores, SmolLM2 on vLLM).** From rates measured here: an SFT-GT chat
 presentation ~5.2 s, a greedy evaluation ~8 s per task (24 held-out + dev tasks ~3.2 min), a LOOP
 rollout ~13 s with its share of the update (an iteration of 4 tasks x K=4 ~3.5 min), PPO ~1.5x that
-(it trains on every rollout, plus its critic). Warm-up ~6 min + its evaluation ~3 min + server
+(it trains on every rollout, plus its critic). Warm-up (120 chats) ~10 min + its evaluation ~3 min + server
 start ~1 min, then per seed ~67 min (7 RL-like methods x 16 rollouts ~24 min, PPO ~5 min, SFT-GT
-~3 min, RFT ~3 min, 10 evaluations ~32 min): **about 145 minutes for 2 seeds**, evaluations about
+~3 min, RFT ~3 min, 10 evaluations ~32 min): **about 150 minutes for 2 seeds** (80 for one), evaluations about
 half of it. `estimate_seconds()` computes it for any setting; the JSON holds the estimate and what
 each stage really took. At this size each method makes a few optimizer steps: the table shows the
 pipeline and any large effect, not the paper's differences.
