@@ -1,4 +1,4 @@
-"""`looprl demo` end to end on the tiny model (the real demo uses SmolLM2 and ~25 minutes)."""
+"""`looprl demo` end to end on the tiny model (the real demo uses SmolLM2 and about 30 minutes)."""
 
 from __future__ import annotations
 
