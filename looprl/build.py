@@ -113,10 +113,7 @@ def build_env_factory(cfg: AnyConfig) -> Callable[[], "Env"]:
         if not ray.is_initialized():
             ray.init()
         return RayEnvFactory(name, options)
-    from looprl.env import (
-        make_env,
-        toy as _toy,  # noqa: F401  (registers "toy")
-    )
+    from looprl.env import make_env  # make_env registers the built-in envs ("toy" included) itself
 
     return lambda: make_env(name, **options)
 

@@ -58,8 +58,7 @@ class _EnvActorImpl:
         return self.env.step(action)
 
     def evaluate(self) -> Any:
-        evaluate = getattr(self.env, "evaluate", None)
-        return None if evaluate is None else evaluate()
+        return self.env.evaluate()  # part of the Env protocol
 
     def close(self) -> None:
         self.env.close()
