@@ -47,8 +47,7 @@ def _timed(backend, prompts, sampling) -> dict:
     gens = backend.generate(prompts, sampling)
     seconds = time.perf_counter() - start
     tokens = sum(len(g.token_ids) for g in gens)
-    return {"seconds": round(seconds, 2), "new_tokens": tokens, "new_tokens_per_s": round(tokens / seconds, 1),
-            "prompt_tokens": sum(map(len, prompts))}
+    return {"seconds": round(seconds, 2), "new_tokens": tokens, "new_tokens_per_s": round(tokens / seconds, 1), "prompt_tokens": sum(map(len, prompts))}
 
 
 def main() -> None:
@@ -77,8 +76,12 @@ def main() -> None:
     sampling = SamplingParams(temperature=1.0, max_new_tokens=args.max_new_tokens, seed=0)
     server = {"max_lora_rank": args.lora_r, "max_model_len": 2048}
     result: dict = {
-        "benchmark": "bench_adapter_sync", "model": model, "prompts": args.prompts, "prompt_tokens": args.prompt_tokens,
-        "max_new_tokens": args.max_new_tokens, "lora_r": args.lora_r,
+        "benchmark": "bench_adapter_sync",
+        "model": model,
+        "prompts": args.prompts,
+        "prompt_tokens": args.prompt_tokens,
+        "max_new_tokens": args.max_new_tokens,
+        "lora_r": args.lora_r,
         "host": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__},
     }
     for sync in ("lora", "merged"):
@@ -92,8 +95,13 @@ def main() -> None:
             swap_s = time.perf_counter() - t
             backend.generate(prompts[:1], SamplingParams(temperature=0.0, max_new_tokens=4))
             tuned = _timed(backend, prompts, sampling)
-        result[sync] = {"server_start_s": round(start_s, 1), "base": base, "with_adapter": tuned, "swap_s": round(swap_s, 2),
-                        "adapter_over_base_seconds": round(tuned["seconds"] / base["seconds"], 2)}
+        result[sync] = {
+            "server_start_s": round(start_s, 1),
+            "base": base,
+            "with_adapter": tuned,
+            "swap_s": round(swap_s, 2),
+            "adapter_over_base_seconds": round(tuned["seconds"] / base["seconds"], 2),
+        }
         print(sync, result[sync], flush=True)
     result["lora_over_merged_seconds"] = round(result["lora"]["with_adapter"]["seconds"] / result["merged"]["with_adapter"]["seconds"], 2)
     atomic_write_json(args.out, result)

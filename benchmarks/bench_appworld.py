@@ -70,8 +70,14 @@ print("RESULT " + json.dumps({"reset_ms": statistics.median(reset), "step_ms": s
 
 
 def _direct(python: Path, root: Path, task_id: str, repeat: int) -> dict:
-    proc = subprocess.run([str(python), "-c", _DIRECT, str(root), task_id, str(repeat), json.dumps(CELLS)], cwd=root,
-                          env=dict(os.environ, APPWORLD_ROOT=str(root)), capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [str(python), "-c", _DIRECT, str(root), task_id, str(repeat), json.dumps(CELLS)],
+        cwd=root,
+        env=dict(os.environ, APPWORLD_ROOT=str(root)),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"direct AppWorld run failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
@@ -106,8 +112,7 @@ def _adapter(root: Path, python: Path, task_id: str, repeat: int) -> dict:
         resets.append(r)
         steps.extend(s)
     env.close()
-    return {"server_start_s": round(start_s, 2), "reset_ms": round(statistics.median(resets), 2),
-            "step_ms": round(statistics.median(steps), 2)}
+    return {"server_start_s": round(start_s, 2), "reset_ms": round(statistics.median(resets), 2), "step_ms": round(statistics.median(steps), 2)}
 
 
 def _server_rss_mb() -> tuple[int, float]:

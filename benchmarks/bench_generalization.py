@@ -60,8 +60,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--loop-iterations", type=int, default=3, help="LOOP iterations from each warm-up")
     p.add_argument("--loop-tasks", type=int, default=8, help="LOOP tasks per iteration")
     p.add_argument("--k", type=int, default=4, help="LOOP rollouts per task (K)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="any DemoConfig override, e.g. train.rollout.sampling.temperature=1.0 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any DemoConfig override, e.g. train.rollout.sampling.temperature=1.0 (repeatable)",
+    )
     p.add_argument("--sampler", default="auto", choices=["auto", "vllm", "transformers"], help="what samples rollouts")
     return p.parse_args(argv)
 
@@ -70,9 +76,18 @@ def build_config(args: argparse.Namespace):
     from looprl.config import load_config
     from looprl.schema import DemoConfig
 
-    cfg = load_config(DemoConfig, overrides=[
-        f"run_dir={args.out}", f"heldout_tasks={args.heldout_tasks}", "dev_tasks=0", "sft_difficulties=[1]", f"sampler={args.sampler}",
-        f"train.model.name_or_path={args.model}", *args.overrides])
+    cfg = load_config(
+        DemoConfig,
+        overrides=[
+            f"run_dir={args.out}",
+            f"heldout_tasks={args.heldout_tasks}",
+            "dev_tasks=0",
+            "sft_difficulties=[1]",
+            f"sampler={args.sampler}",
+            f"train.model.name_or_path={args.model}",
+            *args.overrides,
+        ],
+    )
     t = cfg.train.trainer
     t.iterations, t.tasks_per_iteration, t.rollouts_per_task = args.loop_iterations, args.loop_tasks, args.k
     return cfg
@@ -135,8 +150,17 @@ def summarize(args, cfg, runs: Path, grid, marks: Marks, heldout: list[str], wal
         here = runs / f"n{n}_s{seed}"
         warm, after = tgc_and_reward(here / "eval_warmup"), tgc_and_reward(here / "eval_after")
         cost = sum(marks.data.get(f"n{n}_s{seed}/{stage}", {}).get("seconds", 0.0) for stage in ("sft", "warmup", "loop", "after"))
-        rows.append({"instances": n, "seed": seed, "warmup": warm, "after": after, "loop_gain_tgc": after["tgc"] - warm["tgc"],
-                     "loop_gain_reward": after["reward"] - warm["reward"], "seconds": round(cost, 1)})
+        rows.append(
+            {
+                "instances": n,
+                "seed": seed,
+                "warmup": warm,
+                "after": after,
+                "loop_gain_tgc": after["tgc"] - warm["tgc"],
+                "loop_gain_reward": after["reward"] - warm["reward"],
+                "seconds": round(cost, 1),
+            }
+        )
     by_n = {}
     for n in sorted({n for n, _ in grid}):
         mine = [r for r in rows if r["instances"] == n]
@@ -151,18 +175,32 @@ def summarize(args, cfg, runs: Path, grid, marks: Marks, heldout: list[str], wal
         "benchmark": "generalization",
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
         "setting": {
-            "model": t.model.name_or_path, "heldout_tasks": len(heldout), "heldout_ids": heldout,
-            "sft_chats": args.sft_chats, "sft_lr": cfg.sft_lr, "sft_difficulties": cfg.sft_difficulties,
-            "loop": {"iterations": t.trainer.iterations, "tasks_per_iteration": t.trainer.tasks_per_iteration, "k": t.trainer.rollouts_per_task,
-                     "lr": t.trainer.lr, "temperature": t.rollout.sampling.temperature, "max_turns": t.env.max_turns,
-                     "rollouts_per_run": t.trainer.iterations * t.trainer.tasks_per_iteration * t.trainer.rollouts_per_task},
-            "seeds": args.seeds, "instances": args.instances,
+            "model": t.model.name_or_path,
+            "heldout_tasks": len(heldout),
+            "heldout_ids": heldout,
+            "sft_chats": args.sft_chats,
+            "sft_lr": cfg.sft_lr,
+            "sft_difficulties": cfg.sft_difficulties,
+            "loop": {
+                "iterations": t.trainer.iterations,
+                "tasks_per_iteration": t.trainer.tasks_per_iteration,
+                "k": t.trainer.rollouts_per_task,
+                "lr": t.trainer.lr,
+                "temperature": t.rollout.sampling.temperature,
+                "max_turns": t.env.max_turns,
+                "rollouts_per_run": t.trainer.iterations * t.trainer.tasks_per_iteration * t.trainer.rollouts_per_task,
+            },
+            "seeds": args.seeds,
+            "instances": args.instances,
         },
         "before": before,
         "runs": rows,
         "by_instances": by_n,
-        "cost": {"recorded_stage_seconds": round(sum(v.get("seconds", 0.0) for v in marks.data.values()), 1),
-                 "this_invocation_seconds": round(wall_s, 1), "cores": 2},
+        "cost": {
+            "recorded_stage_seconds": round(sum(v.get("seconds", 0.0) for v in marks.data.values()), 1),
+            "this_invocation_seconds": round(wall_s, 1),
+            "cores": 2,
+        },
     }
     from looprl.utils.io import atomic_write_json, atomic_write_text
 
@@ -204,16 +242,18 @@ def plot(result: dict[str, Any], path: Path) -> None:
         sds = [result["by_instances"][str(n)][key]["sd"] for n in ns]
         ax1.errorbar(ns, means, yerr=sds, marker="o", capsize=4, label=label)
     ax1.axhline(result["before"]["tgc"], color="grey", linestyle="--", label="base model")
-    ax1.set(xscale="log", xlabel="instances per training scenario in the warm-up", ylabel="held-out-instance TGC (%)",
-            title="new instances of known kinds of work")
+    ax1.set(
+        xscale="log", xlabel="instances per training scenario in the warm-up", ylabel="held-out-instance TGC (%)", title="new instances of known kinds of work"
+    )
     ax1.legend()
     gains = [result["by_instances"][str(n)]["loop_gain_tgc"] for n in ns]
     ax2.bar([str(n) for n in ns], [g["mean"] for g in gains], yerr=[g["sd"] for g in gains], capsize=4)
     for r in result["runs"]:
         ax2.plot(str(r["instances"]), r["loop_gain_tgc"], "k.", alpha=0.6)
     ax2.axhline(0, color="grey", linewidth=0.8)
-    ax2.set(xlabel="instances per training scenario in the warm-up", ylabel="TGC after LOOP - after warm-up (pts)",
-            title="LOOP's own gain, equal rollout budget")
+    ax2.set(
+        xlabel="instances per training scenario in the warm-up", ylabel="TGC after LOOP - after warm-up (pts)", title="LOOP's own gain, equal rollout budget"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -124,8 +124,7 @@ def main() -> None:
                     close()
             results["backends"][name] = {"available": True, "load_s": round(load_s, 2), **row}
         except Exception as exc:  # record why, so the JSON says what was and was not measured
-            results["backends"][name] = {"available": False, "reason": f"{type(exc).__name__}: {exc}"[:2000],
-                                         "traceback": traceback.format_exc()[-3000:]}
+            results["backends"][name] = {"available": False, "reason": f"{type(exc).__name__}: {exc}"[:2000], "traceback": traceback.format_exc()[-3000:]}
         print(f"[bench_rollout] {name}: {json.dumps({k: v for k, v in results['backends'][name].items() if k != 'traceback'})}", flush=True)
 
     # The scripted replies are whole code cells (one id per character), so they get a budget that fits them.

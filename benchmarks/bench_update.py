@@ -72,17 +72,23 @@ def run_looprl(args) -> dict:
     from looprl.training.methods import get_method
     from looprl.training.update import accumulate_gradients, compute_logprobs
 
-    policy = HFBackend(_model_path(args.model), lora=LoraConfig(r=16, alpha=32, target_modules=TARGETS), seed=0,
-                       gradient_checkpointing=args.gradient_checkpointing)
+    policy = HFBackend(
+        _model_path(args.model), lora=LoraConfig(r=16, alpha=32, target_modules=TARGETS), seed=0, gradient_checkpointing=args.gradient_checkpointing
+    )
     prompt, completion, rewards = _batch(args, policy.model.config.vocab_size)
     ids = torch.cat([prompt, completion], 1)
     n, T = ids.shape
     mask = torch.zeros(n, T, dtype=torch.bool)
-    mask[:, args.prompt_len:] = True
+    mask[:, args.prompt_len :] = True
     groups = torch.arange(args.prompts).repeat_interleave(args.k)
-    batch = TrainBatch(ids.to(policy.device), torch.ones_like(ids).to(policy.device), mask.to(policy.device),
-                       torch.zeros_like(ids).to(policy.device), leave_one_out_advantages(rewards, groups).to(policy.device),
-                       rewards)
+    batch = TrainBatch(
+        ids.to(policy.device),
+        torch.ones_like(ids).to(policy.device),
+        mask.to(policy.device),
+        torch.zeros_like(ids).to(policy.device),
+        leave_one_out_advantages(rewards, groups).to(policy.device),
+        rewards,
+    )
     cfg = TrainerConfig(micro_batch_size=n, minibatch_size=n)
     batch.logp_old = compute_logprobs(policy, batch, n, cfg.logprob_chunk_size).to(policy.device)
     opt = torch.optim.AdamW(policy.trainable_parameters(), lr=5e-5, weight_decay=0.01)
@@ -116,24 +122,47 @@ def run_trl(args) -> dict:
     tok = AutoTokenizer.from_pretrained(path)
     n = args.prompts * args.k
     with tempfile.TemporaryDirectory() as out:
-        config = GRPOConfig(output_dir=out, per_device_train_batch_size=n, num_generations=args.k, beta=0.0, loss_type="grpo",
-                            max_completion_length=args.completion_len, report_to=[], learning_rate=5e-5, weight_decay=0.01,
-                            max_grad_norm=1.0, use_cpu=device.type == "cpu", gradient_checkpointing=args.gradient_checkpointing,
-                            logging_steps=1000)
-        trainer = GRPOTrainer(model=model, reward_funcs=[lambda completions, **kw: [0.0] * len(completions)], args=config,
-                              train_dataset=Dataset.from_dict({"prompt": ["hi"] * n}), processing_class=tok,
-                              peft_config=PeftLoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=TARGETS, task_type="CAUSAL_LM"))
+        config = GRPOConfig(
+            output_dir=out,
+            per_device_train_batch_size=n,
+            num_generations=args.k,
+            beta=0.0,
+            loss_type="grpo",
+            max_completion_length=args.completion_len,
+            report_to=[],
+            learning_rate=5e-5,
+            weight_decay=0.01,
+            max_grad_norm=1.0,
+            use_cpu=device.type == "cpu",
+            gradient_checkpointing=args.gradient_checkpointing,
+            logging_steps=1000,
+        )
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=[lambda completions, **kw: [0.0] * len(completions)],
+            args=config,
+            train_dataset=Dataset.from_dict({"prompt": ["hi"] * n}),
+            processing_class=tok,
+            peft_config=PeftLoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=TARGETS, task_type="CAUSAL_LM"),
+        )
         model = trainer.model.to(device)
         model.train()
         prompt, completion, rewards = _batch(args, model.config.vocab_size)
         groups = torch.arange(args.prompts).repeat_interleave(args.k)
-        inputs = {"prompt_ids": prompt.to(device), "prompt_mask": torch.ones_like(prompt).to(device),
-                  "completion_ids": completion.to(device), "completion_mask": torch.ones_like(completion).to(device),
-                  "advantages": group_normalized_advantages(rewards, groups).to(device)}
+        inputs = {
+            "prompt_ids": prompt.to(device),
+            "prompt_mask": torch.ones_like(prompt).to(device),
+            "completion_ids": completion.to(device),
+            "completion_mask": torch.ones_like(completion).to(device),
+            "advantages": group_normalized_advantages(rewards, groups).to(device),
+        }
         with torch.no_grad():
             inputs["old_per_token_logps"] = trainer._get_per_token_logps_and_entropies(
-                model, torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], 1),
-                torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], 1), args.completion_len)[0]
+                model,
+                torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], 1),
+                torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], 1),
+                args.completion_len,
+            )[0]
         trainer.current_gradient_accumulation_steps = 1  # set by Trainer.train(); we drive the step ourselves
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=5e-5, weight_decay=0.01)
@@ -184,12 +213,18 @@ def main() -> None:
         else:
             results[side] = json.loads(proc.stdout.strip().splitlines()[-1])
     report = {
-        "benchmark": "update_step", "model": args.model,
+        "benchmark": "update_step",
+        "model": args.model,
         "batch": {"trajectories": args.prompts * args.k, "prompt_len": args.prompt_len, "completion_len": args.completion_len},
-        "steps_timed": args.steps, "gradient_checkpointing": args.gradient_checkpointing,
-        "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None, "platform": platform.platform(),
+        "steps_timed": args.steps,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None,
+        "platform": platform.platform(),
         # other work on the machine skews CPU timings; the 1-minute load average before and after says how much
-        "cpu_count": os.cpu_count(), "load_avg_1m_before": load_before[0], "load_avg_1m_after": os.getloadavg()[0], **results,
+        "cpu_count": os.cpu_count(),
+        "load_avg_1m_before": load_before[0],
+        "load_avg_1m_after": os.getloadavg()[0],
+        **results,
     }
     if "step_s" in results.get("looprl", {}) and "step_s" in results.get("trl", {}):
         report["ratio_step_time_looprl_over_trl"] = results["looprl"]["step_s"] / results["trl"]["step_s"]

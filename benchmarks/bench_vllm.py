@@ -133,8 +133,16 @@ def main() -> None:
         vllm.close()
     atomic_write_json(args.out, result)
     print(f"wrote {args.out}")
-    for key in ("server_start_s", "hf", "vllm", "vllm_over_hf_tokens_per_s", "base_greedy_agreement", "lora_hot_swap_s",
-                "outputs_changed_after_swap", "tuned_greedy_agreement_with_hf"):
+    for key in (
+        "server_start_s",
+        "hf",
+        "vllm",
+        "vllm_over_hf_tokens_per_s",
+        "base_greedy_agreement",
+        "lora_hot_swap_s",
+        "outputs_changed_after_swap",
+        "tuned_greedy_agreement_with_hf",
+    ):
         print(f"{key}: {result[key]}")
 
 

@@ -57,9 +57,16 @@ def main(argv=None) -> None:
     flags = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
     result = {
         "benchmark": "bench_vllm_dtype",
-        "model": a.model, "requests": a.requests, "max_new_tokens": a.max_new_tokens,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_avg": os.getloadavg(),
-                    "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags},
+        "model": a.model,
+        "requests": a.requests,
+        "max_new_tokens": a.max_new_tokens,
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_avg": os.getloadavg(),
+            "avx512_bf16": "avx512_bf16" in flags,
+            "amx_bf16": "amx_bf16" in flags,
+        },
         "runs": runs,
         "ratio_float32_over_bfloat16": round(runs["float32"]["tokens_per_s"] / runs["bfloat16"]["tokens_per_s"], 2),
     }

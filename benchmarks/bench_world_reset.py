@@ -91,8 +91,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     result = run(args.split, args.repeats, args.builds)
     atomic_write_json(args.out, result)
-    print(f"wrote {args.out}: {result['tasks']} tasks, reset median {result['reset_ms_median']} ms, p90 {result['reset_ms_p90']} ms, "
-          f"base build {result['base_build_s']} s")
+    print(
+        f"wrote {args.out}: {result['tasks']} tasks, reset median {result['reset_ms_median']} ms, p90 {result['reset_ms_p90']} ms, "
+        f"base build {result['base_build_s']} s"
+    )
     return result
 
 

@@ -99,8 +99,16 @@ APPSUITE_METHODS = ["loop", "loop-turn", "loop-bandit", "rloo", "grpo", "grpo-kl
 METHODS = TOY_METHODS  # the toy comparison's default set (kept for callers of the earlier module)
 FIXED_DATA = ("sft-gt", "rft")  # methods that train on fixed data (ground truth, base-model samples), not on their own samples
 LABELS = {
-    "loop": "LOOP (token)", "loop-turn": "LOOP (turn)", "loop-bandit": "LOOP (bandit)", "rloo": "RLOO",
-    "grpo": "GRPO, no KL", "grpo-kl": "GRPO (KL)", "ppo": "PPO (learned critic)", "sft-gt": "SFT-GT", "rft": "RFT", "ei": "EI",
+    "loop": "LOOP (token)",
+    "loop-turn": "LOOP (turn)",
+    "loop-bandit": "LOOP (bandit)",
+    "rloo": "RLOO",
+    "grpo": "GRPO, no KL",
+    "grpo-kl": "GRPO (KL)",
+    "ppo": "PPO (learned critic)",
+    "sft-gt": "SFT-GT",
+    "rft": "RFT",
+    "ei": "EI",
 }
 DEFAULTS = {  # per env: (iterations, tasks per iteration, K, output folder)
     "toy": (16, 8, 6, Path("benchmarks/results/reproduce")),
@@ -113,27 +121,51 @@ COST_S = {"sft_chat": 5.2, "eval_task": 8.0, "rollout": 13.0, "ppo_factor": 1.5,
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="appsuite", choices=["appsuite", "toy"], help="the built-in world (default) or the toy smoke variant")
-    p.add_argument("--methods", nargs="+", default=None, choices=APPSUITE_METHODS,
-                   help=f"methods to compare (default: appsuite {' '.join(APPSUITE_METHODS)}; toy {' '.join(TOY_METHODS)})")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        choices=APPSUITE_METHODS,
+        help=f"methods to compare (default: appsuite {' '.join(APPSUITE_METHODS)}; toy {' '.join(TOY_METHODS)})",
+    )
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="training seeds (each method runs once per seed)")
     p.add_argument("--iterations", type=int, default=None, help="training iterations per run (appsuite 2, toy 16)")
     p.add_argument("--tasks-per-iteration", type=int, default=None, help="tasks sampled per iteration (appsuite 2, toy 8)")
     p.add_argument("--k", type=int, default=None, help="rollouts per task, K (appsuite 4, toy 6)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate of every method (appsuite: the demo's 5e-5; toy 1e-2, "
-                   "the tiny model is randomly initialized and LoRA covers lm_head)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (appsuite: benchmarks/results/reproduce-appsuite; "
-                   "toy: benchmarks/results/reproduce); rerun with the same one to resume")
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate of every method (appsuite: the demo's 5e-5; toy 1e-2, the tiny model is randomly initialized and LoRA covers lm_head)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (appsuite: benchmarks/results/reproduce-appsuite; toy: benchmarks/results/reproduce); rerun with the same one to resume",
+    )
     g = p.add_argument_group("built-in world (--env appsuite)")
     g.add_argument("--model", default="smollm2", help="HF model id or folder (default: SmolLM2-135M-Instruct, materialized)")
-    g.add_argument("--recipe", type=Path, default=None, help="a TrainConfig YAML (configs/) laid over the demo's training "
-                   "settings, e.g. configs/qwen2.5-7b-1gpu.yaml on a GPU")
+    g.add_argument(
+        "--recipe",
+        type=Path,
+        default=None,
+        help="a TrainConfig YAML (configs/) laid over the demo's training settings, e.g. configs/qwen2.5-7b-1gpu.yaml on a GPU",
+    )
     g.add_argument("--heldout-tasks", type=int, default=18, help="held-out instances of the training scenarios evaluated")
     g.add_argument("--dev-tasks", type=int, default=6, help="dev tasks evaluated (new kinds of work)")
-    g.add_argument("--ppo-critic-warmup", type=int, default=None, help="PPO: critic-only iterations first (default: "
-                   "round(0.05 x iterations), the paper's 10 of ~200)")
+    g.add_argument(
+        "--ppo-critic-warmup", type=int, default=None, help="PPO: critic-only iterations first (default: round(0.05 x iterations), the paper's 10 of ~200)"
+    )
     g.add_argument("--sampler", default="auto", choices=["auto", "vllm", "transformers"], help="what samples rollouts")
-    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="any DemoConfig override, e.g. train.rollout.sampling.temperature=1.0 (repeatable; applied last)")
+    g.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any DemoConfig override, e.g. train.rollout.sampling.temperature=1.0 (repeatable; applied last)",
+    )
     g.add_argument("--no-report", dest="report", action="store_false", help="skip the HTML report")
     g = p.add_argument_group("toy env (--env toy)")
     g.add_argument("--turns", type=int, default=3, help="turns per toy episode")
@@ -165,11 +197,17 @@ def build_config(args):
 
     base = {"train": yaml.safe_load(args.recipe.read_text())} if args.recipe else None
     overrides = [
-        f"run_dir={args.out}", f"heldout_tasks={args.heldout_tasks}", f"dev_tasks={args.dev_tasks}", f"sampler={args.sampler}",
+        f"run_dir={args.out}",
+        f"heldout_tasks={args.heldout_tasks}",
+        f"dev_tasks={args.dev_tasks}",
+        f"sampler={args.sampler}",
         f"train.model.name_or_path={args.model}" if not args.recipe or args.model != "smollm2" else None,
-        f"train.trainer.iterations={args.iterations}", f"train.trainer.tasks_per_iteration={args.tasks_per_iteration}",
-        f"train.trainer.rollouts_per_task={args.k}", "train.trainer.eval_every=0",
-        f"train.trainer.lr={args.lr}" if args.lr is not None else None, *args.overrides,
+        f"train.trainer.iterations={args.iterations}",
+        f"train.trainer.tasks_per_iteration={args.tasks_per_iteration}",
+        f"train.trainer.rollouts_per_task={args.k}",
+        "train.trainer.eval_every=0",
+        f"train.trainer.lr={args.lr}" if args.lr is not None else None,
+        *args.overrides,
     ]
     return load_config(DemoConfig, overrides=[o for o in overrides if o], base=base)
 
@@ -215,15 +253,28 @@ def setting_of(args, cfg, task_sets: dict[str, list[str]]) -> dict[str, Any]:
     """What makes two invocations the same benchmark (methods and seeds may differ: subsets of one)."""
     t = cfg.train
     return {
-        "env": "appsuite", "model": t.model.name_or_path, "recipe": str(args.recipe) if args.recipe else None,
-        "iterations": t.trainer.iterations, "tasks_per_iteration": t.trainer.tasks_per_iteration, "k": t.trainer.rollouts_per_task,
-        "epochs": t.trainer.epochs, "lr": t.trainer.lr, "temperature": t.rollout.sampling.temperature,
-        "max_turns": t.env.max_turns, "eval_max_turns": t.env.eval_max_turns, "max_new_tokens": t.rollout.sampling.max_new_tokens,
-        "scenarios": t.tasks.scenarios, "difficulties": t.tasks.difficulties, "scaffold": t.rollout.scaffold,
+        "env": "appsuite",
+        "model": t.model.name_or_path,
+        "recipe": str(args.recipe) if args.recipe else None,
+        "iterations": t.trainer.iterations,
+        "tasks_per_iteration": t.trainer.tasks_per_iteration,
+        "k": t.trainer.rollouts_per_task,
+        "epochs": t.trainer.epochs,
+        "lr": t.trainer.lr,
+        "temperature": t.rollout.sampling.temperature,
+        "max_turns": t.env.max_turns,
+        "eval_max_turns": t.env.eval_max_turns,
+        "max_new_tokens": t.rollout.sampling.max_new_tokens,
+        "scenarios": t.tasks.scenarios,
+        "difficulties": t.tasks.difficulties,
+        "scaffold": t.rollout.scaffold,
         "warmup": {"instances": cfg.sft_instances, "passes": cfg.sft_epochs, "lr": cfg.sft_lr, "difficulties": cfg.sft_difficulties},
-        "ppo_critic_warmup": critic_warmup(args), "rft_tasks": rft_tasks(args),
+        "ppo_critic_warmup": critic_warmup(args),
+        "rft_tasks": rft_tasks(args),
         "rollouts_per_run": t.trainer.iterations * t.trainer.tasks_per_iteration * t.trainer.rollouts_per_task,
-        "heldout_ids": task_sets["heldout"], "dev_ids": task_sets["dev"], "overrides": args.overrides,
+        "heldout_ids": task_sets["heldout"],
+        "dev_ids": task_sets["dev"],
+        "overrides": args.overrides,
     }
 
 
@@ -243,8 +294,13 @@ def estimate_seconds(args, n_heldout: int, n_dev: int, demo=None, cost: dict[str
     }
     train = sum(per_method.get(m, rollouts * cost["rollout"]) for m in args.methods) * len(args.seeds)
     warmup = demo.sft_instances * len(demo.train.tasks.scenarios or []) * demo.sft_epochs * cost["sft_chat"]
-    out = {"server_start": cost["server_start"], "warmup": warmup, "warmup_eval": per_eval, "training": train,
-           "evaluations": per_eval * len(args.methods) * len(args.seeds)}
+    out = {
+        "server_start": cost["server_start"],
+        "warmup": warmup,
+        "warmup_eval": per_eval,
+        "training": train,
+        "evaluations": per_eval * len(args.methods) * len(args.seeds),
+    }
     out["total"] = sum(out.values())
     return {k: round(v) for k, v in out.items()}
 
@@ -263,14 +319,18 @@ def run_appsuite(args) -> dict[str, Any]:
     marks = Marks(out / "state.json")
     if marks.done("setting") and marks.data["setting"] != setting:
         changed = sorted(k for k in setting if marks.data["setting"].get(k) != setting[k])
-        raise SystemExit(f"{out} holds a benchmark with another setting ({', '.join(changed)} differ); "
-                         "rerun with its own arguments to resume it, or give another --out")
+        raise SystemExit(
+            f"{out} holds a benchmark with another setting ({', '.join(changed)} differ); rerun with its own arguments to resume it, or give another --out"
+        )
     marks.mark("setting", **setting)
     stage = Stages(marks, "reproduce")
     model_path = str(resolve_model(cfg.train.model.name_or_path))
     backend = sampler_backend(cfg)
-    print(f"[reproduce] {len(args.methods)} methods x seeds {args.seeds}, {setting['rollouts_per_run']} rollouts each; "
-          f"estimated {estimate_seconds(args, *map(len, task_sets.values()), cfg)['total'] / 60:.0f} min in all; sampler {backend}", flush=True)
+    print(
+        f"[reproduce] {len(args.methods)} methods x seeds {args.seeds}, {setting['rollouts_per_run']} rollouts each; "
+        f"estimated {estimate_seconds(args, *map(len, task_sets.values()), cfg)['total'] / 60:.0f} min in all; sampler {backend}",
+        flush=True,
+    )
 
     def evaluate(trained: Path, method: str, url, where: Path, label: str) -> None:
         evaluate_subsets(cfg, model_path, latest_adapter(trained), method, backend, url, where, "final", label, task_sets)
@@ -292,9 +352,17 @@ def run_appsuite(args) -> dict[str, Any]:
 def _curve(train_dir: Path) -> list[dict[str, Any]]:
     from looprl.training.trainer import read_metrics
 
-    return [{"iteration": h["iteration"], "reward": h.get("rollout/reward_mean"), "success": h.get("rollout/success_rate"),
-             "rollouts": h.get("rollout/count"), "kept": h.get("rollout/kept"), "optimizer_steps": h.get("train/optimizer_steps")}
-            for h in read_metrics(train_dir)]
+    return [
+        {
+            "iteration": h["iteration"],
+            "reward": h.get("rollout/reward_mean"),
+            "success": h.get("rollout/success_rate"),
+            "rollouts": h.get("rollout/count"),
+            "kept": h.get("rollout/kept"),
+            "optimizer_steps": h.get("train/optimizer_steps"),
+        }
+        for h in read_metrics(train_dir)
+    ]
 
 
 def _rollouts_sampled(method: str, train_dir: Path, curve: list[dict[str, Any]]) -> int:
@@ -321,13 +389,20 @@ def summarize_appsuite(args, cfg, runs: Path, marks, setting: dict[str, Any], ta
         for seed in args.seeds:
             here = runs / f"{method}_s{seed}"
             curve = _curve(here / "train")
-            rows.append({
-                "method": method, "seed": seed, "run_dir": str(here / "train"), "metrics_file": str(here / "train" / "metrics.jsonl"),
-                "curve": curve, "rollouts_sampled": _rollouts_sampled(method, here / "train", curve),
-                "kept": int(sum(c["kept"] or 0 for c in curve)), "optimizer_steps": int(sum(c["optimizer_steps"] or 0 for c in curve)),
-                "eval": {s: eval_numbers(here / f"eval_final_{s}") for s in suffixes},
-                "seconds": {"train": marks.seconds(f"{method}/s{seed}/train"), "eval": marks.seconds(f"{method}/s{seed}/eval")},
-            })
+            rows.append(
+                {
+                    "method": method,
+                    "seed": seed,
+                    "run_dir": str(here / "train"),
+                    "metrics_file": str(here / "train" / "metrics.jsonl"),
+                    "curve": curve,
+                    "rollouts_sampled": _rollouts_sampled(method, here / "train", curve),
+                    "kept": int(sum(c["kept"] or 0 for c in curve)),
+                    "optimizer_steps": int(sum(c["optimizer_steps"] or 0 for c in curve)),
+                    "eval": {s: eval_numbers(here / f"eval_final_{s}") for s in suffixes},
+                    "seconds": {"train": marks.seconds(f"{method}/s{seed}/train"), "eval": marks.seconds(f"{method}/s{seed}/eval")},
+                }
+            )
     table = []
     for method in args.methods:
         mine = [r for r in rows if r["method"] == method]
@@ -341,14 +416,23 @@ def summarize_appsuite(args, cfg, runs: Path, marks, setting: dict[str, Any], ta
         table.append(row)
     stage_s = {k: v["seconds"] for k, v in marks.data.items() if isinstance(v, dict) and "seconds" in v}
     result = {
-        "benchmark": "reproduce", "command": "python benchmarks/reproduce.py " + " ".join(shlex.quote(a) for a in args.argv),
-        "setting": setting, "methods": args.methods, "seeds": args.seeds,
+        "benchmark": "reproduce",
+        "command": "python benchmarks/reproduce.py " + " ".join(shlex.quote(a) for a in args.argv),
+        "setting": setting,
+        "methods": args.methods,
+        "seeds": args.seeds,
         "warmup": {"run_dir": str(runs / "warmup"), "eval": warmup},
-        "runs": rows, "table": table,
+        "runs": rows,
+        "table": table,
         "behaviour": behaviour_by_method(runs, args.methods, args.seeds, suffixes),
-        "cost": {"estimate_s": estimate_seconds(args, len(task_sets["heldout"]), len(task_sets["dev"]), cfg), "estimate_rates_s": COST_S,
-                 "stage_seconds": stage_s, "recorded_stage_seconds": round(sum(stage_s.values()), 1),
-                 "this_invocation_seconds": round(wall_s, 1), "cores": 2},
+        "cost": {
+            "estimate_s": estimate_seconds(args, len(task_sets["heldout"]), len(task_sets["dev"]), cfg),
+            "estimate_rates_s": COST_S,
+            "stage_seconds": stage_s,
+            "recorded_stage_seconds": round(sum(stage_s.values()), 1),
+            "this_invocation_seconds": round(wall_s, 1),
+            "cores": 2,
+        },
     }
     from looprl.utils.io import atomic_write_json, atomic_write_text
 
@@ -359,8 +443,9 @@ def summarize_appsuite(args, cfg, runs: Path, marks, setting: dict[str, Any], ta
     if args.report:
         from looprl.analysis.report import build_report
 
-        evals = [runs / f"eval_warmup_{s}" for s in suffixes] + [runs / f"{m}_s{seed}" / f"eval_final_{s}"
-                                                                  for m in args.methods for seed in args.seeds for s in suffixes]
+        evals = [runs / f"eval_warmup_{s}" for s in suffixes] + [
+            runs / f"{m}_s{seed}" / f"eval_final_{s}" for m in args.methods for seed in args.seeds for s in suffixes
+        ]
         build_report(evals, args.out / "report.html", title="looprl: the paper's comparison on the built-in world")
     print(appsuite_markdown(result))
     print(behaviour_markdown(result))
@@ -406,14 +491,18 @@ def appsuite_markdown(result: dict[str, Any]) -> str:
         "",
         f"| method | {head} | {' | '.join(names[x] + ' reward' for x in suffixes)} | rollouts / run | trained on | optimizer steps | train min / run |",
         "|---|" + "---|" * (3 * len(suffixes) + 4),
-        "| SFT-GT warm-up (the start) | " + " | ".join(f"{warm[x][m]:.1f}" for x in suffixes for m in ("tgc", "sgc"))
-        + " | " + " | ".join(f"{warm[x]['reward']:.3f}" for x in suffixes) + " | - | - | - | - |",
+        "| SFT-GT warm-up (the start) | "
+        + " | ".join(f"{warm[x][m]:.1f}" for x in suffixes for m in ("tgc", "sgc"))
+        + " | "
+        + " | ".join(f"{warm[x]['reward']:.3f}" for x in suffixes)
+        + " | - | - | - | - |",
     ]
     for r in result["table"]:
         cells = " | ".join(_pm(r[f"{x}_{m}"]) for x in suffixes for m in ("tgc", "sgc"))
         rewards = " | ".join(_pm(r[f"{x}_reward"], 3) for x in suffixes)
-        lines.append(f"| {r['label']} | {cells} | {rewards} | {r['rollouts_sampled']:.0f} | {r['kept']:.0f} | {r['optimizer_steps']:.0f} | "
-                     f"{r['train_minutes']:.1f} |")
+        lines.append(
+            f"| {r['label']} | {cells} | {rewards} | {r['rollouts_sampled']:.0f} | {r['kept']:.0f} | {r['optimizer_steps']:.0f} | {r['train_minutes']:.1f} |"
+        )
     c = result["cost"]
     lines += ["", f"Cost: {c['recorded_stage_seconds'] / 60:.0f} min of recorded stages (estimate {c['estimate_s']['total'] / 60:.0f} min).", ""]
     return "\n".join(lines)
@@ -439,7 +528,7 @@ def behaviour_markdown(result: dict[str, Any]) -> str:
             v, r = b["methods"][m]["values"].get(key), b["methods"][m]["ratio_to_warmup"].get(key)
             cells.append(fmt(v) + (f" ({r:.2g}x)" if r is not None else ""))
         lines.append(f"| {label} | {fmt(b['warmup'].get(key))} | " + " | ".join(cells) + " |")
-    lines.append(f"| rollouts | {b['warmup']['n_rollouts']} | " + " | ".join(str(b['methods'][m]['values']['n_rollouts']) for m in methods) + " |")
+    lines.append(f"| rollouts | {b['warmup']['n_rollouts']} | " + " | ".join(str(b["methods"][m]["values"]["n_rollouts"]) for m in methods) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -458,8 +547,12 @@ def appsuite_plot(result: dict[str, Any], path: Path) -> None:
         curves = [r["curve"] for r in result["runs"] if r["method"] == m and r["curve"]]
         n = min((len(c) for c in curves), default=0)
         if n:
-            ax1.plot([curves[0][i]["iteration"] for i in range(n)],
-                     [statistics.fmean(c[i]["reward"] or 0.0 for c in curves) for i in range(n)], marker="o", label=LABELS[m])
+            ax1.plot(
+                [curves[0][i]["iteration"] for i in range(n)],
+                [statistics.fmean(c[i]["reward"] or 0.0 for c in curves) for i in range(n)],
+                marker="o",
+                label=LABELS[m],
+            )
     ax1.set(title="training reward (sampled rollouts, mean over seeds)", xlabel="iteration", ylabel="mean reward", ylim=(0, 1.02))
     ax1.legend(fontsize=7)
     labels = [r["label"] for r in result["table"]]
@@ -467,10 +560,8 @@ def appsuite_plot(result: dict[str, Any], path: Path) -> None:
         key = f"{suffix}_tgc"
         if result["table"] and key in result["table"][0]:
             xs = [i + 0.4 * offset - 0.2 for i in range(len(labels))]
-            ax2.bar(xs, [r[key]["mean"] for r in result["table"]], width=0.4, yerr=[r[key]["sd"] for r in result["table"]],
-                    capsize=3, label=f"{name} TGC")
-            ax2.axhline(result["warmup"]["eval"][suffix]["tgc"], linestyle="--", color=f"C{offset}", linewidth=0.8,
-                        label=f"{name} TGC, warm-up")
+            ax2.bar(xs, [r[key]["mean"] for r in result["table"]], width=0.4, yerr=[r[key]["sd"] for r in result["table"]], capsize=3, label=f"{name} TGC")
+            ax2.axhline(result["warmup"]["eval"][suffix]["tgc"], linestyle="--", color=f"C{offset}", linewidth=0.8, label=f"{name} TGC, warm-up")
     ax2.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
     ax2.set(title="greedy TGC after training (mean ± sd over seeds)", ylabel="TGC (%)")
     ax2.set_ylim(0, max(10.0, ax2.get_ylim()[1]))
@@ -489,12 +580,21 @@ def run_config(args, method: str, seed: int, model_dir: Path):
 
     recipe = Path(__file__).resolve().parent.parent / "configs" / "tiny-cpu.yaml"
     overrides = [
-        f"seed={seed}", f"run_dir={args.out / 'runs' / f'{method}-seed{seed}'}", f"model.name_or_path={model_dir}",
-        f"trainer.method={method}", f"trainer.iterations={args.iterations}",
-        f"trainer.tasks_per_iteration={args.tasks_per_iteration}", f"trainer.rollouts_per_task={args.k}",
-        f"trainer.lr={args.lr}", f"trainer.eval_every={args.eval_every}", "trainer.eval_samples=1",
-        f"env.options={{n_tasks: 16, turns: {args.turns}}}", f"env.max_turns={args.turns}", f"env.eval_max_turns={args.turns}",
-        "logging.tensorboard=false", "trainer.checkpoints_kept=1",
+        f"seed={seed}",
+        f"run_dir={args.out / 'runs' / f'{method}-seed{seed}'}",
+        f"model.name_or_path={model_dir}",
+        f"trainer.method={method}",
+        f"trainer.iterations={args.iterations}",
+        f"trainer.tasks_per_iteration={args.tasks_per_iteration}",
+        f"trainer.rollouts_per_task={args.k}",
+        f"trainer.lr={args.lr}",
+        f"trainer.eval_every={args.eval_every}",
+        "trainer.eval_samples=1",
+        f"env.options={{n_tasks: 16, turns: {args.turns}}}",
+        f"env.max_turns={args.turns}",
+        f"env.eval_max_turns={args.turns}",
+        "logging.tensorboard=false",
+        "trainer.checkpoints_kept=1",
     ]
     if method == "ppo":
         overrides.append("trainer.critic_warmup_iterations=2")  # the paper warms up 10 of 200+ iterations
@@ -509,8 +609,9 @@ def final_eval(trainer, args) -> dict:
 
     ids = [f"toy_{1000 + i}" for i in range(args.test_tasks)]
     cfg = trainer.cfg
-    spec = replace(trainer.eval_spec, sampling=replace(trainer.eval_spec.sampling, temperature=0.0), scaffold=None,
-                   max_turns=args.turns, model_name=cfg.trainer.method)
+    spec = replace(
+        trainer.eval_spec, sampling=replace(trainer.eval_spec.sampling, temperature=0.0), scaffold=None, max_turns=args.turns, model_name=cfg.trainer.method
+    )
     result = evaluate(trainer.sampler_backend, trainer.env_factory, ids, spec, samples=1, split="test", progress=False)
     return {"tgc": result.summary["tgc"], "reward_mean": result.summary["reward_mean"]}
 
@@ -529,8 +630,10 @@ def run_one(args, method: str, seed: int, model_dir: Path) -> dict:
     trainer = Trainer(cfg, progress=False)
     history = trainer.train()
     wall = time.perf_counter() - t0
-    curve = [{"iteration": h["iteration"], "reward": h.get("rollout/reward_mean"),
-              "dev_tgc": h.get("eval/tgc"), "dev_reward": h.get("eval/reward_mean")} for h in history]
+    curve = [
+        {"iteration": h["iteration"], "reward": h.get("rollout/reward_mean"), "dev_tgc": h.get("eval/tgc"), "dev_reward": h.get("eval/reward_mean")}
+        for h in history
+    ]
     return {"method": method, "seed": seed, "wall_s": round(wall, 1), "curve": curve, "test": final_eval(trainer, args)}
 
 
@@ -556,16 +659,24 @@ def summarize(runs: list[dict], methods: list[str]) -> list[dict]:
         # iteration whose training reward reached 0.9 (None if never)
         auc = [None if m in FIXED_DATA else _mean([c["reward"] for c in r["curve"]]) for r in rs]
         first = [None if m in FIXED_DATA else next((c["iteration"] for c in r["curve"] if (c["reward"] or 0) >= 0.9), None) for r in rs]
-        rows.append({
-            "method": m, "label": LABELS[m], "seeds": len(rs),
-            "train_reward_auc": _mean(auc), "iterations_to_0.9": _mean(first),
-            "runs_reaching_0.9": sum(f is not None for f in first),
-            "train_reward_last3": _mean(tail), "train_reward_last3_std": _std(tail),
-            "dev_tgc": _mean(last_dev), "dev_reward": _mean(last_dev_reward),
-            "test_tgc": _mean([r["test"]["tgc"] for r in rs]), "test_tgc_std": _std([r["test"]["tgc"] for r in rs]),
-            "test_reward": _mean([r["test"]["reward_mean"] for r in rs]),
-            "wall_s": _mean([r["wall_s"] for r in rs]),
-        })
+        rows.append(
+            {
+                "method": m,
+                "label": LABELS[m],
+                "seeds": len(rs),
+                "train_reward_auc": _mean(auc),
+                "iterations_to_0.9": _mean(first),
+                "runs_reaching_0.9": sum(f is not None for f in first),
+                "train_reward_last3": _mean(tail),
+                "train_reward_last3_std": _std(tail),
+                "dev_tgc": _mean(last_dev),
+                "dev_reward": _mean(last_dev_reward),
+                "test_tgc": _mean([r["test"]["tgc"] for r in rs]),
+                "test_tgc_std": _std([r["test"]["tgc"] for r in rs]),
+                "test_reward": _mean([r["test"]["reward_mean"] for r in rs]),
+                "wall_s": _mean([r["wall_s"] for r in rs]),
+            }
+        )
     return rows
 
 
@@ -582,12 +693,16 @@ def markdown(rows: list[dict], setting: dict) -> str:
     ]
     for r in rows:
         first = "-" if r["iterations_to_0.9"] is None else f"{r['iterations_to_0.9']:.1f} ({r['runs_reaching_0.9']}/{r['seeds']} runs)"
-        lines.append(f"| {r['label']} | {pct(r['train_reward_auc'])} | {first} | {pct(r['train_reward_last3'], r['train_reward_last3_std'])} "
-                     f"| {pct(r['dev_tgc'])} | "
-                     f"{pct(r['dev_reward'])} | {pct(r['test_tgc'], r['test_tgc_std'])} | {pct(r['test_reward'])} | {r['wall_s']:.0f} |")
-    head = (f"Tiny model ({setting['model_params']} parameters) on the {setting['turns']}-turn toy env; "
-            f"{setting['iterations']} iterations x {setting['tasks_per_iteration']} tasks x K={setting['k']}; "
-            f"seeds {setting['seeds']}; numbers in %, mean (± std) over seeds.\n\n")
+        lines.append(
+            f"| {r['label']} | {pct(r['train_reward_auc'])} | {first} | {pct(r['train_reward_last3'], r['train_reward_last3_std'])} "
+            f"| {pct(r['dev_tgc'])} | "
+            f"{pct(r['dev_reward'])} | {pct(r['test_tgc'], r['test_tgc_std'])} | {pct(r['test_reward'])} | {r['wall_s']:.0f} |"
+        )
+    head = (
+        f"Tiny model ({setting['model_params']} parameters) on the {setting['turns']}-turn toy env; "
+        f"{setting['iterations']} iterations x {setting['tasks_per_iteration']} tasks x K={setting['k']}; "
+        f"seeds {setting['seeds']}; numbers in %, mean (± std) over seeds.\n\n"
+    )
     return head + "\n".join(lines) + "\n"
 
 
@@ -607,8 +722,11 @@ def plot(runs: list[dict], methods: list[str], path: Path) -> None:
         its = [rs[0]["curve"][i]["iteration"] for i in range(n)]
         if not rs_dev_only:
             axes[0].plot(its, [_mean([r["curve"][i]["reward"] for r in rs]) for i in range(n)], label=LABELS[m])
-        dev = [(c["iteration"], _mean([next((x["dev_reward"] for x in r["curve"] if x["iteration"] == c["iteration"]), None) for r in rs]))
-               for c in rs[0]["curve"] if c["dev_reward"] is not None]
+        dev = [
+            (c["iteration"], _mean([next((x["dev_reward"] for x in r["curve"] if x["iteration"] == c["iteration"]), None) for r in rs]))
+            for c in rs[0]["curve"]
+            if c["dev_reward"] is not None
+        ]
         if dev:
             axes[1].plot([d[0] for d in dev], [d[1] for d in dev], marker="o", label=LABELS[m])
     axes[0].set(title="training reward (mean over seeds)", xlabel="iteration", ylabel="reward", ylim=(0, 1.02))
@@ -628,14 +746,23 @@ def run_toy(args) -> dict:
     model_dir = build_tiny_model(args.out / "tiny-model")
     results_path = args.out / "reproduce.json"
     done = json.loads(results_path.read_text())["runs"] if results_path.is_file() else []
-    setting = {"model": "looprl.testing tiny Qwen2", "model_params": None, "env": "toy", "turns": args.turns,
-               "iterations": args.iterations, "tasks_per_iteration": args.tasks_per_iteration, "k": args.k,
-               "lr": args.lr, "seeds": args.seeds, "test_tasks": args.test_tasks,
-               "command": " ".join(["python", "benchmarks/reproduce.py", *args.argv])}
+    setting = {
+        "model": "looprl.testing tiny Qwen2",
+        "model_params": None,
+        "env": "toy",
+        "turns": args.turns,
+        "iterations": args.iterations,
+        "tasks_per_iteration": args.tasks_per_iteration,
+        "k": args.k,
+        "lr": args.lr,
+        "seeds": args.seeds,
+        "test_tasks": args.test_tasks,
+        "command": " ".join(["python", "benchmarks/reproduce.py", *args.argv]),
+    }
     from transformers import AutoConfig
 
     c = AutoConfig.from_pretrained(model_dir)
-    per_layer = 4 * c.hidden_size ** 2 + 3 * c.hidden_size * c.intermediate_size  # attention q,k,v,o + MLP gate,up,down
+    per_layer = 4 * c.hidden_size**2 + 3 * c.hidden_size * c.intermediate_size  # attention q,k,v,o + MLP gate,up,down
     setting["model_params"] = f"~{(c.vocab_size * c.hidden_size + c.num_hidden_layers * per_layer) // 1000}K"
     key = json.dumps({k: setting[k] for k in ("turns", "iterations", "tasks_per_iteration", "k", "lr")})
     runs = [r for r in done if r.get("setting_key") == key]
@@ -648,8 +775,10 @@ def run_toy(args) -> dict:
             result = run_one(args, method, seed, model_dir)
             result["setting_key"] = key
             runs.append(result)
-            print(f"[reproduce] {method} seed {seed}: {result['wall_s']} s, held-out TGC {result['test']['tgc']:.3f}, "
-                  f"reward {result['test']['reward_mean']:.3f}", flush=True)
+            print(
+                f"[reproduce] {method} seed {seed}: {result['wall_s']} s, held-out TGC {result['test']['tgc']:.3f}, reward {result['test']['reward_mean']:.3f}",
+                flush=True,
+            )
             atomic_write_json(results_path, {"setting": setting, "runs": runs})  # resumable: finished runs are kept
     methods = [m for m in APPSUITE_METHODS if m in args.methods]
     rows = summarize(runs, methods)

@@ -54,10 +54,17 @@ def build_policy(cfg: TrainConfig, device: str | None = None) -> TrainableBacken
     policy temperature."""
     from looprl.backends.hf import HFBackend
 
-    return HFBackend(cfg.model.name_or_path, dtype=cfg.model.dtype, lora=cfg.lora, adapter_path=cfg.model.adapter_path,
-                     device=device, gradient_checkpointing=cfg.model.gradient_checkpointing,
-                     attn_implementation=cfg.model.attn_implementation, seed=cfg.seed,
-                     policy_temperature=policy_temperature(cfg))
+    return HFBackend(
+        cfg.model.name_or_path,
+        dtype=cfg.model.dtype,
+        lora=cfg.lora,
+        adapter_path=cfg.model.adapter_path,
+        device=device,
+        gradient_checkpointing=cfg.model.gradient_checkpointing,
+        attn_implementation=cfg.model.attn_implementation,
+        seed=cfg.seed,
+        policy_temperature=policy_temperature(cfg),
+    )
 
 
 def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = None) -> PolicyBackend | ChatBackend:
@@ -74,8 +81,10 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
     training = isinstance(cfg, TrainConfig)
     if name.startswith(OPENAI_PREFIX) or rollout.backend == "openai":
         if training:
-            raise ValueError(f"rollout.backend={rollout.backend!r} cannot train: training needs token ids and logprobs "
-                             "(use 'transformers' or 'vllm'; 'openai' is for evaluation)")
+            raise ValueError(
+                f"rollout.backend={rollout.backend!r} cannot train: training needs token ids and logprobs "
+                "(use 'transformers' or 'vllm'; 'openai' is for evaluation)"
+            )
         from looprl.backends.openai import OpenAIChatBackend
 
         model_id = name.removeprefix(OPENAI_PREFIX)
@@ -88,16 +97,23 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
         server = {"max_model_len": rollout.sampling.max_context_tokens, "dtype": cfg.model.dtype, "seed": cfg.seed}
         if training:
             server["max_lora_rank"] = cfg.lora.r  # the adapters it will be sent are the config's
-        return VLLMBackend(name, base_url=rollout.vllm_url, concurrency=rollout.concurrency, adapter_path=cfg.model.adapter_path,
-                           adapter_sync=rollout.adapter_sync, server_kwargs=server)
+        return VLLMBackend(
+            name,
+            base_url=rollout.vllm_url,
+            concurrency=rollout.concurrency,
+            adapter_path=cfg.model.adapter_path,
+            adapter_sync=rollout.adapter_sync,
+            server_kwargs=server,
+        )
     if policy is not None:
         return policy
     if training:
         return build_policy(cfg)
     from looprl.backends.hf import HFBackend
 
-    return HFBackend(name, dtype=cfg.model.dtype, lora=None, adapter_path=cfg.model.adapter_path,
-                     attn_implementation=cfg.model.attn_implementation, seed=cfg.seed)
+    return HFBackend(
+        name, dtype=cfg.model.dtype, lora=None, adapter_path=cfg.model.adapter_path, attn_implementation=cfg.model.attn_implementation, seed=cfg.seed
+    )
 
 
 def build_env_factory(cfg: AnyConfig) -> Callable[[], "Env"]:
@@ -125,12 +141,16 @@ def sampling_params(cfg: AnyConfig, *, temperature: float | None = None, seeded:
     the same random draws, turn after turn and iteration after iteration; its randomness comes from
     the policy's generator instead, which is seeded with the same cfg.seed and checkpointed."""
     s = cfg.rollout.sampling
-    return SamplingParams(temperature=s.temperature if temperature is None else temperature, top_p=s.top_p, top_k=s.top_k,
-                          max_new_tokens=s.max_new_tokens, seed=cfg.seed if seeded else None)
+    return SamplingParams(
+        temperature=s.temperature if temperature is None else temperature,
+        top_p=s.top_p,
+        top_k=s.top_k,
+        max_new_tokens=s.max_new_tokens,
+        seed=cfg.seed if seeded else None,
+    )
 
 
-def rollout_spec(cfg: AnyConfig, *, max_turns: int, temperature: float | None = None, seeded: bool = True,
-                 model_name: str | None = None) -> "RolloutSpec":
+def rollout_spec(cfg: AnyConfig, *, max_turns: int, temperature: float | None = None, seeded: bool = True, model_name: str | None = None) -> "RolloutSpec":
     """The RolloutSpec a config asks for: its scaffold (the env's own default prompt for
     rollout.scaffold 'default'), context and observation budgets, concurrency and batch size, with
     `sampling_params(cfg, temperature=..., seeded=...)`. `max_turns` is env.max_turns for training
@@ -151,8 +171,9 @@ def rollout_spec(cfg: AnyConfig, *, max_turns: int, temperature: float | None = 
     )
 
 
-def write_run_files(out: str | Path, cfg: AnyConfig, *, kind: str, split: str | None, method: str | None = None,
-                    name: str | None = None, command: str | None = None) -> None:
+def write_run_files(
+    out: str | Path, cfg: AnyConfig, *, kind: str, split: str | None, method: str | None = None, name: str | None = None, command: str | None = None
+) -> None:
     """A run folder's identity, written before any rollout so that a crashed run is still identifiable
     (docs/run-layout.md): config.yaml (the config as loaded) and run.json (kind "train"|"eval", name,
     model, adapter, method, split, env, seed, created, command). `name` defaults to the folder's name,
@@ -162,9 +183,18 @@ def write_run_files(out: str | Path, cfg: AnyConfig, *, kind: str, split: str | 
 
     out = Path(out)
     atomic_write_text(out / "config.yaml", dump_config(cfg))
-    atomic_write_json(out / "run.json", {
-        "kind": kind, "name": name or out.name, "model": cfg.model.name_or_path, "adapter": cfg.model.adapter_path,
-        "method": method, "split": split, "env": cfg.env.name, "seed": cfg.seed,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command or " ".join(["looprl", *sys.argv[1:]]),
-    })
+    atomic_write_json(
+        out / "run.json",
+        {
+            "kind": kind,
+            "name": name or out.name,
+            "model": cfg.model.name_or_path,
+            "adapter": cfg.model.adapter_path,
+            "method": method,
+            "split": split,
+            "env": cfg.env.name,
+            "seed": cfg.seed,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": command or " ".join(["looprl", *sys.argv[1:]]),
+        },
+    )

@@ -84,9 +84,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             if child is None:
                 child = node[part] = {}
             elif not isinstance(child, dict):
-                raise ConfigError(
-                    f"override {item!r}: {part!r} holds a value ({child!r}), not a section, so it has no field {path[-1]!r}"
-                )
+                raise ConfigError(f"override {item!r}: {part!r} holds a value ({child!r}), not a section, so it has no field {path[-1]!r}")
             node = child
         node[path[-1]] = value
     return out
@@ -144,9 +142,7 @@ def _section_defaults(model: type[BaseModel]) -> dict[str, Any]:
     return out
 
 
-def load_config(
-    model: type[M], path: str | Path | None = None, overrides: list[str] | None = None, base: dict | None = None
-) -> M:
+def load_config(model: type[M], path: str | Path | None = None, overrides: list[str] | None = None, base: dict | None = None) -> M:
     """Load ``model`` from an optional YAML file plus dotted overrides; raise ConfigError on any problem."""
     data: dict[str, Any] = deep_merge(_section_defaults(model), dict(base or {}))
     source = "defaults"
@@ -160,15 +156,15 @@ def load_config(
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ConfigError(f"config file {str(path)!r} is not UTF-8 text (byte {raw[exc.start:exc.start + 1]!r} at "
-                              f"position {exc.start}); save it as UTF-8") from None
+            raise ConfigError(
+                f"config file {str(path)!r} is not UTF-8 text (byte {raw[exc.start : exc.start + 1]!r} at position {exc.start}); save it as UTF-8"
+            ) from None
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
         if loaded is None:
-            raise ConfigError(f"config file {str(path)!r} is empty (or only comments); give the fields to set, "
-                              "or leave the config file out for the defaults")
+            raise ConfigError(f"config file {str(path)!r} is empty (or only comments); give the fields to set, or leave the config file out for the defaults")
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level, got {type(loaded).__name__}")
         data = deep_merge(data, loaded)

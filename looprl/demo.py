@@ -125,8 +125,15 @@ def rollout_server(cfg: DemoConfig, model_path: str, backend: str, needed: bool)
     log = Path(cfg.run_dir) / "vllm_server.log"
     # the trainer's dtype (float32 by default): on a CPU without bf16 instructions (AVX2 only, as CI's
     # machine) vLLM's bf16 matmuls fall back to a path ~10x slower than float32
-    with start_server(model_path, max_lora_rank=t.lora.r, max_model_len=t.rollout.sampling.max_context_tokens,
-                      dtype=t.model.dtype, seed=t.seed, log_path=log, **server_kwargs_for(t.rollout.adapter_sync)) as server:
+    with start_server(
+        model_path,
+        max_lora_rank=t.lora.r,
+        max_model_len=t.rollout.sampling.max_context_tokens,
+        dtype=t.model.dtype,
+        seed=t.seed,
+        log_path=log,
+        **server_kwargs_for(t.rollout.adapter_sync),
+    ) as server:
         yield server.url
 
 
@@ -168,8 +175,9 @@ def loop_config(cfg: DemoConfig, model_path: str, start_adapter: str | None, run
     return loop
 
 
-def eval_config(cfg: DemoConfig, model_path: str, adapter: str | None, backend: str = "transformers", url: str | None = None,
-                 split: str | None = None) -> EvalConfig:
+def eval_config(
+    cfg: DemoConfig, model_path: str, adapter: str | None, backend: str = "transformers", url: str | None = None, split: str | None = None
+) -> EvalConfig:
     t = cfg.train
     sampling = SamplingConfig(**{**t.rollout.sampling.model_dump(), "temperature": 0.0})
     rollout = _with_sampler(RolloutConfig(**{**t.rollout.model_dump(), "sampling": sampling}), backend, url)
@@ -186,8 +194,7 @@ def run_evaluation(cfg: EvalConfig, task_ids: list[str], out: Path, label: str, 
 
     write_run_files(out, cfg, kind="eval", split=cfg.split, method=method, name=label, command="looprl demo")
     spec = rollout_spec(cfg, max_turns=cfg.env.eval_max_turns, model_name=label)
-    result = evaluate(build_sampling_backend(cfg), build_env_factory(cfg), task_ids, spec, samples=cfg.samples, split=cfg.split,
-                      out_dir=out, progress=True)
+    result = evaluate(build_sampling_backend(cfg), build_env_factory(cfg), task_ids, spec, samples=cfg.samples, split=cfg.split, out_dir=out, progress=True)
     print_summary(result.summary)
     return result.summary
 
@@ -198,8 +205,18 @@ EVAL_SETS = {  # suffix of the eval run folder -> what it measures
 }
 
 
-def evaluate_subsets(cfg: DemoConfig, model_path: str, adapter: str | None, method: str | None, backend: str, url: str | None,
-                     out: Path, when: str, label: str, task_sets: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+def evaluate_subsets(
+    cfg: DemoConfig,
+    model_path: str,
+    adapter: str | None,
+    method: str | None,
+    backend: str,
+    url: str | None,
+    out: Path,
+    when: str,
+    label: str,
+    task_sets: dict[str, list[str]],
+) -> dict[str, dict[str, Any]]:
     """Greedy evaluation of `adapter` (trained by `method`; None: the base model) on every set of
     `task_sets` (suffix -> task ids), each written as its own eval run directory OUT/eval_WHEN_SUFFIX.
 
@@ -224,14 +241,17 @@ def evaluate_subsets(cfg: DemoConfig, model_path: str, adapter: str | None, meth
     summaries = {}
     for suffix, ids in sets.items():
         where, wanted = out / f"eval_{when}_{suffix}", set(ids)
-        write_run_files(where, configs[suffix], kind="eval", split=splits[suffix], method=method, name=f"{label}, {suffix}",
-                        command="looprl demo")
+        write_run_files(where, configs[suffix], kind="eval", split=splits[suffix], method=method, name=f"{label}, {suffix}", command="looprl demo")
         trajectories = [t for t in result.trajectories if t.task_id in wanted]
         for t in trajectories:
             t.split = splits[suffix]
         summary = summarize(trajectories)
-        summary.update(split=splits[suffix], model=f"{label}, {suffix}", reward_mean=sum(t.reward for t in trajectories) / len(trajectories),
-                       rollout={**result.stats.to_dict(), "shared_with": sorted(set(sets) - {suffix})})
+        summary.update(
+            split=splits[suffix],
+            model=f"{label}, {suffix}",
+            reward_mean=sum(t.reward for t in trajectories) / len(trajectories),
+            rollout={**result.stats.to_dict(), "shared_with": sorted(set(sets) - {suffix})},
+        )
         write_jsonl(where / "rollouts.jsonl", trajectories)
         atomic_write_json(where / "summary.json", summary)
         print_summary(summary)
@@ -289,8 +309,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
         evaluate_subsets(cfg, model_path, adapter, method, backend, url, run, when, label, task_sets)
 
     backend = sampler_backend(cfg)
-    console.print(f"rollouts sampled with: {backend}" + ("" if backend == "vllm" else
-                  " (`looprl models setup-vllm` adds vLLM, faster for the evaluations)"))
+    console.print(f"rollouts sampled with: {backend}" + ("" if backend == "vllm" else " (`looprl models setup-vllm` adds vLLM, faster for the evaluations)"))
     eval_warmup = cfg.sft_epochs > 0 and cfg.eval_warmup
     sampling_left = any(not state.done(s) for s in ("before", "loop", "after") + (("warmup",) if eval_warmup else ()))
     with rollout_server(cfg, model_path, backend, sampling_left) as url:
@@ -306,8 +325,11 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
             sft_cfg = sft_config(cfg, model_path, run / "sft")
             chats = "ground-truth chats" + (" that look the APIs up" if cfg.sft_read_docs else "")
             n_chats = sft_cfg.trainer.iterations * sft_cfg.trainer.tasks_per_iteration
-            if stage("sft", f"SFT-GT warm-up: {n_chats} {chats} ({cfg.sft_epochs} x instances 1-{cfg.sft_instances} of "
-                            f"the training scenarios), {sft_cfg.trainer.tasks_per_iteration} an iteration"):
+            if stage(
+                "sft",
+                f"SFT-GT warm-up: {n_chats} {chats} ({cfg.sft_epochs} x instances 1-{cfg.sft_instances} of "
+                f"the training scenarios), {sft_cfg.trainer.tasks_per_iteration} an iteration",
+            ):
                 t0 = time.perf_counter()
                 train_stage(sft_cfg)
                 state.mark("sft", seconds=round(time.perf_counter() - t0, 1))
@@ -343,9 +365,7 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
         return [run / f"eval_{when}_{suffix}" for when in whens]
 
     suffixes = [suffix for suffix, ids in task_sets.items() if ids]
-    comparison: dict[str, Any] = {
-        suffix: before_after_table(evals(suffix), console, with_sft=with_sft, subset=EVAL_SETS[suffix]) for suffix in suffixes
-    }
+    comparison: dict[str, Any] = {suffix: before_after_table(evals(suffix), console, with_sft=with_sft, subset=EVAL_SETS[suffix]) for suffix in suffixes}
     comparison["headline"] = headline_table({suffix: evals(suffix) for suffix in suffixes}, console)
     comparison["loop"] = loop_summary(run / "loop", console)
     report_path = run / "report.html"
@@ -417,8 +437,7 @@ def headline_table(evals: dict[str, list[Path]], console: Console) -> dict[str, 
     return rows
 
 
-def before_after_table(evals: list[Path], console: Console, *, with_sft: bool = False,
-                       subset: str = "dev subset (held out)") -> dict[str, Any]:
+def before_after_table(evals: list[Path], console: Console, *, with_sft: bool = False, subset: str = "dev subset (held out)") -> dict[str, Any]:
     """Print every metric of the eval runs `evals` (before, [after the warm-up,] after) side by side,
     with the ratio after/before and, when the warm-up was evaluated, after/warm-up: LOOP's own change."""
     from rich.table import Table

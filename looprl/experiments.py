@@ -66,8 +66,7 @@ def tgc_and_reward(eval_dir: Path) -> dict[str, float]:
 
     trajectories = load_run(eval_dir).trajectories
     n = max(len(trajectories), 1)
-    return {"tgc": 100.0 * sum(bool(t.success) for t in trajectories) / n, "reward": sum(t.reward for t in trajectories) / n,
-            "tasks": len(trajectories)}
+    return {"tgc": 100.0 * sum(bool(t.success) for t in trajectories) / n, "reward": sum(t.reward for t in trajectories) / n, "tasks": len(trajectories)}
 
 
 def eval_numbers(eval_dir: Path) -> dict[str, Any]:
@@ -75,12 +74,19 @@ def eval_numbers(eval_dir: Path) -> dict[str, Any]:
     (looprl.rollout.evaluate) records them, with that file's path."""
     path = Path(eval_dir) / "summary.json"
     s = json.loads(path.read_text())
-    return {"tgc": 100.0 * s["tgc"], "sgc": 100.0 * s["sgc"], "reward": s.get("reward_mean"), "tasks": s["n_tasks"],
-            "scenarios": s["n_scenarios"], "source": str(path)}
+    return {
+        "tgc": 100.0 * s["tgc"],
+        "sgc": 100.0 * s["sgc"],
+        "reward": s.get("reward_mean"),
+        "tasks": s["n_tasks"],
+        "scenarios": s["n_scenarios"],
+        "source": str(path),
+    }
 
 
-def evaluate_run(cfg, model_path: str, trained: Path | None, method: str | None, backend: str, url: str | None,
-                 split: str, task_ids: list[str], where: Path, label: str) -> None:
+def evaluate_run(
+    cfg, model_path: str, trained: Path | None, method: str | None, backend: str, url: str | None, split: str, task_ids: list[str], where: Path, label: str
+) -> None:
     """Greedy evaluation of the newest adapter of the run `trained` (None: the base model) on exactly
     `task_ids`, written as an eval run directory `where` (cfg: a DemoConfig)."""
     from looprl.demo import eval_config, latest_adapter, run_evaluation
@@ -91,8 +97,13 @@ def evaluate_run(cfg, model_path: str, trained: Path | None, method: str | None,
 
 def mean_sd(values: list[float]) -> dict[str, float]:
     """Mean, sample standard deviation (0 for one value), count, min and max."""
-    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0, "n": len(values),
-            "min": min(values), "max": max(values)}
+    return {
+        "mean": statistics.fmean(values),
+        "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "n": len(values),
+        "min": min(values),
+        "max": max(values),
+    }
 
 
 def task_sequence(cfg, n: int) -> list[str]:

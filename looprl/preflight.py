@@ -65,24 +65,29 @@ def check_model(name: str, adapter_path: str | None = None, *, allow_openai: boo
     """model.name_or_path (and model.adapter_path) name something a backend can load."""
     from looprl.backends import BUILTIN_MODELS
 
-    allowed = ("a local model folder (with config.json), a Hugging Face model id (NAMESPACE/NAME), "
-               + ", ".join(repr(m) for m in BUILTIN_MODELS) + " (built in)" + (", or openai:NAME" if allow_openai else ""))
+    allowed = (
+        "a local model folder (with config.json), a Hugging Face model id (NAMESPACE/NAME), "
+        + ", ".join(repr(m) for m in BUILTIN_MODELS)
+        + " (built in)"
+        + (", or openai:NAME" if allow_openai else "")
+    )
     if name not in BUILTIN_MODELS:
         path = Path(name).expanduser()
         if path.exists():
             if not path.is_dir():
                 raise ConfigError(f"model.name_or_path={name!r} is a file, not a model folder; allowed: {allowed}")
             if not (path / "config.json").is_file():
-                raise ConfigError(f"model.name_or_path={name!r}: the folder has no config.json, so it is not a transformers "
-                                  f"model folder; allowed: {allowed}")
+                raise ConfigError(f"model.name_or_path={name!r}: the folder has no config.json, so it is not a transformers model folder; allowed: {allowed}")
         elif not _looks_like_hub_id(name):
             raise ConfigError(f"model.name_or_path={name!r}: no such folder, and not a Hugging Face model id; allowed: {allowed}")
         elif _offline():
             from huggingface_hub import try_to_load_from_cache
 
             if not isinstance(try_to_load_from_cache(name, "config.json"), str):
-                raise ConfigError(f"model.name_or_path={name!r}: no such folder, and HF_HUB_OFFLINE is set while the model is "
-                                  "not in the local Hugging Face cache; download it first or give a local folder")
+                raise ConfigError(
+                    f"model.name_or_path={name!r}: no such folder, and HF_HUB_OFFLINE is set while the model is "
+                    "not in the local Hugging Face cache; download it first or give a local folder"
+                )
     if adapter_path is not None:
         path = Path(adapter_path).expanduser()
         if path.exists():
@@ -98,8 +103,7 @@ def check_env(name: str, options: Mapping[str, Any], *, build: bool = True) -> N
 
     names = registered_envs()
     if name not in names:
-        raise ConfigError(f"env.name={name!r} is not a registered env; registered envs: {', '.join(names)} "
-                          "(register your own with looprl.env.register_env)")
+        raise ConfigError(f"env.name={name!r} is not a registered env; registered envs: {', '.join(names)} (register your own with looprl.env.register_env)")
     if not build:  # Ray mode: envs are built in the cluster's actors, which may see other files
         return
     try:

@@ -59,14 +59,23 @@ class TasksConfig(StrictModel):
     dev_split: str = Field("dev", description="split for periodic evaluation and best-checkpoint selection")
     difficulties: list[int] = Field(default_factory=lambda: [1, 2], description="task difficulties used for training (paper: 1-2)")
     task_ids: list[str] | None = Field(None, description="explicit training task ids (overrides split/difficulties)")
-    instances: int | None = Field(None, ge=1, description="built-in world: instances per training scenario in the task pool "
-                                  "(`<scenario>_1..N`; None = the split's canonical 3, the paper's 72 tasks)")
-    scenarios: list[str] | None = Field(None, description="built-in world: train on these training scenarios only (None = "
-                                        "all of the split's); held-out instances are then drawn from them too")
-    instance_start: int = Field(1, ge=1, description="built-in world: the pool's first instance number (instances "
-                                "start .. start + instances - 1 of every training scenario)")
-    fresh_instances: bool = Field(False, description="built-in world: after a pass over the pool, draw the next `instances` "
-                                  "instances of every scenario instead of repeating the pool, so no task is trained on twice")
+    instances: int | None = Field(
+        None,
+        ge=1,
+        description="built-in world: instances per training scenario in the task pool "
+        "(`<scenario>_1..N`; None = the split's canonical 3, the paper's 72 tasks)",
+    )
+    scenarios: list[str] | None = Field(
+        None, description="built-in world: train on these training scenarios only (None = all of the split's); held-out instances are then drawn from them too"
+    )
+    instance_start: int = Field(
+        1, ge=1, description="built-in world: the pool's first instance number (instances start .. start + instances - 1 of every training scenario)"
+    )
+    fresh_instances: bool = Field(
+        False,
+        description="built-in world: after a pass over the pool, draw the next `instances` "
+        "instances of every scenario instead of repeating the pool, so no task is trained on twice",
+    )
     max_dev_tasks: int | None = Field(None, ge=1, description="evaluate on at most this many dev tasks (None = all)")
 
     @model_validator(mode="after")
@@ -78,8 +87,11 @@ class TasksConfig(StrictModel):
 
 
 class SamplingConfig(StrictModel):
-    temperature: float = Field(1.0, ge=0.0, description="sampling temperature; in training (> 0) the trained policy is "
-                               "softmax(logits / temperature), so sampler and trainer agree (paper: 1.0)")
+    temperature: float = Field(
+        1.0,
+        ge=0.0,
+        description="sampling temperature; in training (> 0) the trained policy is softmax(logits / temperature), so sampler and trainer agree (paper: 1.0)",
+    )
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="nucleus sampling mass (training: 1.0, required)")
     top_k: int = Field(0, ge=0, description="top-k sampling; 0 = off (training: off, required)")
     max_new_tokens: int = Field(1500, ge=1, description="new tokens per agent turn (paper: 1,500)")
@@ -92,14 +104,19 @@ class RolloutConfig(StrictModel):
     concurrency: int = Field(32, ge=1, description="episodes alive at once (their generation is batched)")
     generation_batch_size: int = Field(16, ge=1, description="prompts per generate() call")
     early_stop: bool = Field(True, description="stop once every task has >= floor(0.75 K) rollouts (4 of 6, paper) and 90% of all are done")
-    scaffold: str = Field("default", description="agent prompt: a built-in set ('default', or 'appworld' when env.name is appworld; "
-                          "'compact' for small models/CPUs; 'terse', no worked example, for a model warmed up with SFT-GT; "
-                          "looprl/agent/prompts/), a YAML file of prompt pieces, or 'env' for the env's own messages")
+    scaffold: str = Field(
+        "default",
+        description="agent prompt: a built-in set ('default', or 'appworld' when env.name is appworld; "
+        "'compact' for small models/CPUs; 'terse', no worked example, for a model warmed up with SFT-GT; "
+        "looprl/agent/prompts/), a YAML file of prompt pieces, or 'env' for the env's own messages",
+    )
     vllm_url: str | None = Field(None, description="OpenAI-compatible vLLM server (http://127.0.0.1:PORT); None = start one")
     adapter_sync: Literal["lora", "merged"] = Field(
-        "lora", description="how the trained adapter reaches a vLLM server: 'lora' hot-swaps it; 'merged' merges it into the "
+        "lora",
+        description="how the trained adapter reaches a vLLM server: 'lora' hot-swaps it; 'merged' merges it into the "
         "base weights and has the server reload them in place (2.2x faster sampling on vLLM's CPU backend here; the server "
-        "needs VLLM_SERVER_DEV_MODE=1, set when looprl starts it; small models only, the merge runs in the trainer's process)")
+        "needs VLLM_SERVER_DEV_MODE=1, set when looprl starts it; small models only, the merge runs in the trainer's process)",
+    )
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="sampling parameters")
 
 
@@ -117,26 +134,35 @@ class TrainerConfig(StrictModel):
     clip_eps: float = Field(0.1, gt=0.0, lt=1.0, description="PPO clip epsilon (paper: 0.1)")
     adv_threshold: float = Field(0.01, ge=0.0, description="drop rollouts with |advantage| below this (paper: 0.01)")
     kl_guard: float = Field(20.0, gt=0.0, description="skip the rest of an iteration when the k1 KL estimate exceeds this")
-    kl_coef: float = Field(0.04, ge=0.0, description="grpo-kl: weight of the k3 KL penalty to the adapter-disabled model (0.04, "
-                           "the common GRPO default; for no KL term use method grpo)", json_schema_extra=_only("grpo-kl", off=0.0))
+    kl_coef: float = Field(
+        0.04,
+        ge=0.0,
+        description="grpo-kl: weight of the k3 KL penalty to the adapter-disabled model (0.04, the common GRPO default; for no KL term use method grpo)",
+        json_schema_extra=_only("grpo-kl", off=0.0),
+    )
     logprob_chunk_size: int = Field(1024, ge=16, description="tokens per chunk when computing logprobs (keeps T x vocab logits small)")
     eval_every: int = Field(5, ge=0, description="dev evaluation every N iterations (0 = never)")
     eval_samples: int = Field(1, ge=1, description="rollouts per dev task in evaluation")
     eval_temperature: float = Field(0.0, ge=0.0, description="dev evaluation temperature (paper: 0, greedy)")
-    sft_read_docs: bool = Field(False, json_schema_extra=_only("sft-gt"),
-                                description="SFT-GT: each chat lists an app's API names and reads each API's doc before first using it, "
-                                "replayed through the env for real observations (not in the paper, whose chats are answered "
-                                "'Execution successful.')")
+    sft_read_docs: bool = Field(
+        False,
+        json_schema_extra=_only("sft-gt"),
+        description="SFT-GT: each chat lists an app's API names and reads each API's doc before first using it, "
+        "replayed through the env for real observations (not in the paper, whose chats are answered "
+        "'Execution successful.')",
+    )
     checkpoints_kept: int = Field(2, ge=0, description="keep the newest N iteration checkpoints (0 = keep all); best/ is kept apart")
     # PPO with a learned critic (method "ppo"); the paper's baseline settings
-    value_coef_start: float = Field(0.1, ge=0.0, json_schema_extra=_only("ppo"),
-        description="PPO: value-loss coefficient at iteration 1 (paper: 0.1)")
-    value_coef_end: float = Field(0.001, ge=0.0, json_schema_extra=_only("ppo"),
-        description="PPO: value-loss coefficient after value_coef_iterations (paper: 0.001)")
-    value_coef_iterations: int = Field(200, ge=1, json_schema_extra=_only("ppo"),
-        description="PPO: iterations over which the value coefficient decays, log-linearly (paper: 200)")
-    critic_warmup_iterations: int = Field(10, ge=0, json_schema_extra=_only("ppo"),
-        description="PPO: first N iterations train only the critic, on base-model rollouts (paper: 10)")
+    value_coef_start: float = Field(0.1, ge=0.0, json_schema_extra=_only("ppo"), description="PPO: value-loss coefficient at iteration 1 (paper: 0.1)")
+    value_coef_end: float = Field(
+        0.001, ge=0.0, json_schema_extra=_only("ppo"), description="PPO: value-loss coefficient after value_coef_iterations (paper: 0.001)"
+    )
+    value_coef_iterations: int = Field(
+        200, ge=1, json_schema_extra=_only("ppo"), description="PPO: iterations over which the value coefficient decays, log-linearly (paper: 200)"
+    )
+    critic_warmup_iterations: int = Field(
+        10, ge=0, json_schema_extra=_only("ppo"), description="PPO: first N iterations train only the critic, on base-model rollouts (paper: 10)"
+    )
     gae_gamma: float = Field(1.0, ge=0.0, le=1.0, json_schema_extra=_only("ppo"), description="PPO: GAE discount (paper: 1)")
     gae_lambda: float = Field(1.0, ge=0.0, le=1.0, json_schema_extra=_only("ppo"), description="PPO: GAE lambda (paper: 1; smaller diverged)")
     value_hidden_size: int = Field(1024, ge=1, json_schema_extra=_only("ppo"), description="PPO: width of the value head's 3-layer MLP")
@@ -148,11 +174,12 @@ class TrainerConfig(StrictModel):
             only = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
             methods, value = only.get("methods"), getattr(self, name)
             if methods and self.method not in methods and value not in (field.default, only.get("off")):
-                raise ValueError(f"trainer.{name}={value!r} only applies to method {' / '.join(repr(m) for m in methods)} "
-                                 f"(method is {self.method!r}, which does not read it); remove it")
+                raise ValueError(
+                    f"trainer.{name}={value!r} only applies to method {' / '.join(repr(m) for m in methods)} "
+                    f"(method is {self.method!r}, which does not read it); remove it"
+                )
         if self.method == "grpo-kl" and self.kl_coef == 0:
-            raise ValueError("trainer.kl_coef=0 with method 'grpo-kl': a KL term of weight 0 is method 'grpo'; "
-                             "use that, or a kl_coef > 0")
+            raise ValueError("trainer.kl_coef=0 with method 'grpo-kl': a KL term of weight 0 is method 'grpo'; use that, or a kl_coef > 0")
         return self
 
 
@@ -177,19 +204,21 @@ class TrainConfig(StrictModel):
     def _check_instances(self) -> "TrainConfig":
         t = self.tasks
         if (t.instances is not None or t.fresh_instances or t.instance_start != 1 or t.scenarios) and self.env.name != "appsuite":
-            raise ValueError(f"tasks.instances / instance_start / fresh_instances / scenarios draw instances of the built-in world's scenarios "
-                             f"(env.name 'appsuite'); env.name is {self.env.name!r}")
+            raise ValueError(
+                f"tasks.instances / instance_start / fresh_instances / scenarios draw instances of the built-in world's scenarios "
+                f"(env.name 'appsuite'); env.name is {self.env.name!r}"
+            )
         if t.scenarios:
             from looprl.world.tasks import split_scenarios
 
             known = split_scenarios(t.train_split)
             unknown = [name for name in t.scenarios if name not in known]
             if unknown:
-                raise ValueError(f"tasks.scenarios: {unknown} are not scenarios of split {t.train_split!r}; "
-                                 f"its scenarios are: {', '.join(known)}")
+                raise ValueError(f"tasks.scenarios: {unknown} are not scenarios of split {t.train_split!r}; its scenarios are: {', '.join(known)}")
         if t.fresh_instances and t.task_ids:
-            raise ValueError("tasks.fresh_instances draws new instances of the training split's scenarios; it cannot be "
-                             "combined with an explicit tasks.task_ids list")
+            raise ValueError(
+                "tasks.fresh_instances draws new instances of the training split's scenarios; it cannot be combined with an explicit tasks.task_ids list"
+            )
         return self
 
     @model_validator(mode="after")
@@ -200,11 +229,15 @@ class TrainConfig(StrictModel):
             return self
         s, m = self.rollout.sampling, self.trainer.method
         if s.temperature <= 0:
-            raise ValueError(f"rollout.sampling.temperature={s.temperature}: method {m!r} trains on its own samples and needs "
-                             "a temperature > 0 (1.0 is the paper's; greedy rollouts have no probabilities to train)")
+            raise ValueError(
+                f"rollout.sampling.temperature={s.temperature}: method {m!r} trains on its own samples and needs "
+                "a temperature > 0 (1.0 is the paper's; greedy rollouts have no probabilities to train)"
+            )
         if s.top_p != 1.0 or s.top_k != 0:
-            raise ValueError(f"rollout.sampling.top_p={s.top_p}, top_k={s.top_k}: method {m!r} trains on its own samples and "
-                             "needs top_p=1.0 and top_k=0 (the trainer's probabilities are the untruncated softmax(logits / T))")
+            raise ValueError(
+                f"rollout.sampling.top_p={s.top_p}, top_k={s.top_k}: method {m!r} trains on its own samples and "
+                "needs top_p=1.0 and top_k=0 (the trainer's probabilities are the untruncated softmax(logits / T))"
+            )
         return self
 
 
@@ -221,8 +254,14 @@ class EvalConfig(StrictModel):
     )
 
 
-DEMO_SCENARIOS = ("email_count_from_sender", "payments_count_requests", "phone_count_relationship", "phone_create_alarm",
-                  "shopping_cheapest_rated", "shopping_wishlist_under")  # short difficulty-1 ground truths (<= 7 turns)
+DEMO_SCENARIOS = (
+    "email_count_from_sender",
+    "payments_count_requests",
+    "phone_count_relationship",
+    "phone_create_alarm",
+    "shopping_cheapest_rated",
+    "shopping_wishlist_under",
+)  # short difficulty-1 ground truths (<= 7 turns)
 
 
 def _demo_train_defaults() -> "TrainConfig":
@@ -239,34 +278,71 @@ def _demo_train_defaults() -> "TrainConfig":
         # a difficulty-1 cell runs in milliseconds: a 5 s wall clock (not 30) keeps a runaway loop from stalling the batch
         env=EnvConfig(max_turns=8, eval_max_turns=8, max_observation_tokens=300, options={"sandbox": {"cell_timeout_s": 5}}),
         tasks=TasksConfig(difficulties=[1], instances=2, fresh_instances=True, scenarios=list(DEMO_SCENARIOS)),
-        rollout=RolloutConfig(concurrency=64, generation_batch_size=64, early_stop=False, scaffold="terse", adapter_sync="merged",
-                              sampling=SamplingConfig(temperature=0.7, max_new_tokens=96, max_context_tokens=3072)),
-        trainer=TrainerConfig(method="loop", iterations=2, tasks_per_iteration=4, rollouts_per_task=4, minibatch_size=8,
-                              micro_batch_size=1, lr=5e-5, logprob_chunk_size=2048, eval_every=0),
+        rollout=RolloutConfig(
+            concurrency=64,
+            generation_batch_size=64,
+            early_stop=False,
+            scaffold="terse",
+            adapter_sync="merged",
+            sampling=SamplingConfig(temperature=0.7, max_new_tokens=96, max_context_tokens=3072),
+        ),
+        trainer=TrainerConfig(
+            method="loop",
+            iterations=2,
+            tasks_per_iteration=4,
+            rollouts_per_task=4,
+            minibatch_size=8,
+            micro_batch_size=1,
+            lr=5e-5,
+            logprob_chunk_size=2048,
+            eval_every=0,
+        ),
     )
 
 
 class DemoConfig(StrictModel):
     run_dir: str = Field("runs/demo", description="where the demo's runs, report and state are written (re-running resumes)")
-    heldout_tasks: int = Field(24, ge=1, description="held-out instances of the training scenarios evaluated before and after "
-                               "(new instances of known kinds of work, never trained on), spread over the scenarios")
+    heldout_tasks: int = Field(
+        24,
+        ge=1,
+        description="held-out instances of the training scenarios evaluated before and after "
+        "(new instances of known kinds of work, never trained on), spread over the scenarios",
+    )
     dev_tasks: int = Field(6, ge=0, description="dev tasks evaluated before and after training (new kinds of work; 0 = none)")
     dev_difficulties: list[int] = Field(default_factory=lambda: [1], description="difficulties of the dev tasks evaluated")
     eval_samples: int = Field(1, ge=1, description="rollouts per task in the before/after evaluations")
     sft_epochs: int = Field(1, ge=0, description="SFT-GT warm-up: passes over the ground-truth chats of every training task, before LOOP (0 = none)")
-    sft_instances: int = Field(20, ge=1, description="SFT-GT warm-up: instances per training scenario it trains on (1..N; "
-                               "LOOP then draws instances after these, train.tasks.instances at a time)")
-    sft_difficulties: list[int] = Field(default_factory=lambda: [1], description="difficulties of the training tasks whose ground "
-                                        "truth the warm-up trains on (LOOP keeps to train.tasks.difficulties)")
+    sft_instances: int = Field(
+        20,
+        ge=1,
+        description="SFT-GT warm-up: instances per training scenario it trains on (1..N; "
+        "LOOP then draws instances after these, train.tasks.instances at a time)",
+    )
+    sft_difficulties: list[int] = Field(
+        default_factory=lambda: [1],
+        description="difficulties of the training tasks whose ground truth the warm-up trains on (LOOP keeps to train.tasks.difficulties)",
+    )
     sft_lr: float = Field(1e-3, gt=0.0, lt=1.0, description="learning rate of the SFT-GT warm-up")
     sft_minibatch_size: int = Field(4, ge=1, description="chats per optimizer step in the SFT-GT warm-up")
-    sft_chats_per_iteration: int = Field(24, ge=1, description="SFT-GT warm-up: chats per training iteration (a progress step and "
-                                         "a checkpoint each; the passes are split into iterations of this many chats)")
-    eval_warmup: bool = Field(True, description="also evaluate the warmed-up model (after SFT-GT, before LOOP) on the same tasks, "
-                              "so the tables tell the warm-up's change from LOOP's (two more evaluations)")
-    sft_read_docs: bool = Field(False, description="SFT-GT warm-up chats look the APIs up before using them (trainer.sft_read_docs; "
-                                "doubles the warm-up's tokens; episodes need ~3 more turns)")
+    sft_chats_per_iteration: int = Field(
+        24,
+        ge=1,
+        description="SFT-GT warm-up: chats per training iteration (a progress step and "
+        "a checkpoint each; the passes are split into iterations of this many chats)",
+    )
+    eval_warmup: bool = Field(
+        True,
+        description="also evaluate the warmed-up model (after SFT-GT, before LOOP) on the same tasks, "
+        "so the tables tell the warm-up's change from LOOP's (two more evaluations)",
+    )
+    sft_read_docs: bool = Field(
+        False,
+        description="SFT-GT warm-up chats look the APIs up before using them (trainer.sft_read_docs; "
+        "doubles the warm-up's tokens; episodes need ~3 more turns)",
+    )
     sampler: Literal["auto", "vllm", "transformers"] = Field(
-        "auto", description="what samples every rollout: vllm (a local vLLM server, LoRA hot-swapped; needs `looprl models setup-vllm`), "
-        "transformers (the trainer's own model), auto (vllm when its environment exists)")
+        "auto",
+        description="what samples every rollout: vllm (a local vLLM server, LoRA hot-swapped; needs `looprl models setup-vllm`), "
+        "transformers (the trainer's own model), auto (vllm when its environment exists)",
+    )
     train: TrainConfig = Field(default_factory=_demo_train_defaults, description="the LOOP run (its model, tasks, rollouts, trainer)")

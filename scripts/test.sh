@@ -11,10 +11,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# Lint first (a second or so): a style or pyflakes error stops here, with ruff's report, before the
-# slow steps. The rules and the line-length limit are in pyproject.toml's [tool.ruff].
-echo "[test] ruff check ."
+# Lint and format check first (a second or so): a style or pyflakes error, or a file `ruff format`
+# would change, stops here with ruff's report, before the slow steps. The rules and the line-length
+# limit are in pyproject.toml's [tool.ruff]; `.venv/bin/ruff format .` fixes the format.
+echo "[test] ruff check . && ruff format --check ."
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 PIP_STEPS=(20-appworld 40-vllm 50-ray)
 for step in "${PIP_STEPS[@]}"; do
   if ! bash "scripts/ci-setup.d/$step.sh"; then

@@ -19,10 +19,37 @@ def _load():
 
 def test_generalization_benchmark_smoke_and_resume(tiny_model_dir, tmp_path, capsys):
     bench = _load()
-    argv = ["--out", str(tmp_path / "gen"), "--model", str(tiny_model_dir), "--instances", "2", "--seeds", "0", "1",
-            "--sft-chats", "4", "--sft-batch", "4", "--heldout-tasks", "2", "--loop-iterations", "1", "--loop-tasks", "1", "--k", "2",
-            "--sampler", "transformers", "--set", "train.env.max_turns=1", "--set", "train.env.eval_max_turns=1",
-            "--set", "train.rollout.sampling.max_new_tokens=8"]
+    argv = [
+        "--out",
+        str(tmp_path / "gen"),
+        "--model",
+        str(tiny_model_dir),
+        "--instances",
+        "2",
+        "--seeds",
+        "0",
+        "1",
+        "--sft-chats",
+        "4",
+        "--sft-batch",
+        "4",
+        "--heldout-tasks",
+        "2",
+        "--loop-iterations",
+        "1",
+        "--loop-tasks",
+        "1",
+        "--k",
+        "2",
+        "--sampler",
+        "transformers",
+        "--set",
+        "train.env.max_turns=1",
+        "--set",
+        "train.env.eval_max_turns=1",
+        "--set",
+        "train.rollout.sampling.max_new_tokens=8",
+    ]
     result = bench.run(bench.parse_args(argv))
     out = tmp_path / "gen"
     for name in ("generalization.json", "generalization.md", "generalization.png", "state.json"):

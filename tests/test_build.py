@@ -29,13 +29,28 @@ def test_sampling_is_seeded_alike_for_train_and_eval_configs():
 
 
 def test_rollout_spec_reads_every_setting_from_the_config():
-    cfg = EvalConfig.model_validate({"env": {"name": "toy", "eval_max_turns": 7, "max_observation_tokens": 99},
-                                     "rollout": {"concurrency": 3, "generation_batch_size": 2, "scaffold": "env",
-                                                 "sampling": {"max_context_tokens": 2048, "max_new_tokens": 11, "temperature": 0.0}}})
+    cfg = EvalConfig.model_validate(
+        {
+            "env": {"name": "toy", "eval_max_turns": 7, "max_observation_tokens": 99},
+            "rollout": {
+                "concurrency": 3,
+                "generation_batch_size": 2,
+                "scaffold": "env",
+                "sampling": {"max_context_tokens": 2048, "max_new_tokens": 11, "temperature": 0.0},
+            },
+        }
+    )
     spec = rollout_spec(cfg, max_turns=cfg.env.eval_max_turns, model_name="m")
-    assert spec == RolloutSpec(sampling=SamplingParams(temperature=0.0, max_new_tokens=11, seed=0), scaffold=None, max_turns=7,
-                               max_context_tokens=2048, max_observation_tokens=99, concurrency=3, generation_batch_size=2,
-                               model_name="m")
+    assert spec == RolloutSpec(
+        sampling=SamplingParams(temperature=0.0, max_new_tokens=11, seed=0),
+        scaffold=None,
+        max_turns=7,
+        max_context_tokens=2048,
+        max_observation_tokens=99,
+        concurrency=3,
+        generation_batch_size=2,
+        model_name="m",
+    )
 
 
 def test_rollout_spec_checks_and_the_keyword_style_still_works():
@@ -45,8 +60,9 @@ def test_rollout_spec_checks_and_the_keyword_style_still_works():
         collect(ScriptedPolicy(), StepsEnv, ["toy_1"], k=1, sampling=SamplingParams(), max_turn=3)
     spec = RolloutSpec(sampling=SamplingParams(max_new_tokens=200), max_turns=5, model_name="scripted")
     with_spec = evaluate(ScriptedPolicy(), StepsEnv, ["toy_1", "toy_9"], spec, progress=False)
-    with_keywords = evaluate(ScriptedPolicy(), StepsEnv, ["toy_1", "toy_9"], sampling=SamplingParams(max_new_tokens=200),
-                             max_turns=5, model_name="scripted", progress=False)
+    with_keywords = evaluate(
+        ScriptedPolicy(), StepsEnv, ["toy_1", "toy_9"], sampling=SamplingParams(max_new_tokens=200), max_turns=5, model_name="scripted", progress=False
+    )
     key = [(t.task_id, t.reward, t.num_turns, t.model) for t in with_spec.trajectories]
     assert key == [(t.task_id, t.reward, t.num_turns, t.model) for t in with_keywords.trajectories]
     assert with_spec.summary["model"] == "scripted" and key[1][2] == 5  # toy_9 is cut at the spec's 5 turns
@@ -63,8 +79,16 @@ def test_env_factory_and_run_files(tmp_path):
     write_run_files(tmp_path / "run", cfg, kind="eval", split="dev", method="loop", command="looprl eval")
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert {k: run[k] for k in ("kind", "name", "model", "adapter", "method", "split", "env", "seed", "command")} == {
-        "kind": "eval", "name": "run", "model": "smollm2", "adapter": "a/b", "method": "loop", "split": "dev", "env": "toy",
-        "seed": 0, "command": "looprl eval"}
+        "kind": "eval",
+        "name": "run",
+        "model": "smollm2",
+        "adapter": "a/b",
+        "method": "loop",
+        "split": "dev",
+        "env": "toy",
+        "seed": 0,
+        "command": "looprl eval",
+    }
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["split"] == "dev"
 
 
@@ -90,7 +114,12 @@ def test_the_library_never_imports_the_cli():
         if rel.parts[0] == "commands" or rel.name == "cli.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(node, "names", [])] \
-                if isinstance(node, ast.Import) else []
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in getattr(node, "names", [])]
+                if isinstance(node, ast.Import)
+                else []
+            )
             offenders += [f"{rel}: {n}" for n in names if n == "looprl.commands" or n.startswith("looprl.commands.")]
     assert offenders == []

@@ -15,12 +15,35 @@ from looprl.cli import app
 
 def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir, tmp_path):
     run_dir = tmp_path / "demo"
-    args = ["demo", "--run-dir", str(run_dir),
-            "--set", f"train.model.name_or_path={tiny_model_dir}", "--set", "dev_tasks=1", "--set", "heldout_tasks=2",
-            "--set", "sft_epochs=1", "--set", "sft_instances=1", "--set", "sampler=transformers", "--set", "train.trainer.iterations=1",
-            "--set", "train.trainer.tasks_per_iteration=1", "--set", "train.trainer.rollouts_per_task=2",
-            "--set", "train.env.max_turns=1", "--set", "train.env.eval_max_turns=1",
-            "--set", "train.rollout.sampling.max_new_tokens=8"]
+    args = [
+        "demo",
+        "--run-dir",
+        str(run_dir),
+        "--set",
+        f"train.model.name_or_path={tiny_model_dir}",
+        "--set",
+        "dev_tasks=1",
+        "--set",
+        "heldout_tasks=2",
+        "--set",
+        "sft_epochs=1",
+        "--set",
+        "sft_instances=1",
+        "--set",
+        "sampler=transformers",
+        "--set",
+        "train.trainer.iterations=1",
+        "--set",
+        "train.trainer.tasks_per_iteration=1",
+        "--set",
+        "train.trainer.rollouts_per_task=2",
+        "--set",
+        "train.env.max_turns=1",
+        "--set",
+        "train.env.eval_max_turns=1",
+        "--set",
+        "train.rollout.sampling.max_new_tokens=8",
+    ]
     runner = CliRunner()
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
@@ -97,11 +120,33 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
 def test_demo_samples_every_stage_from_one_vllm_server(vllm_model_dir, tmp_path):
     model = vllm_model_dir
     run_dir = tmp_path / "demo"
-    args = ["demo", "--run-dir", str(run_dir), "--set", f"train.model.name_or_path={model}", "--set", "dev_tasks=0",
-            "--set", "heldout_tasks=1", "--set", "sampler=vllm", "--set", "sft_epochs=0", "--set", "train.trainer.iterations=1",
-            "--set", "train.trainer.tasks_per_iteration=1", "--set", "train.trainer.rollouts_per_task=2",
-            "--set", "train.env.max_turns=1", "--set", "train.env.eval_max_turns=1",
-            "--set", "train.rollout.sampling.max_new_tokens=8"]
+    args = [
+        "demo",
+        "--run-dir",
+        str(run_dir),
+        "--set",
+        f"train.model.name_or_path={model}",
+        "--set",
+        "dev_tasks=0",
+        "--set",
+        "heldout_tasks=1",
+        "--set",
+        "sampler=vllm",
+        "--set",
+        "sft_epochs=0",
+        "--set",
+        "train.trainer.iterations=1",
+        "--set",
+        "train.trainer.tasks_per_iteration=1",
+        "--set",
+        "train.trainer.rollouts_per_task=2",
+        "--set",
+        "train.env.max_turns=1",
+        "--set",
+        "train.env.eval_max_turns=1",
+        "--set",
+        "train.rollout.sampling.max_new_tokens=8",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "rollouts sampled with: vllm" in result.output
@@ -113,11 +158,14 @@ def test_demo_samples_every_stage_from_one_vllm_server(vllm_model_dir, tmp_path)
     assert json.loads((run_dir / "before_after.json").read_text())["loop"]["rollouts"] == 2
 
 
-@pytest.mark.parametrize("instances, passes, per_iteration, expected", [
-    (20, 1, 24, (5, 24)),  # the default: 120 chats, 24 an iteration
-    (3, 2, 24, (2, 18)),   # 36 chats: two even iterations, not 2 x 24
-    (1, 1, 24, (1, 6)),
-])
+@pytest.mark.parametrize(
+    "instances, passes, per_iteration, expected",
+    [
+        (20, 1, 24, (5, 24)),  # the default: 120 chats, 24 an iteration
+        (3, 2, 24, (2, 18)),  # 36 chats: two even iterations, not 2 x 24
+        (1, 1, 24, (1, 6)),
+    ],
+)
 def test_warmup_splits_its_passes_into_even_iterations(instances, passes, per_iteration, expected, tmp_path):
     from looprl.demo import sft_config
     from looprl.schema import DemoConfig
@@ -126,4 +174,3 @@ def test_warmup_splits_its_passes_into_even_iterations(instances, passes, per_it
     t = sft_config(cfg, "unused", tmp_path).trainer
     assert (t.iterations, t.tasks_per_iteration) == expected and t.method == "sft-gt"
     assert t.iterations * t.tasks_per_iteration >= instances * passes * 6
-

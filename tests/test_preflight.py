@@ -7,8 +7,15 @@ import pytest
 from typer.testing import CliRunner
 
 # small enough that, were a check missing, the command would end quickly instead of training for long
-SMALL = ["trainer.iterations=1", "trainer.tasks_per_iteration=1", "trainer.rollouts_per_task=1", "trainer.eval_every=0",
-         "rollout.sampling.max_new_tokens=4", "env.max_turns=1", "logging.tensorboard=false"]
+SMALL = [
+    "trainer.iterations=1",
+    "trainer.tasks_per_iteration=1",
+    "trainer.rollouts_per_task=1",
+    "trainer.eval_every=0",
+    "rollout.sampling.max_new_tokens=4",
+    "env.max_turns=1",
+    "logging.tensorboard=false",
+]
 
 
 def _run(args):
@@ -35,8 +42,9 @@ def _rejected(res, *words: str, folder: Path | None = None) -> None:
 
 def test_train_model_path_that_does_not_exist(tmp_path):
     run = tmp_path / "run"
-    _rejected(_train(run, f"model.name_or_path={tmp_path / 'no' / 'such' / 'model'}"),
-              "model.name_or_path", "no such folder", "Hugging Face model id", folder=run)
+    _rejected(
+        _train(run, f"model.name_or_path={tmp_path / 'no' / 'such' / 'model'}"), "model.name_or_path", "no such folder", "Hugging Face model id", folder=run
+    )
 
 
 def test_train_model_folder_without_a_model(tmp_path):
@@ -53,14 +61,17 @@ def test_eval_model_path_that_does_not_exist(tmp_path):
 
 def test_unknown_task_id(tiny_model_dir, tmp_path):
     run = tmp_path / "run"
-    _rejected(_train(run, f"model.name_or_path={tiny_model_dir}", "tasks.task_ids=[nope_1]"),
-              "tasks.task_ids", "'nope_1'", "<scenario>_<n>", folder=run)
+    _rejected(_train(run, f"model.name_or_path={tiny_model_dir}", "tasks.task_ids=[nope_1]"), "tasks.task_ids", "'nope_1'", "<scenario>_<n>", folder=run)
 
 
 def test_unknown_train_split(tiny_model_dir, tmp_path):
     run = tmp_path / "run"
-    _rejected(_train(run, f"model.name_or_path={tiny_model_dir}", "tasks.train_split=trian"),
-              "tasks.train_split='trian'", "train, dev, test_normal, test_challenge, heldout", folder=run)
+    _rejected(
+        _train(run, f"model.name_or_path={tiny_model_dir}", "tasks.train_split=trian"),
+        "tasks.train_split='trian'",
+        "train, dev, test_normal, test_challenge, heldout",
+        folder=run,
+    )
 
 
 def test_unknown_eval_split(tiny_model_dir, tmp_path):
@@ -71,14 +82,14 @@ def test_unknown_eval_split(tiny_model_dir, tmp_path):
 
 def test_unknown_env_name(tiny_model_dir, tmp_path):
     run = tmp_path / "run"
-    _rejected(_train(run, f"model.name_or_path={tiny_model_dir}", "env.name=appsuit"),
-              "env.name='appsuit'", "appsuite, appworld, toy", folder=run)
+    _rejected(_train(run, f"model.name_or_path={tiny_model_dir}", "env.name=appsuit"), "env.name='appsuit'", "appsuite, appworld, toy", folder=run)
 
 
 def test_env_options_that_do_not_fit_the_env(tiny_model_dir, tmp_path):
     run = tmp_path / "run"
-    _rejected(_train(run, f"model.name_or_path={tiny_model_dir}", "env.options={n_tasks: 4}"),
-              "env.options", "n_tasks", "isolation, sandbox, prespawn", folder=run)
+    _rejected(
+        _train(run, f"model.name_or_path={tiny_model_dir}", "env.options={n_tasks: 4}"), "env.options", "n_tasks", "isolation, sandbox, prespawn", folder=run
+    )
 
 
 def test_config_file_that_is_not_utf8(tmp_path):
@@ -104,7 +115,8 @@ def test_a_good_config_passes_the_checks(tiny_model_dir):
     from looprl.preflight import check_eval_config, check_train_config
     from looprl.schema import EvalConfig, TrainConfig
 
-    check_train_config(load_config(TrainConfig, None, [f"model.name_or_path={tiny_model_dir}", "tasks.task_ids=[notes_count_tag_7]",
-                                                       "tasks.train_split=heldout"]))
+    check_train_config(
+        load_config(TrainConfig, None, [f"model.name_or_path={tiny_model_dir}", "tasks.task_ids=[notes_count_tag_7]", "tasks.train_split=heldout"])
+    )
     check_eval_config(load_config(EvalConfig, None, ["model.name_or_path=openai:gpt-4o-mini", "split=test_challenge"]))
     check_eval_config(load_config(EvalConfig, None, ["model.name_or_path=smollm2"]))

@@ -26,11 +26,40 @@ def _ids(path: Path) -> list[str]:
 
 
 def _appsuite_argv(out: Path, model: Path, *extra: str) -> list[str]:
-    return ["--out", str(out), "--model", str(model), "--sampler", "transformers", "--iterations", "2", "--tasks-per-iteration", "1",
-            "--k", "2", "--heldout-tasks", "2", "--dev-tasks", "1", "--no-report", "--set", "sft_instances=1", "--set", "sft_epochs=1",
-            "--set", "train.tasks.scenarios=[email_count_from_sender,phone_create_alarm]", "--set", "train.env.max_turns=1",
-            "--set", "train.env.eval_max_turns=1", "--set", "train.rollout.sampling.max_new_tokens=8", "--set", "train.trainer.epochs=1",
-            *extra]
+    return [
+        "--out",
+        str(out),
+        "--model",
+        str(model),
+        "--sampler",
+        "transformers",
+        "--iterations",
+        "2",
+        "--tasks-per-iteration",
+        "1",
+        "--k",
+        "2",
+        "--heldout-tasks",
+        "2",
+        "--dev-tasks",
+        "1",
+        "--no-report",
+        "--set",
+        "sft_instances=1",
+        "--set",
+        "sft_epochs=1",
+        "--set",
+        "train.tasks.scenarios=[email_count_from_sender,phone_create_alarm]",
+        "--set",
+        "train.env.max_turns=1",
+        "--set",
+        "train.env.eval_max_turns=1",
+        "--set",
+        "train.rollout.sampling.max_new_tokens=8",
+        "--set",
+        "train.trainer.epochs=1",
+        *extra,
+    ]
 
 
 def test_reproduce_appsuite_smoke_and_resume(tiny_model_dir, tmp_path, capsys):
@@ -80,8 +109,7 @@ def test_method_configs_match_the_budget(tiny_model_dir, tmp_path):
     bench = _load()
     args = bench.parse_args(_appsuite_argv(tmp_path, tiny_model_dir, "--iterations", "3", "--tasks-per-iteration", "2"))
     cfg = bench.build_config(args)
-    configs = {m: bench.method_config(cfg, args, m, 1, str(tiny_model_dir), "ADAPTER", tmp_path / m, "transformers", None)
-               for m in bench.APPSUITE_METHODS}
+    configs = {m: bench.method_config(cfg, args, m, 1, str(tiny_model_dir), "ADAPTER", tmp_path / m, "transformers", None) for m in bench.APPSUITE_METHODS}
     from looprl.experiments import task_sequence
 
     drawn = task_sequence(configs["loop"], 6)
@@ -98,8 +126,27 @@ def test_method_configs_match_the_budget(tiny_model_dir, tmp_path):
 
 def test_reproduce_toy_smoke_and_resume(tmp_path, capsys):
     bench = _load()
-    argv = ["--env", "toy", "--out", str(tmp_path / "toy"), "--methods", "loop", "sft-gt", "--seeds", "0", "--iterations", "2",
-            "--tasks-per-iteration", "2", "--k", "2", "--test-tasks", "2", "--eval-every", "1"]
+    argv = [
+        "--env",
+        "toy",
+        "--out",
+        str(tmp_path / "toy"),
+        "--methods",
+        "loop",
+        "sft-gt",
+        "--seeds",
+        "0",
+        "--iterations",
+        "2",
+        "--tasks-per-iteration",
+        "2",
+        "--k",
+        "2",
+        "--test-tasks",
+        "2",
+        "--eval-every",
+        "1",
+    ]
     assert bench.main(argv) == 0
     data = json.loads((tmp_path / "toy" / "reproduce.json").read_text())
     assert [r["method"] for r in data["table"]] == ["loop", "sft-gt"] and data["setting"]["env"] == "toy"

@@ -39,10 +39,12 @@ def test_old_import_paths_give_the_same_objects():
 def test_import_looprl_testing_is_light_and_toy_needs_no_import():
     # a fresh interpreter: `import looprl.testing` loads neither torch nor transformers, and make_env
     # registers "toy" by itself (it used to need `import looprl.env.toy` first)
-    code = ("import sys, looprl.testing; assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'\n"
-            "from looprl.env import make_env, registered_envs\n"
-            "assert 'toy' in registered_envs()\n"
-            "print(type(make_env('toy', turns=2)).__name__)")
+    code = (
+        "import sys, looprl.testing; assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'\n"
+        "from looprl.env import make_env, registered_envs\n"
+        "assert 'toy' in registered_envs()\n"
+        "print(type(make_env('toy', turns=2)).__name__)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "DigitsEnv"

@@ -48,9 +48,7 @@ class ScaffoldConfig(BaseModel):
 
     system: str = Field(description="the system message")
     intro: str = Field(description="first user message: supervisor framing, the REPL, the documentation APIs")
-    demo: list[DemoMessage] = Field(
-        description="worked example as a past exchange; starts with a user message (the example task) and alternates"
-    )
+    demo: list[DemoMessage] = Field(description="worked example as a past exchange; starts with a user message (the example task) and alternates")
     rules: str = Field(description="key rules, shown right before the real task")
     task: str = Field(description="the task block; placeholders {date} {first_name} {last_name} {email} {phone_number} {instruction}")
     observation: str = Field(description="each observation; placeholders {output} (the REPL output) and {task} (the task block)")
@@ -161,7 +159,5 @@ def scaffold_for(choice: str, env: str | None = None) -> "Scaffold | None":
     if choice in builtin_scaffolds():
         return Scaffold.from_yaml(DEFAULT_PROMPTS.parent / f"{choice}.yaml")
     if not Path(choice).is_file():
-        raise FileNotFoundError(
-            f"rollout.scaffold={choice!r} is neither a built-in prompt set ({', '.join(builtin_scaffolds())}), 'env', nor a YAML file"
-        )
+        raise FileNotFoundError(f"rollout.scaffold={choice!r} is neither a built-in prompt set ({', '.join(builtin_scaffolds())}), 'env', nor a YAML file")
     return Scaffold.from_yaml(choice)

@@ -64,9 +64,7 @@ def leave_one_out_advantages(rewards: torch.Tensor, group_ids: torch.Tensor | Se
     return torch.where(n > 1, rewards - loo_baseline, torch.zeros_like(rewards))
 
 
-def group_normalized_advantages(
-    rewards: torch.Tensor, group_ids: torch.Tensor | Sequence[Any], *, eps: float = 1e-4
-) -> torch.Tensor:
+def group_normalized_advantages(rewards: torch.Tensor, group_ids: torch.Tensor | Sequence[Any], *, eps: float = 1e-4) -> torch.Tensor:
     """GRPO's group-normalized advantage (Shao et al. 2024, DeepSeekMath, sec. 4.1.2):
 
         A_k = (R_k - mean_group(R)) / (std_group(R) + eps)
@@ -113,10 +111,7 @@ def gae_advantages(
     does, when returns lie in [0, 1]).
     """
     if not (rewards.shape == values.shape == mask.shape) or rewards.dim() != 2:
-        raise ValueError(
-            f"rewards, values and mask must share one (B, T) shape; got {tuple(rewards.shape)}, "
-            f"{tuple(values.shape)}, {tuple(mask.shape)}"
-        )
+        raise ValueError(f"rewards, values and mask must share one (B, T) shape; got {tuple(rewards.shape)}, {tuple(values.shape)}, {tuple(mask.shape)}")
     mask = mask.bool()
     values = values.detach()
     advantages = torch.zeros_like(rewards)

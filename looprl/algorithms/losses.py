@@ -37,10 +37,7 @@ _MAX_SEQUENCE_LOG_RATIO = 20.0
 
 def _check_shapes(logp_new: torch.Tensor, logp_old: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor) -> None:
     if logp_new.dim() != 2 or logp_new.shape != logp_old.shape or logp_new.shape != mask.shape:
-        raise ValueError(
-            f"logp_new, logp_old and mask must share one (B, T) shape; got {tuple(logp_new.shape)}, "
-            f"{tuple(logp_old.shape)}, {tuple(mask.shape)}"
-        )
+        raise ValueError(f"logp_new, logp_old and mask must share one (B, T) shape; got {tuple(logp_new.shape)}, {tuple(logp_old.shape)}, {tuple(mask.shape)}")
     if advantages.shape != (logp_new.shape[0],):
         raise ValueError(f"advantages must have shape (B,) = ({logp_new.shape[0]},), got {tuple(advantages.shape)}")
 

@@ -122,7 +122,7 @@ def agent_turn_indices(traj: Trajectory) -> list[int]:
         n = max(traj.turn_ids) + 1
     else:
         n = len(assistant)
-    return assistant[len(assistant) - min(n, len(assistant)):]
+    return assistant[len(assistant) - min(n, len(assistant)) :]
 
 
 def _agent_messages(traj: Trajectory) -> list[str]:

@@ -29,9 +29,7 @@ def compare_runs(runs: list[Run]) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
 
     def add(key: str, label: str, group: str, better: str, values: list[float | None]) -> None:
-        rows.append(
-            {"key": key, "label": label, "group": group, "better": better, "values": values, "ratios": [ratio(v, values[0]) for v in values[1:]]}
-        )
+        rows.append({"key": key, "label": label, "group": group, "better": better, "values": values, "ratios": [ratio(v, values[0]) for v in values[1:]]})
 
     add("tgc", "TGC (tasks fully solved)", "goal completion", "better", [s["tgc"] for s in summaries])
     add("tgc_std", "TGC std over repeated runs", "goal completion", "neutral", [s["tgc_std"] for s in summaries])
@@ -49,8 +47,7 @@ def compare_runs(runs: list[Run]) -> dict[str, Any]:
     add("n_runs", "repeated runs (samples)", "counts", "neutral", [s["n_runs"] for s in summaries])
     return {
         "runs": [
-            {"name": r.name, "path": str(r.path), "kind": r.kind, "model": r.model, "method": r.method, "split": r.split, "source": r.source}
-            for r in runs
+            {"name": r.name, "path": str(r.path), "kind": r.kind, "model": r.model, "method": r.method, "split": r.split, "source": r.source} for r in runs
         ],
         "metrics": rows,
     }

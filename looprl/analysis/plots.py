@@ -79,8 +79,14 @@ def training_curves(series: dict[str, dict[str, list[tuple[float, float]]]]) -> 
     return _encode(fig)
 
 
-def bar_chart(labels: list[str], groups: dict[str, list[float | None]], errors: dict[str, list[float | None]] | None = None,
-              ylabel: str = "", title: str = "", ylim: tuple[float, float] | None = None) -> str | None:
+def bar_chart(
+    labels: list[str],
+    groups: dict[str, list[float | None]],
+    errors: dict[str, list[float | None]] | None = None,
+    ylabel: str = "",
+    title: str = "",
+    ylim: tuple[float, float] | None = None,
+) -> str | None:
     """Grouped vertical bars: one group per label, one bar per key of ``groups`` (e.g. TGC, SGC)."""
     if not labels or not any(_finite(v) for vals in groups.values() for v in vals):
         return None  # all-zero bars are still drawn: a measured 0% is a result
@@ -127,7 +133,7 @@ def behaviour_chart(run_names: list[str], metrics: list[tuple[str, list[float | 
         ax.tick_params(axis="x", labelsize=7)
         ax.margins(x=0.25)
         ax.set_xlim(left=0)
-    for ax in list(axes.flat)[len(metrics):]:
+    for ax in list(axes.flat)[len(metrics) :]:
         ax.axis("off")
     fig.tight_layout()
     return _encode(fig)

@@ -141,8 +141,7 @@ def _per_app_html(rows: list[dict[str, Any]]) -> str:
     body = "".join(
         f"<tr><td>{_e(app)}</td>"
         + "".join(
-            f"<td class=num>{_pct(g['tgc'])} <small>({g['n_tasks']})</small></td>" if (g := r["summary"]["per_app"].get(app)) else "<td>–</td>"
-            for r in rows
+            f"<td class=num>{_pct(g['tgc'])} <small>({g['n_tasks']})</small></td>" if (g := r["summary"]["per_app"].get(app)) else "<td>–</td>" for r in rows
         )
         + "</tr>"
         for app in apps
@@ -267,11 +266,15 @@ def _episode(run: Run, t: Trajectory, max_turns: int, max_chars: int) -> dict[st
     for n, i in enumerate(agent_idx[:max_turns]):
         text = msgs[i].get("content") or ""
         step = t.steps[n] if n < len(t.steps) and isinstance(t.steps[n], dict) else {}
-        observation = next((m.get("content") for m in msgs[i + 1:] if m.get("role") != "assistant"), None)
+        observation = next((m.get("content") for m in msgs[i + 1 :] if m.get("role") != "assistant"), None)
         output = step.get("output") if step.get("output") is not None else observation
         calls = [
-            {"endpoint": f"{c.get('app')}.{c.get('api')}", "ok": c.get("ok"), "status": c.get("status"),
-             "args": _cut(json.dumps(c.get("args"), default=str), 300)}
+            {
+                "endpoint": f"{c.get('app')}.{c.get('api')}",
+                "ok": c.get("ok"),
+                "status": c.get("status"),
+                "args": _cut(json.dumps(c.get("args"), default=str), 300),
+            }
             for c in (step.get("api_calls") or [])[:50]
             if isinstance(c, dict)
         ]
@@ -299,8 +302,11 @@ def _episode(run: Run, t: Trajectory, max_turns: int, max_chars: int) -> dict[st
         "turns_cut": max(0, len(agent_idx) - max_turns),
         "task": prompt if len(prompt) <= max_chars else f"[{len(prompt) - max_chars} earlier characters not shown] …" + prompt[-max_chars:],
         "answer": _cut(json.dumps(t.answer, default=str), 500) if t.answer is not None else None,
-        "checks": [{"name": str(c.get("name", "")), "passed": bool(c.get("passed")), "detail": _cut(str(c.get("detail") or ""), 500)}
-                   for c in t.checks if isinstance(c, dict)],
+        "checks": [
+            {"name": str(c.get("name", "")), "passed": bool(c.get("passed")), "detail": _cut(str(c.get("detail") or ""), 500)}
+            for c in t.checks
+            if isinstance(c, dict)
+        ],
     }
 
 
@@ -321,8 +327,9 @@ def _viewer_episodes(runs: list[Run], max_episodes: int, max_turns: int, max_cha
     return [e for eps in per_run for e in eps], caps
 
 
-def render_report(runs: list[Run], *, title: str = "looprl report", max_episodes: int = 40, max_turns: int = 30, max_chars: int = 2000,
-                  max_viewer_mb: float = 8.0) -> str:
+def render_report(
+    runs: list[Run], *, title: str = "looprl report", max_episodes: int = 40, max_turns: int = 30, max_chars: int = 2000, max_viewer_mb: float = 8.0
+) -> str:
     """The report as one HTML string (see the module docstring for what it holds and guarantees)."""
     if not runs:
         raise ValueError("render_report needs at least one run")
@@ -343,13 +350,25 @@ def render_report(runs: list[Run], *, title: str = "looprl report", max_episodes
     js = resources.files("looprl.analysis").joinpath("report.js").read_text()
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sections = [
-        ("runs", "Runs", f'<table id="runs-table"><thead><tr><th>name</th><th>kind</th><th>model</th><th>method</th><th>split</th>'
-                         f"<th>rollouts</th><th>iterations</th><th>path</th><th>created</th></tr></thead><tbody>{run_rows}</tbody></table>"),
-        ("leaderboard", "Leaderboard", "<p>TGC: share of tasks whose every check passed. SGC: share of scenarios whose tasks all passed. "
-                                       "± is the standard deviation over repeated evaluation runs (docs/metrics.md).</p>" + _leaderboard_html(leaderboard)),
+        (
+            "runs",
+            "Runs",
+            f'<table id="runs-table"><thead><tr><th>name</th><th>kind</th><th>model</th><th>method</th><th>split</th>'
+            f"<th>rollouts</th><th>iterations</th><th>path</th><th>created</th></tr></thead><tbody>{run_rows}</tbody></table>",
+        ),
+        (
+            "leaderboard",
+            "Leaderboard",
+            "<p>TGC: share of tasks whose every check passed. SGC: share of scenarios whose tasks all passed. "
+            "± is the standard deviation over repeated evaluation runs (docs/metrics.md).</p>" + _leaderboard_html(leaderboard),
+        ),
         ("training", "Training curves", _training_html(runs)),
-        ("behaviour", "Behaviour", "<p>How the agents act, as the LOOP paper measures it (definitions in docs/metrics.md); "
-                                   "ratios are relative to the first run.</p>" + _behaviour_html(runs)),
+        (
+            "behaviour",
+            "Behaviour",
+            "<p>How the agents act, as the LOOP paper measures it (definitions in docs/metrics.md); "
+            "ratios are relative to the first run.</p>" + _behaviour_html(runs),
+        ),
         ("trajectories", "Trajectories", _VIEWER_HTML),
         ("value", "Value estimate", _VALUE_HTML),
     ]

@@ -69,16 +69,12 @@ class TrainableBackend(PolicyBackend, Protocol):
 
     def trainable_parameters(self) -> list[Any]: ...
 
-    def token_logprobs(
-        self, token_ids: Any, attention_mask: Any | None = None, *, grad: bool = True, chunk_size: int = 1024
-    ) -> Any:
+    def token_logprobs(self, token_ids: Any, attention_mask: Any | None = None, *, grad: bool = True, chunk_size: int = 1024) -> Any:
         """logprob of token t given tokens < t, float32 (B, T); position 0 and padding are 0.
         Computed `chunk_size` positions at a time so (T x vocab) logits are never held at once."""
         ...
 
-    def logprobs_and_hidden(
-        self, token_ids: Any, attention_mask: Any | None = None, *, grad: bool = True, chunk_size: int = 1024
-    ) -> tuple[Any, Any]:
+    def logprobs_and_hidden(self, token_ids: Any, attention_mask: Any | None = None, *, grad: bool = True, chunk_size: int = 1024) -> tuple[Any, Any]:
         """`token_logprobs` and the trunk's last hidden states (B, T, H) from one forward pass."""
         ...
 

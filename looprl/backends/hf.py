@@ -45,9 +45,7 @@ _DTYPES = ("auto", "float32", "bfloat16", "float16")
 _MISSING = object()
 
 
-def pad_token_batch(
-    sequences: Sequence[Sequence[int]], pad_id: int, *, side: str = "right", device: Any = None
-) -> tuple["torch.Tensor", "torch.Tensor"]:
+def pad_token_batch(sequences: Sequence[Sequence[int]], pad_id: int, *, side: str = "right", device: Any = None) -> tuple["torch.Tensor", "torch.Tensor"]:
     """Pad token-id lists into (input_ids (B, T), attention_mask (B, T)); `side` is "right" or "left"."""
     import torch
 
@@ -86,9 +84,7 @@ def end_of_turn_token_ids(tokenizer: Any, generation_config: Any = None) -> tupl
     sentinel = "QZXSENTINELQZX"
     if getattr(tokenizer, "chat_template", None):
         try:
-            text = tokenizer.apply_chat_template(
-                [{"role": "user", "content": "hi"}, {"role": "assistant", "content": sentinel}], tokenize=False
-            )
+            text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}, {"role": "assistant", "content": sentinel}], tokenize=False)
             tail = text.split(sentinel, 1)[1] if sentinel in text else ""
             special = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "added_tokens_decoder", {}) or {})
             for tok in tokenizer.encode(tail, add_special_tokens=False):
@@ -148,8 +144,7 @@ class HFBackend:
         if lora is _MISSING:
             lora = LoraConfig()
         if not policy_temperature > 0:
-            raise ValueError(f"policy_temperature must be > 0 (the trained policy is softmax(logits / temperature)); "
-                             f"got {policy_temperature}")
+            raise ValueError(f"policy_temperature must be > 0 (the trained policy is softmax(logits / temperature)); got {policy_temperature}")
         self.policy_temperature = float(policy_temperature)
         self.model_name_or_path = resolve_model(model_name_or_path)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -218,9 +213,7 @@ class HFBackend:
             raise ValueError(f"prompts {empty} are empty; every prompt needs at least one token")
         _check_sampling(sampling)
         stops = torch.tensor(sampling.stop_token_ids or self.stop_token_ids, device=self.device)
-        generator = (
-            torch.Generator(device=self.device).manual_seed(sampling.seed) if sampling.seed is not None else self.generator
-        )
+        generator = torch.Generator(device=self.device).manual_seed(sampling.seed) if sampling.seed is not None else self.generator
         lp_temperature = sampling.temperature if sampling.temperature > 0 else 1.0  # see the module docstring
         ids, mask = pad_token_batch(prompts, self.pad_token_id, side="left", device=self.device)
         batch = ids.shape[0]
@@ -278,9 +271,7 @@ class HFBackend:
         return results
 
     # ------------------------------------------------------------------ logprobs
-    def last_hidden_state(
-        self, input_ids: "torch.Tensor", attention_mask: "torch.Tensor | None" = None, *, grad: bool = True
-    ) -> "torch.Tensor":
+    def last_hidden_state(self, input_ids: "torch.Tensor", attention_mask: "torch.Tensor | None" = None, *, grad: bool = True) -> "torch.Tensor":
         """The trunk's final hidden states (B, T, H), e.g. for a PPO value head. LoRA is applied."""
         import torch
 

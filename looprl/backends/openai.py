@@ -100,9 +100,7 @@ class OpenAIChatBackend:
         if not api_key and self.base_url == OPENAI_URL:
             raise RuntimeError(f"set {api_key_env} to your API key to use {model} at {OPENAI_URL}")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout, limits=httpx.Limits(max_connections=concurrency)
-        )
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, limits=httpx.Limits(max_connections=concurrency))
         self.max_retries, self.concurrency = max_retries, concurrency
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
         self.prices = {**DEFAULT_PRICES, **(prices or {})}

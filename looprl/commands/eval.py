@@ -81,9 +81,14 @@ def run_eval(cfg: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
         from looprl.env.appworld import resolve_root
         from looprl.env.appworld_export import write_experiments
 
-        exported = write_experiments(result.trajectories, resolve_root(cfg.env.options.get("root")), out,
-                                     run_name=cfg.env.options.get("experiment_prefix") or out.name, split=cfg.split,
-                                     task_ids=list(task_ids))
+        exported = write_experiments(
+            result.trajectories,
+            resolve_root(cfg.env.options.get("root")),
+            out,
+            run_name=cfg.env.options.get("experiment_prefix") or out.name,
+            split=cfg.split,
+            task_ids=list(task_ids),
+        )
         console.print(f"AppWorld experiment folder(s) in {exported['appworld_root']}; score them with AppWorld's own evaluation:")
         for command in exported["evaluate"]:
             console.print(f"  {command}", markup=False, highlight=False)

@@ -43,8 +43,7 @@ def report_command(
     from looprl.utils.io import atomic_write_text
 
     loaded = _load_runs(runs)
-    atomic_write_text(out, render_report(loaded, title=title, max_episodes=max_episodes, max_turns=max_turns, max_chars=max_chars,
-                                                max_viewer_mb=max_viewer_mb))
+    atomic_write_text(out, render_report(loaded, title=title, max_episodes=max_episodes, max_turns=max_turns, max_chars=max_chars, max_viewer_mb=max_viewer_mb))
     size_kb = out.stat().st_size / 1024
     console.print(f"wrote {out} ({size_kb:.0f} KiB, {len(loaded)} run(s)); open it in a browser, no server needed")
 
@@ -97,5 +96,7 @@ def compare_command(
         table.add_row(row["label"], *[_fmt(v, row["key"]) for v in row["values"]], *ratios)
     Console(soft_wrap=False, width=max(100, 40 + 22 * (2 * len(names) - 1))).print(table)
     for r in result["runs"]:
-        console.print(f"{r['name']}: {r['kind']} run, model {r['model']}, method {r['method']}, split {r['split']}, "
-                      f"rollouts from {r['source'] or '-'} ({r['path']})", highlight=False)
+        console.print(
+            f"{r['name']}: {r['kind']} run, model {r['model']}, method {r['method']}, split {r['split']}, rollouts from {r['source'] or '-'} ({r['path']})",
+            highlight=False,
+        )

@@ -134,8 +134,9 @@ def apis_command(
 
 @app.command("tasks")
 def tasks_command(
-    split: Optional[str] = typer.Option(None, "--split", help="only this split: train, dev, test_normal, test_challenge or heldout "
-                                        "(held-out instances of the training scenarios)"),
+    split: Optional[str] = typer.Option(
+        None, "--split", help="only this split: train, dev, test_normal, test_challenge or heldout (held-out instances of the training scenarios)"
+    ),
     difficulty: Optional[int] = typer.Option(None, "--difficulty", min=1, max=3, help="only tasks of this difficulty (1-3)"),
     app_name: Optional[str] = typer.Option(None, "--app", help="only tasks that use this app"),
     instances: int = typer.Option(3, "--instances", min=1, help="instances per scenario (instance numbers 1..N; held-out ones from 100001)"),
@@ -215,8 +216,18 @@ def stats_command(
         _echo_json(stats)
         return
     _out.print(f"{stats['apps']} apps, {stats['apis']} APIs, {stats['scenarios']} scenarios, {stats['tasks']} tasks")
-    table = Table("split", "scenarios", "tasks", "distinct", "worlds", "d1", "d2", "d3", "apps",
-                  caption=f"{instances} instances per scenario; distinct: tasks with an instruction and an outcome of their own; d1-d3: tasks per difficulty")
+    table = Table(
+        "split",
+        "scenarios",
+        "tasks",
+        "distinct",
+        "worlds",
+        "d1",
+        "d2",
+        "d3",
+        "apps",
+        caption=f"{instances} instances per scenario; distinct: tasks with an instruction and an outcome of their own; d1-d3: tasks per difficulty",
+    )
     for split, s in stats["splits"].items():
         d = s["by_difficulty"]
         distinct = min(s["distinct_instructions"], s["distinct_outcomes"])
@@ -246,8 +257,7 @@ def validate_command(
         _fail("no scenario matches" + (f" --prefix {task_prefix!r}" if task_prefix else ""))
     started = time.perf_counter()
     reports = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=_err, transient=True,
-                  disable=as_json) as progress:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=_err, transient=True, disable=as_json) as progress:
         bar = progress.add_task("validating", total=len(names))
         for name in names:
             progress.update(bar, description=name)
@@ -255,7 +265,8 @@ def validate_command(
             progress.advance(bar)
     failures = [
         {"scenario": r["scenario"], "problems": r["problems"] + [f"{t['task_id']}: {p}" for t in r["results"] if not t["ok"] for p in t["problems"]]}
-        for r in reports if not r["ok"]
+        for r in reports
+        if not r["ok"]
     ]
     summary = {
         "scenarios": len(reports),

@@ -1,7 +1,7 @@
 """Environments: the Env protocol, the registry, the conformance checker, wrappers and the sandbox.
 
-    from looprl.env import make_env, check_env, wrap_env, sandbox_protections
-    env = wrap_env(make_env("appsuite"), max_turns=40, max_observation_tokens=3000)
+from looprl.env import make_env, check_env, wrap_env, sandbox_protections
+env = wrap_env(make_env("appsuite"), max_turns=40, max_observation_tokens=3000)
 """
 
 from looprl.env.base import Env, Message, StepResult, make_env, register_env, registered_envs

@@ -27,8 +27,7 @@ from looprl.env.cells import extract_code_blocks, join_code_blocks
 from looprl.env.sandbox import Sandbox, SandboxLimits, resolve_isolation, sandbox_protections
 
 NO_CODE_OBSERVATION = (
-    "No code was run: your message has no ```python code block. To act, write the code to run in a block "
-    "that starts with ```python and ends with ```."
+    "No code was run: your message has no ```python code block. To act, write the code to run in a block that starts with ```python and ends with ```."
 )
 
 
@@ -52,9 +51,7 @@ class AppSuiteEnv(BuiltinWorldTasks):
     wasted on one built per episode; default False). Even without it the worker boots in the
     background from reset() on, while the agent writes its first message."""
 
-    def __init__(
-        self, *, isolation: str = "auto", sandbox: dict[str, Any] | SandboxLimits | None = None, prespawn: bool = False
-    ) -> None:
+    def __init__(self, *, isolation: str = "auto", sandbox: dict[str, Any] | SandboxLimits | None = None, prespawn: bool = False) -> None:
         self.limits = SandboxLimits.from_options(sandbox)
         self.isolation = resolve_isolation(isolation)
         self.prespawn = bool(prespawn)

@@ -67,8 +67,18 @@ from looprl.env.base import Message, StepResult, register_env
 from looprl.env.cells import extract_code_blocks, join_code_blocks
 
 __all__ = [
-    "AppWorldEnv", "AppWorldServer", "AppWorldServerError", "CANONICAL_SPLITS", "ground_truth_solution", "live_servers",
-    "load_task_ids", "resolve_root", "stop_idle_servers", "task_apps", "task_difficulty", "task_splits",
+    "AppWorldEnv",
+    "AppWorldServer",
+    "AppWorldServerError",
+    "CANONICAL_SPLITS",
+    "ground_truth_solution",
+    "live_servers",
+    "load_task_ids",
+    "resolve_root",
+    "stop_idle_servers",
+    "task_apps",
+    "task_difficulty",
+    "task_splits",
 ]
 
 SERVER_SCRIPT = Path(__file__).with_name("appworld_server.py")
@@ -87,10 +97,7 @@ _STARTING = [0]  # servers being started now (counted against max_servers before
 # AppWorld's four splits, in the order a task listed in several split files is assigned to one
 CANONICAL_SPLITS = ("train", "dev", "test_normal", "test_challenge")
 
-NO_CODE_OBSERVATION = (
-    "No ```python code block found in your message, so nothing was run. "
-    "Put the code to run in a ```python ... ``` block."
-)
+NO_CODE_OBSERVATION = "No ```python code block found in your message, so nothing was run. Put the code to run in a ```python ... ``` block."
 
 
 def stop_idle_servers() -> int:
@@ -208,7 +215,7 @@ def ground_truth_solution(root: str | os.PathLike | None, task_id: str) -> str:
         start = statements[0].lineno - 1  # 0-based; the comments right above the first statement belong to it
         while start > 0 and lines[start - 1].strip().startswith("#"):
             start -= 1
-        body = textwrap.dedent("\n".join(lines[start:fn.end_lineno])).strip("\n")
+        body = textwrap.dedent("\n".join(lines[start : fn.end_lineno])).strip("\n")
         if body.rstrip().endswith("\nreturn") or body.strip() == "return":
             body = body.rstrip()[: -len("return")].rstrip()
         return body + "\n"
@@ -257,10 +264,20 @@ class AppWorldServer:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [
-                    str(self.python), str(SERVER_SCRIPT), "--root", str(self.root),
-                    "--port-file", str(port_file), "--parent-pid", str(os.getpid()),
+                    str(self.python),
+                    str(SERVER_SCRIPT),
+                    "--root",
+                    str(self.root),
+                    "--port-file",
+                    str(port_file),
+                    "--parent-pid",
+                    str(os.getpid()),
                 ],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.root, env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.root,
+                env=env,
                 start_new_session=True,  # a Ctrl-C meant for looprl reaches the server through stop(), not twice
             )
         self._finalizer = weakref.finalize(self, _stop_process, self.process, self.log_path if self.remove_log_on_stop else None)
@@ -406,8 +423,16 @@ class AppWorldEnv:
         return sorted(p.stem for p in datasets.glob("*.txt"))
 
     @classmethod
-    def task_ids(cls, split: str, options: Mapping[str, Any] | None = None, *, difficulties: Sequence[int] | None = None,
-                 instances: int | None = None, start: int = 1, scenarios: Sequence[str] | None = None) -> list[str]:
+    def task_ids(
+        cls,
+        split: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        difficulties: Sequence[int] | None = None,
+        instances: int | None = None,
+        start: int = 1,
+        scenarios: Sequence[str] | None = None,
+    ) -> list[str]:
         """AppWorld's own split file and difficulty metadata (`load_task_ids`); AppWorld's tasks are
         fixed, so `instances`, `start` and `scenarios` do not apply."""
         return load_task_ids((options or {}).get("root"), split, difficulty=list(difficulties) if difficulties else None)
@@ -529,7 +554,7 @@ class AppWorldEnv:
             records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
         except (OSError, ValueError):
             return []
-        new, self._calls_seen = records[self._calls_seen:], len(records)
+        new, self._calls_seen = records[self._calls_seen :], len(records)
         if self._router is None:
             self._router = _ApiRouter(self.root)
         calls = []
@@ -549,8 +574,10 @@ class AppWorldEnv:
         splits = self._splits.get(task_id, [])
         canonical = [s for s in splits if s in CANONICAL_SPLITS]
         if len(canonical) > 1:
-            raise ValueError(f"AppWorld task {task_id!r} is listed in several splits ({', '.join(canonical)}) under "
-                             f"{self.root / 'data' / 'datasets'}; each task belongs to exactly one of {', '.join(CANONICAL_SPLITS)}")
+            raise ValueError(
+                f"AppWorld task {task_id!r} is listed in several splits ({', '.join(canonical)}) under "
+                f"{self.root / 'data' / 'datasets'}; each task belongs to exactly one of {', '.join(CANONICAL_SPLITS)}"
+            )
         split = canonical[0] if canonical else (splits[0] if len(splits) == 1 else "")
         return {"split": split, "splits": splits}
 

@@ -60,8 +60,11 @@ def _shadow_root(root: Path, shadow: Path, split: str, task_ids: list[str]) -> s
     datasets.mkdir(exist_ok=True)
     for split_file in (root / "data" / "datasets").glob("*.txt"):
         shutil.copyfile(split_file, datasets / split_file.name)
-    listed = [line.strip().split(":")[0] for line in (datasets / f"{split}.txt").read_text().splitlines() if line.strip()] \
-        if (datasets / f"{split}.txt").is_file() else []
+    listed = (
+        [line.strip().split(":")[0] for line in (datasets / f"{split}.txt").read_text().splitlines() if line.strip()]
+        if (datasets / f"{split}.txt").is_file()
+        else []
+    )
     if listed == list(task_ids):
         return split
     # only part of the split was run: AppWorld would score the missing tasks as failed, so name the part
@@ -69,8 +72,9 @@ def _shadow_root(root: Path, shadow: Path, split: str, task_ids: list[str]) -> s
     return f"{split}_looprl"
 
 
-def write_experiments(trajectories: Iterable[Trajectory], root: str | os.PathLike, out_dir: str | os.PathLike, *,
-                      run_name: str, split: str, task_ids: list[str]) -> dict[str, Any]:
+def write_experiments(
+    trajectories: Iterable[Trajectory], root: str | os.PathLike, out_dir: str | os.PathLike, *, run_name: str, split: str, task_ids: list[str]
+) -> dict[str, Any]:
     """Move each trajectory's AppWorld episode outputs into ``out_dir/appworld`` (see module docstring);
     return (and write to experiments.json) the experiments, the dataset name and the commands."""
     root, shadow = Path(root).expanduser().absolute(), Path(out_dir).absolute() / "appworld"
@@ -115,8 +119,9 @@ print("LOOPRL-RESULT " + json.dumps(result))
 """
 
 
-def engine_evaluate(appworld_root: str | os.PathLike, experiment: str, dataset: str,
-                    python: str | os.PathLike | None = None, timeout_s: float = 1800) -> dict[str, Any]:
+def engine_evaluate(
+    appworld_root: str | os.PathLike, experiment: str, dataset: str, python: str | os.PathLike | None = None, timeout_s: float = 1800
+) -> dict[str, Any]:
     """AppWorld's own `evaluate_dataset` over an experiment folder, run in the AppWorld venv; returns its
     result (``["aggregate"]["task_goal_completion"]`` and ``["scenario_goal_completion"]``, in percent)
     and writes its reports under the experiment's ``evaluations/``, as `appworld evaluate` does."""
@@ -124,10 +129,17 @@ def engine_evaluate(appworld_root: str | os.PathLike, experiment: str, dataset: 
 
     python = Path(python) if python is not None else venv_python(default_venv_dir())
     root = Path(appworld_root).absolute()
-    proc = subprocess.run([str(python), "-c", _ENGINE_EVALUATE, str(root), experiment, dataset], cwd=root,
-                          env=dict(os.environ, APPWORLD_ROOT=str(root)), capture_output=True, text=True, timeout=timeout_s)
+    proc = subprocess.run(
+        [str(python), "-c", _ENGINE_EVALUATE, str(root), experiment, dataset],
+        cwd=root,
+        env=dict(os.environ, APPWORLD_ROOT=str(root)),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("LOOPRL-RESULT ")), None)
     if proc.returncode != 0 or line is None:
-        raise RuntimeError(f"AppWorld's evaluation of experiment {experiment!r} on {dataset!r} failed (exit code "
-                           f"{proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}")
-    return json.loads(line[len("LOOPRL-RESULT "):])
+        raise RuntimeError(
+            f"AppWorld's evaluation of experiment {experiment!r} on {dataset!r} failed (exit code {proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}"
+        )
+    return json.loads(line[len("LOOPRL-RESULT ") :])

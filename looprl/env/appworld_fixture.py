@@ -79,15 +79,15 @@ def evaluate(test, public_data, private_data, main_user, models, ground_truth_an
         test.case(models.changed_model_names(ignore=["simple_note.User", "simple_note.Note"]), "==", set())
 '''
 
-_LOGIN = '''
+_LOGIN = """
     # the SimpleNote password is kept by the supervisor app
     passwords = apis.supervisor.show_account_passwords()
     password = [p["password"] for p in passwords if p["account_name"] == "simple_note"][0]
     # log in with the supervisor's email
     email = apis.supervisor.show_profile()["email"]
     token = apis.simple_note.login(username=email, password=password)["access_token"]
-'''
-_ALL_NOTES = '''
+"""
+_ALL_NOTES = """
     # notes come in pages: read every page at the largest page size
     notes = []
     page_index = 0
@@ -97,7 +97,7 @@ _ALL_NOTES = '''
             break
         notes.extend(page)
         page_index += 1
-'''
+"""
 
 
 def _solution(*parts: str) -> str:
@@ -126,11 +126,14 @@ TASKS = {
         "answer": None,
         "private_data": {"title": "Groceries", "content": "milk, eggs"},
         "evaluation": _CREATE_NOTE_EVAL,
-        "solution": _solution(_LOGIN, '''
+        "solution": _solution(
+            _LOGIN,
+            """
     # create the note
     apis.simple_note.create_note(access_token=token, title="Groceries", content="milk, eggs")
     apis.supervisor.complete_task()
-'''),
+""",
+        ),
         "tests": [
             ("Exactly one note was added and none was removed.", "no_op_fail"),
             ("The new note has the requested title and content.", "no_op_fail"),
@@ -144,12 +147,16 @@ TASKS = {
         "answer": "Dune, Piranesi",
         "private_data": {},
         "evaluation": _QUESTION_EVAL,
-        "solution": _solution(_LOGIN, _ALL_NOTES, '''
+        "solution": _solution(
+            _LOGIN,
+            _ALL_NOTES,
+            """
     # open the note titled Books and answer with its content
     note_id = [n["note_id"] for n in notes if n["title"] == "Books"][0]
     content = apis.simple_note.show_note(access_token=token, note_id=note_id)["content"]
     apis.supervisor.complete_task(answer=content)
-'''),
+""",
+        ),
         "tests": [
             ("The answer given to complete_task is right.", "no_op_fail"),
             ("Nothing in any app changed.", "no_op_pass"),
@@ -162,14 +169,18 @@ TASKS = {
         "answer": "Ideas",
         "private_data": {},
         "evaluation": _QUESTION_EVAL,
-        "solution": _solution(_LOGIN, _ALL_NOTES, '''
+        "solution": _solution(
+            _LOGIN,
+            _ALL_NOTES,
+            """
     # find the note whose content mentions the rooftop garden
     for note in notes:
         content = apis.simple_note.show_note(access_token=token, note_id=note["note_id"])["content"]
         if "rooftop garden" in content:
             title = note["title"]
     apis.supervisor.complete_task(answer=title)
-'''),
+""",
+        ),
         "tests": [
             ("The answer given to complete_task is right.", "no_op_fail"),
             ("Nothing in any app changed.", "no_op_pass"),
@@ -221,8 +232,11 @@ def build_base(data: str) -> None:
 
     models.admin.MainUser.save_all([models.admin.MainUser(**SUPERVISOR, birthday="1990-04-02", sex="female")])
     user = models.simple_note.User(
-        first_name=SUPERVISOR["first_name"], last_name=SUPERVISOR["last_name"], email=SUPERVISOR["email"],
-        password=PASSWORD, verified=True,
+        first_name=SUPERVISOR["first_name"],
+        last_name=SUPERVISOR["last_name"],
+        email=SUPERVISOR["email"],
+        password=PASSWORD,
+        verified=True,
     )
     models.simple_note.User.save_all([user])
     models.simple_note.Note.save_all([models.simple_note.Note(user_id=user.id, title=t, content=c) for t, c in NOTES])
@@ -235,15 +249,11 @@ def build_task(data: str, task_id: str, spec: dict) -> None:
     from appworld.common.constants import CANARY_STRING, DB_VERSION
 
     apps = list(get_all_apps())
-    models = ModelCollection.load(
-        to_db_home_path=f":memory:looprl-fixture-{task_id}", from_db_home_path=os.path.join(data, "base_dbs"), load_apps=apps
-    )
+    models = ModelCollection.load(to_db_home_path=f":memory:looprl-fixture-{task_id}", from_db_home_path=os.path.join(data, "base_dbs"), load_apps=apps)
     models.restart_db_tracker()  # record only what this task adds on top of base_dbs
     supervisor = models.supervisor.Supervisor(**SUPERVISOR, birthday="1990-04-02", sex="female")
     models.supervisor.Supervisor.save_all([supervisor])
-    models.supervisor.AccountPassword.save_all(
-        [models.supervisor.AccountPassword(supervisor_id=supervisor.id, account_name="simple_note", password=PASSWORD)]
-    )
+    models.supervisor.AccountPassword.save_all([models.supervisor.AccountPassword(supervisor_id=supervisor.id, account_name="simple_note", password=PASSWORD)])
     models.supervisor.Task.save_all([models.supervisor.Task(supervisor_id=supervisor.id, instruction=spec["instruction"])])
     task_dir = os.path.join(data, "tasks", task_id)
     models.save(db_home_path=os.path.join(task_dir, "dbs"), format="changes", app_names=apps, delete_if_exists=True, save_model_hashes=True)

@@ -54,8 +54,16 @@ class Env(Protocol):
         ...
 
     @classmethod
-    def task_ids(cls, split: str, options: Mapping[str, Any] | None = None, *, difficulties: Sequence[int] | None = None,
-                 instances: int | None = None, start: int = 1, scenarios: Sequence[str] | None = None) -> list[str]:
+    def task_ids(
+        cls,
+        split: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        difficulties: Sequence[int] | None = None,
+        instances: int | None = None,
+        start: int = 1,
+        scenarios: Sequence[str] | None = None,
+    ) -> list[str]:
         """The ids of `split` for an env built with `options`, only those of `difficulties` when given;
         `instances`, `start` and `scenarios` are for envs that draw instances of scenarios (the built-in
         world) and ignored by others. ValueError naming the split when it is unknown."""
@@ -79,14 +87,29 @@ class BuiltinWorldTasks:
         return (*SPLITS, HELDOUT)
 
     @classmethod
-    def task_ids(cls, split: str, options: Mapping[str, Any] | None = None, *, difficulties: Sequence[int] | None = None,
-                 instances: int | None = None, start: int = 1, scenarios: Sequence[str] | None = None) -> list[str]:
+    def task_ids(
+        cls,
+        split: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        difficulties: Sequence[int] | None = None,
+        instances: int | None = None,
+        start: int = 1,
+        scenarios: Sequence[str] | None = None,
+    ) -> list[str]:
         from looprl.world import load_tasks
         from looprl.world.tasks import CANONICAL_INSTANCES
 
-        return [t.id for t in load_tasks(split, difficulties=list(difficulties) if difficulties else None,
-                                         instances=instances or CANONICAL_INSTANCES, start=start,
-                                         scenarios=list(scenarios) if scenarios else None)]
+        return [
+            t.id
+            for t in load_tasks(
+                split,
+                difficulties=list(difficulties) if difficulties else None,
+                instances=instances or CANONICAL_INSTANCES,
+                start=start,
+                scenarios=list(scenarios) if scenarios else None,
+            )
+        ]
 
     @classmethod
     def check_task_ids(cls, ids: Sequence[str], options: Mapping[str, Any] | None = None) -> None:

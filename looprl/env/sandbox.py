@@ -294,9 +294,7 @@ class Sandbox:
     waited for on first use. Not thread-safe: one episode drives one Sandbox.
     """
 
-    def __init__(
-        self, call_api: ApiHandler, *, limits: SandboxLimits | dict | None = None, isolation: str = "auto", seccomp: bool = True
-    ) -> None:
+    def __init__(self, call_api: ApiHandler, *, limits: SandboxLimits | dict | None = None, isolation: str = "auto", seccomp: bool = True) -> None:
         self.call_api = call_api
         self.seccomp = bool(seccomp)  # off only to test the layers under it
         self.limits = SandboxLimits.from_options(limits)

@@ -44,8 +44,20 @@ _THIS_FILE = os.path.abspath(__file__) if "__file__" in globals() else ""
 # Builtins agent code does not get: file and console access, code objects from strings, interpreter
 # exits. (`__import__` is replaced by the allow-list guard below.)
 _DENIED_BUILTINS = (
-    "open", "input", "breakpoint", "help", "exit", "quit", "compile", "exec", "eval",
-    "copyright", "credits", "license", "__loader__", "__spec__",
+    "open",
+    "input",
+    "breakpoint",
+    "help",
+    "exit",
+    "quit",
+    "compile",
+    "exec",
+    "eval",
+    "copyright",
+    "credits",
+    "license",
+    "__loader__",
+    "__spec__",
 )
 # Imported by C code on the agent's behalf (datetime.strptime), through the agent's own __import__.
 _IMPLICIT_IMPORTS = frozenset({"_strptime"})
@@ -72,7 +84,7 @@ class _Channel:
         data = json.dumps(obj, default=repr).encode()
         buf = _HEADER.pack(len(data)) + data
         while buf:
-            buf = buf[os.write(self.wfd, buf):]
+            buf = buf[os.write(self.wfd, buf) :]
 
     def recv(self):
         (size,) = _HEADER.unpack(_read_exact(self.rfd, _HEADER.size))
@@ -248,9 +260,7 @@ def _build_namespace(config, channel):
             raise ImportError("relative imports are not available in the REPL")
         top = name.split(".")[0]
         if top not in allowed and name not in _IMPLICIT_IMPORTS:
-            raise ImportError(
-                f"import of module {name!r} is not allowed in this REPL; allowed modules: {', '.join(sorted(allowed))}"
-            )
+            raise ImportError(f"import of module {name!r} is not allowed in this REPL; allowed modules: {', '.join(sorted(allowed))}")
         module = real_import(name, None, None, fromlist, 0)
         if not fromlist:
             module = sys.modules[top]

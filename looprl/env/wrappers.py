@@ -33,8 +33,7 @@ from typing import Any
 from looprl.env.base import Env, Message, StepResult
 from looprl.utils.io import atomic_write_text
 
-__all__ = ["CHARS_PER_TOKEN", "Wrapper", "TurnLimit", "ObservationBudget", "RecordEpisode", "evaluation_report", "truncate_observation",
-           "wrap_env"]
+__all__ = ["CHARS_PER_TOKEN", "Wrapper", "TurnLimit", "ObservationBudget", "RecordEpisode", "evaluation_report", "truncate_observation", "wrap_env"]
 
 
 class Wrapper:

@@ -120,7 +120,10 @@ class _Episode:
 
 
 def collect_rollouts(
-    policy: PolicyBackend | ChatBackend, env_factory: Callable[[], Env], task_ids: Sequence[str], spec: RolloutSpec | None = None,
+    policy: PolicyBackend | ChatBackend,
+    env_factory: Callable[[], Env],
+    task_ids: Sequence[str],
+    spec: RolloutSpec | None = None,
     **options: Any,
 ) -> list[Trajectory]:
     """Run every task `k` times and return the finished trajectories, ordered by task then sample:
@@ -156,8 +159,7 @@ def collect(
         raise TypeError(f"policy must be a PolicyBackend (generate + tokenizer) or a ChatBackend (chat); got {type(policy).__name__}")
     driver.batch_size = spec.generation_batch_size
     driver.per_episode = bool(getattr(policy, "concurrent_requests", False))
-    run = _Run(driver, env_factory, list(task_ids), k, spec.scaffold, spec.max_turns, spec.concurrency, early_stop, group_prefix,
-               spec.model_name)
+    run = _Run(driver, env_factory, list(task_ids), k, spec.scaffold, spec.max_turns, spec.concurrency, early_stop, group_prefix, spec.model_name)
     return run.execute(progress)
 
 
@@ -367,8 +369,7 @@ class _Run:
 
     def execute(self, show_progress: bool) -> Collection:
         t0 = time.perf_counter()
-        pending = deque(_Episode(order=i * self.k + s, task_id=t, sample_index=s)
-                        for i, t in enumerate(self.task_ids) for s in range(self.k))
+        pending = deque(_Episode(order=i * self.k + s, task_id=t, sample_index=s) for i, t in enumerate(self.task_ids) for s in range(self.k))
         live: dict[Future, _Episode] = {}
         ready: list[_Episode] = []
         alive: dict[int, _Episode] = {}  # every episode started and not finished, wherever it is
@@ -568,8 +569,13 @@ class _Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._bar = Progress(
-                TextColumn("rollouts"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                TextColumn("{task.description}"), console=Console(stderr=True), transient=False,
+                TextColumn("rollouts"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=Console(stderr=True),
+                transient=False,
             )
             self._bar.__enter__()
             self._task = self._bar.add_task("", total=self.total)

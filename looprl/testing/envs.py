@@ -55,8 +55,16 @@ class _ToyTasks:
         return None
 
     @classmethod
-    def task_ids(cls, split: str, options: Mapping[str, Any] | None = None, *, difficulties: Sequence[int] | None = None,
-                 instances: int | None = None, start: int = 1, scenarios: Sequence[str] | None = None) -> list[str]:
+    def task_ids(
+        cls,
+        split: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        difficulties: Sequence[int] | None = None,
+        instances: int | None = None,
+        start: int = 1,
+        scenarios: Sequence[str] | None = None,
+    ) -> list[str]:
         return load_toy_tasks(int((options or {}).get("n_tasks", TOY_TASKS_DEFAULT)))
 
     @classmethod
@@ -102,8 +110,7 @@ class DigitsEnv(_ToyTasks):
         """Score the turns taken so far (turns not taken score 0): mean digit share, success = all digits."""
         scores = self._scores + [0.0] * (self.turns - len(self._scores))
         reward = sum(scores) / self.turns
-        checks = [{"name": f"turn {i + 1} digits only", "passed": s == 1.0, "detail": f"{s:.2f} of characters are digits"}
-                  for i, s in enumerate(scores)]
+        checks = [{"name": f"turn {i + 1} digits only", "passed": s == 1.0, "detail": f"{s:.2f} of characters are digits"} for i, s in enumerate(scores)]
         if self.turns == 1:
             checks[0]["name"] = "digits_only"
         return {"reward": reward, "success": all(c["passed"] for c in checks), "checks": checks}

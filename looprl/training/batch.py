@@ -67,9 +67,7 @@ class TrainBatch:
         return replace(self, **changes)
 
 
-def make_batch(
-    trajectories: Sequence[Trajectory], advantages: torch.Tensor, pad_id: int, *, max_tokens: int | None = None
-) -> TrainBatch:
+def make_batch(trajectories: Sequence[Trajectory], advantages: torch.Tensor, pad_id: int, *, max_tokens: int | None = None) -> TrainBatch:
     """Pad trajectories into a TrainBatch. Raises ValueError naming a trajectory without token ids
     (chat-only backends cannot be trained on) or with misaligned per-token arrays."""
     if not trajectories:
@@ -77,9 +75,7 @@ def make_batch(
     for traj in trajectories:
         traj.validate()
         if not traj.token_ids:
-            raise ValueError(
-                f"trajectory of task {traj.task_id} has no token ids (from a chat-only backend?); it cannot be trained on"
-            )
+            raise ValueError(f"trajectory of task {traj.task_id} has no token ids (from a chat-only backend?); it cannot be trained on")
     lengths = [len(t.token_ids) if max_tokens is None else min(len(t.token_ids), max_tokens) for t in trajectories]
     B, T = len(trajectories), max(lengths)
     input_ids = torch.full((B, T), pad_id, dtype=torch.long)
@@ -95,5 +91,4 @@ def make_batch(
         logp_sampler[i, :n] = torch.tensor(traj.logprobs[:n], dtype=torch.float32)
     mask[:, 0] = False  # no logprob for the first token (nothing precedes it)
     rewards = torch.tensor([float(t.reward) for t in trajectories])
-    return TrainBatch(input_ids, attention_mask, mask, turn_ids, advantages.to(torch.float32), rewards,
-                      logp_sampler=logp_sampler)
+    return TrainBatch(input_ids, attention_mask, mask, turn_ids, advantages.to(torch.float32), rewards, logp_sampler=logp_sampler)

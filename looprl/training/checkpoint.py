@@ -150,6 +150,5 @@ def load_latest(run_dir: str | Path) -> tuple[Path, TrainerState] | None:
             data = torch.load(path / "trainer.pt", weights_only=False)
             return path, TrainerState(**data)
         except Exception as exc:  # noqa: BLE001 - any unreadable state means: use the previous checkpoint
-            log.warning("checkpoint %s: trainer.pt does not load (%s: %s); falling back to the previous checkpoint",
-                        path, type(exc).__name__, exc)
+            log.warning("checkpoint %s: trainer.pt does not load (%s: %s); falling back to the previous checkpoint", path, type(exc).__name__, exc)
     return None

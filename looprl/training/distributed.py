@@ -165,8 +165,7 @@ class FSDPDistributed(Distributed):
 
         version = os.environ.get("FSDP_VERSION", "2")
         if version != "2":
-            raise ValueError(f"FSDP_VERSION={version} (fsdp_version in the accelerate config): looprl shards with FSDP2 only; "
-                             "set fsdp_version: 2")
+            raise ValueError(f"FSDP_VERSION={version} (fsdp_version in the accelerate config): looprl shards with FSDP2 only; set fsdp_version: 2")
         for var, what in _UNSUPPORTED_ENV.items():
             if os.environ.get(var, "false").lower() == "true":
                 raise ValueError(f"{var}=true in the launcher's environment: {what} is not supported; set it to false")
@@ -366,8 +365,9 @@ class ShardedPolicy:
         blocks = [m for m in self._root.modules() if type(m).__name__ in layer_classes]
         if not blocks:
             found = sorted({type(m).__name__ for m in self._root.modules()})
-            raise ValueError(f"fsdp_transformer_layer_cls_to_wrap={sorted(layer_classes)} matches no module of "
-                             f"{backend.model_name_or_path}; its module classes are {found}")
+            raise ValueError(
+                f"fsdp_transformer_layer_cls_to_wrap={sorted(layer_classes)} matches no module of {backend.model_name_or_path}; its module classes are {found}"
+            )
         for block in blocks:
             fully_shard(block, mesh=mesh, reshard_after_forward=group.reshard_after_forward)
         fully_shard(self._root, mesh=mesh, reshard_after_forward=group.reshard_after_forward)
@@ -376,19 +376,18 @@ class ShardedPolicy:
     def __getattr__(self, name: str) -> Any:  # only called for names not found on the proxy itself
         return getattr(self._backend, name)
 
-    def token_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *, grad: bool = True,
-                       chunk_size: int = 1024) -> torch.Tensor:
+    def token_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *, grad: bool = True, chunk_size: int = 1024) -> torch.Tensor:
         return self._root(input_ids, attention_mask, grad, chunk_size)[0]
 
-    def logprobs_and_hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *, grad: bool = True,
-                            chunk_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    def logprobs_and_hidden(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *, grad: bool = True, chunk_size: int = 1024
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         return self._root(input_ids, attention_mask, grad, chunk_size)
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the FSDP-sharded policy does not generate: rank 0 samples with its own backend")
 
-    def last_hidden_state(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *,
-                          grad: bool = True) -> torch.Tensor:
+    def last_hidden_state(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *, grad: bool = True) -> torch.Tensor:
         """Through the root unit like the logprobs (the trunk alone would bypass its hooks)."""
         return self._root(input_ids, attention_mask, grad, 1024)[1]
 

@@ -17,8 +17,17 @@ from looprl.utils.io import atomic_write_text
 
 
 class MetricsLogger:
-    def __init__(self, run_dir: str | Path, *, tensorboard: bool = True, wandb: bool = False, wandb_project: str = "looprl",
-                 config: dict[str, Any] | None = None, total_iterations: int = 0, progress: bool = True) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        *,
+        tensorboard: bool = True,
+        wandb: bool = False,
+        wandb_project: str = "looprl",
+        config: dict[str, Any] | None = None,
+        total_iterations: int = 0,
+        progress: bool = True,
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.history: list[dict[str, Any]] = []
         self._tb = None
@@ -38,8 +47,15 @@ class MetricsLogger:
         if progress:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            self._progress = Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                                      TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
+            self._progress = Progress(
+                TextColumn("[bold]train"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[info]}"),
+            )
             self._progress.start()
             self._task = self._progress.add_task("train", total=total_iterations, info="")
 

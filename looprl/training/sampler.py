@@ -46,8 +46,7 @@ class TaskSampler:
         return out
 
     def state(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "position": self.position, "seed": self.seed, "n_tasks": len(self.task_ids),
-                "fresh": self.fresh is not None}
+        return {"epoch": self.epoch, "position": self.position, "seed": self.seed, "n_tasks": len(self.task_ids), "fresh": self.fresh is not None}
 
     def restore(self, state: dict[str, Any]) -> None:
         if state.get("n_tasks") != len(self.task_ids) or state.get("seed") != self.seed or state.get("fresh", False) != (self.fresh is not None):

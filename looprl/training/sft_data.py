@@ -62,9 +62,16 @@ def with_doc_reads(replies_code: Sequence[tuple[str, str]]) -> list[str]:
     return out
 
 
-def ground_truth_trajectories(task_ids: Sequence[str], env_factory: Callable[[], Any], scaffold: Any, tokenizer: Any,
-                              solution_for: Callable[[str], str] | None = None, *, read_docs: bool = False,
-                              max_observation_tokens: int | None = None) -> list[Trajectory]:
+def ground_truth_trajectories(
+    task_ids: Sequence[str],
+    env_factory: Callable[[], Any],
+    scaffold: Any,
+    tokenizer: Any,
+    solution_for: Callable[[str], str] | None = None,
+    *,
+    read_docs: bool = False,
+    max_observation_tokens: int | None = None,
+) -> list[Trajectory]:
     """One trainable trajectory per task from its ground-truth solution (see module docstring)."""
     from looprl.agent.tokens import ChatTokens, TokenStream
     from looprl.env.cells import split_into_turns
@@ -118,10 +125,23 @@ def ground_truth_trajectories(task_ids: Sequence[str], env_factory: Callable[[],
                 obs = scaffold.observation_message(observations[i], info) if scaffold is not None else {"role": "user", "content": observations[i]}
                 stream.add_context(chat.between_turns_ids(messages, ids, obs), turn=i)
                 messages.append(obs)
-        out.append(Trajectory(task_id=task_id, messages=messages, reward=1.0, success=True, terminated=True,
-                              token_ids=stream.token_ids, trainable=stream.trainable, logprobs=stream.logprobs,
-                              turn_ids=stream.turn_ids, group_id=f"sft-gt/{task_id}", model="ground-truth",
-                              split=str(info.get("split", "")), difficulty=info.get("difficulty")))
+        out.append(
+            Trajectory(
+                task_id=task_id,
+                messages=messages,
+                reward=1.0,
+                success=True,
+                terminated=True,
+                token_ids=stream.token_ids,
+                trainable=stream.trainable,
+                logprobs=stream.logprobs,
+                turn_ids=stream.turn_ids,
+                group_id=f"sft-gt/{task_id}",
+                model="ground-truth",
+                split=str(info.get("split", "")),
+                difficulty=info.get("difficulty"),
+            )
+        )
     return out
 
 
@@ -131,6 +151,7 @@ def _replay(env: Any, replies: Sequence[str], task_id: str, *, check: bool) -> l
     results = [env.step(reply) for reply in replies]
     if check and not (results and results[-1].terminated and results[-1].info.get("success", results[-1].reward >= 1.0)):
         last = results[-1] if results else None
-        raise ValueError(f"task {task_id!r}: its ground truth replayed with doc reads did not solve it "
-                         f"(last observation: {last.observation[:200] if last else None!r})")
+        raise ValueError(
+            f"task {task_id!r}: its ground truth replayed with doc reads did not solve it (last observation: {last.observation[:200] if last else None!r})"
+        )
     return [r.observation for r in results]

@@ -98,13 +98,27 @@ def resolve_task_ids(cfg: TrainConfig, split: str, *, epoch: int = 0) -> list[st
     from looprl.world.tasks import CANONICAL_INSTANCES
 
     n = cfg.tasks.instances or CANONICAL_INSTANCES
-    return task_ids(cfg.env.name, split, cfg.env.options, difficulties=cfg.tasks.difficulties, instances=n,
-                    start=cfg.tasks.instance_start + epoch * n, scenarios=cfg.tasks.scenarios)
+    return task_ids(
+        cfg.env.name,
+        split,
+        cfg.env.options,
+        difficulties=cfg.tasks.difficulties,
+        instances=n,
+        start=cfg.tasks.instance_start + epoch * n,
+        scenarios=cfg.tasks.scenarios,
+    )
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, *, policy: TrainableBackend | None = None,
-                 collect_fn: Callable[..., list[Trajectory]] | None = None, resume: bool = False, progress: bool = True) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        *,
+        policy: TrainableBackend | None = None,
+        collect_fn: Callable[..., list[Trajectory]] | None = None,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> None:
         """`policy`: a ready policy instead of `build_policy(cfg)`; `collect_fn`: a replacement for
         looprl.rollout.collect_rollouts, called as collect_fn(backend, env_factory, task_ids, spec, k=...,
         early_stop=..., group_prefix=..., progress=...)."""
@@ -117,9 +131,11 @@ class Trainer:
         if policy is None:
             policy = build_policy(cfg, device=self.dist.load_device)
         elif policy.policy_temperature != (wanted := policy_temperature(cfg)):
-            raise ValueError(f"the policy passed in has policy_temperature={policy.policy_temperature}, but method "
-                             f"{cfg.trainer.method!r} with rollout.sampling.temperature={cfg.rollout.sampling.temperature} "
-                             f"trains a policy of temperature {wanted}")
+            raise ValueError(
+                f"the policy passed in has policy_temperature={policy.policy_temperature}, but method "
+                f"{cfg.trainer.method!r} with rollout.sampling.temperature={cfg.rollout.sampling.temperature} "
+                f"trains a policy of temperature {wanted}"
+            )
         self.policy: TrainableBackend = policy
         # the rollout backend: the very same model for transformers, a vLLM server (LoRA hot-swapped) otherwise;
         # under FSDP only rank 0 samples, from an unsharded copy for transformers, and the policy is sharded
@@ -146,9 +162,19 @@ class Trainer:
         self.iteration = 0
         self.best: dict[str, Any] = {}
         self.fixed_data: list[Trajectory] | None = None  # RFT's base-model successes / SFT-GT's solution chats
-        self.logger = MetricsLogger(self.run_dir, tensorboard=cfg.logging.tensorboard, wandb=cfg.logging.wandb,
-                                    wandb_project=cfg.logging.wandb_project, config=cfg.model_dump(mode="json"),
-                                    total_iterations=cfg.trainer.iterations, progress=progress) if self.dist.is_main else HistoryOnly()
+        self.logger = (
+            MetricsLogger(
+                self.run_dir,
+                tensorboard=cfg.logging.tensorboard,
+                wandb=cfg.logging.wandb,
+                wandb_project=cfg.logging.wandb_project,
+                config=cfg.model_dump(mode="json"),
+                total_iterations=cfg.trainer.iterations,
+                progress=progress,
+            )
+            if self.dist.is_main
+            else HistoryOnly()
+        )
         if resume:
             self._resume()
         elif self.dist.is_main:
@@ -190,8 +216,7 @@ class Trainer:
         update_metrics: dict[str, float] = {"train/optimizer_steps": 0.0, "train/stopped_early": 0.0}  # an empty buffer
         if buffer:
             batch = make_batch(buffer, kept_adv, self.policy.pad_token_id, max_tokens=t.rollout.sampling.max_context_tokens)
-            update_metrics = run_update(self.policy, self.optimizer, self.method, batch, cfg, self.shuffle, self.runtime, i,
-                                        self.dist)
+            update_metrics = run_update(self.policy, self.optimizer, self.method, batch, cfg, self.shuffle, self.runtime, i, self.dist)
         update_s = time.perf_counter() - t1
         # -- 6. publish: the HF backend samples with this very model; a vLLM backend reloads the adapter
         self._publish(i)
@@ -213,8 +238,16 @@ class Trainer:
 
     # ------------------------------------------------------------------ phases
     def _collect_with(self, task_ids: Sequence[str], spec: RolloutSpec, group_prefix: str, early_stop: bool) -> list[Trajectory]:
-        return self.collect_fn(self.sampler_backend, self.env_factory, list(task_ids), spec, k=self.cfg.trainer.rollouts_per_task,
-                               early_stop=early_stop, group_prefix=group_prefix, progress=False)
+        return self.collect_fn(
+            self.sampler_backend,
+            self.env_factory,
+            list(task_ids),
+            spec,
+            k=self.cfg.trainer.rollouts_per_task,
+            early_stop=early_stop,
+            group_prefix=group_prefix,
+            progress=False,
+        )
 
     @property
     def _fixed_data_path(self) -> Path:
@@ -233,9 +266,14 @@ class Trainer:
         if self.method.rollouts == "ground-truth" and self.fixed_data is None:  # SFT-GT: solutions as chats
             from looprl.training.sft_data import ground_truth_trajectories
 
-            self.fixed_data = ground_truth_trajectories(self.train_ids, self.env_factory, self.scaffold, self.policy.tokenizer,
-                                                        read_docs=c.trainer.sft_read_docs,
-                                                        max_observation_tokens=c.env.max_observation_tokens)
+            self.fixed_data = ground_truth_trajectories(
+                self.train_ids,
+                self.env_factory,
+                self.scaffold,
+                self.policy.tokenizer,
+                read_docs=c.trainer.sft_read_docs,
+                max_observation_tokens=c.env.max_observation_tokens,
+            )
         if self.fixed_data is not None:
             if not self._fixed_data_path.is_file():  # kept so a resumed run trains on the very same data
                 write_jsonl(self._fixed_data_path, self.fixed_data)
@@ -271,8 +309,16 @@ class Trainer:
         if self.dist.is_main:  # rank 0 alone samples; the others join only in saving best/
             dev_ids = resolve_task_ids(c, c.tasks.dev_split)[: c.tasks.max_dev_tasks]
             spec = replace(self.eval_spec, model_name=f"{c.model.name_or_path}@iter{i}")
-            summary = evaluate(self.sampler_backend, self.env_factory, dev_ids, spec, samples=c.trainer.eval_samples,
-                               split=c.tasks.dev_split, out_dir=self.run_dir / "eval" / f"iter_{i:06d}", progress=False).summary
+            summary = evaluate(
+                self.sampler_backend,
+                self.env_factory,
+                dev_ids,
+                spec,
+                samples=c.trainer.eval_samples,
+                split=c.tasks.dev_split,
+                out_dir=self.run_dir / "eval" / f"iter_{i:06d}",
+                progress=False,
+            ).summary
         summary = self.dist.broadcast(summary)
         tgc, reward = float(summary["tgc"] or 0.0), float(summary.get("reward_mean") or 0.0)
         if not self.best or (tgc, reward) > (self.best["tgc"], self.best["reward_mean"]):
@@ -281,8 +327,7 @@ class Trainer:
             if self.dist.is_main:
                 atomic_write_json(self.run_dir / "best.json", self.best)
         sgc = summary.get("sgc")
-        return {"eval/tgc": tgc, "eval/reward_mean": reward, "eval/best_tgc": self.best["tgc"],
-                **({"eval/sgc": float(sgc)} if sgc is not None else {})}
+        return {"eval/tgc": tgc, "eval/reward_mean": reward, "eval/best_tgc": self.best["tgc"], **({"eval/sgc": float(sgc)} if sgc is not None else {})}
 
     # ------------------------------------------------------------------ checkpoints
     def _generators(self) -> dict[str, torch.Generator]:
@@ -299,9 +344,15 @@ class Trainer:
         optimizer_state, save_adapter = self.dist.optimizer_state(self.optimizer), self.dist.adapter_writer(self.policy)
         if not self.dist.is_main:
             return
-        state = TrainerState(iteration=self.iteration, optimizer=optimizer_state, rng=capture_rng(self._generators()),
-                             sampler=self.sampler.state(), history=self.logger.history, best=self.best,
-                             extra={"method": self.runtime.state_dict() if self.runtime else {}})
+        state = TrainerState(
+            iteration=self.iteration,
+            optimizer=optimizer_state,
+            rng=capture_rng(self._generators()),
+            sampler=self.sampler.state(),
+            history=self.logger.history,
+            best=self.best,
+            extra={"method": self.runtime.state_dict() if self.runtime else {}},
+        )
         save_checkpoint(self.run_dir, state, save_adapter, keep=self.cfg.trainer.checkpoints_kept)
 
     def _resume(self) -> None:
@@ -321,8 +372,7 @@ class Trainer:
 
     def _write_run_files(self) -> None:
         self._fixed_data_path.unlink(missing_ok=True)  # a fresh run never trains on an older run's data
-        write_run_files(self.run_dir, self.cfg, kind="train", split=self.cfg.tasks.train_split, method=self.cfg.trainer.method,
-                        command="looprl train")
+        write_run_files(self.run_dir, self.cfg, kind="train", split=self.cfg.tasks.train_split, method=self.cfg.trainer.method, command="looprl train")
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -38,8 +38,9 @@ def _chunks(indices: torch.Tensor, size: int) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
-def compute_logprobs(policy: TrainableBackend, batch: TrainBatch, micro_batch_size: int, chunk_size: int, *, reference: bool = False,
-                     dist: Distributed = SINGLE_PROCESS) -> torch.Tensor:
+def compute_logprobs(
+    policy: TrainableBackend, batch: TrainBatch, micro_batch_size: int, chunk_size: int, *, reference: bool = False, dist: Distributed = SINGLE_PROCESS
+) -> torch.Tensor:
     """Per-token logprobs (B, T) of the batch under the policy (or its adapter-disabled reference).
 
     Sharded, each rank computes its rows; the sum over ranks is the full tensor (one writer per row)."""
@@ -71,7 +72,11 @@ def sampler_gap(batch: TrainBatch) -> dict[str, float]:
 
 
 def accumulate_gradients(
-    policy: TrainableBackend, method: "Method", minibatch: TrainBatch, cfg: "TrainerConfig", runtime: "MethodRuntime | None" = None,
+    policy: TrainableBackend,
+    method: "Method",
+    minibatch: TrainBatch,
+    cfg: "TrainerConfig",
+    runtime: "MethodRuntime | None" = None,
     dist: Distributed = SINGLE_PROCESS,
 ) -> dict[str, float]:
     """Forward/backward every micro-batch of `minibatch` (this rank's slice of it), accumulating into .grad.
@@ -85,8 +90,7 @@ def accumulate_gradients(
     for idx, share in dist.micro_batches(n, cfg.micro_batch_size):
         micro = minibatch.select(idx).to(device)
         if runtime is not None:  # e.g. PPO: the critic reads the trunk's hidden states
-            logp_new, hidden = policy.logprobs_and_hidden(micro.input_ids, micro.attention_mask, grad=True,
-                                                          chunk_size=cfg.logprob_chunk_size)
+            logp_new, hidden = policy.logprobs_and_hidden(micro.input_ids, micro.attention_mask, grad=True, chunk_size=cfg.logprob_chunk_size)
             loss = runtime.loss(logp_new, hidden, micro, cfg)
         else:
             logp_new = policy.token_logprobs(micro.input_ids, micro.attention_mask, grad=True, chunk_size=cfg.logprob_chunk_size)
@@ -131,8 +135,7 @@ def run_update(
         batch.logp_old = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, dist=dist)
         diagnostics = sampler_gap(batch)
     if method.needs_ref_logprobs:
-        batch.logp_ref = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, reference=True,
-                                          dist=dist)
+        batch.logp_ref = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, reference=True, dist=dist)
     prepared = runtime.prepare(policy, batch, cfg, iteration) if runtime is not None else {}
     steps, losses, kls, clips, norms = 0, [], [], [], []
     stopped = ""
@@ -144,8 +147,7 @@ def run_update(
             stats = accumulate_gradients(policy, method, batch.select(idx), cfg, runtime, dist)
             dist.average_replicated_grads(params)  # sharded: PPO's critic sits outside FSDP
             # statistics are summed over ranks already; agreeing on the decision too means no rank steps alone
-            stopped = dist.agree("nan_loss" if not math.isfinite(stats["loss"]) else
-                                 "kl_guard" if stats["kl_k1"] > cfg.kl_guard else "")
+            stopped = dist.agree("nan_loss" if not math.isfinite(stats["loss"]) else "kl_guard" if stats["kl_k1"] > cfg.kl_guard else "")
             if stopped:
                 break
             norm = dist.clip_grad_norm_(params, cfg.max_grad_norm)

@@ -1,10 +1,10 @@
 """The built-in world: an AppWorld-style world of apps over SQLite, with tasks and state-based evaluation.
 
-    from looprl.world import load_tasks, get_task, World
-    task = get_task("notes_count_tag_1")
-    world = World.for_task(task)                 # fresh state in milliseconds
-    world.call("notes", "login", {...})          # what `apis.notes.login(...)` does in the REPL
-    report = world.evaluate()                    # checks, reward (fraction passed), success
+from looprl.world import load_tasks, get_task, World
+task = get_task("notes_count_tag_1")
+world = World.for_task(task)                 # fresh state in milliseconds
+world.call("notes", "login", {...})          # what `apis.notes.login(...)` does in the REPL
+report = world.evaluate()                    # checks, reward (fraction passed), success
 """
 
 from looprl.world.core import ApiError, Clock, all_apps, get_app

@@ -147,9 +147,7 @@ def _type_name(ann: Any) -> str:
         return f"list[{_type_name(args[0])}]" if args else "list"
     if origin is dict:
         return "object"
-    return {int: "integer", str: "string", float: "number", bool: "boolean", dict: "object", list: "list"}.get(
-        ann, getattr(ann, "__name__", str(ann))
-    )
+    return {int: "integer", str: "string", float: "number", bool: "boolean", dict: "object", list: "list"}.get(ann, getattr(ann, "__name__", str(ann)))
 
 
 def _constraints(ann: Any) -> dict[str, Any]:

@@ -238,8 +238,7 @@ def collateral_check(diff: StateDiff, allowed: AllowedChanges) -> Check:
     if not bad:
         return Check("no unrequested changes", True)
     shown = "; ".join(
-        f"{t}: {'added' if b is None else 'removed' if a is None else 'changed'} row {(a or b).get('id', (a or b).get('rowid'))}"
-        for t, b, a in bad[:5]
+        f"{t}: {'added' if b is None else 'removed' if a is None else 'changed'} row {(a or b).get('id', (a or b).get('rowid'))}" for t, b, a in bad[:5]
     )
     more = f" (+{len(bad) - 5} more)" if len(bad) > 5 else ""
     return Check("no unrequested changes", False, f"{len(bad)} unrequested change(s): {shown}{more}")

@@ -119,9 +119,7 @@ def build_base(seed: int = DEFAULT_SEED) -> sqlite3.Connection:
             continue
         for p in people:
             password = fake.password(length=12, special_chars=False)
-            conn.execute(
-                "INSERT INTO accounts (user_id, app, username, password) VALUES (?,?,?,?)", (p["id"], app, p["email"], password)
-            )
+            conn.execute("INSERT INTO accounts (user_id, app, username, password) VALUES (?,?,?,?)", (p["id"], app, p["email"], password))
     gen = Gen(db=conn, fake=fake, rng=rng, now=BASE_NOW, people=people, user=people[0], friends=people[1:31])
     # Seed apps in a fixed order; each app gets its own RNG stream so adding content to one app does
     # not reshuffle another's.
@@ -268,9 +266,7 @@ class World:
     # ---- the supervisor and the task record -----------------------------------------------------
     @property
     def supervisor(self) -> dict[str, Any]:
-        row = self.db.execute(
-            "SELECT first_name, last_name, email, phone_number FROM users WHERE id = ?", (MAIN_USER_ID,)
-        ).fetchone()
+        row = self.db.execute("SELECT first_name, last_name, email, phone_number FROM users WHERE id = ?", (MAIN_USER_ID,)).fetchone()
         return dict(row)
 
     def _task_record(self) -> dict[str, Any] | None:

@@ -77,8 +77,7 @@ def validate_scenario(name: str, instances: int = 3, heldout: int | None = None)
         if sdef.split == "train":
             held = [instance(name, n) for n in instance_numbers(HELDOUT, max(1, instances // 3) if heldout is None else heldout)]
     except Exception as exc:  # a generator that fails is a validation failure, reported plainly
-        return {"scenario": name, "split": sdef.split, "tasks": 0, "ok": False, "results": [],
-                "problems": [f"could not generate: {type(exc).__name__}: {exc}"]}
+        return {"scenario": name, "split": sdef.split, "tasks": 0, "ok": False, "results": [], "problems": [f"could not generate: {type(exc).__name__}: {exc}"]}
     results = [validate_task(t) for t in tasks + held]
     problems += distinctness_problems(tasks) + distinctness_problems(held)
     train_outcomes = {t.outcome_key for t in tasks}

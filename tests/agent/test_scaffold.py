@@ -83,8 +83,7 @@ def test_builtin_prompt_sets_by_name_and_clear_error_otherwise(tmp_path):
     assert {"default", "compact", "terse"} <= set(builtin_scaffolds())
     assert scaffold_for("env") is None
     compact, default = scaffold_for("compact"), scaffold_for("default")
-    info = {"instruction": "Count my notes.", "date": "2026-05-18",
-            "supervisor": {"first_name": "A", "last_name": "B", "email": "a@b.c", "phone_number": "1"}}
+    info = {"instruction": "Count my notes.", "date": "2026-05-18", "supervisor": {"first_name": "A", "last_name": "B", "email": "a@b.c", "phone_number": "1"}}
     short = compact.initial_messages([], info)
     long = default.initial_messages([], info)
     assert "Count my notes." in short[-1]["content"] and sum(len(m["content"]) for m in short) < sum(len(m["content"]) for m in long) / 2

@@ -145,8 +145,7 @@ def test_grpo_matches_naive(with_kl):
     logp_ref = logp_old + 0.2 * torch.randn_like(logp_old) if with_kl else None
     beta = 0.04 if with_kl else 0.0
     got = grpo_loss(logp_new, logp_old, adv, mask, eps=0.2, logp_ref=logp_ref, kl_coef=beta)
-    want = naive_grpo_loss(logp_new.tolist(), logp_old.tolist(), adv.tolist(), mask.tolist(), 0.2,
-                           logp_ref.tolist() if with_kl else None, beta)
+    want = naive_grpo_loss(logp_new.tolist(), logp_old.tolist(), adv.tolist(), mask.tolist(), 0.2, logp_ref.tolist() if with_kl else None, beta)
     assert float(got) == pytest.approx(want, rel=1e-10)
 
 
@@ -184,5 +183,4 @@ def test_per_token_advantage_loss_matches_naive_and_reduces_to_scalar_version():
             per_traj.append(sum(terms) / len(terms))
     assert float(got) == pytest.approx(sum(per_traj) / len(per_traj), rel=1e-10)
     broadcast = adv[:, None].expand_as(logp_new)
-    assert torch.allclose(ppo_clip_loss_per_token_advantage(logp_new, logp_old, broadcast, mask),
-                          ppo_clip_loss(logp_new, logp_old, adv, mask))
+    assert torch.allclose(ppo_clip_loss_per_token_advantage(logp_new, logp_old, broadcast, mask), ppo_clip_loss(logp_new, logp_old, adv, mask))

@@ -19,8 +19,10 @@ DEMO = [
     {"role": "system", "content": "You are a coding agent."},
     {"role": "user", "content": "Example task: how many playlists do I have?"},
     # The worked example: an assistant message that is NOT the agent's (assume, dummy, two cells).
-    {"role": "assistant",
-     "content": "I assume nothing.\n```python\nprint(1)\n```\n```python\nprint(apis.api_docs.show_api_doc(app_name='x', api_name='y'))\n```"},
+    {
+        "role": "assistant",
+        "content": "I assume nothing.\n```python\nprint(1)\n```\n```python\nprint(apis.api_docs.show_api_doc(app_name='x', api_name='y'))\n```",
+    },
     {"role": "user", "content": "1"},
     {"role": "user", "content": "Rules...\nTask: do the thing for Ann (ann@corp.test)."},
 ]
@@ -61,12 +63,30 @@ def make_traj(
     )
 
 
-def write_run(path: Path, trajs: list[Trajectory] | None, *, kind: str = "eval", name: str | None = None, model: str = "tiny",
-              method: str | None = None, split: str = "dev", metrics: list[dict[str, Any]] | None = None,
-              evals: dict[int, list[Trajectory]] | None = None) -> Path:
+def write_run(
+    path: Path,
+    trajs: list[Trajectory] | None,
+    *,
+    kind: str = "eval",
+    name: str | None = None,
+    model: str = "tiny",
+    method: str | None = None,
+    split: str = "dev",
+    metrics: list[dict[str, Any]] | None = None,
+    evals: dict[int, list[Trajectory]] | None = None,
+) -> Path:
     path.mkdir(parents=True, exist_ok=True)
-    info = {"kind": kind, "name": name or path.name, "model": model, "method": method, "split": split, "env": "appsuite",
-            "seed": 0, "created": "2026-11-24T15:00:00+00:00", "command": "looprl test"}
+    info = {
+        "kind": kind,
+        "name": name or path.name,
+        "model": model,
+        "method": method,
+        "split": split,
+        "env": "appsuite",
+        "seed": 0,
+        "created": "2026-11-24T15:00:00+00:00",
+        "command": "looprl test",
+    }
     (path / "run.json").write_text(json.dumps(info))
     if trajs is not None:
         write_jsonl(path / "rollouts.jsonl", trajs)
@@ -86,29 +106,56 @@ def rt():
 
 
 # Agent text that would change the page if it were ever treated as markup (the browser test looks for data-pwned).
-EVIL = "</script><script>document.body.dataset.pwned=1</script><img src=x onerror=\"document.body.dataset.pwned=2\"> & <b>bold</b>"
+EVIL = '</script><script>document.body.dataset.pwned=1</script><img src=x onerror="document.body.dataset.pwned=2"> & <b>bold</b>'
 
 
 def _episode(task: str, scenario: str, sample: int, success: bool, model: str, difficulty: int, split: str = "dev") -> Trajectory:
     turns = [
-        {"text": "First I read the docs.\n```python\nprint(apis.api_docs.show_api_doc(app_name='notes', api_name='login'))\n```",
-         "output": "{'api_name': 'login', ...}", "calls": [call("api_docs", "show_api_doc")]},
-        {"text": f"I assume the password is dummy. {EVIL}\n```python\ntoken = apis.notes.login(username='a', password='x')\n```",
-         "output": "Traceback (most recent call last):\nException: 401 wrong password", "error": True, "calls": [call("notes", "login", ok=False)]},
+        {
+            "text": "First I read the docs.\n```python\nprint(apis.api_docs.show_api_doc(app_name='notes', api_name='login'))\n```",
+            "output": "{'api_name': 'login', ...}",
+            "calls": [call("api_docs", "show_api_doc")],
+        },
+        {
+            "text": f"I assume the password is dummy. {EVIL}\n```python\ntoken = apis.notes.login(username='a', password='x')\n```",
+            "output": "Traceback (most recent call last):\nException: 401 wrong password",
+            "error": True,
+            "calls": [call("notes", "login", ok=False)],
+        },
     ]
     if success:
-        turns.append({"text": "```python\npw = apis.supervisor.show_account_passwords()\ntoken = apis.notes.login(username='a', password=pw)\n```",
-                      "output": "logged in", "calls": [call("supervisor", "show_account_passwords"), call("notes", "login")]})
-    turns.append({"text": "```python\napis.supervisor.complete_task(answer=3)\n```", "output": "task completed",
-                  "calls": [call("supervisor", "complete_task")]})
-    checks = [{"name": "answer is correct", "passed": success, "detail": "" if success else f"expected 3, got {EVIL}"},
-              {"name": "no other changes", "passed": True, "detail": ""}]
-    return make_traj(task, turns, success=success, scenario=scenario, sample_index=sample, model=model, difficulty=difficulty,
-                     split=split, apps=["notes"], checks=checks, answer=3 if success else EVIL)
+        turns.append(
+            {
+                "text": "```python\npw = apis.supervisor.show_account_passwords()\ntoken = apis.notes.login(username='a', password=pw)\n```",
+                "output": "logged in",
+                "calls": [call("supervisor", "show_account_passwords"), call("notes", "login")],
+            }
+        )
+    turns.append(
+        {"text": "```python\napis.supervisor.complete_task(answer=3)\n```", "output": "task completed", "calls": [call("supervisor", "complete_task")]}
+    )
+    checks = [
+        {"name": "answer is correct", "passed": success, "detail": "" if success else f"expected 3, got {EVIL}"},
+        {"name": "no other changes", "passed": True, "detail": ""},
+    ]
+    return make_traj(
+        task,
+        turns,
+        success=success,
+        scenario=scenario,
+        sample_index=sample,
+        model=model,
+        difficulty=difficulty,
+        split=split,
+        apps=["notes"],
+        checks=checks,
+        answer=3 if success else EVIL,
+    )
 
 
 def realistic_runs(root: Path) -> list[Path]:
     """A base-model eval, an OpenAI-model eval, and a LOOP training run with two dev evaluations."""
+
     def episodes(model: str, solved: set[str], samples: int = 2) -> list[Trajectory]:
         out = []
         for k in range(samples):
@@ -120,11 +167,29 @@ def realistic_runs(root: Path) -> list[Path]:
 
     base = write_run(root / "base", episodes("tiny-base", {"s1_1"}), name="base", model="tiny-base")
     gpt = write_run(root / "gpt", episodes("openai:gpt-4o", {"s1_1", "s1_2", "s1_3", "s2_1"}), name="gpt-4o", model="openai:gpt-4o")
-    metrics = [{"iteration": i, "wall_s": 30.0 * (i + 1), "rollout/reward_mean": 0.2 + 0.05 * i, "ppo/clip_fraction": 0.1 / (i + 1),
-                "ppo/kl_k1": 0.001 * i, "rollout/tokens_per_s": 100 + i, "time/iteration_s": 30.0 + i % 3,
-                **({"eval/tgc": 0.2 + 0.04 * i} if i % 5 == 0 else {})} for i in range(11)]
-    train = write_run(root / "loop", None, kind="train", name="loop", model="tiny-base", method="loop", metrics=metrics,
-                      evals={5: episodes("loop@5", {"s1_1", "s1_2"}, 1), 10: episodes("loop@10", {"s1_1", "s1_2", "s1_3", "s2_1", "s2_2"})})
+    metrics = [
+        {
+            "iteration": i,
+            "wall_s": 30.0 * (i + 1),
+            "rollout/reward_mean": 0.2 + 0.05 * i,
+            "ppo/clip_fraction": 0.1 / (i + 1),
+            "ppo/kl_k1": 0.001 * i,
+            "rollout/tokens_per_s": 100 + i,
+            "time/iteration_s": 30.0 + i % 3,
+            **({"eval/tgc": 0.2 + 0.04 * i} if i % 5 == 0 else {}),
+        }
+        for i in range(11)
+    ]
+    train = write_run(
+        root / "loop",
+        None,
+        kind="train",
+        name="loop",
+        model="tiny-base",
+        method="loop",
+        metrics=metrics,
+        evals={5: episodes("loop@5", {"s1_1", "s1_2"}, 1), 10: episodes("loop@10", {"s1_1", "s1_2", "s1_3", "s2_1", "s2_2"})},
+    )
     return [base, gpt, train]
 
 

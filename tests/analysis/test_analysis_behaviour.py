@@ -47,11 +47,17 @@ def test_worked_example_in_the_prompt_is_not_the_agents(rt):
 
 
 def test_show_api_doc_counts_occurrences_in_code_only(rt):
-    t = rt.make(turns=[
-        {"text": code("apis.api_docs.show_api_doc(app_name='a', api_name='b')\napis.api_docs.show_api_doc(app_name='a', api_name='c')",
-                      text="I will call show_api_doc next.")},
-        {"text": code("apis.api_docs.show_api_descriptions(app_name='a')")},
-    ])
+    t = rt.make(
+        turns=[
+            {
+                "text": code(
+                    "apis.api_docs.show_api_doc(app_name='a', api_name='b')\napis.api_docs.show_api_doc(app_name='a', api_name='c')",
+                    text="I will call show_api_doc next.",
+                )
+            },
+            {"text": code("apis.api_docs.show_api_descriptions(app_name='a')")},
+        ]
+    )
     u = rt.make(turns=[{"text": code("print(apis.api_docs.show_api_doc(app_name='x', api_name='y'))")}])
     assert rollout_behaviour(t).show_api_doc == 2
     assert behaviour_metrics([t, u])["show_api_doc_per_rollout"] == pytest.approx(1.5)
@@ -86,15 +92,21 @@ def test_give_up_counts_follow_the_set_definition():
 
 def test_give_up_rate_from_recorded_calls_and_from_code(rt):
     # Recorded api_calls: login fails, then works -> 1 failure, 1 recovery -> rate 0.
-    recovered = rt.make(turns=[
-        {"text": code("apis.spotify.login()"), "error": True, "calls": [rt.call("spotify", "login", ok=False)]},
-        {"text": code("apis.spotify.login()"), "calls": [rt.call("spotify", "login")]},
-    ])
+    recovered = rt.make(
+        turns=[
+            {"text": code("apis.spotify.login()"), "error": True, "calls": [rt.call("spotify", "login", ok=False)]},
+            {"text": code("apis.spotify.login()"), "calls": [rt.call("spotify", "login")]},
+        ]
+    )
     # Parsed from code (no api_calls recorded); the error shows only as a traceback in the observation.
-    gave_up = rt.make(turns=[
-        {"text": code("apis.venmo.send_money(x=1)\napis.venmo.login()"), "output": "Traceback (most recent call last):\nKeyError: 'x'"},
-        {"text": code("apis.supervisor.complete_task()"), "output": "done"},
-    ], record_steps=False, stats={"turns": 2})
+    gave_up = rt.make(
+        turns=[
+            {"text": code("apis.venmo.send_money(x=1)\napis.venmo.login()"), "output": "Traceback (most recent call last):\nKeyError: 'x'"},
+            {"text": code("apis.supervisor.complete_task()"), "output": "done"},
+        ],
+        record_steps=False,
+        stats={"turns": 2},
+    )
     no_failures = rt.make()
     assert rollout_behaviour(recovered).give_up_rate == 0.0
     r = rollout_behaviour(gave_up)
@@ -111,7 +123,10 @@ def test_api_calls_tokens_code_chars_and_errors(rt):
             {"text": code("for i in range(3):\n    apis.a.b()"), "calls": [rt.call("a", "b")] * 3},
             {"text": code("apis.a.c()"), "error": True, "calls": [rt.call("a", "c", ok=False)]},
         ],
-        token_ids=list(range(10)), trainable=[False] * 4 + [True] * 6, logprobs=[0.0] * 10, turn_ids=[-1] * 10,
+        token_ids=list(range(10)),
+        trainable=[False] * 4 + [True] * 6,
+        logprobs=[0.0] * 10,
+        turn_ids=[-1] * 10,
     )
     from_stats = rt.make(turns=[{"text": code("apis.a.b()")}], stats={"api_calls": 7, "generated_tokens": 30, "tokens": 90})
     from_text = rt.make(turns=[{"text": code("apis.a.b()\napis.a.b()")}], record_steps=False, stats={"turns": 1})
@@ -168,8 +183,16 @@ def test_metrics_on_a_real_built_in_world_episode():
         return replies[max([i for i in (1, 2, 3) if f"STEP{i}" in observation], default=0)]
 
     task = load_tasks("dev")[0].id
-    result = evaluate(ScriptedChat(script), lambda: make_env("appsuite"), [task], samples=1, sampling=SamplingParams(max_new_tokens=400),
-                      scaffold=Scaffold(), max_turns=6, progress=False)
+    result = evaluate(
+        ScriptedChat(script),
+        lambda: make_env("appsuite"),
+        [task],
+        samples=1,
+        sampling=SamplingParams(max_new_tokens=400),
+        scaffold=Scaffold(),
+        max_turns=6,
+        progress=False,
+    )
     (traj,) = result.trajectories
     assert [m["role"] for m in traj.messages].count("assistant") > 4  # the prompt's worked example is there
     m = result.summary["behaviour"]

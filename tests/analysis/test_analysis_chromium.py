@@ -37,8 +37,10 @@ def _chromium() -> str:
     if exe is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("chromium is not installed, and CI=true requires it (scripts/ci-setup.d/30-chromium.sh installs it)")
-        pytest.skip("chromium is not installed: a system package, added by `bash scripts/ci-setup.d/30-chromium.sh` (as root; "
-                    "apt-get install chromium); the browser test of the report is skipped")
+        pytest.skip(
+            "chromium is not installed: a system package, added by `bash scripts/ci-setup.d/30-chromium.sh` (as root; "
+            "apt-get install chromium); the browser test of the report is skipped"
+        )
     return exe
 
 
@@ -53,8 +55,10 @@ def _browse(exe: str, tmp: Path, url: str, *extra: str) -> subprocess.CompletedP
 def _rows(dom: str, table_id: str) -> list[list[str]]:
     m = re.search(rf'<table id="{table_id}">.*?<tbody>(.*?)</tbody>', dom, re.DOTALL)
     assert m, f"table #{table_id} is missing"
-    return [[html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
-            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", m.group(1), re.DOTALL)]
+    return [
+        [html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", m.group(1), re.DOTALL)
+    ]
 
 
 def _section(dom: str, sid: str) -> str:
@@ -124,17 +128,52 @@ def test_report_of_real_tiny_model_runs(tiny_model_dir, tmp_path):
     exe = _chromium()
     runner = CliRunner()
     eval_dir, train_dir = tmp_path / "eval-tiny", tmp_path / "train-tiny"
-    res = runner.invoke(app, [
-        "eval", "--model", str(tiny_model_dir), "--out", str(eval_dir), "--samples", "2", "--max-tasks", "2", "--no-progress",
-        "--split", "dev", "--set", "env.name=appsuite", "--set", "env.eval_max_turns=2", "--set", "rollout.sampling.max_new_tokens=32",
-    ])
+    res = runner.invoke(
+        app,
+        [
+            "eval",
+            "--model",
+            str(tiny_model_dir),
+            "--out",
+            str(eval_dir),
+            "--samples",
+            "2",
+            "--max-tasks",
+            "2",
+            "--no-progress",
+            "--split",
+            "dev",
+            "--set",
+            "env.name=appsuite",
+            "--set",
+            "env.eval_max_turns=2",
+            "--set",
+            "rollout.sampling.max_new_tokens=32",
+        ],
+    )
     assert res.exit_code == 0, res.output
     recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
-    res = runner.invoke(app, [
-        "train", "--config", str(recipe), "--set", f"model.name_or_path={tiny_model_dir}", "--set", f"run_dir={train_dir}",
-        "--set", "trainer.iterations=2", "--set", "trainer.eval_every=1", "--set", "trainer.tasks_per_iteration=2",
-        "--set", "logging.tensorboard=false", "--no-progress",
-    ])
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "--config",
+            str(recipe),
+            "--set",
+            f"model.name_or_path={tiny_model_dir}",
+            "--set",
+            f"run_dir={train_dir}",
+            "--set",
+            "trainer.iterations=2",
+            "--set",
+            "trainer.eval_every=1",
+            "--set",
+            "trainer.tasks_per_iteration=2",
+            "--set",
+            "logging.tensorboard=false",
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     out = tmp_path / "report.html"
     res = runner.invoke(app, ["report", str(eval_dir), str(train_dir), "--out", str(out)])

@@ -131,11 +131,31 @@ def test_compare_two_real_eval_runs(tiny_model_dir, tmp_path):
     dirs = []
     for name, temperature in (("greedy", 0.0), ("sampled", 1.0)):
         out = tmp_path / name
-        res = runner.invoke(app, [
-            "eval", "--model", str(tiny_model_dir), "--out", str(out), "--samples", "2", "--max-tasks", "2", "--no-progress",
-            "--set", "env.name=toy", "--set", "rollout.scaffold=env", "--set", "env.eval_max_turns=2",
-            "--set", "rollout.sampling.max_new_tokens=12", "--set", f"rollout.sampling.temperature={temperature}",
-        ])
+        res = runner.invoke(
+            app,
+            [
+                "eval",
+                "--model",
+                str(tiny_model_dir),
+                "--out",
+                str(out),
+                "--samples",
+                "2",
+                "--max-tasks",
+                "2",
+                "--no-progress",
+                "--set",
+                "env.name=toy",
+                "--set",
+                "rollout.scaffold=env",
+                "--set",
+                "env.eval_max_turns=2",
+                "--set",
+                "rollout.sampling.max_new_tokens=12",
+                "--set",
+                f"rollout.sampling.temperature={temperature}",
+            ],
+        )
         assert res.exit_code == 0, res.output
         dirs.append(out)
     res = runner.invoke(app, ["compare", *map(str, dirs), "--json"])

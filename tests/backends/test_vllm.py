@@ -217,9 +217,7 @@ def test_offline_engine_matches_hf_with_and_without_adapter(vllm_model_dir, tmp_
     probe = tmp_path / "probe.py"
     root = str(Path(__file__).resolve().parents[2])
     probe.write_text(OFFLINE_PROBE.format(root=root, prompts=str(tmp_path / "prompts.json"), model=str(vllm_model_dir), adapter=str(tmp_path / "adapter")))
-    proc = subprocess.run(
-        [str(vllm_python()), str(probe)], capture_output=True, text=True, timeout=600, env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
-    )
+    proc = subprocess.run([str(vllm_python()), str(probe)], capture_output=True, text=True, timeout=600, env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:]
     got = json.loads(lines[0][len("RESULT ") :])
@@ -241,12 +239,25 @@ def test_trainer_samples_from_vllm_and_publishes_each_update(vllm_backend, vllm_
     from looprl.training.trainer import Trainer
 
     recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
-    cfg = load_config(TrainConfig, recipe, [
-        f"model.name_or_path={vllm_model_dir}", f"run_dir={tmp_path / 'run'}", "logging.tensorboard=false",
-        "trainer.eval_every=0", "trainer.iterations=3", "trainer.tasks_per_iteration=4", "trainer.rollouts_per_task=4",
-        "trainer.minibatch_size=8", "trainer.micro_batch_size=8", "trainer.lr=5e-3", "lora.target_modules=[q_proj,v_proj,up_proj,down_proj]",
-        "rollout.backend=vllm", f"rollout.vllm_url={vllm_backend.base_url}",
-    ])
+    cfg = load_config(
+        TrainConfig,
+        recipe,
+        [
+            f"model.name_or_path={vllm_model_dir}",
+            f"run_dir={tmp_path / 'run'}",
+            "logging.tensorboard=false",
+            "trainer.eval_every=0",
+            "trainer.iterations=3",
+            "trainer.tasks_per_iteration=4",
+            "trainer.rollouts_per_task=4",
+            "trainer.minibatch_size=8",
+            "trainer.micro_batch_size=8",
+            "trainer.lr=5e-3",
+            "lora.target_modules=[q_proj,v_proj,up_proj,down_proj]",
+            "rollout.backend=vllm",
+            f"rollout.vllm_url={vllm_backend.base_url}",
+        ],
+    )
     trainer = Trainer(cfg, progress=False)
     history = trainer.train()
     published = trainer.sampler_backend.adapter_name

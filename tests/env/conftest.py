@@ -73,6 +73,7 @@ def make_sandbox(world):
 # One AppWorld venv check and one self-made AppWorld root per test session: building the root takes a
 # minute of AppWorld's own model code on a busy 2-core machine, so every AppWorld test module shares it.
 
+
 @pytest.fixture(scope="session")
 def appworld_python():
     import os

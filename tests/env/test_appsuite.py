@@ -113,8 +113,7 @@ def test_truncation_still_gets_the_fraction_of_checks_passed(env):
 def test_tampering_with_the_apis_stub_cannot_complete_the_task(env):
     env.reset(DEV_TASK)
     fake_app = "type('FakeApp', (), {'__getattr__': lambda s, api: (lambda **kw: print('fake ok'))})()"
-    tampered = env.step(code(f"type(apis).__getattr__ = lambda self, app: {fake_app}\n"
-                             "apis.supervisor.complete_task(status='success')"))
+    tampered = env.step(code(f"type(apis).__getattr__ = lambda self, app: {fake_app}\napis.supervisor.complete_task(status='success')"))
     assert tampered.observation == "fake ok" and not tampered.terminated and tampered.info["api_calls"] == []
     assert env.world.completed is False
 

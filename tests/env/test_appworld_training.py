@@ -45,10 +45,18 @@ def _free_servers():
 
 
 def _train_cfg(model, root, python, run_dir, *overrides: str) -> TrainConfig:
-    return load_config(TrainConfig, SMOKE, [
-        f"model.name_or_path={model}", f"run_dir={run_dir}", f"env.options.root={root}", f"env.options.python={python}",
-        "logging.tensorboard=false", *overrides,
-    ])
+    return load_config(
+        TrainConfig,
+        SMOKE,
+        [
+            f"model.name_or_path={model}",
+            f"run_dir={run_dir}",
+            f"env.options.root={root}",
+            f"env.options.python={python}",
+            "logging.tensorboard=false",
+            *overrides,
+        ],
+    )
 
 
 def test_ground_truth_is_the_tasks_own_solution_and_test_tasks_have_none(appworld_root):
@@ -91,8 +99,11 @@ def test_apps_difficulty_and_exact_split_without_a_server(appworld_root, appworl
 def test_the_appworld_prompt_is_chosen_for_the_appworld_env():
     from looprl.agent import scaffold_for
 
-    info = {"instruction": "Count my notes.", "date": "2023-05-18T12:00:00",
-            "supervisor": {"first_name": "A", "last_name": "B", "email": "a@b.c", "phone_number": "1"}}
+    info = {
+        "instruction": "Count my notes.",
+        "date": "2023-05-18T12:00:00",
+        "supervisor": {"first_name": "A", "last_name": "B", "email": "a@b.c", "phone_number": "1"},
+    }
     text = "\n".join(m["content"] for m in scaffold_for("default", env="appworld").initial_messages([], info))
     assert "apis.spotify.show_playlist_library" in text and "apis.supervisor.show_account_passwords()" in text
     assert "apis.notes." not in text  # the built-in world's example app
@@ -117,15 +128,13 @@ def test_sft_gt_trains_on_the_tasks_own_solutions(long_tiny_model, appworld_root
     assert chat.split == "train" and chat.difficulty == 2
     assert ground_truth_solution(appworld_root, "a1b2c3d_2").splitlines()[-1] in said
 
-    test_cfg = _train_cfg(long_tiny_model, appworld_root, appworld_python, tmp_path / "t", "trainer.method=sft-gt",
-                          "tasks.train_split=test_normal")
+    test_cfg = _train_cfg(long_tiny_model, appworld_root, appworld_python, tmp_path / "t", "trainer.method=sft-gt", "tasks.train_split=test_normal")
     with pytest.raises(ValueError, match="b7e8f9a_1.*has no ground-truth solution"):
         Trainer(test_cfg, progress=False).train()
 
 
 @pytest.mark.parametrize("method", ["loop", "rft"])
-def test_rl_methods_train_on_appworld_with_apps_and_difficulty_in_every_rollout(method, long_tiny_model, appworld_root,
-                                                                                appworld_python, tmp_path):
+def test_rl_methods_train_on_appworld_with_apps_and_difficulty_in_every_rollout(method, long_tiny_model, appworld_root, appworld_python, tmp_path):
     from looprl.env import appworld
     from looprl.training.trainer import Trainer
     from looprl.trajectory import read_jsonl
@@ -142,8 +151,9 @@ def test_rl_methods_train_on_appworld_with_apps_and_difficulty_in_every_rollout(
     watcher.start()
     try:
         # RFT collects over 3 temperatures: K=1 keeps it to 6 episodes
-        cfg = _train_cfg(long_tiny_model, appworld_root, appworld_python, tmp_path, f"trainer.method={method}",
-                         *(["trainer.rollouts_per_task=1"] if method == "rft" else []))
+        cfg = _train_cfg(
+            long_tiny_model, appworld_root, appworld_python, tmp_path, f"trainer.method={method}", *(["trainer.rollouts_per_task=1"] if method == "rft" else [])
+        )
         history = Trainer(cfg, progress=False).train()
     finally:
         stop.set()
@@ -151,8 +161,7 @@ def test_rl_methods_train_on_appworld_with_apps_and_difficulty_in_every_rollout(
     assert [h["iteration"] for h in history] == [1]
     assert all(math.isfinite(h.get("loss/policy", 0.0)) for h in history)
     assert 1 <= peak[0] <= cfg.env.options["max_servers"] == cfg.rollout.concurrency
-    rollouts = list(read_jsonl(tmp_path / "rollouts" / "iter_000001.jsonl")) if method == "loop" else \
-        list(read_jsonl(tmp_path / "fixed_data.jsonl"))
+    rollouts = list(read_jsonl(tmp_path / "rollouts" / "iter_000001.jsonl")) if method == "loop" else list(read_jsonl(tmp_path / "fixed_data.jsonl"))
     assert len(rollouts) == cfg.trainer.rollouts_per_task * 2 * (1 if method == "loop" else 3)
     for r in rollouts:
         assert r.apps == ["simple_note"] and r.split == "train" and r.difficulty == {"a1b2c3d_1": 1, "a1b2c3d_2": 2}[r.task_id]
@@ -177,8 +186,7 @@ def _scripted_chat():
     return ScriptedChat(script)
 
 
-def test_eval_writes_an_appworld_experiment_that_appworlds_evaluation_scores_the_same(
-        appworld_root, appworld_python, tmp_path, monkeypatch):
+def test_eval_writes_an_appworld_experiment_that_appworlds_evaluation_scores_the_same(appworld_root, appworld_python, tmp_path, monkeypatch):
     from looprl.commands import eval as eval_command
     from looprl.env.appworld_export import engine_evaluate
 
@@ -189,10 +197,19 @@ def test_eval_writes_an_appworld_experiment_that_appworlds_evaluation_scores_the
 
     already = episode_dirs()
     monkeypatch.setattr(eval_command, "build_sampling_backend", lambda cfg: _scripted_chat())
-    cfg = load_config(EvalConfig, None, [
-        "env.name=appworld", f"env.options.root={appworld_root}", f"env.options.python={appworld_python}",
-        "split=dev", "samples=2", "env.eval_max_turns=3", "rollout.concurrency=2",
-    ])
+    cfg = load_config(
+        EvalConfig,
+        None,
+        [
+            "env.name=appworld",
+            f"env.options.root={appworld_root}",
+            f"env.options.python={appworld_python}",
+            "split=dev",
+            "samples=2",
+            "env.eval_max_turns=3",
+            "rollout.concurrency=2",
+        ],
+    )
     out = tmp_path / "My-Eval"
     summary = eval_command.run_eval(cfg, out, progress=False)
     assert summary["tgc"] == pytest.approx(0.5) and summary["sgc"] == 0.0  # one of the scenario's two tasks solved

@@ -26,9 +26,10 @@ ESCAPE = (
     "real_import, real_open = B['__import__'], B['open']\n"
     "os = real_import('os')\n"
 )
-needs_bwrap = pytest.mark.skipif(not bwrap_available(),
-                                 reason="bubblewrap cannot run here: a system package, added by `bash scripts/ci-setup.d/10-bubblewrap.sh` "
-                                 "(as root; apt-get install bubblewrap)")
+needs_bwrap = pytest.mark.skipif(
+    not bwrap_available(),
+    reason="bubblewrap cannot run here: a system package, added by `bash scripts/ci-setup.d/10-bubblewrap.sh` (as root; apt-get install bubblewrap)",
+)
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -174,8 +175,7 @@ def test_runs_unprivileged_and_cannot_regain_root(make_sandbox, isolation):
     "code",
     [
         "os.execv('/usr/bin/true', ['true'])",
-        "ct = real_import('ctypes')\nlibc = ct.CDLL(None, use_errno=True)\n"
-        "if libc.socket(2, 1, 0) < 0:\n    raise PermissionError(ct.get_errno(), 'socket')",
+        "ct = real_import('ctypes')\nlibc = ct.CDLL(None, use_errno=True)\nif libc.socket(2, 1, 0) < 0:\n    raise PermissionError(ct.get_errno(), 'socket')",
         "os.kill(1, 0)",
         "real_import('ctypes')\nlibc = real_import('ctypes').CDLL(None, use_errno=True)\n"
         "if libc.unshare(0x10000000) != 0:\n    raise PermissionError(real_import('ctypes').get_errno(), 'unshare')",
@@ -396,7 +396,7 @@ def test_the_world_database_is_out_of_reach():
         code = (
             ESCAPE + "sq = real_import('sqlite3')\n"
             "conn = sq.connect('file::memory:?cache=shared', uri=True)\n"
-            "print(conn.execute(\"SELECT count(*) FROM sqlite_master\").fetchone()[0])\n"
+            'print(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])\n'
             "hits = []\n"
             "for root in ('/tmp', os.getcwd()):\n"
             "    for dirpath, _, files in os.walk(root):\n"

@@ -204,7 +204,7 @@ def test_tiny_model_stream_matches_chat_template(hf_policy):
     n_open = len(Scaffold().initial_messages(*StepsEnv().reset("toy_2")))
     prompt_ids = tok.encode(tok.apply_chat_template(t.messages[:n_open], tokenize=False, add_generation_prompt=True), add_special_tokens=False)
     assert t.token_ids[: len(prompt_ids)] == prompt_ids and non[: len(prompt_ids)] == list(range(len(prompt_ids)))
-    tail = tok.decode([t.token_ids[i] for i in non[len(prompt_ids):]])
+    tail = tok.decode([t.token_ids[i] for i in non[len(prompt_ids) :]])
     observations = [m for m in t.messages[n_open:] if m["role"] == "user"]
     assert len(observations) == 1 and tail.count("<|im_start|>user\n") == 1 and tail.endswith("<|im_start|>assistant\n")
     assert "As a reminder" in tail
@@ -230,8 +230,9 @@ def test_per_episode_mode_gives_the_batch_mode_trajectories_one_request_at_a_tim
     tasks = ["toy_3", "toy_1", "toy_2"]
     a = collect(batch, StepsEnv, tasks, k=2, sampling=SAMPLING, progress=False)
     b = collect(single, StepsEnv, tasks, k=2, sampling=SAMPLING, progress=False)
-    assert [(t.task_id, t.sample_index, t.token_ids, t.trainable, t.logprobs, t.reward) for t in a.trajectories] == \
-           [(t.task_id, t.sample_index, t.token_ids, t.trainable, t.logprobs, t.reward) for t in b.trajectories]
+    assert [(t.task_id, t.sample_index, t.token_ids, t.trainable, t.logprobs, t.reward) for t in a.trajectories] == [
+        (t.task_id, t.sample_index, t.token_ids, t.trainable, t.logprobs, t.reward) for t in b.trajectories
+    ]
     assert set(single.batch_sizes) == {1} and len(single.batch_sizes) == 2 * (4 + 2 + 3)
     assert b.stats.generate_calls == 18 and b.stats.generated_tokens == a.stats.generated_tokens and b.stats.env_steps == a.stats.env_steps
 
@@ -326,8 +327,7 @@ def test_an_env_that_truncates_itself_keeps_its_reward():
 
 def test_a_context_cut_is_scored_like_a_turn_limit_cut():
     policy = ScriptedPolicy()
-    prompt_len = len(policy.tokenizer.encode(policy.tokenizer.apply_chat_template(StepsEnv().reset("toy_9")[0], tokenize=False,
-                                                                                  add_generation_prompt=True)))
+    prompt_len = len(policy.tokenizer.encode(policy.tokenizer.apply_chat_template(StepsEnv().reset("toy_9")[0], tokenize=False, add_generation_prompt=True)))
     (t,) = collect_rollouts(policy, StepsEnv, ["toy_9"], k=1, sampling=SAMPLING, max_context_tokens=prompt_len + 300, progress=False)
     assert t.stats["finish"] == "context" and t.truncated and not t.terminated
     assert t.stats["turns"] >= 1 and t.reward == pytest.approx(0.5 * t.stats["turns"] / 9) and t.checks[0]["name"] == "completed"

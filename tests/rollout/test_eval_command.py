@@ -26,8 +26,17 @@ def test_evaluate_summary_and_files(tmp_path):
             return messages, {k: v for k, v in info.items() if k not in ("difficulty", "scenario")}
 
     result = evaluate(
-        ScriptedPolicy(), NoMetaEnv, list(meta), samples=2, sampling=SamplingParams(max_new_tokens=200), max_turns=5,
-        out_dir=tmp_path, progress=False, split="dev", model_name="scripted", task_meta=lambda t: meta[t],
+        ScriptedPolicy(),
+        NoMetaEnv,
+        list(meta),
+        samples=2,
+        sampling=SamplingParams(max_new_tokens=200),
+        max_turns=5,
+        out_dir=tmp_path,
+        progress=False,
+        split="dev",
+        model_name="scripted",
+        task_meta=lambda t: meta[t],
     )
     s = result.summary
     # toy_40 needs 41 turns and is cut at 5: 2 of 3 tasks solved, scenario s1 solved, s2 not
@@ -46,8 +55,22 @@ def test_evaluate_summary_and_files(tmp_path):
 def test_eval_command_on_tiny_model(tiny_model_dir, tmp_path):
     out = tmp_path / "run"
     args = [
-        "eval", "--model", str(tiny_model_dir), "--out", str(out), "--samples", "2", "--max-tasks", "3", "--no-progress",
-        "--set", "env.name=toy", "--set", "rollout.scaffold=env", "--set", "rollout.sampling.max_new_tokens=6",
+        "eval",
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(out),
+        "--samples",
+        "2",
+        "--max-tasks",
+        "3",
+        "--no-progress",
+        "--set",
+        "env.name=toy",
+        "--set",
+        "rollout.scaffold=env",
+        "--set",
+        "rollout.sampling.max_new_tokens=6",
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output

@@ -56,7 +56,14 @@ def test_rollout_workers_shard_tasks_and_keep_order(local_ray):
 
     local = collect_rollouts(ScriptedPolicy(), StepsEnv, TASKS, k=3, sampling=SAMPLING, progress=False)
     remote = collect_rollouts_ray(
-        ScriptedPolicy, RayEnvFactory(StepsEnv), TASKS, k=3, sampling=SAMPLING, num_workers=2, worker_num_cpus=0.5, max_turns=10,
+        ScriptedPolicy,
+        RayEnvFactory(StepsEnv),
+        TASKS,
+        k=3,
+        sampling=SAMPLING,
+        num_workers=2,
+        worker_num_cpus=0.5,
+        max_turns=10,
     )
     assert _key(remote) == _key(local)
     assert {t.group_id for t in remote} == set(TASKS)

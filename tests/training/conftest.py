@@ -29,8 +29,16 @@ def synthetic_trajectories(n: int, *, seed: int = 0, vocab: int = 300, groups: i
             trainable += [False] * obs
             turns += [turn] * obs
         out.append(
-            Trajectory(task_id=f"t{i % groups}", messages=[], reward=rng.random(), token_ids=ids, trainable=trainable,
-                       logprobs=[0.0] * len(ids), turn_ids=turns, group_id=f"g{i % groups}")
+            Trajectory(
+                task_id=f"t{i % groups}",
+                messages=[],
+                reward=rng.random(),
+                token_ids=ids,
+                trainable=trainable,
+                logprobs=[0.0] * len(ids),
+                turn_ids=turns,
+                group_id=f"g{i % groups}",
+            )
         )
     return out
 

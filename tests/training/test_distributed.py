@@ -40,8 +40,18 @@ METHOD_SETTINGS = {"ppo": {"value_hidden_size": 16, "critic_warmup_iterations": 
 def _launch(args: list[str], tmp_path: Path, timeout: int = 400, config: Path = CPU_CONFIG) -> subprocess.CompletedProcess:
     """`accelerate launch` with 2 processes (the CPU config unless told); fails the test with both ranks' output."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": str(29500 + os.getpid() % 1000), "PYTHONUNBUFFERED": "1", "COLUMNS": "1000"}
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), "--num_processes", "2",
-           "--main_process_port", env["MASTER_PORT"], *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(config),
+        "--num_processes",
+        "2",
+        "--main_process_port",
+        env["MASTER_PORT"],
+        *args,
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
     return proc
@@ -81,8 +91,7 @@ def _update(policy, dist, method_name: str = "loop", nan_row: int | None = None,
     runtime = method.runtime(policy, cfg) if method.runtime is not None else None
     params = policy.trainable_parameters() + (runtime.parameters() if runtime else [])
     optimizer = torch.optim.AdamW(params, lr=UPDATE["lr"], weight_decay=0.01)
-    metrics = run_update(policy, optimizer, method, batch, cfg.trainer, torch.Generator().manual_seed(0), runtime,
-                         iteration=iteration, dist=dist)
+    metrics = run_update(policy, optimizer, method, batch, cfg.trainer, torch.Generator().manual_seed(0), runtime, iteration=iteration, dist=dist)
     return metrics, (runtime.state_dict()["head"] if runtime else {})
 
 
@@ -157,10 +166,20 @@ def test_looprl_train_under_the_launcher_runs_and_resumes(tiny_model_dir, tmp_pa
 
     run = tmp_path / "run"
     # bf16 weights with peft's float32 LoRA in the same FSDP units, as in the 32B recipe
-    sets = [f"model.name_or_path={tiny_model_dir}", "model.dtype=bfloat16", f"run_dir={run}", "trainer.iterations=2",
-            "trainer.tasks_per_iteration=3",
-            "trainer.rollouts_per_task=3", "trainer.minibatch_size=3", "trainer.micro_batch_size=2",
-            "trainer.eval_every=2", "tasks.max_dev_tasks=2", "logging.tensorboard=false", "rollout.concurrency=1"]
+    sets = [
+        f"model.name_or_path={tiny_model_dir}",
+        "model.dtype=bfloat16",
+        f"run_dir={run}",
+        "trainer.iterations=2",
+        "trainer.tasks_per_iteration=3",
+        "trainer.rollouts_per_task=3",
+        "trainer.minibatch_size=3",
+        "trainer.micro_batch_size=2",
+        "trainer.eval_every=2",
+        "tasks.max_dev_tasks=2",
+        "logging.tensorboard=false",
+        "rollout.concurrency=1",
+    ]
     args = ["-m", "looprl", "train", "--config", str(ROOT / "configs" / "tiny-cpu.yaml"), "--no-progress"]
     proc = _launch(args + [a for s in sets for a in ("--set", s)], tmp_path)
     assert proc.stderr.count("done: 2 iterations") == 1, proc.stderr[-3000:]  # rank 0 alone reports
@@ -183,8 +202,11 @@ def test_looprl_train_under_the_launcher_runs_and_resumes(tiny_model_dir, tmp_pa
     assert single.iteration == 2
 
     # the 8-GPU config with --num_processes 2 runs on CPUs as well
-    proc = _launch(["-m", "looprl", "train", "--resume", str(run), "--set", "trainer.iterations=3", "--no-progress"], tmp_path,
-                   config=ACCELERATE_CONFIGS / "fsdp-8gpu.yaml")
+    proc = _launch(
+        ["-m", "looprl", "train", "--resume", str(run), "--set", "trainer.iterations=3", "--no-progress"],
+        tmp_path,
+        config=ACCELERATE_CONFIGS / "fsdp-8gpu.yaml",
+    )
     assert proc.stderr.count("done: 3 iterations") == 1, proc.stderr[-3000:]
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2, 3]
@@ -268,8 +290,10 @@ def test_single_process_splits_as_plain_micro_batches(monkeypatch):
     assert SINGLE_PROCESS.agree("kl_guard") == "kl_guard" and SINGLE_PROCESS.sum([1.0, 2]) == [1.0, 2]
 
 
-@pytest.mark.parametrize("var,value,match", [("FSDP_VERSION", "1", "FSDP2 only"), ("FSDP_OFFLOAD_PARAMS", "true", "offload"),
-                                             ("FSDP_ACTIVATION_CHECKPOINTING", "true", "gradient_checkpointing")])
+@pytest.mark.parametrize(
+    "var,value,match",
+    [("FSDP_VERSION", "1", "FSDP2 only"), ("FSDP_OFFLOAD_PARAMS", "true", "offload"), ("FSDP_ACTIVATION_CHECKPOINTING", "true", "gradient_checkpointing")],
+)
 def test_unsupported_launcher_settings_are_refused_by_name(monkeypatch, var, value, match):
     from looprl.training.distributed import from_environment
 

@@ -78,8 +78,7 @@ def test_sft_gt_chats_train_on_the_solution_tokens(tiny_policy):
     tok = tiny_policy.tokenizer
     turns = sorted({t for t, tr in zip(traj.turn_ids, traj.trainable) if tr})
     assert turns == [0, 1]
-    for turn, (thought, code) in enumerate([("look at the apps", "print(apis.api_docs.show_app_descriptions())"),
-                                            ("", "for i in range(2):\n    print(i)")]):
+    for turn, (thought, code) in enumerate([("look at the apps", "print(apis.api_docs.show_app_descriptions())"), ("", "for i in range(2):\n    print(i)")]):
         ids = [i for i, tr, t in zip(traj.token_ids, traj.trainable, traj.turn_ids) if tr and t == turn]
         assert tok.decode(ids) == solution_message(thought, code) + "<|im_end|>"
     assert [m["content"] for m in traj.messages if m["role"] == "user"][1:] == ["Execution successful."]
@@ -89,14 +88,18 @@ def test_sft_gt_chats_train_on_the_solution_tokens(tiny_policy):
 def test_with_doc_reads_reads_each_api_once_before_its_first_use():
     from looprl.training.sft_data import api_names_message, doc_message, solution_message, with_doc_reads
 
-    turns = [("", 'passwords = apis.supervisor.show_account_passwords()'),
-             ("", 'todo_token = apis.todo.login(username="me", password=passwords["todo"])'),
-             ("the lists", 'lists = collect(apis.todo.show_lists, access_token=todo_token)'),
-             ("", 'done = apis.todo.show_tasks(list_id=1) + apis.todo.show_lists(page_index=1)'),
-             ("", 'apis.supervisor.complete_task(answer=len(done))')]
+    turns = [
+        ("", "passwords = apis.supervisor.show_account_passwords()"),
+        ("", 'todo_token = apis.todo.login(username="me", password=passwords["todo"])'),
+        ("the lists", "lists = collect(apis.todo.show_lists, access_token=todo_token)"),
+        ("", "done = apis.todo.show_tasks(list_id=1) + apis.todo.show_lists(page_index=1)"),
+        ("", "apis.supervisor.complete_task(answer=len(done))"),
+    ]
     plain = [solution_message(t, c) for t, c in turns]
-    assert with_doc_reads(turns) == plain[:2] + [api_names_message("todo"), doc_message("todo", "show_lists"), plain[2],
-                                                 doc_message("todo", "show_tasks")] + plain[3:]
+    assert (
+        with_doc_reads(turns)
+        == plain[:2] + [api_names_message("todo"), doc_message("todo", "show_lists"), plain[2], doc_message("todo", "show_tasks")] + plain[3:]
+    )
 
 
 def test_sft_gt_chats_with_doc_reads_replay_the_ground_truth_in_the_world(tiny_policy):
@@ -132,17 +135,30 @@ def test_sft_gt_with_doc_reads_refuses_a_ground_truth_that_fails(tiny_policy):
 
     wrong = "apis.supervisor.complete_task(answer=-1)\n"
     with pytest.raises(ValueError, match="todo_count_open_in_list_1.*did not solve it"):
-        ground_truth_trajectories(["todo_count_open_in_list_1"], AppSuiteEnv, None, tiny_policy.tokenizer,
-                                  solution_for=lambda t: wrong, read_docs=True)
+        ground_truth_trajectories(["todo_count_open_in_list_1"], AppSuiteEnv, None, tiny_policy.tokenizer, solution_for=lambda t: wrong, read_docs=True)
 
 
 def test_sft_gt_in_the_trainer_reads_the_docs_when_asked(tiny_model_dir, tmp_path):
-    cfg = load_config(TrainConfig, RECIPE, [f"model.name_or_path={tiny_model_dir}", f"run_dir={tmp_path}", "logging.tensorboard=false",
-                                            "env.name=appsuite", "env.options={}", "env.max_observation_tokens=64",
-                                            "rollout.scaffold=terse", "rollout.sampling.max_context_tokens=4096",
-                                            "trainer.method=sft-gt", "trainer.sft_read_docs=true", "trainer.eval_every=0",
-                                            "trainer.iterations=1", "trainer.tasks_per_iteration=1",
-                                            "tasks.task_ids=[todo_count_open_in_list_1]"])
+    cfg = load_config(
+        TrainConfig,
+        RECIPE,
+        [
+            f"model.name_or_path={tiny_model_dir}",
+            f"run_dir={tmp_path}",
+            "logging.tensorboard=false",
+            "env.name=appsuite",
+            "env.options={}",
+            "env.max_observation_tokens=64",
+            "rollout.scaffold=terse",
+            "rollout.sampling.max_context_tokens=4096",
+            "trainer.method=sft-gt",
+            "trainer.sft_read_docs=true",
+            "trainer.eval_every=0",
+            "trainer.iterations=1",
+            "trainer.tasks_per_iteration=1",
+            "tasks.task_ids=[todo_count_open_in_list_1]",
+        ],
+    )
     Trainer(cfg, progress=False).train()
     from looprl.trajectory import read_jsonl
 
@@ -154,10 +170,20 @@ def test_sft_gt_in_the_trainer_reads_the_docs_when_asked(tiny_model_dir, tmp_pat
 
 @pytest.mark.parametrize("method", ["loop-rwnorm", "grpo-kl", "rloo", "ppo", "ei", "rft"])
 def test_method_runs_in_the_trainer(method, tiny_model_dir, tmp_path):
-    cfg = load_config(TrainConfig, RECIPE, [f"model.name_or_path={tiny_model_dir}", f"run_dir={tmp_path}", "logging.tensorboard=false",
-                                            "trainer.eval_every=0", "trainer.iterations=2", "trainer.tasks_per_iteration=2",
-                                            f"trainer.method={method}"]
-                      + (["trainer.critic_warmup_iterations=1", "trainer.value_hidden_size=16"] if method == "ppo" else []))
+    cfg = load_config(
+        TrainConfig,
+        RECIPE,
+        [
+            f"model.name_or_path={tiny_model_dir}",
+            f"run_dir={tmp_path}",
+            "logging.tensorboard=false",
+            "trainer.eval_every=0",
+            "trainer.iterations=2",
+            "trainer.tasks_per_iteration=2",
+            f"trainer.method={method}",
+        ]
+        + (["trainer.critic_warmup_iterations=1", "trainer.value_hidden_size=16"] if method == "ppo" else []),
+    )
     trainer = Trainer(cfg, progress=False)
     before = [p.detach().clone() for p in trainer.optimizer.param_groups[0]["params"]]
     history = trainer.train()
@@ -181,9 +207,21 @@ def test_sft_gt_on_the_built_in_world(tiny_model_dir, tmp_path):
     from looprl.world import load_tasks
 
     task = next(t for t in load_tasks("train") if t.difficulty == 1)
-    cfg = load_config(TrainConfig, None, [f"model.name_or_path={tiny_model_dir}", f"run_dir={tmp_path}", "logging.tensorboard=false",
-                                          "trainer.eval_every=0", "trainer.iterations=1", "trainer.tasks_per_iteration=1",
-                                          "trainer.method=sft-gt", "lora.r=4", f"tasks.task_ids=[{task.id}]"])
+    cfg = load_config(
+        TrainConfig,
+        None,
+        [
+            f"model.name_or_path={tiny_model_dir}",
+            f"run_dir={tmp_path}",
+            "logging.tensorboard=false",
+            "trainer.eval_every=0",
+            "trainer.iterations=1",
+            "trainer.tasks_per_iteration=1",
+            "trainer.method=sft-gt",
+            "lora.r=4",
+            f"tasks.task_ids=[{task.id}]",
+        ],
+    )
     trainer = Trainer(cfg, progress=False)
     history = trainer.train()
     assert history[-1]["train/optimizer_steps"] == 2.0 and history[-1]["loss/policy"] > 0  # 2 epochs x 1 minibatch

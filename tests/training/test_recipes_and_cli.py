@@ -35,9 +35,23 @@ def _run(args):
 
 def test_cli_train_and_resume(tiny_model_dir, tmp_path):
     run = tmp_path / "run"
-    base = ["--config", str(CONFIGS[0].parent / "tiny-cpu.yaml"), "--set", f"model.name_or_path={tiny_model_dir}", "--set", f"run_dir={run}",
-            "--set", "trainer.iterations=2", "--set", "trainer.eval_every=2", "--set", "trainer.tasks_per_iteration=2",
-            "--set", "logging.tensorboard=false", "--no-progress"]
+    base = [
+        "--config",
+        str(CONFIGS[0].parent / "tiny-cpu.yaml"),
+        "--set",
+        f"model.name_or_path={tiny_model_dir}",
+        "--set",
+        f"run_dir={run}",
+        "--set",
+        "trainer.iterations=2",
+        "--set",
+        "trainer.eval_every=2",
+        "--set",
+        "trainer.tasks_per_iteration=2",
+        "--set",
+        "logging.tensorboard=false",
+        "--no-progress",
+    ]
     res = _run(["train", *base, "--method", "loop-turn"])
     assert res.exit_code == 0, res.output
     assert (run / "checkpoints" / "iter_000002" / "manifest.json").is_file()
@@ -65,8 +79,10 @@ def test_kl_coef_only_with_grpo_kl():
     assert load_config(TrainConfig, None, ["trainer.kl_coef=0.1", "trainer.method=grpo-kl"]).trainer.kl_coef == 0.1
 
 
-@pytest.mark.parametrize("setting", ["trainer.gae_lambda=0.9", "trainer.value_hidden_size=16", "trainer.critic_warmup_iterations=0",
-                                     "trainer.sft_read_docs=true", "trainer.kl_coef=0.1"])
+@pytest.mark.parametrize(
+    "setting",
+    ["trainer.gae_lambda=0.9", "trainer.value_hidden_size=16", "trainer.critic_warmup_iterations=0", "trainer.sft_read_docs=true", "trainer.kl_coef=0.1"],
+)
 def test_settings_of_another_method_are_rejected_by_name(setting):
     from looprl.config import ConfigError
 

@@ -53,8 +53,7 @@ def test_toy_split_size_and_empty_splits_are_named():
 def test_builtin_world_pool_takes_n_instances_and_fresh_passes_draw_new_ones():
     from looprl.training.sampler import TaskSampler
 
-    cfg = load_config(TrainConfig, overrides=["tasks.instances=4", "tasks.instance_start=3", "tasks.fresh_instances=true",
-                                               "tasks.difficulties=[1,2]"])
+    cfg = load_config(TrainConfig, overrides=["tasks.instances=4", "tasks.instance_start=3", "tasks.fresh_instances=true", "tasks.difficulties=[1,2]"])
     pool = resolve_task_ids(cfg, "train")
     numbers = {int(i.rsplit("_", 1)[1]) for i in pool}
     assert numbers <= {3, 4, 5, 6} and len(numbers) == 4

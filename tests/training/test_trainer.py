@@ -17,8 +17,9 @@ RECIPE = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
 
 
 def _cfg(model_dir, run_dir, *extra):
-    return load_config(TrainConfig, RECIPE, [f"model.name_or_path={model_dir}", f"run_dir={run_dir}", "logging.tensorboard=false",
-                                             "trainer.eval_every=0", *extra])
+    return load_config(
+        TrainConfig, RECIPE, [f"model.name_or_path={model_dir}", f"run_dir={run_dir}", "logging.tensorboard=false", "trainer.eval_every=0", *extra]
+    )
 
 
 def _adapter(trainer):
@@ -27,9 +28,14 @@ def _adapter(trainer):
 
 def test_resume_after_kill_matches_uninterrupted_run(tiny_model_dir, tmp_path):
     # concurrency 1: episodes are generated one by one, so sampling consumes the RNG in a fixed order
-    extra = ("trainer.iterations=4", "trainer.tasks_per_iteration=2", "trainer.rollouts_per_task=3", "rollout.concurrency=1",
-             "trainer.minibatch_size=4",
-             "trainer.micro_batch_size=2")
+    extra = (
+        "trainer.iterations=4",
+        "trainer.tasks_per_iteration=2",
+        "trainer.rollouts_per_task=3",
+        "rollout.concurrency=1",
+        "trainer.minibatch_size=4",
+        "trainer.micro_batch_size=2",
+    )
     straight = Trainer(_cfg(tiny_model_dir, tmp_path / "a", *extra), progress=False)
     straight.train()
     want = _adapter(straight)

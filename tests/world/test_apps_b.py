@@ -72,8 +72,9 @@ def test_422_names_the_parameter(world):
     exp = login(world, "expenses")
     group = world.call("expenses", "show_groups", {"access_token": exp})[0]
     members = world.call("expenses", "show_group", {"access_token": exp, "group_id": group["group_id"]})["members"]
-    err = fails(world, "expenses", "add_expense", access_token=exp, group_id=group["group_id"], description="x", amount=10,
-                exact_shares={members[0]["email"]: 3})
+    err = fails(
+        world, "expenses", "add_expense", access_token=exp, group_id=group["group_id"], description="x", amount=10, exact_shares={members[0]["email"]: 3}
+    )
     assert err.status == 422 and err.body["errors"][0]["parameter"] == "exact_shares" and "10.00" in err.body["errors"][0]["error"]
     err = fails(world, "files", "create_file", access_token=login(world, "files"), name="run.exe", content="x")
     assert err.status == 422 and err.body["errors"][0]["parameter"] == "name"
@@ -81,8 +82,10 @@ def test_422_names_the_parameter(world):
 
 def test_404_for_missing_records(world):
     assert fails(world, "payments", "show_transaction", access_token=login(world, "payments"), transaction_id=10**6).status == 404
-    assert fails(world, "payments", "send_money", access_token=login(world, "payments"), receiver_email="ghost@nowhere.org", amount=1,
-                 description="x").status == 404
+    assert (
+        fails(world, "payments", "send_money", access_token=login(world, "payments"), receiver_email="ghost@nowhere.org", amount=1, description="x").status
+        == 404
+    )
     assert fails(world, "shopping", "show_product", product_id=10**6).status == 404
     assert fails(world, "expenses", "show_group", access_token=login(world, "expenses"), group_id=10**6).status == 404
     assert fails(world, "files", "show_file", access_token=login(world, "files"), file_id=10**6).status == 404
@@ -221,8 +224,9 @@ def test_shopping_checkout_cancel_and_return(world):
     # Returns: only delivered items, within 90 days, never more than bought.
     delivered = world.call("shopping", "show_orders", {"access_token": shop, "status": "delivered", "sort_by": "-created_at", "page_limit": 20})
     recent = delivered[0]["items"][0]
-    ret = world.call("shopping", "initiate_return",
-                     {"access_token": shop, "order_item_id": recent["order_item_id"], "reason": "Too big", "quantity": recent["quantity"]})
+    ret = world.call(
+        "shopping", "initiate_return", {"access_token": shop, "order_item_id": recent["order_item_id"], "reason": "Too big", "quantity": recent["quantity"]}
+    )
     assert ret["refund_amount"] == round(recent["unit_price"] * recent["quantity"], 2)
     assert fails(world, "shopping", "initiate_return", access_token=shop, order_item_id=recent["order_item_id"], reason="again").status == 409
     old = world.call("shopping", "show_orders", {"access_token": shop, "status": "delivered", "end_date": "2026-01-31", "page_limit": 1})[0]
@@ -248,8 +252,11 @@ def test_expenses_balances_add_up_and_settle_up_zeroes_the_smaller_side(world):
     after = {b["email"]: b["balance"] for b in world.call("expenses", "show_balances", {"access_token": exp, "group_id": group["group_id"]})}
     assert settled["amount"] == round(min(abs(balances[me]), abs(balances[other])), 2)
     assert abs(after[me]) < 0.01 or abs(after[other]) < 0.01
-    exact = world.call("expenses", "add_expense",
-                       {"access_token": exp, "group_id": group["group_id"], "description": "Exact", "amount": 30, "exact_shares": {me: 10, other: 20}})
+    exact = world.call(
+        "expenses",
+        "add_expense",
+        {"access_token": exp, "group_id": group["group_id"], "description": "Exact", "amount": 30, "exact_shares": {me: 10, other: 20}},
+    )
     assert {s["email"]: s["share"] for s in exact["splits"]} == {me: 10, other: 20}
 
 

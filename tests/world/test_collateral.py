@@ -19,20 +19,34 @@ token = getattr(apis, APP).login(username=my_email, password=passwords[APP])["ac
 
 # app -> (tables the stray change touches, code making it through the APIs).
 STRAYS: dict[str, tuple[set[str], str]] = {
-    "notes": ({"notes_notes"}, 'book = apis.notes.show_notebooks(access_token=token)[0]\n'
-                               'apis.notes.create_note(access_token=token, notebook_id=book["notebook_id"], title="Stray thought")'),
-    "todo": ({"todo_tasks"}, 'lst = apis.todo.show_lists(access_token=token)[0]\n'
-                             'apis.todo.create_task(access_token=token, list_id=lst["list_id"], title="Stray task")'),
+    "notes": (
+        {"notes_notes"},
+        "book = apis.notes.show_notebooks(access_token=token)[0]\n"
+        'apis.notes.create_note(access_token=token, notebook_id=book["notebook_id"], title="Stray thought")',
+    ),
+    "todo": (
+        {"todo_tasks"},
+        'lst = apis.todo.show_lists(access_token=token)[0]\napis.todo.create_task(access_token=token, list_id=lst["list_id"], title="Stray task")',
+    ),
     "phone": ({"phone_alarms"}, 'apis.phone.create_alarm(access_token=token, time="04:44")'),
     "email": ({"email_labels"}, 'apis.email.create_label(access_token=token, name="stray-label")'),
-    "music": ({"music_library_songs"}, 'song = apis.music.show_song_library(access_token=token)[0]\n'
-                                       'apis.music.remove_song_from_library(access_token=token, song_id=song["song_id"])'),
-    "payments": ({"payments_friends"}, 'friend = apis.payments.show_friends(access_token=token)[0]\n'
-                                       'apis.payments.remove_friend(access_token=token, email=friend["email"])'),
-    "shopping": ({"shopping_wishlist"}, 'item = apis.shopping.show_wishlist(access_token=token)[0]\n'
-                                        'apis.shopping.remove_from_wishlist(access_token=token, product_id=item["product_id"])'),
-    "expenses": ({"expenses_groups"}, 'group = apis.expenses.show_groups(access_token=token)[0]\n'
-                                      'apis.expenses.rename_group(access_token=token, group_id=group["group_id"], name="Stray name")'),
+    "music": (
+        {"music_library_songs"},
+        'song = apis.music.show_song_library(access_token=token)[0]\napis.music.remove_song_from_library(access_token=token, song_id=song["song_id"])',
+    ),
+    "payments": (
+        {"payments_friends"},
+        'friend = apis.payments.show_friends(access_token=token)[0]\napis.payments.remove_friend(access_token=token, email=friend["email"])',
+    ),
+    "shopping": (
+        {"shopping_wishlist"},
+        'item = apis.shopping.show_wishlist(access_token=token)[0]\napis.shopping.remove_from_wishlist(access_token=token, product_id=item["product_id"])',
+    ),
+    "expenses": (
+        {"expenses_groups"},
+        "group = apis.expenses.show_groups(access_token=token)[0]\n"
+        'apis.expenses.rename_group(access_token=token, group_id=group["group_id"], name="Stray name")',
+    ),
     "files": ({"files_folders"}, 'apis.files.create_folder(access_token=token, name="Stray folder")'),
 }
 

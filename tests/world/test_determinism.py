@@ -37,8 +37,9 @@ def test_task_generation_is_deterministic_across_processes():
         "print(h.hexdigest())\n"
     )
     runs = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": s}, timeout=300,
-                       check=True).stdout.strip()
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": s}, timeout=300, check=True
+        ).stdout.strip()
         for s in ("3", "4")
     }
     assert len(runs) == 1 and next(iter(runs))

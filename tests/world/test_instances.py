@@ -31,8 +31,9 @@ def test_an_instance_is_the_same_task_in_every_process_and_in_any_order():
     # instance 7 drawn first in one process, after 1..6 in another (draws depend on earlier instances)
     ids = [f"{TRAIN[0]}_7", f"{TRAIN[-1]}_12", f"{TRAIN[1]}_{HELDOUT_START + 4}", "notes_count_tag_30"]
     runs = {
-        subprocess.run([sys.executable, "-c", _digest_code(order)], capture_output=True, text=True, timeout=300, check=True,
-                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
+        subprocess.run(
+            [sys.executable, "-c", _digest_code(order)], capture_output=True, text=True, timeout=300, check=True, env={**os.environ, "PYTHONHASHSEED": seed}
+        ).stdout.strip()
         for order, seed in ((ids, "1"), (sorted(ids), "2"))
     }
     assert len(runs) == 1 and next(iter(runs))

@@ -82,7 +82,6 @@ def test_train_and_dev_have_easy_tasks_and_train_avoids_difficulty_three():
     assert sum(t.difficulty <= 2 for t in train) / len(train) >= 0.9
 
 
-
 def test_ground_truths_log_in_through_the_supervisor_not_with_known_passwords():
     world = World.base()
     passwords = [r["password"] for r in world.db.execute("SELECT password FROM accounts WHERE user_id = 1")]

@@ -18,11 +18,26 @@ def _loss(logp_new, batch, cfg):
     return sft_loss(logp_new, batch.mask)
 
 
-EI = Method("ei", "expert iteration: cross-entropy on the policy's successful rollouts", constant_advantages, _loss,
-            keep=keep_successes, needs_old_logprobs=False)
-RFT = Method("rft", "cross-entropy on the base model's successful rollouts (temperature sweep)", constant_advantages,
-             _loss, keep=keep_successes, needs_old_logprobs=False, rollouts="base-once")
+EI = Method(
+    "ei", "expert iteration: cross-entropy on the policy's successful rollouts", constant_advantages, _loss, keep=keep_successes, needs_old_logprobs=False
+)
+RFT = Method(
+    "rft",
+    "cross-entropy on the base model's successful rollouts (temperature sweep)",
+    constant_advantages,
+    _loss,
+    keep=keep_successes,
+    needs_old_logprobs=False,
+    rollouts="base-once",
+)
 
 
-SFT_GT = Method("sft-gt", "cross-entropy on ground-truth solutions rendered as agent chats", constant_advantages, _loss,
-                keep=keep_all, needs_old_logprobs=False, rollouts="ground-truth")
+SFT_GT = Method(
+    "sft-gt",
+    "cross-entropy on ground-truth solutions rendered as agent chats",
+    constant_advantages,
+    _loss,
+    keep=keep_all,
+    needs_old_logprobs=False,
+    rollouts="ground-truth",
+)

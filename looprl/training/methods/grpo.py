@@ -14,8 +14,7 @@ def _loss_no_kl(logp_new, batch, cfg):
 
 
 def _loss_kl(logp_new, batch, cfg):
-    return grpo_loss(logp_new, batch.logp_old, batch.advantages, batch.mask, eps=cfg.clip_eps, logp_ref=batch.logp_ref,
-                     kl_coef=cfg.kl_coef)
+    return grpo_loss(logp_new, batch.logp_old, batch.advantages, batch.mask, eps=cfg.clip_eps, logp_ref=batch.logp_ref, kl_coef=cfg.kl_coef)
 
 
 def _diagnostics(logp_new, batch, cfg):
@@ -23,7 +22,22 @@ def _diagnostics(logp_new, batch, cfg):
     return ppo_clip_diagnostics(logp_new, batch.logp_old, batch.advantages, batch.mask, eps=cfg.clip_eps, bound="symmetric")
 
 
-GRPO = Method("grpo", "group-normalized advantage, on-policy, no KL", group_normalized_advantages, _loss_no_kl,
-              epochs=1, one_step_per_batch=True, diagnostics=_diagnostics)
-GRPO_KL = Method("grpo-kl", "GRPO with a k3 KL to the adapter-disabled model", group_normalized_advantages, _loss_kl,
-                 epochs=1, one_step_per_batch=True, needs_ref_logprobs=True, diagnostics=_diagnostics)
+GRPO = Method(
+    "grpo",
+    "group-normalized advantage, on-policy, no KL",
+    group_normalized_advantages,
+    _loss_no_kl,
+    epochs=1,
+    one_step_per_batch=True,
+    diagnostics=_diagnostics,
+)
+GRPO_KL = Method(
+    "grpo-kl",
+    "GRPO with a k3 KL to the adapter-disabled model",
+    group_normalized_advantages,
+    _loss_kl,
+    epochs=1,
+    one_step_per_batch=True,
+    needs_ref_logprobs=True,
+    diagnostics=_diagnostics,
+)

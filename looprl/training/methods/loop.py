@@ -17,9 +17,7 @@ from looprl.training.methods.base import Method
 
 def _clip_loss(level: str):
     def loss(logp_new: torch.Tensor, batch, cfg) -> torch.Tensor:
-        return ppo_clip_loss(
-            logp_new, batch.logp_old, batch.advantages, batch.mask, eps=cfg.clip_eps, level=level, turn_ids=batch.turn_ids
-        )
+        return ppo_clip_loss(logp_new, batch.logp_old, batch.advantages, batch.mask, eps=cfg.clip_eps, level=level, turn_ids=batch.turn_ids)
 
     loss.__name__ = f"ppo_clip_loss_{level}"
     return loss
@@ -27,9 +25,5 @@ def _clip_loss(level: str):
 
 LOOP = Method("loop", "leave-one-out PPO, per-token clip (the paper's LOOP)", leave_one_out_advantages, _clip_loss("token"))
 LOOP_TURN = Method("loop-turn", "leave-one-out PPO, one ratio per turn", leave_one_out_advantages, _clip_loss("turn"))
-LOOP_BANDIT = Method(
-    "loop-bandit", "leave-one-out PPO, one ratio per trajectory", leave_one_out_advantages, _clip_loss("trajectory")
-)
-LOOP_RWNORM = Method(
-    "loop-rwnorm", "LOOP with std-normalized advantages", group_normalized_advantages, _clip_loss("token")
-)
+LOOP_BANDIT = Method("loop-bandit", "leave-one-out PPO, one ratio per trajectory", leave_one_out_advantages, _clip_loss("trajectory"))
+LOOP_RWNORM = Method("loop-rwnorm", "LOOP with std-normalized advantages", group_normalized_advantages, _clip_loss("token"))

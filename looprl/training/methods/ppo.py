@@ -30,8 +30,10 @@ class ValueHead(torch.nn.Module):
     def __init__(self, hidden_size: int, width: int) -> None:
         super().__init__()
         self.net = torch.nn.Sequential(
-            torch.nn.Linear(hidden_size, width), torch.nn.GELU(),
-            torch.nn.Linear(width, width), torch.nn.GELU(),
+            torch.nn.Linear(hidden_size, width),
+            torch.nn.GELU(),
+            torch.nn.Linear(width, width),
+            torch.nn.GELU(),
             torch.nn.Linear(width, 1),
         )
 
@@ -80,21 +82,22 @@ class CriticRuntime(MethodRuntime):
             hidden = policy.last_hidden_state(micro.input_ids, micro.attention_mask, grad=False)
             values[idx, : hidden.shape[1]] = self.head(hidden.float()).float().cpu()
         values = values.clamp(0.0, 1.0)  # the return lies in [0, 1]
-        adv_t, returns = gae_advantages(terminal_rewards(batch.rewards, batch.mask), values, batch.mask,
-                                        gamma=t.gae_gamma, lam=t.gae_lambda)
+        adv_t, returns = gae_advantages(terminal_rewards(batch.rewards, batch.mask), values, batch.mask, gamma=t.gae_gamma, lam=t.gae_lambda)
         batch.extras = {"advantages_t": adv_t, "returns": returns}
         m = batch.mask
-        return {"ppo/value_coef": self.coef, "ppo/critic_warmup": float(self.warmup),
-                "ppo/value_mean": float(values[m].mean()) if m.any() else 0.0,
-                "ppo/advantage_mean": float(adv_t[m].mean()) if m.any() else 0.0}
+        return {
+            "ppo/value_coef": self.coef,
+            "ppo/critic_warmup": float(self.warmup),
+            "ppo/value_mean": float(values[m].mean()) if m.any() else 0.0,
+            "ppo/advantage_mean": float(adv_t[m].mean()) if m.any() else 0.0,
+        }
 
     def loss(self, logp_new: torch.Tensor, hidden: torch.Tensor, batch: Any, cfg: Any) -> torch.Tensor:
         values = self.head(hidden.detach().float())  # detached: the value loss stays out of the LoRA
         v_loss = value_loss(values, batch.extras["returns"], batch.mask)
         if self.warmup:
             return self.coef * v_loss  # LoRA gets no gradient (None), so AdamW leaves it untouched
-        p_loss = ppo_clip_loss_per_token_advantage(logp_new.float(), batch.logp_old, batch.extras["advantages_t"],
-                                                   batch.mask, eps=cfg.clip_eps)
+        p_loss = ppo_clip_loss_per_token_advantage(logp_new.float(), batch.logp_old, batch.extras["advantages_t"], batch.mask, eps=cfg.clip_eps)
         return p_loss + self.coef * v_loss
 
     def state_dict(self) -> dict[str, Any]:
@@ -117,5 +120,12 @@ def _diagnostics(logp_new: torch.Tensor, batch: Any, cfg: Any) -> dict[str, floa
     return ppo_clip_diagnostics(logp_new, batch.logp_old, batch.extras["advantages_t"], batch.mask, eps=cfg.clip_eps)
 
 
-PPO = Method("ppo", "PPO with a learned critic (value head on detached hidden states, GAE gamma = lambda = 1)",
-             _unused_advantages, _unused_loss, keep=keep_all, runtime=CriticRuntime, diagnostics=_diagnostics)
+PPO = Method(
+    "ppo",
+    "PPO with a learned critic (value head on detached hidden states, GAE gamma = lambda = 1)",
+    _unused_advantages,
+    _unused_loss,
+    keep=keep_all,
+    runtime=CriticRuntime,
+    diagnostics=_diagnostics,
+)

@@ -102,7 +102,9 @@ def _deliver(
     account-holding recipient's inbox copy; return the sent copy's id."""
     me = _me(ctx)
     ts = ctx.clock.timestamp()
-    common = dict(thread_id=thread_id, sender_email=me, to_emails=",".join(to), cc_emails=",".join(cc), subject=subject, body=body, sent_at=ts, starred=0, labels="")
+    common = dict(
+        thread_id=thread_id, sender_email=me, to_emails=",".join(to), cc_emails=",".join(cc), subject=subject, body=body, sent_at=ts, starred=0, labels=""
+    )
     if draft_id is None:
         sent_id = ctx.insert("email_messages", user_id=ctx.user_id, folder="sent", read=1, **common)
     else:
@@ -278,7 +280,10 @@ def show_folder_counts(ctx: Ctx, access_token: str) -> list[dict[str, Any]]:
     Returns:
         [{"folder": string, "email_count": integer, "unread_count": integer}]
     """
-    rows = {r["folder"]: r for r in ctx.all("SELECT folder, COUNT(*) AS n, SUM(1 - read) AS u FROM email_messages WHERE user_id = ? GROUP BY folder", (ctx.user_id,))}
+    rows = {
+        r["folder"]: r
+        for r in ctx.all("SELECT folder, COUNT(*) AS n, SUM(1 - read) AS u FROM email_messages WHERE user_id = ? GROUP BY folder", (ctx.user_id,))
+    }
     return [
         {"folder": f, "email_count": rows[f]["n"] if f in rows else 0, "unread_count": rows[f]["u"] if f in rows else 0}
         for f in ("inbox", "sent", "drafts", "archive", "trash")
@@ -384,9 +389,19 @@ def create_draft(
         {"email_id": integer, "message": string}
     """
     eid = ctx.insert(
-        "email_messages", user_id=ctx.user_id, thread_id=_new_thread(ctx), folder="drafts", sender_email=_me(ctx),
-        to_emails=",".join(_addresses(to_emails, "to_emails", False)), cc_emails=",".join(_addresses(cc_emails, "cc_emails", False)),
-        subject=subject, body=body, sent_at=None, read=1, starred=0, labels="",
+        "email_messages",
+        user_id=ctx.user_id,
+        thread_id=_new_thread(ctx),
+        folder="drafts",
+        sender_email=_me(ctx),
+        to_emails=",".join(_addresses(to_emails, "to_emails", False)),
+        cc_emails=",".join(_addresses(cc_emails, "cc_emails", False)),
+        subject=subject,
+        body=body,
+        sent_at=None,
+        read=1,
+        starred=0,
+        labels="",
     )
     return {"email_id": eid, "message": "Draft saved."}
 
@@ -444,7 +459,11 @@ def send_draft(ctx: Ctx, access_token: str, email_id: int) -> dict[str, Any]:
         raise ApiError(409, f"The email with id {email_id} is not a draft (it is in {row['folder']}).")
     to = _split(row["to_emails"])
     if not to:
-        raise ApiError(422, "Invalid value for parameter(s): email_id.", errors=[{"parameter": "email_id", "error": "the draft has no recipients; add them with update_draft"}])
+        raise ApiError(
+            422,
+            "Invalid value for parameter(s): email_id.",
+            errors=[{"parameter": "email_id", "error": "the draft has no recipients; add them with update_draft"}],
+        )
     eid = _deliver(ctx, thread_id=row["thread_id"], to=to, cc=_split(row["cc_emails"]), subject=row["subject"], body=row["body"], draft_id=email_id)
     return {"email_id": eid, "thread_id": row["thread_id"], "message": "Draft sent."}
 
@@ -699,11 +718,29 @@ _FRIEND_SUBJECTS = [
     ("Recipe you asked for", "Here's the lasagna recipe. The secret is letting it rest for 20 minutes."),
 ]
 _SERVICES = [
-    ("billing@brightpower.example", "Your electricity bill for {month}", "Your electricity bill for {month} is ${amount}. It will be charged on the 15th.", "Bills", ("bill_{month}.pdf", "application/pdf")),
-    ("billing@aquaflow.example", "Water bill for {month}", "Amount due for {month}: ${amount}. Thank you for saving water.", "Bills", ("water_{month}.pdf", "application/pdf")),
+    (
+        "billing@brightpower.example",
+        "Your electricity bill for {month}",
+        "Your electricity bill for {month} is ${amount}. It will be charged on the 15th.",
+        "Bills",
+        ("bill_{month}.pdf", "application/pdf"),
+    ),
+    (
+        "billing@aquaflow.example",
+        "Water bill for {month}",
+        "Amount due for {month}: ${amount}. Thank you for saving water.",
+        "Bills",
+        ("water_{month}.pdf", "application/pdf"),
+    ),
     ("orders@shopnest.example", "Your order has shipped", "Good news! Your order is on its way and should arrive in 3-5 days.", "Receipts", None),
     ("news@dailybrief.example", "Your morning brief", "Today's top stories, weather and markets in five minutes.", None, None),
-    ("no-reply@skyway.example", "Your flight itinerary", "Your booking is confirmed. Check-in opens 24 hours before departure.", "Travel", ("itinerary.pdf", "application/pdf")),
+    (
+        "no-reply@skyway.example",
+        "Your flight itinerary",
+        "Your booking is confirmed. Check-in opens 24 hours before departure.",
+        "Travel",
+        ("itinerary.pdf", "application/pdf"),
+    ),
     ("team@fitpulse.example", "Your weekly activity summary", "You were active 4 days this week. Keep it up!", None, None),
 ]
 _MONTHS = ["January", "February", "March", "April"]
@@ -722,11 +759,24 @@ def seed(gen: Gen) -> None:
         for name in names:
             gen.insert("email_labels", user_id=person["id"], name=name, created_at=_ts(now - timedelta(days=rng.randint(200, 600))))
 
-    def copy(owner: int, folder: str, sender: str, to: list[str], subject: str, body: str, t, read: int, labels: str = "", cc: list[str] = (), attach=None) -> int:
+    def copy(
+        owner: int, folder: str, sender: str, to: list[str], subject: str, body: str, t, read: int, labels: str = "", cc: list[str] = (), attach=None
+    ) -> int:
         eid = gen.insert(
-            "email_messages", user_id=owner, thread_id=thread, folder=folder, previous_folder=None, sender_email=sender,
-            to_emails=",".join(to), cc_emails=",".join(cc), subject=subject, body=body, sent_at=_ts(t), read=read,
-            starred=int(owner == me["id"] and rng.random() < 0.1), labels=labels,
+            "email_messages",
+            user_id=owner,
+            thread_id=thread,
+            folder=folder,
+            previous_folder=None,
+            sender_email=sender,
+            to_emails=",".join(to),
+            cc_emails=",".join(cc),
+            subject=subject,
+            body=body,
+            sent_at=_ts(t),
+            read=read,
+            starred=int(owner == me["id"] and rng.random() < 0.1),
+            labels=labels,
         )
         if attach:
             gen.insert("email_attachments", email_id=eid, file_name=attach[0], size_bytes=rng.randint(20_000, 900_000), content_type=attach[1])
@@ -738,13 +788,28 @@ def seed(gen: Gen) -> None:
         friend = rng.choice(gen.friends)
         subject, body = rng.choice(_FRIEND_SUBJECTS)
         t = now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 1200))
-        attach = ("notes.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document") if "Attached" in body else (("photos.zip", "application/zip") if "photos" in body else None)
+        attach = (
+            ("notes.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+            if "Attached" in body
+            else (("photos.zip", "application/zip") if "photos" in body else None)
+        )
         incoming = rng.random() < 0.7
         sender, recipient = (friend, me) if incoming else (me, friend)
         folder = "inbox" if rng.random() < 0.8 else "archive"
         label = "Work" if subject in ("Project update", "Meeting notes") else ("Family" if rng.random() < 0.15 else "")
         unread = int(incoming and (now - t).days < 10 and rng.random() < 0.6)
-        copy(recipient["id"], folder if incoming else "inbox", sender["email"], [recipient["email"]], subject, body, t, 1 - unread if incoming else 0, label if incoming else "", attach=attach)
+        copy(
+            recipient["id"],
+            folder if incoming else "inbox",
+            sender["email"],
+            [recipient["email"]],
+            subject,
+            body,
+            t,
+            1 - unread if incoming else 0,
+            label if incoming else "",
+            attach=attach,
+        )
         copy(sender["id"], "sent", sender["email"], [recipient["email"]], subject, body, t, 1, "" if incoming else label, attach=attach)
         if rng.random() < 0.4:
             t2 = t + timedelta(hours=rng.randint(1, 30))
@@ -762,7 +827,18 @@ def seed(gen: Gen) -> None:
             amount = f"{rng.uniform(40, 190):.2f}"
             a = (attach[0].format(month=month.lower()), attach[1]) if attach else None
             folder = "archive" if month_index < 2 and rng.random() < 0.5 else "inbox"
-            copy(me["id"], folder, sender, [me["email"]], subject.format(month=month), body.format(month=month, amount=amount), t, int(month_index < 3), label or "", attach=a)
+            copy(
+                me["id"],
+                folder,
+                sender,
+                [me["email"]],
+                subject.format(month=month),
+                body.format(month=month, amount=amount),
+                t,
+                int(month_index < 3),
+                label or "",
+                attach=a,
+            )
     # Other people email each other.
     for _ in range(60):
         thread += 1
@@ -772,12 +848,27 @@ def seed(gen: Gen) -> None:
         copy(b["id"], "inbox", a["email"], [b["email"]], subject, body, t, int(rng.random() < 0.6))
         copy(a["id"], "sent", a["email"], [b["email"]], subject, body, t, 1)
     # A few drafts and a few trashed emails for the user.
-    for subject, body in [("Catching up", "It's been too long! Are you around next week?"), ("Re: lease renewal", "Hi, I'd like to renew for another year."), ("Gift ideas", "Candle, a book, concert tickets?")]:
+    for subject, body in [
+        ("Catching up", "It's been too long! Are you around next week?"),
+        ("Re: lease renewal", "Hi, I'd like to renew for another year."),
+        ("Gift ideas", "Candle, a book, concert tickets?"),
+    ]:
         thread += 1
         gen.insert(
-            "email_messages", user_id=me["id"], thread_id=thread, folder="drafts", previous_folder=None, sender_email=me["email"],
-            to_emails=rng.choice(gen.friends)["email"] if rng.random() < 0.7 else "", cc_emails="", subject=subject, body=body,
-            sent_at=None, read=1, starred=0, labels="",
+            "email_messages",
+            user_id=me["id"],
+            thread_id=thread,
+            folder="drafts",
+            previous_folder=None,
+            sender_email=me["email"],
+            to_emails=rng.choice(gen.friends)["email"] if rng.random() < 0.7 else "",
+            cc_emails="",
+            subject=subject,
+            body=body,
+            sent_at=None,
+            read=1,
+            starred=0,
+            labels="",
         )
     for _ in range(4):
         thread += 1

@@ -164,7 +164,13 @@ def show_groups(ctx: Ctx, access_token: str, page_index: PageIndex = 0, page_lim
         page_limit,
     )
     return [
-        {"group_id": r["id"], "name": r["name"], "member_count": len(_members(ctx, r["id"])), "your_balance": balances(ctx, r["id"]).get(ctx.user_id, 0.0), "created_at": r["created_at"]}
+        {
+            "group_id": r["id"],
+            "name": r["name"],
+            "member_count": len(_members(ctx, r["id"])),
+            "your_balance": balances(ctx, r["id"]).get(ctx.user_id, 0.0),
+            "created_at": r["created_at"],
+        }
         for r in rows
     ]
 
@@ -283,7 +289,9 @@ def delete_group(ctx: Ctx, access_token: str, group_id: int) -> dict[str, Any]:
         {"message": string}
     """
     _group(ctx, group_id)
-    if ctx.one("SELECT id FROM expenses_expenses WHERE group_id = ? LIMIT 1", (group_id,)) or ctx.one("SELECT id FROM expenses_payments WHERE group_id = ? LIMIT 1", (group_id,)):
+    if ctx.one("SELECT id FROM expenses_expenses WHERE group_id = ? LIMIT 1", (group_id,)) or ctx.one(
+        "SELECT id FROM expenses_payments WHERE group_id = ? LIMIT 1", (group_id,)
+    ):
         raise ApiError(409, f"Group {group_id} has expenses or payments; it cannot be deleted.")
     ctx.db.execute("DELETE FROM expenses_members WHERE group_id = ?", (group_id,))
     ctx.delete("expenses_groups", group_id)
@@ -451,8 +459,15 @@ def add_expense(
     amount = _money(amount)
     pairs = _split(ctx, group_id, amount, split_with_emails, exact_shares)
     eid = ctx.insert(
-        "expenses_expenses", group_id=group_id, paid_by=payer, description=description, amount=amount, category=category,
-        date=date or ctx.clock.today(), created_by=ctx.user_id, created_at=ctx.clock.timestamp(),
+        "expenses_expenses",
+        group_id=group_id,
+        paid_by=payer,
+        description=description,
+        amount=amount,
+        category=category,
+        date=date or ctx.clock.today(),
+        created_by=ctx.user_id,
+        created_at=ctx.clock.timestamp(),
     )
     for uid, share in pairs:
         ctx.insert("expenses_splits", expense_id=eid, user_id=uid, share=share)
@@ -550,7 +565,14 @@ def _record(ctx: Ctx, group_id: int, payer: int, payee: int, amount: float, note
     if payer == payee:
         raise _bad("payee_email", "the payer and the payee must be different members")
     return ctx.insert(
-        "expenses_payments", group_id=group_id, payer_id=payer, payee_id=payee, amount=_money(amount), date=date or ctx.clock.today(), note=note, created_by=ctx.user_id
+        "expenses_payments",
+        group_id=group_id,
+        payer_id=payer,
+        payee_id=payee,
+        amount=_money(amount),
+        date=date or ctx.clock.today(),
+        note=note,
+        created_by=ctx.user_id,
     )
 
 
@@ -629,7 +651,17 @@ def show_payments(ctx: Ctx, access_token: str, group_id: int, page_index: PageIn
     """
     _group(ctx, group_id)
     rows = paginate(ctx, "SELECT * FROM expenses_payments WHERE group_id = ? ORDER BY date DESC, id DESC", (group_id,), page_index, page_limit)
-    return [{"payment_id": r["id"], "payer": _person(ctx, r["payer_id"]), "payee": _person(ctx, r["payee_id"]), "amount": r["amount"], "date": r["date"], "note": r["note"]} for r in rows]
+    return [
+        {
+            "payment_id": r["id"],
+            "payer": _person(ctx, r["payer_id"]),
+            "payee": _person(ctx, r["payee_id"]),
+            "amount": r["amount"],
+            "date": r["date"],
+            "note": r["note"],
+        }
+        for r in rows
+    ]
 
 
 @APP.api
@@ -656,8 +688,28 @@ def delete_payment(ctx: Ctx, access_token: str, payment_id: int) -> dict[str, An
 
 # The user's groups: (name, number of other members, typical expenses (description, category, low, high)).
 _GROUPS = [
-    ("Apartment 4B", 3, [("Rent", "rent", 2400, 2400), ("Electricity bill", "utilities", 60, 140), ("Internet", "utilities", 55, 70), ("Groceries run", "groceries", 40, 160), ("Cleaning supplies", "household", 15, 45)]),
-    ("Lake Tahoe Trip", 4, [("Cabin rental", "travel", 600, 1200), ("Gas for the drive", "transport", 40, 90), ("Ski passes", "entertainment", 300, 500), ("Dinner at the lodge", "dining", 120, 260), ("Groceries for the cabin", "groceries", 80, 150)]),
+    (
+        "Apartment 4B",
+        3,
+        [
+            ("Rent", "rent", 2400, 2400),
+            ("Electricity bill", "utilities", 60, 140),
+            ("Internet", "utilities", 55, 70),
+            ("Groceries run", "groceries", 40, 160),
+            ("Cleaning supplies", "household", 15, 45),
+        ],
+    ),
+    (
+        "Lake Tahoe Trip",
+        4,
+        [
+            ("Cabin rental", "travel", 600, 1200),
+            ("Gas for the drive", "transport", 40, 90),
+            ("Ski passes", "entertainment", 300, 500),
+            ("Dinner at the lodge", "dining", 120, 260),
+            ("Groceries for the cabin", "groceries", 80, 150),
+        ],
+    ),
     ("Office Lunch Crew", 5, [("Team lunch", "dining", 60, 180), ("Coffee order", "dining", 20, 50), ("Pizza Friday", "dining", 45, 90)]),
     ("Book Club", 4, [("Wine and cheese", "groceries", 30, 70), ("Book order", "other", 40, 90), ("Venue booking", "entertainment", 50, 120)]),
 ]
@@ -689,14 +741,27 @@ def seed(gen: Gen) -> None:
             payer = rng.choice(members)
             split_with = members if rng.random() < 0.8 else rng.sample(members, max(2, len(members) - 1))
             eid = gen.insert(
-                "expenses_expenses", group_id=gid, paid_by=payer, description=desc, amount=amount, category=cat, date=day,
-                created_by=payer, created_at=f"{day}T20:00:00",
+                "expenses_expenses",
+                group_id=gid,
+                paid_by=payer,
+                description=desc,
+                amount=amount,
+                category=cat,
+                date=day,
+                created_by=payer,
+                created_at=f"{day}T20:00:00",
             )
             for m, share in zip(split_with, equal_shares(amount, len(split_with))):
                 gen.insert("expenses_splits", expense_id=eid, user_id=m, share=share)
         for _ in range(rng.randint(1, 3)):
             a, b = rng.sample(members, 2)
             gen.insert(
-                "expenses_payments", group_id=gid, payer_id=a, payee_id=b, amount=round(rng.uniform(20, 200), 2),
-                date=(now - timedelta(days=rng.randint(1, 60))).date().isoformat(), note="Paid back", created_by=a,
+                "expenses_payments",
+                group_id=gid,
+                payer_id=a,
+                payee_id=b,
+                amount=round(rng.uniform(20, 200), 2),
+                date=(now - timedelta(days=rng.randint(1, 60))).date().isoformat(),
+                note="Paid back",
+                created_by=a,
             )

@@ -128,15 +128,19 @@ def show_folder_tree(ctx: Ctx, access_token: str) -> dict[str, Any]:
 
     def node(row: dict[str, Any]) -> dict[str, Any]:
         children = [node(r) for r in rows if r["parent_id"] == row["id"]]
-        return {"folder_id": row["id"], "name": row["name"] or "/", "path": _path(ctx, row["id"]), "file_count": counts.get(row["id"], 0), "subfolders": children}
+        return {
+            "folder_id": row["id"],
+            "name": row["name"] or "/",
+            "path": _path(ctx, row["id"]),
+            "file_count": counts.get(row["id"], 0),
+            "subfolders": children,
+        }
 
     return node(next(r for r in rows if r["id"] == root))
 
 
 @APP.api
-def show_folder(
-    ctx: Ctx, access_token: str, folder_id: int | None = None, page_index: PageIndex = 0, page_limit: PageLimit = 5
-) -> dict[str, Any]:
+def show_folder(ctx: Ctx, access_token: str, folder_id: int | None = None, page_index: PageIndex = 0, page_limit: PageLimit = 5) -> dict[str, Any]:
     """Show a folder: its subfolders (all of them) and one page of its files, sorted by name.
 
     Args:
@@ -318,11 +322,17 @@ def create_file(ctx: Ctx, access_token: str, name: Name, content: str = "", fold
         {"file_id": integer, "path": string, "message": string}
     """
     if _ext(name) not in TEXT_EXTENSIONS:
-        raise ApiError(422, "Invalid value for parameter(s): name.", errors=[{"parameter": "name", "error": f"must end in one of .{', .'.join(TEXT_EXTENSIONS)}", "given": name}])
+        raise ApiError(
+            422,
+            "Invalid value for parameter(s): name.",
+            errors=[{"parameter": "name", "error": f"must end in one of .{', .'.join(TEXT_EXTENSIONS)}", "given": name}],
+        )
     folder = _folder_row(ctx, folder_id)
     _name_free(ctx, folder["id"], name, "files_files")
     ts = ctx.clock.timestamp()
-    fid = ctx.insert("files_files", user_id=ctx.user_id, folder_id=folder["id"], name=name, size_bytes=_size(content), content=content, created_at=ts, updated_at=ts)
+    fid = ctx.insert(
+        "files_files", user_id=ctx.user_id, folder_id=folder["id"], name=name, size_bytes=_size(content), content=content, created_at=ts, updated_at=ts
+    )
     return {"file_id": fid, "path": _file_path(ctx, {"folder_id": folder["id"], "name": name}), "message": "File created."}
 
 
@@ -402,7 +412,16 @@ def copy_file(ctx: Ctx, access_token: str, file_id: int, folder_id: int | None =
     new_name = name or row["name"]
     _name_free(ctx, target["id"], new_name, "files_files")
     ts = ctx.clock.timestamp()
-    fid = ctx.insert("files_files", user_id=ctx.user_id, folder_id=target["id"], name=new_name, size_bytes=row["size_bytes"], content=row["content"], created_at=ts, updated_at=ts)
+    fid = ctx.insert(
+        "files_files",
+        user_id=ctx.user_id,
+        folder_id=target["id"],
+        name=new_name,
+        size_bytes=row["size_bytes"],
+        content=row["content"],
+        created_at=ts,
+        updated_at=ts,
+    )
     return {"file_id": fid, "path": _file_path(ctx, {"folder_id": target["id"], "name": new_name}), "message": "File copied."}
 
 
@@ -506,7 +525,9 @@ def share_file(ctx: Ctx, access_token: str, file_id: int, email: str, permission
     if other is None:
         raise ApiError(404, f"No user with email {email!r} (parameter email).")
     if other["id"] == ctx.user_id:
-        raise ApiError(422, "Invalid value for parameter(s): email.", errors=[{"parameter": "email", "error": "you cannot share a file with yourself", "given": email}])
+        raise ApiError(
+            422, "Invalid value for parameter(s): email.", errors=[{"parameter": "email", "error": "you cannot share a file with yourself", "given": email}]
+        )
     row = ctx.one("SELECT * FROM files_shares WHERE file_id = ? AND user_id = ?", (file_id, other["id"]))
     if row is not None:
         if row["permission"] == permission:
@@ -551,7 +572,9 @@ def show_file_shares(ctx: Ctx, access_token: str, file_id: int) -> list[dict[str
         [{"name": string, "email": string, "permission": string, "shared_at": string}]
     """
     _file_row(ctx, file_id)
-    rows = ctx.all("SELECT s.*, u.first_name, u.last_name, u.email FROM files_shares s JOIN users u ON u.id = s.user_id WHERE s.file_id = ? ORDER BY s.id", (file_id,))
+    rows = ctx.all(
+        "SELECT s.*, u.first_name, u.last_name, u.email FROM files_shares s JOIN users u ON u.id = s.user_id WHERE s.file_id = ? ORDER BY s.id", (file_id,)
+    )
     return [{"name": f"{r['first_name']} {r['last_name']}", "email": r["email"], "permission": r["permission"], "shared_at": r["shared_at"]} for r in rows]
 
 
@@ -575,7 +598,16 @@ def show_shared_with_me(ctx: Ctx, access_token: str, page_index: PageIndex = 0, 
         page_limit,
     )
     return [
-        {"file_id": r["id"], "name": r["name"], "extension": _ext(r["name"]), "size_bytes": r["size_bytes"], "is_text": r["content"] is not None, "owner_email": r["owner_email"], "permission": r["permission"], "shared_at": r["shared_at"]}
+        {
+            "file_id": r["id"],
+            "name": r["name"],
+            "extension": _ext(r["name"]),
+            "size_bytes": r["size_bytes"],
+            "is_text": r["content"] is not None,
+            "owner_email": r["owner_email"],
+            "permission": r["permission"],
+            "shared_at": r["shared_at"],
+        }
         for r in rows
     ]
 
@@ -614,13 +646,23 @@ _TREE = {
     "Projects": {"Garden Plan": {}, "Website": {}},
     "Backups": {},
 }
-_BINARY = {"Photos": ["jpg", "png", "heic"], "Music": ["mp3", "flac"], "Backups": ["zip"], "Taxes": ["pdf"], "Receipts": ["pdf", "jpg"], "Reports": ["pdf", "xlsx"], "Website": ["png", "html"]}
+_BINARY = {
+    "Photos": ["jpg", "png", "heic"],
+    "Music": ["mp3", "flac"],
+    "Backups": ["zip"],
+    "Taxes": ["pdf"],
+    "Receipts": ["pdf", "jpg"],
+    "Reports": ["pdf", "xlsx"],
+    "Website": ["png", "html"],
+}
 
 
 def _text_content(gen: Gen, ext: str) -> str:
     fake, rng = gen.fake, gen.rng
     if ext == "csv":
-        rows = ["date,item,amount"] + [f"{(gen.now - timedelta(days=rng.randint(1, 120))).date().isoformat()},{fake.word()},{rng.uniform(3, 200):.2f}" for _ in range(rng.randint(3, 8))]
+        rows = ["date,item,amount"] + [
+            f"{(gen.now - timedelta(days=rng.randint(1, 120))).date().isoformat()},{fake.word()},{rng.uniform(3, 200):.2f}" for _ in range(rng.randint(3, 8))
+        ]
         return "\n".join(rows)
     if ext == "json":
         return json.dumps({"name": fake.word(), "tags": [fake.word(), fake.word()], "version": rng.randint(1, 9)})
@@ -662,7 +704,9 @@ def seed(gen: Gen) -> None:
                 continue
             used.add((folder_id, name.lower()))
             created = stamp()
-            gen.insert("files_files", user_id=person["id"], folder_id=folder_id, name=name, size_bytes=size, content=content, created_at=created, updated_at=created)
+            gen.insert(
+                "files_files", user_id=person["id"], folder_id=folder_id, name=name, size_bytes=size, content=content, created_at=created, updated_at=created
+            )
     # Shares: a few of others' files are shared with the user and vice versa.
     user_files = [r[0] for r in gen.db.execute("SELECT id FROM files_files WHERE user_id = ? ORDER BY id", (gen.user["id"],))]
     other_files = [r[0] for r in gen.db.execute("SELECT id FROM files_files WHERE user_id != ? ORDER BY id", (gen.user["id"],))]

@@ -132,7 +132,14 @@ def _album_rows(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _artist(ctx: Ctx, row: dict[str, Any]) -> dict[str, Any]:
     followers = ctx.one("SELECT COUNT(*) AS n FROM music_artist_follows WHERE artist_id = ?", (row["id"],))["n"]
-    return {"artist_id": row["id"], "name": row["name"], "genre": row["genre"], "country": row["country"], "formed_year": row["formed_year"], "follower_count": followers}
+    return {
+        "artist_id": row["id"],
+        "name": row["name"],
+        "genre": row["genre"],
+        "country": row["country"],
+        "formed_year": row["formed_year"],
+        "follower_count": followers,
+    }
 
 
 def _like_clause(query: str, *columns: str) -> tuple[str, list[str]]:
@@ -618,7 +625,9 @@ def _unsave(ctx: Ctx, table: str, value: int) -> None:
 
 
 @APP.api
-def show_song_library(ctx: Ctx, access_token: str, sort_by: SavedSort = "-added_at", page_index: PageIndex = 0, page_limit: PageLimit = 5) -> list[dict[str, Any]]:
+def show_song_library(
+    ctx: Ctx, access_token: str, sort_by: SavedSort = "-added_at", page_index: PageIndex = 0, page_limit: PageLimit = 5
+) -> list[dict[str, Any]]:
     """List the songs saved in your library.
 
     Args:
@@ -714,7 +723,9 @@ def remove_album_from_library(ctx: Ctx, access_token: str, album_id: int) -> dic
 
 
 @APP.api
-def show_liked_songs(ctx: Ctx, access_token: str, sort_by: SavedSort = "-added_at", page_index: PageIndex = 0, page_limit: PageLimit = 5) -> list[dict[str, Any]]:
+def show_liked_songs(
+    ctx: Ctx, access_token: str, sort_by: SavedSort = "-added_at", page_index: PageIndex = 0, page_limit: PageLimit = 5
+) -> list[dict[str, Any]]:
     """List the songs you liked.
 
     Args:
@@ -909,7 +920,7 @@ def show_play_history(
     direction = "DESC" if sort_by.startswith("-") else "ASC"
     sql = f"""SELECT s.*, a.title AS album_title, r.name AS artist_name, h.id AS play_id, h.played_at FROM music_play_history h
 JOIN music_songs s ON s.id = h.song_id JOIN music_albums a ON a.id = s.album_id JOIN music_artists r ON r.id = s.artist_id
-WHERE {' AND '.join(where)} ORDER BY h.played_at {direction}, h.id {direction}"""
+WHERE {" AND ".join(where)} ORDER BY h.played_at {direction}, h.id {direction}"""
     return [{"play_id": r["play_id"], "played_at": r["played_at"], **_song(r)} for r in paginate(ctx, sql, params, page_index, page_limit)]
 
 
@@ -954,13 +965,103 @@ AND s.id NOT IN (SELECT song_id FROM music_song_likes WHERE user_id = ?) ORDER B
 # -------------------------------------------------------------------------------------------------
 # Seed data
 
-_FIRST = ["Velvet", "Neon", "Silver", "Midnight", "Golden", "Electric", "Crimson", "Paper", "Glass", "Wild", "Hollow", "Lunar", "Static", "Amber", "Copper", "Honey", "Iron", "Violet", "Echo", "Northern"]
-_SECOND = ["Harbor", "Foxes", "Pines", "Engines", "Tides", "Lanterns", "Orchids", "Rivers", "Signals", "Comets", "Wolves", "Gardens", "Parade", "Mirrors", "Sparrows", "Canyons", "Satellites", "Ghosts", "Hearts", "Motel"]
-_WORDS_A = ["Summer", "Broken", "Quiet", "Endless", "Burning", "Falling", "Dancing", "Lonely", "Bright", "Silent", "Restless", "Shallow", "Faded", "Secret", "Sweet", "Golden", "Distant", "Frozen", "Running", "Crooked"]
-_WORDS_B = ["Rain", "Skyline", "Highway", "Letters", "Shadows", "Heartbeat", "Morning", "Waves", "Fire", "Streets", "Dreams", "Horizon", "Stars", "Promises", "Echoes", "Thunder", "Roses", "Window", "Mountain", "Radio"]
+_FIRST = [
+    "Velvet",
+    "Neon",
+    "Silver",
+    "Midnight",
+    "Golden",
+    "Electric",
+    "Crimson",
+    "Paper",
+    "Glass",
+    "Wild",
+    "Hollow",
+    "Lunar",
+    "Static",
+    "Amber",
+    "Copper",
+    "Honey",
+    "Iron",
+    "Violet",
+    "Echo",
+    "Northern",
+]
+_SECOND = [
+    "Harbor",
+    "Foxes",
+    "Pines",
+    "Engines",
+    "Tides",
+    "Lanterns",
+    "Orchids",
+    "Rivers",
+    "Signals",
+    "Comets",
+    "Wolves",
+    "Gardens",
+    "Parade",
+    "Mirrors",
+    "Sparrows",
+    "Canyons",
+    "Satellites",
+    "Ghosts",
+    "Hearts",
+    "Motel",
+]
+_WORDS_A = [
+    "Summer",
+    "Broken",
+    "Quiet",
+    "Endless",
+    "Burning",
+    "Falling",
+    "Dancing",
+    "Lonely",
+    "Bright",
+    "Silent",
+    "Restless",
+    "Shallow",
+    "Faded",
+    "Secret",
+    "Sweet",
+    "Golden",
+    "Distant",
+    "Frozen",
+    "Running",
+    "Crooked",
+]
+_WORDS_B = [
+    "Rain",
+    "Skyline",
+    "Highway",
+    "Letters",
+    "Shadows",
+    "Heartbeat",
+    "Morning",
+    "Waves",
+    "Fire",
+    "Streets",
+    "Dreams",
+    "Horizon",
+    "Stars",
+    "Promises",
+    "Echoes",
+    "Thunder",
+    "Roses",
+    "Window",
+    "Mountain",
+    "Radio",
+]
 _COUNTRIES = ["United States", "United Kingdom", "Canada", "Australia", "Sweden", "Ireland", "Nigeria", "Brazil", "Japan", "South Korea"]
-_PLAYLISTS = [("Morning Run", "Fast songs to get moving"), ("Chill Evenings", "Slow songs for winding down"), ("Road Trip", "Sing-along songs for long drives"),
-              ("Focus", "Instrumental and quiet tracks for deep work"), ("Party Mix", "Crowd pleasers"), ("Throwbacks", "Old favourites")]
+_PLAYLISTS = [
+    ("Morning Run", "Fast songs to get moving"),
+    ("Chill Evenings", "Slow songs for winding down"),
+    ("Road Trip", "Sing-along songs for long drives"),
+    ("Focus", "Instrumental and quiet tracks for deep work"),
+    ("Party Mix", "Crowd pleasers"),
+    ("Throwbacks", "Old favourites"),
+]
 
 
 def seed(gen: Gen) -> None:
@@ -979,14 +1080,25 @@ def seed(gen: Gen) -> None:
             album_ids.append(album_id)
             for track in range(1, rng.randint(6, 11)):
                 while True:  # unique song titles, so "the song X" names one song
-                    title = f"{rng.choice(_WORDS_A)} {rng.choice(_WORDS_B)}" if rng.random() < 0.5 else f"{rng.choice(_WORDS_B)} of {rng.choice(_WORDS_A)} {rng.choice(_WORDS_B)}"
+                    title = (
+                        f"{rng.choice(_WORDS_A)} {rng.choice(_WORDS_B)}"
+                        if rng.random() < 0.5
+                        else f"{rng.choice(_WORDS_B)} of {rng.choice(_WORDS_A)} {rng.choice(_WORDS_B)}"
+                    )
                     if title not in titles_seen:
                         titles_seen.add(title)
                         break
                 song_ids.append(
                     gen.insert(
-                        "music_songs", title=title, album_id=album_id, artist_id=artist_id, genre=genre, track_number=track,
-                        duration_seconds=rng.randint(120, 420), release_date=release, play_count=rng.randint(1_000, 5_000_000),
+                        "music_songs",
+                        title=title,
+                        album_id=album_id,
+                        artist_id=artist_id,
+                        genre=genre,
+                        track_number=track,
+                        duration_seconds=rng.randint(120, 420),
+                        release_date=release,
+                        play_count=rng.randint(1_000, 5_000_000),
                     )
                 )
     artist_ids = list(range(1, len(names) + 1))
@@ -1004,7 +1116,9 @@ def seed(gen: Gen) -> None:
             rows = gen.db.execute("SELECT id, genre FROM music_songs").fetchall()
             genre_of = {r[0]: r[1] for r in rows}
             pool = [s for s in song_ids if genre_of[s] in favourite or rng.random() < 0.15]
-        n_lib, n_like, n_follow, n_plays, n_lists = (80, 50, 10, 400, 5) if mine else (rng.randint(5, 15), rng.randint(3, 10), rng.randint(1, 4), rng.randint(5, 25), rng.randint(0, 2))
+        n_lib, n_like, n_follow, n_plays, n_lists = (
+            (80, 50, 10, 400, 5) if mine else (rng.randint(5, 15), rng.randint(3, 10), rng.randint(1, 4), rng.randint(5, 25), rng.randint(0, 2))
+        )
         for sid in rng.sample(pool, n_lib):
             gen.insert("music_library_songs", user_id=person["id"], song_id=sid, added_at=ts(400, 1))
         for sid in rng.sample(pool, n_like):
@@ -1023,6 +1137,14 @@ def seed(gen: Gen) -> None:
             gen.insert("music_play_history", user_id=person["id"], song_id=sid, played_at=ts(90))
         for title, description in rng.sample(_PLAYLISTS, n_lists):
             created = ts(300, 30)
-            pid = gen.insert("music_playlists", user_id=person["id"], title=title, description=description, is_public=int(rng.random() < 0.5), created_at=created, updated_at=created)
+            pid = gen.insert(
+                "music_playlists",
+                user_id=person["id"],
+                title=title,
+                description=description,
+                is_public=int(rng.random() < 0.5),
+                created_at=created,
+                updated_at=created,
+            )
             for position, sid in enumerate(rng.sample(pool, rng.randint(8, 24) if mine else rng.randint(3, 8)), start=1):
                 gen.insert("music_playlist_songs", playlist_id=pid, song_id=sid, position=position, added_at=created)

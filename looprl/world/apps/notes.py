@@ -218,9 +218,7 @@ def show_note(ctx: Ctx, access_token: str, note_id: int) -> dict[str, Any]:
 
 
 @APP.api
-def create_note(
-    ctx: Ctx, access_token: str, notebook_id: int, title: Title, content: str = "", tags: list[Tag] = [], pinned: bool = False
-) -> dict[str, Any]:
+def create_note(ctx: Ctx, access_token: str, notebook_id: int, title: Title, content: str = "", tags: list[Tag] = [], pinned: bool = False) -> dict[str, Any]:
     """Create a note in a notebook.
 
     Args:
@@ -251,9 +249,7 @@ def create_note(
 
 
 @APP.api
-def update_note(
-    ctx: Ctx, access_token: str, note_id: int, title: Title | None = None, content: str | None = None, append: bool = False
-) -> dict[str, Any]:
+def update_note(ctx: Ctx, access_token: str, note_id: int, title: Title | None = None, content: str | None = None, append: bool = False) -> dict[str, Any]:
     """Change a note's title and/or content.
 
     Args:

@@ -207,7 +207,9 @@ def add_funds(ctx: Ctx, access_token: str, amount: Amount, payment_card_id: int)
     """
     _card(ctx, payment_card_id)
     _add_balance(ctx, ctx.user_id, amount)
-    fid = ctx.insert("payments_fund_transfers", user_id=ctx.user_id, kind="deposit", amount=_money(amount), payment_card_id=payment_card_id, created_at=ctx.clock.timestamp())
+    fid = ctx.insert(
+        "payments_fund_transfers", user_id=ctx.user_id, kind="deposit", amount=_money(amount), payment_card_id=payment_card_id, created_at=ctx.clock.timestamp()
+    )
     return {"fund_transfer_id": fid, "balance": _balance(ctx, ctx.user_id), "message": "Funds added."}
 
 
@@ -227,7 +229,14 @@ def withdraw_funds(ctx: Ctx, access_token: str, amount: Amount, payment_card_id:
     if _balance(ctx, ctx.user_id) + 1e-9 < amount:
         raise ApiError(409, f"Insufficient balance: {_balance(ctx, ctx.user_id):.2f} is less than {amount:.2f}.")
     _add_balance(ctx, ctx.user_id, -amount)
-    fid = ctx.insert("payments_fund_transfers", user_id=ctx.user_id, kind="withdrawal", amount=_money(amount), payment_card_id=payment_card_id, created_at=ctx.clock.timestamp())
+    fid = ctx.insert(
+        "payments_fund_transfers",
+        user_id=ctx.user_id,
+        kind="withdrawal",
+        amount=_money(amount),
+        payment_card_id=payment_card_id,
+        created_at=ctx.clock.timestamp(),
+    )
     return {"fund_transfer_id": fid, "balance": _balance(ctx, ctx.user_id), "message": "Funds withdrawn."}
 
 
@@ -255,7 +264,10 @@ def show_fund_transfers(
         where += " AND kind = ?"
         params.append(kind)
     rows = paginate(ctx, f"SELECT * FROM payments_fund_transfers WHERE {where} ORDER BY created_at DESC, id DESC", params, page_index, page_limit)
-    return [{"fund_transfer_id": r["id"], "kind": r["kind"], "amount": r["amount"], "payment_card_id": r["payment_card_id"], "created_at": r["created_at"]} for r in rows]
+    return [
+        {"fund_transfer_id": r["id"], "kind": r["kind"], "amount": r["amount"], "payment_card_id": r["payment_card_id"], "created_at": r["created_at"]}
+        for r in rows
+    ]
 
 
 # -------------------------------------------------------------------------------------------------
@@ -263,9 +275,7 @@ def show_fund_transfers(
 
 
 @APP.api
-def show_friends(
-    ctx: Ctx, access_token: str, query: str | None = None, page_index: PageIndex = 0, page_limit: PageLimit = 5
-) -> list[dict[str, Any]]:
+def show_friends(ctx: Ctx, access_token: str, query: str | None = None, page_index: PageIndex = 0, page_limit: PageLimit = 5) -> list[dict[str, Any]]:
     """List your friends on payments, sorted by name, optionally only those whose name or email contains the query.
 
     Args:
@@ -365,9 +375,7 @@ def remove_friend(ctx: Ctx, access_token: str, email: Email) -> dict[str, Any]:
 
 
 @APP.api
-def send_money(
-    ctx: Ctx, access_token: str, receiver_email: Email, amount: Amount, description: Description, private: bool = False
-) -> dict[str, Any]:
+def send_money(ctx: Ctx, access_token: str, receiver_email: Email, amount: Amount, description: Description, private: bool = False) -> dict[str, Any]:
     """Send money from your wallet to someone. Fails with 409 if your balance is too low (add funds first).
 
     Args:
@@ -382,7 +390,11 @@ def send_money(
     """
     other = user_by_email(ctx, receiver_email, "receiver_email")
     if other["id"] == ctx.user_id:
-        raise ApiError(422, "Invalid value for parameter(s): receiver_email.", errors=[{"parameter": "receiver_email", "error": "you cannot pay yourself", "given": receiver_email}])
+        raise ApiError(
+            422,
+            "Invalid value for parameter(s): receiver_email.",
+            errors=[{"parameter": "receiver_email", "error": "you cannot pay yourself", "given": receiver_email}],
+        )
     tid = _transfer(ctx, ctx.user_id, other["id"], _money(amount), description, private)
     return {"transaction_id": tid, "balance": _balance(ctx, ctx.user_id), "message": "Money sent."}
 
@@ -503,9 +515,7 @@ def unlike_transaction(ctx: Ctx, access_token: str, transaction_id: int) -> dict
 
 
 @APP.api
-def show_transaction_comments(
-    ctx: Ctx, access_token: str, transaction_id: int, page_index: PageIndex = 0, page_limit: PageLimit = 5
-) -> list[dict[str, Any]]:
+def show_transaction_comments(ctx: Ctx, access_token: str, transaction_id: int, page_index: PageIndex = 0, page_limit: PageLimit = 5) -> list[dict[str, Any]]:
     """List the comments on one of your transactions, oldest first.
 
     Args:
@@ -523,9 +533,7 @@ def show_transaction_comments(
 
 
 @APP.api
-def comment_on_transaction(
-    ctx: Ctx, access_token: str, transaction_id: int, text: Annotated[str, Field(min_length=1, max_length=500)]
-) -> dict[str, Any]:
+def comment_on_transaction(ctx: Ctx, access_token: str, transaction_id: int, text: Annotated[str, Field(min_length=1, max_length=500)]) -> dict[str, Any]:
     """Comment on one of your transactions.
 
     Args:
@@ -576,7 +584,11 @@ def request_money(ctx: Ctx, access_token: str, payer_email: Email, amount: Amoun
     """
     other = user_by_email(ctx, payer_email, "payer_email")
     if other["id"] == ctx.user_id:
-        raise ApiError(422, "Invalid value for parameter(s): payer_email.", errors=[{"parameter": "payer_email", "error": "you cannot request money from yourself", "given": payer_email}])
+        raise ApiError(
+            422,
+            "Invalid value for parameter(s): payer_email.",
+            errors=[{"parameter": "payer_email", "error": "you cannot request money from yourself", "given": payer_email}],
+        )
     rid = ctx.insert(
         "payments_requests",
         requester_id=ctx.user_id,
@@ -709,10 +721,31 @@ def cancel_request(ctx: Ctx, access_token: str, request_id: int) -> dict[str, An
 # Seed data
 
 _WHAT = [
-    "Dinner at {place}", "Lunch at {place}", "Coffee", "Groceries", "Concert tickets", "Movie night", "Uber ride",
-    "Gas money", "Birthday gift for {name}", "Rent share", "Utilities", "Internet bill", "Pizza night", "Brunch",
-    "Drinks at {place}", "Ski trip", "Beach house deposit", "Book club snacks", "Gym class", "Parking",
-    "Baseball tickets", "Farmers market", "Pottery class", "Board game night", "Camping gear",
+    "Dinner at {place}",
+    "Lunch at {place}",
+    "Coffee",
+    "Groceries",
+    "Concert tickets",
+    "Movie night",
+    "Uber ride",
+    "Gas money",
+    "Birthday gift for {name}",
+    "Rent share",
+    "Utilities",
+    "Internet bill",
+    "Pizza night",
+    "Brunch",
+    "Drinks at {place}",
+    "Ski trip",
+    "Beach house deposit",
+    "Book club snacks",
+    "Gym class",
+    "Parking",
+    "Baseball tickets",
+    "Farmers market",
+    "Pottery class",
+    "Board game night",
+    "Camping gear",
 ]
 _PLACES = ["Luigi's", "The Golden Fork", "Sakura Sushi", "Taco Loco", "Blue Door Bistro", "Maple Diner", "Pho Saigon", "The Alehouse"]
 _COMMENTS = ["Thanks!", "Great night!", "You're the best", "Next one's on me", "Cheers", "Got it, thanks", "Worth every penny"]
@@ -780,13 +813,31 @@ def seed(gen: Gen) -> None:
             description=_what(gen),
             status=status,
             created_at=created,
-            resolved_at=None if status == "pending" else min(datetime.fromisoformat(created) + timedelta(hours=rng.randint(1, 48)), gen.now).isoformat(timespec="seconds"),
+            resolved_at=None
+            if status == "pending"
+            else min(datetime.fromisoformat(created) + timedelta(hours=rng.randint(1, 48)), gen.now).isoformat(timespec="seconds"),
         )
     for _ in range(60):
         a, b = rng.sample(others, 2)
-        gen.insert("payments_requests", requester_id=a, payer_id=b, amount=round(rng.uniform(8, 150), 2), description=_what(gen), status="pending", created_at=_when(gen, 90), resolved_at=None)
+        gen.insert(
+            "payments_requests",
+            requester_id=a,
+            payer_id=b,
+            amount=round(rng.uniform(8, 150), 2),
+            description=_what(gen),
+            status="pending",
+            created_at=_when(gen, 90),
+            resolved_at=None,
+        )
     for _ in range(8):
-        gen.insert("payments_fund_transfers", user_id=uid, kind=rng.choice(["deposit", "withdrawal"]), amount=round(rng.uniform(50, 400), 2), payment_card_id=rng.randint(1, 3), created_at=_when(gen))
+        gen.insert(
+            "payments_fund_transfers",
+            user_id=uid,
+            kind=rng.choice(["deposit", "withdrawal"]),
+            amount=round(rng.uniform(50, 400), 2),
+            payment_card_id=rng.randint(1, 3),
+            created_at=_when(gen),
+        )
 
 
 __all__ = ["APP", "MAIN_USER_ID", "user_by_email"]

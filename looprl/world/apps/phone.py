@@ -49,7 +49,9 @@ RELATIONSHIPS = ("friend", "family", "coworker", "roommate", "neighbor", "other"
 Relationship = Literal["friend", "family", "coworker", "roommate", "neighbor", "other"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PhoneNumber = Annotated[str, Field(min_length=7, max_length=20, description="a phone number (10 digits; spaces, dashes, dots, parentheses and a leading +1 are ignored)")]
+PhoneNumber = Annotated[
+    str, Field(min_length=7, max_length=20, description="a phone number (10 digits; spaces, dashes, dots, parentheses and a leading +1 are ignored)")
+]
 Time = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="a time of day as HH:MM (24-hour)")]
 Date = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="a date as YYYY-MM-DD")]
 NameStr = Annotated[str, Field(min_length=1, max_length=60)]
@@ -65,7 +67,9 @@ def normalize_phone(number: str, parameter: str = "phone_number") -> str:
     if len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]
     if not (digits.isdigit() and len(digits) == 10):
-        raise ApiError(422, f"Invalid value for parameter(s): {parameter}.", errors=[{"parameter": parameter, "error": "must be a 10-digit phone number", "given": number}])
+        raise ApiError(
+            422, f"Invalid value for parameter(s): {parameter}.", errors=[{"parameter": parameter, "error": "must be a 10-digit phone number", "given": number}]
+        )
     return digits
 
 
@@ -254,7 +258,9 @@ def update_contact(
     """
     ctx.require("phone_contacts", contact_id, "contact")
     values: dict[str, Any] = {
-        k: v for k, v in (("first_name", first_name), ("last_name", last_name), ("email", email), ("relationship", relationship), ("birthday", birthday)) if v is not None
+        k: v
+        for k, v in (("first_name", first_name), ("last_name", last_name), ("email", email), ("relationship", relationship), ("birthday", birthday))
+        if v is not None
     }
     if phone_number is not None:
         number = normalize_phone(phone_number)
@@ -311,7 +317,10 @@ def show_contact_relationships(ctx: Ctx, access_token: str) -> list[dict[str, An
     Returns:
         [{"relationship": string, "contact_count": integer}]
     """
-    counts = {r["relationship"]: r["n"] for r in ctx.all("SELECT relationship, COUNT(*) AS n FROM phone_contacts WHERE user_id = ? GROUP BY relationship", (ctx.user_id,))}
+    counts = {
+        r["relationship"]: r["n"]
+        for r in ctx.all("SELECT relationship, COUNT(*) AS n FROM phone_contacts WHERE user_id = ? GROUP BY relationship", (ctx.user_id,))
+    }
     return [{"relationship": rel, "contact_count": counts.get(rel, 0)} for rel in RELATIONSHIPS]
 
 
@@ -538,9 +547,7 @@ def _days(days: list[str]) -> str:
 
 
 @APP.api
-def show_alarms(
-    ctx: Ctx, access_token: str, enabled: bool | None = None, page_index: PageIndex = 0, page_limit: PageLimit = 5
-) -> list[dict[str, Any]]:
+def show_alarms(ctx: Ctx, access_token: str, enabled: bool | None = None, page_index: PageIndex = 0, page_limit: PageLimit = 5) -> list[dict[str, Any]]:
     """List your alarms by time of day.
 
     Args:
@@ -704,9 +711,7 @@ def _voicemail(row: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
 
 
 @APP.api
-def show_voicemails(
-    ctx: Ctx, access_token: str, listened: bool | None = None, page_index: PageIndex = 0, page_limit: PageLimit = 5
-) -> list[dict[str, Any]]:
+def show_voicemails(ctx: Ctx, access_token: str, listened: bool | None = None, page_index: PageIndex = 0, page_limit: PageLimit = 5) -> list[dict[str, Any]]:
     """List your voicemails with their transcripts, newest first.
 
     Args:
@@ -763,22 +768,54 @@ def delete_voicemail(ctx: Ctx, access_token: str, voicemail_id: int) -> dict[str
 # Seed data
 
 _LINES_OUT = [
-    "Are we still on for {day}?", "Running 10 minutes late, sorry!", "Can you send me the address?", "Happy birthday!! 🎉",
-    "Thanks for dinner last night", "Did you see the game?", "Call me when you get a chance", "I'll pick up the tickets",
-    "Sounds good, see you then", "Can you grab milk on the way home?", "Just landed", "Let's do lunch {day}",
+    "Are we still on for {day}?",
+    "Running 10 minutes late, sorry!",
+    "Can you send me the address?",
+    "Happy birthday!! 🎉",
+    "Thanks for dinner last night",
+    "Did you see the game?",
+    "Call me when you get a chance",
+    "I'll pick up the tickets",
+    "Sounds good, see you then",
+    "Can you grab milk on the way home?",
+    "Just landed",
+    "Let's do lunch {day}",
 ]
 _LINES_IN = [
-    "Yes, {day} works for me", "No worries!", "Sure, sending it now", "Thank you so much!", "Haha yes, what a finish",
-    "Will do", "Got them, thanks", "See you there", "On my way", "Welcome back!", "Lunch {day} sounds great", "Ok, call you at 6",
+    "Yes, {day} works for me",
+    "No worries!",
+    "Sure, sending it now",
+    "Thank you so much!",
+    "Haha yes, what a finish",
+    "Will do",
+    "Got them, thanks",
+    "See you there",
+    "On my way",
+    "Welcome back!",
+    "Lunch {day} sounds great",
+    "Ok, call you at 6",
 ]
 _WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-_ALARMS = [("06:30", "Workday", "mon,tue,wed,thu,fri"), ("07:15", "Gym", "tue,thu"), ("08:00", "Weekend run", "sat,sun"),
-           ("12:30", "Lunch walk", "mon,wed,fri"), ("15:00", "Pick up kids", "mon,tue,wed,thu,fri"), ("18:45", "Take medication", ""),
-           ("21:30", "Wind down", "sun,mon,tue,wed,thu"), ("05:45", "Early flight", "")]
+_ALARMS = [
+    ("06:30", "Workday", "mon,tue,wed,thu,fri"),
+    ("07:15", "Gym", "tue,thu"),
+    ("08:00", "Weekend run", "sat,sun"),
+    ("12:30", "Lunch walk", "mon,wed,fri"),
+    ("15:00", "Pick up kids", "mon,tue,wed,thu,fri"),
+    ("18:45", "Take medication", ""),
+    ("21:30", "Wind down", "sun,mon,tue,wed,thu"),
+    ("05:45", "Early flight", ""),
+]
 _VOICEMAILS = [
-    "Hi, it's me, call me back when you can.", "Hey, just checking in about the weekend plans.", "This is the dental office confirming your appointment.",
-    "Your package could not be delivered; please reschedule.", "Hey, I found your keys at my place.", "Calling about the apartment viewing on Saturday.",
-    "Reminder: book club moved to Thursday.", "Hi, can you send me the photos from the trip?", "Your prescription is ready for pickup.",
+    "Hi, it's me, call me back when you can.",
+    "Hey, just checking in about the weekend plans.",
+    "This is the dental office confirming your appointment.",
+    "Your package could not be delivered; please reschedule.",
+    "Hey, I found your keys at my place.",
+    "Calling about the apartment viewing on Saturday.",
+    "Reminder: book club moved to Thursday.",
+    "Hi, can you send me the photos from the trip?",
+    "Your prescription is ready for pickup.",
 ]
 
 
@@ -823,9 +860,16 @@ def seed(gen: Gen) -> None:
     # Two contacts who are not users of any app (plain phone numbers).
     for _ in range(2):
         gen.insert(
-            "phone_contacts", user_id=me["id"], first_name=fake.first_name(), last_name=fake.last_name(),
-            phone_number=f"{rng.randint(200, 989)}555{rng.randint(1000, 9999)}", email=None, relationship="other",
-            birthday=None, favorite=0, created_at=(now - timedelta(days=rng.randint(30, 900))).isoformat(timespec="seconds"),
+            "phone_contacts",
+            user_id=me["id"],
+            first_name=fake.first_name(),
+            last_name=fake.last_name(),
+            phone_number=f"{rng.randint(200, 989)}555{rng.randint(1000, 9999)}",
+            email=None,
+            relationship="other",
+            birthday=None,
+            favorite=0,
+            created_at=(now - timedelta(days=rng.randint(30, 900))).isoformat(timespec="seconds"),
         )
     # Conversations between the user and most friends, both copies.
     for friend in gen.friends[:24]:
@@ -838,8 +882,24 @@ def seed(gen: Gen) -> None:
             line = rng.choice(_LINES_OUT if outgoing else _LINES_IN).format(day=rng.choice(_WEEKDAYS))
             ts = t.isoformat(timespec="seconds")
             recent_unread = int(not outgoing and (now - t).days < 3 and rng.random() < 0.7)
-            gen.insert("phone_messages", user_id=me["id"], other_phone_number=friend["phone_number"], direction="sent" if outgoing else "received", content=line, sent_at=ts, read=1 - recent_unread)
-            gen.insert("phone_messages", user_id=friend["id"], other_phone_number=me["phone_number"], direction="received" if outgoing else "sent", content=line, sent_at=ts, read=1)
+            gen.insert(
+                "phone_messages",
+                user_id=me["id"],
+                other_phone_number=friend["phone_number"],
+                direction="sent" if outgoing else "received",
+                content=line,
+                sent_at=ts,
+                read=1 - recent_unread,
+            )
+            gen.insert(
+                "phone_messages",
+                user_id=friend["id"],
+                other_phone_number=me["phone_number"],
+                direction="received" if outgoing else "sent",
+                content=line,
+                sent_at=ts,
+                read=1,
+            )
     # Other people text each other too.
     for _ in range(40):
         a, b = rng.sample(gen.people[1:], 2)
@@ -850,11 +910,23 @@ def seed(gen: Gen) -> None:
     for person in gen.people:
         alarms = _ALARMS if person["id"] == me["id"] else rng.sample(_ALARMS, 2)
         for time, label, days in alarms:
-            gen.insert("phone_alarms", user_id=person["id"], time=time, label=label, repeat_days=days, enabled=int(rng.random() < 0.7), snooze_minutes=rng.choice([5, 9, 10, 15]))
+            gen.insert(
+                "phone_alarms",
+                user_id=person["id"],
+                time=time,
+                label=label,
+                repeat_days=days,
+                enabled=int(rng.random() < 0.7),
+                snooze_minutes=rng.choice([5, 9, 10, 15]),
+            )
     callers = [f["phone_number"] for f in gen.friends] + [f"{rng.randint(200, 989)}555{rng.randint(1000, 9999)}" for _ in range(3)]
     for _ in range(14):
         gen.insert(
-            "phone_voicemails", user_id=me["id"], caller_phone_number=rng.choice(callers), duration_seconds=rng.randint(8, 140),
-            transcript=rng.choice(_VOICEMAILS), received_at=(now - timedelta(days=rng.randint(0, 60), minutes=rng.randint(0, 900))).isoformat(timespec="seconds"),
+            "phone_voicemails",
+            user_id=me["id"],
+            caller_phone_number=rng.choice(callers),
+            duration_seconds=rng.randint(8, 140),
+            transcript=rng.choice(_VOICEMAILS),
+            received_at=(now - timedelta(days=rng.randint(0, 60), minutes=rng.randint(0, 900))).isoformat(timespec="seconds"),
             listened=int(rng.random() < 0.6),
         )

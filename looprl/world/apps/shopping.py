@@ -19,8 +19,7 @@ from looprl.world.state import Gen
 
 APP = AppSpec(
     "shopping",
-    "An online store: search products, read and write reviews, manage a cart, check out, track and "
-    "cancel orders, return delivered items, and keep a wishlist.",
+    "An online store: search products, read and write reviews, manage a cart, check out, track and cancel orders, return delivered items, and keep a wishlist.",
     schema="""
 CREATE TABLE shopping_products (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, brand TEXT NOT NULL, category TEXT NOT NULL,
@@ -181,7 +180,11 @@ def search_products(
         [{"product_id": integer, "name": string, "brand": string, "category": string, "price": number, "rating": number | null, "review_count": integer, "in_stock": boolean}]
     """
     if category is not None and category not in CATEGORIES:
-        raise ApiError(422, "Invalid value for parameter(s): category.", errors=[{"parameter": "category", "error": f"must be one of {', '.join(CATEGORIES)}", "given": category}])
+        raise ApiError(
+            422,
+            "Invalid value for parameter(s): category.",
+            errors=[{"parameter": "category", "error": f"must be one of {', '.join(CATEGORIES)}", "given": category}],
+        )
     where, params = ["1 = 1"], []
     if query:
         where.append("(lower(p.name) LIKE ? OR lower(p.brand) LIKE ? OR lower(p.description) LIKE ?)")
@@ -335,7 +338,9 @@ def update_review(
     ctx.require("shopping_reviews", review_id, "review")
     values = {k: v for k, v in (("rating", rating), ("title", title), ("text", text)) if v is not None}
     if not values:
-        raise ApiError(422, "Invalid value for parameter(s): rating, title, text.", errors=[{"parameter": "rating", "error": "give at least one of rating, title, text"}])
+        raise ApiError(
+            422, "Invalid value for parameter(s): rating, title, text.", errors=[{"parameter": "rating", "error": "give at least one of rating, title, text"}]
+        )
     ctx.update("shopping_reviews", review_id, **values, updated_at=ctx.clock.timestamp())
     return {"message": "Review updated."}
 
@@ -383,7 +388,13 @@ def show_cart(ctx: Ctx, access_token: str) -> dict[str, Any]:
         {"items": [{"product_id": integer, "name": string, "unit_price": number, "quantity": integer, "subtotal": number}], "total": number}
     """
     items = [
-        {"product_id": r["product_id"], "name": r["name"], "unit_price": r["price"], "quantity": r["quantity"], "subtotal": round(r["price"] * r["quantity"], 2)}
+        {
+            "product_id": r["product_id"],
+            "name": r["name"],
+            "unit_price": r["price"],
+            "quantity": r["quantity"],
+            "subtotal": round(r["price"] * r["quantity"], 2),
+        }
         for r in _cart_rows(ctx)
     ]
     return {"items": items, "total": round(sum(i["subtotal"] for i in items), 2)}
@@ -487,7 +498,14 @@ def checkout(ctx: Ctx, access_token: str, address_id: int, payment_card_id: int)
         _check_stock({"id": it["product_id"], "name": it["name"], "stock": it["stock"]}, it["quantity"])
     total = round(sum(it["price"] * it["quantity"] for it in items), 2)
     oid = ctx.insert(
-        "shopping_orders", user_id=ctx.user_id, address_id=address_id, payment_card_id=payment_card_id, status="placed", total=total, created_at=ctx.clock.timestamp(), delivered_at=None
+        "shopping_orders",
+        user_id=ctx.user_id,
+        address_id=address_id,
+        payment_card_id=payment_card_id,
+        status="placed",
+        total=total,
+        created_at=ctx.clock.timestamp(),
+        delivered_at=None,
     )
     for it in items:
         ctx.insert("shopping_order_items", order_id=oid, user_id=ctx.user_id, product_id=it["product_id"], quantity=it["quantity"], unit_price=it["price"])
@@ -593,9 +611,7 @@ def cancel_order(ctx: Ctx, access_token: str, order_id: int) -> dict[str, Any]:
 
 
 def _return(ctx: Ctx, row: dict[str, Any]) -> dict[str, Any]:
-    item = ctx.one(
-        "SELECT i.*, p.name FROM shopping_order_items i JOIN shopping_products p ON p.id = i.product_id WHERE i.id = ?", (row["order_item_id"],)
-    )
+    item = ctx.one("SELECT i.*, p.name FROM shopping_order_items i JOIN shopping_products p ON p.id = i.product_id WHERE i.id = ?", (row["order_item_id"],))
     return {
         "return_id": row["id"],
         "order_id": item["order_id"],
@@ -634,7 +650,15 @@ def initiate_return(
     returned = ctx.one("SELECT COALESCE(SUM(quantity), 0) AS n FROM shopping_returns WHERE order_item_id = ? AND status != 'cancelled'", (order_item_id,))["n"]
     if quantity > item["quantity"] - returned:
         raise ApiError(409, f"Only {item['quantity'] - returned} of order item {order_item_id} can still be returned; asked for {quantity}.")
-    rid = ctx.insert("shopping_returns", user_id=ctx.user_id, order_item_id=order_item_id, quantity=quantity, reason=reason, status="requested", created_at=ctx.clock.timestamp())
+    rid = ctx.insert(
+        "shopping_returns",
+        user_id=ctx.user_id,
+        order_item_id=order_item_id,
+        quantity=quantity,
+        reason=reason,
+        status="requested",
+        created_at=ctx.clock.timestamp(),
+    )
     return {"return_id": rid, "refund_amount": round(item["unit_price"] * quantity, 2), "message": "Return started."}
 
 
@@ -783,19 +807,85 @@ def move_wishlist_item_to_cart(ctx: Ctx, access_token: str, product_id: int, qua
 # Seed data
 
 _CATALOG = {
-    "electronics": (["Wireless Earbuds", "Bluetooth Speaker", "USB-C Charger", "Smart Watch", "Noise-Cancelling Headphones", "Portable SSD", "Webcam", "E-Reader", "Power Bank", "Mechanical Keyboard"], ["Voltix", "Sonora", "Nimbus", "Kestrel"]),
-    "kitchen": (["Chef's Knife", "Cast Iron Skillet", "French Press", "Stand Mixer", "Cutting Board", "Rice Cooker", "Espresso Grinder", "Blender", "Dutch Oven", "Tea Kettle"], ["Hearth & Co", "Culina", "Ironleaf"]),
-    "books": (["The Quiet Orchard", "Rivers of Glass", "A Field Guide to Clouds", "The Last Cartographer", "Salt and Saffron", "Midnight Ledger", "Learning to Sail", "The Copper Key"], ["Lanternhouse Press", "Greywing Books"]),
-    "clothing": (["Rain Jacket", "Wool Sweater", "Running Shorts", "Denim Jacket", "Linen Shirt", "Hiking Socks", "Puffer Vest", "Canvas Sneakers"], ["Northpeak", "Loom & Thread", "Stride"]),
-    "sports": (["Yoga Mat", "Adjustable Dumbbells", "Tennis Racket", "Climbing Chalk Bag", "Jump Rope", "Foam Roller", "Cycling Gloves", "Trail Running Vest"], ["Apex", "Momentum", "Summitline"]),
-    "home": (["Desk Lamp", "Linen Curtains", "Throw Blanket", "Wall Clock", "Scented Candle", "Storage Baskets", "Bath Towel Set", "Area Rug"], ["Nestwell", "Oak & Ember"]),
+    "electronics": (
+        [
+            "Wireless Earbuds",
+            "Bluetooth Speaker",
+            "USB-C Charger",
+            "Smart Watch",
+            "Noise-Cancelling Headphones",
+            "Portable SSD",
+            "Webcam",
+            "E-Reader",
+            "Power Bank",
+            "Mechanical Keyboard",
+        ],
+        ["Voltix", "Sonora", "Nimbus", "Kestrel"],
+    ),
+    "kitchen": (
+        [
+            "Chef's Knife",
+            "Cast Iron Skillet",
+            "French Press",
+            "Stand Mixer",
+            "Cutting Board",
+            "Rice Cooker",
+            "Espresso Grinder",
+            "Blender",
+            "Dutch Oven",
+            "Tea Kettle",
+        ],
+        ["Hearth & Co", "Culina", "Ironleaf"],
+    ),
+    "books": (
+        [
+            "The Quiet Orchard",
+            "Rivers of Glass",
+            "A Field Guide to Clouds",
+            "The Last Cartographer",
+            "Salt and Saffron",
+            "Midnight Ledger",
+            "Learning to Sail",
+            "The Copper Key",
+        ],
+        ["Lanternhouse Press", "Greywing Books"],
+    ),
+    "clothing": (
+        ["Rain Jacket", "Wool Sweater", "Running Shorts", "Denim Jacket", "Linen Shirt", "Hiking Socks", "Puffer Vest", "Canvas Sneakers"],
+        ["Northpeak", "Loom & Thread", "Stride"],
+    ),
+    "sports": (
+        ["Yoga Mat", "Adjustable Dumbbells", "Tennis Racket", "Climbing Chalk Bag", "Jump Rope", "Foam Roller", "Cycling Gloves", "Trail Running Vest"],
+        ["Apex", "Momentum", "Summitline"],
+    ),
+    "home": (
+        ["Desk Lamp", "Linen Curtains", "Throw Blanket", "Wall Clock", "Scented Candle", "Storage Baskets", "Bath Towel Set", "Area Rug"],
+        ["Nestwell", "Oak & Ember"],
+    ),
     "toys": (["Wooden Train Set", "Puzzle 1000 Pieces", "Building Blocks", "Plush Bear", "Kite", "Board Game: Harbor Rush"], ["Playfield", "Tinker Toys Co"]),
     "beauty": (["Face Moisturizer", "Sunscreen SPF 50", "Lip Balm Trio", "Shampoo Bar", "Hand Cream", "Clay Mask"], ["Glowry", "Pure Fern"]),
     "garden": (["Garden Hose", "Pruning Shears", "Raised Bed Kit", "Seed Starter Tray", "Watering Can", "Solar Path Lights"], ["GreenThumb", "Verdant"]),
     "office": (["Notebook Set", "Ergonomic Chair Cushion", "Gel Pens 12-pack", "Monitor Stand", "Desk Organizer", "Whiteboard"], ["Paperloft", "Deskwise"]),
 }
-_PRICE = {"electronics": (19, 320), "kitchen": (12, 260), "books": (9, 35), "clothing": (15, 160), "sports": (8, 180), "home": (10, 220), "toys": (8, 90), "beauty": (5, 45), "garden": (9, 140), "office": (4, 120)}
-_REVIEW_TITLES = {1: ["Broke after a week", "Very disappointed", "Not as described"], 2: ["Meh", "Below expectations"], 3: ["It's okay", "Does the job"], 4: ["Pretty good", "Solid purchase"], 5: ["Love it!", "Excellent", "Exactly what I needed"]}
+_PRICE = {
+    "electronics": (19, 320),
+    "kitchen": (12, 260),
+    "books": (9, 35),
+    "clothing": (15, 160),
+    "sports": (8, 180),
+    "home": (10, 220),
+    "toys": (8, 90),
+    "beauty": (5, 45),
+    "garden": (9, 140),
+    "office": (4, 120),
+}
+_REVIEW_TITLES = {
+    1: ["Broke after a week", "Very disappointed", "Not as described"],
+    2: ["Meh", "Below expectations"],
+    3: ["It's okay", "Does the job"],
+    4: ["Pretty good", "Solid purchase"],
+    5: ["Love it!", "Excellent", "Exactly what I needed"],
+}
 
 
 def seed(gen: Gen) -> None:
@@ -808,8 +898,13 @@ def seed(gen: Gen) -> None:
                 lo, hi = _PRICE[category]
                 price = round(rng.uniform(lo, hi), 0) - 0.01
                 pid = gen.insert(
-                    "shopping_products", name=f"{brand} {name}", brand=brand, category=category, price=price,
-                    stock=rng.choice([0, 3, 8, 15, 25, 40, 60]), description=fake.sentence(nb_words=12),
+                    "shopping_products",
+                    name=f"{brand} {name}",
+                    brand=brand,
+                    category=category,
+                    price=price,
+                    stock=rng.choice([0, 3, 8, 15, 25, 40, 60]),
+                    description=fake.sentence(nb_words=12),
                 )
                 product_ids.append((pid, price))
     # Orders: the user has a history of ~18 orders in every status; others have a few each.
@@ -828,10 +923,14 @@ def seed(gen: Gen) -> None:
             items = rng.sample(product_ids, rng.randint(1, 3))
             qtys = [rng.choice([1, 1, 1, 2, 3]) for _ in items]
             oid = gen.insert(
-                "shopping_orders", user_id=person["id"], address_id=rng.randint(1, 2) if is_user else None,
-                payment_card_id=rng.randint(1, 3) if is_user else None, status=status,
+                "shopping_orders",
+                user_id=person["id"],
+                address_id=rng.randint(1, 2) if is_user else None,
+                payment_card_id=rng.randint(1, 3) if is_user else None,
+                status=status,
                 total=round(sum(p * q for (_, p), q in zip(items, qtys)), 2),
-                created_at=created.isoformat(timespec="seconds"), delivered_at=delivered.isoformat(timespec="seconds") if delivered else None,
+                created_at=created.isoformat(timespec="seconds"),
+                delivered_at=delivered.isoformat(timespec="seconds") if delivered else None,
             )
             for (pid, price), q in zip(items, qtys):
                 iid = gen.insert("shopping_order_items", order_id=oid, user_id=person["id"], product_id=pid, quantity=q, unit_price=price)
@@ -845,10 +944,26 @@ def seed(gen: Gen) -> None:
                         (pid, person["id"], rating, rng.choice(_REVIEW_TITLES[rating]), fake.sentence(nb_words=14), ts, ts),
                     )
                 if is_user and rng.random() < 0.12:
-                    gen.insert("shopping_returns", user_id=person["id"], order_item_id=iid, quantity=1, reason=rng.choice(["Too small", "Changed my mind", "Arrived damaged"]), status=rng.choice(["received", "refunded"]), created_at=min(delivered + timedelta(days=3), now - timedelta(hours=1)).isoformat(timespec="seconds"))
+                    gen.insert(
+                        "shopping_returns",
+                        user_id=person["id"],
+                        order_item_id=iid,
+                        quantity=1,
+                        reason=rng.choice(["Too small", "Changed my mind", "Arrived damaged"]),
+                        status=rng.choice(["received", "refunded"]),
+                        created_at=min(delivered + timedelta(days=3), now - timedelta(hours=1)).isoformat(timespec="seconds"),
+                    )
         for pid, _ in rng.sample(product_ids, 9 if is_user else rng.randint(0, 3)):
-            gen.insert("shopping_wishlist", user_id=person["id"], product_id=pid, added_at=(now - timedelta(days=rng.randint(1, 120))).isoformat(timespec="seconds"))
+            gen.insert(
+                "shopping_wishlist", user_id=person["id"], product_id=pid, added_at=(now - timedelta(days=rng.randint(1, 120))).isoformat(timespec="seconds")
+            )
         if is_user:
             in_stock = [r[0] for r in gen.db.execute("SELECT id FROM shopping_products WHERE stock > 0 ORDER BY id")]
             for pid in rng.sample(in_stock, 2):
-                gen.insert("shopping_cart_items", user_id=person["id"], product_id=pid, quantity=1, added_at=(now - timedelta(days=rng.randint(1, 10))).isoformat(timespec="seconds"))
+                gen.insert(
+                    "shopping_cart_items",
+                    user_id=person["id"],
+                    product_id=pid,
+                    quantity=1,
+                    added_at=(now - timedelta(days=rng.randint(1, 10))).isoformat(timespec="seconds"),
+                )

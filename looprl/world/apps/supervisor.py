@@ -105,7 +105,9 @@ def complete_task(ctx: Ctx, answer: Any = None, status: Literal["success", "fail
     try:
         encoded = json.dumps(answer)
     except TypeError:
-        raise ApiError(422, "Invalid value for parameter(s): answer.", errors=[{"parameter": "answer", "error": "must be JSON: a number, string, boolean, list or object"}]) from None
+        raise ApiError(
+            422, "Invalid value for parameter(s): answer.", errors=[{"parameter": "answer", "error": "must be JSON: a number, string, boolean, list or object"}]
+        ) from None
     ctx.db.execute("UPDATE supervisor_task SET completed = 1, status = ?, answer = ? WHERE id = 1", (status, encoded))
     return {"message": "Task marked complete."}
 

@@ -315,10 +315,18 @@ def update_task(
     values: dict[str, Any] = {k: v for k, v in (("title", title), ("notes", notes), ("due_date", due_date), ("priority", priority)) if v is not None}
     if clear_due_date:
         if due_date is not None:
-            raise ApiError(422, "Invalid value for parameter(s): clear_due_date.", errors=[{"parameter": "clear_due_date", "error": "cannot be true when due_date is given"}])
+            raise ApiError(
+                422,
+                "Invalid value for parameter(s): clear_due_date.",
+                errors=[{"parameter": "clear_due_date", "error": "cannot be true when due_date is given"}],
+            )
         values["due_date"] = None
     if not values:
-        raise ApiError(422, "Invalid value for parameter(s): title, notes, due_date, priority.", errors=[{"parameter": "title", "error": "give at least one field to change"}])
+        raise ApiError(
+            422,
+            "Invalid value for parameter(s): title, notes, due_date, priority.",
+            errors=[{"parameter": "title", "error": "give at least one field to change"}],
+        )
     ctx.update("todo_tasks", task_id, **values)
     return {"message": "Task updated."}
 
@@ -421,10 +429,45 @@ def count_tasks(ctx: Ctx, access_token: str, list_id: int | None = None, complet
 
 _LISTS = ["Home", "Work", "Errands", "Health", "Garden", "Travel prep"]
 _TASKS = {
-    "Home": ["Fix the leaking tap", "Clean the gutters", "Replace smoke detector batteries", "Sort the garage", "Vacuum the stairs", "Descale the kettle", "Hang the new shelves", "Wash the windows"],
-    "Work": ["Prepare the quarterly report", "Review pull requests", "Book the team offsite", "Update the roadmap slides", "Send invoices", "Plan the sprint demo", "Write the onboarding guide", "Renew the software licenses"],
-    "Errands": ["Pick up dry cleaning", "Return library books", "Buy a birthday card", "Mail the package", "Renew the car registration", "Get the bike serviced", "Drop off donations", "Collect the prescription"],
-    "Health": ["Book a dentist appointment", "Schedule the annual checkup", "Refill vitamins", "Go for a 5k run", "Order new contact lenses", "Try the yoga class", "Meal-prep for the week"],
+    "Home": [
+        "Fix the leaking tap",
+        "Clean the gutters",
+        "Replace smoke detector batteries",
+        "Sort the garage",
+        "Vacuum the stairs",
+        "Descale the kettle",
+        "Hang the new shelves",
+        "Wash the windows",
+    ],
+    "Work": [
+        "Prepare the quarterly report",
+        "Review pull requests",
+        "Book the team offsite",
+        "Update the roadmap slides",
+        "Send invoices",
+        "Plan the sprint demo",
+        "Write the onboarding guide",
+        "Renew the software licenses",
+    ],
+    "Errands": [
+        "Pick up dry cleaning",
+        "Return library books",
+        "Buy a birthday card",
+        "Mail the package",
+        "Renew the car registration",
+        "Get the bike serviced",
+        "Drop off donations",
+        "Collect the prescription",
+    ],
+    "Health": [
+        "Book a dentist appointment",
+        "Schedule the annual checkup",
+        "Refill vitamins",
+        "Go for a 5k run",
+        "Order new contact lenses",
+        "Try the yoga class",
+        "Meal-prep for the week",
+    ],
     "Garden": ["Plant the tomatoes", "Mow the lawn", "Prune the roses", "Fix the fence panel", "Buy compost", "Water the seedlings"],
     "Travel prep": ["Renew the passport", "Book airport parking", "Buy travel insurance", "Exchange currency", "Pack the chargers", "Check in online"],
 }

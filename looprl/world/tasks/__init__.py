@@ -342,8 +342,9 @@ def split_scenarios(split: str) -> list[str]:
     return sorted(name for name, sdef in scenarios().items() if sdef.split == source)
 
 
-def load_tasks(split: str | None = None, *, difficulties: list[int] | None = None,
-               instances: int = CANONICAL_INSTANCES, start: int = 1, scenarios: list[str] | None = None) -> list[Task]:
+def load_tasks(
+    split: str | None = None, *, difficulties: list[int] | None = None, instances: int = CANONICAL_INSTANCES, start: int = 1, scenarios: list[str] | None = None
+) -> list[Task]:
     """The tasks of a split (every canonical split when None): instances ``start .. start +
     instances - 1`` of each of its scenarios (instances 1-3 by default), optionally only some
     difficulties or some scenarios. ``heldout`` gives held-out instances of the training scenarios."""

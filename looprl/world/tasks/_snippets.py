@@ -16,8 +16,7 @@ from looprl.world.state import MAIN_USER_ID
 def login(*apps: str) -> str:
     """Code that logs in to each app as the supervisor, leaving ``<app>_token`` variables."""
     code = (
-        'passwords = {a["account_name"]: a["password"] for a in apis.supervisor.show_account_passwords()}\n'
-        'my_email = apis.supervisor.show_profile()["email"]\n'
+        'passwords = {a["account_name"]: a["password"] for a in apis.supervisor.show_account_passwords()}\nmy_email = apis.supervisor.show_profile()["email"]\n'
     )
     for app in apps:
         code += f'{app}_token = apis.{app}.login(username=my_email, password=passwords["{app}"])["access_token"]\n'
@@ -64,9 +63,7 @@ def inserts_where(**values: Any) -> Predicate:
 def updates_of(ids: Iterable[int], columns: Iterable[str]) -> Predicate:
     """Changes to the rows with these ids, touching only these columns (no inserts or deletes)."""
     ids, columns = frozenset(ids), frozenset(columns)
-    return lambda b, a: (
-        b is not None and a is not None and b["id"] in ids and all(b[k] == a[k] for k in b if k not in columns)
-    )
+    return lambda b, a: b is not None and a is not None and b["id"] in ids and all(b[k] == a[k] for k in b if k not in columns)
 
 
 def norm(text: Any) -> str:

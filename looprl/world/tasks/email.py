@@ -48,10 +48,13 @@ def email_count_from_sender(view: BaseView) -> TaskSpec:
     folder = "inbox" if rng.random() < 0.7 else "archive"
     row = rng.choice(folder_senders(view, folder))  # every base world has mail in both folders
     sender, count = row["sender_email"], row["n"]
-    solution = header("email") + f"""\
+    solution = (
+        header("email")
+        + f"""\
 emails = collect(apis.email.show_emails, access_token=email_token, folder="{folder}", sender_email="{sender}")
 apis.supervisor.complete_task(answer=len(emails))
 """
+    )
     instruction = view.phrase(
         [
             "How many emails from {sender} are in my {folder} right now?",
@@ -59,7 +62,8 @@ apis.supervisor.complete_task(answer=len(emails))
             "What's the number of messages from {sender} sitting in my email {folder}?",
             "Tell me how many emails {sender} has sent me that are now in my {folder}.",
         ],
-        sender=sender, folder=folder,
+        sender=sender,
+        folder=folder,
     )
     return TaskSpec(instruction=instruction, solution=solution, difficulty=1, answer=count)
 
@@ -89,18 +93,26 @@ def email_reply_latest_from_contact(view: BaseView) -> TaskSpec:
         "SELECT thread_id FROM email_messages WHERE user_id = ? AND folder = 'inbox' AND sender_email = ? ORDER BY sent_at DESC, id DESC LIMIT 1",
         (view.user_id, c["email"]),
     )
-    solution = header("phone", "email") + _FIND_CONTACT.format(name=name) + f"""\
+    solution = (
+        header("phone", "email")
+        + _FIND_CONTACT.format(name=name)
+        + f"""\
 emails = apis.email.show_emails(access_token=email_token, folder="inbox", sender_email=contact["email"], sort_by="-sent_at", page_limit=1)
 apis.email.reply_to_email(access_token=email_token, email_id=emails[0]["email_id"], body={text!r})
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         sent = sent_copies(ctx)
         reply = sent[0] if len(sent) == 1 else None
         return [
             check("exactly one email was sent", len(sent) == 1, f"{len(sent)} emails sent"),
-            check("it is a reply in the latest email's thread", reply is not None and reply["thread_id"] == thread, "not in the thread of the latest email from the contact"),
+            check(
+                "it is a reply in the latest email's thread",
+                reply is not None and reply["thread_id"] == thread,
+                "not in the thread of the latest email from the contact",
+            ),
             check("it goes to the contact", reply is not None and reply["to_emails"].split(",") == [c["email"]], f"expected to {c['email']}"),
             check("it says what was asked", reply is not None and norm(text) in norm(reply["body"]), f"body should contain {text!r}"),
         ]
@@ -112,7 +124,8 @@ apis.supervisor.complete_task()
             'Find the newest email {name} sent me (in my inbox) and reply to it saying "{text}"',
             'Send a reply to the last message from {name} in my inbox. The reply should say: "{text}"',
         ],
-        name=name, text=text,
+        name=name,
+        text=text,
     )
     return TaskSpec(
         instruction=instruction,
@@ -144,14 +157,13 @@ def email_label_sender(view: BaseView) -> TaskSpec:
     rows = view.all("SELECT id, labels FROM email_messages WHERE user_id = ? AND folder = 'inbox' AND sender_email = ? ORDER BY id", (view.user_id, sender))
     ids = [r["id"] for r in rows]
     mine = {r["name"] for r in view.all("SELECT name FROM email_labels WHERE user_id = ?", (view.user_id,))}
-    labels = [
-        name for name in _SERVICE_LABELS.get(sender, _PEOPLE_LABELS)
-        if name not in mine or any(name not in r["labels"].split(",") for r in rows)
-    ]
+    labels = [name for name in _SERVICE_LABELS.get(sender, _PEOPLE_LABELS) if name not in mine or any(name not in r["labels"].split(",") for r in rows)]
     if not labels:  # the sender's mail already carries every label that fits it: file it under a new one
         labels = [name for name in _PEOPLE_LABELS if name not in mine]
     label = rng.choice(labels)
-    solution = header("email") + f"""\
+    solution = (
+        header("email")
+        + f"""\
 if not any(l["name"] == "{label}" for l in apis.email.show_labels(access_token=email_token)):
     apis.email.create_label(access_token=email_token, name="{label}")
 for e in collect(apis.email.show_emails, access_token=email_token, folder="inbox", sender_email="{sender}"):
@@ -159,6 +171,7 @@ for e in collect(apis.email.show_emails, access_token=email_token, folder="inbox
         apis.email.add_email_label(access_token=email_token, email_id=e["email_id"], label="{label}")
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         after = ctx.after_all(f"SELECT id, labels FROM email_messages WHERE id IN ({','.join('?' * len(ids))})", tuple(ids))
@@ -175,7 +188,8 @@ apis.supervisor.complete_task()
             "I want every message {sender} sent to my inbox tagged with the label '{label}'; create that label if needed.",
             "Go through my inbox and add the '{label}' label to each email from {sender} (if there is no such label, create it).",
         ],
-        label=label, sender=sender,
+        label=label,
+        sender=sender,
     )
     return TaskSpec(
         instruction=instruction,
@@ -194,14 +208,19 @@ def email_send_draft_to_contact(view: BaseView) -> TaskSpec:
     draft = rng.choice([d for d in drafts if sum(x["subject"] == d["subject"] for x in drafts) == 1])  # every world has 3 distinct drafts
     c = rng.choice([c for c in named_contacts(view) if c["email"] != draft["to_emails"]])
     name, draft_id = c["name"], draft["id"]
-    solution = header("email", "phone") + f"""\
+    solution = (
+        header("email", "phone")
+        + f"""\
 drafts = collect(apis.email.show_emails, access_token=email_token, folder="drafts")
-draft = next(d for d in drafts if d["subject"] == {draft['subject']!r})
-""" + _FIND_CONTACT.format(name=name) + """\
+draft = next(d for d in drafts if d["subject"] == {draft["subject"]!r})
+"""
+        + _FIND_CONTACT.format(name=name)
+        + """\
 apis.email.update_draft(access_token=email_token, email_id=draft["email_id"], to_emails=[contact["email"]])
 apis.email.send_draft(access_token=email_token, email_id=draft["email_id"])
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         row = ctx.after_one("SELECT * FROM email_messages WHERE id = ?", (draft_id,))
@@ -219,7 +238,8 @@ apis.supervisor.complete_task()
             "I have a draft called '{subject}'. Make {name} its only recipient and send it off.",
             "Please send the draft email '{subject}' to {name}; whoever it is addressed to now should be replaced by {name}.",
         ],
-        subject=draft["subject"], name=name,
+        subject=draft["subject"],
+        name=name,
     )
     return TaskSpec(
         instruction=instruction,

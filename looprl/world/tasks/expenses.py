@@ -34,7 +34,9 @@ def find_group(name: str) -> str:
 
 def member_names(view: BaseView, group_id: int) -> dict[int, str]:
     """The group's members (the user included) whose full name no other member of the group has."""
-    names = {r["user_id"]: full_name(view, r["user_id"]) for r in view.all("SELECT user_id FROM expenses_members WHERE group_id = ? ORDER BY user_id", (group_id,))}
+    names = {
+        r["user_id"]: full_name(view, r["user_id"]) for r in view.all("SELECT user_id FROM expenses_members WHERE group_id = ? ORDER BY user_id", (group_id,))
+    }
     return {uid: name for uid, name in names.items() if list(names.values()).count(name) == 1}
 
 
@@ -49,23 +51,27 @@ def expenses_group_balance(view: BaseView) -> TaskSpec:
         who, answer = None, bal[MAIN_USER_ID]
         solution = header("expenses") + find_group(g["name"]) + 'apis.supervisor.complete_task(answer=group["your_balance"])\n'
         templates = [
-            "What is my balance in my \"{group}\" group on expenses? Give a positive number if I am owed money and a negative one if I owe.",
-            "On expenses, what's my net balance in the \"{group}\" group? Answer with a signed amount: positive when the group owes me, negative when I owe.",
-            "Tell me where I stand in my \"{group}\" expenses group: my balance as a number, negative if I owe money, positive if I'm owed.",
-            "How much am I up or down in the \"{group}\" group on expenses? Reply with my balance (negative means I owe).",
+            'What is my balance in my "{group}" group on expenses? Give a positive number if I am owed money and a negative one if I owe.',
+            'On expenses, what\'s my net balance in the "{group}" group? Answer with a signed amount: positive when the group owes me, negative when I owe.',
+            'Tell me where I stand in my "{group}" expenses group: my balance as a number, negative if I owe money, positive if I\'m owed.',
+            'How much am I up or down in the "{group}" group on expenses? Reply with my balance (negative means I owe).',
         ]
     else:
         uid = rng.choice(sorted(others))
         who, answer = others[uid], bal[uid]
-        solution = header("expenses") + find_group(g["name"]) + (
-            'members = apis.expenses.show_balances(access_token=expenses_token, group_id=group["group_id"])\n'
-            f'apis.supervisor.complete_task(answer=next(m["balance"] for m in members if m["name"] == "{who}"))\n'
+        solution = (
+            header("expenses")
+            + find_group(g["name"])
+            + (
+                'members = apis.expenses.show_balances(access_token=expenses_token, group_id=group["group_id"])\n'
+                f'apis.supervisor.complete_task(answer=next(m["balance"] for m in members if m["name"] == "{who}"))\n'
+            )
         )
         templates = [
-            "What is {who}'s balance in my \"{group}\" group on expenses? Give a positive number if they are owed money and a negative one if they owe.",
-            "On expenses, what's the net balance of {who} in the \"{group}\" group? Answer with a signed amount: positive when the group owes them, negative when they owe.",
-            "In my \"{group}\" expenses group, where does {who} stand? Give their balance as a number, negative if they owe money, positive if they're owed.",
-            "How much is {who} up or down in the \"{group}\" group on expenses? Reply with their balance (negative means they owe).",
+            'What is {who}\'s balance in my "{group}" group on expenses? Give a positive number if they are owed money and a negative one if they owe.',
+            'On expenses, what\'s the net balance of {who} in the "{group}" group? Answer with a signed amount: positive when the group owes them, negative when they owe.',
+            'In my "{group}" expenses group, where does {who} stand? Give their balance as a number, negative if they owe money, positive if they\'re owed.',
+            'How much is {who} up or down in the "{group}" group on expenses? Reply with their balance (negative means they owe).',
         ]
     instruction = view.phrase(templates, group=g["name"], who=who)
     return TaskSpec(instruction=instruction, solution=solution, difficulty=1, answer=answer)
@@ -95,27 +101,31 @@ def expenses_who_owes_most(view: BaseView) -> TaskSpec:
     else:
         answer, read = abs(balance), 'abs(top["balance"])'
     keep = ' if m["email"] != my_email' if without_me else ""
-    solution = header("expenses") + find_group(g["name"]) + (
-        f'members = [m for m in apis.expenses.show_balances(access_token=expenses_token, group_id=group["group_id"]){keep}]\n'
-        f'top = {"min" if direction == "owes" else "max"}(members, key=lambda m: m["balance"])\n'
-        f"apis.supervisor.complete_task(answer={read})\n"
+    solution = (
+        header("expenses")
+        + find_group(g["name"])
+        + (
+            f'members = [m for m in apis.expenses.show_balances(access_token=expenses_token, group_id=group["group_id"]){keep}]\n'
+            f'top = {"min" if direction == "owes" else "max"}(members, key=lambda m: m["balance"])\n'
+            f"apis.supervisor.complete_task(answer={read})\n"
+        )
     )
     amount_reply = "how much they owe, as a positive number" if direction == "owes" else "how much they are owed, as a positive number"
     reply = {"email": "their email address", "name": "their full name", "amount": amount_reply}[field]
     scope = " Leave me out: only the other members count." if without_me else ""
     if direction == "owes":
         templates = [
-            "Who owes the most money in my \"{group}\" group on expenses?{scope} Answer with {reply}.",
-            "In my \"{group}\" expenses group, which member is deepest in debt to the group?{scope} Reply with {reply}.",
-            "Find the member of my \"{group}\" group on expenses with the most negative balance.{scope} Give me {reply}.",
-            "Of everyone in the \"{group}\" group on expenses, who owes the group the most?{scope} I need {reply}.",
+            'Who owes the most money in my "{group}" group on expenses?{scope} Answer with {reply}.',
+            'In my "{group}" expenses group, which member is deepest in debt to the group?{scope} Reply with {reply}.',
+            'Find the member of my "{group}" group on expenses with the most negative balance.{scope} Give me {reply}.',
+            'Of everyone in the "{group}" group on expenses, who owes the group the most?{scope} I need {reply}.',
         ]
     else:
         templates = [
-            "Who is owed the most money in my \"{group}\" group on expenses?{scope} Answer with {reply}.",
-            "In my \"{group}\" expenses group, which member is the group most in debt to?{scope} Reply with {reply}.",
-            "Find the member of my \"{group}\" group on expenses with the highest positive balance.{scope} Give me {reply}.",
-            "Of everyone in the \"{group}\" group on expenses, who should get back the most money?{scope} I need {reply}.",
+            'Who is owed the most money in my "{group}" group on expenses?{scope} Answer with {reply}.',
+            'In my "{group}" expenses group, which member is the group most in debt to?{scope} Reply with {reply}.',
+            'Find the member of my "{group}" group on expenses with the highest positive balance.{scope} Give me {reply}.',
+            'Of everyone in the "{group}" group on expenses, who should get back the most money?{scope} I need {reply}.',
         ]
     instruction = view.phrase(templates, group=g["name"], reply=reply, scope=scope)
     return TaskSpec(instruction=instruction, solution=solution, difficulty=2, answer=answer)
@@ -144,9 +154,13 @@ def expenses_add_shared(view: BaseView) -> TaskSpec:
     amount = round(rng.uniform(low, high), 2)
     day = (view.now.date() - timedelta(days=rng.randint(0, 20))).isoformat()
     members = sorted(r["user_id"] for r in view.all("SELECT user_id FROM expenses_members WHERE group_id = ?", (g["id"],)))
-    solution = header("expenses") + find_group(g["name"]) + (
-        f'apis.expenses.add_expense(access_token=expenses_token, group_id=group["group_id"], description="{desc}", amount={amount}, category="{category}", date="{day}")\n'
-        "apis.supervisor.complete_task()\n"
+    solution = (
+        header("expenses")
+        + find_group(g["name"])
+        + (
+            f'apis.expenses.add_expense(access_token=expenses_token, group_id=group["group_id"], description="{desc}", amount={amount}, category="{category}", date="{day}")\n'
+            "apis.supervisor.complete_task()\n"
+        )
     )
 
     def checks(ctx):
@@ -170,12 +184,16 @@ def expenses_add_shared(view: BaseView) -> TaskSpec:
 
     instruction = view.phrase(
         [
-            "Add a ${amount:.2f} expense \"{desc}\" that I paid on {day} to my \"{group}\" group on expenses, category {category}, split equally among everyone in the group.",
-            "I paid ${amount:.2f} for \"{desc}\" on {day}. Put it in my \"{group}\" group on expenses under the {category} category, shared equally by all members.",
-            "On expenses, record in the \"{group}\" group an expense \"{desc}\" of ${amount:.2f}, paid by me on {day}, category {category}, with an equal split among all members.",
-            "Log \"{desc}\" (${amount:.2f}, {category}, dated {day}) in my \"{group}\" expenses group: I paid, and everyone in the group shares it equally.",
+            'Add a ${amount:.2f} expense "{desc}" that I paid on {day} to my "{group}" group on expenses, category {category}, split equally among everyone in the group.',
+            'I paid ${amount:.2f} for "{desc}" on {day}. Put it in my "{group}" group on expenses under the {category} category, shared equally by all members.',
+            'On expenses, record in the "{group}" group an expense "{desc}" of ${amount:.2f}, paid by me on {day}, category {category}, with an equal split among all members.',
+            'Log "{desc}" (${amount:.2f}, {category}, dated {day}) in my "{group}" expenses group: I paid, and everyone in the group shares it equally.',
         ],
-        amount=amount, desc=desc, day=day, group=g["name"], category=category,
+        amount=amount,
+        desc=desc,
+        day=day,
+        group=g["name"],
+        category=category,
     )
     return TaskSpec(
         instruction=instruction,
@@ -202,11 +220,15 @@ def expenses_settle_with(view: BaseView) -> TaskSpec:
     name = full_name(view, uid)
     payer, payee = (MAIN_USER_ID, uid) if mine < 0 else (uid, MAIN_USER_ID)
     amount = round(min(abs(mine), abs(theirs)), 2)
-    solution = header("expenses") + find_group(g["name"]) + (
-        'members = apis.expenses.show_group(access_token=expenses_token, group_id=group["group_id"])["members"]\n'
-        f'member = next(m for m in members if m["name"] == "{name}")\n'
-        'apis.expenses.settle_up(access_token=expenses_token, group_id=group["group_id"], with_email=member["email"])\n'
-        "apis.supervisor.complete_task()\n"
+    solution = (
+        header("expenses")
+        + find_group(g["name"])
+        + (
+            'members = apis.expenses.show_group(access_token=expenses_token, group_id=group["group_id"])["members"]\n'
+            f'member = next(m for m in members if m["name"] == "{name}")\n'
+            'apis.expenses.settle_up(access_token=expenses_token, group_id=group["group_id"], with_email=member["email"])\n'
+            "apis.supervisor.complete_task()\n"
+        )
     )
 
     def checks(ctx):
@@ -220,12 +242,13 @@ def expenses_settle_with(view: BaseView) -> TaskSpec:
 
     instruction = view.phrase(
         [
-            "Settle up with {name} in my \"{group}\" group on expenses.",
-            "In my \"{group}\" expenses group, settle my balance with {name}.",
-            "Record the settle-up payment between me and {name} in the \"{group}\" group on expenses.",
-            "{name} and I need to square up in our \"{group}\" group on expenses; please settle up with them there.",
+            'Settle up with {name} in my "{group}" group on expenses.',
+            'In my "{group}" expenses group, settle my balance with {name}.',
+            'Record the settle-up payment between me and {name} in the "{group}" group on expenses.',
+            '{name} and I need to square up in our "{group}" group on expenses; please settle up with them there.',
         ],
-        name=name, group=g["name"],
+        name=name,
+        group=g["name"],
     )
     return TaskSpec(
         instruction=instruction,

@@ -54,8 +54,7 @@ def files_count_extension(view: BaseView) -> TaskSpec:
             "Tell me how many {ext} files I have that were modified on or after {since}.",
         ]
     solution = header("files") + (
-        f'found = collect(apis.files.search_files, access_token=files_token, extension="{ext}"{extra})\n'
-        "apis.supervisor.complete_task(answer=len(found))\n"
+        f'found = collect(apis.files.search_files, access_token=files_token, extension="{ext}"{extra})\napis.supervisor.complete_task(answer=len(found))\n'
     )
     instruction = view.phrase(templates, ext=ext, since=since)
     return TaskSpec(instruction=instruction, solution=solution, difficulty=1, answer=count)
@@ -71,7 +70,8 @@ def files_gather_extension(view: BaseView) -> TaskSpec:
     rng = view.rng
     root = view.scalar("SELECT id FROM files_folders WHERE user_id = ? AND parent_id IS NULL", (view.user_id,))
     options = {
-        e: fs for e, fs in files_by_ext(view).items()
+        e: fs
+        for e, fs in files_by_ext(view).items()
         if 2 <= len(fs) <= 12 and len({f["name"].lower() for f in fs}) == len(fs) and any(f["folder_id"] != root for f in fs)
     }
     ext = rng.choice(list(options))
@@ -82,10 +82,10 @@ def files_gather_extension(view: BaseView) -> TaskSpec:
     if parent is None:
         make = f'folder = apis.files.create_folder(access_token=files_token, name="{folder}")\n'
         templates = [
-            "Create a folder named \"{folder}\" at the top level of my file storage and move all my .{ext} files into it.",
-            "Make a new top-level folder \"{folder}\" in my files and put every .{ext} file I have in it.",
-            "Gather all my .{ext} files, from every folder, into a new folder called \"{folder}\" at the root of my storage.",
-            "I want all my {ext} files in one place: a new folder \"{folder}\" directly under the root. Create it and move them there.",
+            'Create a folder named "{folder}" at the top level of my file storage and move all my .{ext} files into it.',
+            'Make a new top-level folder "{folder}" in my files and put every .{ext} file I have in it.',
+            'Gather all my .{ext} files, from every folder, into a new folder called "{folder}" at the root of my storage.',
+            'I want all my {ext} files in one place: a new folder "{folder}" directly under the root. Create it and move them there.',
         ]
     else:
         make = (
@@ -93,26 +93,35 @@ def files_gather_extension(view: BaseView) -> TaskSpec:
             f'folder = apis.files.create_folder(access_token=files_token, name="{folder}", parent_folder_id=parent["folder_id"])\n'
         )
         templates = [
-            "Create a folder named \"{folder}\" inside my top-level \"{parent}\" folder and move all my .{ext} files into it.",
-            "Make a new folder \"{folder}\" in /{parent} of my files and put every .{ext} file I have in it.",
-            "Gather all my .{ext} files, from every folder, into a new folder called \"{folder}\" under \"{parent}\" (the one at the root).",
-            "I want all my {ext} files in one place: a new folder \"{folder}\" within my \"{parent}\" folder. Create it and move them there.",
+            'Create a folder named "{folder}" inside my top-level "{parent}" folder and move all my .{ext} files into it.',
+            'Make a new folder "{folder}" in /{parent} of my files and put every .{ext} file I have in it.',
+            'Gather all my .{ext} files, from every folder, into a new folder called "{folder}" under "{parent}" (the one at the root).',
+            'I want all my {ext} files in one place: a new folder "{folder}" within my "{parent}" folder. Create it and move them there.',
         ]
-    solution = header("files") + make + (
-        f'for f in collect(apis.files.search_files, access_token=files_token, extension="{ext}"):\n'
-        '    apis.files.move_file(access_token=files_token, file_id=f["file_id"], folder_id=folder["folder_id"])\n'
-        "apis.supervisor.complete_task()\n"
+    solution = (
+        header("files")
+        + make
+        + (
+            f'for f in collect(apis.files.search_files, access_token=files_token, extension="{ext}"):\n'
+            '    apis.files.move_file(access_token=files_token, file_id=f["file_id"], folder_id=folder["folder_id"])\n'
+            "apis.supervisor.complete_task()\n"
+        )
     )
 
     def checks(ctx):
         new = [r for r in ctx.diff.added.get("files_folders", []) if r["name"].strip().lower() == folder.lower()]
         root_id = ctx.after_one("SELECT id FROM files_folders WHERE user_id = 1 AND parent_id IS NULL")["id"]
-        parent_id = root_id if parent is None else ctx.after_one("SELECT id FROM files_folders WHERE user_id = 1 AND parent_id = ? AND name = ?", (root_id, parent))["id"]
+        parent_id = (
+            root_id
+            if parent is None
+            else ctx.after_one("SELECT id FROM files_folders WHERE user_id = 1 AND parent_id = ? AND name = ?", (root_id, parent))["id"]
+        )
         fid = new[0]["id"] if len(new) == 1 else None
         where = {r["id"]: r["folder_id"] for r in ctx.after_all(f"SELECT id, folder_id FROM files_files WHERE id IN ({','.join('?' * len(ids))})", tuple(ids))}
         return [
             check(
-                "the folder exists where asked", fid is not None and new[0]["parent_id"] == parent_id,
+                "the folder exists where asked",
+                fid is not None and new[0]["parent_id"] == parent_id,
                 f"new folders: {[r['name'] for r in ctx.diff.added.get('files_folders', [])]}, expected one in {'/' + (parent or '')}",
             ),
             check("every file of the type is in it", fid is not None and all(where.get(i) == fid for i in ids), "some files are missing or elsewhere"),

@@ -25,14 +25,55 @@ def _sent_by_user(ctx, table: str = "email_messages") -> list[dict]:
 
 # A group note's title and the messages its members may be sent.
 _GROUP_NOTES = [
-    ("Book club", ["Book club is on Thursday at 7pm at my place. Bring the book!", "Book club is postponed to next week, same time.", "We picked the next book: finish it by the 20th!"]),
-    ("Hiking crew", ["Hike is on for Saturday, meet at the trailhead at 8am.", "Rain forecast, so the hike moves to Sunday at 9am.", "Carpool for the hike leaves my place at 7:15am."]),
-    ("Board game night", ["Game night moved to Friday at 6:30pm.", "Game night is at Sam's place this time, 7pm.", "Bring snacks to game night, I have the drinks."]),
+    (
+        "Book club",
+        [
+            "Book club is on Thursday at 7pm at my place. Bring the book!",
+            "Book club is postponed to next week, same time.",
+            "We picked the next book: finish it by the 20th!",
+        ],
+    ),
+    (
+        "Hiking crew",
+        [
+            "Hike is on for Saturday, meet at the trailhead at 8am.",
+            "Rain forecast, so the hike moves to Sunday at 9am.",
+            "Carpool for the hike leaves my place at 7:15am.",
+        ],
+    ),
+    (
+        "Board game night",
+        ["Game night moved to Friday at 6:30pm.", "Game night is at Sam's place this time, 7pm.", "Bring snacks to game night, I have the drinks."],
+    ),
     ("Running club", ["Long run on Sunday, 7am at the park gate.", "No club run this week, enjoy the rest!", "Race sign-ups close Friday, don't forget."]),
-    ("Band practice", ["Practice is at the studio on Wednesday at 8pm.", "Practice cancelled tonight, see you next week.", "Gig on the 12th confirmed, learn the new song!"]),
-    ("Climbing group", ["Climbing gym on Tuesday at 6pm, who's in?", "New bouldering wall opens Saturday, let's go at 10am.", "Gym is closed Tuesday, we climb Thursday instead."]),
-    ("Supper club", ["Supper club is at my place on the 30th, bring a dessert.", "This month's supper club theme is Thai food!", "Supper club starts at 7:30pm sharp this time."]),
-    ("Volunteer team", ["Food bank shift on Saturday at 9am, wear closed shoes.", "The park cleanup is on Sunday at 10am, gloves provided.", "Thanks all, we raised $640 at the bake sale!"]),
+    (
+        "Band practice",
+        ["Practice is at the studio on Wednesday at 8pm.", "Practice cancelled tonight, see you next week.", "Gig on the 12th confirmed, learn the new song!"],
+    ),
+    (
+        "Climbing group",
+        [
+            "Climbing gym on Tuesday at 6pm, who's in?",
+            "New bouldering wall opens Saturday, let's go at 10am.",
+            "Gym is closed Tuesday, we climb Thursday instead.",
+        ],
+    ),
+    (
+        "Supper club",
+        [
+            "Supper club is at my place on the 30th, bring a dessert.",
+            "This month's supper club theme is Thai food!",
+            "Supper club starts at 7:30pm sharp this time.",
+        ],
+    ),
+    (
+        "Volunteer team",
+        [
+            "Food bank shift on Saturday at 9am, wear closed shoes.",
+            "The park cleanup is on Sunday at 10am, gloves provided.",
+            "Thanks all, we raised $640 at the bake sale!",
+        ],
+    ),
 ]
 
 
@@ -52,7 +93,9 @@ def multi_text_group_from_note(view: BaseView) -> TaskSpec:
         ts = (ctx.now - timedelta(days=20)).isoformat(timespec="seconds")
         ctx.insert("notes_notes", user_id=ctx.user_id, notebook_id=book_id, title=title, content=content, tags="", pinned=0, created_at=ts, updated_at=ts)
 
-    solution = header("notes", "phone") + f"""\
+    solution = (
+        header("notes", "phone")
+        + f"""\
 found = collect(apis.notes.search_notes, access_token=notes_token, query="{title}")
 note_id = next(n["note_id"] for n in found if n["title"] == "{title}")
 content = apis.notes.show_note(access_token=notes_token, note_id=note_id)["content"]
@@ -63,13 +106,18 @@ for name in names:
     apis.phone.send_text_message(access_token=phone_token, phone_number=contact["phone_number"], message={text!r})
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         sent = _sent_by_user(ctx, "phone_messages")
         reached = {r["other_phone_number"] for r in sent if norm(r["content"]) == norm(text)}
         return [
             check("everyone in the note got the text", numbers <= reached, f"{len(numbers - reached)} of {len(numbers)} not texted"),
-            check("each got it once and nobody else was texted", len(sent) == len(numbers) and {r["other_phone_number"] for r in sent} == set(numbers), f"{len(sent)} texts sent"),
+            check(
+                "each got it once and nobody else was texted",
+                len(sent) == len(numbers) and {r["other_phone_number"] for r in sent} == set(numbers),
+                f"{len(sent)} texts sent",
+            ),
         ]
 
     instruction = view.phrase(
@@ -79,7 +127,8 @@ apis.supervisor.complete_task()
             'Send the text "{text}" to every person named in my "{title}" note.',
             'Look up the people in my "{title}" note in my contacts and text each one: "{text}"',
         ],
-        title=title, text=text,
+        title=title,
+        text=text,
     )
     return TaskSpec(
         instruction=instruction,
@@ -109,7 +158,9 @@ def multi_bill_email_to_todo(view: BaseView) -> TaskSpec:
     )
     amount = re.search(r"\$([\d,]+\.\d{2})", latest["body"]).group(1)
     title = f"Pay {kind} bill"
-    solution = header("email", "todo") + f"""\
+    solution = (
+        header("email", "todo")
+        + f"""\
 import re
 bills = apis.email.search_emails(access_token=email_token, query="{kind} bill", sort_by="-sent_at", page_limit=1)
 body = apis.email.show_email(access_token=email_token, email_id=bills[0]["email_id"])["body"]
@@ -119,6 +170,7 @@ list_id = next(l["list_id"] for l in lists if l["name"] == "{list_name}")
 apis.todo.create_task(access_token=todo_token, list_id=list_id, title="{title}", notes="Amount due: " + amount, due_date="{due}", priority="{priority}")
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         added = ctx.diff.added.get("todo_tasks", [])
@@ -127,8 +179,14 @@ apis.supervisor.complete_task()
         return [
             check("exactly one new task", len(added) == 1, f"{len(added)} new tasks"),
             check("the task has the title", task is not None and norm(task["title"]) == norm(title), f"expected {title!r}"),
-            check("the task is in the right list, due date and priority", task is not None and (task["list_id"], task["due_date"], task["priority"]) == (list_id, due, priority), f"expected {list_name!r}, {due}, {priority}"),
-            check("the notes carry the amount due", task is not None and amount in task["notes"].replace(",", ""), f"expected the amount {amount} in the notes"),
+            check(
+                "the task is in the right list, due date and priority",
+                task is not None and (task["list_id"], task["due_date"], task["priority"]) == (list_id, due, priority),
+                f"expected {list_name!r}, {due}, {priority}",
+            ),
+            check(
+                "the notes carry the amount due", task is not None and amount in task["notes"].replace(",", ""), f"expected the amount {amount} in the notes"
+            ),
         ]
 
     instruction = view.phrase(
@@ -142,7 +200,11 @@ apis.supervisor.complete_task()
             "Add '{title}' to my '{list}' to-do list ({priority} priority, due {due}); look up the amount due in my latest "
             "{kind} bill email and write it in the task's notes like $12.34.",
         ],
-        kind=kind, title=title, list=list_name, due=due, priority=priority,
+        kind=kind,
+        title=title,
+        list=list_name,
+        due=due,
+        priority=priority,
     )
     return TaskSpec(
         instruction=instruction,
@@ -177,7 +239,9 @@ def multi_birthday_gift_tasks(view: BaseView) -> TaskSpec:
     months = [m for m in range(view.now.month + 1, 13) if 2 <= len(expected_tasks(m)) <= 4 and len(set(expected_tasks(m))) == len(expected_tasks(m))]
     month = view.rng.choice(months)
     expected = frozenset(expected_tasks(month))
-    solution = header("phone", "todo") + f"""\
+    solution = (
+        header("phone", "todo")
+        + f"""\
 from datetime import date, timedelta
 lists = collect(apis.todo.show_lists, access_token=todo_token)
 list_id = next(l["list_id"] for l in lists if l["name"] == "{list_name}")
@@ -187,13 +251,18 @@ for c in collect(apis.phone.show_contacts, access_token=phone_token):
         apis.todo.create_task(access_token=todo_token, list_id=list_id, title="Buy a gift for " + c["first_name"] + " " + c["last_name"], due_date=due.isoformat())
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         added = ctx.diff.added.get("todo_tasks", [])
         list_id = ctx.after_one("SELECT id FROM todo_lists WHERE user_id = 1 AND name = ?", (list_name,))["id"]
         got = {(norm(r["title"]), r["due_date"]) for r in added}
         return [
-            check("a gift task for every birthday in the month, on the due date asked", expected <= got, f"{len(expected - got)} of {len(expected)} missing or not due {_LEADS[lead]} the birthday"),
+            check(
+                "a gift task for every birthday in the month, on the due date asked",
+                expected <= got,
+                f"{len(expected - got)} of {len(expected)} missing or not due {_LEADS[lead]} the birthday",
+            ),
             check("no other tasks were added", len(added) == len(expected), f"{len(added)} tasks added, {len(expected)} expected"),
             check("the tasks are in the list asked", bool(added) and all(r["list_id"] == list_id for r in added), f"a task is not in {list_name!r}"),
         ]
@@ -209,7 +278,10 @@ apis.supervisor.complete_task()
             "I want gift reminders for the {month} birthdays among my contacts: one task 'Buy a gift for <first name> "
             "<last name>' per person in the '{list}' to-do list, each due {lead} their birthday in {year}.",
         ],
-        month=date(year, month, 1).strftime("%B"), list=list_name, lead=_LEADS[lead], year=year,
+        month=date(year, month, 1).strftime("%B"),
+        list=list_name,
+        lead=_LEADS[lead],
+        year=year,
     )
     return TaskSpec(
         instruction=instruction,
@@ -234,9 +306,7 @@ _FORWARD_NOTES = [
 @scenario("multi_forward_bill_to_roommates", split="test_normal", apps=("email", "phone"))
 def multi_forward_bill_to_roommates(view: BaseView) -> TaskSpec:
     """Forward a given month's bill to the contacts marked as roommates (optionally with a note)."""
-    roommates = frozenset(
-        r["email"] for r in view.all("SELECT email FROM phone_contacts WHERE user_id = ? AND relationship = 'roommate'", (view.user_id,))
-    )
+    roommates = frozenset(r["email"] for r in view.all("SELECT email FROM phone_contacts WHERE user_id = ? AND relationship = 'roommate'", (view.user_id,)))
     bills = view.all(
         "SELECT id, thread_id, subject FROM email_messages WHERE user_id = ? AND subject LIKE '%bill for %' AND folder != 'trash' ORDER BY id",
         (view.user_id,),
@@ -246,21 +316,32 @@ def multi_forward_bill_to_roommates(view: BaseView) -> TaskSpec:
     month = original["subject"].rsplit(" ", 1)[1]
     note = view.rng.choice([None] + _FORWARD_NOTES)
     body_arg = f", body={note!r}" if note else ""
-    solution = header("email", "phone") + f"""\
+    solution = (
+        header("email", "phone")
+        + f"""\
 roommates = [c["email"] for c in collect(apis.phone.show_contacts, access_token=phone_token, relationship="roommate")]
 found = collect(apis.email.search_emails, access_token=email_token, query="{kind} bill for {month}")
 bill = next(e for e in found if e["folder"] != "sent")
 apis.email.forward_email(access_token=email_token, email_id=bill["email_id"], to_emails=roommates{body_arg})
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         sent = _sent_by_user(ctx)
         fwd = sent[0] if len(sent) == 1 else None
         out = [
             check("exactly one email was sent", len(sent) == 1, f"{len(sent)} emails sent"),
-            check("it forwards the right bill", fwd is not None and fwd["thread_id"] == original["thread_id"] and original["subject"].lower() in fwd["subject"].lower(), f"expected a forward of {original['subject']!r}"),
-            check("it goes to exactly my roommates", fwd is not None and set(filter(None, (fwd["to_emails"] + "," + fwd["cc_emails"]).split(","))) == roommates, f"expected {sorted(roommates)}"),
+            check(
+                "it forwards the right bill",
+                fwd is not None and fwd["thread_id"] == original["thread_id"] and original["subject"].lower() in fwd["subject"].lower(),
+                f"expected a forward of {original['subject']!r}",
+            ),
+            check(
+                "it goes to exactly my roommates",
+                fwd is not None and set(filter(None, (fwd["to_emails"] + "," + fwd["cc_emails"]).split(","))) == roommates,
+                f"expected {sorted(roommates)}",
+            ),
         ]
         if note:
             out.append(check("it carries my note", fwd is not None and norm(note) in norm(fwd["body"]), f"expected the note {note!r}"))
@@ -268,10 +349,10 @@ apis.supervisor.complete_task()
 
     if note:
         templates = [
-            "Forward the {month} {kind} bill email to my roommates with the note \"{note}\"",
-            "Send my roommates the {kind} bill for {month} (forward the email) and add the message \"{note}\"",
-            "Forward my {kind} bill email for {month} to everyone marked as a roommate in my contacts, writing \"{note}\" above it.",
-            "My roommates need the {month} {kind} bill: forward them that email with this note: \"{note}\"",
+            'Forward the {month} {kind} bill email to my roommates with the note "{note}"',
+            'Send my roommates the {kind} bill for {month} (forward the email) and add the message "{note}"',
+            'Forward my {kind} bill email for {month} to everyone marked as a roommate in my contacts, writing "{note}" above it.',
+            'My roommates need the {month} {kind} bill: forward them that email with this note: "{note}"',
         ]
     else:
         templates = [
@@ -306,12 +387,15 @@ def multi_email_playlist_to_contact(view: BaseView) -> TaskSpec:
     c = view.rng.choice([c for c in _texted_contacts(view) if c["email"]])
     name = f"{c['first_name']} {c['last_name']}"
     titles = frozenset(
-        r["title"] for r in view.all("SELECT s.title FROM music_playlist_songs ps JOIN music_songs s ON s.id = ps.song_id WHERE ps.playlist_id = ?", (pl["id"],))
+        r["title"]
+        for r in view.all("SELECT s.title FROM music_playlist_songs ps JOIN music_songs s ON s.id = ps.song_id WHERE ps.playlist_id = ?", (pl["id"],))
     )
     subject = view.rng.choice(_SUBJECTS).format(playlist=pl["title"])
-    solution = header("music", "email", "phone") + f"""\
+    solution = (
+        header("music", "email", "phone")
+        + f"""\
 playlists = collect(apis.music.show_playlists, access_token=music_token)
-playlist_id = next(p["playlist_id"] for p in playlists if p["title"] == "{pl['title']}")
+playlist_id = next(p["playlist_id"] for p in playlists if p["title"] == "{pl["title"]}")
 songs = collect(apis.music.show_playlist_songs, access_token=music_token, playlist_id=playlist_id)
 matches = apis.phone.search_contacts(access_token=phone_token, query="{name}")
 contact = next(c for c in matches if c["first_name"] + " " + c["last_name"] == "{name}")
@@ -319,6 +403,7 @@ body = "\\n".join(s["title"] for s in songs)
 apis.email.send_email(access_token=email_token, to_emails=[contact["email"]], subject="{subject}", body=body)
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         sent = _sent_by_user(ctx)
@@ -339,7 +424,9 @@ apis.supervisor.complete_task()
             "{name} asked what's on my '{playlist}' playlist: email them all its song titles, each on its own line, subject '{subject}'.",
             "Write an email to {name} (subject: '{subject}') whose body lists the title of every song in my '{playlist}' playlist, one per line.",
         ],
-        name=name, playlist=pl["title"], subject=subject,
+        name=name,
+        playlist=pl["title"],
+        subject=subject,
     )
     return TaskSpec(
         instruction=instruction,

@@ -24,7 +24,17 @@ def _notebook_id(ctx, name: str) -> int:
 
 def _add_note(ctx, title: str, content: str) -> None:
     ts = ctx.clock.timestamp()
-    ctx.insert("notes_notes", user_id=MAIN_USER_ID, notebook_id=_notebook_id(ctx, "Finance"), title=title, content=content, tags="money", pinned=0, created_at=ts, updated_at=ts)
+    ctx.insert(
+        "notes_notes",
+        user_id=MAIN_USER_ID,
+        notebook_id=_notebook_id(ctx, "Finance"),
+        title=title,
+        content=content,
+        tags="money",
+        pinned=0,
+        created_at=ts,
+        updated_at=ts,
+    )
 
 
 def _find_note(title: str) -> str:
@@ -68,7 +78,9 @@ def multi_request_for_order(view: BaseView) -> TaskSpec:
         added = ctx.diff.added.get("payments_requests", [])
         r = added[0] if len(added) == 1 else None
         return [
-            check("exactly one request, to the friend", r is not None and r["payer_id"] == fid and r["requester_id"] == MAIN_USER_ID, f"{len(added)} new requests"),
+            check(
+                "exactly one request, to the friend", r is not None and r["payer_id"] == fid and r["requester_id"] == MAIN_USER_ID, f"{len(added)} new requests"
+            ),
             check("for the item's cost", r is not None and near(r["amount"], cost), f"expected {cost}"),
             check("described by the product", r is not None and r["description"].strip().lower() == item["name"].lower(), f"expected {item['name']!r}"),
         ]
@@ -84,7 +96,9 @@ def multi_request_for_order(view: BaseView) -> TaskSpec:
             "Please get {name} to pay me back for the {item} from my shopping order of {when}: request the unit "
             "price times the quantity on payments, with the product's name as the description.",
         ],
-        when=datetime.fromisoformat(day).strftime("%B %-d, %Y"), item=item["name"], name=name,
+        when=datetime.fromisoformat(day).strftime("%B %-d, %Y"),
+        item=item["name"],
+        name=name,
     )
     return TaskSpec(
         instruction=instruction,
@@ -96,8 +110,22 @@ def multi_request_for_order(view: BaseView) -> TaskSpec:
 
 
 _PLACES = [
-    "Sakura Sushi", "Taco Loco", "The Golden Fork", "Bella Napoli", "Spice Route", "The Green Bowl", "Le Petit Bistro", "Seoul Kitchen",
-    "Casa Miguel", "The Oyster Bar", "Bombay Palace", "Pho Saigon", "The Burger Joint", "Olive & Thyme", "Dim Sum House", "Blue Harbor Grill",
+    "Sakura Sushi",
+    "Taco Loco",
+    "The Golden Fork",
+    "Bella Napoli",
+    "Spice Route",
+    "The Green Bowl",
+    "Le Petit Bistro",
+    "Seoul Kitchen",
+    "Casa Miguel",
+    "The Oyster Bar",
+    "Bombay Palace",
+    "Pho Saigon",
+    "The Burger Joint",
+    "Olive & Thyme",
+    "Dim Sum House",
+    "Blue Harbor Grill",
 ]
 
 
@@ -115,15 +143,19 @@ def multi_dinner_note_requests(view: BaseView) -> TaskSpec:
     def setup(ctx):
         _add_note(ctx, title, content)
 
-    solution = header("notes", "payments") + _find_note(title) + (
-        'lines = {line.split(":")[0]: line.split(":", 1)[1].strip() for line in note["content"].splitlines() if ":" in line}\n'
-        'total = float(lines["Total"].split()[0].lstrip("$"))\n'
-        'guests = [g.strip() for g in lines["With"].split(",")]\n'
-        "share = round(total / (len(guests) + 1), 2)\n"
-        "for name in guests:\n"
-        '    friend = next(f for f in collect(apis.payments.show_friends, access_token=payments_token, query=name) if f["name"] == name)\n'
-        f'    apis.payments.request_money(access_token=payments_token, payer_email=friend["email"], amount=share, description="{title}")\n'
-        "apis.supervisor.complete_task()\n"
+    solution = (
+        header("notes", "payments")
+        + _find_note(title)
+        + (
+            'lines = {line.split(":")[0]: line.split(":", 1)[1].strip() for line in note["content"].splitlines() if ":" in line}\n'
+            'total = float(lines["Total"].split()[0].lstrip("$"))\n'
+            'guests = [g.strip() for g in lines["With"].split(",")]\n'
+            "share = round(total / (len(guests) + 1), 2)\n"
+            "for name in guests:\n"
+            '    friend = next(f for f in collect(apis.payments.show_friends, access_token=payments_token, query=name) if f["name"] == name)\n'
+            f'    apis.payments.request_money(access_token=payments_token, payer_email=friend["email"], amount=share, description="{title}")\n'
+            "apis.supervisor.complete_task()\n"
+        )
     )
 
     def checks(ctx):
@@ -136,16 +168,17 @@ def multi_dinner_note_requests(view: BaseView) -> TaskSpec:
 
     instruction = view.phrase(
         [
-            "I paid for dinner at {place}; my note \"{title}\" has the total and who came. Request an equal share from each of "
-            "them on payments (the total split evenly between them and me, rounded to cents), with \"{title}\" as the description.",
-            "My note \"{title}\" says what dinner at {place} cost and who was there. I covered it, so ask each guest on payments "
-            "for their part: the total divided equally among them and me, to the cent. Use \"{title}\" as the description.",
-            "Split the {place} dinner from my note \"{title}\": the note has the total I paid and the guests. Send every guest a "
-            "payments request for an even share (everyone, me included, pays the same, rounded to cents), described \"{title}\".",
-            "Look at my \"{title}\" note (total and guest list of a dinner at {place} that I paid for) and request from each guest "
-            "on payments an equal share of the total counting me too, rounded to the cent, with the description \"{title}\".",
+            'I paid for dinner at {place}; my note "{title}" has the total and who came. Request an equal share from each of '
+            'them on payments (the total split evenly between them and me, rounded to cents), with "{title}" as the description.',
+            'My note "{title}" says what dinner at {place} cost and who was there. I covered it, so ask each guest on payments '
+            'for their part: the total divided equally among them and me, to the cent. Use "{title}" as the description.',
+            'Split the {place} dinner from my note "{title}": the note has the total I paid and the guests. Send every guest a '
+            'payments request for an even share (everyone, me included, pays the same, rounded to cents), described "{title}".',
+            'Look at my "{title}" note (total and guest list of a dinner at {place} that I paid for) and request from each guest '
+            'on payments an equal share of the total counting me too, rounded to the cent, with the description "{title}".',
         ],
-        place=place, title=title,
+        place=place,
+        title=title,
     )
     return TaskSpec(
         instruction=instruction,
@@ -178,15 +211,19 @@ def multi_utility_bill_split(view: BaseView) -> TaskSpec:
     def setup(ctx):
         _add_note(ctx, title, content)
 
-    solution = header("notes", "expenses", "payments") + _find_note(title) + (
-        f'line = next(l for l in note["content"].splitlines() if l.startswith("{bill}:"))\n'
-        'amount = float(line.split("$")[1].split()[0])\n'
-        + find_group(group["name"])
-        + f'added = apis.expenses.add_expense(access_token=expenses_token, group_id=group["group_id"], description="{desc}", amount=amount, category="utilities", date="{paid}")\n'
-        "for split in added['splits']:\n"
-        "    if split['email'] != my_email:\n"
-        f"        apis.payments.request_money(access_token=payments_token, payer_email=split['email'], amount=split['share'], description=\"{desc}\")\n"
-        "apis.supervisor.complete_task()\n"
+    solution = (
+        header("notes", "expenses", "payments")
+        + _find_note(title)
+        + (
+            f'line = next(l for l in note["content"].splitlines() if l.startswith("{bill}:"))\n'
+            'amount = float(line.split("$")[1].split()[0])\n'
+            + find_group(group["name"])
+            + f'added = apis.expenses.add_expense(access_token=expenses_token, group_id=group["group_id"], description="{desc}", amount=amount, category="utilities", date="{paid}")\n'
+            "for split in added['splits']:\n"
+            "    if split['email'] != my_email:\n"
+            f"        apis.payments.request_money(access_token=payments_token, payer_email=split['email'], amount=split['share'], description=\"{desc}\")\n"
+            "apis.supervisor.complete_task()\n"
+        )
     )
 
     def checks(ctx):
@@ -196,9 +233,21 @@ def multi_utility_bill_split(view: BaseView) -> TaskSpec:
         requests = ctx.diff.added.get("payments_requests", [])
         expected = {u: s for u, s in shares.items() if u != MAIN_USER_ID}
         return [
-            check("one utilities expense I paid, in the apartment group", e is not None and e["group_id"] == group["id"] and e["paid_by"] == MAIN_USER_ID and e["category"] == "utilities", f"{len(added)} new expenses"),
-            check("for the bill's amount, on the day I paid", e is not None and near(e["amount"], amount) and e["date"] == paid.isoformat(), f"expected {amount} on {paid}"),
-            check("split equally among all roommates and me", sorted(splits) == sorted(shares) and sorted(splits.values()) == sorted(shares.values()), f"splits: {splits}"),
+            check(
+                "one utilities expense I paid, in the apartment group",
+                e is not None and e["group_id"] == group["id"] and e["paid_by"] == MAIN_USER_ID and e["category"] == "utilities",
+                f"{len(added)} new expenses",
+            ),
+            check(
+                "for the bill's amount, on the day I paid",
+                e is not None and near(e["amount"], amount) and e["date"] == paid.isoformat(),
+                f"expected {amount} on {paid}",
+            ),
+            check(
+                "split equally among all roommates and me",
+                sorted(splits) == sorted(shares) and sorted(splits.values()) == sorted(shares.values()),
+                f"splits: {splits}",
+            ),
             check(
                 "a request to each roommate for their share",
                 sorted(r["payer_id"] for r in requests) == sorted(expected)
@@ -206,25 +255,33 @@ def multi_utility_bill_split(view: BaseView) -> TaskSpec:
                 and all(abs(r["amount"] - splits.get(r["payer_id"], expected.get(r["payer_id"], -1))) <= 0.0101 for r in requests),
                 f"requests: {[(r['payer_id'], r['amount']) for r in requests]}",
             ),
-            check("requests described as the bill", bool(requests) and all(r["description"].strip().lower() == desc.lower() for r in requests), f"expected {desc!r}"),
+            check(
+                "requests described as the bill",
+                bool(requests) and all(r["description"].strip().lower() == desc.lower() for r in requests),
+                f"expected {desc!r}",
+            ),
         ]
 
     instruction = view.phrase(
         [
-            "My note \"{title}\" has last month's bills. Add the {kind} bill to my \"{group}\" group on expenses as a utilities "
-            "expense I paid on {paid}, described \"{desc}\" and split equally among everyone, then request each roommate's share "
+            'My note "{title}" has last month\'s bills. Add the {kind} bill to my "{group}" group on expenses as a utilities '
+            'expense I paid on {paid}, described "{desc}" and split equally among everyone, then request each roommate\'s share '
             "from them on payments with the same description.",
-            "I paid last month's {kind} bill on {paid}; the amount is in my note \"{title}\". Put it in my \"{group}\" expenses group "
-            "as a utilities expense paid by me on that date, described \"{desc}\", split evenly between all members, and then ask "
+            'I paid last month\'s {kind} bill on {paid}; the amount is in my note "{title}". Put it in my "{group}" expenses group '
+            'as a utilities expense paid by me on that date, described "{desc}", split evenly between all members, and then ask '
             "each roommate on payments for their share, with the same description.",
-            "Using my \"{title}\" note, log the {kind} bill in the \"{group}\" group on expenses (utilities, paid by me on {paid}, "
-            "description \"{desc}\", equal split among everyone) and send every roommate a payments request for their share "
-            "described \"{desc}\".",
-            "Split last month's {kind} bill with my roommates: take the amount from my note \"{title}\", add it to my \"{group}\" "
-            "expenses group as a utilities expense I paid on {paid} with the description \"{desc}\", divided equally among all "
+            'Using my "{title}" note, log the {kind} bill in the "{group}" group on expenses (utilities, paid by me on {paid}, '
+            'description "{desc}", equal split among everyone) and send every roommate a payments request for their share '
+            'described "{desc}".',
+            'Split last month\'s {kind} bill with my roommates: take the amount from my note "{title}", add it to my "{group}" '
+            'expenses group as a utilities expense I paid on {paid} with the description "{desc}", divided equally among all '
             "of us, and request each roommate's share on payments under the same description.",
         ],
-        title=title, kind=bill.lower(), group=group["name"], paid=paid.isoformat(), desc=desc,
+        title=title,
+        kind=bill.lower(),
+        group=group["name"],
+        paid=paid.isoformat(),
+        desc=desc,
     )
     return TaskSpec(
         instruction=instruction,
@@ -260,7 +317,10 @@ def multi_receipts_file_expense(view: BaseView) -> TaskSpec:
     fname, category, pool = view.rng.choice([r for r in _RECEIPTS if r[0] not in taken])
     g = view.rng.choice(my_groups(view))
     folder = view.scalar("SELECT id FROM files_folders WHERE user_id = ? AND name = 'Receipts'", (view.user_id,))
-    lines = [(f"{view.now:%Y-%m}-{view.rng.randint(1, view.now.day - 1):02d}", item, round(view.rng.uniform(4, 60), 2)) for item in view.rng.sample(pool, view.rng.randint(3, 6))]
+    lines = [
+        (f"{view.now:%Y-%m}-{view.rng.randint(1, view.now.day - 1):02d}", item, round(view.rng.uniform(4, 60), 2))
+        for item in view.rng.sample(pool, view.rng.randint(3, 6))
+    ]
     content = "date,item,amount\n" + "\n".join(f"{d},{i},{a:.2f}" for d, i, a in lines)
     total = round(sum(a for _, _, a in lines), 2)
     desc = fname.rsplit(".", 1)[0].replace("_", " ").capitalize()
@@ -270,7 +330,9 @@ def multi_receipts_file_expense(view: BaseView) -> TaskSpec:
 
     def setup(ctx):
         ts = ctx.clock.timestamp()
-        ctx.insert("files_files", user_id=MAIN_USER_ID, folder_id=folder, name=fname, size_bytes=len(content.encode()), content=content, created_at=ts, updated_at=ts)
+        ctx.insert(
+            "files_files", user_id=MAIN_USER_ID, folder_id=folder, name=fname, size_bytes=len(content.encode()), content=content, created_at=ts, updated_at=ts
+        )
 
     date_arg = f', date="{day}"' if day else ""
     solution = header("files", "expenses") + (
@@ -288,7 +350,9 @@ def multi_receipts_file_expense(view: BaseView) -> TaskSpec:
         splits = [s for s in ctx.diff.added.get("expenses_splits", []) if e and s["expense_id"] == e["id"]]
         expected_day = day or ctx.world.clock.today()
         return [
-            check("one expense I paid, in the group", e is not None and e["group_id"] == g["id"] and e["paid_by"] == MAIN_USER_ID, f"{len(added)} new expenses"),
+            check(
+                "one expense I paid, in the group", e is not None and e["group_id"] == g["id"] and e["paid_by"] == MAIN_USER_ID, f"{len(added)} new expenses"
+            ),
             check("for the file's total", e is not None and near(e["amount"], total), f"expected {total}"),
             check(
                 "with the category, description and date",
@@ -300,16 +364,20 @@ def multi_receipts_file_expense(view: BaseView) -> TaskSpec:
 
     instruction = view.phrase(
         [
-            "Add up the amounts in my file \"{fname}\" on files and add the total to my \"{group}\" group on expenses as a "
-            "{category} expense I paid {when}, described \"{desc}\" and split equally among everyone.",
-            "My file \"{fname}\" lists some receipts. Put their total in my \"{group}\" expenses group: a {category} expense "
-            "paid by me {when}, with the description \"{desc}\", split evenly between all members.",
-            "Sum the amount column of \"{fname}\" in my files and log it as one expense in the \"{group}\" group on expenses "
-            "({category}, I paid {when}, description \"{desc}\", equal split among all members).",
-            "I paid for everything in my \"{fname}\" file {when}. Add the file's total to the \"{group}\" group on expenses "
-            "as a {category} expense described \"{desc}\", split equally among everyone in the group.",
+            'Add up the amounts in my file "{fname}" on files and add the total to my "{group}" group on expenses as a '
+            '{category} expense I paid {when}, described "{desc}" and split equally among everyone.',
+            'My file "{fname}" lists some receipts. Put their total in my "{group}" expenses group: a {category} expense '
+            'paid by me {when}, with the description "{desc}", split evenly between all members.',
+            'Sum the amount column of "{fname}" in my files and log it as one expense in the "{group}" group on expenses '
+            '({category}, I paid {when}, description "{desc}", equal split among all members).',
+            'I paid for everything in my "{fname}" file {when}. Add the file\'s total to the "{group}" group on expenses '
+            'as a {category} expense described "{desc}", split equally among everyone in the group.',
         ],
-        fname=fname, group=g["name"], category=category, desc=desc, when=f"on {day}" if day else "today",
+        fname=fname,
+        group=g["name"],
+        category=category,
+        desc=desc,
+        when=f"on {day}" if day else "today",
     )
     return TaskSpec(
         instruction=instruction,
@@ -346,22 +414,26 @@ def multi_share_with_group(view: BaseView) -> TaskSpec:
     def checks(ctx):
         added = ctx.diff.added.get("files_shares", [])
         return [
-            check("shared with every other member", sorted(r["user_id"] for r in added) == others and all(r["file_id"] == f["id"] for r in added), f"shares: {[(r['file_id'], r['user_id']) for r in added]}"),
+            check(
+                "shared with every other member",
+                sorted(r["user_id"] for r in added) == others and all(r["file_id"] == f["id"] for r in added),
+                f"shares: {[(r['file_id'], r['user_id']) for r in added]}",
+            ),
             check(f"with {permission} permission", bool(added) and all(r["permission"] == permission for r in added), "permission differs"),
         ]
 
     templates = {
         "view": [
-            "Share my file \"{name}\" on files with everyone else in my \"{group}\" expenses group so they can view it.",
-            "Give every other member of my \"{group}\" group on expenses view access to my file \"{name}\" on files.",
-            "The other people in my \"{group}\" expenses group should be able to read my file \"{name}\": share it with each of them (view only).",
-            "On files, share \"{name}\" read-only with all the members of my \"{group}\" group on expenses except me.",
+            'Share my file "{name}" on files with everyone else in my "{group}" expenses group so they can view it.',
+            'Give every other member of my "{group}" group on expenses view access to my file "{name}" on files.',
+            'The other people in my "{group}" expenses group should be able to read my file "{name}": share it with each of them (view only).',
+            'On files, share "{name}" read-only with all the members of my "{group}" group on expenses except me.',
         ],
         "edit": [
-            "Share my file \"{name}\" on files with everyone else in my \"{group}\" expenses group so they can edit it.",
-            "Give every other member of my \"{group}\" group on expenses edit access to my file \"{name}\" on files.",
-            "The other people in my \"{group}\" expenses group should be able to change my file \"{name}\": share it with each of them with edit permission.",
-            "On files, share \"{name}\" with edit rights with all the members of my \"{group}\" group on expenses except me.",
+            'Share my file "{name}" on files with everyone else in my "{group}" expenses group so they can edit it.',
+            'Give every other member of my "{group}" group on expenses edit access to my file "{name}" on files.',
+            'The other people in my "{group}" expenses group should be able to change my file "{name}": share it with each of them with edit permission.',
+            'On files, share "{name}" with edit rights with all the members of my "{group}" group on expenses except me.',
         ],
     }
     return TaskSpec(

@@ -69,10 +69,14 @@ def music_count_artist_in_playlist(view: BaseView) -> TaskSpec:
         pairs += [(pl["title"], artist, n) for artist, n in sorted(per_artist.items())]
     repeated = [p for p in pairs if p[2] > 1]
     title, artist, count = view.rng.choice(repeated if repeated and view.rng.random() < 0.5 else pairs)
-    solution = header("music") + _FIND_PLAYLIST.format(title=title) + f"""\
+    solution = (
+        header("music")
+        + _FIND_PLAYLIST.format(title=title)
+        + f"""\
 songs = collect(apis.music.show_playlist_songs, access_token=music_token, playlist_id=playlist_id)
 apis.supervisor.complete_task(answer=sum(1 for s in songs if s["artist_name"] == "{artist}"))
 """
+    )
     instruction = view.phrase(
         [
             "How many songs by {artist} are in my '{playlist}' playlist?",
@@ -80,7 +84,8 @@ apis.supervisor.complete_task(answer=sum(1 for s in songs if s["artist_name"] ==
             "In my music app's '{playlist}' playlist, how many tracks are by {artist}?",
             "Tell me how many of the songs in my '{playlist}' playlist are by {artist}.",
         ],
-        artist=artist, playlist=title,
+        artist=artist,
+        playlist=title,
     )
     return TaskSpec(instruction=instruction, solution=solution, difficulty=1, answer=count)
 
@@ -95,12 +100,15 @@ def music_follow_artist_of_song(view: BaseView) -> TaskSpec:
     )
     song = view.rng.choice([r for r in rows if r["title"] in unambiguous])
     artist_id = song["artist_id"]
-    solution = header("music") + f"""\
-songs = collect(apis.music.search_songs, access_token=music_token, query="{song['title']}")
-song = next(s for s in songs if s["title"] == "{song['title']}")
+    solution = (
+        header("music")
+        + f"""\
+songs = collect(apis.music.search_songs, access_token=music_token, query="{song["title"]}")
+song = next(s for s in songs if s["title"] == "{song["title"]}")
 apis.music.follow_artist(access_token=music_token, artist_id=song["artist_id"])
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         added = ctx.diff.added.get("music_artist_follows", [])
@@ -138,13 +146,17 @@ def music_like_playlist_songs(view: BaseView) -> TaskSpec:
     title, genre, songs = view.rng.choice(whole if whole and (not by_genre or view.rng.random() < 0.3) else by_genre)
     song_ids = frozenset(s["id"] for s in songs)
     condition = f'song["genre"] == "{genre}" and ' if genre else ""
-    solution = header("music") + _FIND_PLAYLIST.format(title=title) + f"""\
+    solution = (
+        header("music")
+        + _FIND_PLAYLIST.format(title=title)
+        + f"""\
 liked = {{s["song_id"] for s in collect(apis.music.show_liked_songs, access_token=music_token)}}
 for song in collect(apis.music.show_playlist_songs, access_token=music_token, playlist_id=playlist_id):
     if {condition}song["song_id"] not in liked:
         apis.music.like_song(access_token=music_token, song_id=song["song_id"])
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         now_liked = {r["song_id"] for r in ctx.after_all("SELECT song_id FROM music_song_likes WHERE user_id = 1")}
@@ -177,10 +189,13 @@ apis.supervisor.complete_task()
 
 def _count_plays_since(view: BaseView, since) -> TaskSpec:
     """How many plays since date D (the fallback of music_most_played_since where every window ties)."""
-    solution = header("music") + f"""\
+    solution = (
+        header("music")
+        + f"""\
 plays = collect(apis.music.show_play_history, access_token=music_token, played_after="{since.isoformat()}")
 apis.supervisor.complete_task(answer=len(plays))
 """
+    )
     instruction = view.phrase(
         [
             "How many times have I played a song on my music app since {date}?",
@@ -205,12 +220,15 @@ def music_most_played_since(view: BaseView) -> TaskSpec:
             break  # a tie would have no single right answer
     else:  # every window ties (never so in the seeded worlds): ask for the number of plays instead
         return _count_plays_since(view, (view.now - timedelta(days=_PLAY_WINDOWS[-1])).date())
-    solution = header("music") + f"""\
+    solution = (
+        header("music")
+        + f"""\
 from collections import Counter
 plays = collect(apis.music.show_play_history, access_token=music_token, played_after="{since.isoformat()}")
 counts = Counter(p["{field}"] for p in plays)
 apis.supervisor.complete_task(answer=counts.most_common(1)[0][0])
 """
+    )
     instruction = view.phrase(
         [
             "Which {what} have I played the most on my music app since {date} (counting every play)?",
@@ -218,7 +236,8 @@ apis.supervisor.complete_task(answer=counts.most_common(1)[0][0])
             "On my music app, what is my most played {what} since {date}? Count every play.",
             "Since {date}, which {what} shows up most often in my music app's play history?",
         ],
-        what=what, date=_date_words(since),
+        what=what,
+        date=_date_words(since),
     )
     return TaskSpec(instruction=instruction, solution=solution, difficulty=2, answer=counts[0][0])
 
@@ -245,7 +264,9 @@ def music_playlist_from_history(view: BaseView) -> TaskSpec:
         n = sum(1 for _, plays in ranked if plays == ranked[0][1])
     top = frozenset(song_id for song_id, _ in ranked[:n])
     existing = {r["id"] for r in view.all("SELECT id FROM music_playlists")}
-    solution = header("music") + f"""\
+    solution = (
+        header("music")
+        + f"""\
 from collections import Counter
 plays = collect(apis.music.show_play_history, access_token=music_token, played_after="{since.isoformat()}")
 top = [song_id for song_id, _ in Counter(p["song_id"] for p in plays).most_common({n})]
@@ -254,6 +275,7 @@ for song_id in top:
     apis.music.add_song_to_playlist(access_token=music_token, playlist_id=playlist_id, song_id=song_id)
 apis.supervisor.complete_task()
 """
+    )
     visibility = "public" if public else "private"
 
     def checks(ctx):
@@ -272,7 +294,10 @@ apis.supervisor.complete_task()
             "On my music app, put the {n} songs I've played most often since {date} into a new {visibility} playlist titled '{title}'.",
             "I want a {visibility} playlist '{title}' of my top {n} songs by number of plays since {date}; please create it.",
         ],
-        visibility=visibility, title=title, n=n, date=_date_words(since),
+        visibility=visibility,
+        title=title,
+        n=n,
+        date=_date_words(since),
     )
     return TaskSpec(
         instruction=instruction,

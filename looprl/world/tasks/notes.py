@@ -43,7 +43,10 @@ def notes_count_tag(view: BaseView) -> TaskSpec:
     count = view.scalar(sql, params)
     find = _FIND_NOTEBOOK.format(book=book) if book else ""
     book_arg = "notebook_id=notebook_id, " if book else ""
-    solution = _LOGIN + find + f"""\
+    solution = (
+        _LOGIN
+        + find
+        + f"""\
 count = 0
 page_index = 0
 while True:
@@ -54,6 +57,7 @@ while True:
     page_index += 1
 apis.supervisor.complete_task(answer=count)
 """
+    )
     if book is None:
         templates = [
             "How many of my notes are tagged '{tag}'?",
@@ -92,10 +96,14 @@ def notes_create_in_notebook(view: BaseView) -> TaskSpec:
     books = [r["name"] for r in view.all("SELECT name FROM notes_notebooks WHERE user_id = ? ORDER BY id", (view.user_id,))]
     title, content, tag = view.rng.choice(_ASKS)
     book = view.rng.choice(books)
-    solution = _LOGIN + _FIND_NOTEBOOK.format(book=book) + f"""\
+    solution = (
+        _LOGIN
+        + _FIND_NOTEBOOK.format(book=book)
+        + f"""\
 apis.notes.create_note(access_token=token, notebook_id=notebook_id, title="{title}", content="{content}", tags=["{tag}"])
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         added = ctx.diff.added.get("notes_notes", [])
@@ -116,8 +124,9 @@ apis.supervisor.complete_task()
             "Please write a new note '{title}' (text: \"{content}\") in the '{book}' notebook and give it the tag '{tag}'.",
             "Add a '{tag}'-tagged note named '{title}' to my '{book}' notebook; its text is \"{content}\".",
         ],
-        title=title, book=book, content=content, tag=tag,
+        title=title,
+        book=book,
+        content=content,
+        tag=tag,
     )
-    return TaskSpec(
-        instruction=instruction, solution=solution, difficulty=1, checks=checks, allowed_changes={"notes_notes": only_inserts}
-    )
+    return TaskSpec(instruction=instruction, solution=solution, difficulty=1, checks=checks, allowed_changes={"notes_notes": only_inserts})

@@ -107,8 +107,22 @@ def payments_count_requests(view: BaseView) -> TaskSpec:
 
 
 _PAYMENT_NOTES = [
-    "Concert tickets", "Half of the cab", "Pizza night", "Groceries", "Dinner last night", "Coffee run", "Movie tickets",
-    "Birthday present", "Gas money", "Rent share", "Book club snacks", "Parking", "Brunch", "Train tickets", "Board game night", "Utilities",
+    "Concert tickets",
+    "Half of the cab",
+    "Pizza night",
+    "Groceries",
+    "Dinner last night",
+    "Coffee run",
+    "Movie tickets",
+    "Birthday present",
+    "Gas money",
+    "Rent share",
+    "Book club snacks",
+    "Parking",
+    "Brunch",
+    "Train tickets",
+    "Board game night",
+    "Utilities",
 ]
 
 
@@ -120,8 +134,7 @@ def payments_send_to_friend(view: BaseView) -> TaskSpec:
     what = view.rng.choice(_PAYMENT_NOTES)
     name = full_name(view, fid)
     solution = header("payments") + (
-        find_friend(name) +
-        f'apis.payments.send_money(access_token=payments_token, receiver_email=friend["email"], amount={amount!r}, description="{what}")\n'
+        find_friend(name) + f'apis.payments.send_money(access_token=payments_token, receiver_email=friend["email"], amount={amount!r}, description="{what}")\n'
         "apis.supervisor.complete_task()\n"
     )
 
@@ -130,7 +143,11 @@ def payments_send_to_friend(view: BaseView) -> TaskSpec:
         ok = [r for r in added if r["sender_id"] == MAIN_USER_ID and r["receiver_id"] == fid]
         tx = ok[0] if len(ok) == 1 else None
         return [
-            check("exactly one payment, to the right friend", len(added) == 1 and tx is not None, f"new transactions: {[(r['receiver_id'], r['amount']) for r in added]}"),
+            check(
+                "exactly one payment, to the right friend",
+                len(added) == 1 and tx is not None,
+                f"new transactions: {[(r['receiver_id'], r['amount']) for r in added]}",
+            ),
             check("the amount is right", tx is not None and near(tx["amount"], amount), f"expected {amount}"),
             check("the description is right", tx is not None and tx["description"].strip().lower() == what.lower(), f"expected {what!r}"),
         ]
@@ -142,7 +159,9 @@ def payments_send_to_friend(view: BaseView) -> TaskSpec:
             'On payments, transfer ${amount} to {name}; the description should be "{what}".',
             'I owe {name} ${amount} for "{what}". Please send it to them on payments with that description.',
         ],
-        amount=f"{amount:.2f}", name=name, what=what,
+        amount=f"{amount:.2f}",
+        name=name,
+        what=what,
     )
     return TaskSpec(
         instruction=instruction,
@@ -172,8 +191,8 @@ def payments_total_with_friend(view: BaseView) -> TaskSpec:
         (MAIN_USER_ID, c["friend"], c["month"]),
     )
     solution = header("payments") + (
-        find_friend(name) +
-        f'transactions = collect(apis.payments.show_transactions, access_token=payments_token, direction="{c["dir"]}", friend_email=friend["email"], start_date="{c["month"]}-01", end_date="{_month_end(c["month"])}")\n'
+        find_friend(name)
+        + f'transactions = collect(apis.payments.show_transactions, access_token=payments_token, direction="{c["dir"]}", friend_email=friend["email"], start_date="{c["month"]}-01", end_date="{_month_end(c["month"])}")\n'
         "apis.supervisor.complete_task(answer=round(sum(t['amount'] for t in transactions), 2))\n"
     )
     if c["dir"] == "sent":
@@ -203,11 +222,20 @@ def payments_pay_friend_requests(view: BaseView) -> TaskSpec:
     name = full_name(view, fid)
 
     def setup(ctx):
-        ctx.insert("payments_requests", requester_id=fid, payer_id=MAIN_USER_ID, amount=amount, description=what, status="pending", created_at=ctx.clock.timestamp(), resolved_at=None)
+        ctx.insert(
+            "payments_requests",
+            requester_id=fid,
+            payer_id=MAIN_USER_ID,
+            amount=amount,
+            description=what,
+            status="pending",
+            created_at=ctx.clock.timestamp(),
+            resolved_at=None,
+        )
 
     solution = header("payments") + (
-        find_friend(name) +
-        'pending = collect(apis.payments.show_requests, access_token=payments_token, direction="incoming", status="pending", friend_email=friend["email"])\n'
+        find_friend(name)
+        + 'pending = collect(apis.payments.show_requests, access_token=payments_token, direction="incoming", status="pending", friend_email=friend["email"])\n'
         "for request in pending:\n"
         '    apis.payments.approve_request(access_token=payments_token, request_id=request["request_id"])\n'
         "apis.supervisor.complete_task()\n"
@@ -218,7 +246,11 @@ def payments_pay_friend_requests(view: BaseView) -> TaskSpec:
         after = {r["id"]: r["status"] for r in ctx.after_all("SELECT id, status FROM payments_requests WHERE requester_id = ? AND payer_id = 1", (fid,))}
         paid = ctx.diff.added.get("payments_transactions", [])
         return [
-            check("every pending request from the friend is approved", all(after.get(i) == "approved" for i in wanted), f"statuses: {[after.get(i) for i in wanted]}"),
+            check(
+                "every pending request from the friend is approved",
+                all(after.get(i) == "approved" for i in wanted),
+                f"statuses: {[after.get(i) for i in wanted]}",
+            ),
             check(
                 "one payment per request, for its amount",
                 sorted((r["receiver_id"], r["amount"]) for r in paid) == sorted((fid, r["amount"]) for r in wanted.values()),
@@ -244,7 +276,9 @@ def payments_pay_friend_requests(view: BaseView) -> TaskSpec:
         allowed_changes={
             "payments_transactions": only_inserts,
             "payments_wallets": rows_of("user_id", [MAIN_USER_ID, fid]),
-            "payments_requests": lambda b, a: b is not None and a is not None and b["requester_id"] == fid and b["payer_id"] == MAIN_USER_ID and a["status"] == "approved",
+            "payments_requests": lambda b, a: (
+                b is not None and a is not None and b["requester_id"] == fid and b["payer_id"] == MAIN_USER_ID and a["status"] == "approved"
+            ),
         },
     )
 
@@ -254,7 +288,9 @@ def payments_largest_received(view: BaseView) -> TaskSpec:
     """The largest amount received in a calendar month or between two dates (date filter + sort)."""
     received = "FROM payments_transactions WHERE receiver_id = ? AND substr(created_at, 1, 10) BETWEEN ? AND ?"
     today = view.now.date()
-    months = [r["m"] for r in view.all("SELECT DISTINCT substr(created_at, 1, 7) AS m FROM payments_transactions WHERE receiver_id = ? ORDER BY m", (MAIN_USER_ID,))]
+    months = [
+        r["m"] for r in view.all("SELECT DISTINCT substr(created_at, 1, 7) AS m FROM payments_transactions WHERE receiver_id = ? ORDER BY m", (MAIN_USER_ID,))
+    ]
     months = [m for m in months if m < view.now.strftime("%Y-%m")]
     period = None
     if months and view.rng.random() < 0.35:
@@ -290,7 +326,16 @@ def payments_largest_received(view: BaseView) -> TaskSpec:
     return TaskSpec(instruction=instruction, solution=solution, difficulty=1, answer=top)
 
 
-_COMMENTS = ["Thanks so much!", "Got it, thank you", "You're a star", "Received, cheers!", "Thank you, much appreciated", "Perfect, thanks", "All square now", "Thanks a ton!"]
+_COMMENTS = [
+    "Thanks so much!",
+    "Got it, thank you",
+    "You're a star",
+    "Received, cheers!",
+    "Thank you, much appreciated",
+    "Perfect, thanks",
+    "All square now",
+    "Thanks a ton!",
+]
 
 
 @scenario("payments_like_and_comment", split="test_normal", apps=("payments",))
@@ -298,15 +343,17 @@ def payments_like_and_comment(view: BaseView) -> TaskSpec:
     """Like and comment on the most recent payment a friend sent me."""
     candidates = []
     for fid in payments_friends(view):
-        tx = view.one("SELECT id FROM payments_transactions WHERE sender_id = ? AND receiver_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", (fid, MAIN_USER_ID))
+        tx = view.one(
+            "SELECT id FROM payments_transactions WHERE sender_id = ? AND receiver_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", (fid, MAIN_USER_ID)
+        )
         if tx and not view.one("SELECT id FROM payments_likes WHERE transaction_id = ? AND user_id = ?", (tx["id"], MAIN_USER_ID)):
             candidates.append((fid, tx["id"]))
     fid, tx_id = view.rng.choice(candidates)
     text = view.rng.choice(_COMMENTS)
     name = full_name(view, fid)
     solution = header("payments") + (
-        find_friend(name) +
-        'latest = apis.payments.show_transactions(access_token=payments_token, direction="received", friend_email=friend["email"], sort_by="-created_at", page_limit=1)[0]\n'
+        find_friend(name)
+        + 'latest = apis.payments.show_transactions(access_token=payments_token, direction="received", friend_email=friend["email"], sort_by="-created_at", page_limit=1)[0]\n'
         'apis.payments.like_transaction(access_token=payments_token, transaction_id=latest["transaction_id"])\n'
         f'apis.payments.comment_on_transaction(access_token=payments_token, transaction_id=latest["transaction_id"], text="{text}")\n'
         "apis.supervisor.complete_task()\n"
@@ -316,7 +363,11 @@ def payments_like_and_comment(view: BaseView) -> TaskSpec:
         likes = ctx.diff.added.get("payments_likes", [])
         comments = ctx.diff.added.get("payments_comments", [])
         return [
-            check("the payment is liked", [(r["transaction_id"], r["user_id"]) for r in likes] == [(tx_id, MAIN_USER_ID)], f"new likes: {[r['transaction_id'] for r in likes]}"),
+            check(
+                "the payment is liked",
+                [(r["transaction_id"], r["user_id"]) for r in likes] == [(tx_id, MAIN_USER_ID)],
+                f"new likes: {[r['transaction_id'] for r in likes]}",
+            ),
             check(
                 "the comment is on it",
                 len(comments) == 1 and comments[0]["transaction_id"] == tx_id and comments[0]["text"].strip().lower() == text.lower(),
@@ -331,7 +382,8 @@ def payments_like_and_comment(view: BaseView) -> TaskSpec:
             'Give the last payment {name} sent me on payments a like and a comment saying "{text}".',
             '{name} paid me on payments: like their most recent payment to me and comment "{text}" on it.',
         ],
-        name=name, text=text,
+        name=name,
+        text=text,
     )
     return TaskSpec(
         instruction=instruction,

@@ -88,7 +88,7 @@ def phone_count_relationship(view: BaseView) -> TaskSpec:
             answer = sum(c["relationship"] != rel for c in contacts)
             body = (
                 "count = 0\n"
-                f'for rel in {[r for r in _RELATIONSHIPS if r != rel]!r}:\n'
+                f"for rel in {[r for r in _RELATIONSHIPS if r != rel]!r}:\n"
                 "    count += len(collect(apis.phone.show_contacts, access_token=phone_token, relationship=rel))\n"
             )
             templates = [
@@ -150,10 +150,14 @@ def phone_count_messages_with(view: BaseView) -> TaskSpec:
             continue  # nothing in that direction: draw again
         name = f"{c['first_name']} {c['last_name']}"
         direction_arg = f', direction="{direction}"' if direction else ""
-        solution = header("phone") + _FIND_CONTACT.format(name=name) + f"""\
+        solution = (
+            header("phone")
+            + _FIND_CONTACT.format(name=name)
+            + f"""\
 messages = collect(apis.phone.show_text_messages, access_token=phone_token, phone_number=contact["phone_number"]{direction_arg})
 apis.supervisor.complete_task(answer=len(messages))
 """
+        )
         if direction is None:
             templates = [
                 "How many text messages are there in my conversation with {name}, counting both the ones I sent and the ones I received?",
@@ -205,10 +209,14 @@ def phone_text_contact(view: BaseView) -> TaskSpec:
     text = view.rng.choice(_TEXTS)
     name = f"{c['first_name']} {c['last_name']}"
     number = c["phone_number"]
-    solution = header("phone") + _FIND_CONTACT.format(name=name) + f"""\
+    solution = (
+        header("phone")
+        + _FIND_CONTACT.format(name=name)
+        + f"""\
 apis.phone.send_text_message(access_token=phone_token, phone_number=contact["phone_number"], message={text!r})
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         sent = [r for r in ctx.diff.added.get("phone_messages", []) if r["user_id"] == 1 and r["direction"] == "sent"]
@@ -226,7 +234,8 @@ apis.supervisor.complete_task()
             'Please message {name} on my phone: "{text}"',
             'Shoot {name} a text that reads "{text}"',
         ],
-        name=name, text=text,
+        name=name,
+        text=text,
     )
     return TaskSpec(
         instruction=instruction,
@@ -239,9 +248,21 @@ apis.supervisor.complete_task()
 
 # Alarm labels with the hours (earliest, latest) at which such an alarm plausibly rings.
 _ALARM_LABELS = [
-    ("Swim", 5, 8), ("Lights out", 21, 23), ("Dentist", 8, 16), ("Yoga", 6, 19), ("Meds", 7, 22), ("Call mom", 10, 20),
-    ("Team standup", 8, 10), ("Piano practice", 15, 19), ("Water the plants", 6, 20), ("Take out the trash", 18, 22),
-    ("Bus to work", 6, 8), ("Soccer practice", 16, 18), ("Bedtime", 20, 23), ("Laundry", 9, 20), ("Stretch", 5, 21),
+    ("Swim", 5, 8),
+    ("Lights out", 21, 23),
+    ("Dentist", 8, 16),
+    ("Yoga", 6, 19),
+    ("Meds", 7, 22),
+    ("Call mom", 10, 20),
+    ("Team standup", 8, 10),
+    ("Piano practice", 15, 19),
+    ("Water the plants", 6, 20),
+    ("Take out the trash", 18, 22),
+    ("Bus to work", 6, 8),
+    ("Soccer practice", 16, 18),
+    ("Bedtime", 20, 23),
+    ("Laundry", 9, 20),
+    ("Stretch", 5, 21),
     ("Walk the dog", 6, 21),
 ]
 _ALARM_MINUTES = (0, 10, 15, 20, 30, 40, 45, 50)
@@ -273,10 +294,13 @@ def phone_create_alarm(view: BaseView) -> TaskSpec:
         if (time, label) not in existing:  # the new alarm must not look like one already there
             break
     days, days_text = _alarm_days(view)
-    solution = header("phone") + f"""\
+    solution = (
+        header("phone")
+        + f"""\
 apis.phone.create_alarm(access_token=phone_token, time="{time}", label="{label}", repeat_days={days!r})
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         added = ctx.diff.added.get("phone_alarms", [])
@@ -297,7 +321,9 @@ apis.supervisor.complete_task()
             "I need a '{label}' alarm at {time}, ringing {days}.",
             "Add an alarm named '{label}' for {time} that goes off {days}.",
         ],
-        time=_clock(time), label=label, days=days_text,
+        time=_clock(time),
+        label=label,
+        days=days_text,
     )
     return TaskSpec(instruction=instruction, solution=solution, difficulty=1, checks=checks, allowed_changes={"phone_alarms": inserts_by()})
 
@@ -416,17 +442,22 @@ def phone_disable_alarms(view: BaseView) -> TaskSpec:
         targets = tuple(a["id"] for a in alarms if rule(a) and a["enabled"])
         if targets:
             break  # else no enabled alarm matches in this world: draw another rule
-    solution = header("phone") + f"""\
+    solution = (
+        header("phone")
+        + f"""\
 for a in collect(apis.phone.show_alarms, access_token=phone_token, enabled=True):
     if {condition}:
         apis.phone.disable_alarm(access_token=phone_token, alarm_id=a["alarm_id"])
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         rows = ctx.after_all(f"SELECT id, enabled FROM phone_alarms WHERE id IN ({','.join('?' * len(targets))})", targets)
         still_on = [r["id"] for r in rows if r["enabled"]]
-        return [check("every matching alarm is off", len(rows) == len(targets) and not still_on, f"still on or deleted: {len(targets) - len(rows) + len(still_on)}")]
+        return [
+            check("every matching alarm is off", len(rows) == len(targets) and not still_on, f"still on or deleted: {len(targets) - len(rows) + len(still_on)}")
+        ]
 
     instruction = view.phrase(
         [

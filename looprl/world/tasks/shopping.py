@@ -36,7 +36,8 @@ def shopping_cheapest_rated(view: BaseView) -> TaskSpec:
         in_stock = view.rng.random() < 0.4
         rows = view.all(
             f"SELECT p.name, p.price FROM shopping_products p WHERE p.category = ? AND COALESCE({_AVG}, 0) >= ?"
-            + (" AND p.stock > 0" if in_stock else "") + " ORDER BY p.price, p.id",
+            + (" AND p.stock > 0" if in_stock else "")
+            + " ORDER BY p.price, p.id",
             (category, stars),
         )
         if len(rows) >= 2 and rows[0]["price"] != rows[1]["price"]:
@@ -144,8 +145,16 @@ def shopping_buy_top_rated(view: BaseView) -> TaskSpec:
         address_id = ctx.after_one("SELECT id FROM supervisor_addresses WHERE user_id = 1 AND name = ?", (address,))["id"]
         return [
             check("exactly one new order", order is not None, f"{len(orders)} new orders"),
-            check("the order holds only the product, in the right quantity", [(r["product_id"], r["quantity"]) for r in items] == [(product_id, qty)], f"items: {[(r['product_id'], r['quantity']) for r in items]}"),
-            check("shipped to the right address and paid with the right card", order is not None and order["address_id"] == address_id and order["payment_card_id"] == card_id, "address or card differs"),
+            check(
+                "the order holds only the product, in the right quantity",
+                [(r["product_id"], r["quantity"]) for r in items] == [(product_id, qty)],
+                f"items: {[(r['product_id'], r['quantity']) for r in items]}",
+            ),
+            check(
+                "shipped to the right address and paid with the right card",
+                order is not None and order["address_id"] == address_id and order["payment_card_id"] == card_id,
+                "address or card differs",
+            ),
             check("the cart is empty", not ctx.after_all("SELECT id FROM shopping_cart_items WHERE user_id = 1"), "items left in the cart"),
         ]
 
@@ -156,7 +165,10 @@ def shopping_buy_top_rated(view: BaseView) -> TaskSpec:
             "I want {qty} of the top-rated item in the {category} category that's currently in stock: remove whatever is in my cart, add it, and check out to my {address} address with my {card} card.",
             "Please start from an empty shopping cart and place an order for {qty} of the in-stock product with the highest rating in the {category} category, delivered to {address} and paid by {card}.",
         ],
-        qty=qty, category=category, address=address, card=card_word,
+        qty=qty,
+        category=category,
+        address=address,
+        card=card_word,
     )
     return TaskSpec(
         instruction=instruction,
@@ -208,18 +220,29 @@ def shopping_review_order(view: BaseView) -> TaskSpec:
     def checks(ctx):
         added = ctx.diff.added.get("shopping_reviews", [])
         return [
-            check("a review for each unreviewed product of the order", sorted(r["product_id"] for r in added) == products, f"reviewed {sorted(r['product_id'] for r in added)}, expected {products}"),
-            check("the reviews have the rating and title", bool(added) and all(r["rating"] == stars and r["title"].strip().lower() == title.lower() for r in added), "rating or title differs"),
+            check(
+                "a review for each unreviewed product of the order",
+                sorted(r["product_id"] for r in added) == products,
+                f"reviewed {sorted(r['product_id'] for r in added)}, expected {products}",
+            ),
+            check(
+                "the reviews have the rating and title",
+                bool(added) and all(r["rating"] == stars and r["title"].strip().lower() == title.lower() for r in added),
+                "rating or title differs",
+            ),
         ]
 
     instruction = view.phrase(
         [
-            "Write a {stars}-star review titled \"{title}\" for every product in my {nth}most recent delivered shopping order that I haven't reviewed yet.",
-            "For my {nth}most recent delivered order on shopping, review each product I haven't reviewed already: {star_count}, title \"{title}\".",
-            "Go to my {nth}latest delivered shopping order and give every item I haven't reviewed yet a {stars}-star review with the title \"{title}\".",
-            "Please rate the not-yet-reviewed products of my {nth}most recently delivered shopping order {star_count}, with \"{title}\" as the review title.",
+            'Write a {stars}-star review titled "{title}" for every product in my {nth}most recent delivered shopping order that I haven\'t reviewed yet.',
+            'For my {nth}most recent delivered order on shopping, review each product I haven\'t reviewed already: {star_count}, title "{title}".',
+            'Go to my {nth}latest delivered shopping order and give every item I haven\'t reviewed yet a {stars}-star review with the title "{title}".',
+            'Please rate the not-yet-reviewed products of my {nth}most recently delivered shopping order {star_count}, with "{title}" as the review title.',
         ],
-        stars=stars, star_count=_stars(stars), title=title, nth=_ORDINALS[k],
+        stars=stars,
+        star_count=_stars(stars),
+        title=title,
+        nth=_ORDINALS[k],
     )
     return TaskSpec(
         instruction=instruction,
@@ -233,7 +256,9 @@ def shopping_review_order(view: BaseView) -> TaskSpec:
 @scenario("shopping_month_spend", split="dev", apps=("shopping",))
 def shopping_month_spend(view: BaseView) -> TaskSpec:
     """Total spent on delivered orders placed in a month or between two dates (date filters + pagination + sum)."""
-    days = sorted({r["d"] for r in view.all("SELECT substr(created_at, 1, 10) AS d FROM shopping_orders WHERE user_id = ? AND status = 'delivered'", (view.user_id,))})
+    days = sorted(
+        {r["d"] for r in view.all("SELECT substr(created_at, 1, 10) AS d FROM shopping_orders WHERE user_id = ? AND status = 'delivered'", (view.user_id,))}
+    )
     while True:
         day = date.fromisoformat(view.rng.choice(days))  # a day with a delivered order, so the total is never empty
         if view.rng.random() < 0.4:
@@ -273,7 +298,16 @@ def _placed_order_setup(product_ids: list[int], hours_ago: int):
     def setup(ctx):
         when = (ctx.now - timedelta(hours=hours_ago)).isoformat(timespec="seconds")
         prices = [ctx.one("SELECT price FROM shopping_products WHERE id = ?", (p,))["price"] for p in product_ids]
-        oid = ctx.insert("shopping_orders", user_id=MAIN_USER_ID, address_id=1, payment_card_id=1, status="placed", total=round(sum(prices), 2), created_at=when, delivered_at=None)
+        oid = ctx.insert(
+            "shopping_orders",
+            user_id=MAIN_USER_ID,
+            address_id=1,
+            payment_card_id=1,
+            status="placed",
+            total=round(sum(prices), 2),
+            created_at=when,
+            delivered_at=None,
+        )
         for p, price in zip(product_ids, prices):
             ctx.insert("shopping_order_items", order_id=oid, user_id=MAIN_USER_ID, product_id=p, quantity=1, unit_price=price)
             ctx.db.execute("UPDATE shopping_products SET stock = stock - 1 WHERE id = ? AND stock > 0", (p,))
@@ -286,8 +320,7 @@ def shopping_cancel_order(view: BaseView) -> TaskSpec:
     """Cancel the not-yet-shipped order that contains a named product (setup adds two placed orders)."""
     # Products in none of the user's orders: the named one is then in exactly one placed order.
     products = view.all(
-        "SELECT id, name FROM shopping_products WHERE stock >= 2 AND id NOT IN "
-        "(SELECT product_id FROM shopping_order_items WHERE user_id = ?) ORDER BY id",
+        "SELECT id, name FROM shopping_products WHERE stock >= 2 AND id NOT IN (SELECT product_id FROM shopping_order_items WHERE user_id = ?) ORDER BY id",
         (view.user_id,),
     )
     a, b, c = view.rng.sample(products, 3)  # a and b in the older order, c in the newer one
@@ -307,7 +340,10 @@ def shopping_cancel_order(view: BaseView) -> TaskSpec:
     )
 
     def checks(ctx):
-        orders = ctx.before_all("SELECT o.id FROM shopping_orders o JOIN shopping_order_items i ON i.order_id = o.id WHERE o.user_id = 1 AND o.status = 'placed' AND i.product_id = ?", (target["id"],))
+        orders = ctx.before_all(
+            "SELECT o.id FROM shopping_orders o JOIN shopping_order_items i ON i.order_id = o.id WHERE o.user_id = 1 AND o.status = 'placed' AND i.product_id = ?",
+            (target["id"],),
+        )
         status = ctx.after_one("SELECT status FROM shopping_orders WHERE id = ?", (orders[0]["id"],))["status"] if orders else None
         cancelled = ctx.after_all("SELECT id FROM shopping_orders WHERE user_id = 1 AND status = 'cancelled'")
         before_cancelled = ctx.before_all("SELECT id FROM shopping_orders WHERE user_id = 1 AND status = 'cancelled'")
@@ -339,8 +375,16 @@ def shopping_cancel_order(view: BaseView) -> TaskSpec:
 
 
 _RETURN_REASONS = [
-    "Stopped working", "Poor quality", "Not as described", "Arrived damaged", "Wrong size", "Missing parts",
-    "Too noisy", "Color differs from the photos", "Found a better one", "Smaller than expected",
+    "Stopped working",
+    "Poor quality",
+    "Not as described",
+    "Arrived damaged",
+    "Wrong size",
+    "Missing parts",
+    "Too noisy",
+    "Color differs from the photos",
+    "Found a better one",
+    "Smaller than expected",
 ]
 
 
@@ -363,12 +407,32 @@ def shopping_return_by_review(view: BaseView) -> TaskSpec:
         delivered = (ctx.now - timedelta(days=delivered_days_ago)).isoformat(timespec="seconds")
         created = (ctx.now - timedelta(days=delivered_days_ago + 3)).isoformat(timespec="seconds")
         prices = {p: ctx.one("SELECT price FROM shopping_products WHERE id = ?", (p,))["price"] for p in (target["id"], other["id"])}
-        oid = ctx.insert("shopping_orders", user_id=MAIN_USER_ID, address_id=1, payment_card_id=2, status="delivered", total=round(sum(prices.values()), 2), created_at=created, delivered_at=delivered)
+        oid = ctx.insert(
+            "shopping_orders",
+            user_id=MAIN_USER_ID,
+            address_id=1,
+            payment_card_id=2,
+            status="delivered",
+            total=round(sum(prices.values()), 2),
+            created_at=created,
+            delivered_at=delivered,
+        )
         for p in (target["id"], other["id"]):
             ctx.insert("shopping_order_items", order_id=oid, user_id=MAIN_USER_ID, product_id=p, quantity=1, unit_price=prices[p])
         reviewed = (ctx.now - timedelta(days=1)).isoformat(timespec="seconds")
-        ctx.insert("shopping_reviews", product_id=target["id"], user_id=MAIN_USER_ID, rating=stars, title="Disappointed", text="Not what I hoped for.", created_at=reviewed, updated_at=reviewed)
-        ctx.insert("shopping_reviews", product_id=other["id"], user_id=MAIN_USER_ID, rating=5, title="Love it", text="Great.", created_at=reviewed, updated_at=reviewed)
+        ctx.insert(
+            "shopping_reviews",
+            product_id=target["id"],
+            user_id=MAIN_USER_ID,
+            rating=stars,
+            title="Disappointed",
+            text="Not what I hoped for.",
+            created_at=reviewed,
+            updated_at=reviewed,
+        )
+        ctx.insert(
+            "shopping_reviews", product_id=other["id"], user_id=MAIN_USER_ID, rating=5, title="Love it", text="Great.", created_at=reviewed, updated_at=reviewed
+        )
 
     solution = header("shopping") + (
         f'review = apis.shopping.show_my_reviews(access_token=shopping_token, rating={stars}, sort_by="-created_at", page_limit=1)[0]\n'
@@ -379,21 +443,34 @@ def shopping_return_by_review(view: BaseView) -> TaskSpec:
     )
 
     def checks(ctx):
-        item = ctx.after_one("SELECT i.id FROM shopping_order_items i JOIN shopping_orders o ON o.id = i.order_id WHERE o.user_id = 1 AND i.product_id = ? ORDER BY o.created_at DESC LIMIT 1", (target["id"],))
+        item = ctx.after_one(
+            "SELECT i.id FROM shopping_order_items i JOIN shopping_orders o ON o.id = i.order_id WHERE o.user_id = 1 AND i.product_id = ? ORDER BY o.created_at DESC LIMIT 1",
+            (target["id"],),
+        )
         added = ctx.diff.added.get("shopping_returns", [])
         return [
-            check("exactly one return, of the right item", len(added) == 1 and added[0]["order_item_id"] == item["id"], f"returns of order items {[r['order_item_id'] for r in added]}"),
-            check("one unit, with the reason", len(added) == 1 and added[0]["quantity"] == 1 and added[0]["reason"].strip().lower() == reason.lower(), "quantity or reason differs"),
+            check(
+                "exactly one return, of the right item",
+                len(added) == 1 and added[0]["order_item_id"] == item["id"],
+                f"returns of order items {[r['order_item_id'] for r in added]}",
+            ),
+            check(
+                "one unit, with the reason",
+                len(added) == 1 and added[0]["quantity"] == 1 and added[0]["reason"].strip().lower() == reason.lower(),
+                "quantity or reason differs",
+            ),
         ]
 
     instruction = view.phrase(
         [
-            "Return the item I most recently gave a {stars}-star review to on shopping (one unit) with the reason \"{reason}\".",
-            "On shopping, find the product my latest {stars}-star review is about and start a return of one unit of it, reason \"{reason}\".",
-            "I want to send back the thing I most recently rated {star_count} in the shopping app: return one of it, giving \"{reason}\" as the reason.",
-            "Please start a return (quantity 1, reason \"{reason}\") for the shopping item behind my most recent {stars}-star review.",
+            'Return the item I most recently gave a {stars}-star review to on shopping (one unit) with the reason "{reason}".',
+            'On shopping, find the product my latest {stars}-star review is about and start a return of one unit of it, reason "{reason}".',
+            'I want to send back the thing I most recently rated {star_count} in the shopping app: return one of it, giving "{reason}" as the reason.',
+            'Please start a return (quantity 1, reason "{reason}") for the shopping item behind my most recent {stars}-star review.',
         ],
-        stars=stars, star_count=_stars(stars), reason=reason,
+        stars=stars,
+        star_count=_stars(stars),
+        reason=reason,
     )
     return TaskSpec(
         instruction=instruction,

@@ -72,10 +72,14 @@ def todo_count_open_in_list(view: BaseView) -> TaskSpec:
             "In my '{name}' to-do list, how many tasks are still open?",
             "Tell me how many tasks I haven't completed yet in my '{name}' list.",
         ]
-    solution = header("todo") + _FIND_LIST.format(name=row["name"]) + f"""\
+    solution = (
+        header("todo")
+        + _FIND_LIST.format(name=row["name"])
+        + f"""\
 open_tasks = collect(apis.todo.show_tasks, access_token=todo_token, list_id=list_id, completed=False{extra})
 apis.supervisor.complete_task(answer=len(open_tasks))
 """
+    )
     instruction = view.phrase(templates, name=row["name"], day=day, long=long_date(day) if day else None)
     return TaskSpec(instruction=instruction, solution=solution, difficulty=1, answer=count)
 
@@ -89,10 +93,13 @@ def todo_count_open_by_priority(view: BaseView) -> TaskSpec:
     lists = user_lists(view)
     if rng.random() < 0.3:
         count = view.scalar("SELECT COUNT(*) FROM todo_tasks WHERE user_id = ? AND completed = 0 AND priority = ?", (view.user_id, priority))
-        solution = header("todo") + f"""\
+        solution = (
+            header("todo")
+            + f"""\
 tasks = collect(apis.todo.show_tasks, access_token=todo_token, completed=False, priority="{priority}")
 apis.supervisor.complete_task(answer=len(tasks))
 """
+        )
         templates = [
             "Across all my to-do lists, how many {priority}-priority tasks have I not finished yet?",
             "How many open {priority}-priority tasks do I have in total, over every to-do list?",
@@ -106,7 +113,9 @@ apis.supervisor.complete_task(answer=len(tasks))
         count = view.scalar(
             "SELECT COUNT(*) FROM todo_tasks WHERE list_id IN (?, ?) AND completed = 0 AND priority = ?", (pair[0]["id"], pair[1]["id"], priority)
         )
-        solution = header("todo") + f"""\
+        solution = (
+            header("todo")
+            + f"""\
 lists = collect(apis.todo.show_lists, access_token=todo_token)
 count = 0
 for name in ["{first}", "{second}"]:
@@ -114,6 +123,7 @@ for name in ["{first}", "{second}"]:
     count += len(collect(apis.todo.show_tasks, access_token=todo_token, list_id=list_id, completed=False, priority="{priority}"))
 apis.supervisor.complete_task(answer=count)
 """
+        )
         templates = [
             "How many {priority}-priority tasks are still not done in my '{first}' and '{second}' to-do lists together?",
             "Count the unfinished {priority}-priority tasks in my '{first}' list plus those in my '{second}' list.",
@@ -127,11 +137,32 @@ apis.supervisor.complete_task(answer=count)
 # New tasks to add, per list (none of them is in the seeded lists).
 _NEW_TASKS = {
     "Home": ["Bleed the radiators", "Change the air filter", "Oil the squeaky door", "Reseal the bathtub", "Defrost the freezer", "Paint the hallway"],
-    "Work": ["Draft the hiring plan", "File the expense report", "Prepare the client demo", "Archive old project files", "Set up the team retro", "Renew the conference badge"],
-    "Errands": ["Pick up the new glasses", "Return the rental car", "Drop off the dry-cleaning tickets", "Buy stamps", "Get spare keys cut", "Pay the parking fine"],
+    "Work": [
+        "Draft the hiring plan",
+        "File the expense report",
+        "Prepare the client demo",
+        "Archive old project files",
+        "Set up the team retro",
+        "Renew the conference badge",
+    ],
+    "Errands": [
+        "Pick up the new glasses",
+        "Return the rental car",
+        "Drop off the dry-cleaning tickets",
+        "Buy stamps",
+        "Get spare keys cut",
+        "Pay the parking fine",
+    ],
     "Health": ["Renew the gym membership", "Book a physio session", "Buy a new toothbrush", "Get a flu shot", "Book an eye test", "Sign up for the swim class"],
     "Garden": ["Buy paint for the fence", "Sharpen the mower blades", "Plant the bulbs", "Clean the bird bath", "Rake the leaves", "Repot the lemon tree"],
-    "Travel prep": ["Print the boarding passes", "Buy a travel adapter", "Book the airport taxi", "Download offline maps", "Arrange the pet sitter", "Order a new suitcase"],
+    "Travel prep": [
+        "Print the boarding passes",
+        "Buy a travel adapter",
+        "Book the airport taxi",
+        "Download offline maps",
+        "Arrange the pet sitter",
+        "Order a new suitcase",
+    ],
 }
 
 
@@ -145,10 +176,14 @@ def todo_add_task(view: BaseView) -> TaskSpec:
     title = rng.choice([t for t in _NEW_TASKS[list_name] if norm(t) not in existing] or _NEW_TASKS[list_name])
     due = (view.now.date() + timedelta(days=rng.randint(1, 60))).isoformat()
     priority = rng.choice(PRIORITIES)
-    solution = header("todo") + _FIND_LIST.format(name=list_name) + f"""\
+    solution = (
+        header("todo")
+        + _FIND_LIST.format(name=list_name)
+        + f"""\
 apis.todo.create_task(access_token=todo_token, list_id=list_id, title="{title}", due_date="{due}", priority="{priority}")
 apis.supervisor.complete_task()
 """
+    )
 
     def checks(ctx):
         added = ctx.diff.added.get("todo_tasks", [])
@@ -170,7 +205,11 @@ apis.supervisor.complete_task()
             "Please put a new task \"{title}\" on my '{list_name}' to-do list: priority {priority}, due date {due}.",
             "I need to remember to do this: '{title}'. Add it to the '{list_name}' list with a due date of {long} and {priority} priority.",
         ],
-        title=title, list_name=list_name, due=due, long=long_date(due), priority=priority,
+        title=title,
+        list_name=list_name,
+        due=due,
+        long=long_date(due),
+        priority=priority,
     )
     return TaskSpec(instruction=instruction, solution=solution, difficulty=1, checks=checks, allowed_changes={"todo_tasks": inserts_by()})
 
@@ -197,12 +236,15 @@ def todo_complete_overdue(view: BaseView) -> TaskSpec:
     name, kind, value, ids = rng.choice(asks)  # every base world has overdue tasks in some list
     find = header("todo") + _FIND_LIST.format(name=name)
     if kind == "before":
-        solution = find + f"""\
+        solution = (
+            find
+            + f"""\
 for task in collect(apis.todo.show_tasks, access_token=todo_token, list_id=list_id, completed=False, due_before="{value}"):
     if task["due_date"] < "{value}":
         apis.todo.mark_task_done(access_token=todo_token, task_id=task["task_id"])
 apis.supervisor.complete_task()
 """
+        )
         templates = [
             "In my '{name}' to-do list, mark as done every open task that was due before {value}.",
             "Close out the unfinished tasks in my '{name}' list whose due date is earlier than {long}.",
@@ -211,12 +253,15 @@ apis.supervisor.complete_task()
         ]
     else:
         condition = {"all": "", "priority": f' and task["priority"] == "{value}"', "since": f' and task["due_date"] >= "{value}"'}[kind]
-        solution = find + f"""\
+        solution = (
+            find
+            + f"""\
 for task in collect(apis.todo.show_overdue_tasks, access_token=todo_token):
     if task["list_id"] == list_id{condition}:
         apis.todo.mark_task_done(access_token=todo_token, task_id=task["task_id"])
 apis.supervisor.complete_task()
 """
+        )
         if kind == "all":
             templates = [
                 "Mark every overdue task in my '{name}' to-do list as done.",
