@@ -44,14 +44,16 @@ class EnvCheckError(AssertionError):
 
 
 def _default_task_id(env: Any) -> str:
-    inner = getattr(env, "unwrapped", env)
-    from looprl.env.appsuite import AppSuiteEnv
-
-    if isinstance(inner, AppSuiteEnv):
-        from looprl.world import load_tasks
-
-        return load_tasks("dev")[0].id
-    raise ValueError(f"check_env needs a task_id for a {type(inner).__name__}")
+    """The first task of the env's first split (its "dev" split when it has one), asked of the env's own
+    task lookup (the Env protocol's class methods); ValueError when it has none to offer."""
+    inner = type(getattr(env, "unwrapped", env))
+    ids: list[str] = []
+    if hasattr(inner, "splits") and hasattr(inner, "task_ids"):  # the lookup is optional: envs may leave tasks to their users
+        splits = inner.splits()  # None: any split name does
+        ids = inner.task_ids("dev" if splits is None or "dev" in splits else next(iter(splits), "dev"))
+    if not ids:
+        raise ValueError(f"check_env needs a task_id for a {inner.__name__}: its class names no split with tasks to take one from")
+    return ids[0]
 
 
 def _check_messages(messages: Any, problems: list[str]) -> None:

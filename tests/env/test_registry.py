@@ -133,3 +133,24 @@ def test_wrappers_forward_evaluate_and_check_env_requires_it():
 
     with pytest.raises(EnvCheckError, match=r"no evaluate\(\) method"):
         check_env(NoEvaluate(), "toy_1")
+
+
+def test_check_env_takes_its_default_task_from_the_envs_own_lookup():
+    from looprl.env import make_env
+    from looprl.env.checker import _default_task_id
+    from looprl.env.wrappers import TurnLimit
+    from looprl.testing import DigitsEnv
+    from looprl.world import load_tasks
+
+    env = TurnLimit(make_env("appsuite"), 5)
+    try:
+        assert _default_task_id(env) == load_tasks("dev")[0].id  # through the wrapper, the dev split
+    finally:
+        env.close()
+    assert _default_task_id(DigitsEnv()) == "toy_0"  # no named splits: any name gives its tasks
+
+    class Bare:  # an env that leaves its tasks to its users
+        def reset(self, task_id, *, seed=None): ...
+
+    with pytest.raises(ValueError, match="check_env needs a task_id for a Bare"):
+        _default_task_id(Bare())
