@@ -12,6 +12,20 @@ from typer.testing import CliRunner
 from looprl.backends.vllm import vllm_ready
 from looprl.cli import app
 
+TINY_RUN = (  # a demo of one iteration, one task, K=2, one-turn episodes of 8 tokens
+    "train.trainer.iterations=1",
+    "train.trainer.tasks_per_iteration=1",
+    "train.trainer.rollouts_per_task=2",
+    "train.env.max_turns=1",
+    "train.env.eval_max_turns=1",
+    "train.rollout.sampling.max_new_tokens=8",
+)
+
+
+def sets(*overrides: str) -> list[str]:
+    """`--set A --set B ...` for the CLI."""
+    return [arg for override in overrides for arg in ("--set", override)]
+
 
 def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir, tmp_path):
     run_dir = tmp_path / "demo"
@@ -31,18 +45,7 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
         "sft_instances=1",
         "--set",
         "sampler=transformers",
-        "--set",
-        "train.trainer.iterations=1",
-        "--set",
-        "train.trainer.tasks_per_iteration=1",
-        "--set",
-        "train.trainer.rollouts_per_task=2",
-        "--set",
-        "train.env.max_turns=1",
-        "--set",
-        "train.env.eval_max_turns=1",
-        "--set",
-        "train.rollout.sampling.max_new_tokens=8",
+        *sets(*TINY_RUN),
     ]
     runner = CliRunner()
     first = runner.invoke(app, args)
@@ -134,18 +137,7 @@ def test_demo_samples_every_stage_from_one_vllm_server(vllm_model_dir, tmp_path)
         "sampler=vllm",
         "--set",
         "sft_epochs=0",
-        "--set",
-        "train.trainer.iterations=1",
-        "--set",
-        "train.trainer.tasks_per_iteration=1",
-        "--set",
-        "train.trainer.rollouts_per_task=2",
-        "--set",
-        "train.env.max_turns=1",
-        "--set",
-        "train.env.eval_max_turns=1",
-        "--set",
-        "train.rollout.sampling.max_new_tokens=8",
+        *sets(*TINY_RUN),
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
