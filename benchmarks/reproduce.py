@@ -110,6 +110,18 @@ LABELS = {
     "rft": "RFT",
     "ei": "EI",
 }
+PAPER_TGC = {  # the paper's Table 1, AppWorld test-normal TGC in % (shared/PAPER_NOTES.md)
+    "loop": 71.3,
+    "loop-turn": 64.1,
+    "loop-bandit": 53.3,
+    "rloo": 57.2,
+    "grpo": 59.0,
+    "grpo-kl": 58.0,
+    "ppo": 50.8,
+    "sft-gt": 6.2,
+    "rft": 47.9,
+    "ei": 58.3,
+}
 DEFAULTS = {  # per env: (iterations, tasks per iteration, K, output folder)
     "toy": (16, 8, 6, Path("benchmarks/results/reproduce")),
     "appsuite": (2, 2, 4, Path("benchmarks/results/reproduce-appsuite")),
@@ -406,7 +418,7 @@ def summarize_appsuite(args, cfg, runs: Path, marks, setting: dict[str, Any], ta
     table = []
     for method in args.methods:
         mine = [r for r in rows if r["method"] == method]
-        row: dict[str, Any] = {"method": method, "label": LABELS[method], "seeds": [r["seed"] for r in mine]}
+        row: dict[str, Any] = {"method": method, "label": LABELS[method], "seeds": [r["seed"] for r in mine], "paper_tgc": PAPER_TGC[method]}
         for s in suffixes:
             for metric in ("tgc", "sgc", "reward"):
                 row[f"{s}_{metric}"] = mean_sd([r["eval"][s][metric] for r in mine])
@@ -424,6 +436,7 @@ def summarize_appsuite(args, cfg, runs: Path, marks, setting: dict[str, Any], ta
         "warmup": {"run_dir": str(runs / "warmup"), "eval": warmup},
         "runs": rows,
         "table": table,
+        "ordering": ordering(table, "heldout_tgc") if "heldout" in suffixes else None,
         "behaviour": behaviour_by_method(runs, args.methods, args.seeds, suffixes),
         "cost": {
             "estimate_s": estimate_seconds(args, len(task_sets["heldout"]), len(task_sets["dev"]), cfg),
@@ -471,6 +484,49 @@ def behaviour_by_method(runs: Path, methods: list[str], seeds: list[int], suffix
     return out
 
 
+def ordering(table: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The methods ranked by `key` (mean over seeds) against the paper's ranking (PAPER_TGC), pair by pair:
+    a pair agrees when the method the paper puts higher is higher here, is reversed when it is lower, and
+    is tied when equal; a difference counts as beyond the spread when it exceeds the larger sd of the two."""
+    rows = [r for r in table if r.get(key) is not None and r.get("paper_tgc") is not None]
+    pairs = {"agree": [], "reversed": [], "tied": []}
+    beyond = 0
+    for i, a in enumerate(rows):
+        for b in rows[i + 1 :]:
+            if a["paper_tgc"] == b["paper_tgc"]:
+                continue
+            hi, lo = (a, b) if a["paper_tgc"] > b["paper_tgc"] else (b, a)
+            diff = hi[key]["mean"] - lo[key]["mean"]
+            kind = "agree" if diff > 0 else "reversed" if diff < 0 else "tied"
+            pairs[kind].append([hi["method"], lo["method"]])
+            beyond += kind != "tied" and abs(diff) > max(hi[key]["sd"], lo[key]["sd"])
+    here = sorted(rows, key=lambda r: -r[key]["mean"])
+    paper = sorted(rows, key=lambda r: -r["paper_tgc"])
+    return {
+        "key": key,
+        "here": [[r["method"], round(r[key]["mean"], 1)] for r in here],
+        "paper": [[r["method"], r["paper_tgc"]] for r in paper],
+        **pairs,
+        "beyond_spread": beyond,
+    }
+
+
+def ordering_markdown(o: dict[str, Any]) -> str:
+    def rank(items: list[list]) -> str:
+        return " > ".join(f"{LABELS[m]} {v:.1f}" for m, v in items)
+
+    n = len(o["agree"]) + len(o["reversed"]) + len(o["tied"])
+    lines = [
+        f"Ordering by held-out TGC here: {rank(o['here'])}.",
+        f"The paper's (AppWorld test-normal TGC): {rank(o['paper'])}.",
+        f"Of {n} pairs of methods, {len(o['agree'])} are in the paper's order here, {len(o['reversed'])} reversed, "
+        f"{len(o['tied'])} tied; {o['beyond_spread']} of the differences exceed the spread over seeds (the larger sd of the pair).",
+    ]
+    if o["reversed"]:
+        lines.append("Reversed here (the paper's higher first): " + "; ".join(f"{LABELS[a]} < {LABELS[b]}" for a, b in o["reversed"]) + ".")
+    return "\n".join(lines) + "\n"
+
+
 def _pm(d: dict[str, float] | None, digits: int = 1) -> str:
     return "-" if d is None else f"{d['mean']:.{digits}f} ± {d['sd']:.{digits}f}"
 
@@ -489,20 +545,24 @@ def appsuite_markdown(result: dict[str, Any]) -> str:
         f"TGC and SGC in %, mean reward (share of checks passed), mean ± sd over seeds {result['seeds']}. Trained on: the "
         "rollouts kept for the update (SFT-GT: ground-truth chats).",
         "",
-        f"| method | {head} | {' | '.join(names[x] + ' reward' for x in suffixes)} | rollouts / run | trained on | optimizer steps | train min / run |",
-        "|---|" + "---|" * (3 * len(suffixes) + 4),
+        f"| method | {head} | {' | '.join(names[x] + ' reward' for x in suffixes)} | rollouts / run | trained on | optimizer steps | train min / run "
+        "| paper: test-normal TGC |",
+        "|---|" + "---|" * (3 * len(suffixes) + 5),
         "| SFT-GT warm-up (the start) | "
         + " | ".join(f"{warm[x][m]:.1f}" for x in suffixes for m in ("tgc", "sgc"))
         + " | "
         + " | ".join(f"{warm[x]['reward']:.3f}" for x in suffixes)
-        + " | - | - | - | - |",
+        + " | - | - | - | - | - |",
     ]
     for r in result["table"]:
         cells = " | ".join(_pm(r[f"{x}_{m}"]) for x in suffixes for m in ("tgc", "sgc"))
         rewards = " | ".join(_pm(r[f"{x}_reward"], 3) for x in suffixes)
         lines.append(
-            f"| {r['label']} | {cells} | {rewards} | {r['rollouts_sampled']:.0f} | {r['kept']:.0f} | {r['optimizer_steps']:.0f} | {r['train_minutes']:.1f} |"
+            f"| {r['label']} | {cells} | {rewards} | {r['rollouts_sampled']:.0f} | {r['kept']:.0f} | {r['optimizer_steps']:.0f} | {r['train_minutes']:.1f} "
+            f"| {r['paper_tgc']:.1f} |"
         )
+    if result.get("ordering"):
+        lines += ["", ordering_markdown(result["ordering"])]
     c = result["cost"]
     lines += ["", f"Cost: {c['recorded_stage_seconds'] / 60:.0f} min of recorded stages (estimate {c['estimate_s']['total'] / 60:.0f} min).", ""]
     return "\n".join(lines)

@@ -94,6 +94,7 @@ def test_reproduce_appsuite_smoke_and_resume(tiny_model_dir, tmp_path, capsys):
     assert result["cost"]["estimate_s"]["total"] > 0 and "loop/s1/train" in result["cost"]["stage_seconds"]
     md = (out / "reproduce.md").read_text()
     assert "| SFT-GT warm-up (the start) |" in md and "| LOOP (token) |" in md and "held-out SGC" in md
+    assert "paper: test-normal TGC" in md and "Of 3 pairs of methods" in md  # the small-scale ordering against the paper's
 
     capsys.readouterr()
     again = bench.run_appsuite(bench.parse_args(argv))  # resumed: nothing is redone
@@ -101,6 +102,26 @@ def test_reproduce_appsuite_smoke_and_resume(tiny_model_dir, tmp_path, capsys):
     assert "[reproduce] loop/s0" not in capsys.readouterr().out
     with pytest.raises(SystemExit, match="another setting"):  # a changed budget never mixes with the old runs
         bench.run_appsuite(bench.parse_args(argv + ["--k", "3"]))
+
+
+def test_ordering_against_the_papers_pair_by_pair():
+    bench = _load()
+
+    def row(method, mean, sd):
+        return {"method": method, "paper_tgc": bench.PAPER_TGC[method], "heldout_tgc": {"mean": mean, "sd": sd}}
+
+    # paper: LOOP 71.3 > GRPO 59.0 > RLOO 57.2 > SFT-GT 6.2
+    table = [row("loop", 40.0, 2.0), row("grpo", 45.0, 1.0), row("rloo", 45.0, 10.0), row("sft-gt", 10.0, 0.0)]
+    o = bench.ordering(table, "heldout_tgc")
+    assert [m for m, _ in o["paper"]] == ["loop", "grpo", "rloo", "sft-gt"]
+    assert o["here"][-1] == ["sft-gt", 10.0] and o["here"][0][1] == 45.0
+    assert o["reversed"] == [["loop", "grpo"], ["loop", "rloo"]] and o["tied"] == [["grpo", "rloo"]]
+    assert sorted(o["agree"]) == [["grpo", "sft-gt"], ["loop", "sft-gt"], ["rloo", "sft-gt"]]
+    # beyond the larger sd: loop-grpo (5 > 2), loop-sft (30 > 2), grpo-sft (35 > 1), rloo-sft (35 > 10); not loop-rloo (5 < 10)
+    assert o["beyond_spread"] == 4
+    md = bench.ordering_markdown(o)
+    assert "Of 6 pairs of methods, 3 are in the paper's order here, 2 reversed, 1 tied" in md
+    assert "Reversed here (the paper's higher first): LOOP (token) < GRPO, no KL; LOOP (token) < RLOO." in md
 
 
 def test_method_configs_match_the_budget(tiny_model_dir, tmp_path):
