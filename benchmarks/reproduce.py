@@ -40,7 +40,7 @@ One local vLLM server samples every rollout when `looprl models setup-vllm` has 
 environment (`--sampler auto`), with each adapter merged into its weights (the demo's setting);
 otherwise transformers in this process.
 
-    .venv/bin/python benchmarks/reproduce.py                                   # everything (~2.5 h on 2 cores)
+    .venv/bin/python benchmarks/reproduce.py                                   # everything (~75 min on 2 cores)
     .venv/bin/python benchmarks/reproduce.py --methods loop rloo sft-gt --seeds 0   # a slice; rerun to extend
 
 Writes OUT/reproduce.json (every run's numbers, each with the metrics file it was read from; the
@@ -50,15 +50,18 @@ setting; the cost estimate and the measured wall seconds of every stage; the com
 pooled over seeds), OUT/reproduce.png (training reward per iteration, mean over seeds; final held-out
 TGC) and OUT/report.html (looprl's HTML report over the evaluation runs; `--no-report` to skip).
 
-**Cost (defaults, 2 CPU cores, SmolLM2 on vLLM).** From rates measured here: an SFT-GT chat
-presentation ~5.2 s, a greedy evaluation ~8 s per task (24 held-out + dev tasks ~3.2 min), a LOOP
-rollout ~13 s with its share of the update (an iteration of 4 tasks x K=4 ~3.5 min), PPO ~1.5x that
-(it trains on every rollout, plus its critic). Warm-up (120 chats) ~10 min + its evaluation ~3 min + server
-start ~1 min, then per seed ~67 min (7 RL-like methods x 16 rollouts ~24 min, PPO ~5 min, SFT-GT
-~3 min, RFT ~3 min, 10 evaluations ~32 min): **about 150 minutes for 2 seeds** (80 for one), evaluations about
-half of it. `estimate_seconds()` computes it for any setting; the JSON holds the estimate and what
-each stage really took. At this size each method makes a few optimizer steps: the table shows the
-pipeline and any large effect, not the paper's differences.
+**Cost (defaults, 2 CPU cores, SmolLM2 on vLLM).** From the rates of the 5-method x 3-seed run
+(docs/results.md; 56 min of stages for 15 runs and 16 evaluations): an SFT-GT chat presentation ~2.5 s,
+a greedy evaluation ~4 s per task (24 held-out + dev tasks ~1.6 min with its adapter load), a LOOP
+rollout ~6 s with its share of the update, PPO ~2x that (it trains on every rollout, plus its critic).
+Warm-up (120 chats) ~5 min + its evaluation ~2 min + server start ~1 min, then per seed ~33 min (7
+RL-like methods x 16 rollouts ~11 min, PPO ~3 min, SFT-GT ~1.5 min, RFT ~1 min, 10 evaluations ~16
+min): **about 75 minutes for 2 seeds** (40 for one), evaluations about half of it.
+`estimate_seconds()` computes it for any setting; the JSON holds the estimate and what each stage
+really took. At this size an RL method makes 0-4 optimizer steps (a task whose K rollouts all score
+the same gives no signal; 5 of 12 RL runs of the measured run made none): the table shows the
+pipeline and any large effect, not the paper's differences; `--tasks-per-iteration` and
+`--iterations` buy signal at the price estimate_seconds() gives.
 
 **On a GPU (Qwen2.5-7B-Instruct, configs/qwen2.5-7b-1gpu.yaml as the training recipe).** Untested
 here (no GPU on the development machine); the budget is a sketch to size to the GPU hours:
@@ -127,7 +130,7 @@ DEFAULTS = {  # per env: (iterations, tasks per iteration, K, output folder)
     "appsuite": (2, 2, 4, Path("benchmarks/results/reproduce-appsuite")),
 }
 # seconds on the 2-core development machine, SmolLM2-135M on vLLM's CPU backend (docs/results.md, the demo)
-COST_S = {"sft_chat": 5.2, "eval_task": 8.0, "rollout": 13.0, "ppo_factor": 1.5, "server_start": 60.0}
+COST_S = {"sft_chat": 2.5, "eval_task": 4.0, "rollout": 6.0, "ppo_factor": 2.0, "server_start": 60.0}  # from the 5-method x 3-seed run (docs/results.md)
 
 
 def parse_args(argv=None):
