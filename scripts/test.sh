@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The README's second command: set up, lint with ruff, then run the test suite (CPU only, tiny models).
 #
-# Everything pip can install is installed first, so a fresh clone skips no test for want of it: the
-# project's .venv (setup.sh), then the pip-only steps of scripts/ci-setup.d/ (the AppWorld venv, the
-# vLLM venv, the [ray] extra). Each step keeps a stamp or checks an import, so when all is in place
-# this adds a few seconds. A step that fails (no network, say) is reported and the suite still runs;
-# its tests then skip, naming the command that adds what is missing. What needs system packages
-# (bubblewrap, chromium: scripts/ci-setup.d/10-bubblewrap.sh, 30-chromium.sh, as root) is left to
-# those steps, which .ci/run runs; the tests that need it skip and say so.
+# Everything the suite needs is installed first, so a fresh clone skips nothing: the project's .venv
+# (setup.sh), then every step of scripts/ci-setup.d/ in order - the same steps, in the same order, that
+# CI runs (.ci/run is this script). The system-package steps (bubblewrap, chromium) install with apt-get
+# when run as root and otherwise say why they did nothing; the pip steps (the AppWorld venv, the vLLM
+# venv, the [ray] extra) keep a stamp or check an import, so when all is in place this adds a few
+# seconds. A step that fails (no network, say) is reported and the suite still runs; the tests that
+# need what it adds then skip, naming the step (with CI=true they fail instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,10 +17,11 @@ bash scripts/setup.sh
 echo "[test] ruff check . && ruff format --check ."
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-PIP_STEPS=(20-appworld 40-vllm 50-ray)
-for step in "${PIP_STEPS[@]}"; do
-  if ! bash "scripts/ci-setup.d/$step.sh"; then
-    echo "[test] scripts/ci-setup.d/$step.sh failed (see above): the tests that need it will skip" >&2
+for step in scripts/ci-setup.d/*.sh; do
+  [ -e "$step" ] || continue
+  echo "[test] $step"
+  if ! bash "$step"; then
+    echo "[test] $step failed (see above): the tests that need it will skip" >&2
   fi
 done
 exec .venv/bin/python -m pytest "$@"

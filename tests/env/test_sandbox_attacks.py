@@ -382,8 +382,11 @@ def test_network_is_unreachable_even_to_the_hosts_loopback(make_sandbox, isolati
     assert accepted == []
 
 
-def test_the_world_database_is_out_of_reach():
-    env = make_env("appsuite")
+def test_the_world_database_is_out_of_reach(isolation):
+    """In every isolation mode: sqlite3 is refused at the fence; past the fence (an object-graph escape)
+    there is either no sqlite3 to load (unshare: the worker's interpreter has none) or, with it in hand,
+    no database to open (bwrap: the world lives in the host's memory, no .db file is visible)."""
+    env = make_env("appsuite", isolation=isolation)
     try:
         from looprl.world import get_task, load_tasks
 
@@ -392,19 +395,24 @@ def test_the_world_database_is_out_of_reach():
         before = env.world.db.serialize()
         refused = env.step("```python\nimport sqlite3\n```")
         assert "import of module 'sqlite3' is not allowed" in refused.observation
-        # Even with sqlite3 in hand there is no database file to open: the world lives in the host's memory.
         code = (
-            ESCAPE + "sq = real_import('sqlite3')\n"
-            "conn = sq.connect('file::memory:?cache=shared', uri=True)\n"
-            'print(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])\n'
+            ESCAPE + "try:\n"
+            "    sq = real_import('sqlite3')\n"
+            "except ImportError as exc:\n"
+            "    print('NO-SQLITE', type(exc).__name__)\n"
+            "else:\n"
+            "    conn = sq.connect('file::memory:?cache=shared', uri=True)\n"
+            "    print('TABLES', conn.execute(\"SELECT count(*) FROM sqlite_master\").fetchone()[0])\n"
             "hits = []\n"
             "for root in ('/tmp', os.getcwd()):\n"
             "    for dirpath, _, files in os.walk(root):\n"
             "        hits += [f for f in files if f.endswith(('.db', '.sqlite', '.sqlite3'))]\n"
-            "print(hits)"
+            "print('FILES', hits)"
         )
-        result = env.step(f"```python\n{code}\n```")
-        assert result.observation == "0\n[]", result.observation
+        out = env.step(f"```python\n{code}\n```").observation
+        lines = out.splitlines()
+        assert lines[-1] == "FILES []", out  # no database file anywhere the worker can see
+        assert lines[0] in ("TABLES 0", "NO-SQLITE ModuleNotFoundError"), out  # an empty private db, or none at all
         assert env.world.db.serialize() == before and not env.world.completed
         assert env.world.call_log == []
         assert get_task(task_id).id == task_id
