@@ -38,7 +38,9 @@ def _months(x: float | None, training: float | None) -> str:
         return "unknown"
     if x is None:
         return "never"
-    return "none needed" if x == 0 else f"{x:.1f} mo"
+    if x == 0:
+        return "none needed"
+    return "< 0.1 mo" if x < 0.1 else f"{x:.1f} mo"
 
 
 def _span(est: dict[str, Any], key: str, fmt) -> str:
