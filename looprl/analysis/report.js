@@ -126,7 +126,11 @@
   }
 
   var roi = data.roi, roiInputs = {}, roiBox = document.getElementById("roi-inputs");
-  var money = function (x) { return x === null ? "n/a" : Math.round(x).toLocaleString("en-US"); };
+  var money = function (x) {  // as looprl roi prints it: cents below 10, whole units above
+    if (x === null) return "n/a";
+    var digits = Math.abs(x) < 10 ? 2 : 0;
+    return x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  };
   var pct = function (x) { return x === null ? "n/a" : (100 * x).toFixed(1) + "%"; };
   roi.sliders.forEach(function (s) {
     var label = el("label", null, s.label + " ");

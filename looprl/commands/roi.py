@@ -26,7 +26,7 @@ CONFIG_HELP = "YAML file of inputs (the --set keys); --set wins over it"
 
 
 def _money(x: float) -> str:
-    return f"{x:,.0f}"
+    return f"{x:,.2f}" if abs(x) < 10 else f"{x:,.0f}"
 
 
 def _pct(x: float) -> str:
@@ -108,7 +108,7 @@ def _print_table(inputs, measured, estimates) -> None:
                 [_months(e["point"].payback_months, e["point"].training_cost)]
                 + (
                     [f"[{_months(e['low'].payback_months, e['low'].training_cost)} to {_months(e['high'].payback_months, e['high'].training_cost)}]"]
-                    if e["low"].payback_months != e["high"].payback_months
+                    if _months(e["low"].payback_months, e["low"].training_cost) != _months(e["high"].payback_months, e["high"].training_cost)
                     else []
                 )
             )
