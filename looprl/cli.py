@@ -12,6 +12,7 @@ from looprl.commands import (
     eval as eval_cmd,
     models as models_cmd,
     report as report_cmd,
+    roi as roi_cmd,
     train as train_cmd,
     world as world_cmd,
 )
@@ -32,6 +33,7 @@ app.command("train")(train_cmd.train_command)
 app.command("report")(report_cmd.report_command)
 app.command("compare")(report_cmd.compare_command)
 app.command("demo")(demo_cmd.demo_command)
+app.command("roi")(roi_cmd.roi_command)
 
 
 def main() -> None:

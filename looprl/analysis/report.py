@@ -1,7 +1,7 @@
 """`looprl report`: one static, self-contained HTML file about one or more runs.
 
 The page opens from disk with no server and makes no request: figures are base64 PNGs, the
-trajectory viewer and the value estimate are plain JavaScript embedded in the page, and a
+trajectory viewer and the ROI calculator are plain JavaScript embedded in the page, and a
 Content-Security-Policy (``default-src 'none'``) forbids the browser from fetching anything.
 
 Agent text is untrusted. Every string placed in HTML goes through `html.escape`; the trajectory
@@ -9,7 +9,8 @@ data travels as JSON inside a ``<script type="application/json">`` block with ``
 escaped, and the viewer puts it on the page with ``textContent`` only, never as markup.
 
 Sections: runs, leaderboard (TGC/SGC per run and split), training curves, behaviour, trajectory
-viewer, value estimate. To keep the file small the viewer shows at most ``max_episodes`` episodes
+viewer, ROI (looprl/analysis/roi.py's estimate: the runs' measured figures, the user's inputs on
+sliders, report.js's mirror of its formulas). To keep the file small the viewer shows at most ``max_episodes`` episodes
 per run, ``max_turns`` turns per episode, ``max_chars`` characters per field, and about
 ``max_viewer_mb`` of transcripts in all; the page says so.
 """
@@ -310,6 +311,41 @@ def _episode(run: Run, t: Trajectory, max_turns: int, max_chars: int) -> dict[st
     }
 
 
+# ---------------------------------------------------------------- ROI
+
+
+# The report's sliders: RoiInputs field -> (label, min, max, step); defaults are RoiInputs' own.
+ROI_SLIDERS = {
+    "tasks_per_month": ("tasks a month", 0, 20000, 100),
+    "minutes_per_task": ("minutes a person spends on one task", 1, 240, 1),
+    "minutes_checking": ("minutes to check one agent result", 0, 60, 0.5),
+    "hourly_cost": ("loaded cost of a person-hour", 5, 300, 1),
+    "price_per_million_tokens": ("price per million tokens", 0, 30, 0.1),
+    "serving_price_per_hour": ("price of a serving machine-hour", 0, 100, 0.5),
+    "train_price_per_hour": ("price of a training machine-hour", 0, 200, 0.5),
+}
+
+
+def _roi_data(runs: list[Run]) -> dict[str, Any]:
+    """What the ROI panel needs: each run's measured figures with their sources (or why a run has
+    none), and the sliders with RoiInputs' defaults."""
+    from looprl.analysis.roi import RoiInputs, measure_run
+    from looprl.analysis.runs import RunError
+
+    defaults = RoiInputs()
+    measured, skipped = [], []
+    for run in runs:
+        try:
+            measured.append(measure_run(run).to_dict())
+        except RunError as exc:
+            skipped.append({"run": run.name, "why": str(exc)})
+    sliders = [
+        {"key": key, "label": label, "min": lo, "max": hi, "step": step, "value": getattr(defaults, key), "help": RoiInputs.model_fields[key].description}
+        for key, (label, lo, hi, step) in ROI_SLIDERS.items()
+    ]
+    return {"runs": measured, "skipped": skipped, "sliders": sliders}
+
+
 # ---------------------------------------------------------------- page
 
 
@@ -340,6 +376,7 @@ def render_report(
         "caps": caps,
         "limits": {"max_episodes": max_episodes, "max_turns": max_turns, "max_chars": max_chars, "max_viewer_mb": max_viewer_mb},
         "leaderboard": [{"run": r["run"], "method": r["method"], "model": r["model"], "split": r["split"], "tgc": r["summary"]["tgc"]} for r in leaderboard],
+        "roi": _roi_data(runs),
     }
     run_rows = "".join(
         f"<tr><td>{_e(r.name)}</td><td>{_e(r.kind)}</td><td>{_e(r.model)}</td><td>{_e(r.method)}</td><td>{_e(r.split)}</td>"
@@ -370,7 +407,7 @@ def render_report(
             "ratios are relative to the first run.</p>" + _behaviour_html(runs),
         ),
         ("trajectories", "Trajectories", _VIEWER_HTML),
-        ("value", "Value estimate", _VALUE_HTML),
+        ("roi", "What the agent is worth (ROI)", _ROI_HTML),
     ]
     nav = " · ".join(f'<a href="#{sid}">{_e(name)}</a>' for sid, name, _ in sections)
     body = "\n".join(f'<section id="{sid}"><h2>{_e(name)}</h2>{content}</section>' for sid, name, content in sections)
@@ -409,16 +446,19 @@ _VIEWER_HTML = """
 <noscript><p class=empty>The trajectory viewer needs JavaScript.</p></noscript>
 """
 
-_VALUE_HTML = """
-<p>What the measured success rate would be worth if the agent took over tasks of this kind:
-hours saved = tasks per year × success rate × minutes per task / 60; money saved = hours × cost per hour.
-Failed tasks are counted as saving nothing (the time to notice and redo them is not subtracted).</p>
-<div class=filters>
-  <label>tasks per year <input id="v-tasks" type=number min=0 step=100 value=10000></label>
-  <label>minutes per task <input id="v-minutes" type=number min=0 step=1 value=15></label>
-  <label>cost per hour <input id="v-cost" type=number min=0 step=1 value=50></label>
-</div>
-<table id="value-table"><thead><tr><th>run</th><th>method</th><th>split</th><th>success rate (TGC)</th>
-<th>hours saved / year</th><th>money saved / year</th></tr></thead><tbody></tbody></table>
-<noscript><p class=empty>The value estimate needs JavaScript.</p></noscript>
+_ROI_HTML = """
+<p>What each run's agent would be worth taking tasks off a person's hands. Move the sliders; the
+measured figures come from the run folders (each names its file). A success saves the person the task
+less the time to check it; a failure costs the check on top of doing the task by hand; every task is
+served, solved or not. Each output is given at the measured TGC and, in brackets, at both ends of its
+95% Wilson interval; the break-even TGC is where net savings are zero. Formulas and assumptions:
+looprl/analysis/roi.py (the same as <code>looprl roi</code>).</p>
+<div class="roi-inputs" id="roi-inputs"></div>
+<table id="roi-measured"><thead><tr><th>run</th><th>TGC [95% interval], tasks</th><th>context tokens / episode</th>
+<th>seconds / episode</th><th>training hours</th><th>where the figures come from</th></tr></thead><tbody></tbody></table>
+<table id="roi-table"><thead><tr><th>run</th><th>hours reclaimed / year</th><th>labour savings / year</th><th>serving cost / year</th>
+<th>net savings / year</th><th>training cost (once)</th><th>payback</th><th>break-even TGC</th></tr></thead><tbody></tbody></table>
+<p class=note id="roi-skipped"></p>
+<div id="roi-chart"></div>
+<noscript><p class=empty>The ROI calculator needs JavaScript.</p></noscript>
 """

@@ -38,7 +38,7 @@ def report_command(
     max_chars: int = typer.Option(2000, min=100, help="characters per text field shown (longer ones are cut, with a note)"),
     max_viewer_mb: float = typer.Option(8.0, min=0.1, help="about this many MB of transcripts in all; beyond it, episodes are dropped"),
 ) -> None:
-    """Write ONE self-contained HTML file: leaderboard, training curves, behaviour, trajectories, value estimate."""
+    """Write ONE self-contained HTML file: leaderboard, training curves, behaviour, trajectories, ROI calculator."""
     from looprl.analysis.report import render_report
     from looprl.utils.io import atomic_write_text
 

@@ -90,20 +90,24 @@ def test_report_renders_in_headless_chromium(sample_runs, tmp_path):
     assert "8 of 12 episodes" in viewer  # the cap is stated
     assert "&lt;script&gt;document.body.dataset.pwned=1" in viewer  # shown as text
 
-    # Value estimate, computed by the page: 10,000 tasks x 15 min at 50/h, by each run's TGC.
-    value = _rows(dom, "value-table")
-    assert value[0][:3] == ["loop @ iter_000010", "loop", "dev"]
-    assert value[0][3] == "91.7 %" and value[0][4] == f"{10000 * (11 / 12) * 15 / 60:,.0f}"
-    assert value[2][5] == f"{10000 * 0.25 * 15 / 60 * 50:,.0f}"
+    # ROI panel, computed by the page (tests/analysis/test_roi_chromium.py checks its numbers against
+    # looprl/analysis/roi.py): every run with an evaluation has a row, named after its measured TGC's source.
+    roi = _rows(dom, "roi-table")
+    assert [r[0] for r in roi] == ["base", "gpt-4o", "loop"]
+    measured = _rows(dom, "roi-measured")
+    assert measured[0][1] == "25.0% [6.0% to 63.5%] of 6" and "eval/iter_000010/rollouts.jsonl" in measured[2][5]
+    assert "<svg" in _section(dom, "roi")
 
-    # Filters and inputs read from the URL: only failures of the base run; 1,200 tasks x 60 min at 100/h.
-    dom2 = _browse(exe, tmp_path, url + "#run=base&success=fail&tasks=1200&minutes=60&cost=100", "--dump-dom", "--virtual-time-budget=5000").stdout
+    # Filters and inputs read from the URL: only failures of the base run; 1,200 tasks a month at no token price.
+    hash_ = "#run=base&success=fail&tasks_per_month=1200&price_per_million_tokens=0"
+    dom2 = _browse(exe, tmp_path, url + hash_, "--dump-dom", "--virtual-time-budget=5000").stdout
     viewer2 = _section(dom2, "trajectories")
     visible = [m for m in re.findall(r'<details class="episode (pass|fail)"([^>]*)>', viewer2) if "hidden" not in m[1]]
     # base shows 8 of its 12 episodes: its 3 successes and 5 failures (the viewer keeps both kinds).
     assert len(visible) == 5 and all(kind == "fail" and 'data-run="base"' in attrs for kind, attrs in visible)
     assert "5 of 24 episodes shown" in viewer2
-    assert _rows(dom2, "value-table")[2][4:] == [f"{1200 * 0.25:,.0f}", f"{1200 * 0.25 * 100:,.0f}"]
+    # base: 25% of 1,200 tasks a month, 15 min each, 2 min to check every one: 12 * 1200 * (0.25 * 15 - 2) / 60 hours a year
+    assert _rows(dom2, "roi-table")[0][1].startswith(f"{12 * 1200 * (0.25 * 15 - 2) / 60:,.0f} [")
 
     shot = tmp_path / "report.png"
     _browse(exe, tmp_path, url, f"--screenshot={shot}", "--window-size=1280,4200", "--hide-scrollbars", "--virtual-time-budget=5000")
@@ -198,7 +202,7 @@ def test_report_of_real_tiny_model_runs(tiny_model_dir, tmp_path):
     assert f"{n_eval + n_train_dev} of {n_eval + n_train_dev} episodes shown" in viewer
     assert viewer.count('class="turn') >= n_eval + n_train_dev and "evaluation checks" in viewer
     assert re.search(r"<li class=\"(pass|fail)\">(PASS|FAIL) \S", viewer)  # the world's checks, each with pass/fail
-    assert len(_rows(dom, "value-table")) == len(leaderboard)
+    assert [r[0] for r in _rows(dom, "roi-table")] == ["eval-tiny", "train-tiny"]
 
     shot = tmp_path / "report-real.png"
     _browse(exe, tmp_path, out.resolve().as_uri(), f"--screenshot={shot}", "--window-size=1280,3000", "--hide-scrollbars", "--virtual-time-budget=5000")

@@ -78,7 +78,7 @@ def test_report_has_every_section_and_escapes_agent_text(sample_runs, tmp_path):
     from looprl.analysis.runs import load_run
 
     page = render_report([load_run(p) for p in sample_runs], max_episodes=5)
-    for section in ("runs", "leaderboard", "training", "behaviour", "trajectories", "value"):
+    for section in ("runs", "leaderboard", "training", "behaviour", "trajectories", "roi"):
         assert f'<section id="{section}">' in page
     # Untrusted agent text never appears as markup: not in the tables, not in the data block.
     assert "<script>document.body" not in page and "<img src=x" not in page and "<b>bold" not in page
@@ -92,8 +92,11 @@ def test_report_has_every_section_and_escapes_agent_text(sample_runs, tmp_path):
     # The viewer caps what it shows and the data says so.
     assert [c["shown"] for c in data["caps"]] == [5, 5, 5] and data["limits"]["max_episodes"] == 5
     assert {e["run"] for e in data["episodes"]} == {"base", "gpt-4o", "loop"}
-    # Leaderboard: LOOP first on the dev split, with its TGC in the value-estimate data too.
+    # Leaderboard: LOOP first on the dev split, and the ROI data measured from its latest dev evaluation.
     assert [r["run"] for r in data["leaderboard"]][0].startswith("loop @ iter_000010")
+    roi = {m["name"]: m for m in data["roi"]["runs"]}
+    assert roi["loop"]["tgc"] == pytest.approx(11 / 12) and "eval/iter_000010/rollouts.jsonl" in roi["loop"]["sources"]["tgc"]
+    assert roi["base"]["train_hours"] == 0.0 and [s["key"] for s in data["roi"]["sliders"]][0] == "tasks_per_month"
 
 
 def test_report_caps_long_fields(rt, tmp_path):
