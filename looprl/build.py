@@ -176,9 +176,11 @@ def write_run_files(
 ) -> None:
     """A run folder's identity, written before any rollout so that a crashed run is still identifiable
     (docs/run-layout.md): config.yaml (the config as loaded) and run.json (kind "train"|"eval", name,
-    model, adapter, method, split, env, seed, created, command). `name` defaults to the folder's name,
+    model, adapter, method, split, env, seed, created, command, hardware: looprl.utils.hardware).
+    `name` defaults to the folder's name,
     `command` to this process's `looprl ...` command line."""
     from looprl.config import dump_config
+    from looprl.utils.hardware import describe_hardware
     from looprl.utils.io import atomic_write_json, atomic_write_text
 
     out = Path(out)
@@ -196,5 +198,6 @@ def write_run_files(
             "seed": cfg.seed,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": command or " ".join(["looprl", *sys.argv[1:]]),
+            "hardware": describe_hardware(),
         },
     )

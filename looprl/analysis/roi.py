@@ -37,7 +37,8 @@ Assumptions, stated once:
 * H is the sum of `time/iteration_s` over the training run's metrics.jsonl rows (model loading and
   pauses between resumed runs excluded), over every run in the adapter's lineage: an eval of
   loop/checkpoints/.../adapter counts loop/ and, when loop/ started from sft/'s adapter, sft/ too.
-  Runs record no hardware name; R is the price of the whole machine the training used.
+  Each training run's run.json names its hardware (CPU model and flags, GPUs: looprl.utils.hardware);
+  the output repeats it so R can be the price of that machine, which the user gives.
 * The range of every output comes from the 95% interval of p alone: a Wilson score interval with
   n = the number of distinct tasks evaluated (repeated samples of a task are not independent
   tasks), computed from summary.json's `tgc` and `n_tasks`. Every other input is taken as exact.
@@ -55,6 +56,7 @@ from pydantic import Field
 
 from looprl.analysis.runs import Run, RunError, read_metrics
 from looprl.config import StrictModel
+from looprl.utils.hardware import hardware_line
 
 __all__ = ["RoiInputs", "Measured", "Outcome", "RoiError", "wilson_interval", "outcome", "break_even_tgc", "estimate", "measure_run"]
 
@@ -235,17 +237,18 @@ def _adapter_of(folder: Path, info: dict[str, Any]) -> str | None:
     return None
 
 
-def _training(run: Run) -> tuple[float | None, int, str]:
-    """Training wall hours and rollouts over the lineage of the run's adapter, and where they came from."""
-    hours, rollouts, used = 0.0, 0, []
+def _training(run: Run) -> tuple[float | None, int, str, list[str]]:
+    """Training wall hours and rollouts over the lineage of the run's adapter, where they came from, and
+    the hardware each training run's run.json names."""
+    hours, rollouts, used, machines = 0.0, 0, [], []
     folder: Path | None = run.path if run.metrics else None
     adapter = None if run.metrics else _adapter_of(run.path, run.info)
     if folder is None and adapter is None:
-        return 0.0, 0, "no adapter: the base model, nothing trained"
+        return 0.0, 0, "no adapter: the base model, nothing trained", []
     if folder is None:
         folder = _train_run_of(adapter, run.path.parent)
         if folder is None:
-            return None, 0, f"trained adapter {adapter}: its training run was not found; give --set train_hours=H"
+            return None, 0, f"trained adapter {adapter}: its training run was not found; give --set train_hours=H", []
     seen: set[Path] = set()
     while folder is not None and folder.resolve() not in seen:
         seen.add(folder.resolve())
@@ -254,9 +257,10 @@ def _training(run: Run) -> tuple[float | None, int, str]:
         rollouts += int(sum(float(r.get("rollout/count", 0.0)) for r in rows))
         used.append(f"{folder / 'metrics.jsonl'} ({len(rows)} iterations)")
         info = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
+        machines.append(f"{folder.name}: {hardware_line(info.get('hardware'))}")
         parent = _adapter_of(folder, info)
         folder = _train_run_of(parent, folder.parent) if parent else None
-    return hours, rollouts, "sum of time/iteration_s in " + " + ".join(used)
+    return hours, rollouts, "sum of time/iteration_s in " + " + ".join(used), machines
 
 
 def measure_run(run: Run) -> Measured:
@@ -268,13 +272,15 @@ def measure_run(run: Run) -> Measured:
     behaviour = summary.get("behaviour") or {}
     stats = summary.get("rollout") or {}
     seconds = stats["wall_s"] / stats["finished"] if stats.get("wall_s") and stats.get("finished") else None
-    train_hours, rollouts, train_source = _training(run)
+    train_hours, rollouts, train_source, machines = _training(run)
     sources = {
         "tgc": f"{source} (tgc over n_tasks = {summary['n_tasks']}; 95% Wilson interval)",
         "tokens_per_episode": f"{source} (behaviour.tokens_per_episode)" if behaviour.get("tokens_per_episode") is not None else "not measured",
         "seconds_per_episode": f"{source} (rollout.wall_s / rollout.finished)" if seconds is not None else "not measured",
         "train_hours": train_source,
-        "hardware": "not recorded (run.json names none): train_price_per_hour prices the whole machine",
+        "hardware": ("trained on " + "; ".join(machines) + " (run.json): train_price_per_hour prices that machine")
+        if machines
+        else "no training run: nothing to price",
     }
     return Measured(
         name=run.name,

@@ -125,7 +125,9 @@ def _eval_run(out: Path, *, adapter: str | None = None) -> Path:
 def _train_run(path: Path, seconds: list[float], *, start_adapter: str | None = None) -> Path:
     """A training run's files as looprl train writes them: run.json, config.yaml, metrics.jsonl rows."""
     path.mkdir(parents=True)
-    (path / "run.json").write_text(json.dumps({"kind": "train", "name": path.name, "model": "m", "adapter": start_adapter, "method": "loop"}))
+    hardware = {"cpu": {"model": "Test CPU", "cores": 2, "flags": ["avx2"]}, "gpus": ["NVIDIA H100"]}
+    info = {"kind": "train", "name": path.name, "model": "m", "adapter": start_adapter, "method": "loop", "hardware": hardware}
+    (path / "run.json").write_text(json.dumps(info))
     (path / "config.yaml").write_text(yaml.safe_dump({"model": {"name_or_path": "m", "adapter_path": start_adapter}}))
     rows = [{"iteration": i + 1, "time/iteration_s": s, "rollout/count": 16.0} for i, s in enumerate(seconds)]
     (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -148,7 +150,9 @@ def test_measure_run_reads_the_eval_and_the_adapters_training_lineage(tmp_path):
     assert m.rollouts == 5 * 16
     assert str(after / "summary.json") in m.sources["tgc"]
     assert "loop/metrics.jsonl" in m.sources["train_hours"] and "sft/metrics.jsonl" in m.sources["train_hours"]
+    assert "loop: 1 x NVIDIA H100; Test CPU (2 cores, avx2)" in m.sources["hardware"] and "sft: " in m.sources["hardware"]
     assert measure_run(load_run(before)).train_hours == 0.0
+    assert json.loads((before / "run.json").read_text())["hardware"]["cpu"]["cores"] >= 1  # write_run_files records it
     # moved: the adapter's recorded path is gone, its training run sits beside the eval run under the same name
     moved = _eval_run(tmp_path / "eval_moved", adapter="/elsewhere/loop/checkpoints/iter_000003/adapter")
     assert measure_run(load_run(moved)).train_hours == pytest.approx(3)
@@ -230,3 +234,14 @@ def test_roi_command_on_a_real_tiny_model_eval(tiny_model_dir, tmp_path):
     per_task = summary["behaviour"]["tokens_per_episode"] / 1e6 * 1.0 + summary["rollout"]["wall_s"] / summary["rollout"]["finished"] / 3600 * 4
     assert run["point"]["serving_cost_per_year"] == pytest.approx(12 * 1000 * per_task)
     assert run["point"]["training_cost"] == 0.0
+
+
+def test_cpu_info_reads_model_and_the_flags_that_decide_dtype():
+    from looprl.utils.hardware import cpu_info, hardware_line
+
+    text = "processor : 0\nmodel name : Intel Xeon 8480\nflags : fpu avx2 avx512f amx_bf16 amx_tile sse\n"
+    info = cpu_info(text)
+    assert info["model"] == "Intel Xeon 8480" and info["flags"] == ["avx2", "avx512", "amx_bf16", "amx_tile"]
+    line = hardware_line({"cpu": {**info, "cores": 2}, "gpus": ["NVIDIA H100", "NVIDIA H100"]})
+    assert line == "2 x NVIDIA H100; Intel Xeon 8480 (2 cores, avx2, avx512, amx_bf16, amx_tile)"
+    assert hardware_line(None) == "not recorded"
