@@ -12,20 +12,14 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from looprl.config import StrictModel
+from looprl.training.methods import facts as registry  # the method registry, torch-free
 
-METHODS = ("loop", "loop-turn", "loop-bandit", "loop-rwnorm", "rloo", "grpo", "grpo-kl", "ppo", "sft-gt", "rft", "ei")
-Method = Literal["loop", "loop-turn", "loop-bandit", "loop-rwnorm", "rloo", "grpo", "grpo-kl", "ppo", "sft-gt", "rft", "ei"]
+# the method names and facts come from the registry (looprl/training/methods/facts.py)
+METHODS = tuple(registry.METHODS)
+Method = Literal[METHODS]  # type: ignore[valid-type]
 # methods that fit fixed data (ground-truth chats, the base model's samples) instead of learning from the
 # policy's own samples: their policy is the model at temperature 1 whatever rollout.sampling says
-FIXED_DATA_METHODS = ("sft-gt", "rft")
-
-
-def _only(*methods: str, off: Any = None) -> dict[str, Any]:
-    """Field metadata: a setting that only `methods` read; TrainerConfig rejects it, by name, when it is
-    changed from its default for any other method (it would be silently ignored). A value `off` (e.g. a
-    KL weight of 0) says what the other methods already do, so it is accepted too (run configs written
-    when it was the default still load)."""
-    return {"methods": list(methods), "off": off}
+FIXED_DATA_METHODS = tuple(name for name, m in registry.METHODS.items() if m.data.fixed)
 
 
 class ModelConfig(StrictModel):
@@ -138,7 +132,6 @@ class TrainerConfig(StrictModel):
         0.04,
         ge=0.0,
         description="grpo-kl: weight of the k3 KL penalty to the adapter-disabled model (0.04, the common GRPO default; for no KL term use method grpo)",
-        json_schema_extra=_only("grpo-kl", off=0.0),
     )
     logprob_chunk_size: int = Field(1024, ge=16, description="tokens per chunk when computing logprobs (keeps T x vocab logits small)")
     eval_every: int = Field(5, ge=0, description="dev evaluation every N iterations (0 = never)")
@@ -146,40 +139,37 @@ class TrainerConfig(StrictModel):
     eval_temperature: float = Field(0.0, ge=0.0, description="dev evaluation temperature (paper: 0, greedy)")
     sft_read_docs: bool = Field(
         False,
-        json_schema_extra=_only("sft-gt"),
         description="SFT-GT: each chat lists an app's API names and reads each API's doc before first using it, "
         "replayed through the env for real observations (not in the paper, whose chats are answered "
         "'Execution successful.')",
     )
     checkpoints_kept: int = Field(2, ge=0, description="keep the newest N iteration checkpoints (0 = keep all); best/ is kept apart")
-    # PPO with a learned critic (method "ppo"); the paper's baseline settings
-    value_coef_start: float = Field(0.1, ge=0.0, json_schema_extra=_only("ppo"), description="PPO: value-loss coefficient at iteration 1 (paper: 0.1)")
-    value_coef_end: float = Field(
-        0.001, ge=0.0, json_schema_extra=_only("ppo"), description="PPO: value-loss coefficient after value_coef_iterations (paper: 0.001)"
-    )
-    value_coef_iterations: int = Field(
-        200, ge=1, json_schema_extra=_only("ppo"), description="PPO: iterations over which the value coefficient decays, log-linearly (paper: 200)"
-    )
-    critic_warmup_iterations: int = Field(
-        10, ge=0, json_schema_extra=_only("ppo"), description="PPO: first N iterations train only the critic, on base-model rollouts (paper: 10)"
-    )
-    gae_gamma: float = Field(1.0, ge=0.0, le=1.0, json_schema_extra=_only("ppo"), description="PPO: GAE discount (paper: 1)")
-    gae_lambda: float = Field(1.0, ge=0.0, le=1.0, json_schema_extra=_only("ppo"), description="PPO: GAE lambda (paper: 1; smaller diverged)")
-    value_hidden_size: int = Field(1024, ge=1, json_schema_extra=_only("ppo"), description="PPO: width of the value head's 3-layer MLP")
+    # PPO with a learned critic (method "ppo"); the paper's baseline settings. Which methods read which
+    # of these fields is a fact of the method registry (methods/facts.py), checked below.
+    value_coef_start: float = Field(0.1, ge=0.0, description="PPO: value-loss coefficient at iteration 1 (paper: 0.1)")
+    value_coef_end: float = Field(0.001, ge=0.0, description="PPO: value-loss coefficient after value_coef_iterations (paper: 0.001)")
+    value_coef_iterations: int = Field(200, ge=1, description="PPO: iterations over which the value coefficient decays, log-linearly (paper: 200)")
+    critic_warmup_iterations: int = Field(10, ge=0, description="PPO: first N iterations train only the critic, on base-model rollouts (paper: 10)")
+    gae_gamma: float = Field(1.0, ge=0.0, le=1.0, description="PPO: GAE discount (paper: 1)")
+    gae_lambda: float = Field(1.0, ge=0.0, le=1.0, description="PPO: GAE lambda (paper: 1; smaller diverged)")
+    value_hidden_size: int = Field(1024, ge=1, description="PPO: width of the value head's 3-layer MLP")
 
     @model_validator(mode="after")
     def _check_method_settings(self) -> "TrainerConfig":
-        # A setting of another method would be silently ignored: name it (fields marked with _only).
+        # A setting of another method would be silently ignored: name it (the registry says who reads what).
+        readers = registry.method_settings()
         for name, field in type(self).model_fields.items():
-            only = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-            methods, value = only.get("methods"), getattr(self, name)
-            if methods and self.method not in methods and value not in (field.default, only.get("off")):
+            if name not in readers:
+                continue
+            (owners, off), value = readers[name], getattr(self, name)
+            if self.method not in owners and value not in (field.default, off):
                 raise ValueError(
-                    f"trainer.{name}={value!r} only applies to method {' / '.join(repr(m) for m in methods)} "
+                    f"trainer.{name}={value!r} only applies to method {' / '.join(repr(m) for m in owners)} "
                     f"(method is {self.method!r}, which does not read it); remove it"
                 )
-        if self.method == "grpo-kl" and self.kl_coef == 0:
-            raise ValueError("trainer.kl_coef=0 with method 'grpo-kl': a KL term of weight 0 is method 'grpo'; use that, or a kl_coef > 0")
+        for requirement in registry.METHODS[self.method].requires:
+            if (error := requirement.error(self.method, self)) is not None:
+                raise ValueError(error)
         return self
 
 
@@ -225,7 +215,7 @@ class TrainConfig(StrictModel):
     def _check_training_sampling(self) -> "TrainConfig":
         # A method that learns from its own samples compares the probabilities they were drawn with: the
         # trainer computes softmax(logits / T), which top-p/top-k truncation or greedy decoding would break.
-        if self.trainer.method in FIXED_DATA_METHODS:
+        if registry.METHODS[self.trainer.method].data.fixed:
             return self
         s, m = self.rollout.sampling, self.trainer.method
         if s.temperature <= 0:

@@ -110,4 +110,4 @@ def test_fixed_data_methods_are_those_that_do_not_sample_the_policy():
     from looprl.schema import FIXED_DATA_METHODS, METHODS
     from looprl.training.methods import get_method
 
-    assert set(FIXED_DATA_METHODS) == {m for m in METHODS if get_method(m).rollouts != "policy"}
+    assert set(FIXED_DATA_METHODS) == {m for m in METHODS if get_method(m).data.fixed}

@@ -57,12 +57,11 @@ from looprl.training.checkpoint import TrainerState, capture_rng, load_latest, r
 from looprl.training.distributed import HistoryOnly, from_environment
 from looprl.training.logger import MetricsLogger
 from looprl.training.methods import get_method
+from looprl.training.methods.facts import RFT_TEMPERATURES  # noqa: F401  (benchmarks/reproduce.py imports it from here)
 from looprl.training.sampler import TaskSampler
 from looprl.training.update import run_update
 from looprl.trajectory import Trajectory, read_jsonl, write_jsonl
 from looprl.utils.io import atomic_write_json
-
-RFT_TEMPERATURES = (0.4, 0.7, 1.0)  # the base-model temperature sweep RFT collects over
 
 
 class _base_model:
@@ -154,9 +153,9 @@ class Trainer:
         self.train_ids = resolve_task_ids(cfg, cfg.tasks.train_split)
         fresh = (lambda epoch: resolve_task_ids(cfg, cfg.tasks.train_split, epoch=epoch)) if cfg.tasks.fresh_instances else None
         self.sampler = TaskSampler(self.train_ids, cfg.seed, fresh=fresh)
-        # per-run method state (PPO's critic); its parameters train alongside the LoRA
-        self.runtime = self.method.runtime(self.policy, cfg) if self.method.runtime is not None else None
-        params = list(self.policy.trainable_parameters()) + (self.runtime.parameters() if self.runtime else [])
+        # the method's critic (PPO's value head), if it has one; its parameters train alongside the LoRA
+        self.critic = self.method.critic(self.policy, cfg) if self.method.critic is not None else None
+        params = list(self.policy.trainable_parameters()) + (self.critic.parameters() if self.critic else [])
         self.optimizer = torch.optim.AdamW(params, lr=cfg.trainer.lr, weight_decay=cfg.trainer.weight_decay)
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
         self.iteration = 0
@@ -216,7 +215,7 @@ class Trainer:
         update_metrics: dict[str, float] = {"train/optimizer_steps": 0.0, "train/stopped_early": 0.0}  # an empty buffer
         if buffer:
             batch = make_batch(buffer, kept_adv, self.policy.pad_token_id, max_tokens=t.rollout.sampling.max_context_tokens)
-            update_metrics = run_update(self.policy, self.optimizer, self.method, batch, cfg, self.shuffle, self.runtime, i, self.dist)
+            update_metrics = run_update(self.policy, self.optimizer, self.method, batch, cfg, self.shuffle, self.critic, i, self.dist)
         update_s = time.perf_counter() - t1
         # -- 6. publish: the HF backend samples with this very model; a vLLM backend reloads the adapter
         self._publish(i)
@@ -228,7 +227,7 @@ class Trainer:
 
         # -- 8. log and checkpoint -------------------------------------------------------------------
         metrics.update({"time/collect_s": collect_s, "time/update_s": update_s, "time/iteration_s": time.perf_counter() - t0})
-        if self.method.rollouts == "policy":  # SFT-GT/RFT train on stored data: no sampling to time
+        if not self.method.data.fixed:  # SFT-GT/RFT train on stored data: no sampling to time
             sampled_tokens = sum(sum(r.trainable) for r in rollouts)
             metrics["rollout/tokens_per_s"] = sampled_tokens / max(collect_s, 1e-9)
         self.iteration = i
@@ -254,32 +253,42 @@ class Trainer:
         return self.run_dir / "fixed_data.jsonl"
 
     def _collect(self, task_ids: Sequence[str], i: int) -> list[Trajectory]:
-        c = self.cfg
-        if self.method.rollouts != "policy" and self.fixed_data is None and self._fixed_data_path.is_file():
+        """The iteration's rollouts from the method's data source (methods/facts.py): the policy's own
+        samples, gathered every iteration; or fixed data (RFT's base-model sweep, SFT-GT's chats),
+        gathered once over every training task, stored with the run and served task by task."""
+        data = self.method.data
+        if not data.fixed:
+            return data.collect(self, task_ids, i)
+        if self.fixed_data is None and self._fixed_data_path.is_file():
             self.fixed_data = list(read_jsonl(self._fixed_data_path))
-        if self.method.rollouts == "base-once" and self.fixed_data is None:  # RFT: base model, temperature sweep, once
-            self.fixed_data = []
-            for temp in RFT_TEMPERATURES:  # before any update, so the adapter is still the starting one
-                spec = replace(self.rollout_spec, sampling=replace(self.rollout_spec.sampling, temperature=temp))
-                with _base_model(self.sampler_backend):
-                    self.fixed_data += self._collect_with(self.train_ids, spec, f"rft{temp}/", False)
-        if self.method.rollouts == "ground-truth" and self.fixed_data is None:  # SFT-GT: solutions as chats
-            from looprl.training.sft_data import ground_truth_trajectories
+        if self.fixed_data is None:
+            self.fixed_data = data.collect(self, self.train_ids, i)
+            write_jsonl(self._fixed_data_path, self.fixed_data)  # kept so a resumed run trains on the very same data
+        wanted = set(task_ids)
+        return [r for r in self.fixed_data if r.task_id in wanted]
 
-            self.fixed_data = ground_truth_trajectories(
-                self.train_ids,
-                self.env_factory,
-                self.scaffold,
-                self.policy.tokenizer,
-                read_docs=c.trainer.sft_read_docs,
-                max_observation_tokens=c.env.max_observation_tokens,
-            )
-        if self.fixed_data is not None:
-            if not self._fixed_data_path.is_file():  # kept so a resumed run trains on the very same data
-                write_jsonl(self._fixed_data_path, self.fixed_data)
-            wanted = set(task_ids)
-            return [r for r in self.fixed_data if r.task_id in wanted]
-        return self._collect_with(task_ids, self.rollout_spec, f"it{i}/", c.rollout.early_stop)
+    # what a data source gathers with (methods/facts.py Collector)
+    def sample(
+        self, task_ids: Sequence[str], *, group_prefix: str, early_stop: bool, temperature: float | None = None, base_model: bool = False
+    ) -> list[Trajectory]:
+        spec = self.rollout_spec if temperature is None else replace(self.rollout_spec, sampling=replace(self.rollout_spec.sampling, temperature=temperature))
+        if base_model:
+            with _base_model(self.sampler_backend):
+                return self._collect_with(task_ids, spec, group_prefix, early_stop)
+        return self._collect_with(task_ids, spec, group_prefix, early_stop)
+
+    def ground_truth(self, task_ids: Sequence[str]) -> list[Trajectory]:
+        from looprl.training.sft_data import ground_truth_trajectories
+
+        c = self.cfg
+        return ground_truth_trajectories(
+            list(task_ids),
+            self.env_factory,
+            self.scaffold,
+            self.policy.tokenizer,
+            read_docs=c.trainer.sft_read_docs,
+            max_observation_tokens=c.env.max_observation_tokens,
+        )
 
     def _publish(self, i: int) -> None:
         if self.sampler_backend is self.policy:  # transformers: rollouts already sample from the updated model
@@ -351,7 +360,7 @@ class Trainer:
             sampler=self.sampler.state(),
             history=self.logger.history,
             best=self.best,
-            extra={"method": self.runtime.state_dict() if self.runtime else {}},
+            extra={"method": self.critic.state_dict() if self.critic else {}},
         )
         save_checkpoint(self.run_dir, state, save_adapter, keep=self.cfg.trainer.checkpoints_kept)
 
@@ -361,8 +370,8 @@ class Trainer:
             raise FileNotFoundError(f"no usable checkpoint under {self.run_dir / 'checkpoints'}; start without --resume")
         path, state = found
         self.policy.load_adapter(str(path / "adapter"))
-        if self.runtime is not None:
-            self.runtime.load_state_dict(state.extra["method"])
+        if self.critic is not None:
+            self.critic.load_state_dict(state.extra["method"])
         self.dist.load_optimizer_state(self.optimizer, state.optimizer)
         restore_rng(state.rng, self._generators())
         self.sampler.restore(state.sampler)

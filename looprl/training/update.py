@@ -29,8 +29,7 @@ from looprl.training.distributed import SINGLE_PROCESS, Distributed
 
 if TYPE_CHECKING:  # pragma: no cover
     from looprl.schema import TrainerConfig
-    from looprl.training.methods import Method
-    from looprl.training.methods.base import MethodRuntime
+    from looprl.training.methods.base import Critic, Method
 
 
 def _chunks(indices: torch.Tensor, size: int) -> list[torch.Tensor]:
@@ -76,10 +75,12 @@ def accumulate_gradients(
     method: "Method",
     minibatch: TrainBatch,
     cfg: "TrainerConfig",
-    runtime: "MethodRuntime | None" = None,
+    critic: "Critic | None" = None,
     dist: Distributed = SINGLE_PROCESS,
 ) -> dict[str, float]:
     """Forward/backward every micro-batch of `minibatch` (this rank's slice of it), accumulating into .grad.
+    One forward pass gives the log-probabilities and the hidden states; the method's `objective` makes
+    the loss of them (its policy loss, plus its critic's when it has one).
 
     Returns {"loss": the minibatch loss, "kl_k1", "clip_fraction"} (token-weighted diagnostics),
     summed over ranks."""
@@ -89,12 +90,8 @@ def accumulate_gradients(
     device = policy.device
     for idx, share in dist.micro_batches(n, cfg.micro_batch_size):
         micro = minibatch.select(idx).to(device)
-        if runtime is not None:  # e.g. PPO: the critic reads the trunk's hidden states
-            logp_new, hidden = policy.logprobs_and_hidden(micro.input_ids, micro.attention_mask, grad=True, chunk_size=cfg.logprob_chunk_size)
-            loss = runtime.loss(logp_new, hidden, micro, cfg)
-        else:
-            logp_new = policy.token_logprobs(micro.input_ids, micro.attention_mask, grad=True, chunk_size=cfg.logprob_chunk_size)
-            loss = method.loss(logp_new, micro, cfg)
+        logp_new, hidden = policy.logprobs_and_hidden(micro.input_ids, micro.attention_mask, grad=True, chunk_size=cfg.logprob_chunk_size)
+        loss = method.objective(logp_new, hidden, micro, cfg, critic)
         if not torch.isfinite(loss):
             finite = False
             if not dist.sharded:  # alone, stop at once; sharded ranks must all run the same backward calls
@@ -122,7 +119,7 @@ def run_update(
     batch: TrainBatch,
     cfg: "TrainerConfig",
     generator: torch.Generator,
-    runtime: "MethodRuntime | None" = None,
+    critic: "Critic | None" = None,
     iteration: int = 0,
     dist: Distributed = SINGLE_PROCESS,
 ) -> dict[str, float]:
@@ -136,7 +133,7 @@ def run_update(
         diagnostics = sampler_gap(batch)
     if method.needs_ref_logprobs:
         batch.logp_ref = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, reference=True, dist=dist)
-    prepared = runtime.prepare(policy, batch, cfg, iteration) if runtime is not None else {}
+    prepared = critic.prepare(policy, batch, cfg, iteration) if critic is not None else {}  # PPO: per-token advantages
     steps, losses, kls, clips, norms = 0, [], [], [], []
     stopped = ""
     mb_size = method.minibatch_size(cfg, len(batch))
@@ -144,7 +141,7 @@ def run_update(
         order = torch.randperm(len(batch), generator=generator)
         for idx in _chunks(order, mb_size):
             optimizer.zero_grad(set_to_none=True)
-            stats = accumulate_gradients(policy, method, batch.select(idx), cfg, runtime, dist)
+            stats = accumulate_gradients(policy, method, batch.select(idx), cfg, critic, dist)
             dist.average_replicated_grads(params)  # sharded: PPO's critic sits outside FSDP
             # statistics are summed over ranks already; agreeing on the decision too means no rank steps alone
             stopped = dist.agree("nan_loss" if not math.isfinite(stats["loss"]) else "kl_guard" if stats["kl_k1"] > cfg.kl_guard else "")

@@ -88,11 +88,11 @@ def _update(policy, dist, method_name: str = "loop", nan_row: int | None = None,
         adv[nan_row] = float("nan")
     batch = make_batch(trajs, adv, policy.pad_token_id)
     torch.manual_seed(1)  # the critic's initialization, the same in every process
-    runtime = method.runtime(policy, cfg) if method.runtime is not None else None
-    params = policy.trainable_parameters() + (runtime.parameters() if runtime else [])
+    critic = method.critic(policy, cfg) if method.critic is not None else None
+    params = policy.trainable_parameters() + (critic.parameters() if critic else [])
     optimizer = torch.optim.AdamW(params, lr=UPDATE["lr"], weight_decay=0.01)
-    metrics = run_update(policy, optimizer, method, batch, cfg.trainer, torch.Generator().manual_seed(0), runtime, iteration=iteration, dist=dist)
-    return metrics, (runtime.state_dict()["head"] if runtime else {})
+    metrics = run_update(policy, optimizer, method, batch, cfg.trainer, torch.Generator().manual_seed(0), critic, iteration=iteration, dist=dist)
+    return metrics, (critic.state_dict()["head"] if critic else {})
 
 
 def _worker(out_dir: str, model_dir: str) -> None:

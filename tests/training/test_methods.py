@@ -10,7 +10,7 @@ from looprl.config import load_config
 from looprl.schema import METHODS, TrainConfig, TrainerConfig
 from looprl.training.batch import make_batch
 from looprl.training.methods import METHODS as BUILT, get_method
-from looprl.training.methods.ppo import CriticRuntime, terminal_rewards, value_coef
+from looprl.training.methods.ppo import ValueCritic, terminal_rewards, value_coef
 from looprl.training.trainer import Trainer
 from looprl.training.update import accumulate_gradients, compute_logprobs
 
@@ -45,25 +45,25 @@ def _ppo_batch(policy, make_trajectories):
 
 def test_ppo_value_loss_stays_out_of_the_lora(tiny_policy, make_trajectories):
     cfg = TrainConfig(trainer=TrainerConfig(method="ppo", value_hidden_size=16, critic_warmup_iterations=1, micro_batch_size=2))
-    runtime = CriticRuntime(tiny_policy, cfg)
+    critic = ValueCritic(tiny_policy, cfg)
     batch = _ppo_batch(tiny_policy, make_trajectories)
     # warm-up iteration: only the critic learns
-    runtime.prepare(tiny_policy, batch, cfg.trainer, iteration=1)
+    critic.prepare(tiny_policy, batch, cfg.trainer, iteration=1)
     tiny_policy.model.zero_grad(set_to_none=True)
-    accumulate_gradients(tiny_policy, get_method("ppo"), batch, cfg.trainer, runtime)
+    accumulate_gradients(tiny_policy, get_method("ppo"), batch, cfg.trainer, critic)
     assert all(p.grad is None for p in tiny_policy.trainable_parameters())
-    assert all(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in runtime.parameters())
+    assert all(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in critic.parameters())
     # after warm-up: the policy loss reaches the LoRA; the critic's gradient is the value loss's alone
-    for p in runtime.parameters():
+    for p in critic.parameters():
         p.grad = None
-    metrics = runtime.prepare(tiny_policy, batch, cfg.trainer, iteration=2)
+    metrics = critic.prepare(tiny_policy, batch, cfg.trainer, iteration=2)
     assert metrics["ppo/critic_warmup"] == 0.0 and 0.0 <= metrics["ppo/value_mean"] <= 1.0
     # gamma = lambda = 1 and a terminal reward: every agent token's return is the episode reward, A_t = R - clip(V_t)
     for b in range(len(batch)):
         m = batch.mask[b]
         assert torch.allclose(batch.extras["returns"][b, m], batch.rewards[b].expand(int(m.sum())))
         assert float(batch.extras["advantages_t"][b, m].abs().max()) <= 1.0
-    accumulate_gradients(tiny_policy, get_method("ppo"), batch, cfg.trainer, runtime)
+    accumulate_gradients(tiny_policy, get_method("ppo"), batch, cfg.trainer, critic)
     assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in tiny_policy.trainable_parameters())
     tiny_policy.model.zero_grad(set_to_none=True)
 
@@ -199,7 +199,7 @@ def test_method_runs_in_the_trainer(method, tiny_model_dir, tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.optimizer.param_groups[0]["params"]))
     if method == "ppo":  # the critic is checkpointed and restored
         resumed = Trainer(cfg, resume=True, progress=False)
-        for a, b in zip(trainer.runtime.parameters(), resumed.runtime.parameters()):
+        for a, b in zip(trainer.critic.parameters(), resumed.critic.parameters()):
             assert torch.equal(a, b)
 
 

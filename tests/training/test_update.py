@@ -113,19 +113,18 @@ def _shifted_old_logprobs(policy, batch, log_ratio):
 
 
 def test_ppo_clip_fraction_is_measured_on_the_critics_advantages(tiny_policy):
-    # PPO's advantages are per token, in batch.extras; the trajectory advantages are placeholders (0),
-    # on which nothing ever counts as clipped
+    # PPO's advantages are per token, in batch.extras; it has none per trajectory (0), on which
+    # nothing ever counts as clipped
     from looprl.schema import TrainConfig
-    from looprl.training.methods.ppo import CriticRuntime
+    from looprl.training.methods.ppo import ValueCritic
 
     batch = _batch(tiny_policy, n=4, seed=7)
-    batch.advantages = torch.zeros(len(batch))  # what PPO's placeholder estimator gives
+    batch.advantages = torch.zeros(len(batch))  # what PPO's trajectory-level estimator gives
     batch.logp_old = _shifted_old_logprobs(tiny_policy, batch, 0.5)  # ratio e^0.5 = 1.65 > 1 + eps
     batch.extras = {"advantages_t": batch.mask.float(), "returns": batch.mask.float()}
     cfg = TrainConfig(trainer=TrainerConfig(method="ppo", value_hidden_size=8, critic_warmup_iterations=0))
-    runtime = CriticRuntime(tiny_policy, cfg)
-    runtime.warmup = False
-    stats = accumulate_gradients(tiny_policy, get_method("ppo"), batch, cfg.trainer, runtime)
+    critic = ValueCritic(tiny_policy, cfg)  # no warm-up: the policy trains from the first iteration
+    stats = accumulate_gradients(tiny_policy, get_method("ppo"), batch, cfg.trainer, critic)
     tiny_policy.model.zero_grad(set_to_none=True)
     assert stats["clip_fraction"] > 0.99
 

@@ -1,22 +1,25 @@
-"""What a training method is: an advantage estimator + a loss + a buffer policy.
+"""What a training method is: its facts (facts.py) + an advantage estimator + a loss + a buffer
+policy, and optionally a critic that trains alongside the policy (PPO).
 
 The trainer runs every method the same way (collect -> advantages -> keep -> old logprobs ->
-epochs x minibatches); a method only says *which* pieces to plug in. No method branches on
-another's name: a new method is a new `Method` value in its own module.
+epochs x minibatches, each micro-batch's loss from `Method.objective`); a method only says *which*
+pieces to plug in. No method branches on another's name: a new method is a new `MethodFacts` in
+facts.py and a new `Method` value in its own module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import torch
 
 from looprl.algorithms import ppo_clip_diagnostics
+from looprl.training.methods.facts import DataSource, MethodFacts
 
 if TYPE_CHECKING:  # pragma: no cover
     from looprl.backends.base import TrainableBackend
-    from looprl.schema import TrainerConfig
+    from looprl.schema import TrainConfig, TrainerConfig
     from looprl.training.batch import TrainBatch
     from looprl.trajectory import Trajectory
 
@@ -27,6 +30,31 @@ LossFn = Callable[[torch.Tensor, "TrainBatch", "TrainerConfig"], torch.Tensor]
 KeepFn = Callable[[Sequence["Trajectory"], torch.Tensor, "TrainerConfig"], list[bool]]
 # diagnostics(logp_new (B, T), batch, trainer config) -> {"clip_fraction", "kl_k1", ...} of one micro-batch
 DiagnosticsFn = Callable[[torch.Tensor, "TrainBatch", "TrainerConfig"], dict[str, float]]
+
+
+class Critic(Protocol):
+    """A learned value function that trains alongside the policy (PPO's), built once per run as
+    `method.critic(policy, train_config)`. The trainer adds its parameters to the optimizer and
+    checkpoints its state; each iteration the update calls `prepare` once before the first step, then
+    adds `loss` to the method's policy loss on every micro-batch (the same forward pass's hidden states)."""
+
+    # False while the critic warms up: the policy loss is left out, so the LoRA gets no gradient
+    trains_policy: bool
+
+    def parameters(self) -> list[torch.nn.Parameter]: ...
+
+    def prepare(self, policy: "TrainableBackend", batch: "TrainBatch", cfg: "TrainerConfig", iteration: int) -> dict[str, float]:
+        """Whatever the method's loss reads from the critic (e.g. per-token advantages and returns in
+        `batch.extras`), and the critic's metrics for the iteration."""
+        ...
+
+    def loss(self, hidden: torch.Tensor, batch: "TrainBatch") -> torch.Tensor:
+        """The critic's weighted loss on the trunk's hidden states (B, T, H)."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 def loop_clip_diagnostics(logp_new: torch.Tensor, batch: "TrainBatch", cfg: "TrainerConfig") -> dict[str, float]:
@@ -49,38 +77,22 @@ def keep_all(trajectories: Sequence["Trajectory"], advantages: torch.Tensor, cfg
     return [True] * len(trajectories)
 
 
-class MethodRuntime:
-    """Per-run state a method may need beyond the policy (PPO: the critic). The trainer adds its
-    `parameters()` to the optimizer, calls `prepare` once per iteration before the update, uses its
-    `loss` (given the trunk's hidden states too) instead of `Method.loss`, and checkpoints its state."""
-
-    def parameters(self) -> list[torch.nn.Parameter]:
-        return []
-
-    def prepare(self, policy: "TrainableBackend", batch: "TrainBatch", cfg: "TrainerConfig", iteration: int) -> dict[str, float]:
-        return {}
-
-    def loss(self, logp_new: torch.Tensor, hidden: torch.Tensor, batch: "TrainBatch", cfg: "TrainerConfig") -> torch.Tensor:
-        raise NotImplementedError
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
-
-
 def constant_advantages(rewards: torch.Tensor, group_ids: Sequence[Any]) -> torch.Tensor:
     """Supervised methods weigh every kept example equally (the advantage is unused by their loss)."""
     return torch.ones_like(rewards)
 
 
+def no_trajectory_advantages(rewards: torch.Tensor, group_ids: Sequence[Any]) -> torch.Tensor:
+    """A method whose advantages are per token, from its critic at update time (PPO's GAE), has none
+    per trajectory: 0 for every rollout (it keeps them all; rollout/advantage_abs_mean reads 0)."""
+    return torch.zeros_like(rewards)
+
+
 @dataclass(frozen=True)
 class Method:
-    name: str
-    summary: str
+    facts: MethodFacts  # name, data source, the settings only it reads (facts.py)
     advantages: AdvantageFn
-    loss: LossFn
+    loss: LossFn  # the policy loss
     keep: KeepFn = keep_informative
     # None = the config's trainer.epochs / trainer.minibatch_size; on-policy methods fix 1 epoch and
     # one step over the whole buffer.
@@ -88,14 +100,38 @@ class Method:
     one_step_per_batch: bool = False
     needs_old_logprobs: bool = True
     needs_ref_logprobs: bool = False
-    # where rollouts come from: "policy" (the current policy, every iteration), "base-once" (the
-    # base model once, over a temperature sweep: RFT) or "ground-truth" (solutions as chats: SFT-GT)
-    rollouts: str = "policy"
-    # per-run state (PPO's critic): built by the trainer as runtime(policy, train_config)
-    runtime: Callable[[Any, Any], MethodRuntime] | None = None
+    # a value function trained alongside the policy (PPO's), built by the trainer as critic(policy, train_config)
+    critic: Callable[["TrainableBackend", "TrainConfig"], Critic] | None = None
     # what an update step reports (ppo/clip_fraction, ppo/kl_k1), measured with the method's own clip
     # bound and its own advantages; used when the method has old logprobs
     diagnostics: DiagnosticsFn = loop_clip_diagnostics
+
+    @property
+    def name(self) -> str:
+        return self.facts.name
+
+    @property
+    def summary(self) -> str:
+        return self.facts.summary
+
+    @property
+    def data(self) -> DataSource:
+        """Where the method's rollouts come from (facts.py): the policy, a base-model sweep, ground truth."""
+        return self.facts.data
+
+    @property
+    def rollouts(self) -> str:
+        """The data source's name ("policy", "base-once", "ground-truth"): a label for reports
+        (benchmarks/reproduce.py reads it); code asks `data`, whose type says what to do."""
+        return self.facts.data.name
+
+    def objective(self, logp_new: torch.Tensor, hidden: torch.Tensor, batch: "TrainBatch", cfg: "TrainerConfig", critic: Critic | None) -> torch.Tensor:
+        """One micro-batch's loss: the policy loss, plus the critic's on the same forward pass's hidden
+        states (B, T, H); while the critic warms up, the critic's alone."""
+        if critic is None:
+            return self.loss(logp_new, batch, cfg)
+        value_loss = critic.loss(hidden, batch)
+        return self.loss(logp_new, batch, cfg) + value_loss if critic.trains_policy else value_loss
 
     def num_epochs(self, cfg: "TrainerConfig") -> int:
         return self.epochs if self.epochs is not None else cfg.epochs

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from looprl.algorithms import sft_loss
+from looprl.training.methods import facts
 from looprl.training.methods.base import Method, constant_advantages, keep_all, keep_successes
 
 
@@ -18,26 +19,7 @@ def _loss(logp_new, batch, cfg):
     return sft_loss(logp_new, batch.mask)
 
 
-EI = Method(
-    "ei", "expert iteration: cross-entropy on the policy's successful rollouts", constant_advantages, _loss, keep=keep_successes, needs_old_logprobs=False
-)
-RFT = Method(
-    "rft",
-    "cross-entropy on the base model's successful rollouts (temperature sweep)",
-    constant_advantages,
-    _loss,
-    keep=keep_successes,
-    needs_old_logprobs=False,
-    rollouts="base-once",
-)
-
-
-SFT_GT = Method(
-    "sft-gt",
-    "cross-entropy on ground-truth solutions rendered as agent chats",
-    constant_advantages,
-    _loss,
-    keep=keep_all,
-    needs_old_logprobs=False,
-    rollouts="ground-truth",
-)
+# where each one's data comes from (the policy, a base-model sweep, ground truth) is a fact (facts.py)
+EI = Method(facts.EI, constant_advantages, _loss, keep=keep_successes, needs_old_logprobs=False)
+RFT = Method(facts.RFT, constant_advantages, _loss, keep=keep_successes, needs_old_logprobs=False)
+SFT_GT = Method(facts.SFT_GT, constant_advantages, _loss, keep=keep_all, needs_old_logprobs=False)

@@ -6,6 +6,7 @@ default)."""
 from __future__ import annotations
 
 from looprl.algorithms import group_normalized_advantages, grpo_loss, ppo_clip_diagnostics
+from looprl.training.methods import facts
 from looprl.training.methods.base import Method
 
 
@@ -23,8 +24,7 @@ def _diagnostics(logp_new, batch, cfg):
 
 
 GRPO = Method(
-    "grpo",
-    "group-normalized advantage, on-policy, no KL",
+    facts.GRPO,
     group_normalized_advantages,
     _loss_no_kl,
     epochs=1,
@@ -32,8 +32,7 @@ GRPO = Method(
     diagnostics=_diagnostics,
 )
 GRPO_KL = Method(
-    "grpo-kl",
-    "GRPO with a k3 KL to the adapter-disabled model",
+    facts.GRPO_KL,
     group_normalized_advantages,
     _loss_kl,
     epochs=1,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from looprl.algorithms import group_normalized_advantages, leave_one_out_advantages, ppo_clip_loss
+from looprl.training.methods import facts
 from looprl.training.methods.base import Method
 
 
@@ -23,7 +24,7 @@ def _clip_loss(level: str):
     return loss
 
 
-LOOP = Method("loop", "leave-one-out PPO, per-token clip (the paper's LOOP)", leave_one_out_advantages, _clip_loss("token"))
-LOOP_TURN = Method("loop-turn", "leave-one-out PPO, one ratio per turn", leave_one_out_advantages, _clip_loss("turn"))
-LOOP_BANDIT = Method("loop-bandit", "leave-one-out PPO, one ratio per trajectory", leave_one_out_advantages, _clip_loss("trajectory"))
-LOOP_RWNORM = Method("loop-rwnorm", "LOOP with std-normalized advantages", group_normalized_advantages, _clip_loss("token"))
+LOOP = Method(facts.LOOP, leave_one_out_advantages, _clip_loss("token"))
+LOOP_TURN = Method(facts.LOOP_TURN, leave_one_out_advantages, _clip_loss("turn"))
+LOOP_BANDIT = Method(facts.LOOP_BANDIT, leave_one_out_advantages, _clip_loss("trajectory"))
+LOOP_RWNORM = Method(facts.LOOP_RWNORM, group_normalized_advantages, _clip_loss("token"))

@@ -7,7 +7,8 @@
   diverged in the paper), the episode reward on the last agent token, values clipped to [0, 1]
   (the range of the return) before they enter GAE;
 * loss = token-level clipped PPO (LOOP's bound) + c_v * value loss, with c_v decaying
-  log-linearly from 0.1 to 0.001 over 200 iterations;
+  log-linearly from 0.1 to 0.001 over 200 iterations: the method's policy loss plus its critic's
+  (`Method.objective`), on one forward pass's log-probabilities and hidden states;
 * critic warm-up: for the first N iterations (paper: 10) only the critic trains, so those
   rollouts come from the base model.
 """
@@ -21,7 +22,8 @@ import torch
 
 from looprl.algorithms import gae_advantages, ppo_clip_diagnostics, ppo_clip_loss_per_token_advantage, value_loss
 from looprl.backends.base import TrainableBackend
-from looprl.training.methods.base import Method, MethodRuntime, keep_all
+from looprl.training.methods import facts
+from looprl.training.methods.base import Method, keep_all, no_trajectory_advantages
 
 
 class ValueHead(torch.nn.Module):
@@ -59,22 +61,25 @@ def terminal_rewards(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return out
 
 
-class CriticRuntime(MethodRuntime):
+class ValueCritic:
+    """PPO's critic (a `Critic`, base.py): the value head, its coefficient schedule and warm-up."""
+
     def __init__(self, policy: TrainableBackend, cfg: Any) -> None:
         t = cfg.trainer
         self.cfg = t
         self.head = ValueHead(policy.hidden_size, t.value_hidden_size).to(policy.device)
         self.coef = t.value_coef_start
-        self.warmup = t.critic_warmup_iterations > 0
+        self.trains_policy = t.critic_warmup_iterations == 0
 
     def parameters(self) -> list[torch.nn.Parameter]:
         return list(self.head.parameters())
 
     @torch.no_grad()
     def prepare(self, policy: TrainableBackend, batch: Any, cfg: Any, iteration: int) -> dict[str, float]:
+        """This iteration's coefficient and warm-up; per-token GAE advantages and returns into batch.extras."""
         t = self.cfg
         self.coef = value_coef(iteration, t.value_coef_start, t.value_coef_end, t.value_coef_iterations)
-        self.warmup = iteration <= t.critic_warmup_iterations
+        self.trains_policy = iteration > t.critic_warmup_iterations
         values = torch.zeros(batch.input_ids.shape)
         for start in range(0, len(batch), cfg.micro_batch_size):
             idx = torch.arange(start, min(start + cfg.micro_batch_size, len(batch)))
@@ -87,18 +92,15 @@ class CriticRuntime(MethodRuntime):
         m = batch.mask
         return {
             "ppo/value_coef": self.coef,
-            "ppo/critic_warmup": float(self.warmup),
+            "ppo/critic_warmup": float(not self.trains_policy),
             "ppo/value_mean": float(values[m].mean()) if m.any() else 0.0,
             "ppo/advantage_mean": float(adv_t[m].mean()) if m.any() else 0.0,
         }
 
-    def loss(self, logp_new: torch.Tensor, hidden: torch.Tensor, batch: Any, cfg: Any) -> torch.Tensor:
-        values = self.head(hidden.detach().float())  # detached: the value loss stays out of the LoRA
-        v_loss = value_loss(values, batch.extras["returns"], batch.mask)
-        if self.warmup:
-            return self.coef * v_loss  # LoRA gets no gradient (None), so AdamW leaves it untouched
-        p_loss = ppo_clip_loss_per_token_advantage(logp_new.float(), batch.logp_old, batch.extras["advantages_t"], batch.mask, eps=cfg.clip_eps)
-        return p_loss + self.coef * v_loss
+    def loss(self, hidden: torch.Tensor, batch: Any) -> torch.Tensor:
+        """c_v * value loss; the head reads the hidden states detached, so it stays out of the LoRA."""
+        values = self.head(hidden.detach().float())
+        return self.coef * value_loss(values, batch.extras["returns"], batch.mask)
 
     def state_dict(self) -> dict[str, Any]:
         return {"head": self.head.state_dict()}
@@ -107,25 +109,14 @@ class CriticRuntime(MethodRuntime):
         self.head.load_state_dict(state["head"])
 
 
-def _unused_advantages(rewards: torch.Tensor, group_ids) -> torch.Tensor:
-    return torch.zeros_like(rewards)  # PPO's advantages are per token, from the critic, in CriticRuntime.prepare
-
-
-def _unused_loss(logp_new, batch, cfg):
-    raise RuntimeError("PPO's loss lives in CriticRuntime.loss (it needs the critic); the trainer calls that")
+def _loss(logp_new: torch.Tensor, batch: Any, cfg: Any) -> torch.Tensor:
+    # token-level clip (LOOP's bound) on the per-token GAE advantages ValueCritic.prepare put in batch.extras
+    return ppo_clip_loss_per_token_advantage(logp_new.float(), batch.logp_old, batch.extras["advantages_t"], batch.mask, eps=cfg.clip_eps)
 
 
 def _diagnostics(logp_new: torch.Tensor, batch: Any, cfg: Any) -> dict[str, float]:
-    # the clip is measured on the per-token GAE advantages CriticRuntime.prepare put in batch.extras
+    # the clip is measured on the same per-token advantages
     return ppo_clip_diagnostics(logp_new, batch.logp_old, batch.extras["advantages_t"], batch.mask, eps=cfg.clip_eps)
 
 
-PPO = Method(
-    "ppo",
-    "PPO with a learned critic (value head on detached hidden states, GAE gamma = lambda = 1)",
-    _unused_advantages,
-    _unused_loss,
-    keep=keep_all,
-    runtime=CriticRuntime,
-    diagnostics=_diagnostics,
-)
+PPO = Method(facts.PPO, no_trajectory_advantages, _loss, keep=keep_all, critic=ValueCritic, diagnostics=_diagnostics)

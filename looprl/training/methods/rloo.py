@@ -5,6 +5,7 @@ log-probability of each trajectory (Ahmadian et al. 2024). No old logprobs are n
 from __future__ import annotations
 
 from looprl.algorithms import leave_one_out_advantages, reinforce_loss
+from looprl.training.methods import facts
 from looprl.training.methods.base import Method
 
 
@@ -13,8 +14,7 @@ def _loss(logp_new, batch, cfg):
 
 
 RLOO = Method(
-    "rloo",
-    "leave-one-out REINFORCE, one on-policy step per batch",
+    facts.RLOO,
     leave_one_out_advantages,
     _loss,
     epochs=1,
