@@ -50,7 +50,7 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
     runner = CliRunner()
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
-    state = json.loads((run_dir / "demo_state.json").read_text())["done"]
+    state = json.loads((run_dir / "demo_state.json").read_text())
     assert set(state) == {"model", "before", "sft", "warmup", "loop", "after", "report"}
     whens = ("before", "warmup", "after")
     for when in whens:
@@ -112,7 +112,7 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
     second = runner.invoke(app, args)  # everything done: nothing is redone, the table is printed again
     assert second.exit_code == 0, second.output
     assert "already done" in second.output and "before vs after training" in second.output
-    assert json.loads((run_dir / "demo_state.json").read_text())["done"]["loop"] == state["loop"]
+    assert json.loads((run_dir / "demo_state.json").read_text())["loop"] == state["loop"]
 
     other = runner.invoke(app, args[:-2] + ["--set", "train.rollout.sampling.max_new_tokens=9"])
     assert other.exit_code == 2 and "another configuration" in other.output
@@ -159,7 +159,7 @@ def test_demo_samples_every_stage_from_one_vllm_server(vllm_model_dir, tmp_path)
     ],
 )
 def test_warmup_splits_its_passes_into_even_iterations(instances, passes, per_iteration, expected, tmp_path):
-    from looprl.demo import sft_config
+    from looprl.experiments import sft_config
     from looprl.schema import DemoConfig
 
     cfg = DemoConfig(sft_instances=instances, sft_epochs=passes, sft_chats_per_iteration=per_iteration)
