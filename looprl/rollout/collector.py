@@ -221,7 +221,7 @@ class _TokenDriver(_Driver):
             self.sampling = replace(sampling, stop_token_ids=stops)
 
     def start(self, ep: _Episode) -> None:
-        ep.stream.add_context(self.chat.prompt_ids(ep.messages), turn=-1)
+        self.chat.start(ep.stream, ep.messages)
 
     def generate(self, eps: list[_Episode], stats: CollectionStats, sampling: SamplingParams | None = None) -> list[_Episode]:
         from dataclasses import replace
@@ -248,12 +248,10 @@ class _TokenDriver(_Driver):
             if len(gens) != len(group):
                 raise RolloutError(f"generate() returned {len(gens)} generations for {len(group)} prompts")
             for ep, gen in zip(group, gens):
-                ep.stream.add_sampled(gen.token_ids, gen.logprobs, turn=ep.turn)
+                ep.last_action = self.chat.add_reply(ep.stream, ep.messages, gen.token_ids, gen.logprobs, turn=ep.turn)
                 ep.generated_tokens += len(gen.token_ids)
                 stats.generated_tokens += len(gen.token_ids)
                 ep.last_generated = list(gen.token_ids)
-                ep.last_action = self.chat.decode(gen.token_ids)
-                ep.messages.append({"role": "assistant", "content": ep.last_action})
                 if gen.finish_reason == "length" and budget < sampling.max_new_tokens:
                     out_of_context.append(ep)  # cut by the context budget, not the per-turn limit
         return out_of_context
@@ -262,14 +260,10 @@ class _TokenDriver(_Driver):
         return truncate_observation(text, self.max_observation_tokens, self.chat.tokenizer)
 
     def add_observation(self, ep: _Episode, message: Message) -> bool:
-        ids = self.chat.between_turns_ids(ep.messages, ep.last_generated, message)
-        if len(ep.stream) + len(ids) >= self.max_context_tokens:
-            # No room left to sample: the episode ends at its last sampled token, so the stream never
-            # exceeds the budget (the step record keeps the output).
-            return False
-        ep.messages.append(message)
-        ep.stream.add_context(ids, turn=ep.turn - 1)  # the observation belongs to the turn that caused it
-        return True
+        # With no room left to sample the episode ends at its last sampled token, so the stream never
+        # exceeds the budget (the step record keeps the output). The observation belongs to the turn
+        # that caused it.
+        return self.chat.add_observation(ep.stream, ep.messages, ep.last_generated, message, turn=ep.turn - 1, max_tokens=self.max_context_tokens)
 
 
 class _ChatDriver(_Driver):
