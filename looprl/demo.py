@@ -177,9 +177,13 @@ def loop_summary(run_dir: Path, console: Console) -> dict[str, Any]:
     return summary
 
 
+SET_NAMES = {"heldout": "held-out", "dev": "dev"}  # the headline's row labels; EVAL_SETS says what each measures
+
+
 def headline_table(evals: dict[str, list[Path]], console: Console) -> dict[str, Any]:
     """One line per evaluation set: TGC (tasks fully solved) and mean reward before, [after the
-    warm-up,] after, and LOOP's own step (after - warm-up), with what each set measures."""
+    warm-up,] after, and LOOP's own step (after - warm-up); what each set measures is said once,
+    under the table, so that the table fits an 80-column terminal with one line per set."""
     from rich.table import Table
 
     from looprl.analysis import load_run
@@ -187,20 +191,25 @@ def headline_table(evals: dict[str, list[Path]], console: Console) -> dict[str, 
     rows: dict[str, Any] = {}
     warmup = all(len(paths) == 3 for paths in evals.values())
     table = Table(title="what training changed, on tasks never trained on (greedy)")
-    table.add_column("tasks")
-    table.add_column("n", justify="right")
-    for column in ("before", "warm-up", "after", "LOOP's own step") if warmup else ("before", "after"):
-        table.add_column(column + (" (after - warm-up)" if column == "LOOP's own step" else ""), justify="right")
+    table.add_column("tasks", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    for column in ("before", "warm-up", "after", "LOOP's step") if warmup else ("before", "after"):
+        table.add_column(column, justify="right", no_wrap=True)
     for suffix, paths in evals.items():
         runs = [load_run(p) for p in paths]
         tgc = [100.0 * sum(t.success for t in r.trajectories) / max(len(r.trajectories), 1) for r in runs]
         reward = [sum(t.reward for t in r.trajectories) / max(len(r.trajectories), 1) for r in runs]
         n = len(runs[0].trajectories)
         rows[suffix] = {"tasks": n, "what": EVAL_SETS[suffix], "tgc": tgc, "reward": reward}
-        cells = [f"TGC {v:.0f}% / reward {r:.2f}" for v, r in zip(tgc, reward)]
+        cells = [f"{v:.0f}% / {r:.2f}" for v, r in zip(tgc, reward)]
         if warmup:
             cells.append(f"{tgc[2] - tgc[1]:+.0f} pts / {reward[2] - reward[1]:+.2f}")
-        table.add_row(EVAL_SETS[suffix], str(n), *cells)
+        table.add_row(SET_NAMES.get(suffix, suffix), str(n), *cells)
+    notes = [f"{SET_NAMES.get(suffix, suffix)}: {EVAL_SETS[suffix]}" for suffix in evals]
+    table.caption = "\n".join(["cells: TGC (tasks fully solved) / mean reward (share of checks passed)", *notes])
+    if warmup:
+        table.caption += "\nLOOP's step: after - warm-up, what LOOP itself changed"
+    table.caption_justify = "left"
     console.print(table)
     return rows
 

@@ -166,3 +166,29 @@ def test_warmup_splits_its_passes_into_even_iterations(instances, passes, per_it
     t = sft_config(cfg, "unused", tmp_path).trainer
     assert (t.iterations, t.tasks_per_iteration) == expected and t.method == "sft-gt"
     assert t.iterations * t.tasks_per_iteration >= instances * passes * 6
+
+
+def test_the_headline_table_fits_80_columns_one_line_per_set(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from looprl.demo import EVAL_SETS, headline_table
+    from looprl.trajectory import Trajectory, write_jsonl
+
+    def eval_dir(name: str, n: int, solved: int) -> object:
+        rows = [Trajectory(task_id=f"t_{i}", messages=[], reward=1.0 if i < solved else 0.0, success=i < solved) for i in range(n)]
+        write_jsonl(tmp_path / name / "rollouts.jsonl", rows)
+        return tmp_path / name
+
+    # the widest cells there are: 100% solved, then none (a -100 pts step), three-digit task counts
+    evals = {suffix: [eval_dir(f"{w}_{suffix}", 120, solved) for w, solved in (("b", 0), ("w", 120), ("a", 0))] for suffix in ("heldout", "dev")}
+    out = io.StringIO()
+    rows = headline_table(evals, Console(file=out, width=80))
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80, out.getvalue()
+    body = lines[next(i for i, line in enumerate(lines) if line.startswith("┡")) + 1 : next(i for i, line in enumerate(lines) if line.startswith("└"))]
+    assert len(body) == 2 and "held-out" in body[0] and "100% / 1.00" in body[0] and "-100 pts / -1.00" in body[0], out.getvalue()
+    flat = " ".join(out.getvalue().split())
+    assert all(what in flat for what in EVAL_SETS.values())  # what each set measures is said under the table
+    assert rows["heldout"]["tgc"] == [0.0, 100.0, 0.0] and rows["dev"]["tasks"] == 120
