@@ -549,38 +549,27 @@ def _episode_stats(ep: _Episode) -> dict[str, Any]:
 
 
 class _Progress:
-    """A rich progress bar over finished rollouts (a no-op when disabled)."""
+    """Finished rollouts of a collection (a no-op when disabled): a bar on a terminal, plain periodic
+    lines when stderr is a log (looprl.utils.progress)."""
 
     def __init__(self, enabled: bool, total: int):
         self.enabled = enabled
         self.total = total
-        self._bar = None
+        self._bar: Any = None
         self._start = time.perf_counter()
 
     def __enter__(self) -> "_Progress":
         if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from looprl.utils.progress import StageProgress
 
-            self._bar = Progress(
-                TextColumn("rollouts"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.description}"),
-                console=Console(stderr=True),
-                transient=False,
-            )
-            self._bar.__enter__()
-            self._task = self._bar.add_task("", total=self.total)
+            self._bar = StageProgress("rollouts", self.total, stderr=True).start()
         return self
 
     def update(self, stats: CollectionStats, alive: int) -> None:
         if self._bar is not None:
             rate = stats.generated_tokens / max(time.perf_counter() - self._start, 1e-9)
-            desc = f"live {alive}  steps {stats.env_steps}  gen {stats.generated_tokens} tok  {rate:.0f} tok/s"
-            self._bar.update(self._task, completed=stats.finished, description=desc)
+            self._bar.update(stats.finished, f"live {alive}  steps {stats.env_steps}  gen {stats.generated_tokens} tok  {rate:.0f} tok/s")
 
     def __exit__(self, *exc: Any) -> None:
         if self._bar is not None:
-            self._bar.__exit__(*exc)
+            self._bar.stop()
