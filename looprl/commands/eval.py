@@ -4,10 +4,10 @@
     looprl eval --model openai:gpt-4o-mini --split dev --out runs/eval-4o-mini
     looprl eval --config configs/tiny.yaml --set rollout.sampling.temperature=0.7 --out runs/x
 
-Everything is built by looprl.build, and evaluated by looprl.experiments.evaluate_config, as the demo and the
-benchmarks evaluate. Writes run.json and
-config.yaml before any rollout (so a crashed run is still identifiable), then
-rollouts.jsonl and summary.json (TGC, SGC, per difficulty, per app; looprl/rollout/evaluation.py).
+Everything is built by looprl.build and evaluated by looprl.experiments.evaluate_config, as the demo
+and the benchmarks evaluate. Writes run.json and config.yaml before any rollout (so a crashed run is
+still identifiable), then rollouts.jsonl and summary.json (TGC, SGC, per difficulty, per app;
+looprl/rollout/evaluation.py).
 On the appworld env it also writes <out>/appworld/, an AppWorld root whose experiment folders hold the
 episodes' end states, for AppWorld's own `appworld evaluate` and leaderboard tools
 (looprl/env/appworld_export.py).
