@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from looprl.experiments import Marks, Stages, evaluate_run, mean_sd, tgc_and_reward
+from looprl.experiments import Marks, Stages, evaluate_adapter, latest_adapter, mean_sd, tgc_and_reward
 
 DEFAULT_OUT = Path("benchmarks/results/generalization")
 LOOP_BLOCK = 20  # instances per scenario each seed's LOOP may draw (iterations x tasks / pool, with room)
@@ -94,7 +94,7 @@ def build_config(args: argparse.Namespace):
 
 
 def sft_stage_config(cfg, model_path: str, run_dir: Path, n: int, seed: int, start: int, args: argparse.Namespace):
-    from looprl.demo import sft_config
+    from looprl.experiments import sft_config
     from looprl.training.trainer import resolve_task_ids
 
     sft = sft_config(cfg, model_path, run_dir)
@@ -108,7 +108,8 @@ def sft_stage_config(cfg, model_path: str, run_dir: Path, n: int, seed: int, sta
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from looprl.backends import resolve_model
-    from looprl.demo import latest_adapter, loop_config, pick_heldout_tasks, rollout_server, sampler_backend, train_stage
+    from looprl.experiments import loop_config, pick_heldout_tasks, rollout_server, sampler_backend, train_stage
+    from looprl.rollout.evaluation import EvalSet
     from looprl.world.tasks import HELDOUT
 
     blocks = instance_blocks(args.seeds, args.instances)
@@ -125,7 +126,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     def evaluate(trained: Path | None, method: str | None, url: str | None, where: Path, label: str) -> None:
         """Evaluate the newest adapter of the run `trained` (None: the base model) on the held-out instances."""
-        evaluate_run(cfg, model_path, trained, method, backend, url, HELDOUT, heldout, where, label)
+        adapter = latest_adapter(trained) if trained is not None else None
+        evaluate_adapter(cfg, model_path, adapter, method, backend, url, {"heldout": EvalSet(heldout, HELDOUT, where, label)}, label)
 
     grid = [(n, s) for s in args.seeds for n in args.instances]
     with rollout_server(cfg, model_path, backend, needed=True) as url:

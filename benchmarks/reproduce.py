@@ -241,8 +241,7 @@ def rft_tasks(args) -> int:
 def method_config(cfg, args, method: str, seed: int, model_path: str, start_adapter: str, run_dir: Path, backend: str, url):
     """One method's training config: the demo's LOOP stage from the warm-up's adapter, with the
     method, the seed and the budget matching described in the module docstring."""
-    from looprl.demo import loop_config
-    from looprl.experiments import task_sequence
+    from looprl.experiments import loop_config, task_sequence
 
     tc = loop_config(cfg, model_path, start_adapter, run_dir, backend, url)
     tc.seed = seed
@@ -322,8 +321,19 @@ def estimate_seconds(args, n_heldout: int, n_dev: int, demo=None, cost: dict[str
 
 def run_appsuite(args) -> dict[str, Any]:
     from looprl.backends import resolve_model
-    from looprl.demo import evaluate_subsets, latest_adapter, pick_dev_tasks, pick_heldout_tasks, rollout_server, sampler_backend, sft_config, train_stage
-    from looprl.experiments import Marks, Stages
+    from looprl.experiments import (
+        Marks,
+        Stages,
+        eval_sets,
+        evaluate_adapter,
+        latest_adapter,
+        pick_dev_tasks,
+        pick_heldout_tasks,
+        rollout_server,
+        sampler_backend,
+        sft_config,
+        train_stage,
+    )
 
     out, started = args.out, time.perf_counter()
     runs = out / "runs"
@@ -347,20 +357,21 @@ def run_appsuite(args) -> dict[str, Any]:
         flush=True,
     )
 
-    def evaluate(trained: Path, method: str, url, where: Path, label: str) -> None:
-        evaluate_subsets(cfg, model_path, latest_adapter(trained), method, backend, url, where, "final", label, task_sets)
+    def evaluate(trained: Path, method: str, url, where: Path, when: str, label: str) -> None:
+        """Greedy evaluation of the run `trained`'s newest adapter on the held-out and dev sets in one pass: WHERE/eval_WHEN_SUFFIX."""
+        evaluate_adapter(cfg, model_path, latest_adapter(trained), method, backend, url, eval_sets(cfg, task_sets, where, when, label), label)
 
     with rollout_server(cfg, model_path, backend, needed=stage.pending(stage_keys(args.methods, args.seeds))) as url:
         warm = runs / "warmup"
         stage("warmup/sft", train_stage, sft_config(cfg, model_path, warm))
         start = latest_adapter(warm)
-        stage("warmup/eval", evaluate_subsets, cfg, model_path, start, "sft-gt", backend, url, runs, "warmup", "SFT-GT warm-up", task_sets)
+        stage("warmup/eval", evaluate, warm, "sft-gt", url, runs, "warmup", "SFT-GT warm-up")
         for seed in args.seeds:
             for method in args.methods:
                 here, key = runs / f"{method}_s{seed}", f"{method}/s{seed}"
                 tc = method_config(cfg, args, method, seed, model_path, start, here / "train", backend, url)
                 stage(f"{key}/train", train_stage, tc)
-                stage(f"{key}/eval", evaluate, here / "train", method, url, here, f"{LABELS[method]}, seed {seed}")
+                stage(f"{key}/eval", evaluate, here / "train", method, url, here, "final", f"{LABELS[method]}, seed {seed}")
     return summarize_appsuite(args, cfg, runs, marks, setting, task_sets, time.perf_counter() - started)
 
 

@@ -1,6 +1,6 @@
 """The CPU demo: take a small real model, measure it, train it with LOOP, measure it again.
 
-Stages (each recorded in RUN_DIR/demo_state.json when done, so a re-run — after Ctrl-C or to see
+Stages (each recorded in RUN_DIR/demo_state.json when done (looprl.experiments.Marks), so a re-run — after Ctrl-C or to see
 the table again — redoes nothing that is finished, and an interrupted training stage resumes from
 its last checkpoint):
 
@@ -22,259 +22,42 @@ for the demo, with the trained adapter merged into its weights after each update
 (`train.rollout.adapter_sync`), when `looprl models setup-vllm` has built its environment
 (`sampler: auto`); otherwise by transformers in this process.
 
-The numbers printed are whatever the run measured; nothing is tuned to look good.
+The stages, the sampler and the evaluations are looprl.experiments' (shared with the benchmarks);
+this script is the demo's story: which stages, in which order, and its tables. The numbers printed
+are whatever the run measured; nothing is tuned to look good.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import time
-from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from rich.console import Console
 
-from looprl.schema import DemoConfig, EvalConfig, RolloutConfig, SamplingConfig, TrainConfig
+from looprl.experiments import (
+    Marks,
+    Stages,
+    eval_sets,
+    evaluate_adapter,
+    latest_adapter,
+    loop_config,
+    pick_dev_tasks,
+    pick_heldout_tasks,
+    rollout_server,
+    sampler_backend,
+    sft_config,
+    train_stage,
+)
+from looprl.schema import DemoConfig
 from looprl.utils.io import atomic_write_json
 
 STAGES = ("model", "before", "sft", "warmup", "loop", "after", "report")
-
-
-class DemoState:
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / "demo_state.json"
-        self.data: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {"done": {}}
-
-    def done(self, stage: str) -> bool:
-        return stage in self.data["done"]
-
-    def mark(self, stage: str, **info: Any) -> None:
-        self.data["done"][stage] = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **info}
-        atomic_write_json(self.path, self.data)
-
-    def get(self, stage: str) -> dict[str, Any]:
-        return self.data["done"].get(stage, {})
-
-
-def pick_tasks(split: str, difficulties: list[int] | None, n: int, scenarios: list[str] | None = None) -> list[str]:
-    """A deterministic subset of `n` tasks of `split` that spreads over its scenarios (or `scenarios`):
-    instance 1 of each scenario first (of the wanted difficulties), then instance 2, and so on."""
-    from looprl.world.tasks import instance, instance_numbers, split_scenarios
-
-    names = [name for name in split_scenarios(split) if scenarios is None or name in scenarios]
-    picked: list[str] = []
-    for k, number in enumerate(instance_numbers(split, 10_000)):
-        for name in names:
-            task = instance(name, number)
-            if not difficulties or task.difficulty in difficulties:
-                picked.append(task.id)
-                if len(picked) == n:
-                    return picked
-        if k >= 50 and not picked:
-            break
-    if len(picked) < n:
-        raise ValueError(f"{split}: found {len(picked)} tasks with difficulties {difficulties}, wanted {n}")
-    return picked
-
-
-def pick_heldout_tasks(cfg: DemoConfig) -> list[str]:
-    """Held-out instances of the training scenarios (those LOOP trains on), of the difficulties it trains on."""
-    from looprl.world.tasks import HELDOUT
-
-    return pick_tasks(HELDOUT, cfg.train.tasks.difficulties, cfg.heldout_tasks, cfg.train.tasks.scenarios)
-
-
-def pick_dev_tasks(cfg: DemoConfig) -> list[str]:
-    return pick_tasks(cfg.train.tasks.dev_split, cfg.dev_difficulties, cfg.dev_tasks) if cfg.dev_tasks else []
-
-
-def sampler_backend(cfg: DemoConfig) -> str:
-    """The backend that samples every rollout of the demo (evaluations and LOOP's collection).
-
-    "auto" picks vLLM when its environment exists (`looprl models setup-vllm`, which
-    scripts/demo.sh runs). Measured here (docs/results.md): with the adapter merged into the served
-    weights and each episode's turn requested on its own, 12 dev episodes of the warmed-up model took
-    68 s (57 tok/s), against 250 s with the LoRA hot-swapped in and batched turns.
-    """
-    from looprl.backends.vllm import vllm_python, vllm_ready
-
-    if cfg.sampler == "vllm":
-        vllm_python()  # raises, naming `looprl models setup-vllm`, when the environment is missing
-    if cfg.sampler != "auto":
-        return cfg.sampler
-    return "vllm" if vllm_ready() else "transformers"
-
-
-@contextmanager
-def rollout_server(cfg: DemoConfig, model_path: str, backend: str, needed: bool) -> Iterator[str | None]:
-    """One vLLM server shared by every stage (started only when a sampling stage is left to run); the
-    trained adapter reaches it as `train.rollout.adapter_sync` says. Yields its URL, or None when
-    sampling stays in this process."""
-    if backend != "vllm" or not needed:
-        yield None
-        return
-    if cfg.train.rollout.vllm_url:  # the user's own server
-        yield cfg.train.rollout.vllm_url
-        return
-    from looprl.backends.vllm import server_kwargs_for, start_server
-
-    t = cfg.train
-    log = Path(cfg.run_dir) / "vllm_server.log"
-    # the trainer's dtype (float32 by default): on a CPU without bf16 instructions (AVX2 only, as CI's
-    # machine) vLLM's bf16 matmuls fall back to a path ~10x slower than float32
-    with start_server(
-        model_path,
-        max_lora_rank=t.lora.r,
-        max_model_len=t.rollout.sampling.max_context_tokens,
-        dtype=t.model.dtype,
-        seed=t.seed,
-        log_path=log,
-        **server_kwargs_for(t.rollout.adapter_sync),
-    ) as server:
-        yield server.url
-
-
-def _with_sampler(rollout: RolloutConfig, backend: str, url: str | None) -> RolloutConfig:
-    return rollout.model_copy(update={"backend": backend, "vllm_url": url}) if backend == "vllm" else rollout
-
-
-def sft_config(cfg: DemoConfig, model_path: str, run_dir: Path) -> TrainConfig:
-    """The SFT-GT warm-up's training config: one iteration = one pass over the ground-truth chats of
-    every training task of `sft_difficulties`."""
-    from looprl.training.trainer import resolve_task_ids
-
-    sft = cfg.train.model_copy(deep=True)
-    sft.run_dir = str(run_dir)
-    sft.model.name_or_path = model_path
-    sft.tasks.difficulties = list(cfg.sft_difficulties)
-    sft.tasks.instances, sft.tasks.instance_start, sft.tasks.fresh_instances = cfg.sft_instances, 1, False
-    t = sft.trainer
-    chats = cfg.sft_epochs * len(resolve_task_ids(sft, sft.tasks.train_split))
-    t.method, t.epochs = "sft-gt", 1
-    # iterations of at most sft_chats_per_iteration chats, as even as can be (the task sampler goes pass by
-    # pass, each a fresh permutation, so the warm-up sees every chat sft_epochs times, give or take one iteration's rounding)
-    t.iterations = max(1, math.ceil(chats / cfg.sft_chats_per_iteration))
-    t.tasks_per_iteration = max(1, math.ceil(chats / t.iterations))
-    t.minibatch_size, t.lr, t.sft_read_docs = cfg.sft_minibatch_size, cfg.sft_lr, cfg.sft_read_docs
-    return sft
-
-
-def loop_config(cfg: DemoConfig, model_path: str, start_adapter: str | None, run_dir: Path, backend: str, url: str | None) -> TrainConfig:
-    """The LOOP stage's training config, starting from `start_adapter` (the warm-up's, or None), on
-    training instances after the warm-up's."""
-    loop = cfg.train.model_copy(deep=True)
-    if cfg.sft_epochs > 0 and loop.tasks.instances is not None and loop.tasks.instance_start == 1:
-        loop.tasks.instance_start = cfg.sft_instances + 1
-    loop.run_dir = str(run_dir)
-    loop.model.name_or_path = model_path
-    loop.model.adapter_path = start_adapter
-    loop.rollout = _with_sampler(loop.rollout, backend, url)
-    return loop
-
-
-def eval_config(
-    cfg: DemoConfig, model_path: str, adapter: str | None, backend: str = "transformers", url: str | None = None, split: str | None = None
-) -> EvalConfig:
-    t = cfg.train
-    sampling = SamplingConfig(**{**t.rollout.sampling.model_dump(), "temperature": 0.0})
-    rollout = _with_sampler(RolloutConfig(**{**t.rollout.model_dump(), "sampling": sampling}), backend, url)
-    model = t.model.model_copy(update={"name_or_path": model_path, "adapter_path": adapter})
-    return EvalConfig(seed=t.seed, model=model, env=t.env, split=split or t.tasks.dev_split, samples=cfg.eval_samples, rollout=rollout)
-
-
-def run_evaluation(cfg: EvalConfig, task_ids: list[str], out: Path, label: str, method: str | None) -> dict[str, Any]:
-    """Evaluate exactly `task_ids` and write an eval run directory (docs/run-layout.md); `method` is
-    what trained the adapter (None: the base model). Built as `looprl eval` builds (looprl.build)."""
-    from looprl.analysis.tables import print_summary
-    from looprl.build import build_env_factory, build_sampling_backend, rollout_spec, write_run_files
-    from looprl.rollout import evaluate
-
-    write_run_files(out, cfg, kind="eval", split=cfg.split, method=method, name=label, command="looprl demo")
-    spec = rollout_spec(cfg, max_turns=cfg.env.eval_max_turns, model_name=label)
-    result = evaluate(build_sampling_backend(cfg), build_env_factory(cfg), task_ids, spec, samples=cfg.samples, split=cfg.split, out_dir=out, progress=True)
-    print_summary(result.summary)
-    return result.summary
-
 
 EVAL_SETS = {  # suffix of the eval run folder -> what it measures
     "heldout": "held-out instances of the training scenarios (new instances of known kinds of work)",
     "dev": "dev scenarios (new kinds of work: no training task comes from them)",
 }
-
-
-def evaluate_subsets(
-    cfg: DemoConfig,
-    model_path: str,
-    adapter: str | None,
-    method: str | None,
-    backend: str,
-    url: str | None,
-    out: Path,
-    when: str,
-    label: str,
-    task_sets: dict[str, list[str]],
-) -> dict[str, dict[str, Any]]:
-    """Greedy evaluation of `adapter` (trained by `method`; None: the base model) on every set of
-    `task_sets` (suffix -> task ids), each written as its own eval run directory OUT/eval_WHEN_SUFFIX.
-
-    All sets are sampled in one pass (one collection, one adapter load): on a 2-core CPU a pass over
-    24 + 6 tasks keeps the sampler's batch full where two passes would end on a batch of stragglers.
-    Returns suffix -> summary."""
-    from looprl.analysis.metrics import summarize
-    from looprl.analysis.tables import print_summary
-    from looprl.build import build_env_factory, build_sampling_backend, rollout_spec, write_run_files
-    from looprl.rollout import evaluate
-    from looprl.trajectory import write_jsonl
-    from looprl.utils.io import atomic_write_json
-    from looprl.world.tasks import HELDOUT
-
-    sets = {suffix: ids for suffix, ids in task_sets.items() if ids}
-    splits = {suffix: HELDOUT if suffix == "heldout" else cfg.train.tasks.dev_split for suffix in sets}
-    configs = {suffix: eval_config(cfg, model_path, adapter, backend, url, split=splits[suffix]) for suffix in sets}
-    first = next(iter(configs.values()))
-    spec = rollout_spec(first, max_turns=first.env.eval_max_turns, model_name=label)
-    every = [task for ids in sets.values() for task in ids]
-    result = evaluate(build_sampling_backend(first), build_env_factory(first), every, spec, samples=first.samples, progress=True)
-    summaries = {}
-    for suffix, ids in sets.items():
-        where, wanted = out / f"eval_{when}_{suffix}", set(ids)
-        write_run_files(where, configs[suffix], kind="eval", split=splits[suffix], method=method, name=f"{label}, {suffix}", command="looprl demo")
-        trajectories = [t for t in result.trajectories if t.task_id in wanted]
-        for t in trajectories:
-            t.split = splits[suffix]
-        summary = summarize(trajectories)
-        summary.update(
-            split=splits[suffix],
-            model=f"{label}, {suffix}",
-            reward_mean=sum(t.reward for t in trajectories) / len(trajectories),
-            rollout={**result.stats.to_dict(), "shared_with": sorted(set(sets) - {suffix})},
-        )
-        write_jsonl(where / "rollouts.jsonl", trajectories)
-        atomic_write_json(where / "summary.json", summary)
-        print_summary(summary)
-        summaries[suffix] = summary
-    return summaries
-
-
-def latest_adapter(run_dir: Path) -> str:
-    from looprl.training.checkpoint import load_latest
-
-    found = load_latest(run_dir)
-    if found is None:
-        raise FileNotFoundError(f"no usable checkpoint under {run_dir / 'checkpoints'}")
-    return str(found[0] / "adapter")
-
-
-def train_stage(cfg: TrainConfig) -> None:
-    """Train `cfg`, resuming from its run directory's last checkpoint when there is one."""
-    from looprl.training.checkpoint import load_latest
-    from looprl.training.trainer import Trainer
-
-    resume = load_latest(cfg.run_dir) is not None
-    Trainer(cfg, resume=resume).train()
 
 
 def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
@@ -284,40 +67,31 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     console = console or Console()
     run = Path(cfg.run_dir)
     run.mkdir(parents=True, exist_ok=True)
-    state = DemoState(run)
+    marks = Marks(run / "demo_state.json")
+    stages = Stages(marks, "demo", console)
     atomic_write_json(run / "demo_config.json", cfg.model_dump(mode="json"))
     t_start = time.perf_counter()
 
-    def stage(name: str, title: str) -> bool:
-        if state.done(name):
-            console.print(f"[dim]- {title}: already done ({state.get(name)['at']})[/]")
-            return False
-        console.rule(f"[bold]{STAGES.index(name) + 1}/{len(STAGES)} {title}")
-        return True
+    def stage(name: str, title: str, fn: Any, *args: Any) -> bool:
+        return stages(name, fn, *args, title=f"{STAGES.index(name) + 1}/{len(STAGES)} {title}")
 
     # 1. the model ---------------------------------------------------------------------------------
-    if stage("model", "materialize the model"):
-        t0 = time.perf_counter()
-        path = str(resolve_model(cfg.train.model.name_or_path))
-        state.mark("model", path=path, seconds=round(time.perf_counter() - t0, 1))
-    model_path = state.get("model")["path"]
+    stage("model", "materialize the model", lambda: {"path": str(resolve_model(cfg.train.model.name_or_path))})
+    model_path = marks.get("model")["path"]
     console.print(f"model: {model_path}")
     task_sets = {"heldout": pick_heldout_tasks(cfg), "dev": pick_dev_tasks(cfg)}
     sets = " and ".join(f"{len(ids)} {suffix}" for suffix, ids in task_sets.items() if ids)
 
     def evaluate_both(adapter: str | None, method: str | None, url: str | None, when: str, label: str) -> None:
-        evaluate_subsets(cfg, model_path, adapter, method, backend, url, run, when, label, task_sets)
+        evaluate_adapter(cfg, model_path, adapter, method, backend, url, eval_sets(cfg, task_sets, run, when, label), label)
 
     backend = sampler_backend(cfg)
     console.print(f"rollouts sampled with: {backend}" + ("" if backend == "vllm" else " (`looprl models setup-vllm` adds vLLM, faster for the evaluations)"))
     eval_warmup = cfg.sft_epochs > 0 and cfg.eval_warmup
-    sampling_left = any(not state.done(s) for s in ("before", "loop", "after") + (("warmup",) if eval_warmup else ()))
+    sampling_left = stages.pending(["before", "loop", "after"] + (["warmup"] if eval_warmup else []))
     with rollout_server(cfg, model_path, backend, sampling_left) as url:
         # 2. before --------------------------------------------------------------------------------
-        if stage("before", f"evaluate the starting model on {sets} tasks"):
-            t0 = time.perf_counter()
-            evaluate_both(None, None, url, "before", "before (base model)")
-            state.mark("before", seconds=round(time.perf_counter() - t0, 1))
+        stage("before", f"evaluate the starting model on {sets} tasks", evaluate_both, None, None, url, "before", "before (base model)")
 
         # 3. SFT-GT warm-up ------------------------------------------------------------------------
         start_adapter = cfg.train.model.adapter_path
@@ -325,37 +99,28 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
             sft_cfg = sft_config(cfg, model_path, run / "sft")
             chats = "ground-truth chats" + (" that look the APIs up" if cfg.sft_read_docs else "")
             n_chats = sft_cfg.trainer.iterations * sft_cfg.trainer.tasks_per_iteration
-            if stage(
-                "sft",
+            title = (
                 f"SFT-GT warm-up: {n_chats} {chats} ({cfg.sft_epochs} x instances 1-{cfg.sft_instances} of "
-                f"the training scenarios), {sft_cfg.trainer.tasks_per_iteration} an iteration",
-            ):
-                t0 = time.perf_counter()
-                train_stage(sft_cfg)
-                state.mark("sft", seconds=round(time.perf_counter() - t0, 1))
+                f"the training scenarios), {sft_cfg.trainer.tasks_per_iteration} an iteration"
+            )
+            stage("sft", title, train_stage, sft_cfg)
             start_adapter = latest_adapter(run / "sft")
         # 4. the warm-up alone ---------------------------------------------------------------------
-        if eval_warmup and stage("warmup", f"evaluate the warmed-up model on the same {sets} tasks"):
-            t0 = time.perf_counter()
-            evaluate_both(start_adapter, "sft-gt", url, "warmup", "after the SFT-GT warm-up")
-            state.mark("warmup", seconds=round(time.perf_counter() - t0, 1))
+        if eval_warmup:
+            title = f"evaluate the warmed-up model on the same {sets} tasks"
+            stage("warmup", title, evaluate_both, start_adapter, "sft-gt", url, "warmup", "after the SFT-GT warm-up")
 
         # 5. LOOP ----------------------------------------------------------------------------------
         loop_cfg = loop_config(cfg, model_path, start_adapter, run / "loop", backend, url)
         t = loop_cfg.trainer
         fresh = f", fresh training instances from {loop_cfg.tasks.instance_start} on" if loop_cfg.tasks.fresh_instances else ""
-        if stage("loop", f"LOOP: {t.iterations} iterations x {t.tasks_per_iteration} tasks x K={t.rollouts_per_task}{fresh}"):
-            t0 = time.perf_counter()
-            train_stage(loop_cfg)
-            state.mark("loop", seconds=round(time.perf_counter() - t0, 1))
+        stage("loop", f"LOOP: {t.iterations} iterations x {t.tasks_per_iteration} tasks x K={t.rollouts_per_task}{fresh}", train_stage, loop_cfg)
         trained_adapter = latest_adapter(run / "loop")
 
         # 6. after ---------------------------------------------------------------------------------
-        if stage("after", f"evaluate the trained model on the same {sets} tasks"):
-            t0 = time.perf_counter()
-            label = "after (SFT-GT + LOOP)" if cfg.sft_epochs > 0 else "after (LOOP)"
-            evaluate_both(trained_adapter, cfg.train.trainer.method, url, "after", label)
-            state.mark("after", seconds=round(time.perf_counter() - t0, 1))
+        label = "after (SFT-GT + LOOP)" if cfg.sft_epochs > 0 else "after (LOOP)"
+        title = f"evaluate the trained model on the same {sets} tasks"
+        stage("after", title, evaluate_both, trained_adapter, cfg.train.trainer.method, url, "after", label)
 
     # 7. table and report --------------------------------------------------------------------------
     with_sft = cfg.sft_epochs > 0
@@ -369,14 +134,17 @@ def run_demo(cfg: DemoConfig, console: Console | None = None) -> dict[str, Any]:
     comparison["headline"] = headline_table({suffix: evals(suffix) for suffix in suffixes}, console)
     comparison["loop"] = loop_summary(run / "loop", console)
     report_path = run / "report.html"
-    if stage("report", "write the HTML report"):
+
+    def report() -> dict[str, Any]:
         from looprl.analysis.report import build_report
 
         runs = [p for suffix in suffixes for p in evals(suffix)] + [run / "loop"] + [p for p in [run / "sft"] if p.is_dir()]
         build_report(runs, report_path)
-        state.mark("report", path=str(report_path))
+        return {"path": str(report_path)}
+
+    stage("report", "write the HTML report", report)
     atomic_write_json(run / "before_after.json", comparison)
-    total = sum(v.get("seconds", 0) for v in state.data["done"].values())
+    total = sum(v.get("seconds", 0) for v in marks.data.values())
     console.print(f"\nreport: [bold]{report_path.resolve()}[/]")
     console.print(f"before/after JSON: {(run / 'before_after.json').resolve()}")
     console.print(f"stage time recorded: {total / 60:.1f} min (this invocation: {(time.perf_counter() - t_start) / 60:.1f} min)")
@@ -409,9 +177,13 @@ def loop_summary(run_dir: Path, console: Console) -> dict[str, Any]:
     return summary
 
 
+SET_NAMES = {"heldout": "held-out", "dev": "dev"}  # the headline's row labels; EVAL_SETS says what each measures
+
+
 def headline_table(evals: dict[str, list[Path]], console: Console) -> dict[str, Any]:
     """One line per evaluation set: TGC (tasks fully solved) and mean reward before, [after the
-    warm-up,] after, and LOOP's own step (after - warm-up), with what each set measures."""
+    warm-up,] after, and LOOP's own step (after - warm-up); what each set measures is said once,
+    under the table, so that the table fits an 80-column terminal with one line per set."""
     from rich.table import Table
 
     from looprl.analysis import load_run
@@ -419,20 +191,25 @@ def headline_table(evals: dict[str, list[Path]], console: Console) -> dict[str, 
     rows: dict[str, Any] = {}
     warmup = all(len(paths) == 3 for paths in evals.values())
     table = Table(title="what training changed, on tasks never trained on (greedy)")
-    table.add_column("tasks")
-    table.add_column("n", justify="right")
-    for column in ("before", "warm-up", "after", "LOOP's own step") if warmup else ("before", "after"):
-        table.add_column(column + (" (after - warm-up)" if column == "LOOP's own step" else ""), justify="right")
+    table.add_column("tasks", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    for column in ("before", "warm-up", "after", "LOOP's step") if warmup else ("before", "after"):
+        table.add_column(column, justify="right", no_wrap=True)
     for suffix, paths in evals.items():
         runs = [load_run(p) for p in paths]
         tgc = [100.0 * sum(t.success for t in r.trajectories) / max(len(r.trajectories), 1) for r in runs]
         reward = [sum(t.reward for t in r.trajectories) / max(len(r.trajectories), 1) for r in runs]
         n = len(runs[0].trajectories)
         rows[suffix] = {"tasks": n, "what": EVAL_SETS[suffix], "tgc": tgc, "reward": reward}
-        cells = [f"TGC {v:.0f}% / reward {r:.2f}" for v, r in zip(tgc, reward)]
+        cells = [f"{v:.0f}% / {r:.2f}" for v, r in zip(tgc, reward)]
         if warmup:
             cells.append(f"{tgc[2] - tgc[1]:+.0f} pts / {reward[2] - reward[1]:+.2f}")
-        table.add_row(EVAL_SETS[suffix], str(n), *cells)
+        table.add_row(SET_NAMES.get(suffix, suffix), str(n), *cells)
+    notes = [f"{SET_NAMES.get(suffix, suffix)}: {EVAL_SETS[suffix]}" for suffix in evals]
+    table.caption = "\n".join(["cells: TGC (tasks fully solved) / mean reward (share of checks passed)", *notes])
+    if warmup:
+        table.caption += "\nLOOP's step: after - warm-up, what LOOP itself changed"
+    table.caption_justify = "left"
     console.print(table)
     return rows
 

@@ -50,7 +50,7 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
     runner = CliRunner()
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
-    state = json.loads((run_dir / "demo_state.json").read_text())["done"]
+    state = json.loads((run_dir / "demo_state.json").read_text())
     assert set(state) == {"model", "before", "sft", "warmup", "loop", "after", "report"}
     whens = ("before", "warmup", "after")
     for when in whens:
@@ -112,7 +112,7 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
     second = runner.invoke(app, args)  # everything done: nothing is redone, the table is printed again
     assert second.exit_code == 0, second.output
     assert "already done" in second.output and "before vs after training" in second.output
-    assert json.loads((run_dir / "demo_state.json").read_text())["done"]["loop"] == state["loop"]
+    assert json.loads((run_dir / "demo_state.json").read_text())["loop"] == state["loop"]
 
     other = runner.invoke(app, args[:-2] + ["--set", "train.rollout.sampling.max_new_tokens=9"])
     assert other.exit_code == 2 and "another configuration" in other.output
@@ -159,10 +159,36 @@ def test_demo_samples_every_stage_from_one_vllm_server(vllm_model_dir, tmp_path)
     ],
 )
 def test_warmup_splits_its_passes_into_even_iterations(instances, passes, per_iteration, expected, tmp_path):
-    from looprl.demo import sft_config
+    from looprl.experiments import sft_config
     from looprl.schema import DemoConfig
 
     cfg = DemoConfig(sft_instances=instances, sft_epochs=passes, sft_chats_per_iteration=per_iteration)
     t = sft_config(cfg, "unused", tmp_path).trainer
     assert (t.iterations, t.tasks_per_iteration) == expected and t.method == "sft-gt"
     assert t.iterations * t.tasks_per_iteration >= instances * passes * 6
+
+
+def test_the_headline_table_fits_80_columns_one_line_per_set(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from looprl.demo import EVAL_SETS, headline_table
+    from looprl.trajectory import Trajectory, write_jsonl
+
+    def eval_dir(name: str, n: int, solved: int) -> object:
+        rows = [Trajectory(task_id=f"t_{i}", messages=[], reward=1.0 if i < solved else 0.0, success=i < solved) for i in range(n)]
+        write_jsonl(tmp_path / name / "rollouts.jsonl", rows)
+        return tmp_path / name
+
+    # the widest cells there are: 100% solved, then none (a -100 pts step), three-digit task counts
+    evals = {suffix: [eval_dir(f"{w}_{suffix}", 120, solved) for w, solved in (("b", 0), ("w", 120), ("a", 0))] for suffix in ("heldout", "dev")}
+    out = io.StringIO()
+    rows = headline_table(evals, Console(file=out, width=80))
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80, out.getvalue()
+    body = lines[next(i for i, line in enumerate(lines) if line.startswith("┡")) + 1 : next(i for i, line in enumerate(lines) if line.startswith("└"))]
+    assert len(body) == 2 and "held-out" in body[0] and "100% / 1.00" in body[0] and "-100 pts / -1.00" in body[0], out.getvalue()
+    flat = " ".join(out.getvalue().split())
+    assert all(what in flat for what in EVAL_SETS.values())  # what each set measures is said under the table
+    assert rows["heldout"]["tgc"] == [0.0, 100.0, 0.0] and rows["dev"]["tasks"] == 120

@@ -114,6 +114,34 @@ class ChatTokens:
         """Non-trainable ids between one agent turn's sampled ids and the next agent turn."""
         return self.encode(self.turn_close_text(generated_ids) + self.observation_text(history, message))
 
+    # -- an episode, piece by piece: the one way rollouts (looprl.rollout.collector) and SFT-GT chats
+    # (looprl.training.sft_data) grow a chat and its token stream together --------------------------
+    def start(self, stream: "TokenStream", messages: Sequence[Message]) -> None:
+        """The opening prompt of `messages` into an empty `stream` (turn -1, not trainable)."""
+        stream.add_context(self.prompt_ids(messages), turn=-1)
+
+    def add_reply(self, stream: "TokenStream", messages: list[Message], ids: Sequence[int], logprobs: Sequence[float], turn: int) -> str:
+        """One agent turn: its ids (trainable, with their logprobs) into `stream`, and their text, as
+        the assistant message, onto `messages`. Returns the text."""
+        stream.add_sampled(ids, logprobs, turn=turn)
+        text = self.decode(ids)
+        messages.append({"role": "assistant", "content": text})
+        return text
+
+    def add_observation(
+        self, stream: "TokenStream", messages: list[Message], reply_ids: Sequence[int], message: Message, turn: int, max_tokens: int | None = None
+    ) -> bool:
+        """The env's answer `message` to the agent turn whose ids were `reply_ids`: the template's text
+        between the two turns into `stream` (not trainable, in the turn that caused it) and `message`
+        onto `messages`. False, and nothing added, when the stream would reach `max_tokens` (no room
+        left to sample)."""
+        ids = self.between_turns_ids(messages, reply_ids, message)
+        if max_tokens is not None and len(stream) + len(ids) >= max_tokens:
+            return False
+        messages.append(message)
+        stream.add_context(ids, turn=turn)
+        return True
+
     def count(self, text: str) -> int:
         return len(self.encode(text))
 

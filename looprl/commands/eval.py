@@ -4,9 +4,10 @@
     looprl eval --model openai:gpt-4o-mini --split dev --out runs/eval-4o-mini
     looprl eval --config configs/tiny.yaml --set rollout.sampling.temperature=0.7 --out runs/x
 
-Everything is built by looprl.build, as `looprl train` and the demo build it. Writes run.json and
-config.yaml before any rollout (so a crashed run is still identifiable), then
-rollouts.jsonl and summary.json (TGC, SGC, per difficulty, per app; looprl/rollout/evaluation.py).
+Everything is built by looprl.build and evaluated by looprl.experiments.evaluate_config, as the demo
+and the benchmarks evaluate. Writes run.json and config.yaml before any rollout (so a crashed run is
+still identifiable), then rollouts.jsonl and summary.json (TGC, SGC, per difficulty, per app;
+looprl/rollout/evaluation.py).
 On the appworld env it also writes <out>/appworld/, an AppWorld root whose experiment folders hold the
 episodes' end states, for AppWorld's own `appworld evaluate` and leaderboard tools
 (looprl/env/appworld_export.py).
@@ -60,9 +61,9 @@ def eval_command(
 def run_eval(cfg: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
     """Evaluate as configured by an `EvalConfig`; returns the summary (also written to out/summary.json)."""
     from looprl.analysis.tables import print_summary
-    from looprl.build import build_env_factory, rollout_spec, write_run_files
     from looprl.env.task_ids import task_ids as split_task_ids
-    from looprl.rollout import evaluate
+    from looprl.experiments import evaluate_config
+    from looprl.rollout.evaluation import EvalSet
 
     out = Path(out)
     task_ids = split_task_ids(cfg.env.name, cfg.split, cfg.env.options)[: cfg.max_tasks]
@@ -71,12 +72,9 @@ def run_eval(cfg: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
         # more servers than episodes at once (a local run's servers live in this process)
         bound = {"max_servers": cfg.rollout.concurrency} if cfg.rollout.mode == "local" else {}
         cfg.env.options = {**bound, **cfg.env.options, "keep_outputs": True}
-    write_run_files(out, cfg, kind="eval", split=cfg.split)
     console.print(f"evaluating [bold]{cfg.model.name_or_path}[/] on {len(task_ids)} {cfg.split} tasks x {cfg.samples} samples -> {out}")
-    spec = rollout_spec(cfg, max_turns=cfg.env.eval_max_turns)  # cheap checks first, the model load last
-    env_factory = build_env_factory(cfg)
-    policy = build_sampling_backend(cfg)
-    result = evaluate(policy, env_factory, task_ids, spec, samples=cfg.samples, split=cfg.split, out_dir=out, progress=progress)
+    # run.json and config.yaml first, then the cheap checks, the model load last (looprl.experiments)
+    (result,) = evaluate_config(cfg, {cfg.split: EvalSet(task_ids, cfg.split, out)}, progress=progress, build_policy=build_sampling_backend).values()
     if cfg.env.name == "appworld":
         from looprl.env.appworld import resolve_root
         from looprl.env.appworld_export import write_experiments

@@ -221,7 +221,7 @@ class _TokenDriver(_Driver):
             self.sampling = replace(sampling, stop_token_ids=stops)
 
     def start(self, ep: _Episode) -> None:
-        ep.stream.add_context(self.chat.prompt_ids(ep.messages), turn=-1)
+        self.chat.start(ep.stream, ep.messages)
 
     def generate(self, eps: list[_Episode], stats: CollectionStats, sampling: SamplingParams | None = None) -> list[_Episode]:
         from dataclasses import replace
@@ -248,12 +248,10 @@ class _TokenDriver(_Driver):
             if len(gens) != len(group):
                 raise RolloutError(f"generate() returned {len(gens)} generations for {len(group)} prompts")
             for ep, gen in zip(group, gens):
-                ep.stream.add_sampled(gen.token_ids, gen.logprobs, turn=ep.turn)
+                ep.last_action = self.chat.add_reply(ep.stream, ep.messages, gen.token_ids, gen.logprobs, turn=ep.turn)
                 ep.generated_tokens += len(gen.token_ids)
                 stats.generated_tokens += len(gen.token_ids)
                 ep.last_generated = list(gen.token_ids)
-                ep.last_action = self.chat.decode(gen.token_ids)
-                ep.messages.append({"role": "assistant", "content": ep.last_action})
                 if gen.finish_reason == "length" and budget < sampling.max_new_tokens:
                     out_of_context.append(ep)  # cut by the context budget, not the per-turn limit
         return out_of_context
@@ -262,14 +260,10 @@ class _TokenDriver(_Driver):
         return truncate_observation(text, self.max_observation_tokens, self.chat.tokenizer)
 
     def add_observation(self, ep: _Episode, message: Message) -> bool:
-        ids = self.chat.between_turns_ids(ep.messages, ep.last_generated, message)
-        if len(ep.stream) + len(ids) >= self.max_context_tokens:
-            # No room left to sample: the episode ends at its last sampled token, so the stream never
-            # exceeds the budget (the step record keeps the output).
-            return False
-        ep.messages.append(message)
-        ep.stream.add_context(ids, turn=ep.turn - 1)  # the observation belongs to the turn that caused it
-        return True
+        # With no room left to sample the episode ends at its last sampled token, so the stream never
+        # exceeds the budget (the step record keeps the output). The observation belongs to the turn
+        # that caused it.
+        return self.chat.add_observation(ep.stream, ep.messages, ep.last_generated, message, turn=ep.turn - 1, max_tokens=self.max_context_tokens)
 
 
 class _ChatDriver(_Driver):
@@ -555,38 +549,27 @@ def _episode_stats(ep: _Episode) -> dict[str, Any]:
 
 
 class _Progress:
-    """A rich progress bar over finished rollouts (a no-op when disabled)."""
+    """Finished rollouts of a collection (a no-op when disabled): a bar on a terminal, plain periodic
+    lines when stderr is a log (looprl.utils.progress)."""
 
     def __init__(self, enabled: bool, total: int):
         self.enabled = enabled
         self.total = total
-        self._bar = None
+        self._bar: Any = None
         self._start = time.perf_counter()
 
     def __enter__(self) -> "_Progress":
         if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from looprl.utils.progress import StageProgress
 
-            self._bar = Progress(
-                TextColumn("rollouts"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.description}"),
-                console=Console(stderr=True),
-                transient=False,
-            )
-            self._bar.__enter__()
-            self._task = self._bar.add_task("", total=self.total)
+            self._bar = StageProgress("rollouts", self.total, stderr=True).start()
         return self
 
     def update(self, stats: CollectionStats, alive: int) -> None:
         if self._bar is not None:
             rate = stats.generated_tokens / max(time.perf_counter() - self._start, 1e-9)
-            desc = f"live {alive}  steps {stats.env_steps}  gen {stats.generated_tokens} tok  {rate:.0f} tok/s"
-            self._bar.update(self._task, completed=stats.finished, description=desc)
+            self._bar.update(stats.finished, f"live {alive}  steps {stats.env_steps}  gen {stats.generated_tokens} tok  {rate:.0f} tok/s")
 
     def __exit__(self, *exc: Any) -> None:
         if self._bar is not None:
-            self._bar.__exit__(*exc)
+            self._bar.stop()

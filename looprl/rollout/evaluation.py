@@ -1,10 +1,16 @@
 """Evaluation: roll out a policy on a set of tasks and summarize TGC/SGC, overall and per difficulty.
 
-`evaluate()` is what `looprl eval` runs and what the trainer's periodic dev evaluation calls. It
-uses the collector (no early stop: every requested rollout counts), fills in task metadata the env
-did not report (difficulty, scenario, apps, split) from the built-in world, and, given `out_dir`,
-writes the eval part of a run directory (docs/run-layout.md): rollouts.jsonl and summary.json, each
-atomically. The summary is looprl.analysis.metrics.summarize() plus the collection's throughput.
+`evaluate()` is the one evaluation path: `looprl eval`, the trainer's periodic dev evaluation, the
+demo and the benchmarks (through looprl.experiments) all call it. It uses the collector (no early
+stop: every requested rollout counts), fills in task metadata the env did not report (difficulty,
+scenario, apps, split) from the built-in world, and, given `out_dir`, writes the eval part of a run
+directory (docs/run-layout.md): rollouts.jsonl and summary.json, each atomically. The summary is
+looprl.analysis.metrics.summarize() plus the collection's throughput.
+
+Several labelled sets of tasks (label -> `EvalSet`) are sampled in one pass (one collection, one
+adapter load: the sampler's batch stays full where a pass per set would end on a batch of
+stragglers) and each is summarized and written on its own, as if it had been evaluated alone; its
+summary's `rollout.shared_with` names the sets it shared the pass with.
 
 TGC = share of tasks solved (with samples > 1: per sample index, then the mean over samples);
 SGC = share of scenarios all of whose tasks were solved, likewise.
@@ -12,9 +18,10 @@ SGC = share of scenarios all of whose tasks were solved, likewise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from looprl.backends.base import ChatBackend, PolicyBackend
 from looprl.env.base import Env
@@ -22,7 +29,7 @@ from looprl.rollout.collector import CollectionStats, collect
 from looprl.rollout.spec import RolloutSpec
 from looprl.trajectory import Trajectory
 
-__all__ = ["EvalResult", "evaluate", "world_task_meta"]
+__all__ = ["EvalResult", "EvalSet", "evaluate", "world_task_meta"]
 
 
 @dataclass
@@ -30,6 +37,19 @@ class EvalResult:
     trajectories: list[Trajectory]
     summary: dict[str, Any]
     stats: CollectionStats
+    sets: dict[str, "EvalResult"] = field(default_factory=dict)  # label -> its own result, for labelled sets
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """One labelled set of an evaluation pass: its tasks, the split its trajectories and summary name,
+    the run folder its rollouts.jsonl and summary.json go to (None: not written), and the summary's
+    model name (None: the spec's)."""
+
+    task_ids: Sequence[str]
+    split: str = ""
+    out_dir: str | Path | None = None
+    model_name: str | None = None
 
 
 def world_task_meta(task_id: str) -> dict[str, Any]:
@@ -46,7 +66,7 @@ def world_task_meta(task_id: str) -> dict[str, Any]:
 def evaluate(
     policy: PolicyBackend | ChatBackend,
     env_factory: Callable[[], Env],
-    task_ids: Sequence[str],
+    task_ids: Sequence[str] | Mapping[str, EvalSet],
     spec: RolloutSpec | None = None,
     *,
     samples: int = 1,
@@ -57,15 +77,19 @@ def evaluate(
     **settings: Any,
 ) -> EvalResult:
     """Run `samples` rollouts of every task as `spec` says and return them with their summary (see
-    module docstring). `settings` are RolloutSpec fields as keywords (`sampling=..., max_turns=...`),
-    the older calling style; without a spec the turn limit defaults to the paper's 50 for evaluation."""
-    from looprl.analysis.metrics import summarize
-    from looprl.trajectory import write_jsonl
-    from looprl.utils.io import atomic_write_json
-
+    module docstring). `task_ids` are the tasks (summarized under `split`, written to `out_dir`), or
+    labelled sets of them sampled in one pass: then `result.sets` holds each set's own result, and
+    `result` the whole pass's (its summary under `split`, written to `out_dir` when given).
+    `settings` are RolloutSpec fields as keywords (`sampling=..., max_turns=...`), the older calling
+    style; without a spec the turn limit defaults to the paper's 50 for evaluation."""
     spec = RolloutSpec.resolve(spec, settings, max_turns=50)
+    sets = dict(task_ids) if isinstance(task_ids, Mapping) else {}
+    task_ids = [task for s in sets.values() for task in s.task_ids] if sets else list(task_ids)
     if not task_ids:
         raise ValueError("evaluate() needs at least one task id; got none (is the split empty, or --max-tasks 0?)")
+    if sets and len(set(task_ids)) < len(task_ids):
+        twice = sorted(t for t, n in Counter(task_ids).items() if n > 1)
+        raise ValueError(f"evaluate(): tasks {twice[:5]} are in more than one of the sets {sorted(sets)}; a task belongs to one set")
     collection = collect(policy, env_factory, task_ids, spec, k=samples, early_stop=False, group_prefix="eval/", progress=progress)
     trajectories = collection.trajectories
     meta_cache: dict[str, dict[str, Any]] = {}
@@ -76,13 +100,32 @@ def evaluate(
         t.scenario = t.scenario or str(meta.get("scenario", ""))
         t.apps = t.apps or list(meta.get("apps", []))
         t.split = t.split or split or str(meta.get("split", ""))
+    result = _result(trajectories, collection.stats, split, spec.model_name, out_dir)
+    for label, part in sets.items():
+        wanted = set(part.task_ids)
+        mine = [t for t in trajectories if t.task_id in wanted]
+        for t in mine:
+            t.split = t.split or part.split
+        shared = {"shared_with": sorted(set(sets) - {label})} if len(sets) > 1 else {}
+        model = spec.model_name if part.model_name is None else part.model_name
+        result.sets[label] = _result(mine, collection.stats, part.split, model, part.out_dir, **shared)
+    return result
+
+
+def _result(trajectories: list[Trajectory], stats: CollectionStats, split: str, model: str, out_dir: str | Path | None, **rollout: Any) -> EvalResult:
+    """The summary of `trajectories` (looprl.analysis.metrics.summarize() plus the collection's
+    throughput and `rollout`'s notes), written with them to `out_dir` when given."""
+    from looprl.analysis.metrics import summarize
+    from looprl.trajectory import write_jsonl
+    from looprl.utils.io import atomic_write_json
+
     summary = summarize(trajectories)
     summary["split"] = split
-    summary["model"] = spec.model_name
-    summary["rollout"] = collection.stats.to_dict()
+    summary["model"] = model
+    summary["rollout"] = {**stats.to_dict(), **rollout}
     summary["reward_mean"] = sum(t.reward for t in trajectories) / len(trajectories) if trajectories else None
     if out_dir is not None:
         out = Path(out_dir)
         write_jsonl(out / "rollouts.jsonl", trajectories)
         atomic_write_json(out / "summary.json", summary)
-    return EvalResult(trajectories, summary, collection.stats)
+    return EvalResult(trajectories, summary, stats)

@@ -1,5 +1,6 @@
 """Training metrics out: metrics.jsonl (one object per iteration, docs/run-layout.md), TensorBoard
-event files (default), Weights & Biases (optional), and a rich progress line with an ETA.
+event files (default), Weights & Biases (optional), and a progress line with an ETA (a rich bar on a
+terminal, plain periodic lines in a log: looprl.utils.progress).
 
 Metric keys are namespaced and defined once in docs/metrics.md ("## Training metrics").
 `metrics.jsonl` is rewritten atomically from the full history on every iteration, so after a resume
@@ -43,26 +44,15 @@ class MetricsLogger:
                 raise RuntimeError("logging.wandb is true but wandb is not installed; `pip install wandb` or set logging.wandb=false") from None
             self._wandb = wandb_lib.init(project=wandb_project, dir=str(self.run_dir), config=config or {}, resume="allow")
         self._progress = None
-        self._task = None
-        if progress:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        if progress:  # a bar on a terminal, plain periodic lines in a log (looprl.utils.progress)
+            from looprl.utils.progress import StageProgress
 
-            self._progress = Progress(
-                TextColumn("[bold]train"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TimeElapsedColumn(),
-                TextColumn("eta"),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[info]}"),
-            )
-            self._progress.start()
-            self._task = self._progress.add_task("train", total=total_iterations, info="")
+            self._progress = StageProgress("train", total_iterations, unit="iterations", eta=True).start()
 
     def restore(self, history: list[dict[str, Any]]) -> None:
         self.history = [dict(h) for h in history]
         if self._progress is not None and self.history:
-            self._progress.update(self._task, completed=self.history[-1]["iteration"])
+            self._progress.update(self.history[-1]["iteration"])
 
     def log(self, iteration: int, metrics: dict[str, Any]) -> None:
         row = {"iteration": iteration, "time": time.time(), **metrics}
@@ -77,7 +67,7 @@ class MetricsLogger:
             self._wandb.log(scalars, step=iteration)
         if self._progress is not None:
             info = f"reward {metrics.get('rollout/reward_mean', 0):.3f}  loss {metrics.get('loss/policy', 0):+.4f}"
-            self._progress.update(self._task, completed=iteration, info=info)
+            self._progress.update(iteration, info)
 
     def close(self) -> None:
         if self._progress is not None:

@@ -11,9 +11,11 @@ plain ground truths only ever sees API names used, never looked up, and on a tas
 it has not seen it guesses one; these chats show it where names and parameters come from
 (docs/results.md, section 2, has what this did for SmolLM2-135M).
 
-The agent messages are tokenized once here (they were never sampled), marked trainable, and the
-template's text between turns is built by the same `ChatTokens` the collector uses, so SFT-GT
-trains on the same token layout as RL.
+The agent messages are tokenized once here (they were never sampled) and the chat is then grown by
+the collector's own code (`ChatTokens.start`, `add_reply`, `add_observation` in looprl.agent.tokens):
+the same ids, trainable mask, turn ids and messages a rollout whose sampler returned these ids would
+have, so SFT-GT trains on exactly the token layout of RL (tests/training/test_sft_data.py checks it
+against the collector).
 """
 
 from __future__ import annotations
@@ -116,15 +118,13 @@ def ground_truth_trajectories(
             observations = [chat.truncate(o, max_observation_tokens) for o in observations]
         messages = [dict(m) for m in (scaffold.initial_messages(messages, info) if scaffold is not None else messages)]
         stream = TokenStream()
-        stream.add_context(chat.prompt_ids(messages), turn=-1)
+        chat.start(stream, messages)  # the collector's own assembly (looprl.agent.tokens), turn by turn
         for i, text in enumerate(replies):
             ids = chat.encode(text) + [stop]
-            stream.add_sampled(ids, [0.0] * len(ids), turn=i)
-            messages.append({"role": "assistant", "content": text})
+            chat.add_reply(stream, messages, ids, [0.0] * len(ids), turn=i)
             if i + 1 < len(replies):
                 obs = scaffold.observation_message(observations[i], info) if scaffold is not None else {"role": "user", "content": observations[i]}
-                stream.add_context(chat.between_turns_ids(messages, ids, obs), turn=i)
-                messages.append(obs)
+                chat.add_observation(stream, messages, ids, obs, turn=i)
         out.append(
             Trajectory(
                 task_id=task_id,

@@ -94,3 +94,29 @@ def test_eval_command_rejects_bad_values(tmp_path):
     assert result.exit_code == 2 and "samples" in result.output
     result = runner.invoke(app, ["eval", "--out", str(tmp_path), "--set", "rollout.scaffold=missing.yaml", "--set", "env.name=toy", "--model", "x"])
     assert result.exit_code == 1
+
+
+def test_evaluate_labelled_sets_in_one_pass_each_summarized_and_written_alone(tmp_path):
+    from looprl.rollout.evaluation import EvalSet
+
+    def run(task_ids, **kw):
+        return evaluate(ScriptedPolicy(), StepsEnv, task_ids, samples=1, sampling=SamplingParams(max_new_tokens=200), max_turns=5, progress=False, **kw)
+
+    sets = {
+        "a": EvalSet(["toy_1", "toy_40"], split="heldout", out_dir=tmp_path / "a", model_name="m, a"),
+        "b": EvalSet(["toy_2"], split="dev", out_dir=tmp_path / "b"),
+    }
+    result = run(sets, model_name="m")
+    assert result.stats.requested == 3 and [t.task_id for t in result.trajectories] == ["toy_1", "toy_40", "toy_2"]  # one collection
+    for label, alone in (("a", run(["toy_1", "toy_40"], split="heldout", model_name="m")), ("b", run(["toy_2"], split="dev", model_name="m"))):
+        part = result.sets[label]
+        written = json.loads((tmp_path / label / "summary.json").read_text())
+        assert written == part.summary and [t.task_id for t in read_jsonl(tmp_path / label / "rollouts.jsonl")] == list(sets[label].task_ids)
+        drop = ("rollout", "model")  # the collection's throughput differs; everything measured is the same as evaluating the set alone
+        assert {k: v for k, v in part.summary.items() if k not in drop} == {k: v for k, v in alone.summary.items() if k not in drop}
+        assert part.summary["rollout"]["shared_with"] == sorted({"a", "b"} - {label})
+    assert result.sets["a"].summary["tgc"] == 0.5 and result.sets["b"].summary["split"] == "dev"
+    assert (result.sets["a"].summary["model"], result.sets["b"].summary["model"]) == ("m, a", "m")  # a set's own name, or the spec's
+    assert "shared_with" not in run(["toy_2"]).summary["rollout"]
+    with pytest.raises(ValueError, match="more than one of the sets"):
+        run({"a": EvalSet(["toy_1"]), "b": EvalSet(["toy_1", "toy_2"])})
