@@ -8,17 +8,25 @@ atomically. The summary is looprl.analysis.metrics.summarize() plus the collecti
 
 TGC = share of tasks solved (with samples > 1: per sample index, then the mean over samples);
 SGC = share of scenarios all of whose tasks were solved, likewise.
+
+An infra failure is not a task failure (looprl/rollout/faults.py): a rollout the infrastructure cut is
+run again, up to `infra_retries` times; what still failed is left out of TGC/SGC (computed over the
+rollouts actually attempted), counted in the summary (`infra_failed`, `infra` per reason) and written
+to infra_failed.jsonl beside rollouts.jsonl. When nothing survives, evaluate() raises RolloutError.
+A re-run episode is a new draw: with a seeded sampler in per-episode mode its seed follows its position
+in the re-run, not the original one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from looprl.backends.base import ChatBackend, PolicyBackend
 from looprl.env.base import Env
 from looprl.rollout.collector import CollectionStats, collect
+from looprl.rollout.faults import infra_counts, require_survivors, rerun_infra_failures, split_infra
 from looprl.rollout.spec import RolloutSpec
 from looprl.trajectory import Trajectory
 
@@ -30,6 +38,7 @@ class EvalResult:
     trajectories: list[Trajectory]
     summary: dict[str, Any]
     stats: CollectionStats
+    infra_failed: list[Trajectory] = field(default_factory=list)  # still infra-failed after the retries; not in TGC
 
 
 def world_task_meta(task_id: str) -> dict[str, Any]:
@@ -54,6 +63,7 @@ def evaluate(
     out_dir: str | Path | None = None,
     progress: bool = True,
     task_meta: Callable[[str], dict[str, Any]] = world_task_meta,
+    infra_retries: int = 2,
     **settings: Any,
 ) -> EvalResult:
     """Run `samples` rollouts of every task as `spec` says and return them with their summary (see
@@ -67,7 +77,14 @@ def evaluate(
     if not task_ids:
         raise ValueError("evaluate() needs at least one task id; got none (is the split empty, or --max-tasks 0?)")
     collection = collect(policy, env_factory, task_ids, spec, k=samples, early_stop=False, group_prefix="eval/", progress=progress)
-    trajectories = collection.trajectories
+
+    def rerun(failed: list[Trajectory]) -> list[Trajectory]:
+        ids = [t.task_id for t in failed]
+        return collect(policy, env_factory, ids, spec, k=1, early_stop=False, group_prefix="eval/", progress=False).trajectories
+
+    everything = rerun_infra_failures(collection.trajectories, rerun, infra_retries)
+    require_survivors(everything, f"evaluation of {len(task_ids)} tasks")
+    trajectories, infra_failed = split_infra(everything)
     meta_cache: dict[str, dict[str, Any]] = {}
     for t in trajectories:
         meta = meta_cache.setdefault(t.task_id, task_meta(t.task_id))
@@ -81,8 +98,12 @@ def evaluate(
     summary["model"] = spec.model_name
     summary["rollout"] = collection.stats.to_dict()
     summary["reward_mean"] = sum(t.reward for t in trajectories) / len(trajectories) if trajectories else None
+    summary["infra_failed"] = len(infra_failed)
+    summary["infra"] = infra_counts(infra_failed)
     if out_dir is not None:
         out = Path(out_dir)
         write_jsonl(out / "rollouts.jsonl", trajectories)
+        if infra_failed:
+            write_jsonl(out / "infra_failed.jsonl", infra_failed)
         atomic_write_json(out / "summary.json", summary)
-    return EvalResult(trajectories, summary, collection.stats)
+    return EvalResult(trajectories, summary, collection.stats, infra_failed)
