@@ -31,8 +31,8 @@ retried `spec.sampler_retries` times; an episode whose sampler call still fails,
 step, evaluate), whose env reports a worker killed from outside (`info["infra_failure"]`), or whose env
 call runs past `spec.env_timeout_s` ends with an infra `FinishReason` and is returned like any other, for
 the caller to leave out of its statistics; the other episodes go on. A timed-out env call's thread
-cannot be stopped: it is abandoned (the pool is shut down without waiting for it) and the env is closed
-when the call returns. A programming error (`faults.PROGRAMMING_ERRORS`) in the backend is still
+cannot be stopped: it is abandoned (new work goes to a fresh thread pool, and the old one is shut down
+without waiting for it) and the env is closed when the call returns. A programming error (`faults.PROGRAMMING_ERRORS`) in the backend is still
 re-raised as `RolloutError` naming the task, the sample and the turn; the other episodes' envs are
 closed first.
 """
@@ -370,6 +370,7 @@ class _Run:
         return pool.submit(fn, ep)
 
     def _reset(self, ep: _Episode) -> _Episode:
+        ep.env_call_started = time.monotonic()  # the timeout counts from the call's start, not its queueing
         ep.env = TurnLimit(self.env_factory(), self.max_turns)
         ep.messages, ep.info = ep.env.reset(ep.task_id)
         ep.messages = [dict(m) for m in ep.messages]  # type: ignore[misc]
@@ -377,6 +378,7 @@ class _Run:
 
     def _step(self, ep: _Episode) -> _Episode:
         assert ep.env is not None
+        ep.env_call_started = time.monotonic()
         ep.result = ep.env.step(ep.last_action)
         return ep
 
@@ -412,7 +414,7 @@ class _Run:
         live: dict[Future, _Episode] = {}
         ready: list[_Episode] = []
         alive: dict[int, _Episode] = {}  # every episode started and not finished, wherever it is
-        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        pool = _Pool(self.concurrency)
         with _Progress(show_progress, self.stats.requested) as bar:
             try:
                 while pending or live or ready:
@@ -486,6 +488,7 @@ class _Run:
             if not ep.generating and not fut.done() and now - ep.env_call_started > self.env_timeout_s:
                 del live[fut]
                 self.abandoned.append(fut)
+                pool.replace()  # the abandoned call keeps its thread: new work goes to fresh threads
                 what = "env step" if ep.reset_done else "env reset"
                 ep.failure = (FinishReason.ENV_TIMEOUT, f"{what} did not return within {self.env_timeout_s:g} s for {ep.where()}")
                 self._finish(ep, ep.failure[0].value, pool, alive)
@@ -645,6 +648,28 @@ def _episode_stats(ep: _Episode) -> dict[str, Any]:
         # `looprl eval` turns into an AppWorld experiment folder)
         **({"episode_id": str(ep.info["episode_id"])} if ep.info.get("episode_id") else {}),
     }
+
+
+class _Pool:
+    """The collector's thread pool, replaceable: after an env call is abandoned (past its timeout) its
+    thread stays busy, so new work goes to a fresh pool of `workers` threads; the old one finishes what
+    it holds and is shut down without waiting."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.current = ThreadPoolExecutor(max_workers=workers)
+        self.retired: list[ThreadPoolExecutor] = []
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        return self.current.submit(fn, *args)
+
+    def replace(self) -> None:
+        self.retired.append(self.current)
+        self.current = ThreadPoolExecutor(max_workers=self.workers)
+
+    def shutdown(self, wait: bool) -> None:
+        for executor in (*self.retired, self.current):
+            executor.shutdown(wait=wait)
 
 
 class _Progress:
