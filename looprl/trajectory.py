@@ -10,7 +10,9 @@ training. Per token:
 * `turn_ids[t]`   the agent turn the token belongs to (0-based), -1 for the opening prompt.
 
 Per episode: the task id, reward (training: fraction of checks passed), success (all passed), the
-transcript as chat messages, and per-rollout stats. Chat-only backends (hosted models) leave the
+transcript as chat messages, per-rollout stats, and a `finish_reason` (a `FinishReason` value) that
+says whose doing the episode's end was: the policy's, or the infrastructure's. An infra-failed
+rollout never enters advantages, losses or TGC (looprl/rollout/faults.py says how it is handled). Chat-only backends (hosted models) leave the
 token fields empty; such trajectories are for evaluation and analysis, never for training.
 
 One trajectory is one JSON line in a run's `rollouts.jsonl`; `to_dict`/`from_dict` round-trip.
@@ -20,8 +22,53 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+
+
+class FinishReason(str, Enum):
+    """Why an episode ended: the declared set, one value per trajectory (`Trajectory.finish_reason`).
+
+    The policy's doing (the rollout is scored and trained on, whatever its reward):
+
+    * TERMINATED     the agent called complete_task (a right or a wrong answer alike);
+    * MAX_TURNS      the collector's turn limit cut it (scored by the env's `evaluate()`);
+    * CONTEXT        the token stream filled `max_context_tokens` (scored the same way);
+    * ENV_TRUNCATED  the env's own budget ended it (`StepResult.truncated` from the env itself).
+
+    The agent's code errors (exceptions, syntax errors, a cell past its time limit, a worker that hit
+    its CPU or memory limit) are the policy's too, but they end no episode: they are step records
+    (`steps[i]["error"]`) and the agent is told in the observation.
+
+    The infrastructure's (`is_infra`: left out of advantages, losses and TGC, counted per reason):
+
+    * SAMPLER_ERROR    generate()/chat() still failed after the collector's bounded retries (a
+                       sampling server unreachable, crashed, answering 5xx);
+    * ENV_WORKER_DIED  the env's worker was killed from outside the agent's code (the sandbox REPL
+                       by SIGKILL/SIGTERM: an operator, the OOM killer; a Ray env actor that died);
+    * ENV_TIMEOUT      an env call (reset, step) did not return within `RolloutSpec.env_timeout_s`;
+    * ENV_ERROR        a host-side exception in the env's reset, step or evaluate.
+
+    Values equal the collector's older `stats["finish"]` strings, so rollouts written before this
+    field existed get their reason back from their stats (`Trajectory.from_dict`).
+    """
+
+    TERMINATED = "terminated"
+    MAX_TURNS = "max_turns"
+    CONTEXT = "context"
+    ENV_TRUNCATED = "env_truncated"
+    SAMPLER_ERROR = "sampler_error"
+    ENV_WORKER_DIED = "env_worker_died"
+    ENV_TIMEOUT = "env_timeout"
+    ENV_ERROR = "env_error"
+
+    @property
+    def is_infra(self) -> bool:
+        return self in INFRA_REASONS
+
+
+INFRA_REASONS = frozenset({FinishReason.SAMPLER_ERROR, FinishReason.ENV_WORKER_DIED, FinishReason.ENV_TIMEOUT, FinishReason.ENV_ERROR})
 
 
 @dataclass
@@ -48,6 +95,12 @@ class Trajectory:
     checks: list[dict[str, Any]] = field(default_factory=list)  # final evaluation: {"name", "passed", "detail"}
     answer: Any = None  # what the agent passed to complete_task(answer=...)
     stats: dict[str, Any] = field(default_factory=dict)  # turns, tokens, api_calls, doc_lookups, failed_calls, wall_s, ...
+    finish_reason: str = ""  # a FinishReason value; "" only for trajectories not made by the collector
+
+    @property
+    def infra_failed(self) -> bool:
+        """The infrastructure ended this episode (see FinishReason): not a policy outcome."""
+        return self.finish_reason in _INFRA_VALUES
 
     @property
     def num_turns(self) -> int:
@@ -68,7 +121,13 @@ class Trajectory:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Trajectory":
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        kwargs = {k: v for k, v in data.items() if k in known}
+        if "finish_reason" not in kwargs:  # written before finish reasons were recorded: the collector's stat says it
+            kwargs["finish_reason"] = str((kwargs.get("stats") or {}).get("finish", ""))
+        return cls(**kwargs)
+
+
+_INFRA_VALUES = frozenset(r.value for r in INFRA_REASONS)
 
 
 def write_jsonl(path: str | Path, trajectories: Iterable[Trajectory]) -> None:

@@ -10,7 +10,8 @@ code can change the world.
 
 Every step's info: `turn`, `code`, `api_calls` (app, api, args, status, ok: small, what rollouts
 keep), `api_results` (each call's JSON result or error body, in the same order: what RecordEpisode
-writes), `error` (the cell failed), `error_kind`, `restarted` (the REPL process was replaced). The episode
+writes), `error` (the cell failed), `error_kind`, `restarted` (the REPL process was replaced), and
+`infra_failure` = "env_worker_died" when it was killed from outside the agent's code. The episode
 terminates once `apis.supervisor.complete_task(...)` has run; that final step's reward is the
 fraction of the task's checks passed, and its info adds `reward`, `success`, `checks` and `answer`.
 `evaluate()` gives the same report for the state as it stands (an unfinished episode is scored too,
@@ -120,6 +121,8 @@ class AppSuiteEnv(BuiltinWorldTasks):
                 error_kind=cell.error_kind,
                 restarted=cell.restarted,
             )
+            if cell.infra:  # the worker was killed from outside the agent's code: not the policy's doing
+                info["infra_failure"] = "env_worker_died"
         terminated = bool(self.world.completed)
         reward = 0.0
         if terminated:

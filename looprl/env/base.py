@@ -5,7 +5,10 @@ whole message and returns a frozen `StepResult`. `terminated` (the agent called 
 `truncated` (a turn or token budget ran out) are kept apart. Reward arrives on the final step.
 `evaluate()` scores the episode as it stands (the training reward of one cut off before the agent
 called complete_task). Cross-cutting behaviour (turn limits, observation truncation, recording) lives
-in wrappers.
+in wrappers. A step the env could not carry out for a reason outside the agent's doing either raises or
+returns `info["infra_failure"]` set to an infrastructure `looprl.trajectory.FinishReason` value
+("env_worker_died", "env_timeout", "env_error"): the collector then ends the episode as infra-failed,
+and training and TGC leave it out.
 
 Each env also answers, on its class and without being built, which tasks it has: `splits(options)`,
 `task_ids(split, options, ...)` and `check_task_ids(ids, options)`. `register_env` records the class

@@ -36,6 +36,12 @@ and every env's reset info carries it):
   does not stop within a grace period the host kills the worker's process group.
 * A worker that crashes, is killed (memory, CPU), or breaks the protocol is replaced on the next
   cell and the agent is told its variables are gone. The host, the world and other episodes go on.
+  A worker killed from outside the agent's code is flagged (``CellResult.infra``): by SIGTERM, SIGINT
+  or SIGHUP (seccomp refuses agent code every kill syscall), or by SIGKILL while it is younger than its
+  CPU-time limit (the kernel's CPU-limit SIGKILL needs that much CPU, and the worker has one thread,
+  so it cannot come sooner): an operator, the OOM killer, a node going away. The env reports it as
+  an infrastructure failure (``info["infra_failure"]``), which training and evaluation leave out of
+  their statistics (looprl/rollout/faults.py).
 
 Where each applies. Linux only (prctl, namespaces, rlimits). Our CI and dev machines (Debian 12,
 x86_64, tests run as root, bubblewrap installed by scripts/ci-setup.d/10-bubblewrap.sh): everything
@@ -150,6 +156,7 @@ class CellResult:
     error_kind: str | None = None  # None | "syntax" | "exception" | "timeout" | "killed" | "died" | "protocol"
     api_calls: list[dict[str, Any]] = field(default_factory=list)
     restarted: bool = False  # the worker was lost during this cell; the next cell starts with fresh variables
+    infra: bool = False  # the worker was killed from outside the agent's code (see the module docstring)
     seconds: float = 0.0
 
     @property
@@ -305,6 +312,7 @@ class Sandbox:
         self._report: dict[str, Any] = {}
         self._buffer = b""
         self.restarts = 0
+        self._started_at = 0.0
         self._start()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -350,6 +358,7 @@ class Sandbox:
             start_new_session=True,
         )
         os.set_blocking(self._proc.stdin.fileno(), False)
+        self._started_at = time.monotonic()
         self._buffer = b""
         self._ready = False
         self._send(config, time.monotonic() + self.limits.startup_timeout_s)
@@ -539,6 +548,7 @@ class Sandbox:
     def _lost(self, exc: _WorkerLost, calls: list[dict[str, Any]], seconds: float) -> CellResult:
         proc = self._proc
         kind = exc.kind
+        infra = False
         if kind == "timeout":
             why = f"the cell ran longer than {self.limits.cell_timeout_s:g} s and did not stop, so its process was killed"
         elif kind == "protocol":
@@ -553,13 +563,22 @@ class Sandbox:
             if code is not None and code > 128 and self.isolation == "bwrap":
                 code = -(code - 128)  # bwrap reports a child killed by signal N as exit status 128 + N
             why = "the REPL process died" + _describe_exit(code)
+            infra = self._killed_from_outside(code)
         self._kill()
         self.restarts += 1
         observation = (
             f"Execution failed: {why}. The Python session was restarted: variables, imports and functions "
             "defined in earlier cells are gone (changes already made through the APIs are kept)."
         )
-        return CellResult(observation=observation, output="", error_kind=kind, api_calls=calls, restarted=True, seconds=seconds)
+        return CellResult(observation=observation, output="", error_kind=kind, api_calls=calls, restarted=True, seconds=seconds, infra=infra)
+
+    def _killed_from_outside(self, code: int | None) -> bool:
+        """Whether exit `code` means a signal agent code cannot have caused (see the module docstring)."""
+        if code is None or code >= 0:
+            return False
+        if -code in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            return True
+        return -code == signal.SIGKILL and time.monotonic() - self._started_at < self.limits.cpu_seconds
 
 
 def _describe_exit(code: int | None) -> str:

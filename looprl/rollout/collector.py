@@ -24,12 +24,22 @@ keyword style (`sampling=..., max_turns=...`) still works and builds one.
 
 Token-level policies (`PolicyBackend`) yield token-exact trajectories (see looprl/agent/tokens.py);
 chat-level backends (`ChatBackend`, hosted models) run the same loop on messages only, with empty
-token fields. An exception in an env or the backend is re-raised as `RolloutError` naming the task,
-the sample and the turn; the other episodes' envs are closed first.
+token fields.
+
+Faults (looprl/rollout/faults.py says why they are handled this way): a failed generate()/chat() call is
+retried `spec.sampler_retries` times; an episode whose sampler call still fails, whose env raises (reset,
+step, evaluate), whose env reports a worker killed from outside (`info["infra_failure"]`), or whose env
+call runs past `spec.env_timeout_s` ends with an infra `FinishReason` and is returned like any other, for
+the caller to leave out of its statistics; the other episodes go on. A timed-out env call's thread
+cannot be stopped: it is abandoned (new work goes to a fresh thread pool, and the old one is shut down
+without waiting for it) and the env is closed when the call returns. A programming error (`faults.PROGRAMMING_ERRORS`) in the backend is still
+re-raised as `RolloutError` naming the task, the sample and the turn; the other episodes' envs are
+closed first.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import Counter, deque
@@ -42,13 +52,16 @@ from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams
 from looprl.env.base import Env, Message, StepResult
 from looprl.env.cells import extract_code_blocks, join_code_blocks
 from looprl.env.wrappers import TurnLimit, evaluation_report, truncate_observation
+from looprl.rollout.faults import call_with_retries, env_failure_reason, is_programming_error
 from looprl.rollout.spec import RolloutSpec
-from looprl.trajectory import Trajectory
+from looprl.trajectory import FinishReason, Trajectory
 
 __all__ = ["RolloutError", "CollectionStats", "Collection", "collect", "collect_rollouts", "early_stop_min_per_task"]
 
 # How long to keep gathering finished env steps after the first one, so they share the next generate().
 BATCH_GATHER_S = 0.02
+
+log = logging.getLogger("looprl.rollout")
 
 
 class RolloutError(RuntimeError):
@@ -113,7 +126,9 @@ class _Episode:
     generating: bool = False  # a per-episode generate() is in flight (see _Driver.per_episode)
     out_of_context: bool = False
     generation_stats: "CollectionStats | None" = None
-    finish: str = ""  # "terminated" | "env_truncated" | "max_turns" | "context"
+    finish: str = ""  # a FinishReason value
+    failure: tuple[FinishReason, str] | None = None  # set when the infrastructure ended the episode: (reason, error text)
+    env_call_started: float = 0.0  # when the env call in flight (reset/step) began, for spec.env_timeout_s
 
     def where(self) -> str:
         return f"task {self.task_id!r} (sample {self.sample_index}, turn {self.turn})"
@@ -159,7 +174,9 @@ def collect(
         raise TypeError(f"policy must be a PolicyBackend (generate + tokenizer) or a ChatBackend (chat); got {type(policy).__name__}")
     driver.batch_size = spec.generation_batch_size
     driver.per_episode = bool(getattr(policy, "concurrent_requests", False))
+    driver.sampler_retries = spec.sampler_retries
     run = _Run(driver, env_factory, list(task_ids), k, spec.scaffold, spec.max_turns, spec.concurrency, early_stop, group_prefix, spec.model_name)
+    run.env_timeout_s = spec.env_timeout_s
     return run.execute(progress)
 
 
@@ -178,6 +195,21 @@ class _Driver:
         # mode every waiting episode goes into one generate() call, which returns when its longest
         # generation does; the episodes whose env step returns meanwhile wait for the next call.
         self.per_episode = False
+        self.sampler_retries = 0  # tries after a failed call (RolloutSpec.sampler_retries)
+
+    def call_sampler(self, fn: Callable[[], Any], eps: list[_Episode], what: str) -> Any:
+        """`fn()` with the spec's retries; None when it still failed (every episode of the call is then
+        marked as a sampler infra failure). A programming error is re-raised as RolloutError."""
+        try:
+            return call_with_retries(fn, self.sampler_retries, what=what)
+        except Exception as exc:
+            where = ", ".join(ep.where() for ep in eps[:4]) + (" ..." if len(eps) > 4 else "")
+            message = f"{what} failed for {len(eps)} episodes ({where}): {type(exc).__name__}: {exc}"
+            if is_programming_error(exc):
+                raise RolloutError(message) from exc
+            for ep in eps:
+                ep.failure = (FinishReason.SAMPLER_ERROR, message)
+            return None
 
     def seeded(self, ep: _Episode) -> SamplingParams:
         """The sampling parameters of one episode's turn in per-episode mode: a seed of its own (in batch
@@ -238,11 +270,10 @@ class _TokenDriver(_Driver):
         for budget, group in [(b, chunk) for b, eps_b in by_budget.items() for chunk in self.chunks(eps_b)]:
             params = replace(sampling, max_new_tokens=budget)
             t0 = time.perf_counter()
-            try:
-                gens = self.policy.generate([ep.stream.token_ids for ep in group], params)
-            except Exception as exc:
-                where = ", ".join(ep.where() for ep in group[:4]) + (" ..." if len(group) > 4 else "")
-                raise RolloutError(f"generate() failed for a batch of {len(group)} episodes ({where}): {type(exc).__name__}: {exc}") from exc
+            prompts = [ep.stream.token_ids for ep in group]
+            gens = self.call_sampler(lambda prompts=prompts, params=params: self.policy.generate(prompts, params), group, "generate()")
+            if gens is None:
+                continue  # the group's episodes are marked infra-failed; the caller finishes them
             stats.generate_s += time.perf_counter() - t0
             stats.generate_calls += 1
             if len(gens) != len(group):
@@ -280,10 +311,9 @@ class _ChatDriver(_Driver):
 
     def _generate(self, eps: list[_Episode], stats: CollectionStats, sampling: SamplingParams) -> list[_Episode]:
         t0 = time.perf_counter()
-        try:
-            results = self.policy.chat([list(ep.messages) for ep in eps], sampling)
-        except Exception as exc:
-            raise RolloutError(f"chat() failed for {len(eps)} episodes (first: {eps[0].where()}): {type(exc).__name__}: {exc}") from exc
+        results = self.call_sampler(lambda: self.policy.chat([list(ep.messages) for ep in eps], sampling), eps, "chat()")
+        if results is None:
+            return []  # the episodes are marked infra-failed; the caller finishes them
         stats.generate_s += time.perf_counter() - t0
         stats.generate_calls += 1
         if len(results) != len(eps):
@@ -325,9 +355,16 @@ class _Run:
         self.stats = CollectionStats(requested=len(task_ids) * k)
         self.done_per_task: Counter[str] = Counter()
         self.finished: list[tuple[int, Trajectory]] = []
+        self.env_timeout_s: float | None = None
+        self.abandoned: list[Future] = []  # env calls past their timeout, still running in the pool
 
     # env work, run in the pool ----------------------------------------------------------------------
+    def _env_call(self, pool, fn: Callable[[_Episode], _Episode], ep: _Episode) -> Future:
+        ep.env_call_started = time.monotonic()
+        return pool.submit(fn, ep)
+
     def _reset(self, ep: _Episode) -> _Episode:
+        ep.env_call_started = time.monotonic()  # the timeout counts from the call's start, not its queueing
         ep.env = TurnLimit(self.env_factory(), self.max_turns)
         ep.messages, ep.info = ep.env.reset(ep.task_id)
         ep.messages = [dict(m) for m in ep.messages]  # type: ignore[misc]
@@ -335,6 +372,7 @@ class _Run:
 
     def _step(self, ep: _Episode) -> _Episode:
         assert ep.env is not None
+        ep.env_call_started = time.monotonic()
         ep.result = ep.env.step(ep.last_action)
         return ep
 
@@ -351,6 +389,9 @@ class _Run:
         exc = fut.exception()
         if exc is not None:
             raise exc
+        if ep.failure is not None:
+            self._finish(ep, ep.failure[0].value, pool, alive)
+            return
         part, ep.generation_stats = ep.generation_stats, None
         if part is not None:
             self.stats.generate_s += part.generate_s
@@ -359,7 +400,7 @@ class _Run:
         if ep.out_of_context:
             self._finish(ep, "context", pool, alive)
         else:
-            live[pool.submit(self._step, ep)] = ep
+            live[self._env_call(pool, self._step, ep)] = ep
 
     def execute(self, show_progress: bool) -> Collection:
         t0 = time.perf_counter()
@@ -367,13 +408,14 @@ class _Run:
         live: dict[Future, _Episode] = {}
         ready: list[_Episode] = []
         alive: dict[int, _Episode] = {}  # every episode started and not finished, wherever it is
-        with _Progress(show_progress, self.stats.requested) as bar, ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+        pool = _Pool(self.concurrency)
+        with _Progress(show_progress, self.stats.requested) as bar:
             try:
                 while pending or live or ready:
                     while pending and len(alive) < self.concurrency:
                         ep = pending.popleft()
                         alive[ep.order] = ep
-                        live[pool.submit(self._reset, ep)] = ep
+                        live[self._env_call(pool, self._reset, ep)] = ep
                     if ready and self.driver.per_episode:
                         for ep in ready:
                             ep.generating = True
@@ -385,15 +427,20 @@ class _Run:
                             self._finish(ep, "context", pool, alive)
                             batch.remove(ep)
                         for ep in batch:
-                            live[pool.submit(self._step, ep)] = ep
+                            if ep.failure is not None:
+                                self._finish(ep, ep.failure[0].value, pool, alive)
+                            else:
+                                live[self._env_call(pool, self._step, ep)] = ep
                     elif live:
                         # Harvest only when nothing waits for generation, so that steps submitted together
                         # come back together and share the next generate() call.
-                        wait(list(live), return_when=FIRST_COMPLETED)
+                        wait(list(live), timeout=self._until_timeout(live), return_when=FIRST_COMPLETED)
                         if all(not e.reset_done for e in live.values()):
-                            wait(list(live))  # only resets in flight (start-up): short, so the first turn is one batch
+                            # only resets in flight (start-up): short, so the first turn is one batch
+                            wait(list(live), timeout=self._until_timeout(live))
                         else:
                             wait(list(live), timeout=BATCH_GATHER_S)
+                        self._abandon_overdue(live, pool, alive)
                         for fut in [f for f in list(live) if f.done()]:
                             ep = live.pop(fut)
                             if ep.generating:
@@ -406,21 +453,49 @@ class _Run:
                         pending.clear()
                         break
             finally:
-                # Cancel what has not started; let running env calls finish, then close every env.
+                # Cancel what has not started; let running env calls finish (not those past their
+                # timeout: they may never return), then close every env.
                 for fut in live:
                     fut.cancel()
                 wait([f for f in live if not f.cancelled()])
                 for ep in alive.values():
                     self._close(ep)
+                pool.shutdown(wait=not self.abandoned)
         self.stats.wall_s = time.perf_counter() - t0
         trajectories = [t for _, t in sorted(self.finished, key=lambda pair: pair[0])]
         return Collection(trajectories, self.stats)
+
+    def _until_timeout(self, live: dict[Future, _Episode]) -> float | None:
+        """Seconds until the oldest env call in flight passes spec.env_timeout_s (None: no limit)."""
+        started = [ep.env_call_started for ep in live.values() if not ep.generating]
+        if self.env_timeout_s is None or not started:
+            return None
+        return max(0.0, min(started) + self.env_timeout_s - time.monotonic())
+
+    def _abandon_overdue(self, live: dict[Future, _Episode], pool, alive: dict[int, _Episode]) -> None:
+        """End every episode whose env call has run past spec.env_timeout_s as an infra failure. The call's
+        thread cannot be stopped; its env is closed once it returns."""
+        if self.env_timeout_s is None:
+            return
+        now = time.monotonic()
+        for fut, ep in list(live.items()):
+            if not ep.generating and not fut.done() and now - ep.env_call_started > self.env_timeout_s:
+                del live[fut]
+                self.abandoned.append(fut)
+                pool.replace()  # the abandoned call keeps its thread: new work goes to fresh threads
+                what = "env step" if ep.reset_done else "env reset"
+                ep.failure = (FinishReason.ENV_TIMEOUT, f"{what} did not return within {self.env_timeout_s:g} s for {ep.where()}")
+                self._finish(ep, ep.failure[0].value, pool, alive)
+                fut.add_done_callback(lambda _f, ep=ep: self._close(ep))
 
     def _harvest(self, fut: Future, ep: _Episode, ready: list[_Episode], pool, alive: dict[int, _Episode]) -> None:
         exc = fut.exception()
         if exc is not None:
             what = "env step" if ep.reset_done else "env reset"
-            raise RolloutError(f"{what} failed for {ep.where()}: {type(exc).__name__}: {exc}") from exc
+            ep.failure = (env_failure_reason(exc), f"{what} failed for {ep.where()}: {type(exc).__name__}: {exc}")
+            log.warning("infra failure, left out of the statistics: %s", ep.failure[1])
+            self._finish(ep, ep.failure[0].value, pool, alive)
+            return
         if not ep.reset_done:
             ep.reset_done = True
             if self.scaffold is not None:
@@ -435,6 +510,11 @@ class _Run:
         self.stats.env_steps += 1
         ep.turn += 1
         ep.steps.append(_step_record(ep.turn - 1, ep.last_action, result))
+        if result.info.get("infra_failure"):  # e.g. the sandbox worker was killed from outside the agent's code
+            ep.failure = (_infra_reason(result.info["infra_failure"]), f"env step for {ep.where()}: {result.observation[:300]}")
+            log.warning("infra failure, left out of the statistics: %s", ep.failure[1])
+            self._finish(ep, ep.failure[0].value, pool, alive)
+            return
         if result.terminated or result.truncated:
             self._finish(ep, _finish_reason(result), pool, alive, result)
             return
@@ -448,15 +528,18 @@ class _Run:
 
     def _finish(self, ep: _Episode, finish: str, pool, alive: dict[int, _Episode], result: StepResult | None = None) -> None:
         ep.finish = finish
-        info = dict(result.info) if result is not None else {}
-        reward = result.reward if result is not None else 0.0
-        if result is None and ep.env is not None:
+        info = dict(result.info) if result is not None and ep.failure is None else {}
+        reward = result.reward if result is not None and ep.failure is None else 0.0
+        if result is None and ep.env is not None and ep.failure is None:
             # Cut off by the context budget before the agent completed the task: the training reward is
             # still the fraction of checks passed (paper), as TurnLimit gives an episode it cuts off.
             try:
                 evaluation = evaluation_report(ep.env)
             except Exception as exc:
-                raise RolloutError(f"env evaluate() failed for {ep.where()}: {type(exc).__name__}: {exc}") from exc
+                ep.failure = (env_failure_reason(exc), f"env evaluate() failed for {ep.where()}: {type(exc).__name__}: {exc}")
+                finish = ep.failure[0].value
+                ep.finish = finish
+                evaluation = None
             if evaluation is not None:
                 reward = float(evaluation.get("reward", reward))
                 info = {**evaluation, **{k: v for k, v in info.items() if k not in evaluation}}
@@ -482,13 +565,16 @@ class _Run:
             checks=list(info.get("checks", []) or []),
             answer=info.get("answer"),
             stats=_episode_stats(ep),
+            finish_reason=finish,
         )
         traj.validate()
         self.finished.append((ep.order, traj))
         self.stats.finished += 1
-        self.done_per_task[ep.task_id] += 1
+        if ep.failure is None:  # early stop waits for rollouts that count
+            self.done_per_task[ep.task_id] += 1
         alive.pop(ep.order, None)
-        pool.submit(self._close, ep)
+        if ep.failure is None or ep.failure[0] is not FinishReason.ENV_TIMEOUT:
+            pool.submit(self._close, ep)
 
     @staticmethod
     def _close(ep: _Episode) -> None:
@@ -504,6 +590,15 @@ class _Run:
         if self.stats.finished >= self.stats.requested:
             return False
         return self.stats.finished >= 0.9 * self.stats.requested and all(self.done_per_task[t] >= need for t in self.task_ids)
+
+
+def _infra_reason(value: Any) -> FinishReason:
+    """An env's `info["infra_failure"]` as a FinishReason (an unknown or non-infra value: ENV_ERROR)."""
+    try:
+        reason = FinishReason(value)
+    except ValueError:
+        return FinishReason.ENV_ERROR
+    return reason if reason.is_infra else FinishReason.ENV_ERROR
 
 
 def _finish_reason(result: StepResult) -> str:
@@ -542,10 +637,33 @@ def _episode_stats(ep: _Episode) -> dict[str, Any]:
         "errors": sum(1 for step in ep.steps if step["error"]),
         "wall_s": round(time.perf_counter() - ep.started, 4),
         "finish": ep.finish,
+        **({"infra_error": ep.failure[1]} if ep.failure is not None else {}),
         # the env's own name for the episode, where it has one (AppWorld: its experiment, which
         # `looprl eval` turns into an AppWorld experiment folder)
         **({"episode_id": str(ep.info["episode_id"])} if ep.info.get("episode_id") else {}),
     }
+
+
+class _Pool:
+    """The collector's thread pool, replaceable: after an env call is abandoned (past its timeout) its
+    thread stays busy, so new work goes to a fresh pool of `workers` threads; the old one finishes what
+    it holds and is shut down without waiting."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.current = ThreadPoolExecutor(max_workers=workers)
+        self.retired: list[ThreadPoolExecutor] = []
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        return self.current.submit(fn, *args)
+
+    def replace(self) -> None:
+        self.retired.append(self.current)
+        self.current = ThreadPoolExecutor(max_workers=self.workers)
+
+    def shutdown(self, wait: bool) -> None:
+        for executor in (*self.retired, self.current):
+            executor.shutdown(wait=wait)
 
 
 class _Progress:

@@ -14,6 +14,13 @@ summary's `rollout.shared_with` names the sets it shared the pass with.
 
 TGC = share of tasks solved (with samples > 1: per sample index, then the mean over samples);
 SGC = share of scenarios all of whose tasks were solved, likewise.
+
+An infra failure is not a task failure (looprl/rollout/faults.py): a rollout the infrastructure cut is
+run again, up to `infra_retries` times; what still failed is left out of TGC/SGC (computed over the
+rollouts actually attempted), counted in the summary (`infra_failed`, `infra` per reason) and written
+to infra_failed.jsonl beside rollouts.jsonl. When nothing survives, evaluate() raises RolloutError.
+A re-run episode is a new draw: with a seeded sampler in per-episode mode its seed follows its position
+in the re-run, not the original one.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any, Callable, Mapping, Sequence
 from looprl.backends.base import ChatBackend, PolicyBackend
 from looprl.env.base import Env
 from looprl.rollout.collector import CollectionStats, collect
+from looprl.rollout.faults import infra_counts, require_survivors, rerun_infra_failures, split_infra
 from looprl.rollout.spec import RolloutSpec
 from looprl.trajectory import Trajectory
 
@@ -37,6 +45,7 @@ class EvalResult:
     trajectories: list[Trajectory]
     summary: dict[str, Any]
     stats: CollectionStats
+    infra_failed: list[Trajectory] = field(default_factory=list)  # still infra-failed after the retries; not in TGC
     sets: dict[str, "EvalResult"] = field(default_factory=dict)  # label -> its own result, for labelled sets
 
 
@@ -74,6 +83,7 @@ def evaluate(
     out_dir: str | Path | None = None,
     progress: bool = True,
     task_meta: Callable[[str], dict[str, Any]] = world_task_meta,
+    infra_retries: int = 2,
     **settings: Any,
 ) -> EvalResult:
     """Run `samples` rollouts of every task as `spec` says and return them with their summary (see
@@ -91,7 +101,14 @@ def evaluate(
         twice = sorted(t for t, n in Counter(task_ids).items() if n > 1)
         raise ValueError(f"evaluate(): tasks {twice[:5]} are in more than one of the sets {sorted(sets)}; a task belongs to one set")
     collection = collect(policy, env_factory, task_ids, spec, k=samples, early_stop=False, group_prefix="eval/", progress=progress)
-    trajectories = collection.trajectories
+
+    def rerun(failed: list[Trajectory]) -> list[Trajectory]:
+        ids = [t.task_id for t in failed]
+        return collect(policy, env_factory, ids, spec, k=1, early_stop=False, group_prefix="eval/", progress=False).trajectories
+
+    everything = rerun_infra_failures(collection.trajectories, rerun, infra_retries)
+    require_survivors(everything, f"evaluation of {len(task_ids)} tasks")
+    trajectories, infra_failed = split_infra(everything)
     meta_cache: dict[str, dict[str, Any]] = {}
     for t in trajectories:
         meta = meta_cache.setdefault(t.task_id, task_meta(t.task_id))
@@ -100,21 +117,25 @@ def evaluate(
         t.scenario = t.scenario or str(meta.get("scenario", ""))
         t.apps = t.apps or list(meta.get("apps", []))
         t.split = t.split or split or str(meta.get("split", ""))
-    result = _result(trajectories, collection.stats, split, spec.model_name, out_dir)
+    result = _result(trajectories, infra_failed, collection.stats, split, spec.model_name, out_dir)
     for label, part in sets.items():
         wanted = set(part.task_ids)
         mine = [t for t in trajectories if t.task_id in wanted]
+        mine_failed = [t for t in infra_failed if t.task_id in wanted]
         for t in mine:
             t.split = t.split or part.split
         shared = {"shared_with": sorted(set(sets) - {label})} if len(sets) > 1 else {}
         model = spec.model_name if part.model_name is None else part.model_name
-        result.sets[label] = _result(mine, collection.stats, part.split, model, part.out_dir, **shared)
+        result.sets[label] = _result(mine, mine_failed, collection.stats, part.split, model, part.out_dir, **shared)
     return result
 
 
-def _result(trajectories: list[Trajectory], stats: CollectionStats, split: str, model: str, out_dir: str | Path | None, **rollout: Any) -> EvalResult:
+def _result(
+    trajectories: list[Trajectory], infra_failed: list[Trajectory], stats: CollectionStats, split: str, model: str, out_dir: str | Path | None, **rollout: Any
+) -> EvalResult:
     """The summary of `trajectories` (looprl.analysis.metrics.summarize() plus the collection's
-    throughput and `rollout`'s notes), written with them to `out_dir` when given."""
+    throughput and `rollout`'s notes, and the rollouts that still failed for infrastructure reasons,
+    counted apart), written with them to `out_dir` when given."""
     from looprl.analysis.metrics import summarize
     from looprl.trajectory import write_jsonl
     from looprl.utils.io import atomic_write_json
@@ -124,8 +145,12 @@ def _result(trajectories: list[Trajectory], stats: CollectionStats, split: str, 
     summary["model"] = model
     summary["rollout"] = {**stats.to_dict(), **rollout}
     summary["reward_mean"] = sum(t.reward for t in trajectories) / len(trajectories) if trajectories else None
+    summary["infra_failed"] = len(infra_failed)
+    summary["infra"] = infra_counts(infra_failed)
     if out_dir is not None:
         out = Path(out_dir)
         write_jsonl(out / "rollouts.jsonl", trajectories)
+        if infra_failed:
+            write_jsonl(out / "infra_failed.jsonl", infra_failed)
         atomic_write_json(out / "summary.json", summary)
-    return EvalResult(trajectories, summary, stats)
+    return EvalResult(trajectories, summary, stats, infra_failed)

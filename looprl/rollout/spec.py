@@ -27,6 +27,8 @@ class RolloutSpec:
     concurrency: int = 32  # episodes alive at once
     generation_batch_size: int | None = None  # prompts per generate() call; None = every waiting episode
     model_name: str = ""  # recorded in every trajectory
+    sampler_retries: int = 2  # a failed generate()/chat() call is sent again up to this many times (looprl/rollout/faults.py)
+    env_timeout_s: float | None = 600.0  # an env reset/step still running after this ends its episode as infra-failed (None: wait forever)
 
     def __post_init__(self) -> None:
         if self.generation_batch_size is not None and self.generation_batch_size < 1:
@@ -34,6 +36,10 @@ class RolloutSpec:
         for name in ("max_turns", "max_context_tokens", "max_observation_tokens", "concurrency"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.sampler_retries < 0:
+            raise ValueError(f"sampler_retries must be >= 0, got {self.sampler_retries}")
+        if self.env_timeout_s is not None and self.env_timeout_s <= 0:
+            raise ValueError(f"env_timeout_s must be > 0 or None (no limit), got {self.env_timeout_s}")
 
     @classmethod
     def resolve(cls, spec: "RolloutSpec | None", settings: dict[str, Any], **defaults: Any) -> "RolloutSpec":

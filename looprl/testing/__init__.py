@@ -9,6 +9,8 @@
   ChatBackend), `default_script`: a policy with no model.
 * `looprl.testing.envs`: `DigitsEnv` (registered as env "toy": reply with digits only, the learning
   test's env) and `StepsEnv` (take n steps, then complete: the collector tests' env).
+* `looprl.testing.faults`: `FaultPlan`, `FaultyEnv` (env steps that raise, hang or lose their sandbox
+  worker on purpose) and `ChatServer` (an OpenAI-compatible server that answers 500 or goes away).
 
 Each name imports its module on first use, so `import looprl.testing` loads neither torch nor the
 world. The older homes of these names (looprl.rollout.fakes, looprl.env.toy) re-export them.
@@ -22,6 +24,7 @@ _MODULES = {
     "looprl.testing.model": ("CHATML_TEMPLATE", "SPECIAL_TOKENS", "build_tiny_model", "build_tokenizer", "tiny_model_config"),
     "looprl.testing.fakes": ("CharTokenizer", "ScriptedChat", "ScriptedPolicy", "default_script"),
     "looprl.testing.envs": ("DigitsEnv", "StepsEnv", "TOY_TASKS_DEFAULT", "digit_score", "load_toy_tasks"),
+    "looprl.testing.faults": ("ChatServer", "FaultPlan", "FaultyEnv"),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
 

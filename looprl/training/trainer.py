@@ -4,7 +4,9 @@ One iteration (the paper's, with its defaults in TrainConfig):
 
   1. sample tasks        `tasks_per_iteration` from a seeded sampler whose position is checkpointed
   2. collect             K rollouts per task from the current policy (temperature T, 1 by default as in
-                         the paper; top-p 1, no top-k); the trained policy is softmax(logits / T)
+                         the paper; top-p 1, no top-k); the trained policy is softmax(logits / T).
+                         Rollouts the infrastructure cut (an infra FinishReason) are written to disk and
+                         counted, then left out of everything below (looprl/rollout/faults.py)
   3. advantages          the method's estimator (LOOP: leave-one-out), one scalar per rollout
   4. buffer              the method's filter (LOOP: drop |A| < 0.01; EI/RFT: keep successes)
   5. update              old logprobs (no grad), then epochs x shuffled minibatches, micro-batch
@@ -50,6 +52,7 @@ from looprl.build import (
     rollout_spec,
     write_run_files,
 )
+from looprl.rollout.faults import infra_metrics, require_survivors, split_infra
 from looprl.rollout.spec import RolloutSpec
 from looprl.schema import TrainConfig
 from looprl.training.batch import make_batch
@@ -201,7 +204,9 @@ class Trainer:
         rollouts = self.dist.broadcast(self._collect(task_ids, i) if self.dist.is_main else None)  # rank 0 collects
         collect_s = time.perf_counter() - t0
         if self.dist.is_main:
-            write_jsonl(self.run_dir / "rollouts" / f"iter_{i:06d}.jsonl", rollouts)
+            write_jsonl(self.run_dir / "rollouts" / f"iter_{i:06d}.jsonl", rollouts)  # infra-failed ones too, with their finish reason
+        require_survivors(rollouts, f"iteration {i}")
+        rollouts, infra_failed = split_infra(rollouts)  # each group's baseline is over its surviving members
 
         # -- 3-4. advantages, then the method's buffer filter ---------------------------------------
         rewards = torch.tensor([r.reward for r in rollouts], dtype=torch.float32)
@@ -221,7 +226,7 @@ class Trainer:
         self._publish(i)
 
         # -- 7. dev evaluation -----------------------------------------------------------------------
-        metrics = {**self._rollout_metrics(rollouts, advantages, len(buffer)), **update_metrics}
+        metrics = {**self._rollout_metrics(rollouts, advantages, len(buffer)), **infra_metrics(infra_failed), **update_metrics}
         if cfg.eval_every and i % cfg.eval_every == 0:
             metrics.update(self._evaluate(i))
 

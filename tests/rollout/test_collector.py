@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from looprl.agent import Scaffold
 from looprl.backends.base import SamplingParams
 from looprl.env.base import StepResult
 from looprl.env.wrappers import TurnLimit
-from looprl.rollout import RolloutError, collect, collect_rollouts
+from looprl.rollout import collect, collect_rollouts
 from looprl.rollout.collector import early_stop_min_per_task
 from looprl.testing import ScriptedChat, ScriptedPolicy, StepsEnv
 
@@ -150,11 +152,14 @@ def test_env_failure_names_task_sample_and_turn():
         envs.append(StepsEnv(fail_on_turn=2))
         return envs[-1]
 
-    with pytest.raises(RolloutError, match=r"env step failed for task 'toy_5' \(sample 0, turn 2\).*on purpose"):
-        collect_rollouts(ScriptedPolicy(), factory, ["toy_5"], k=1, sampling=SAMPLING, progress=False)
+    # an env that raises ends its episode as an infra failure (not a crash of the collection, not a reward 0
+    # the trainer would learn from); the record names the task, the sample and the turn
+    (failed,) = collect_rollouts(ScriptedPolicy(), factory, ["toy_5"], k=1, sampling=SAMPLING, progress=False)
+    assert failed.infra_failed and failed.finish_reason == "env_error"
+    assert re.search(r"env step failed for task 'toy_5' \(sample 0, turn 2\).*on purpose", failed.stats["infra_error"])
     assert all(env.closed for env in envs)
-    with pytest.raises(RolloutError, match=r"env reset failed for task 'nope'.*toy_<steps>"):
-        collect_rollouts(ScriptedPolicy(), StepsEnv, ["nope"], k=1, sampling=SAMPLING, progress=False)
+    (failed,) = collect_rollouts(ScriptedPolicy(), StepsEnv, ["nope"], k=1, sampling=SAMPLING, progress=False)
+    assert failed.finish_reason == "env_error" and re.search(r"env reset failed for task 'nope'.*toy_<steps>", failed.stats["infra_error"])
 
 
 def test_chat_backend_path():

@@ -8,7 +8,7 @@ import pytest
 
 from looprl.agent import Scaffold
 from looprl.backends.base import SamplingParams
-from looprl.rollout import RolloutError, collect_rollouts
+from looprl.rollout import collect_rollouts
 from looprl.testing import ScriptedPolicy, StepsEnv
 
 if os.environ.get("CI"):  # CI installs the [ray] extra (scripts/ci-setup.d/50-ray.sh): a missing ray is a failure there
@@ -43,8 +43,8 @@ def test_env_actors_match_local_envs(local_ray):
         assert 1 <= factory.num_actors <= 6  # pooled: an actor serves episode after episode
         # an env failure inside an actor still names the task and the turn
         failing = RayEnvFactory(StepsEnv, {"fail_on_turn": 1})
-        with pytest.raises(RolloutError, match=r"task 'toy_3' \(sample 0, turn 1\)"):
-            collect_rollouts(ScriptedPolicy(), failing, ["toy_3"], k=1, sampling=SAMPLING, progress=False)
+        (failed,) = collect_rollouts(ScriptedPolicy(), failing, ["toy_3"], k=1, sampling=SAMPLING, progress=False)
+        assert failed.infra_failed and "task 'toy_3' (sample 0, turn 1)" in failed.stats["infra_error"]
         failing.shutdown()
     finally:
         factory.shutdown()
