@@ -18,7 +18,7 @@ Three protocols, each a `typing.Protocol` that the code using it is annotated wi
   - `sampling_base_model()`: a context in which `generate` samples the base model, the weights
     without any adapter (RFT's base-model sweep): transformers disables the adapter (the same switch
     as the KL reference); a vLLM server routes requests to its base model (with merged adapters it
-    reloads the base weights and merges the adapter back on exit); the adapter is back after the block;
+    reloads the base weights, and the merged ones on exit); the adapter is back after the block;
   - `generator`: the torch.Generator of unseeded sampling, whose state the trainer checkpoints so a
     resumed run samples what an uninterrupted one would; None where the sampling state is not in
     this process (a vLLM server keeps its own).
