@@ -22,7 +22,9 @@ Guarantees:
   chunks over time, so a (T x vocab) logits tensor is never held at once; with grad, each chunk is
   checkpointed (recomputed in backward), so memory stays flat in T apart from the hidden states.
 * The KL reference is the same model with the adapter disabled (`disable_adapter()`), never a
-  second copy.
+  second copy; so is base-model sampling (`sampling_base_model()`).
+
+It implements `TrainableBackend` (and so the sampler protocol `PolicyBackend`) of looprl/backends/base.py.
 """
 
 from __future__ import annotations
@@ -82,10 +84,11 @@ def end_of_turn_token_ids(tokenizer: Any, generation_config: Any = None) -> tupl
     """
     ids: list[int] = []
     sentinel = "QZXSENTINELQZX"
-    if getattr(tokenizer, "chat_template", None):
+    if getattr(tokenizer, "chat_template", None):  # why: a third-party tokenizer may have no chat template at all
         try:
             text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}, {"role": "assistant", "content": sentinel}], tokenize=False)
             tail = text.split(sentinel, 1)[1] if sentinel in text else ""
+            # why: only fast (tokenizers-backed) transformers tokenizers have added_tokens_decoder
             special = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "added_tokens_decoder", {}) or {})
             for tok in tokenizer.encode(tail, add_special_tokens=False):
                 if tok in special:
@@ -95,7 +98,7 @@ def end_of_turn_token_ids(tokenizer: Any, generation_config: Any = None) -> tupl
             pass
     eos: list[Any] = [tokenizer.eos_token_id]
     if generation_config is not None:
-        gen_eos = getattr(generation_config, "eos_token_id", None)
+        gen_eos = getattr(generation_config, "eos_token_id", None)  # why: a transformers GenerationConfig may leave it out
         eos.extend(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos])
     for tok in eos:
         if tok is not None and int(tok) not in ids:
@@ -110,17 +113,19 @@ def _resolve_dtype(dtype: str) -> Any:
 
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}; got {dtype!r}")
-    return "auto" if dtype == "auto" else getattr(torch, dtype)
+    return "auto" if dtype == "auto" else getattr(torch, dtype)  # why: dtype is torch's name for it, checked above
 
 
 class HFBackend:
-    """A transformers causal LM with a peft LoRA adapter: generation, logprobs, adapter I/O.
+    """A transformers causal LM with a peft LoRA adapter: generation, logprobs, adapter I/O (a `TrainableBackend`).
 
     `lora` defaults to `LoraConfig()` (the paper's r=16, alpha=32 on q,k,v,o,gate,up,down).
     `lora=None` and no `adapter_path` trains the full model (no adapter; `disable_adapter` and
     `save_adapter` then raise). With `adapter_path`, that adapter is loaded trainable and its own
     config wins over `lora`.
     """
+
+    concurrent_requests = False  # one generate() call decodes every waiting episode as one batch; not thread-safe
 
     def __init__(
         self,
@@ -153,6 +158,7 @@ class HFBackend:
         if attn_implementation:
             kwargs["attn_implementation"] = attn_implementation
         base = AutoModelForCausalLM.from_pretrained(self.model_name_or_path, **kwargs).to(self.device)
+        # why: only transformers models that can generate carry a generation_config
         self.stop_token_ids = end_of_turn_token_ids(self.tokenizer, getattr(base, "generation_config", None))
         pad = self.tokenizer.pad_token_id
         self.pad_token_id = int(pad if pad is not None else self.stop_token_ids[-1])
@@ -190,13 +196,14 @@ class HFBackend:
     def hidden_size(self) -> int:
         """Width H of the trunk's hidden states (`last_hidden_state` is (B, T, H)), e.g. for a value head."""
         cfg = self.base_model.config
-        return int(getattr(cfg, "get_text_config", lambda: cfg)().hidden_size)
+        return int(getattr(cfg, "get_text_config", lambda: cfg)().hidden_size)  # why: multimodal transformers configs nest the text model's
 
     def _trunk_and_head(self) -> tuple[Any, Any]:
         base = self.base_model
         return base.get_decoder(), base.get_output_embeddings()
 
     def _final_softcap(self) -> float | None:
+        # why: transformers configs: multimodal ones nest the text model's; only some architectures (Gemma 2) softcap
         cfg = getattr(self.base_model, "config", None)
         cfg = getattr(cfg, "get_text_config", lambda: cfg)()
         return getattr(cfg, "final_logit_softcapping", None)
@@ -392,6 +399,7 @@ class HFBackend:
         from peft.utils import set_peft_model_state_dict
 
         result = set_peft_model_state_dict(self.model, self.read_adapter(path))
+        # why: peft does not document this return value; read it only where it is there
         missing = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
         if missing:
             raise ValueError(f"adapter at {path} has weights the live model has no place for: {missing[:5]}")
@@ -408,7 +416,7 @@ class HFBackend:
             raise FileNotFoundError(f"{path} is not a peft adapter folder (no adapter_config.json)")
         saved, live = PeftConfig.from_pretrained(str(path)), self.model.peft_config["default"]
         for field in ("r", "lora_alpha", "target_modules"):
-            a, b = getattr(saved, field), getattr(live, field)
+            a, b = getattr(saved, field), getattr(live, field)  # why: the same named fields of two peft LoraConfigs
             if (set(a) if isinstance(a, (set, list)) else a) != (set(b) if isinstance(b, (set, list)) else b):
                 raise ValueError(f"adapter at {path} has {field}={a!r} but the live adapter has {field}={b!r}")
         return load_peft_weights(str(path), device=str(self.device))
@@ -420,6 +428,10 @@ class HFBackend:
             raise RuntimeError("disable_adapter needs a LoRA adapter; this backend was built with lora=None")
         with self.model.disable_adapter():
             yield
+
+    def sampling_base_model(self) -> contextlib.AbstractContextManager[None]:
+        """Sample the base model inside the block: the adapter disabled, as for the KL reference."""
+        return self.disable_adapter()
 
 
 def _check_sampling(sampling: SamplingParams) -> None:

@@ -1,5 +1,7 @@
 """A ChatBackend over any OpenAI-compatible /chat/completions endpoint (OpenAI's GPT-4o and o1,
 or a model served by vLLM and the like), for evaluation only: it maps chats to text, never tokens.
+It is not a sampler (`PolicyBackend`, looprl/backends/base.py): no token ids, logprobs, adapter or
+base-model switch; it samples whatever model the endpoint serves under the name it is given.
 
 Guarantees:
 

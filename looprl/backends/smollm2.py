@@ -67,11 +67,11 @@ def materialize_smollm2(out_dir: str | Path, *, install: bool = True, dtype: str
     folder, name = str(gguf.parent), gguf.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     config = AutoConfig.from_pretrained(folder, gguf_file=name)
-    if hasattr(config, "quantization_config"):
+    if hasattr(config, "quantization_config"):  # why: a transformers config carries the GGUF marker only when it was read from GGUF
         del config.quantization_config
     dequantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     config.dtype = dtype
-    model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
+    model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))  # why: dtype is torch's name for it ("float32")
     missing, unexpected = model.load_state_dict(dequantized.state_dict(), strict=False)
     # tied lm_head is the embedding; anything else missing means the GGUF mapping changed
     missing = [k for k in missing if not (config.tie_word_embeddings and k == "lm_head.weight")]
@@ -124,6 +124,7 @@ def describe_model_folder(path: str | Path) -> dict:
         "architecture": (config.architectures or [config.model_type])[0],
         "parameters": stamp.get("parameters"),
         "size_mb": round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1),
+        # why: transformers configs of other architectures name these fields differently, or not at all
         "layers": getattr(config, "num_hidden_layers", None),
         "hidden_size": getattr(config, "hidden_size", None),
         "vocab_size": getattr(config, "vocab_size", None),

@@ -19,11 +19,16 @@ vLLM pins its own torch/transformers, so it lives in a virtual environment of it
 * `VLLMBackend.load_adapter(path)` registers the peft folder under a fresh name via
   /v1/load_lora_adapter (so vLLM re-reads it even when the trainer overwrote the same folder),
   routes later requests to it, and unloads the previous one.
+* `VLLMBackend.sampling_base_model()` routes requests to the served base model inside the block
+  (with adapter_sync "merged": reloads the base weights, and the merged ones again on exit).
+
+Both backends here implement the sampler protocol `PolicyBackend` of looprl/backends/base.py.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import signal
@@ -35,7 +40,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from looprl.backends.base import Generation, SamplingParams
 
@@ -271,6 +276,7 @@ class VLLMBackend:
     # Safe to call from many threads at once; the collector then requests each episode's turn on its
     # own, as soon as the episode is ready, and the server batches them (looprl/rollout/collector.py).
     concurrent_requests = True
+    generator = None  # unseeded sampling draws from the server's own RNG (seeded by start_server's seed)
 
     def __init__(
         self,
@@ -312,6 +318,7 @@ class VLLMBackend:
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_name_or_path)
         self.stop_token_ids = end_of_turn_token_ids(self.tokenizer)
         self.adapter_name: str | None = None
+        self._on_base_model = False  # inside sampling_base_model(): requests go to the base model
         self._adapter_count = 0
         self._client_id = uuid.uuid4().hex[:8]
         if adapter_path is not None:
@@ -337,7 +344,7 @@ class VLLMBackend:
         if empty:
             raise ValueError(f"prompts {empty} are empty; every prompt needs at least one token")
         stops = list(sampling.stop_token_ids or self.stop_token_ids)
-        model = self.adapter_name or self.base_model_name
+        model = self.base_model_name if self._on_base_model else self.adapter_name or self.base_model_name
 
         def one(index: int) -> Generation:
             payload = {
@@ -379,6 +386,26 @@ class VLLMBackend:
         if previous:
             self._post_or_get("POST", "/v1/unload_lora_adapter", {"lora_name": previous})
         return name
+
+    @contextlib.contextmanager
+    def sampling_base_model(self) -> Iterator[None]:
+        """Sample the base model inside the block: requests name the served base model instead of the
+        adapter; with adapter_sync "merged" the base weights are reloaded, and the merged ones on exit."""
+        if self.adapter_sync == "merged":
+            merged = self._merged_dir if self.merged_from is not None else None
+            if merged is not None:
+                self._reload(self.model_name_or_path)
+            try:
+                yield
+            finally:
+                if merged is not None:
+                    self._reload(merged)
+            return
+        previous, self._on_base_model = self._on_base_model, True
+        try:
+            yield
+        finally:
+            self._on_base_model = previous
 
     def _next_merged_dir(self) -> Path:
         import tempfile
@@ -439,7 +466,7 @@ def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path, dtype:
     out = Path(out)
     model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
     merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
-    merged.to(getattr(torch, dtype)).save_pretrained(out, safe_serialization=True)
+    merged.to(getattr(torch, dtype)).save_pretrained(out, safe_serialization=True)  # why: dtype is torch's name for it ("float32")
     AutoTokenizer.from_pretrained(str(base)).save_pretrained(out)
     return out
 
@@ -472,6 +499,9 @@ class VLLMOfflineBackend:
     prompts, processed logprobs (after the request's temperature), per-prompt seeds, LoRA hot-swap by loading a fresh
     LoRARequest after each update (the engine keeps the base weights; no full-weight sync)."""
 
+    concurrent_requests = False  # one LLM.generate call batches every waiting episode; the engine is not thread-safe
+    generator = None  # unseeded sampling draws from the engine's own RNG
+
     def __init__(self, model_name_or_path: str, *, max_lora_rank: int = 16, adapter_path: str | None = None, **llm_kwargs: Any) -> None:
         from transformers import AutoTokenizer
         from vllm import LLM
@@ -485,6 +515,7 @@ class VLLMOfflineBackend:
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_name_or_path)
         self.stop_token_ids = end_of_turn_token_ids(self.tokenizer)
         self._lora = None
+        self._on_base_model = False  # inside sampling_base_model(): no LoRARequest
         self._adapter_count = 0
         if adapter_path is not None:
             self.load_adapter(adapter_path)
@@ -503,7 +534,8 @@ class VLLMOfflineBackend:
             for i in range(len(prompts))
         ]  # fmt: skip
         inputs = [TokensPrompt(prompt_token_ids=list(map(int, p))) for p in prompts]
-        outputs = self.llm.generate(inputs, params, lora_request=self._lora, use_tqdm=False)
+        lora = None if self._on_base_model else self._lora
+        outputs = self.llm.generate(inputs, params, lora_request=lora, use_tqdm=False)
         results = []
         for out in outputs:
             o = out.outputs[0]
@@ -525,6 +557,15 @@ class VLLMOfflineBackend:
             self.llm.llm_engine.remove_lora(self._lora.lora_int_id)
         self._lora = LoRARequest(name, self._adapter_count, str(path))
         return name
+
+    @contextlib.contextmanager
+    def sampling_base_model(self) -> Iterator[None]:
+        """Sample the base model inside the block (requests carry no LoRARequest)."""
+        previous, self._on_base_model = self._on_base_model, True
+        try:
+            yield
+        finally:
+            self._on_base_model = previous
 
     def unload_adapter(self) -> None:
         if self._lora is not None:

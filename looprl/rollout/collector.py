@@ -7,6 +7,8 @@ sandbox worker; the chat template and each observation's tokens stay on the driv
 A backend that serves concurrent requests itself (`concurrent_requests = True`: a vLLM server, an
 OpenAI-style endpoint) is instead called once per episode turn from the pool, as soon as that
 episode is ready, with a seed of its own; the server batches the requests (per-episode mode).
+What the collector uses of a backend is declared by `PolicyBackend` / `ChatBackend`
+(looprl/backends/base.py), never probed.
 
 Budgets end an episode as *truncated*, never as a crash: `max_turns` agent turns (every env runs
 inside a `TurnLimit` wrapper, which scores the cut-off episode with the env's `evaluate()`),
@@ -48,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from looprl.agent.tokens import ChatTokens, TokenStream
-from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams
+from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams, missing_members
 from looprl.env.base import Env, Message, StepResult
 from looprl.env.cells import extract_code_blocks, join_code_blocks
 from looprl.env.wrappers import TurnLimit, evaluation_report, truncate_observation
@@ -166,14 +168,17 @@ def collect(
     spec = RolloutSpec.resolve(spec, settings)
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    if isinstance(policy, PolicyBackend) and getattr(policy, "tokenizer", None) is not None:
+    if isinstance(policy, PolicyBackend):
         driver: _Driver = _TokenDriver(policy, spec.sampling, spec.max_context_tokens, spec.max_observation_tokens)
     elif isinstance(policy, ChatBackend):
         driver = _ChatDriver(policy, spec.sampling, spec.max_context_tokens, spec.max_observation_tokens)
     else:
-        raise TypeError(f"policy must be a PolicyBackend (generate + tokenizer) or a ChatBackend (chat); got {type(policy).__name__}")
+        raise TypeError(
+            f"policy must be a PolicyBackend or a ChatBackend (looprl/backends/base.py); {type(policy).__name__} lacks "
+            f"{', '.join(missing_members(policy, PolicyBackend))} of the first and {', '.join(missing_members(policy, ChatBackend))} of the second"
+        )
     driver.batch_size = spec.generation_batch_size
-    driver.per_episode = bool(getattr(policy, "concurrent_requests", False))
+    driver.per_episode = policy.concurrent_requests
     driver.sampler_retries = spec.sampler_retries
     run = _Run(driver, env_factory, list(task_ids), k, spec.scaffold, spec.max_turns, spec.concurrency, early_stop, group_prefix, spec.model_name)
     run.env_timeout_s = spec.env_timeout_s
@@ -244,7 +249,7 @@ class _TokenDriver(_Driver):
         super().__init__(sampling, max_context_tokens, max_observation_tokens)
         self.policy = policy
         self.chat = ChatTokens(policy.tokenizer)
-        stops = tuple(sampling.stop_token_ids) or tuple(getattr(policy, "stop_token_ids", ()) or ()) or self.chat.stop_token_ids
+        stops = tuple(sampling.stop_token_ids) or tuple(policy.stop_token_ids) or self.chat.stop_token_ids
         # The backend stops on these; the builder must know them all to close each turn correctly.
         self.chat.stop_token_ids = tuple(dict.fromkeys((*stops, *self.chat.stop_token_ids)))
         if not sampling.stop_token_ids:

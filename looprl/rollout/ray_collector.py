@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Sequence
 
-from looprl.backends.base import SamplingParams
+from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams
 from looprl.env.base import Env, Message, StepResult
 from looprl.trajectory import Trajectory
 
@@ -140,7 +140,7 @@ class RayEnvFactory:
 class _RolloutWorkerImpl:
     """Owns one policy backend and runs the ordinary collector on a shard of tasks."""
 
-    def __init__(self, policy_factory: Callable[[], Any]):
+    def __init__(self, policy_factory: Callable[[], PolicyBackend | ChatBackend]):
         self.policy = policy_factory()
 
     def collect(self, env_factory: Callable[[], Env], task_ids: list[str], kwargs: dict[str, Any]) -> tuple[list[dict], dict]:
@@ -151,7 +151,7 @@ class _RolloutWorkerImpl:
 
 
 def collect_rollouts_ray(
-    policy_factory: Callable[[], Any],
+    policy_factory: Callable[[], PolicyBackend | ChatBackend],
     env_factory: Callable[[], Env],
     task_ids: Sequence[str],
     *,

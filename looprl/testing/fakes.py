@@ -6,17 +6,20 @@ collector's own overhead in benchmarks/bench_rollout.py. They are importable (no
 workers can load them.
 
 * `CharTokenizer`: one id per character plus ChatML specials, with a ChatML `apply_chat_template`.
-* `ScriptedPolicy`: a `PolicyBackend` whose reply is a function of the prompt text; records the
-  batch size of every `generate()` call.
+* `ScriptedPolicy`: a `PolicyBackend` (the whole sampler protocol) whose reply is a function of the
+  prompt text; records the batch size of every `generate()` call, the adapters it was told to load
+  and whether it was asked for the base model.
 * `ScriptedChat`: the same as a `ChatBackend`.
 * `default_script`: the reply that solves a `StepsEnv` task (step until "ready", then complete).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from looprl.backends.base import ChatResult, Generation, SamplingParams
 from looprl.env.base import Message
@@ -72,13 +75,33 @@ def default_script(prompt: str) -> str:
 
 
 class ScriptedPolicy:
-    """A PolicyBackend whose reply to a prompt is `script(prompt_text)` (token by token, stop id appended)."""
+    """A PolicyBackend whose reply to a prompt is `script(prompt_text)` (token by token, stop id appended).
+
+    `adapters` lists the paths `load_adapter` was given; `on_base_model` is True inside
+    `sampling_base_model()` (the reply does not change: there is no model)."""
+
+    concurrent_requests = False  # one generate() call per batch of waiting episodes
+    generator = None  # the replies are not random
+    stop_token_ids = (CharTokenizer.eos_token_id,)  # <|im_end|>, the end of a ChatML turn
 
     def __init__(self, script: Callable[[str], str] = default_script, *, delay_s: float = 0.0):
         self.tokenizer = CharTokenizer()
         self.script = script
         self.delay_s = delay_s
         self.batch_sizes: list[int] = []
+        self.adapters: list[str] = []
+        self.on_base_model = False
+
+    def load_adapter(self, path: str | os.PathLike[str]) -> None:
+        self.adapters.append(str(path))
+
+    @contextlib.contextmanager
+    def sampling_base_model(self) -> Iterator[None]:
+        previous, self.on_base_model = self.on_base_model, True
+        try:
+            yield
+        finally:
+            self.on_base_model = previous
 
     def generate(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams) -> list[Generation]:
         self.batch_sizes.append(len(prompts))
@@ -98,6 +121,8 @@ class ScriptedPolicy:
 
 class ScriptedChat:
     """A ChatBackend: replies `script(last user message)`; token counts are character counts."""
+
+    concurrent_requests = False  # one chat() call per batch of waiting episodes
 
     def __init__(self, script: Callable[[str], str] = default_script):
         self.script = script

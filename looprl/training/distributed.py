@@ -62,11 +62,15 @@ import copy
 import datetime
 import math
 import os
-from typing import Any, Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import torch
 
 from looprl.backends.base import PolicyBackend, TrainableBackend
+
+if TYPE_CHECKING:  # pragma: no cover
+    from looprl.backends.hf import HFBackend
 
 GUARD_CODES = {"": 0, "kl_guard": 1, "nan_loss": 2}  # the agreed decision is the max over ranks
 # rank 0 may collect rollouts (or evaluate) for hours while the others wait in a broadcast; a rank
@@ -241,7 +245,9 @@ class FSDPDistributed(Distributed):
 
     # ------------------------------------------------------------------ the model
     def shard(self, policy: TrainableBackend, sampler: PolicyBackend | None, method: Any) -> tuple[TrainableBackend, PolicyBackend | None]:
-        if not hasattr(policy, "model") or not hasattr(policy, "logprobs_and_hidden"):
+        from looprl.backends.hf import HFBackend
+
+        if not isinstance(policy, HFBackend):  # ShardedPolicy reaches into HFBackend's model, adapter files and logprob pass
             raise TypeError(f"FSDP shards a transformers policy (looprl.backends.hf.HFBackend); got {type(policy).__name__}")
         if self.is_main and sampler is policy:
             # the transformers backend samples with an unsharded copy made before sharding (same LoRA
@@ -317,7 +323,7 @@ def _shard_like(value: Any, param: torch.Tensor) -> Any:
     return value
 
 
-def _unsharded_copy(policy: TrainableBackend, device: torch.device) -> TrainableBackend:
+def _unsharded_copy(policy: "HFBackend", device: torch.device) -> "HFBackend":
     out = copy.deepcopy(policy)
     if device != out.device:
         out.model.to(device)
@@ -330,7 +336,7 @@ class _Logprobs(torch.nn.Module):
     """The backend's trunk + chunked lm_head pass as one module's forward, so FSDP's root unit
     gathers embeddings, norm and lm_head (tied or not) for the whole pass and reduces their grads."""
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: "HFBackend") -> None:
         super().__init__()
         self.model = backend.model  # registered: its parameters are this module's
         self._backend = [backend]  # not a submodule
@@ -340,11 +346,15 @@ class _Logprobs(torch.nn.Module):
 
 
 class ShardedPolicy:
-    """An HFBackend whose model FSDP2 shards across the process group. Logprobs, adapter I/O and the
-    trainable parameters are sharded-aware; everything else (tokenizer, pad_token_id,
-    disable_adapter, ...) is the backend's. It cannot generate: rank 0 samples with its own copy."""
+    """An HFBackend whose model FSDP2 shards across the process group, as a `TrainableBackend`.
+    Logprobs, adapter I/O and the trainable parameters are sharded-aware; the other members of
+    `TrainableBackend` (tokenizer, pad_token_id, disable_adapter, ...) are the backend's, each passed
+    on by name below (no catch-all: a member the protocol gains must be added here, and
+    tests/backends/test_protocol.py says so). It cannot sample: rank 0 samples with its own copy."""
 
-    def __init__(self, backend: Any, group: FSDPDistributed) -> None:
+    concurrent_requests = False  # it never samples (see generate)
+
+    def __init__(self, backend: "HFBackend", group: FSDPDistributed) -> None:
         import torch.distributed as dist
         from torch.distributed.device_mesh import init_device_mesh
         from torch.distributed.fsdp import fully_shard
@@ -359,6 +369,7 @@ class ShardedPolicy:
                 p.data.copy_(host)
         self._root = _Logprobs(backend)
         mesh = init_device_mesh(group.device.type, (group.world_size,))
+        # why: transformers models declare their block classes in _no_split_modules, where they declare them at all
         layer_classes = group.layer_classes or set(getattr(backend.base_model, "_no_split_modules", None) or ())
         if not layer_classes:
             raise ValueError("no transformer block class to shard: set fsdp_transformer_layer_cls_to_wrap in the accelerate config")
@@ -373,9 +384,44 @@ class ShardedPolicy:
         fully_shard(self._root, mesh=mesh, reshard_after_forward=group.reshard_after_forward)
         backend.device = group.device  # fully_shard moved the shards there; inputs follow
 
-    def __getattr__(self, name: str) -> Any:  # only called for names not found on the proxy itself
-        return getattr(self._backend, name)
+    # ------------------------------------------------------------------ the backend's, passed on
+    @property
+    def model(self) -> Any:
+        return self._backend.model
 
+    @property
+    def tokenizer(self) -> Any:
+        return self._backend.tokenizer
+
+    @property
+    def stop_token_ids(self) -> tuple[int, ...]:
+        return self._backend.stop_token_ids
+
+    @property
+    def pad_token_id(self) -> int:
+        return self._backend.pad_token_id
+
+    @property
+    def device(self) -> torch.device:
+        return self._backend.device
+
+    @property
+    def policy_temperature(self) -> float:
+        return self._backend.policy_temperature
+
+    @property
+    def generator(self) -> torch.Generator | None:
+        return self._backend.generator
+
+    @property
+    def hidden_size(self) -> int:
+        return self._backend.hidden_size
+
+    def disable_adapter(self) -> AbstractContextManager[None]:
+        """The KL reference: the sharded model runs without its adapter inside the block."""
+        return self._backend.disable_adapter()
+
+    # ------------------------------------------------------------------ sharded-aware
     def token_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *, grad: bool = True, chunk_size: int = 1024) -> torch.Tensor:
         return self._root(input_ids, attention_mask, grad, chunk_size)[0]
 
@@ -384,8 +430,11 @@ class ShardedPolicy:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         return self._root(input_ids, attention_mask, grad, chunk_size)
 
-    def generate(self, *args: Any, **kwargs: Any) -> Any:
+    def generate(self, prompts: Sequence[Sequence[int]], sampling: Any) -> Any:
         raise RuntimeError("the FSDP-sharded policy does not generate: rank 0 samples with its own backend")
+
+    def sampling_base_model(self) -> AbstractContextManager[None]:
+        raise RuntimeError("the FSDP-sharded policy does not sample: rank 0 samples the base model with its own backend")
 
     def last_hidden_state(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *, grad: bool = True) -> torch.Tensor:
         """Through the root unit like the logprobs (the trunk alone would bypass its hooks)."""
@@ -427,7 +476,7 @@ class ShardedPolicy:
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
 
         saved = self._backend.read_adapter(path)
-        adapter = getattr(self._backend.model, "active_adapter", "default")
+        adapter = getattr(self._backend.model, "active_adapter", "default")  # why: a peft model's; "default" is peft's own default name
         # peft's file names drop the adapter name (".default"); embedding layers saved with the adapter keep theirs
         live = {key.replace(f".{adapter}.", "."): key for key in self._backend.model.state_dict()}
         unknown = sorted(set(saved) - set(live))

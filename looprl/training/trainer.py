@@ -67,25 +67,6 @@ from looprl.trajectory import Trajectory, read_jsonl, write_jsonl
 from looprl.utils.io import atomic_write_json
 
 
-class _base_model:
-    """Sample from the starting model: the adapter disabled for the transformers backend; a vLLM
-    server that has not had an adapter loaded already samples the base model."""
-
-    def __init__(self, backend: PolicyBackend) -> None:
-        self.backend = backend
-        self._ctx: Any = None
-
-    def __enter__(self) -> None:
-        disable = getattr(self.backend, "disable_adapter", None)
-        if disable is not None:
-            self._ctx = disable()
-            self._ctx.__enter__()
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._ctx is not None:
-            self._ctx.__exit__(*exc)
-
-
 def resolve_task_ids(cfg: TrainConfig, split: str, *, epoch: int = 0) -> list[str]:
     """Training/dev task ids: explicit `tasks.task_ids` (then used for dev evaluation too), else the
     env's split; the training split filtered to `tasks.difficulties` (paper: 1-2), with
@@ -142,6 +123,7 @@ class Trainer:
         # the rollout backend: the very same model for transformers, a vLLM server (LoRA hot-swapped) otherwise;
         # under FSDP only rank 0 samples, from an unsharded copy for transformers, and the policy is sharded
         sampler = build_sampling_backend(cfg, self.policy) if self.dist.is_main else None
+        self.sampler_backend: PolicyBackend | None  # None on the ranks other than 0 under FSDP
         self.policy, self.sampler_backend = self.dist.shard(self.policy, sampler, self.method)
         if collect_fn is None:
             from looprl.rollout import collect_rollouts as collect_fn
@@ -278,7 +260,7 @@ class Trainer:
     ) -> list[Trajectory]:
         spec = self.rollout_spec if temperature is None else replace(self.rollout_spec, sampling=replace(self.rollout_spec.sampling, temperature=temperature))
         if base_model:
-            with _base_model(self.sampler_backend):
+            with self.sampler_backend.sampling_base_model():
                 return self._collect_with(task_ids, spec, group_prefix, early_stop)
         return self._collect_with(task_ids, spec, group_prefix, early_stop)
 
@@ -346,11 +328,10 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
     def _generators(self) -> dict[str, torch.Generator]:
         gens = {"shuffle": self.shuffle}
-        # HFBackend's sampling generator: the policy's own, or rank 0's unsharded copy's under FSDP
-        sampler = self.sampler_backend if self.dist.sharded else self.policy
-        sampler_gen = getattr(sampler, "generator", None)  # a vLLM server's sampling state is its own
-        if isinstance(sampler_gen, torch.Generator):
-            gens["policy"] = sampler_gen
+        # the sampler's generator of unseeded sampling (the policy itself with transformers, rank 0's
+        # unsharded copy under FSDP); a vLLM server's sampling state is its own (generator None)
+        if self.sampler_backend is not None and self.sampler_backend.generator is not None:
+            gens["policy"] = self.sampler_backend.generator
         return gens
 
     def _checkpoint(self) -> None:

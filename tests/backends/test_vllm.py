@@ -122,6 +122,9 @@ def test_vllm_matches_hf_and_hot_swaps_lora(vllm_backend, hf, tmp_path):
     tuned_vllm = vllm_backend.generate(prompts, greedy)
     assert [g.token_ids for g in tuned_vllm] != [g.token_ids for g in base_vllm]
     _same(tuned_vllm, hf.generate(prompts, greedy))
+    with vllm_backend.sampling_base_model():  # RFT's base-model sweep: requests go to the base model, the adapter stays loaded
+        _same(vllm_backend.generate(prompts, greedy), base_vllm, tol=1e-5)
+    _same(vllm_backend.generate(prompts, greedy), tuned_vllm, tol=1e-5)
 
     # the trainer overwrites the same folder after the next update: a second load serves the new weights
     with torch.no_grad():
@@ -180,10 +183,12 @@ def main():
     base = b.generate(prompts, sp)
     b.load_adapter({adapter!r})
     tuned = b.generate(prompts, sp)
+    with b.sampling_base_model():
+        inside = b.generate(prompts, sp)
     b.unload_adapter()
     again = b.generate(prompts, sp)
     ids = lambda gs: [g.token_ids for g in gs]
-    print("RESULT " + json.dumps({{"base": ids(base), "tuned": ids(tuned), "again": ids(again), "lp": [g.logprobs for g in base]}}))
+    print("RESULT " + json.dumps({{"base": ids(base), "tuned": ids(tuned), "again": ids(again), "inside": ids(inside), "lp": [g.logprobs for g in base]}}))
 
 if __name__ == "__main__":
     main()
@@ -221,7 +226,7 @@ def test_offline_engine_matches_hf_with_and_without_adapter(vllm_model_dir, tmp_
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:]
     got = json.loads(lines[0][len("RESULT ") :])
-    assert got["base"] == [g.token_ids for g in base] == got["again"]
+    assert got["base"] == [g.token_ids for g in base] == got["again"] == got["inside"]
     assert got["tuned"] == [g.token_ids for g in tuned] != got["base"]
     for row, g in zip(got["lp"], base):
         assert row == pytest.approx(g.logprobs, abs=1e-3)
@@ -302,6 +307,9 @@ def test_merged_adapter_sync_reloads_the_weights_in_place(vllm_model_dir, tmp_pa
             assert [g.token_ids for g in tuned] != [g.token_ids for g in base]
             _same(tuned, hf.generate(prompts, greedy))
         assert backend.adapter_name is None and backend.merged_from == adapter.resolve()
+        with backend.sampling_base_model():  # the base weights reloaded for the block, the merged ones after it
+            _same(backend.generate(prompts, greedy), base, tol=1e-5)
+        _same(backend.generate(prompts, greedy), tuned, tol=1e-5)
 
         with VLLMBackend(str(vllm_model_dir), base_url=backend.base_url, adapter_sync="merged") as client:
             _same(client.generate(prompts, greedy), base, tol=1e-5)  # a client without an adapter: the base again
