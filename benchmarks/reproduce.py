@@ -24,16 +24,16 @@ killed benchmark continues where it stopped (and a training run resumes from its
                       RL methods of that seed draw, same iterations and tasks per iteration, each chat
                       presented K x epochs times (trainer.epochs = K x 2): as often as LOOP's update
                       passes over the K rollouts of a task;
-                    * rft: one collection from the starting policy over its 3-temperature sweep on the
+                    * rft: one collection from the base model over its 3-temperature sweep on the
                       first round(iterations x tasks / 3) tasks of that sequence (x 3 temperatures x K:
                       the nearest whole-task match to the RL budget; the rollouts column says what it
                       got), then the same iterations and tasks per iteration on its successes;
                     * ppo: its critic trains alone for `--ppo-critic-warmup` iterations (default: the
                       paper's share, 10 of its ~200 iterations, rounded: 0 at 2 iterations).
                     Two of looprl's choices matter here, from the same start: GRPO's KL reference is the
-                    model with the adapter disabled, i.e. the model *before* the warm-up; RFT's "base
-                    model" is what the sampler holds when its run starts: the warm-up on vLLM (the
-                    start adapter merged in), the model without adapter on transformers.
+                    model with the adapter disabled, i.e. the model *before* the warm-up; RFT's base
+                    model is that same model without any adapter, on every sampler (the sampler
+                    protocol's sampling_base_model()), not the warm-up.
   4. METHOD/sSEED eval  the same greedy evaluations of the run's final adapter (no best-on-dev
                     selection: there is no periodic dev evaluation at this size)
 One local vLLM server samples every rollout when `looprl models setup-vllm` has built its
@@ -97,10 +97,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from looprl.training.methods import facts as registry
+
 TOY_METHODS = ["loop", "loop-turn", "loop-bandit", "rloo", "grpo", "ppo", "sft-gt"]
 APPSUITE_METHODS = ["loop", "loop-turn", "loop-bandit", "rloo", "grpo", "grpo-kl", "ppo", "sft-gt", "rft", "ei"]
 METHODS = TOY_METHODS  # the toy comparison's default set (kept for callers of the earlier module)
-FIXED_DATA = ("sft-gt", "rft")  # methods that train on fixed data (ground truth, base-model samples), not on their own samples
+# methods that train on fixed data (ground truth, base-model samples), not on their own samples: the registry says which
+FIXED_DATA = tuple(name for name, facts in registry.METHODS.items() if facts.data.fixed)
 LABELS = {
     "loop": "LOOP (token)",
     "loop-turn": "LOOP (turn)",
@@ -233,9 +236,7 @@ def critic_warmup(args) -> int:
 
 def rft_tasks(args) -> int:
     """RFT's task count: its one collection (tasks x 3 temperatures x K) nearest the RL budget."""
-    from looprl.training.trainer import RFT_TEMPERATURES
-
-    return max(1, round(args.iterations * args.tasks_per_iteration / len(RFT_TEMPERATURES)))
+    return max(1, round(args.iterations * args.tasks_per_iteration / len(registry.RFT_TEMPERATURES)))
 
 
 def method_config(cfg, args, method: str, seed: int, model_path: str, start_adapter: str, run_dir: Path, backend: str, url):
@@ -296,14 +297,13 @@ def estimate_seconds(args, n_heldout: int, n_dev: int, demo=None, cost: dict[str
     """The wall time the setting (`demo`: its DemoConfig, default the demo's) should take on the
     development machine with SmolLM2 on vLLM (rates in COST_S), per part, in seconds."""
     from looprl.schema import DemoConfig
-    from looprl.training.trainer import RFT_TEMPERATURES
 
     demo = demo or DemoConfig()
     rollouts = args.iterations * args.tasks_per_iteration * args.k
     per_eval = (n_heldout + n_dev) * cost["eval_task"]
     per_method = {
         "sft-gt": args.iterations * args.tasks_per_iteration * args.k * demo.train.trainer.epochs * cost["sft_chat"],
-        "rft": rft_tasks(args) * len(RFT_TEMPERATURES) * args.k * cost["rollout"],
+        "rft": rft_tasks(args) * len(registry.RFT_TEMPERATURES) * args.k * cost["rollout"],
         "ppo": rollouts * cost["rollout"] * cost["ppo_factor"],
     }
     train = sum(per_method.get(m, rollouts * cost["rollout"]) for m in args.methods) * len(args.seeds)
@@ -394,12 +394,10 @@ def _curve(train_dir: Path) -> list[dict[str, Any]]:
 def _rollouts_sampled(method: str, train_dir: Path, curve: list[dict[str, Any]]) -> int:
     """Rollouts the run sampled: its iterations' for methods that sample the policy, RFT's one
     collection (its fixed_data.jsonl), none for SFT-GT (ground truth)."""
-    from looprl.training.methods import get_method
-
-    source = get_method(method).rollouts
-    if source == "policy":
+    source = registry.METHODS[method].data
+    if isinstance(source, registry.PolicyRollouts):
         return int(sum(c["rollouts"] or 0 for c in curve))
-    if source == "base-once":
+    if isinstance(source, registry.BaseModelSweep):
         path = train_dir / "fixed_data.jsonl"
         return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.is_file() else 0
     return 0
@@ -612,11 +610,9 @@ def appsuite_plot(result: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from looprl.training.methods import get_method
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     for m in result["methods"]:
-        if get_method(m).rollouts != "policy":  # SFT-GT's and RFT's "rollouts" are fixed data, not the policy's samples
+        if registry.METHODS[m].data.fixed:  # SFT-GT's and RFT's "rollouts" are fixed data, not the policy's samples
             continue
         curves = [r["curve"] for r in result["runs"] if r["method"] == m and r["curve"]]
         n = min((len(c) for c in curves), default=0)

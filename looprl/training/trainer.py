@@ -60,7 +60,6 @@ from looprl.training.checkpoint import TrainerState, capture_rng, load_latest, r
 from looprl.training.distributed import HistoryOnly, from_environment
 from looprl.training.logger import MetricsLogger
 from looprl.training.methods import get_method
-from looprl.training.methods.facts import RFT_TEMPERATURES  # noqa: F401  (benchmarks/reproduce.py imports it from here)
 from looprl.training.sampler import TaskSampler
 from looprl.training.update import run_update
 from looprl.trajectory import Trajectory, read_jsonl, write_jsonl

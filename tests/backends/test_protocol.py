@@ -350,7 +350,8 @@ def test_the_trainer_samples_rft_from_the_base_model_publishes_and_checkpoints_t
     from looprl.config import load_config
     from looprl.schema import TrainConfig
     from looprl.training.checkpoint import load_latest
-    from looprl.training.trainer import RFT_TEMPERATURES, Trainer
+    from looprl.training.methods.facts import RFT_TEMPERATURES
+    from looprl.training.trainer import Trainer
 
     recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
     calls = []
