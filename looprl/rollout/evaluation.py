@@ -1,8 +1,9 @@
 """Evaluation: roll out a policy on a set of tasks and summarize TGC/SGC, overall and per difficulty.
 
 `evaluate()` is what `looprl eval` runs and what the trainer's periodic dev evaluation calls. It
-uses the collector (no early stop: every requested rollout counts), fills in task metadata the env
-did not report (difficulty, scenario, apps, split) from the built-in world, and, given `out_dir`,
+uses the collector (no early stop: every requested rollout counts; each rollout carries the task
+metadata the env reported in `reset`'s info: difficulty, scenario, apps, split), labels rollouts
+whose env reported no split with the evaluated `split`, and, given `out_dir`,
 writes the eval part of a run directory (docs/run-layout.md): rollouts.jsonl and summary.json, each
 atomically. The summary is looprl.analysis.metrics.summarize() plus the collection's throughput.
 
@@ -22,7 +23,7 @@ from looprl.rollout.collector import CollectionStats, collect
 from looprl.rollout.spec import RolloutSpec
 from looprl.trajectory import Trajectory
 
-__all__ = ["EvalResult", "evaluate", "world_task_meta"]
+__all__ = ["EvalResult", "evaluate"]
 
 
 @dataclass
@@ -30,17 +31,6 @@ class EvalResult:
     trajectories: list[Trajectory]
     summary: dict[str, Any]
     stats: CollectionStats
-
-
-def world_task_meta(task_id: str) -> dict[str, Any]:
-    """Difficulty, scenario, apps and split of a built-in world task ({} if it is not one)."""
-    try:
-        from looprl.world import get_task
-
-        task = get_task(task_id)
-    except Exception:  # not a built-in task (AppWorld, toy envs): the env's info is all there is
-        return {}
-    return {"difficulty": task.difficulty, "scenario": task.scenario, "apps": list(task.apps), "split": task.split}
 
 
 def evaluate(
@@ -53,7 +43,6 @@ def evaluate(
     split: str = "",
     out_dir: str | Path | None = None,
     progress: bool = True,
-    task_meta: Callable[[str], dict[str, Any]] = world_task_meta,
     **settings: Any,
 ) -> EvalResult:
     """Run `samples` rollouts of every task as `spec` says and return them with their summary (see
@@ -68,14 +57,8 @@ def evaluate(
         raise ValueError("evaluate() needs at least one task id; got none (is the split empty, or --max-tasks 0?)")
     collection = collect(policy, env_factory, task_ids, spec, k=samples, early_stop=False, group_prefix="eval/", progress=progress)
     trajectories = collection.trajectories
-    meta_cache: dict[str, dict[str, Any]] = {}
     for t in trajectories:
-        meta = meta_cache.setdefault(t.task_id, task_meta(t.task_id))
-        if t.difficulty is None and meta.get("difficulty") is not None:
-            t.difficulty = int(meta["difficulty"])
-        t.scenario = t.scenario or str(meta.get("scenario", ""))
-        t.apps = t.apps or list(meta.get("apps", []))
-        t.split = t.split or split or str(meta.get("split", ""))
+        t.split = t.split or split
     summary = summarize(trajectories)
     summary["split"] = split
     summary["model"] = spec.model_name
