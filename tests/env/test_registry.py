@@ -144,7 +144,7 @@ def test_a_users_env_gets_its_own_lookup_or_none(scratch_registry):
     assert task_lookup("test-mine-class") is Mine and task_lookup("test-mine-fn") is Mine
     assert task_ids("test-mine-fn", "a", {"n": 3}) == ["mine_a_3"]
     assert find_task_lookup("test-plain") is None and evaluation_hooks("test-plain") is None
-    with pytest.raises(ValueError, match=r"env 'test-plain' was registered without a task lookup.*give its task ids explicitly \(tasks.task_ids\)"):
+    with pytest.raises(ValueError, match=r"env 'test-plain' was registered without a task lookup.*give its task ids explicitly \(tasks.task_ids to train"):
         task_ids("test-plain", "dev")
     with pytest.raises(ConfigError, match=r"split='dev': env 'test-plain' was registered without a task lookup"):
         check_split("test-plain", "dev", {}, field="split")
@@ -177,6 +177,25 @@ def test_preflight_asks_the_env():
     check_task_ids("toy", ["toy_3"], field="tasks.task_ids")
     with pytest.raises(ConfigError, match="tasks.task_ids: .*'todo_1'"):
         check_task_ids("toy", ["todo_1"], field="tasks.task_ids")
+
+
+def test_preflight_checks_the_training_pool_the_envs_selection_picks():
+    from looprl.config import ConfigError, load_config
+    from looprl.preflight import check_tasks
+    from looprl.schema import TrainConfig
+    from looprl.world import load_tasks
+
+    def tasks_of(*overrides):
+        cfg = load_config(TrainConfig, overrides=list(overrides))
+        return cfg.env.name, cfg.env.options, cfg.tasks
+
+    check_tasks(*tasks_of("tasks.instances=2", "tasks.scenarios=[phone_create_alarm]"))
+    dev_scenario = load_tasks("dev")[0].scenario  # a scenario of the world, not of the training split
+    with pytest.raises(ConfigError, match=rf"^tasks.scenarios=\['{dev_scenario}'\] has .*not scenarios of split 'train'"):
+        check_tasks(*tasks_of(f"tasks.scenarios=[{dev_scenario}]"))
+    with pytest.raises(ConfigError, match=r"^tasks.train_split='train': split 'train' of env 'toy' has no tasks with difficulties \[1, 2\]"):
+        check_tasks(*tasks_of("env.name=toy", "env.options.n_tasks=0"))
+    check_tasks(*tasks_of("env.name=toy", "env.options.n_tasks=0", "tasks.task_ids=[toy_3]"))  # explicit ids: no pool to pick
 
 
 def test_wrappers_forward_evaluate_and_check_env_requires_it():
