@@ -9,7 +9,8 @@ see without looking at the disk or the registries is checked here, cheaply:
   or, for evaluation, openai:NAME; the adapter folder when one is given;
 * the env: a registered name, and options it accepts (the env is built once and closed: that is
   cheap for the built-in ones, and it is the only test of options that covers every env);
-* the tasks: split names the env has, and explicit task ids the built-in world knows.
+* the tasks: split names the env has, the config's task fields as the env's own selection takes them
+  (and that the training pool they pick is not empty), and explicit task ids the env knows.
 
 Every problem is a `ConfigError` naming the field, the value given and what is allowed; the CLI
 prints it and exits 2. Nothing here loads a model, starts a sandbox worker or writes a file.
@@ -30,10 +31,7 @@ def check_train_config(cfg: Any) -> None:
     """Everything `looprl train` reads from outside its config (a TrainConfig)."""
     check_model(cfg.model.name_or_path, cfg.model.adapter_path)
     check_env(cfg.env.name, cfg.env.options, build=cfg.rollout.mode == "local")
-    check_split(cfg.env.name, cfg.tasks.train_split, cfg.env.options, field="tasks.train_split")
-    check_split(cfg.env.name, cfg.tasks.dev_split, cfg.env.options, field="tasks.dev_split")
-    if cfg.tasks.task_ids:
-        check_task_ids(cfg.env.name, cfg.tasks.task_ids, field="tasks.task_ids", options=cfg.env.options)
+    check_tasks(cfg.env.name, cfg.env.options, cfg.tasks)
 
 
 def check_eval_config(cfg: Any) -> None:
@@ -42,7 +40,10 @@ def check_eval_config(cfg: Any) -> None:
     if not (name.startswith(OPENAI_PREFIX) or cfg.rollout.backend == "openai"):  # a served model: nothing local to check
         check_model(name, cfg.model.adapter_path, allow_openai=True)
     check_env(cfg.env.name, cfg.env.options, build=cfg.rollout.mode == "local")
-    check_split(cfg.env.name, cfg.split, cfg.env.options, field="split")
+    if cfg.task_ids:
+        check_task_ids(cfg.env.name, cfg.task_ids, field="task_ids", options=cfg.env.options)
+    else:
+        check_split(cfg.env.name, cfg.split, cfg.env.options, field="split")
 
 
 def _looks_like_hub_id(name: str) -> bool:
@@ -113,24 +114,51 @@ def check_env(name: str, options: Mapping[str, Any], *, build: bool = True) -> N
     env.close()
 
 
+def check_tasks(env_name: str, options: Mapping[str, Any], tasks: Any) -> None:
+    """A TrainConfig's `tasks` section fits the env: explicit ids it knows; its splits; the training
+    pool the env's own selection picks from the task fields, not empty. An env without a task lookup
+    needs explicit ids, and then its splits are not used."""
+    from looprl.env.base import TaskSelectionError, find_task_lookup
+    from looprl.env.task_ids import task_ids
+
+    if tasks.task_ids:
+        check_task_ids(env_name, tasks.task_ids, field="tasks.task_ids", options=options)
+        if find_task_lookup(env_name) is None:
+            return
+    check_split(env_name, tasks.train_split, options, field="tasks.train_split")
+    check_split(env_name, tasks.dev_split, options, field="tasks.dev_split")
+    if tasks.task_ids:
+        return
+    try:
+        task_ids(env_name, tasks.train_split, options, tasks.selection_fields())
+    except TaskSelectionError as exc:
+        raise ConfigError(exc.under("tasks.")) from None
+    except ValueError as exc:  # no tasks left, or an env's own complaint about its root
+        raise ConfigError(f"tasks.train_split={tasks.train_split!r}: {exc}") from None
+
+
 def check_split(env_name: str, split: str, options: Mapping[str, Any], *, field: str) -> None:
-    """A split name the env has (`Env.splits`; the toy env has none: its option n_tasks says which tasks there are)."""
+    """A split name the env has (`TaskLookup.splits`; the toy env has none: its option n_tasks says
+    which tasks there are). An env without a task lookup has no splits: the error says to give ids."""
     from looprl.env.base import task_lookup
 
     try:
         splits = task_lookup(env_name).splits(dict(options))
-    except ValueError as exc:  # e.g. AppWorld without a root
+    except ValueError as exc:  # e.g. AppWorld without a root, or an env without a lookup
         raise ConfigError(f"{field}={split!r}: {exc}") from None
     if splits is not None and split not in splits:
         raise ConfigError(f"{field}={split!r} is not a split of env {env_name!r}; splits: {', '.join(splits) or 'none found'}")
 
 
 def check_task_ids(env_name: str, ids: Sequence[str], *, field: str, options: Mapping[str, Any] | None = None) -> None:
-    """Explicit task ids exist, as far as the env can tell without being built (`Env.check_task_ids`:
-    the built-in world checks every id, envs that can only tell on reset accept them all)."""
-    from looprl.env.base import task_lookup
+    """Explicit task ids exist, as far as the env can tell without being built (`TaskLookup.check_task_ids`:
+    the built-in world checks every id, envs that can only tell on reset, or have no lookup, accept them all)."""
+    from looprl.env.base import find_task_lookup
 
+    lookup = find_task_lookup(env_name)
+    if lookup is None:
+        return
     try:
-        task_lookup(env_name).check_task_ids(list(ids), dict(options or {}))
+        lookup.check_task_ids(list(ids), dict(options or {}))
     except ValueError as exc:
         raise ConfigError(f"{field}: {exc.args[0] if exc.args else exc}") from None

@@ -48,11 +48,16 @@ class EnvConfig(StrictModel):
     max_observation_tokens: int = Field(3000, ge=16, description="environment output is cut at this many tokens, with a note")
 
 
+_SELECTION_FIELDS = ("instances", "scenarios", "instance_start", "fresh_instances")  # TasksConfig's fields each env selects with
+
+
 class TasksConfig(StrictModel):
     train_split: str = Field("train", description="split the training tasks come from")
     dev_split: str = Field("dev", description="split for periodic evaluation and best-checkpoint selection")
     difficulties: list[int] = Field(default_factory=lambda: [1, 2], description="task difficulties used for training (paper: 1-2)")
     task_ids: list[str] | None = Field(None, description="explicit training task ids (overrides split/difficulties)")
+    # The fields below pick tasks for envs that draw instances of scenarios (the built-in world); each
+    # env says which it takes (its `task_selection`, see looprl.env.base.TaskLookup).
     instances: int | None = Field(
         None,
         ge=1,
@@ -78,6 +83,17 @@ class TasksConfig(StrictModel):
         if bad:
             raise ValueError(f"difficulties must be drawn from 1, 2, 3; got {bad}")
         return self
+
+    def selection_fields(self) -> dict[str, Any]:
+        """What the env's `task_selection` gets for the training split: `difficulties`, and every other
+        selection field this config sets away from its default (so an env is asked only about what it
+        is given)."""
+        fields: dict[str, Any] = {"difficulties": list(self.difficulties)}
+        for name in _SELECTION_FIELDS:
+            value = getattr(self, name)
+            if value != type(self).model_fields[name].default:
+                fields[name] = value
+        return fields
 
 
 class SamplingConfig(StrictModel):
@@ -191,24 +207,25 @@ class TrainConfig(StrictModel):
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="metrics logging")
 
     @model_validator(mode="after")
-    def _check_instances(self) -> "TrainConfig":
-        t = self.tasks
-        if (t.instances is not None or t.fresh_instances or t.instance_start != 1 or t.scenarios) and self.env.name != "appsuite":
-            raise ValueError(
-                f"tasks.instances / instance_start / fresh_instances / scenarios draw instances of the built-in world's scenarios "
-                f"(env.name 'appsuite'); env.name is {self.env.name!r}"
-            )
-        if t.scenarios:
-            from looprl.world.tasks import split_scenarios
+    def _check_task_selection(self) -> "TrainConfig":
+        # The env says which task fields it takes and what values (its own TaskSelectionError). An env
+        # not registered yet is named by the preflight checks; one without a lookup runs tasks.task_ids.
+        from looprl.env.base import TaskSelectionError, find_task_lookup
 
-            known = split_scenarios(t.train_split)
-            unknown = [name for name in t.scenarios if name not in known]
-            if unknown:
-                raise ValueError(f"tasks.scenarios: {unknown} are not scenarios of split {t.train_split!r}; its scenarios are: {', '.join(known)}")
+        t = self.tasks
         if t.fresh_instances and t.task_ids:
             raise ValueError(
                 "tasks.fresh_instances draws new instances of the training split's scenarios; it cannot be combined with an explicit tasks.task_ids list"
             )
+        try:
+            lookup = find_task_lookup(self.env.name)
+        except ValueError:
+            return self
+        if lookup is not None:
+            try:
+                lookup.task_selection(self.env.options, t.selection_fields())
+            except TaskSelectionError as exc:
+                raise ValueError(exc.under("tasks.")) from None
         return self
 
     @model_validator(mode="after")
@@ -235,7 +252,8 @@ class EvalConfig(StrictModel):
     seed: int = Field(0, description="seed for sampling")
     model: ModelConfig = Field(default_factory=ModelConfig, description="the model under evaluation")
     env: EnvConfig = Field(default_factory=EnvConfig, description="environment")
-    split: str = Field("dev", description="task split to evaluate on")
+    split: str = Field("dev", description="task split to evaluate on (the split the rollouts are labelled with when task_ids are given)")
+    task_ids: list[str] | None = Field(None, description="evaluate exactly these task ids instead of the split's (an env without a task lookup needs them)")
     samples: int = Field(1, ge=1, description="rollouts per task")
     max_tasks: int | None = Field(None, ge=1, description="evaluate at most this many tasks of the split")
     rollout: RolloutConfig = Field(

@@ -8,9 +8,9 @@ Everything is built by looprl.build and evaluated by looprl.experiments.evaluate
 and the benchmarks evaluate. Writes run.json and config.yaml before any rollout (so a crashed run is
 still identifiable), then rollouts.jsonl and summary.json (TGC, SGC, per difficulty, per app;
 looprl/rollout/evaluation.py).
-On the appworld env it also writes <out>/appworld/, an AppWorld root whose experiment folders hold the
-episodes' end states, for AppWorld's own `appworld evaluate` and leaderboard tools
-(looprl/env/appworld_export.py).
+An env may add its own part around the rollouts (`EvalHooks` on its class, looprl/env/base.py): on the
+appworld env it is <out>/appworld/, an AppWorld root whose experiment folders hold the episodes' end
+states, for AppWorld's own `appworld evaluate` and leaderboard tools (looprl/env/appworld_export.py).
 Heavy imports happen inside the command so `looprl --help` stays fast.
 """
 
@@ -61,34 +61,21 @@ def eval_command(
 def run_eval(cfg: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
     """Evaluate as configured by an `EvalConfig`; returns the summary (also written to out/summary.json)."""
     from looprl.analysis.tables import print_summary
+    from looprl.env.base import evaluation_hooks
     from looprl.env.task_ids import task_ids as split_task_ids
     from looprl.experiments import evaluate_config
     from looprl.rollout.evaluation import EvalSet
 
     out = Path(out)
-    task_ids = split_task_ids(cfg.env.name, cfg.split, cfg.env.options)[: cfg.max_tasks]
-    if cfg.env.name == "appworld":
-        # keep each episode's AppWorld outputs for the experiment folder written below, and never run
-        # more servers than episodes at once (a local run's servers live in this process)
-        bound = {"max_servers": cfg.rollout.concurrency} if cfg.rollout.mode == "local" else {}
-        cfg.env.options = {**bound, **cfg.env.options, "keep_outputs": True}
+    task_ids = (list(cfg.task_ids) if cfg.task_ids else split_task_ids(cfg.env.name, cfg.split, cfg.env.options))[: cfg.max_tasks]
+    hooks = evaluation_hooks(cfg.env.name)  # what the env does around an evaluation run (AppWorld: export its experiment folders)
+    if hooks is not None:
+        cfg.env.options = hooks.prepare_evaluation(cfg.env.options, concurrency=cfg.rollout.concurrency if cfg.rollout.mode == "local" else None)
     console.print(f"evaluating [bold]{cfg.model.name_or_path}[/] on {len(task_ids)} {cfg.split} tasks x {cfg.samples} samples -> {out}")
     # run.json and config.yaml first, then the cheap checks, the model load last (looprl.experiments)
     (result,) = evaluate_config(cfg, {cfg.split: EvalSet(task_ids, cfg.split, out)}, progress=progress, build_policy=build_sampling_backend).values()
-    if cfg.env.name == "appworld":
-        from looprl.env.appworld import resolve_root
-        from looprl.env.appworld_export import write_experiments
-
-        exported = write_experiments(
-            result.trajectories,
-            resolve_root(cfg.env.options.get("root")),
-            out,
-            run_name=cfg.env.options.get("experiment_prefix") or out.name,
-            split=cfg.split,
-            task_ids=list(task_ids),
-        )
-        console.print(f"AppWorld experiment folder(s) in {exported['appworld_root']}; score them with AppWorld's own evaluation:")
-        for command in exported["evaluate"]:
-            console.print(f"  {command}", markup=False, highlight=False)
+    if hooks is not None:
+        for line in hooks.finish_evaluation(cfg.env.options, result.trajectories, out, split=cfg.split, task_ids=task_ids):
+            console.print(line, markup=False, highlight=False)
     print_summary(result.summary, console)
     return result.summary

@@ -4,12 +4,15 @@ from looprl.env import make_env, check_env, wrap_env, sandbox_protections
 env = wrap_env(make_env("appsuite"), max_turns=40, max_observation_tokens=3000)
 """
 
-from looprl.env.base import Env, Message, StepResult, make_env, register_env, registered_envs
+from looprl.env.base import Env, EvalHooks, Message, StepResult, TaskLookup, TaskSelectionError, make_env, register_env, registered_envs
 
 __all__ = [
     "Env",
+    "EvalHooks",
     "Message",
     "StepResult",
+    "TaskLookup",
+    "TaskSelectionError",
     "make_env",
     "register_env",
     "registered_envs",

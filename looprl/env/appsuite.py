@@ -17,13 +17,18 @@ fraction of the task's checks passed, and its info adds `reward`, `success`, `ch
 `evaluate()` gives the same report for the state as it stands (an unfinished episode is scored too,
 as the paper's training reward is). Turn limits, observation budgets and recording are wrappers
 (looprl/env/wrappers.py).
+
+Its tasks (`TaskLookup`): the world's splits and `heldout`; a selection (`AppSuiteEnv.Selection`)
+draws `instances` instances of every scenario from instance `start` (the canonical 3 from 1), only of
+`scenarios` and `difficulties` when given, the next block each pass with `fresh_instances`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from looprl.env.base import BuiltinWorldTasks, Message, StepResult, register_env
+from looprl.env.base import Message, StepResult, TaskSelectionError, register_env
 from looprl.env.cells import extract_code_blocks, join_code_blocks
 from looprl.env.sandbox import Sandbox, SandboxLimits, resolve_isolation, sandbox_protections
 
@@ -45,8 +50,12 @@ def _task_message(instruction: str, supervisor: dict[str, Any], date: str) -> st
     )
 
 
-class AppSuiteEnv(BuiltinWorldTasks):
-    """The built-in world as an Env (its tasks: `BuiltinWorldTasks`, every explicit id checked). Options: ``isolation`` ("auto" | "bwrap" | "unshare" | "none"),
+# The config's task fields the built-in world takes (`tasks.<name>`), what each does in the module docstring.
+_SELECTION_FIELDS = ("difficulties", "instances", "instance_start", "scenarios", "fresh_instances")
+
+
+class AppSuiteEnv:
+    """The built-in world as an Env (and its `TaskLookup`, every explicit id checked). Options: ``isolation`` ("auto" | "bwrap" | "unshare" | "none"),
     ``sandbox`` (a dict of `SandboxLimits` fields, e.g. ``{"cell_timeout_s": 10}``) and ``prespawn``
     (start the next episode's worker during this one: worth it for an env reused across many episodes,
     wasted on one built per episode; default False). Even without it the worker boots in the
@@ -151,6 +160,74 @@ class AppSuiteEnv(BuiltinWorldTasks):
         if spare is not None:
             spare.close()
         self.done = True
+
+    # -- its tasks (TaskLookup) ----------------------------------------------------------------------
+
+    @dataclass(frozen=True)
+    class Selection:
+        """Instances ``start .. start + instances - 1`` of every scenario of a split (None: the canonical
+        3), only `scenarios` and `difficulties` when given (None: all)."""
+
+        instances: int | None = None
+        start: int = 1
+        scenarios: tuple[str, ...] | None = None
+        difficulties: tuple[int, ...] | None = None
+
+    @classmethod
+    def splits(cls, options: Mapping[str, Any] | None = None) -> Sequence[str]:
+        from looprl.world.tasks import HELDOUT, SPLITS
+
+        return (*SPLITS, HELDOUT)
+
+    @classmethod
+    def task_selection(cls, options: Mapping[str, Any] | None = None, fields: Mapping[str, Any] | None = None, *, epoch: int = 0) -> "AppSuiteEnv.Selection":
+        """From the fields difficulties, instances, instance_start, scenarios and fresh_instances (the
+        epoch-th next block of `instances` instances with fresh_instances); the scenarios must be the
+        world's."""
+        from looprl.world.tasks import CANONICAL_INSTANCES, scenarios as world_scenarios
+
+        fields = dict(fields or {})
+        for name, value in fields.items():
+            if name not in _SELECTION_FIELDS:
+                raise TaskSelectionError(name, value, f"does not apply to the built-in world (env 'appsuite'); it takes: {', '.join(_SELECTION_FIELDS)}")
+        for name in ("instances", "instance_start"):
+            value = fields.get(name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise TaskSelectionError(name, value, "must be an integer >= 1")
+        scenarios = fields.get("scenarios") or None
+        if scenarios is not None:
+            known = world_scenarios()
+            unknown = [name for name in scenarios if name not in known]
+            if unknown:
+                raise TaskSelectionError("scenarios", list(scenarios), f"names no scenario of the built-in world: {unknown} (see `looprl world tasks`)")
+        instances = fields.get("instances")
+        start = fields.get("instance_start", 1)
+        if fields.get("fresh_instances"):
+            start += epoch * (instances or CANONICAL_INSTANCES)
+        difficulties = fields.get("difficulties") or None
+        return cls.Selection(instances, start, tuple(scenarios) if scenarios else None, tuple(difficulties) if difficulties else None)
+
+    @classmethod
+    def task_ids(cls, split: str, selection: "AppSuiteEnv.Selection") -> list[str]:
+        """`load_tasks(split, ...)` as the selection says; a selected scenario the split does not draw from is named."""
+        from looprl.world import load_tasks
+        from looprl.world.tasks import CANONICAL_INSTANCES, split_scenarios
+
+        if selection.scenarios:
+            known = split_scenarios(split)
+            unknown = [name for name in selection.scenarios if name not in known]
+            if unknown:
+                raise TaskSelectionError(
+                    "scenarios", list(selection.scenarios), f"has {unknown}, not scenarios of split {split!r}; its scenarios are: {', '.join(known)}"
+                )
+        tasks = load_tasks(
+            split,
+            difficulties=list(selection.difficulties) if selection.difficulties else None,
+            instances=selection.instances or CANONICAL_INSTANCES,
+            start=selection.start,
+            scenarios=list(selection.scenarios) if selection.scenarios else None,
+        )
+        return [t.id for t in tasks]
 
     @classmethod
     def check_task_ids(cls, ids: Sequence[str], options: Mapping[str, Any] | None = None) -> None:

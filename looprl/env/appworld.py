@@ -60,11 +60,15 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from looprl.env.base import Message, StepResult, register_env
+from looprl.env.base import Message, StepResult, TaskSelectionError, register_env
 from looprl.env.cells import extract_code_blocks, join_code_blocks
+
+if TYPE_CHECKING:
+    from looprl.trajectory import Trajectory
 
 __all__ = [
     "AppWorldEnv",
@@ -422,25 +426,64 @@ class AppWorldEnv:
         datasets = resolve_root((options or {}).get("root")) / "data" / "datasets"
         return sorted(p.stem for p in datasets.glob("*.txt"))
 
+    @dataclass(frozen=True)
+    class Selection:
+        """The tasks of the AppWorld root `root` (None: APPWORLD_ROOT), only of `difficulties` when given."""
+
+        root: str | None = None
+        difficulties: tuple[int, ...] | None = None
+
     @classmethod
-    def task_ids(
-        cls,
-        split: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        difficulties: Sequence[int] | None = None,
-        instances: int | None = None,
-        start: int = 1,
-        scenarios: Sequence[str] | None = None,
-    ) -> list[str]:
-        """AppWorld's own split file and difficulty metadata (`load_task_ids`); AppWorld's tasks are
-        fixed, so `instances`, `start` and `scenarios` do not apply."""
-        return load_task_ids((options or {}).get("root"), split, difficulty=list(difficulties) if difficulties else None)
+    def task_selection(cls, options: Mapping[str, Any] | None = None, fields: Mapping[str, Any] | None = None, *, epoch: int = 0) -> AppWorldEnv.Selection:
+        """The env option ``root`` and the field ``difficulties``; AppWorld's tasks are fixed (its split
+        files), so no other field applies."""
+        for name, value in (fields or {}).items():
+            if name != "difficulties":
+                raise TaskSelectionError(
+                    name, value, "does not apply to env 'appworld': AppWorld's tasks are the fixed lists of its split files; it takes only difficulties"
+                )
+        root = (options or {}).get("root")
+        difficulties = (fields or {}).get("difficulties") or None
+        return cls.Selection(None if root is None else str(root), tuple(difficulties) if difficulties else None)
+
+    @classmethod
+    def task_ids(cls, split: str, selection: AppWorldEnv.Selection) -> list[str]:
+        """AppWorld's own split file and difficulty metadata (`load_task_ids`)."""
+        return load_task_ids(selection.root, split, difficulty=list(selection.difficulties) if selection.difficulties else None)
 
     @classmethod
     def check_task_ids(cls, ids: Sequence[str], options: Mapping[str, Any] | None = None) -> None:
         """Accepts any id: `reset` names a task the root does not hold (the root may be another machine's in Ray mode)."""
         return None
+
+    # -- an evaluation run (EvalHooks) -------------------------------------------------------------
+
+    @classmethod
+    def prepare_evaluation(cls, options: Mapping[str, Any], *, concurrency: int | None) -> dict[str, Any]:
+        """Keep each episode's AppWorld outputs for the experiment folders `finish_evaluation` writes,
+        and, where the servers live in this process, never run more of them than episodes at once."""
+        bound = {"max_servers": concurrency} if concurrency is not None else {}
+        return {**bound, **options, "keep_outputs": True}
+
+    @classmethod
+    def finish_evaluation(
+        cls, options: Mapping[str, Any], trajectories: Sequence[Trajectory], out_dir: Path, *, split: str, task_ids: Sequence[str]
+    ) -> list[str]:
+        """Write <out_dir>/appworld/, an AppWorld root whose experiment folders hold the episodes' end
+        states, for AppWorld's own `appworld evaluate` and leaderboard tools (looprl/env/appworld_export.py)."""
+        from looprl.env.appworld_export import write_experiments
+
+        exported = write_experiments(
+            trajectories,
+            resolve_root(options.get("root")),
+            out_dir,
+            run_name=options.get("experiment_prefix") or Path(out_dir).name,
+            split=split,
+            task_ids=list(task_ids),
+        )
+        return [f"AppWorld experiment folder(s) in {exported['appworld_root']}; score them with AppWorld's own evaluation:"] + [
+            f"  {command}" for command in exported["evaluate"]
+        ]
 
     def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]:
         if not isinstance(task_id, str) or not task_id or "/" in task_id or task_id.startswith("."):

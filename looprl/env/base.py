@@ -10,17 +10,25 @@ returns `info["infra_failure"]` set to an infrastructure `looprl.trajectory.Fini
 ("env_worker_died", "env_timeout", "env_error"): the collector then ends the episode as infra-failed,
 and training and TGC leave it out.
 
-Each env also answers, on its class and without being built, which tasks it has: `splits(options)`,
-`task_ids(split, options, ...)` and `check_task_ids(ids, options)`. `register_env` records the class
-with the factory, and training, evaluation and the config checks ask `task_lookup(name)`: there is
-no switch on env names. An env registered without these falls back to the built-in world's splits
-(`BuiltinWorldTasks`) and checks its task ids itself, on reset.
+Which tasks an env has is the env's own business, asked on its class without building it: an env
+class that implements `TaskLookup` lists its splits, builds its own *task selection* (an object of
+its own, from its options and the config's `tasks.*` fields: the built-in world's instances,
+instance range and scenarios are its own) and answers `task_ids(split, selection)`. Task metadata
+(difficulty, scenario, apps, split) comes back in `reset`'s info. `register_env` records the class
+with the factory; training, evaluation and the config checks ask `task_lookup(name)`, and
+`looprl eval` asks `evaluation_hooks(name)` (an env class's optional `EvalHooks`: AppWorld exports
+its experiment folders): there is no switch on env names. An env registered without a lookup runs
+the task ids it is given (`tasks.task_ids`); asking it for a split is an error that says so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence, TypedDict, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, TypedDict, runtime_checkable
+
+if TYPE_CHECKING:
+    from looprl.trajectory import Trajectory
 
 
 class Message(TypedDict):
@@ -39,7 +47,11 @@ class StepResult:
 
 @runtime_checkable
 class Env(Protocol):
-    def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]: ...
+    def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]:
+        """The opening chat messages and an info dict: what the agent's prompt is built from, and the
+        task's metadata where the env has it (``difficulty``, ``scenario``, ``apps``, ``split``), which
+        rollouts and evaluation summaries carry."""
+        ...
 
     def step(self, action: str) -> StepResult: ...
 
@@ -50,26 +62,46 @@ class Env(Protocol):
 
     def close(self) -> None: ...
 
-    # The env's tasks, asked on the class (no env is built): see `task_lookup`.
+
+class TaskSelectionError(ValueError):
+    """A task-selection field an env does not take, or a value it does not allow. It names the field,
+    the value and what the env takes; `under("tasks.")` words it as the config field it came from."""
+
+    def __init__(self, field: str, value: Any, problem: str) -> None:
+        self.field, self.value, self.problem = field, value, problem
+        super().__init__(self.under(""))
+
+    def under(self, section: str) -> str:
+        return f"{section}{self.field}={self.value!r} {self.problem}"
+
+
+@runtime_checkable
+class TaskLookup(Protocol):
+    """An env class's answer, without building an env, to "which tasks?" (class methods).
+
+    The selection is the env's own object: the built-in world's says how many instances of which
+    scenarios from which instance on (`AppSuiteEnv.Selection`), AppWorld's which root and difficulties,
+    the toy env's how many tasks. Nothing outside the env looks inside it."""
+
     @classmethod
     def splits(cls, options: Mapping[str, Any] | None = None) -> Sequence[str] | None:
-        """The split names `task_ids` takes; None when any name does (the env has no named splits)."""
+        """The split names `task_ids` takes for an env built with `options`; None when any name does
+        (the env has no named splits)."""
         ...
 
     @classmethod
-    def task_ids(
-        cls,
-        split: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        difficulties: Sequence[int] | None = None,
-        instances: int | None = None,
-        start: int = 1,
-        scenarios: Sequence[str] | None = None,
-    ) -> list[str]:
-        """The ids of `split` for an env built with `options`, only those of `difficulties` when given;
-        `instances`, `start` and `scenarios` are for envs that draw instances of scenarios (the built-in
-        world) and ignored by others. ValueError naming the split when it is unknown."""
+    def task_selection(cls, options: Mapping[str, Any] | None = None, fields: Mapping[str, Any] | None = None, *, epoch: int = 0) -> Any:
+        """The env's selection of tasks for an env built with `options`, from the config's task fields
+        (`tasks.<name>` -> value: always ``difficulties``, the others only where the config sets them
+        away from their defaults; none: the env's whole splits). `epoch` is the pass over the training
+        pool: an env that draws fresh instances per pass gives the epoch-th pool, others ignore it.
+        `TaskSelectionError` for a field the env does not take or a value it does not allow."""
+        ...
+
+    @classmethod
+    def task_ids(cls, split: str, selection: Any) -> list[str]:
+        """The ids of `split` that `selection` (from `task_selection`) picks. ValueError naming the split
+        when it is unknown (`TaskSelectionError` when the selection does not fit the split)."""
         ...
 
     @classmethod
@@ -78,73 +110,86 @@ class Env(Protocol):
         ...
 
 
-class BuiltinWorldTasks:
-    """The built-in world's task lookup: its splits (and `heldout`), drawn instances of its scenarios.
-    The appsuite env's, and the fallback of an env registered without a lookup of its own (its users
-    pass their own `tasks.task_ids`); such an env checks its ids itself, on reset."""
+@runtime_checkable
+class EvalHooks(Protocol):
+    """Optional, on an env class: what an evaluation run (`looprl eval`) does around its rollouts for
+    this env. AppWorld's bounds its servers, keeps their outputs and exports them as AppWorld
+    experiment folders for AppWorld's own scoring tools."""
 
     @classmethod
-    def splits(cls, options: Mapping[str, Any] | None = None) -> Sequence[str]:
-        from looprl.world.tasks import HELDOUT, SPLITS
-
-        return (*SPLITS, HELDOUT)
+    def prepare_evaluation(cls, options: Mapping[str, Any], *, concurrency: int | None) -> dict[str, Any]:
+        """The env options the evaluation builds its envs with, from the configured `options`;
+        `concurrency`: episodes alive at once in this process (None: the envs live in Ray actors)."""
+        ...
 
     @classmethod
-    def task_ids(
-        cls,
-        split: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        difficulties: Sequence[int] | None = None,
-        instances: int | None = None,
-        start: int = 1,
-        scenarios: Sequence[str] | None = None,
+    def finish_evaluation(
+        cls, options: Mapping[str, Any], trajectories: Sequence[Trajectory], out_dir: Path, *, split: str, task_ids: Sequence[str]
     ) -> list[str]:
-        from looprl.world import load_tasks
-        from looprl.world.tasks import CANONICAL_INSTANCES
-
-        return [
-            t.id
-            for t in load_tasks(
-                split,
-                difficulties=list(difficulties) if difficulties else None,
-                instances=instances or CANONICAL_INSTANCES,
-                start=start,
-                scenarios=list(scenarios) if scenarios else None,
-            )
-        ]
-
-    @classmethod
-    def check_task_ids(cls, ids: Sequence[str], options: Mapping[str, Any] | None = None) -> None:
-        return None
+        """After the rollouts of an evaluation run written to `out_dir` (with the options
+        `prepare_evaluation` gave): write what the env adds to the run; the lines to tell the user."""
+        ...
 
 
 EnvFactory = Callable[..., Env]
 _REGISTRY: dict[str, EnvFactory] = {}
-_TASKS: dict[str, type] = {}
+_CLASSES: dict[str, type | None] = {}  # env name -> the class that answers for its tasks and hooks
+_LOOKUP_METHODS = ("splits", "task_selection", "task_ids", "check_task_ids")
 
 
 def register_env(name: str, factory: EnvFactory, *, overwrite: bool = False, env_class: type | None = None) -> None:
     """Make `make_env(name, **options)` build an env with `factory(**options)`. `env_class` (default:
-    `factory` when it is a class) answers for the env's tasks (`splits`, `task_ids`, `check_task_ids`);
-    a class without them falls back to `BuiltinWorldTasks`."""
+    `factory` when it is a class) answers for the env's tasks when it implements `TaskLookup`, and
+    for its evaluation when it implements `EvalHooks`; an env without a lookup runs the task ids it
+    is given. A class that implements part of `TaskLookup` is an error naming what it lacks."""
     if not name or not isinstance(name, str):
         raise ValueError(f"env name must be a non-empty string, got {name!r}")
     if name in _REGISTRY and not overwrite:
         raise ValueError(f"an env named {name!r} is already registered; pass overwrite=True to replace it")
     if env_class is None and isinstance(factory, type):
         env_class = factory
+    if env_class is not None and not issubclass(env_class, TaskLookup):
+        # naming what a half-written lookup lacks; a class with none of it simply has no lookup
+        has = [m for m in _LOOKUP_METHODS if callable(getattr(env_class, m, None))]
+        if has:
+            missing = [m for m in _LOOKUP_METHODS if m not in has]
+            raise ValueError(
+                f"env class {env_class.__name__} (env {name!r}) implements part of the task lookup ({', '.join(has)}) but not "
+                f"{', '.join(missing)}; see looprl.env.base.TaskLookup"
+            )
     _REGISTRY[name] = factory
-    lookups = ("splits", "task_ids", "check_task_ids")
-    _TASKS[name] = env_class if env_class is not None and all(hasattr(env_class, m) for m in lookups) else BuiltinWorldTasks
+    _CLASSES[name] = env_class
 
 
-def task_lookup(name: str) -> type:
-    """The class that answers for env `name`'s tasks (its `splits`, `task_ids`, `check_task_ids`)."""
+def _env_class(name: str) -> type | None:
     _ensure_builtin()
-    if name not in _TASKS:
+    if name not in _REGISTRY:
         raise ValueError(f"unknown env {name!r}; registered envs: {', '.join(sorted(_REGISTRY))}")
-    return _TASKS[name]
+    return _CLASSES[name]
+
+
+def find_task_lookup(name: str) -> type[TaskLookup] | None:
+    """The class that answers for env `name`'s tasks; None when the env has no lookup. ValueError for an unknown env."""
+    cls = _env_class(name)
+    return cls if cls is not None and issubclass(cls, TaskLookup) else None
+
+
+def task_lookup(name: str) -> type[TaskLookup]:
+    """The class that answers for env `name`'s tasks; ValueError, saying so, when it has none."""
+    lookup = find_task_lookup(name)
+    if lookup is None:
+        raise ValueError(
+            f"env {name!r} was registered without a task lookup, so it has no splits to take tasks from: give its task ids "
+            f"explicitly (tasks.task_ids to train, task_ids to evaluate), or register it with a class that implements looprl.env.base.TaskLookup "
+            f"({', '.join(_LOOKUP_METHODS)})"
+        )
+    return lookup
+
+
+def evaluation_hooks(name: str) -> type[EvalHooks] | None:
+    """The class whose `EvalHooks` an evaluation of env `name` runs; None when the env has none."""
+    cls = _env_class(name)
+    return cls if cls is not None and issubclass(cls, EvalHooks) else None
 
 
 def registered_envs() -> list[str]:
@@ -154,7 +199,7 @@ def registered_envs() -> list[str]:
 
 def make_env(name: str, **options: Any) -> Env:
     """Build a registered env: "appsuite" (the built-in world), "appworld" (real AppWorld), "toy"
-    (looprl.testing's digits env), or your own."""
+    (the digits env, looprl/env/toy.py), or your own."""
     _ensure_builtin()
     if name not in _REGISTRY:
         raise ValueError(f"unknown env {name!r}; registered envs: {', '.join(sorted(_REGISTRY))}")
@@ -165,7 +210,7 @@ def _ensure_builtin() -> None:
     # The built-in envs register themselves on import; importing lazily keeps `import looprl.env` light.
     import importlib
 
-    for module in ("looprl.env.appsuite", "looprl.env.appworld", "looprl.testing.envs"):
+    for module in ("looprl.env.appsuite", "looprl.env.appworld", "looprl.env.toy"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

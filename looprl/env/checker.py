@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from looprl.env.base import Env, StepResult
+from looprl.env.base import Env, StepResult, TaskLookup
 
 NO_CODE_ACTION = "Let me think about this before writing any code."
 PROBE_ACTIONS = (
@@ -45,12 +45,12 @@ class EnvCheckError(AssertionError):
 
 def _default_task_id(env: Any) -> str:
     """The first task of the env's first split (its "dev" split when it has one), asked of the env's own
-    task lookup (the Env protocol's class methods); ValueError when it has none to offer."""
+    task lookup (`TaskLookup`, its class methods); ValueError when it has none to offer."""
     inner = type(getattr(env, "unwrapped", env))
     ids: list[str] = []
-    if hasattr(inner, "splits") and hasattr(inner, "task_ids"):  # the lookup is optional: envs may leave tasks to their users
+    if issubclass(inner, TaskLookup):  # the lookup is optional: envs may leave tasks to their users
         splits = inner.splits()  # None: any split name does
-        ids = inner.task_ids("dev" if splits is None or "dev" in splits else next(iter(splits), "dev"))
+        ids = inner.task_ids("dev" if splits is None or "dev" in splits else next(iter(splits), "dev"), inner.task_selection())
     if not ids:
         raise ValueError(f"check_env needs a task_id for a {inner.__name__}: its class names no split with tasks to take one from")
     return ids[0]

@@ -2,9 +2,10 @@
 
 `evaluate()` is the one evaluation path: `looprl eval`, the trainer's periodic dev evaluation, the
 demo and the benchmarks (through looprl.experiments) all call it. It uses the collector (no early
-stop: every requested rollout counts), fills in task metadata the env did not report (difficulty,
-scenario, apps, split) from the built-in world, and, given `out_dir`, writes the eval part of a run
-directory (docs/run-layout.md): rollouts.jsonl and summary.json, each atomically. The summary is
+stop: every requested rollout counts; each rollout carries the task metadata the env reported in
+`reset`'s info: difficulty, scenario, apps, split), labels rollouts whose env reported no split with
+the evaluated `split`, and, given `out_dir`, writes the eval part of a run directory
+(docs/run-layout.md): rollouts.jsonl and summary.json, each atomically. The summary is
 looprl.analysis.metrics.summarize() plus the collection's throughput.
 
 Several labelled sets of tasks (label -> `EvalSet`) are sampled in one pass (one collection, one
@@ -37,7 +38,7 @@ from looprl.rollout.faults import infra_counts, require_survivors, rerun_infra_f
 from looprl.rollout.spec import RolloutSpec
 from looprl.trajectory import Trajectory
 
-__all__ = ["EvalResult", "EvalSet", "evaluate", "world_task_meta"]
+__all__ = ["EvalResult", "EvalSet", "evaluate"]
 
 
 @dataclass
@@ -61,17 +62,6 @@ class EvalSet:
     model_name: str | None = None
 
 
-def world_task_meta(task_id: str) -> dict[str, Any]:
-    """Difficulty, scenario, apps and split of a built-in world task ({} if it is not one)."""
-    try:
-        from looprl.world import get_task
-
-        task = get_task(task_id)
-    except Exception:  # not a built-in task (AppWorld, toy envs): the env's info is all there is
-        return {}
-    return {"difficulty": task.difficulty, "scenario": task.scenario, "apps": list(task.apps), "split": task.split}
-
-
 def evaluate(
     policy: PolicyBackend | ChatBackend,
     env_factory: Callable[[], Env],
@@ -82,7 +72,6 @@ def evaluate(
     split: str = "",
     out_dir: str | Path | None = None,
     progress: bool = True,
-    task_meta: Callable[[str], dict[str, Any]] = world_task_meta,
     infra_retries: int = 2,
     **settings: Any,
 ) -> EvalResult:
@@ -109,14 +98,8 @@ def evaluate(
     everything = rerun_infra_failures(collection.trajectories, rerun, infra_retries)
     require_survivors(everything, f"evaluation of {len(task_ids)} tasks")
     trajectories, infra_failed = split_infra(everything)
-    meta_cache: dict[str, dict[str, Any]] = {}
     for t in trajectories:
-        meta = meta_cache.setdefault(t.task_id, task_meta(t.task_id))
-        if t.difficulty is None and meta.get("difficulty") is not None:
-            t.difficulty = int(meta["difficulty"])
-        t.scenario = t.scenario or str(meta.get("scenario", ""))
-        t.apps = t.apps or list(meta.get("apps", []))
-        t.split = t.split or split or str(meta.get("split", ""))
+        t.split = t.split or split
     result = _result(trajectories, infra_failed, collection.stats, split, spec.model_name, out_dir)
     for label, part in sets.items():
         wanted = set(part.task_ids)

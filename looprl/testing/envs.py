@@ -1,22 +1,15 @@
 """Two small envs with no world and no sandbox, for tests, benchmarks and the tiny CPU recipe.
 
-* `DigitsEnv` (registered as "toy", so `make_env("toy")` and `env.name: toy` build it): a learnable
-  rule. Each task asks the agent to reply with digits only; the reward is the fraction of the reply's
-  non-space characters that are digits (an empty reply scores 0), `success` means all of them are. A
-  randomly initialized tiny model scores a few percent and a policy that moves probability mass onto
-  digit tokens scores more, smoothly: a signal a 115K-parameter model learns in a couple of minutes of
-  LOOP on a CPU (the learning test, configs/tiny-cpu.yaml). With ``turns > 1`` (``make_env("toy",
-  turns=3)``) each reply is answered "Continue: digits only." and the reward, given at the end, is
-  the mean digit share over the turns — a multi-turn credit-assignment problem on which LOOP's
-  per-token, per-turn and per-trajectory ratios differ (benchmarks/reproduce.py).
-  `ground_truth_messages(task_id)` gives a perfect reply per turn (its SFT-GT stand-in).
+* `DigitsEnv` (registered as "toy", so `make_env("toy")` and `env.name: toy` build it): reply with
+  digits only, a learnable rule; it lives with the other built-in envs (looprl/env/toy.py) and is
+  re-exported here, with its helpers, for tests.
 * `StepsEnv`: task "toy_<n>" is solved by calling complete_task after the env has said "ready",
   which it does after n steps; `evaluate()` scores an unfinished episode by progress. With the
   scripted fakes (looprl.testing.fakes) it drives the rollout collector's machinery (batching,
   budgets, early stop, Ray actors) with no model.
 
 Task ids of both are "toy_<n>" (`load_toy_tasks(n)` lists the first n). Neither has named splits:
-any split name gives the env option ``n_tasks`` tasks (default TOY_TASKS_DEFAULT).
+any split name gives the env option ``n_tasks`` tasks (default TOY_TASKS_DEFAULT; `ToyTasks`).
 """
 
 from __future__ import annotations
@@ -24,107 +17,15 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from looprl.env.base import Message, StepResult, register_env
+from looprl.env.base import Message, StepResult
+from looprl.env.toy import TOY_TASKS_DEFAULT, DigitsEnv, ToyTasks, digit_score, load_toy_tasks
 
 __all__ = ["DigitsEnv", "StepsEnv", "TOY_TASKS_DEFAULT", "digit_score", "load_toy_tasks"]
 
-TOY_TASKS_DEFAULT = 8  # the toy env's `n_tasks` option when not given
-_PHRASES = ["Reply with digits only.", "Answer using only digits.", "Write a number, digits only.", "Only digits, please."]
 
-
-def load_toy_tasks(n: int) -> list[str]:
-    return [f"toy_{i}" for i in range(n)]
-
-
-def digit_score(text: str) -> tuple[float, bool]:
-    """(fraction of non-space characters that are digits, all of them are)."""
-    chars = [c for c in text if not c.isspace()]
-    if not chars:
-        return 0.0, False
-    hits = sum(c.isdigit() for c in chars)
-    return hits / len(chars), hits == len(chars)
-
-
-class _ToyTasks:
-    """Task lookup shared by the toy envs: no named splits, `n_tasks` tasks "toy_0" .. "toy_<n_tasks-1>"."""
-
-    @classmethod
-    def splits(cls, options: Mapping[str, Any] | None = None) -> Sequence[str] | None:
-        return None
-
-    @classmethod
-    def task_ids(
-        cls,
-        split: str,
-        options: Mapping[str, Any] | None = None,
-        *,
-        difficulties: Sequence[int] | None = None,
-        instances: int | None = None,
-        start: int = 1,
-        scenarios: Sequence[str] | None = None,
-    ) -> list[str]:
-        return load_toy_tasks(int((options or {}).get("n_tasks", TOY_TASKS_DEFAULT)))
-
-    @classmethod
-    def check_task_ids(cls, ids: Sequence[str], options: Mapping[str, Any] | None = None) -> None:
-        for task_id in ids:
-            if re.fullmatch(r"toy_\d+", task_id) is None:
-                raise ValueError(f"unknown toy task {task_id!r}; toy task ids look like 'toy_<n>' (n >= 0), e.g. toy_2")
-
-
-class DigitsEnv(_ToyTasks):
-    """Reply with digits only: the reward is the share of digit characters in the agent's replies."""
-
-    def __init__(self, turns: int = 1) -> None:
-        if not isinstance(turns, int) or turns < 1:
-            raise ValueError(f"toy env option turns must be an integer >= 1, got {turns!r}")
-        self.turns = turns
-        self.task_id: str | None = None
-        self._done = True
-        self._last: dict[str, Any] = {}
-        self._scores: list[float] = []
-
-    def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]:
-        if not task_id.startswith("toy_") or not task_id[4:].isdigit():
-            raise ValueError(f"toy env task ids look like 'toy_<n>' (n >= 0); got {task_id!r}")
-        n = int(task_id[4:])
-        self.task_id, self._done, self._last, self._scores = task_id, False, {}, []
-        instruction = f"Task {n}. {_PHRASES[n % len(_PHRASES)]}"
-        messages: list[Message] = [{"role": "user", "content": instruction}]
-        return messages, {"task_id": task_id, "instruction": instruction, "split": "toy", "difficulty": 1, "apps": []}
-
-    def step(self, action: str) -> StepResult:
-        if self._done:
-            raise RuntimeError("DigitsEnv.step called on a finished episode; call reset(task_id) first")
-        score, _ = digit_score(action)
-        self._scores.append(score)
-        if len(self._scores) < self.turns:
-            return StepResult(observation="Continue: digits only.", reward=0.0, terminated=False, truncated=False, info={})
-        self._done = True
-        self._last = self.evaluate()
-        return StepResult(observation="Done.", reward=self._last["reward"], terminated=True, truncated=False, info=dict(self._last))
-
-    def evaluate(self) -> dict[str, Any]:
-        """Score the turns taken so far (turns not taken score 0): mean digit share, success = all digits."""
-        scores = self._scores + [0.0] * (self.turns - len(self._scores))
-        reward = sum(scores) / self.turns
-        checks = [{"name": f"turn {i + 1} digits only", "passed": s == 1.0, "detail": f"{s:.2f} of characters are digits"} for i, s in enumerate(scores)]
-        if self.turns == 1:
-            checks[0]["name"] = "digits_only"
-        return {"reward": reward, "success": all(c["passed"] for c in checks), "checks": checks}
-
-    def ground_truth_messages(self, task_id: str) -> list[str]:
-        """A perfect reply per turn (what SFT-GT imitates on the toy env)."""
-        n = int(task_id[4:])
-        return [str((n * 7919 + 13 * i) % 100000).zfill(5) for i in range(self.turns)]
-
-    def close(self) -> None:
-        self._done = True
-
-
-class StepsEnv(_ToyTasks):
+class StepsEnv(ToyTasks):
     """Task "toy_<n>": n steps, then the env says "ready"; complete_task after that succeeds."""
 
     def __init__(self, *, step_delay_s: float = 0.0, observation: str = "ok", fail_on_turn: int | None = None, reset_delay_s: float = 0.0):
@@ -180,7 +81,3 @@ class StepsEnv(_ToyTasks):
 
     def close(self) -> None:
         self.closed = True
-
-
-# `n_tasks` sizes the toy "split" (DigitsEnv.task_ids reads it); the env itself accepts and ignores it
-register_env("toy", lambda n_tasks=None, **options: DigitsEnv(**options), overwrite=True, env_class=DigitsEnv)

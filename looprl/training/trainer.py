@@ -68,27 +68,16 @@ from looprl.utils.io import atomic_write_json
 
 def resolve_task_ids(cfg: TrainConfig, split: str, *, epoch: int = 0) -> list[str]:
     """Training/dev task ids: explicit `tasks.task_ids` (then used for dev evaluation too), else the
-    env's split; the training split filtered to `tasks.difficulties` (paper: 1-2), with
-    `tasks.instances` per scenario on the built-in world (epoch e: the e-th next block of instances,
-    for `tasks.fresh_instances`)."""
+    env's split; the training split as the env's own selection from the config's task fields picks
+    it (`tasks.difficulties`, paper 1-2, and the fields the env takes, e.g. the built-in world's
+    instances; epoch e: the e-th pass's pool, for `tasks.fresh_instances`)."""
     if cfg.tasks.task_ids:
         return list(cfg.tasks.task_ids)
     from looprl.env.task_ids import task_ids
 
     if split != cfg.tasks.train_split:
         return task_ids(cfg.env.name, split, cfg.env.options)
-    from looprl.world.tasks import CANONICAL_INSTANCES
-
-    n = cfg.tasks.instances or CANONICAL_INSTANCES
-    return task_ids(
-        cfg.env.name,
-        split,
-        cfg.env.options,
-        difficulties=cfg.tasks.difficulties,
-        instances=n,
-        start=cfg.tasks.instance_start + epoch * n,
-        scenarios=cfg.tasks.scenarios,
-    )
+    return task_ids(cfg.env.name, split, cfg.env.options, cfg.tasks.selection_fields(), epoch=epoch)
 
 
 class Trainer:

@@ -34,7 +34,7 @@ def server():
 def _run(server, env_factory=StepsEnv, **kw):
     backend = OpenAIChatBackend("test-model", base_url=server.url, max_retries=0, timeout=10.0, concurrency=4)
     try:
-        return evaluate(backend, env_factory, TASKS, samples=2, sampling=SAMPLING, scaffold=Scaffold(), progress=False, task_meta=lambda _: {}, **kw)
+        return evaluate(backend, env_factory, TASKS, samples=2, sampling=SAMPLING, scaffold=Scaffold(), progress=False, **kw)
     finally:
         backend.close()
 

@@ -20,14 +20,14 @@ runner = CliRunner()
 def test_evaluate_summary_and_files(tmp_path):
     meta = {"toy_1": {"scenario": "s1", "difficulty": 1}, "toy_2": {"scenario": "s1", "difficulty": 2}, "toy_40": {"scenario": "s2", "difficulty": 2}}
 
-    class NoMetaEnv(StepsEnv):  # reports no difficulty/scenario, so evaluate() must fill them in
+    class MetaEnv(StepsEnv):  # reports its own difficulty/scenario in reset's info, and no split
         def reset(self, task_id, *, seed=None):
             messages, info = super().reset(task_id, seed=seed)
-            return messages, {k: v for k, v in info.items() if k not in ("difficulty", "scenario")}
+            return messages, {**info, **meta[task_id]}
 
     result = evaluate(
         ScriptedPolicy(),
-        NoMetaEnv,
+        MetaEnv,
         list(meta),
         samples=2,
         sampling=SamplingParams(max_new_tokens=200),
@@ -36,7 +36,6 @@ def test_evaluate_summary_and_files(tmp_path):
         progress=False,
         split="dev",
         model_name="scripted",
-        task_meta=lambda t: meta[t],
     )
     s = result.summary
     # toy_40 needs 41 turns and is cut at 5: 2 of 3 tasks solved, scenario s1 solved, s2 not
@@ -44,8 +43,8 @@ def test_evaluate_summary_and_files(tmp_path):
     assert s["per_difficulty"]["1"]["tgc"] == 1.0 and s["per_difficulty"]["2"]["tgc"] == pytest.approx(0.5)
     assert s["rollout"]["finished"] == 6 and s["split"] == "dev"
     written = list(read_jsonl(tmp_path / "rollouts.jsonl"))
-    assert [(t.task_id, t.sample_index, t.scenario, t.split, t.model) for t in written] == [
-        (t, k, meta[t]["scenario"], "dev", "scripted") for t in meta for k in range(2)
+    assert [(t.task_id, t.sample_index, t.scenario, t.difficulty, t.split, t.model) for t in written] == [
+        (t, k, meta[t]["scenario"], meta[t]["difficulty"], "dev", "scripted") for t in meta for k in range(2)
     ]
     assert json.loads((tmp_path / "summary.json").read_text())["tgc"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="at least one task id"):
@@ -120,3 +119,51 @@ def test_evaluate_labelled_sets_in_one_pass_each_summarized_and_written_alone(tm
     assert "shared_with" not in run(["toy_2"]).summary["rollout"]
     with pytest.raises(ValueError, match="more than one of the sets"):
         run({"a": EvalSet(["toy_1"]), "b": EvalSet(["toy_1", "toy_2"])})
+
+
+def test_eval_runs_the_envs_own_hooks_and_takes_explicit_ids(tmp_path, monkeypatch):
+    """An env class's EvalHooks wrap the rollouts of `looprl eval` (no switch on the env's name); an env
+    without a task lookup is evaluated on explicit task_ids, and asking it for a split says what to do."""
+    from looprl.commands import eval as eval_command
+    from looprl.config import load_config
+    from looprl.env import base
+    from looprl.env.base import register_env
+    from looprl.schema import EvalConfig
+
+    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
+    monkeypatch.setattr(base, "_CLASSES", dict(base._CLASSES))
+    calls = []
+
+    class Hooked(StepsEnv):  # StepsEnv's task lookup (option n_tasks), and hooks of its own
+        def __init__(self, marker=None, n_tasks=None, **options):
+            super().__init__(**options)
+            self.marker = marker
+
+        @classmethod
+        def prepare_evaluation(cls, options, *, concurrency):
+            calls.append(("prepare", dict(options), concurrency))
+            return {**options, "marker": "prepared"}
+
+        @classmethod
+        def finish_evaluation(cls, options, trajectories, out_dir, *, split, task_ids):
+            calls.append(("finish", dict(options), len(trajectories), out_dir.name, split, list(task_ids)))
+            (out_dir / "hooked.txt").write_text("done")
+            return ["hooked: wrote hooked.txt"]
+
+    register_env("test-hooked", Hooked)
+    register_env("test-plain", lambda **options: StepsEnv(**options))  # a factory with no class: no task lookup
+    monkeypatch.setattr(eval_command, "build_sampling_backend", lambda cfg: ScriptedPolicy())
+    settings = ["rollout.scaffold=env", "rollout.concurrency=3", "env.eval_max_turns=5", "rollout.sampling.max_new_tokens=200", "split=dev"]
+    cfg = load_config(EvalConfig, None, ["env.name=test-hooked", "env.options.n_tasks=3", *settings])
+    summary = eval_command.run_eval(cfg, tmp_path / "run", progress=False)
+    assert summary["n_rollouts"] == 3 and (tmp_path / "run" / "hooked.txt").read_text() == "done"
+    assert calls == [
+        ("prepare", {"n_tasks": 3}, 3),
+        ("finish", {"n_tasks": 3, "marker": "prepared"}, 3, "run", "dev", ["toy_0", "toy_1", "toy_2"]),
+    ]
+
+    cfg = load_config(EvalConfig, None, ["env.name=test-plain", "task_ids=[toy_1,toy_2]", *settings])
+    summary = eval_command.run_eval(cfg, tmp_path / "plain", progress=False)
+    assert summary["n_rollouts"] == 2 and summary["split"] == "dev"
+    result = runner.invoke(app, ["eval", "--out", str(tmp_path / "x"), "--model", "openai:m", "--set", "env.name=test-plain"])
+    assert result.exit_code == 2 and "registered without a task lookup" in result.output and "tasks.task_ids" in result.output

@@ -44,7 +44,7 @@ def test_toy_split_size_and_empty_splits_are_named():
     assert task_ids("toy", "dev", {"n_tasks": 3}) == ["toy_0", "toy_1", "toy_2"]
     make_env("toy", n_tasks=3).close()  # the option sizes the split; the env itself accepts and ignores it
     with pytest.raises(ValueError, match=r"split 'dev' of env 'appsuite' has no tasks with difficulties \[9\]"):
-        task_ids("appsuite", "dev", difficulties=[9])
+        task_ids("appsuite", "dev", fields={"difficulties": [9]})
     # evaluation and training ask the same function: the dev split keeps every difficulty
     cfg = load_config(TrainConfig, overrides=["tasks.difficulties=[1]"])
     assert resolve_task_ids(cfg, "dev") == task_ids("appsuite", "dev")
@@ -75,7 +75,12 @@ def test_builtin_world_pool_takes_n_instances_and_fresh_passes_draw_new_ones():
 
 
 def test_instance_options_are_for_the_builtin_world_only():
-    with pytest.raises(Exception, match="tasks.instances / instance_start / fresh_instances / scenarios draw instances of the built-in"):
+    # the env's own word on the fields it does not take, naming the config field and its value
+    with pytest.raises(Exception, match=r"tasks.fresh_instances=True does not apply to the toy env: its tasks are a fixed list"):
         load_config(TrainConfig, overrides=["env.name=toy", "tasks.fresh_instances=true"])
+    with pytest.raises(Exception, match=r"tasks.instance_start=2 does not apply to env 'appworld'"):
+        load_config(TrainConfig, overrides=["env.name=appworld", "tasks.instance_start=2"])
+    with pytest.raises(Exception, match=r"tasks.scenarios=\['nope'\] names no scenario of the built-in world"):
+        load_config(TrainConfig, overrides=["tasks.scenarios=[nope]"])
     with pytest.raises(Exception, match="cannot be combined with an explicit tasks.task_ids"):
         load_config(TrainConfig, overrides=["tasks.fresh_instances=true", "tasks.task_ids=[notes_count_tag_1]"])
