@@ -9,7 +9,11 @@ see without looking at the disk or the registries is checked here, cheaply:
   or, for evaluation, openai:NAME; the adapter folder when one is given;
 * the env: a registered name, and options it accepts (the env is built once and closed: that is
   cheap for the built-in ones, and it is the only test of options that covers every env);
-* the tasks: split names the env has, and explicit task ids the built-in world knows.
+* the tasks: split names the env has, and explicit task ids the built-in world knows;
+* what the method needs from the data (`check_method_data`): a training split with tasks in it, and
+  for SFT-GT a ground-truth solution for every one of them;
+* a managed vLLM server on a machine without a GPU (`check_vllm_sampler`): a model whose attention
+  head size vLLM's CPU kernels have.
 
 Every problem is a `ConfigError` naming the field, the value given and what is allowed; the CLI
 prints it and exits 2. Nothing here loads a model, starts a sandbox worker or writes a file.
@@ -34,6 +38,8 @@ def check_train_config(cfg: Any) -> None:
     check_split(cfg.env.name, cfg.tasks.dev_split, cfg.env.options, field="tasks.dev_split")
     if cfg.tasks.task_ids:
         check_task_ids(cfg.env.name, cfg.tasks.task_ids, field="tasks.task_ids", options=cfg.env.options)
+    check_method_data(cfg)
+    check_vllm_sampler(cfg)
 
 
 def check_eval_config(cfg: Any) -> None:
@@ -134,3 +140,57 @@ def check_task_ids(env_name: str, ids: Sequence[str], *, field: str, options: Ma
         task_lookup(env_name).check_task_ids(list(ids), dict(options or {}))
     except ValueError as exc:
         raise ConfigError(f"{field}: {exc.args[0] if exc.args else exc}") from None
+
+
+def check_method_data(cfg: Any) -> None:
+    """The training tasks exist, and SFT-GT's ground truths with them: found here, not in iteration 1
+    after the model has loaded. An env whose tasks may lack a solution (AppWorld's test splits ship
+    none) says so with a class-level `check_solutions(ids, options)`; the built-in world's always have one."""
+    from looprl.env.base import task_lookup
+    from looprl.training.methods import get_method
+    from looprl.training.trainer import resolve_task_ids
+
+    where = "tasks.task_ids" if cfg.tasks.task_ids else "tasks.train_split"
+    try:
+        ids = resolve_task_ids(cfg, cfg.tasks.train_split)
+    except ValueError as exc:
+        raise ConfigError(f"{where}={cfg.tasks.train_split!r}: {exc}") from None
+    if not ids:
+        raise ConfigError(
+            f"tasks.train_split={cfg.tasks.train_split!r} of env {cfg.env.name!r} has no tasks with tasks.difficulties={cfg.tasks.difficulties}; "
+            "choose another split or other difficulties"
+        )
+    if get_method(cfg.trainer.method).rollouts != "ground-truth":
+        return
+    check_solutions = getattr(task_lookup(cfg.env.name), "check_solutions", None)  # optional: only envs whose tasks may lack one
+    if check_solutions is None:
+        return
+    try:
+        check_solutions(ids, dict(cfg.env.options))
+    except ValueError as exc:
+        raise ConfigError(f"trainer.method={cfg.trainer.method!r} trains on ground-truth solutions, but {where}={cfg.tasks.train_split!r}: {exc}") from None
+
+
+def check_vllm_sampler(cfg: Any) -> None:
+    """A vLLM server started here without a GPU runs vLLM's CPU attention, which has only some head
+    sizes; another one passes start-up and fails the first request (HTTP 500), so it is refused here."""
+    if cfg.rollout.backend != "vllm" or cfg.rollout.vllm_url:
+        return
+    path = Path(cfg.model.name_or_path).expanduser()
+    if not (path / "config.json").is_file():  # a hub id or built-in name: nothing local to read cheaply
+        return
+    from looprl.backends.vllm import CPU_ATTENTION_HEAD_SIZES, _cpu_only
+
+    if not _cpu_only():
+        return
+    import json
+
+    config = json.loads((path / "config.json").read_text())
+    heads, hidden = config.get("num_attention_heads"), config.get("hidden_size")
+    head_dim = config.get("head_dim") or (hidden // heads if heads and hidden else None)
+    if head_dim is not None and head_dim not in CPU_ATTENTION_HEAD_SIZES:
+        raise ConfigError(
+            f"rollout.backend='vllm' on a machine without a GPU runs vLLM's CPU attention, which has head sizes "
+            f"{', '.join(map(str, CPU_ATTENTION_HEAD_SIZES))}; model.name_or_path={cfg.model.name_or_path!r} has head size {head_dim} "
+            f"(hidden_size {hidden} / {heads} heads): use rollout.backend=transformers, or a model with a supported head size"
+        )
