@@ -160,7 +160,11 @@ def check_method_data(cfg: Any) -> None:
             f"tasks.train_split={cfg.tasks.train_split!r} of env {cfg.env.name!r} has no tasks with tasks.difficulties={cfg.tasks.difficulties}; "
             "choose another split or other difficulties"
         )
-    if get_method(cfg.trainer.method).rollouts != "ground-truth":
+    try:
+        method = get_method(cfg.trainer.method)
+    except NotImplementedError:  # `looprl train` reports a method that is not built yet, right after preflight
+        return
+    if method.rollouts != "ground-truth":
         return
     check_solutions = getattr(task_lookup(cfg.env.name), "check_solutions", None)  # optional: only envs whose tasks may lack one
     if check_solutions is None:
