@@ -92,11 +92,12 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
             return OpenAIChatBackend(model_id, base_url=rollout.vllm_url.rstrip("/") + "/v1")
         return OpenAIChatBackend(model_id)
     if rollout.backend == "vllm":
-        from looprl.backends.vllm import VLLMBackend
+        from looprl.backends.vllm import VLLM_SERVER_LOG, VLLMBackend
 
         server = {"max_model_len": rollout.sampling.max_context_tokens, "dtype": cfg.model.dtype, "seed": cfg.seed}
         if training:
             server["max_lora_rank"] = cfg.lora.r  # the adapters it will be sent are the config's
+            server["log_path"] = Path(cfg.run_dir) / VLLM_SERVER_LOG  # kept with the run: it holds the cause of a server failure
         return VLLMBackend(
             name,
             base_url=rollout.vllm_url,

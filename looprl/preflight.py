@@ -10,7 +10,11 @@ see without looking at the disk or the registries is checked here, cheaply:
 * the env: a registered name, and options it accepts (the env is built once and closed: that is
   cheap for the built-in ones, and it is the only test of options that covers every env);
 * the tasks: split names the env has, the config's task fields as the env's own selection takes them
-  (and that the training pool they pick is not empty), and explicit task ids the env knows.
+  (and that the training pool they pick is not empty), and explicit task ids the env knows;
+* what the method needs from the data (`check_method_data`): for SFT-GT a ground-truth solution for
+  every training task, where the env's tasks may lack one;
+* a managed vLLM server on a machine without a GPU (`check_vllm_sampler`): a model whose attention
+  head size vLLM's CPU kernels have.
 
 Every problem is a `ConfigError` naming the field, the value given and what is allowed; the CLI
 prints it and exits 2. Nothing here loads a model, starts a sandbox worker or writes a file.
@@ -32,6 +36,8 @@ def check_train_config(cfg: Any) -> None:
     check_model(cfg.model.name_or_path, cfg.model.adapter_path)
     check_env(cfg.env.name, cfg.env.options, build=cfg.rollout.mode == "local")
     check_tasks(cfg.env.name, cfg.env.options, cfg.tasks)
+    check_method_data(cfg)
+    check_vllm_sampler(cfg)
 
 
 def check_eval_config(cfg: Any) -> None:
@@ -162,3 +168,50 @@ def check_task_ids(env_name: str, ids: Sequence[str], *, field: str, options: Ma
         lookup.check_task_ids(list(ids), dict(options or {}))
     except ValueError as exc:
         raise ConfigError(f"{field}: {exc.args[0] if exc.args else exc}") from None
+
+
+def check_method_data(cfg: Any) -> None:
+    """SFT-GT's ground truths exist for every training task: found here, not in iteration 1 after the
+    model has loaded. An env whose tasks may lack a solution (AppWorld's test splits ship none) says so
+    with the class-level `SolutionCheck` (looprl/env/base.py); the built-in world's always have one.
+    Runs after `check_tasks`, so the training pool is known to be there."""
+    from looprl.env.base import solution_check
+    from looprl.training.methods.facts import METHODS, GroundTruthChats
+    from looprl.training.trainer import resolve_task_ids
+
+    if not isinstance(METHODS[cfg.trainer.method].data, GroundTruthChats):
+        return
+    checker = solution_check(cfg.env.name)
+    if checker is None:
+        return
+    where = "tasks.task_ids" if cfg.tasks.task_ids else "tasks.train_split"
+    ids = resolve_task_ids(cfg, cfg.tasks.train_split)
+    try:
+        checker.check_solutions(ids, dict(cfg.env.options))
+    except ValueError as exc:
+        raise ConfigError(f"trainer.method={cfg.trainer.method!r} trains on ground-truth solutions, but {where}={cfg.tasks.train_split!r}: {exc}") from None
+
+
+def check_vllm_sampler(cfg: Any) -> None:
+    """A vLLM server started here without a GPU runs vLLM's CPU attention, which has only some head
+    sizes; another one passes start-up and fails the first request (HTTP 500), so it is refused here."""
+    if cfg.rollout.backend != "vllm" or cfg.rollout.vllm_url:
+        return
+    path = Path(cfg.model.name_or_path).expanduser()
+    if not (path / "config.json").is_file():  # a hub id or built-in name: nothing local to read cheaply
+        return
+    from looprl.backends.vllm import CPU_ATTENTION_HEAD_SIZES, _cpu_only
+
+    if not _cpu_only():
+        return
+    import json
+
+    config = json.loads((path / "config.json").read_text())
+    heads, hidden = config.get("num_attention_heads"), config.get("hidden_size")
+    head_dim = config.get("head_dim") or (hidden // heads if heads and hidden else None)
+    if head_dim is not None and head_dim not in CPU_ATTENTION_HEAD_SIZES:
+        raise ConfigError(
+            f"rollout.backend='vllm' on a machine without a GPU runs vLLM's CPU attention, which has head sizes "
+            f"{', '.join(map(str, CPU_ATTENTION_HEAD_SIZES))}; model.name_or_path={cfg.model.name_or_path!r} has head size {head_dim} "
+            f"(hidden_size {hidden} / {heads} heads): use rollout.backend=transformers, or a model with a supported head size"
+        )

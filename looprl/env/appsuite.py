@@ -74,6 +74,12 @@ class AppSuiteEnv:
 
     # -- the protocol ----------------------------------------------------------------------------
 
+    def ground_truth_solution(self, task_id: str) -> str:
+        """The task's ground-truth solution code (GroundTruthSolutions: what SFT-GT trains on)."""
+        from looprl.world import get_task
+
+        return get_task(task_id).solution
+
     def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]:
         """Start an episode of ``task_id``. ``seed`` is accepted for the protocol: a task's world is
         the same every time (its randomness is fixed when the task is generated)."""

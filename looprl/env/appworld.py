@@ -485,6 +485,21 @@ class AppWorldEnv:
             f"  {command}" for command in exported["evaluate"]
         ]
 
+    @classmethod
+    def check_solutions(cls, ids: Sequence[str], options: Mapping[str, Any] | None = None) -> None:
+        """Every task has a ground-truth solution (what SFT-GT trains on); a ValueError naming those without."""
+        root = (options or {}).get("root")
+        missing = []
+        for task_id in ids:
+            try:
+                ground_truth_solution(root, task_id)
+            except ValueError as exc:
+                missing.append((task_id, exc))
+        if missing:
+            first_id, first = missing[0]
+            names = ", ".join(t for t, _ in missing[:5]) + (", ..." if len(missing) > 5 else "")
+            raise ValueError(f"{len(missing)} of {len(ids)} tasks have no usable ground-truth solution ({names}); {first_id}: {first}")
+
     def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]:
         if not isinstance(task_id, str) or not task_id or "/" in task_id or task_id.startswith("."):
             raise ValueError(f"AppWorld task ids look like 'a1b2c3d_1', got {task_id!r}")

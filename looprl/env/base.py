@@ -131,6 +131,33 @@ class EvalHooks(Protocol):
         ...
 
 
+@runtime_checkable
+class SolutionCheck(Protocol):
+    """Optional, on an env class whose tasks may lack a ground-truth solution (AppWorld's test splits
+    ship none): preflight asks it before SFT-GT loads a model."""
+
+    @classmethod
+    def check_solutions(cls, ids: Sequence[str], options: Mapping[str, Any] | None = None) -> None:
+        """A ValueError naming the tasks among `ids` that have no usable ground-truth solution."""
+        ...
+
+
+@runtime_checkable
+class GroundTruthSolutions(Protocol):
+    """Optional, on an env: a task's ground-truth solution as code, what SFT-GT turns into a chat
+    (looprl/training/sft_data.py). The built-in world's and AppWorld's envs have one."""
+
+    def ground_truth_solution(self, task_id: str) -> str: ...
+
+
+@runtime_checkable
+class GroundTruthReplies(Protocol):
+    """Optional, on an env: a task's ground truth as the agent's replies, one per turn, replayed through
+    the env for SFT-GT (the toy env's; an env with both uses these)."""
+
+    def ground_truth_messages(self, task_id: str) -> list[str]: ...
+
+
 EnvFactory = Callable[..., Env]
 _REGISTRY: dict[str, EnvFactory] = {}
 _CLASSES: dict[str, type | None] = {}  # env name -> the class that answers for its tasks and hooks
@@ -190,6 +217,12 @@ def evaluation_hooks(name: str) -> type[EvalHooks] | None:
     """The class whose `EvalHooks` an evaluation of env `name` runs; None when the env has none."""
     cls = _env_class(name)
     return cls if cls is not None and issubclass(cls, EvalHooks) else None
+
+
+def solution_check(name: str) -> type[SolutionCheck] | None:
+    """The class that checks env `name`'s tasks for ground-truth solutions; None when every task has one."""
+    cls = _env_class(name)
+    return cls if cls is not None and issubclass(cls, SolutionCheck) else None
 
 
 def registered_envs() -> list[str]:

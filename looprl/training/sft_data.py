@@ -76,19 +76,17 @@ def ground_truth_trajectories(
 ) -> list[Trajectory]:
     """One trainable trajectory per task from its ground-truth solution (see module docstring)."""
     from looprl.agent.tokens import ChatTokens, TokenStream
+    from looprl.env.base import GroundTruthReplies, GroundTruthSolutions
     from looprl.env.cells import split_into_turns
 
     use_env_ground_truth = solution_for is None  # an explicit solution_for wins over the env's own
     if solution_for is None:
 
         def solution_for(task_id: str) -> str:
-            # an env over a task set of its own (AppWorld) reads the task's solution from its data
-            env_solution = getattr(env, "ground_truth_solution", None)
-            if env_solution is not None:
-                return env_solution(task_id)
-            from looprl.world import get_task
-
-            return get_task(task_id).solution
+            # the env reads the task's solution from its own data (the built-in world's tasks, AppWorld's files)
+            if not isinstance(env, GroundTruthSolutions):
+                raise ValueError(f"env {type(env).__name__} has no ground-truth solutions (GroundTruthSolutions); SFT-GT needs one per training task")
+            return env.ground_truth_solution(task_id)
 
     chat = ChatTokens(tokenizer)
     stop = chat.stop_token_ids[-1]
@@ -99,16 +97,16 @@ def ground_truth_trajectories(
             messages, info = env.reset(task_id)
             # An env may carry its own ground truth as agent messages (the toy env does); it is replayed
             # through the env so the observations between turns are the env's own.
-            own = getattr(env, "ground_truth_messages", None) if use_env_ground_truth else None
-            if own is not None:
-                replies = list(own(task_id))
+            own = use_env_ground_truth and isinstance(env, GroundTruthReplies)
+            if own:
+                replies = list(env.ground_truth_messages(task_id))
             else:
                 solution = solution_for(task_id)
                 if not solution:
                     raise ValueError(f"task {task_id!r} has no ground-truth solution; SFT-GT needs one per training task")
                 turns = [(t.thought, t.code) for t in split_into_turns(solution)]
                 replies = with_doc_reads(turns) if read_docs else [solution_message(t, c) for t, c in turns]
-            if own is not None or read_docs:
+            if own or read_docs:
                 observations = _replay(env, replies, task_id, check=read_docs)
             else:  # the paper's SFT-GT: every turn answered "Execution successful."
                 observations = [EXECUTION_OK] * len(replies)

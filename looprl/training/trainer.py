@@ -36,6 +36,7 @@ Without a launcher `self.dist` is the one-process identity and nothing above cha
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -56,14 +57,17 @@ from looprl.rollout.faults import infra_metrics, require_survivors, split_infra
 from looprl.rollout.spec import RolloutSpec
 from looprl.schema import TrainConfig
 from looprl.training.batch import make_batch
-from looprl.training.checkpoint import TrainerState, capture_rng, load_latest, restore_rng, save_checkpoint
+from looprl.training.checkpoint import TrainerState, capture_rng, restore_rng, save_checkpoint, usable_checkpoints
 from looprl.training.distributed import HistoryOnly, from_environment
+from looprl.training.interrupt import deferred, stop_on_signals
 from looprl.training.logger import MetricsLogger
 from looprl.training.methods import get_method
 from looprl.training.sampler import TaskSampler
 from looprl.training.update import run_update
 from looprl.trajectory import Trajectory, read_jsonl, write_jsonl
 from looprl.utils.io import atomic_write_json
+
+log = logging.getLogger(__name__)
 
 
 def resolve_task_ids(cfg: TrainConfig, split: str, *, epoch: int = 0) -> list[str]:
@@ -132,6 +136,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(params, lr=cfg.trainer.lr, weight_decay=cfg.trainer.weight_decay)
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
         self.iteration = 0
+        self.last_checkpoint: Path | None = None  # the newest checkpoint written or resumed from
         self.best: dict[str, Any] = {}
         self.fixed_data: list[Trajectory] | None = None  # RFT's base-model successes / SFT-GT's solution chats
         self.logger = (
@@ -154,11 +159,16 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def train(self, stop_after: int | None = None) -> list[dict[str, Any]]:
-        """Run iterations until trainer.iterations (or `stop_after` more); returns the metric history."""
+        """Run iterations until trainer.iterations (or `stop_after` more); returns the metric history.
+
+        SIGINT/SIGTERM abort the iteration in flight and raise `TrainingInterrupted` (a signal during
+        the checkpoint write waits for it); `last_checkpoint` is then the state to resume from
+        (looprl/training/interrupt.py says why abort rather than finish the iteration)."""
         end = self.cfg.trainer.iterations if stop_after is None else min(self.cfg.trainer.iterations, self.iteration + stop_after)
         try:
-            while self.iteration < end:
-                self.train_one_iteration()
+            with stop_on_signals():
+                while self.iteration < end:
+                    self.train_one_iteration()
             self.dist.barrier()  # under FSDP no rank leaves while rank 0 still writes the last checkpoint
         finally:
             self.logger.close()
@@ -336,13 +346,21 @@ class Trainer:
             best=self.best,
             extra={"method": self.critic.state_dict() if self.critic else {}},
         )
-        save_checkpoint(self.run_dir, state, save_adapter, keep=self.cfg.trainer.checkpoints_kept)
+        with deferred():  # a SIGINT/SIGTERM now interrupts once this checkpoint is complete
+            self.last_checkpoint = save_checkpoint(self.run_dir, state, save_adapter, keep=self.cfg.trainer.checkpoints_kept)
 
     def _resume(self) -> None:
-        found = load_latest(self.run_dir)
-        if found is None:
+        for path, state in usable_checkpoints(self.run_dir):
+            try:
+                self._restore(path, state)
+                break
+            except Exception as exc:  # noqa: BLE001 - an adapter or optimizer state that does not fit: the previous checkpoint
+                log.warning("checkpoint %s does not restore (%s: %s); falling back to the previous checkpoint", path, type(exc).__name__, exc)
+        else:
             raise FileNotFoundError(f"no usable checkpoint under {self.run_dir / 'checkpoints'}; start without --resume")
-        path, state = found
+        self._publish(self.iteration)  # a separate sampler (vLLM, rank 0's copy under FSDP) samples the restored adapter
+
+    def _restore(self, path: Path, state: TrainerState) -> None:
         self.policy.load_adapter(str(path / "adapter"))
         if self.critic is not None:
             self.critic.load_state_dict(state.extra["method"])
@@ -351,7 +369,7 @@ class Trainer:
         self.sampler.restore(state.sampler)
         self.iteration, self.best = state.iteration, state.best
         self.logger.restore(state.history)
-        self._publish(self.iteration)  # a separate sampler (vLLM, rank 0's copy under FSDP) samples the restored adapter
+        self.last_checkpoint = path
 
     def _write_run_files(self) -> None:
         self._fixed_data_path.unlink(missing_ok=True)  # a fresh run never trains on an older run's data

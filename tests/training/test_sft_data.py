@@ -6,13 +6,17 @@ from __future__ import annotations
 from looprl.backends.base import Generation, SamplingParams
 from looprl.rollout import collect
 from looprl.rollout.spec import RolloutSpec
+from looprl.testing import ScriptedPolicy
 
 
-class ReplayPolicy:
-    """A PolicyBackend that samples, turn after turn, the given replies' ids (one episode at a time)."""
+class ReplayPolicy(ScriptedPolicy):
+    """A PolicyBackend that samples, turn after turn, the given replies' ids (one episode at a time);
+    the rest of the sampler protocol is ScriptedPolicy's."""
 
     def __init__(self, tokenizer, replies: list[list[int]]):
+        super().__init__()
         self.tokenizer = tokenizer
+        self.stop_token_ids = ()
         self.replies = list(replies)
 
     def generate(self, prompts, sampling: SamplingParams) -> list[Generation]:
