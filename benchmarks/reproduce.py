@@ -404,6 +404,7 @@ def _rollouts_sampled(method: str, train_dir: Path, curve: list[dict[str, Any]])
 
 
 def summarize_appsuite(args, cfg, runs: Path, marks, setting: dict[str, Any], task_sets: dict[str, list[str]], wall_s: float) -> dict[str, Any]:
+    from looprl.analysis.stats import hierarchical_ci
     from looprl.experiments import eval_numbers, mean_sd
 
     suffixes = [s for s, ids in task_sets.items() if ids]
@@ -434,6 +435,9 @@ def summarize_appsuite(args, cfg, runs: Path, marks, setting: dict[str, Any], ta
         for s in suffixes:
             for metric in ("tgc", "sgc", "reward"):
                 row[f"{s}_{metric}"] = mean_sd([r["eval"][s][metric] for r in mine])
+            per_seed = [r["eval"][s]["per_task"] for r in mine]
+            if all(per_seed):  # the two-stage bootstrap over seeds, then tasks (looprl/analysis/stats.py)
+                row[f"{s}_tgc_ci95"] = hierarchical_ci([list(p.values()) for p in per_seed]).scaled(100.0).to_list()
         for key in ("rollouts_sampled", "kept", "optimizer_steps"):
             row[key] = statistics.fmean(r[key] for r in mine)
         row["train_minutes"] = statistics.fmean(r["seconds"]["train"] for r in mine) / 60
@@ -448,7 +452,7 @@ def summarize_appsuite(args, cfg, runs: Path, marks, setting: dict[str, Any], ta
         "warmup": {"run_dir": str(runs / "warmup"), "eval": warmup},
         "runs": rows,
         "table": table,
-        "ordering": ordering(table, "heldout_tgc") if "heldout" in suffixes else None,
+        "ordering": ordering(table, "heldout_tgc", per_task_of(rows, "heldout")) if "heldout" in suffixes else None,
         "behaviour": behaviour_by_method(runs, args.methods, args.seeds, suffixes),
         "cost": {
             "estimate_s": estimate_seconds(args, len(task_sets["heldout"]), len(task_sets["dev"]), cfg),
@@ -496,10 +500,22 @@ def behaviour_by_method(runs: Path, methods: list[str], seeds: list[int], suffix
     return out
 
 
-def ordering(table: list[dict[str, Any]], key: str) -> dict[str, Any]:
+def per_task_of(rows: list[dict[str, Any]], suffix: str) -> dict[str, list[dict[str, float]]]:
+    """Method -> its seeds' per-task success on the `suffix` evaluation (seed order), for paired comparisons."""
+    out: dict[str, list[dict[str, float]]] = {}
+    for r in rows:
+        out.setdefault(r["method"], []).append(r["eval"][suffix].get("per_task") or {})
+    return out
+
+
+def ordering(table: list[dict[str, Any]], key: str, per_task: dict[str, list[dict[str, float]]] | None = None) -> dict[str, Any]:
     """The methods ranked by `key` (mean over seeds) against the paper's ranking (PAPER_TGC), pair by pair:
     a pair agrees when the method the paper puts higher is higher here, is reversed when it is lower, and
-    is tied when equal; a difference counts as beyond the spread when it exceeds the larger sd of the two."""
+    is tied when equal; a difference counts as beyond the spread when it exceeds the larger sd of the two.
+    With `per_task` (method -> per-seed task -> success), each pair is also compared on the same tasks
+    (`paired`: the paper's higher minus its lower, in points, with the two-stage bootstrap interval
+    over seeds and tasks): it agrees or is reversed only when that interval excludes 0, and is not
+    separated otherwise."""
     rows = [r for r in table if r.get(key) is not None and r.get("paper_tgc") is not None]
     pairs = {"agree": [], "reversed": [], "tied": []}
     beyond = 0
@@ -520,7 +536,22 @@ def ordering(table: list[dict[str, Any]], key: str) -> dict[str, Any]:
         "paper": [[r["method"], r["paper_tgc"]] for r in paper],
         **pairs,
         "beyond_spread": beyond,
+        "paired": _paired_ordering(pairs, per_task) if per_task else None,
     }
+
+
+def _paired_ordering(pairs: dict[str, list[list[str]]], per_task: dict[str, list[dict[str, float]]]) -> dict[str, list[dict[str, Any]]]:
+    """Each ordered pair [higher in the paper, lower] as agree / reversed / not_separated by its paired interval."""
+    from looprl.analysis.stats import paired_difference
+
+    out: dict[str, list[dict[str, Any]]] = {"agree": [], "reversed": [], "not_separated": []}
+    for hi, lo in (p for kind in ("agree", "reversed", "tied") for p in pairs[kind]):
+        if not all(per_task.get(hi, [])) or not all(per_task.get(lo, [])) or not per_task.get(hi):
+            continue  # summaries written before per-task values were kept
+        d = paired_difference(per_task[lo], per_task[hi])  # hi - lo: > 0 where the paper's order holds
+        entry = {"pair": [hi, lo], "diff": 100.0 * d.interval.estimate, "ci95": [100.0 * v for v in d.interval.to_list()], "n_shared": d.n_shared}
+        out["not_separated" if not d.separated else "agree" if d.interval.estimate > 0 else "reversed"].append(entry)
+    return out
 
 
 def ordering_markdown(o: dict[str, Any]) -> str:
@@ -536,11 +567,27 @@ def ordering_markdown(o: dict[str, Any]) -> str:
     ]
     if o["reversed"]:
         lines.append("Reversed here (the paper's higher first): " + "; ".join(f"{LABELS[a]} < {LABELS[b]}" for a, b in o["reversed"]) + ".")
+    paired = o.get("paired")
+    if paired:
+        counts = ", ".join(f"{len(paired[k])} {k.replace('_', ' ')}" for k in ("agree", "reversed", "not_separated"))
+        lines.append(
+            f"Paired on the same held-out tasks (the paper's higher minus its lower, TGC points, 95% bootstrap over seeds and tasks; "
+            f"separated only when the interval excludes 0): {counts}."
+        )
+        for kind in ("agree", "reversed", "not_separated"):
+            for e in paired[kind]:
+                (hi, lo), (low, high) = e["pair"], e["ci95"]
+                lines.append(f"- {LABELS[hi]} - {LABELS[lo]}: {e['diff']:+.1f} [{low:+.1f}, {high:+.1f}] on {e['n_shared']} tasks: {kind.replace('_', ' ')}")
     return "\n".join(lines) + "\n"
 
 
 def _pm(d: dict[str, float] | None, digits: int = 1) -> str:
     return "-" if d is None else f"{d['mean']:.{digits}f} ± {d['sd']:.{digits}f}"
+
+
+def _ci(interval: list[float] | None) -> str:
+    """A 95% interval after a mean ± sd cell, or nothing for results recorded before intervals were."""
+    return "" if not interval else f" [{interval[0]:.1f}, {interval[1]:.1f}]"
 
 
 def appsuite_markdown(result: dict[str, Any]) -> str:
@@ -554,20 +601,21 @@ def appsuite_markdown(result: dict[str, Any]) -> str:
         f"= {s['rollouts_per_run']} rollouts (SFT-GT: the same tasks' ground truth, no sampling; RFT: one collection of "
         f"{s['rft_tasks']} tasks x 3 temperatures x K), lr {s['lr']}, temperature {s['temperature']}. Greedy evaluation of the final "
         f"adapter on {len(s['heldout_ids'])} held-out instances of the training scenarios and {len(s['dev_ids'])} dev tasks. "
-        f"TGC and SGC in %, mean reward (share of checks passed), mean ± sd over seeds {result['seeds']}. Trained on: the "
+        f"TGC and SGC in %, mean reward (share of checks passed), mean ± sd over seeds {result['seeds']}, then TGC's 95% interval "
+        "(two-stage bootstrap over seeds and tasks) where recorded. Trained on: the "
         "rollouts kept for the update (SFT-GT: ground-truth chats).",
         "",
         f"| method | {head} | {' | '.join(names[x] + ' reward' for x in suffixes)} | rollouts / run | trained on | optimizer steps | train min / run "
         "| paper: test-normal TGC |",
         "|---|" + "---|" * (3 * len(suffixes) + 5),
         "| SFT-GT warm-up (the start) | "
-        + " | ".join(f"{warm[x][m]:.1f}" for x in suffixes for m in ("tgc", "sgc"))
+        + " | ".join(f"{warm[x][m]:.1f}" + _ci(warm[x].get(f"{m}_ci95")) for x in suffixes for m in ("tgc", "sgc"))
         + " | "
         + " | ".join(f"{warm[x]['reward']:.3f}" for x in suffixes)
         + " | - | - | - | - | - |",
     ]
     for r in result["table"]:
-        cells = " | ".join(_pm(r[f"{x}_{m}"]) for x in suffixes for m in ("tgc", "sgc"))
+        cells = " | ".join(_pm(r[f"{x}_{m}"]) + _ci(r.get(f"{x}_{m}_ci95")) for x in suffixes for m in ("tgc", "sgc"))
         rewards = " | ".join(_pm(r[f"{x}_reward"], 3) for x in suffixes)
         lines.append(
             f"| {r['label']} | {cells} | {rewards} | {r['rollouts_sampled']:.0f} | {r['kept']:.0f} | {r['optimizer_steps']:.0f} | {r['train_minutes']:.1f} "

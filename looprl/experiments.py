@@ -362,14 +362,24 @@ def tgc_and_reward(eval_dir: Path) -> dict[str, float]:
 
 
 def eval_numbers(eval_dir: Path) -> dict[str, Any]:
-    """TGC and SGC (in %), mean reward and counts of an eval run directory, as its summary.json
-    (looprl.rollout.evaluate) records them, with that file's path."""
+    """TGC and SGC (in %) with their 95% intervals (bootstrap over tasks, scenarios), mean reward,
+    counts and each task's share solved (``per_task``, for paired comparisons: looprl.analysis.stats)
+    of an eval run directory, as its summary.json (looprl.rollout.evaluate) records them, with that
+    file's path. Summaries written before intervals existed give None for them and no ``per_task``."""
     path = Path(eval_dir) / "summary.json"
     s = json.loads(path.read_text())
+
+    def pct(interval: list[float] | None) -> list[float] | None:
+        return None if interval is None else [100.0 * v for v in interval]
+
     return {
         "tgc": 100.0 * s["tgc"],
+        "tgc_ci95": pct(s.get("tgc_ci95")),
         "sgc": 100.0 * s["sgc"],
+        "sgc_ci95": pct(s.get("sgc_ci95")),
         "reward": s.get("reward_mean"),
+        "reward_ci95": s.get("reward_ci95"),
+        "per_task": {task: v["success"] for task, v in (s.get("per_task") or {}).items()},
         "tasks": s["n_tasks"],
         "scenarios": s["n_scenarios"],
         "source": str(path),

@@ -48,28 +48,39 @@ class EnvConfig(StrictModel):
     max_observation_tokens: int = Field(3000, ge=16, description="environment output is cut at this many tokens, with a note")
 
 
-_SELECTION_FIELDS = ("instances", "scenarios", "instance_start", "fresh_instances")  # TasksConfig's fields each env selects with
+_SELECTION_FIELDS = ("instances", "scenarios", "instance_start", "fresh_instances")  # the fields each env selects with (TaskSelection, TasksConfig)
 
 
-class TasksConfig(StrictModel):
+class TaskSelection(StrictModel):
+    """The fields that pick tasks for envs that draw instances of scenarios (the built-in world);
+    each env says which it takes (its `task_selection`, see looprl.env.base.TaskLookup). Training
+    (`TasksConfig`) and evaluation (`EvalConfig.tasks`) select with the same fields."""
+
+    instances: int | None = Field(
+        None,
+        ge=1,
+        description="built-in world: instances per scenario (`<scenario>_1..N`; None = the split's canonical 3, the paper's 72 training tasks)",
+    )
+    scenarios: list[str] | None = Field(
+        None, description="built-in world: only these scenarios of the split (None = all of them); training on some draws held-out instances from them too"
+    )
+    instance_start: int = Field(1, ge=1, description="built-in world: the first instance number (instances start .. start + instances - 1 of every scenario)")
+
+    def selection_fields(self) -> dict[str, Any]:
+        """What the env's `task_selection` gets: every selection field this config sets away from its
+        default (so an env is asked only about what it is given)."""
+        fields: dict[str, Any] = {}
+        for name in _SELECTION_FIELDS:
+            if name in type(self).model_fields and getattr(self, name) != type(self).model_fields[name].default:
+                fields[name] = getattr(self, name)
+        return fields
+
+
+class TasksConfig(TaskSelection):
     train_split: str = Field("train", description="split the training tasks come from")
     dev_split: str = Field("dev", description="split for periodic evaluation and best-checkpoint selection")
     difficulties: list[int] = Field(default_factory=lambda: [1, 2], description="task difficulties used for training (paper: 1-2)")
     task_ids: list[str] | None = Field(None, description="explicit training task ids (overrides split/difficulties)")
-    # The fields below pick tasks for envs that draw instances of scenarios (the built-in world); each
-    # env says which it takes (its `task_selection`, see looprl.env.base.TaskLookup).
-    instances: int | None = Field(
-        None,
-        ge=1,
-        description="built-in world: instances per training scenario in the task pool "
-        "(`<scenario>_1..N`; None = the split's canonical 3, the paper's 72 tasks)",
-    )
-    scenarios: list[str] | None = Field(
-        None, description="built-in world: train on these training scenarios only (None = all of the split's); held-out instances are then drawn from them too"
-    )
-    instance_start: int = Field(
-        1, ge=1, description="built-in world: the pool's first instance number (instances start .. start + instances - 1 of every training scenario)"
-    )
     fresh_instances: bool = Field(
         False,
         description="built-in world: after a pass over the pool, draw the next `instances` "
@@ -85,15 +96,9 @@ class TasksConfig(StrictModel):
         return self
 
     def selection_fields(self) -> dict[str, Any]:
-        """What the env's `task_selection` gets for the training split: `difficulties`, and every other
-        selection field this config sets away from its default (so an env is asked only about what it
-        is given)."""
-        fields: dict[str, Any] = {"difficulties": list(self.difficulties)}
-        for name in _SELECTION_FIELDS:
-            value = getattr(self, name)
-            if value != type(self).model_fields[name].default:
-                fields[name] = value
-        return fields
+        """What the env's `task_selection` gets for the training split: `difficulties`, and the
+        selection fields set away from their defaults (`fresh_instances` among them)."""
+        return {"difficulties": list(self.difficulties), **super().selection_fields()}
 
 
 class SamplingConfig(StrictModel):
@@ -254,6 +259,9 @@ class EvalConfig(StrictModel):
     env: EnvConfig = Field(default_factory=EnvConfig, description="environment")
     split: str = Field("dev", description="task split to evaluate on (the split the rollouts are labelled with when task_ids are given)")
     task_ids: list[str] | None = Field(None, description="evaluate exactly these task ids instead of the split's (an env without a task lookup needs them)")
+    tasks: TaskSelection = Field(
+        default_factory=TaskSelection, description="which of the split's tasks, as training selects them (built-in world: instances, instance_start, scenarios)"
+    )
     samples: int = Field(1, ge=1, description="rollouts per task")
     max_tasks: int | None = Field(None, ge=1, description="evaluate at most this many tasks of the split")
     rollout: RolloutConfig = Field(

@@ -176,3 +176,30 @@ def test_reproduce_toy_smoke_and_resume(tmp_path, capsys):
     capsys.readouterr()
     assert bench.main(argv) == 0
     assert "loop seed 0: already done" in capsys.readouterr().out
+
+
+def test_ordering_pairs_methods_on_the_same_tasks():
+    """With per-task results, a pair agrees or is reversed only when its paired interval excludes 0."""
+    bench = _load()
+
+    def row(method, mean):
+        return {"method": method, "paper_tgc": bench.PAPER_TGC[method], "heldout_tgc": {"mean": mean, "sd": 0.0}}
+
+    tasks = [f"t{i}" for i in range(30)]
+    solved = {  # per seed: task -> solved; LOOP solves every task GRPO solves and 12 more; RLOO one task apart from GRPO
+        "loop": [{t: float(i < 20) for i, t in enumerate(tasks)}] * 2,
+        "grpo": [{t: float(i < 8) for i, t in enumerate(tasks)}] * 2,
+        "rloo": [{t: float(i < 9) for i, t in enumerate(tasks)}] * 2,
+        "sft-gt": [{t: float(i < 25) for i, t in enumerate(tasks)}] * 2,
+    }
+    table = [row(m, 100 * sum(v[0].values()) / 30) for m, v in solved.items()]
+    o = bench.ordering(table, "heldout_tgc", solved)
+    paired = {k: [e["pair"] for e in v] for k, v in o["paired"].items()}
+    assert ["loop", "grpo"] in paired["agree"] and ["loop", "rloo"] in paired["agree"]
+    assert ["grpo", "rloo"] in paired["not_separated"]  # 1 task of 30 apart: the interval includes 0
+    assert ["loop", "sft-gt"] in paired["reversed"] and ["grpo", "sft-gt"] in paired["reversed"]
+    entry = next(e for e in o["paired"]["agree"] if e["pair"] == ["loop", "grpo"])
+    assert entry["diff"] == pytest.approx(40.0) and entry["n_shared"] == 30 and entry["ci95"][0] > 0
+    md = bench.ordering_markdown(o)
+    assert "Paired on the same held-out tasks" in md and "- LOOP (token) - GRPO, no KL: +40.0 [" in md
+    assert bench.ordering(table, "heldout_tgc")["paired"] is None  # results recorded before per-task values: no paired verdict

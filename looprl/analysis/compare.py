@@ -2,8 +2,11 @@
 
 The paper compares its RL agent with the base model as ratios ("about 6x fewer multi-cell turns");
 `compare_runs([A, B, ...])` gives, for each metric, the value in every run and value/A for every
-run after the first (``None`` where A's value is 0 or missing). Plain data, no printing: the CLI
-renders it as a rich table or JSON.
+run after the first (``None`` where A's value is 0 or missing). Where a later run B evaluated tasks
+that A evaluated too, ``paired`` holds B - A on those shared tasks for TGC (each task's share solved)
+and mean reward, with a 95% bootstrap interval and how many tasks each run did better on
+(looprl/analysis/stats.py): a difference counts only when its interval excludes 0. Plain data, no
+printing: the CLI renders it as a rich table or JSON.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import Any
 from looprl.analysis.behaviour import BEHAVIOUR_METRICS
 from looprl.analysis.metrics import summarize
 from looprl.analysis.runs import Run
+from looprl.analysis.stats import paired_difference
 
-__all__ = ["compare_runs", "ratio"]
+__all__ = ["compare_runs", "paired_runs", "ratio"]
 
 
 def ratio(value: float | None, base: float | None) -> float | None:
@@ -28,10 +32,12 @@ def compare_runs(runs: list[Run]) -> dict[str, Any]:
     summaries = [summarize(r.trajectories) for r in runs]
     rows: list[dict[str, Any]] = []
 
-    def add(key: str, label: str, group: str, better: str, values: list[float | None]) -> None:
-        rows.append({"key": key, "label": label, "group": group, "better": better, "values": values, "ratios": [ratio(v, values[0]) for v in values[1:]]})
+    def add(key: str, label: str, group: str, better: str, values: list) -> None:
+        ratios = [None if key.endswith("_ci95") else ratio(v, values[0]) for v in values[1:]]  # an interval has no ratio
+        rows.append({"key": key, "label": label, "group": group, "better": better, "values": values, "ratios": ratios})
 
     add("tgc", "TGC (tasks fully solved)", "goal completion", "better", [s["tgc"] for s in summaries])
+    add("tgc_ci95", "TGC 95% interval (bootstrap over tasks)", "goal completion", "neutral", [s["tgc_ci95"] for s in summaries])
     add("tgc_std", "TGC std over repeated runs", "goal completion", "neutral", [s["tgc_std"] for s in summaries])
     add("sgc", "SGC (scenarios fully solved)", "goal completion", "better", [s["sgc"] for s in summaries])
     add("sgc_std", "SGC std over repeated runs", "goal completion", "neutral", [s["sgc_std"] for s in summaries])
@@ -50,4 +56,18 @@ def compare_runs(runs: list[Run]) -> dict[str, Any]:
             {"name": r.name, "path": str(r.path), "kind": r.kind, "model": r.model, "method": r.method, "split": r.split, "source": r.source} for r in runs
         ],
         "metrics": rows,
+        "paired": [paired_runs(summaries[0], s) for s in summaries[1:]],
     }
+
+
+def paired_runs(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
+    """B - A on the tasks both summaries evaluated (their ``per_task`` values): TGC (share of a task's
+    rollouts solved) and mean reward, each `PairedDifference.to_dict()`; None when they share no task."""
+    shared = set(a.get("per_task") or {}) & set(b.get("per_task") or {})
+    if not shared:
+        return None
+    out: dict[str, Any] = {"n_shared": len(shared)}
+    for metric, field in (("tgc", "success"), ("reward", "reward")):
+        values = [{t: v[field] for t, v in s["per_task"].items()} for s in (a, b)]
+        out[metric] = paired_difference(values[0], values[1]).to_dict()
+    return out

@@ -10,6 +10,10 @@ Definitions (docs/metrics.md has them in full):
 * Several rollouts of one task in the same run count fractionally for TGC (the share that
   succeeded) and the scenario is solved only if all of them succeeded.
 * A trajectory without ``scenario`` is a scenario of its own (keyed by its task id).
+* ``tgc_ci95`` is TGC's 95% interval, a percentile bootstrap over tasks (each task's share of
+  successful rollouts; looprl/analysis/stats.py); ``sgc_ci95`` the same over scenarios and
+  ``reward_ci95`` over tasks' mean rewards. ``per_task`` keeps each task's share solved and mean
+  reward, so two runs on the same tasks can be compared pair by pair (`stats.paired_difference`).
 
 All values are fractions in [0, 1]; displays multiply by 100. Pure functions: trajectories in,
 numbers out, no I/O.
@@ -21,9 +25,10 @@ import math
 from collections import defaultdict
 from typing import Any, Iterable
 
+from looprl.analysis.stats import bootstrap_ci
 from looprl.trajectory import Trajectory
 
-__all__ = ["tgc", "sgc", "goal_completion", "summarize", "mean_std"]
+__all__ = ["tgc", "sgc", "goal_completion", "summarize", "mean_std", "per_task"]
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -55,29 +60,65 @@ def _scenario(t: Trajectory) -> str:
     return t.scenario or f"task:{t.task_id}"
 
 
-def _run_sgc(run: list[Trajectory]) -> float:
+def _solved_scenarios(run: list[Trajectory]) -> dict[str, bool]:
     per_scenario: dict[str, bool] = {}
     for t in run:
         key = _scenario(t)
         per_scenario[key] = per_scenario.get(key, True) and bool(t.success)
+    return per_scenario
+
+
+def _run_sgc(run: list[Trajectory]) -> float:
+    per_scenario = _solved_scenarios(run)
     return sum(per_scenario.values()) / len(per_scenario)
 
 
+def per_task(trajs: Iterable[Trajectory]) -> dict[str, dict[str, float]]:
+    """Task id -> {"success": share of its rollouts that succeeded, "reward": their mean reward}, over every run."""
+    rollouts: dict[str, list[Trajectory]] = defaultdict(list)
+    for t in trajs:
+        rollouts[t.task_id].append(t)
+    out = {}
+    for task, ts in sorted(rollouts.items()):
+        out[task] = {"success": sum(bool(t.success) for t in ts) / len(ts), "reward": sum(t.reward for t in ts) / len(ts)}
+    return out
+
+
+def _scenario_solved(trajs: list[Trajectory]) -> list[float]:
+    """Per scenario and run, 1.0 when every rollout of it succeeded: the values SGC averages."""
+    return [float(v) for run in _by_run(trajs).values() for v in _solved_scenarios(run).values()]
+
+
 def goal_completion(trajs: Iterable[Trajectory]) -> dict[str, Any]:
-    """TGC and SGC with their spread over repeated runs, and the counts they rest on."""
+    """TGC and SGC with their spread over repeated runs, their 95% intervals over tasks and
+    scenarios, and the counts they rest on."""
     trajs = list(trajs)
     if not trajs:
-        return {"tgc": None, "tgc_std": None, "sgc": None, "sgc_std": None, "n_runs": 0, "n_tasks": 0, "n_scenarios": 0, "n_rollouts": 0}
+        return {
+            "tgc": None,
+            "tgc_std": None,
+            "tgc_ci95": None,
+            "sgc": None,
+            "sgc_std": None,
+            "sgc_ci95": None,
+            "n_runs": 0,
+            "n_tasks": 0,
+            "n_scenarios": 0,
+            "n_rollouts": 0,
+        }
     runs = _by_run(trajs)
     tgcs = [_run_tgc(r) for r in runs.values()]
     sgcs = [_run_sgc(r) for r in runs.values()]
     tgc_mean, tgc_std = mean_std(tgcs)
     sgc_mean, sgc_std = mean_std(sgcs)
+    tasks = per_task(trajs)
     return {
         "tgc": tgc_mean,
         "tgc_std": tgc_std,
+        "tgc_ci95": bootstrap_ci([v["success"] for v in tasks.values()]).to_list(),
         "sgc": sgc_mean,
         "sgc_std": sgc_std,
+        "sgc_ci95": bootstrap_ci(_scenario_solved(trajs)).to_list(),
         "n_runs": len(runs),
         "n_tasks": len({t.task_id for t in trajs}),
         "n_scenarios": len({_scenario(t) for t in trajs}),
@@ -122,6 +163,9 @@ def summarize(trajs: Iterable[Trajectory]) -> dict[str, Any]:
 
     trajs = list(trajs)
     summary = goal_completion(trajs)
+    tasks = per_task(trajs)
+    summary["reward_ci95"] = bootstrap_ci([v["reward"] for v in tasks.values()]).to_list() if tasks else None
+    summary["per_task"] = tasks
     summary["per_difficulty"] = _grouped(trajs, lambda t: [str(t.difficulty) if t.difficulty is not None else "unknown"])
     summary["per_app"] = _grouped(trajs, lambda t: list(dict.fromkeys(t.apps)) or ["unknown"])
     summary["per_split"] = _grouped(trajs, lambda t: [t.split or "unknown"])

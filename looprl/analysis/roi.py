@@ -47,7 +47,6 @@ Assumptions, stated once:
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,12 +54,11 @@ from typing import Any
 from pydantic import Field
 
 from looprl.analysis.runs import Run, RunError, read_metrics
+from looprl.analysis.stats import wilson_interval  # the one Wilson interval; re-exported for ROI's users
 from looprl.config import StrictModel
 from looprl.utils.hardware import hardware_line
 
 __all__ = ["RoiInputs", "Measured", "Outcome", "RoiError", "wilson_interval", "outcome", "break_even_tgc", "estimate", "measure_run"]
-
-Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
 
 
 class RoiError(ValueError):
@@ -122,17 +120,6 @@ class Outcome:
     net_savings_per_year: float
     training_cost: float | None  # None: training hours unknown
     payback_months: float | None  # None: never (net savings <= 0) or unknown (training cost unknown)
-
-
-def wilson_interval(p: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval of a proportion p measured on n trials:
-    (p + z²/2n ± z * sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)."""
-    if n < 1:
-        raise ValueError(f"wilson_interval needs n >= 1; got {n}")
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def serving_cost_per_task(inputs: RoiInputs, tokens: float | None, seconds: float | None) -> float:

@@ -3,6 +3,7 @@
     looprl eval --model smollm2 --split dev --samples 3 --out runs/eval-smollm2 [--max-tasks 12]
     looprl eval --model openai:gpt-4o-mini --split dev --out runs/eval-4o-mini
     looprl eval --config configs/tiny.yaml --set rollout.sampling.temperature=0.7 --out runs/x
+    looprl eval --model smollm2 --split heldout --set tasks.instances=16 --out runs/heldout   (as training selects tasks)
 
 Everything is built by looprl.build and evaluated by looprl.experiments.evaluate_config, as the demo
 and the benchmarks evaluate. Writes run.json and config.yaml before any rollout (so a crashed run is
@@ -67,7 +68,8 @@ def run_eval(cfg: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
     from looprl.rollout.evaluation import EvalSet
 
     out = Path(out)
-    task_ids = (list(cfg.task_ids) if cfg.task_ids else split_task_ids(cfg.env.name, cfg.split, cfg.env.options))[: cfg.max_tasks]
+    selected = cfg.task_ids or split_task_ids(cfg.env.name, cfg.split, cfg.env.options, cfg.tasks.selection_fields())  # tasks.*: as training selects
+    task_ids = list(selected)[: cfg.max_tasks]
     hooks = evaluation_hooks(cfg.env.name)  # what the env does around an evaluation run (AppWorld: export its experiment folders)
     if hooks is not None:
         cfg.env.options = hooks.prepare_evaluation(cfg.env.options, concurrency=cfg.rollout.concurrency if cfg.rollout.mode == "local" else None)

@@ -51,11 +51,26 @@ def report_command(
 def _fmt(value, key: str) -> str:
     if value is None:
         return "n/a"
+    if isinstance(value, list):  # an interval
+        return "[" + ", ".join(_fmt(v, key.removesuffix("_ci95")) for v in value) + "]"
     if key.endswith("tgc") or key.endswith("sgc") or key.endswith("_std") or key.endswith("_share") or key == "behaviour/give_up_rate":
         return f"{100 * value:.1f}%"
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
     return str(value)
+
+
+def _paired_line(a: str, b: str, paired: dict | None) -> str:
+    """One line per later run: B - A on the shared tasks, with its interval and the tasks each side won."""
+    if paired is None:
+        return f"{b} - {a}: no task in common, so no paired comparison"
+    t, r = paired["tgc"], paired["reward"]
+    verdict = f"{b if t['diff'] > 0 else a} is better" if t["separated"] else "not separated (the interval includes 0)"
+    return (
+        f"{b} - {a} on {paired['n_shared']} shared tasks: TGC {100 * t['diff']:+.1f} points, 95% CI [{100 * t['ci95'][0]:+.1f}, {100 * t['ci95'][1]:+.1f}] "
+        f"({b} better on {t['b_better']} tasks, {a} on {t['a_better']}); reward {r['diff']:+.3f} [{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}]; "
+        f"{verdict}"
+    )
 
 
 def compare_command(
@@ -95,6 +110,8 @@ def compare_command(
         ratios = ["n/a" if r is None else f"{r:.2f}x" for r in row["ratios"]]
         table.add_row(row["label"], *[_fmt(v, row["key"]) for v in row["values"]], *ratios)
     Console(soft_wrap=False, width=max(100, 40 + 22 * (2 * len(names) - 1))).print(table)
+    for r, paired in zip(result["runs"][1:], result["paired"]):
+        console.print(_paired_line(names[0], r["name"], paired), highlight=False)
     for r in result["runs"]:
         console.print(
             f"{r['name']}: {r['kind']} run, model {r['model']}, method {r['method']}, split {r['split']}, rollouts from {r['source'] or '-'} ({r['path']})",

@@ -5,8 +5,9 @@
     looprl world tasks --split dev         a table of tasks (filter by split, difficulty, app; --instances N per scenario)
     looprl world show TASK_ID              instruction, split, difficulty, apps, ground-truth code
     looprl world solve TASK_ID             run the ground truth in-process and print the check report
-    looprl world stats --json              counts: apps, APIs, scenarios, tasks per split and difficulty, and
-                                           distinct instances among --instances N per scenario
+    looprl world stats --json              counts: apps, APIs, scenarios, tasks per split and difficulty,
+                                           distinct instances among --instances N per scenario, and each
+                                           scenario's number of distinct instances (up to --limit)
     looprl world validate --instances 30   every ground truth passes all its checks, doing nothing fails at
                                            least one, instances are distinct; exit 1 on any failure
 
@@ -56,12 +57,15 @@ def _task_or_exit(task_id: str):
 # Plain functions (used by the commands, tests and benchmarks)
 
 
-def world_stats(instances: int = 3) -> dict[str, Any]:
+def world_stats(instances: int = 3, limit: int = 100) -> dict[str, Any]:
     """Counts of the world's apps, APIs, scenarios and tasks (per split and per difficulty) over
     ``instances`` instances per scenario, with how many of those are distinct (instruction and
-    outcome), and the held-out instances of the training scenarios as split ``heldout``."""
+    outcome), and the held-out instances of the training scenarios as split ``heldout``.
+    ``distinct_instances`` gives each scenario's number of distinct instances (training scenarios:
+    its training and its held-out ones), a count ``n`` or a lower bound ``">= limit"``; drawing past
+    a count raises `ScenarioExhausted`."""
     from looprl.world.core import all_apps
-    from looprl.world.tasks import HELDOUT, SPLITS, load_tasks, scenarios
+    from looprl.world.tasks import HELDOUT, SPLITS, distinct_instances, load_tasks, scenarios
 
     apps = all_apps()
     scens = scenarios()
@@ -79,6 +83,15 @@ def world_stats(instances: int = 3) -> dict[str, Any]:
             "by_difficulty": {str(d): sum(1 for t in in_split if t.difficulty == d) for d in (1, 2, 3)},
             "apps": sorted({a for t in in_split for a in t.apps}),
         }
+
+    def distinct(name: str, heldout: bool = False) -> int | str:
+        count, exact = distinct_instances(name, heldout=heldout, limit=limit)
+        return count if exact else f">= {count}"
+
+    per_scenario = {
+        name: {"split": sdef.split, "distinct": distinct(name)} | ({"distinct_heldout": distinct(name, heldout=True)} if sdef.split == "train" else {})
+        for name, sdef in sorted(scens.items())
+    }
     return {
         "apps": len(apps),
         "apis": sum(len(a.apis) for a in apps.values()),
@@ -89,6 +102,7 @@ def world_stats(instances: int = 3) -> dict[str, Any]:
         "tasks_by_difficulty": {str(d): sum(1 for t in tasks if t.difficulty == d) for d in (1, 2, 3)},
         "splits": per_split,
         "tasks_per_app": dict(sorted(Counter(a for t in tasks for a in t.apps).items())),
+        "distinct_instances": per_scenario,
     }
 
 
@@ -208,10 +222,17 @@ def solve_command(
 @app.command("stats")
 def stats_command(
     instances: int = typer.Option(3, "--instances", min=1, help="instances per scenario to count"),
+    limit: int = typer.Option(100, "--limit", min=1, help="count each scenario's distinct instances up to this many (more shows as '>= limit')"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Count apps, APIs, scenarios, and tasks per split and difficulty, and how many are distinct."""
-    stats = world_stats(instances)
+    """Count apps, APIs, scenarios, and tasks per split and difficulty, how many are distinct, and
+    each scenario's number of distinct instances (drawing past it is an error, not a repeat)."""
+    from looprl.world.tasks import ScenarioExhausted
+
+    try:
+        stats = world_stats(instances, limit)
+    except ScenarioExhausted as exc:
+        _fail(str(exc))
     if as_json:
         _echo_json(stats)
         return
@@ -233,6 +254,10 @@ def stats_command(
         distinct = min(s["distinct_instructions"], s["distinct_outcomes"])
         table.add_row(split, str(s["scenarios"]), str(s["tasks"]), str(distinct), str(s["worlds"]), str(d["1"]), str(d["2"]), str(d["3"]), ", ".join(s["apps"]))
     _out.print(table)
+    per = Table("scenario", "split", "distinct instances", "held-out", caption=f"instances a scenario can draw before it runs out (counted up to {limit})")
+    for name, s in stats["distinct_instances"].items():
+        per.add_row(name, s["split"], str(s["distinct"]), str(s.get("distinct_heldout", "")))
+    _out.print(per)
 
 
 @app.command("validate")

@@ -95,3 +95,18 @@ def test_matches_naive_definition_on_random_runs(seed):
         if rng.random() < 0.9
     ] or [T("a", "A", True)]
     assert (tgc(trajs), sgc(trajs)) == pytest.approx(_naive(trajs))
+
+
+def test_summary_carries_intervals_and_per_task_values():
+    from looprl.analysis.stats import bootstrap_ci
+
+    trajs = [T(f"t{i}", f"s{i // 3}", i % 4 != 0, reward=0.25 * (i % 5)) for i in range(24)]
+    trajs += [T("t1", "s0", False, reward=0.0)]  # a second rollout of one task: it counts fractionally
+    s = summarize(trajs)
+    json.dumps(s)
+    assert s["per_task"]["t1"] == {"success": 0.5, "reward": 0.125} and len(s["per_task"]) == 24
+    assert s["tgc_ci95"] == bootstrap_ci([v["success"] for v in s["per_task"].values()]).to_list()
+    assert s["tgc_ci95"][0] < s["tgc"] < s["tgc_ci95"][1] and s["sgc_ci95"][0] <= s["sgc"] <= s["sgc_ci95"][1]
+    assert s["reward_ci95"] == bootstrap_ci([v["reward"] for v in s["per_task"].values()]).to_list()
+    assert s["per_difficulty"]["unknown"]["tgc_ci95"] == s["tgc_ci95"]  # every table that shows a group's TGC can show its interval
+    assert goal_completion([])["tgc_ci95"] is None

@@ -9,7 +9,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from looprl.analysis import load_run
+from looprl.analysis import load_run, summarize
 from looprl.analysis.compare import compare_runs
 from looprl.analysis.report import render_report
 from looprl.analysis.runs import RunError
@@ -57,6 +57,14 @@ def test_compare_ratios(sample_runs):
     assert rows["n_rollouts"]["values"] == [12, 12]
     assert rows["per_app/notes/tgc"]["values"] == pytest.approx([0.25, 0.75]) and "per_split/dev/tgc" not in rows
     assert rows["behaviour/multi_cell_turn_share"]["ratios"] == [None]  # 0 in the base run: no ratio, not inf
+    assert rows["tgc_ci95"]["values"][0][0] <= 0.25 <= rows["tgc_ci95"]["values"][0][1] and rows["tgc_ci95"]["ratios"] == [None]
+    # the two runs evaluated the same 6 tasks: B - A pair by pair, from each task's share solved
+    from looprl.analysis.stats import paired_difference
+
+    paired = result["paired"][0]
+    per_task = [{t: v["success"] for t, v in summarize(r.trajectories)["per_task"].items()} for r in (base, gpt)]
+    assert paired["n_shared"] == 6 and paired["tgc"] == paired_difference(per_task[0], per_task[1]).to_dict()
+    assert paired["tgc"]["diff"] == pytest.approx(0.5) and paired["tgc"]["a_better"] + paired["tgc"]["b_better"] <= 6
 
 
 def test_compare_cli_table_and_json(sample_runs, tmp_path):
@@ -68,6 +76,7 @@ def test_compare_cli_table_and_json(sample_runs, tmp_path):
     table = runner.invoke(app, ["compare", str(sample_runs[0]), str(sample_runs[1])])
     assert table.exit_code == 0, table.output
     assert "gpt-4o / base" in table.stdout and "3.00x" in table.stdout and "give-up rate" in table.stdout
+    assert "gpt-4o - base on 6 shared tasks: TGC +50.0 points, 95% CI [" in table.output
     one = runner.invoke(app, ["compare", str(sample_runs[0])])
     assert one.exit_code == 2 and "at least two runs" in one.output
     missing = runner.invoke(app, ["compare", str(sample_runs[0]), str(tmp_path / "nope")])

@@ -167,3 +167,39 @@ def test_eval_runs_the_envs_own_hooks_and_takes_explicit_ids(tmp_path, monkeypat
     assert summary["n_rollouts"] == 2 and summary["split"] == "dev"
     result = runner.invoke(app, ["eval", "--out", str(tmp_path / "x"), "--model", "openai:m", "--set", "env.name=test-plain"])
     assert result.exit_code == 2 and "registered without a task lookup" in result.output and "tasks.task_ids" in result.output
+
+
+def test_eval_selects_tasks_as_training_does(tmp_path, monkeypatch):
+    """`looprl eval --split heldout --set tasks.instances=16` evaluates 16 held-out instances of every
+    training scenario (the selection fields are TasksConfig's own, shared through TaskSelection)."""
+    import looprl.experiments
+    from looprl.commands import eval as eval_command
+    from looprl.schema import EvalConfig, TasksConfig, TaskSelection
+    from looprl.world.tasks import HELDOUT_START, split_scenarios
+
+    assert issubclass(TasksConfig, TaskSelection) and EvalConfig.model_fields["tasks"].annotation is TaskSelection
+
+    class Selected(Exception):
+        pass
+
+    def fake_evaluate(cfg, sets, **kwargs):  # stop before any rollout: what matters is which tasks were picked
+        raise Selected({label: list(s.task_ids) for label, s in sets.items()})
+
+    monkeypatch.setattr(looprl.experiments, "evaluate_config", fake_evaluate)
+    monkeypatch.setattr(eval_command, "build_sampling_backend", lambda cfg: ScriptedPolicy())
+
+    def selected(*args):
+        result = runner.invoke(app, ["eval", "--out", str(tmp_path / "x"), "--model", "openai:m", "--no-progress", *args])
+        assert isinstance(result.exception, Selected), result.output
+        return result.exception.args[0]
+
+    ids = selected("--split", "heldout", "--set", "tasks.instances=16")["heldout"]
+    train = split_scenarios("train")
+    assert len(ids) == 16 * len(train) == len(set(ids))
+    assert all(sum(i.startswith(f"{name}_") for i in ids) == 16 for name in train)
+    assert f"{train[0]}_{HELDOUT_START + 15}" in ids
+    some = selected("--split", "heldout", "--set", "tasks.instances=2", "--set", "tasks.instance_start=3", "--set", f"tasks.scenarios=[{train[0]}]")
+    assert some == {"heldout": [f"{train[0]}_{HELDOUT_START + 2}", f"{train[0]}_{HELDOUT_START + 3}"]}
+    assert selected("--split", "dev", "--set", "task_ids=[notes_count_tag_5]") == {"dev": ["notes_count_tag_5"]}
+    bad = runner.invoke(app, ["eval", "--out", str(tmp_path / "y"), "--model", "openai:m", "--set", "tasks.fresh_instances=true"])
+    assert bad.exit_code == 2 and "fresh_instances" in bad.output  # a training-only field is refused

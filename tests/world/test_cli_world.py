@@ -89,6 +89,15 @@ def test_stats_counts_distinct_instances():
     assert stats["instances_per_scenario"] == 6 and train["tasks"] == 6 * train["scenarios"]
     assert train["distinct_instructions"] == train["distinct_outcomes"] == train["tasks"]
     assert train["worlds"] >= 4
+    per = stats["distinct_instances"]
+    assert len(per) == stats["scenarios"]
+    assert isinstance(per["payments_count_requests"]["distinct_heldout"], int) and 16 <= per["payments_count_requests"]["distinct_heldout"] < 100
+    assert per["todo_add_task"]["distinct"] == ">= 100" and "distinct_heldout" not in per["email_label_sender"]  # a dev scenario
+
+
+def test_stats_says_when_instances_run_past_a_scenario():
+    result = invoke("stats", "--instances", "500", "--json")
+    assert result.exit_code == 2 and "distinct" in result.output and "would repeat" in result.output
 
 
 def test_validate_passes_on_real_tasks():
@@ -134,7 +143,8 @@ def test_validate_names_instances_that_repeat_a_task(monkeypatch):
     result = invoke("validate", "--prefix", "zz_", "--instances", "3", "--json")
     assert result.exit_code == 1
     problems = json.loads(result.output)["failures"][0]["problems"]
-    assert any("zz_same_count_2 repeats the instruction of zz_same_count_1" in p for p in problems), problems
+    # the scenario runs out after one task: drawing a second says so instead of repeating the first
+    assert any("'zz_same_count' has 1 distinct dev instances" in p and "zz_same_count_2 would repeat" in p for p in problems), problems
 
 
 @pytest.mark.parametrize("args", [["solve", "no_such_task_1"], ["validate", "--split", "nope"]])

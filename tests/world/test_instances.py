@@ -10,7 +10,20 @@ import sys
 
 import pytest
 
-from looprl.world.tasks import HELDOUT, HELDOUT_START, N_WORLDS, BaseView, get_task, instance, instance_numbers, load_tasks, scenarios, split_scenarios
+from looprl.world.tasks import (
+    HELDOUT,
+    HELDOUT_START,
+    N_WORLDS,
+    BaseView,
+    ScenarioExhausted,
+    distinct_instances,
+    get_task,
+    instance,
+    instance_numbers,
+    load_tasks,
+    scenarios,
+    split_scenarios,
+)
 from looprl.world.validation import distinctness_problems, validate_scenario
 
 TRAIN = split_scenarios("train")
@@ -96,6 +109,37 @@ def test_instances_are_pairwise_distinct_in_instruction_and_outcome():
         tasks = load_tasks(split, instances=10 if split != HELDOUT else 4)
         for name in {t.scenario for t in tasks}:
             assert distinctness_problems([t for t in tasks if t.scenario == name]) == [], (split, name)
+
+
+FIRST_N = 40  # instances per scenario the all-scenario distinctness test draws (about 5 s for all)
+FIRST_HELDOUT = 16  # the held-out instances per training scenario a benchmark evaluates
+
+
+def test_every_scenario_s_first_instances_are_pairwise_distinct():
+    for name, sdef in scenarios().items():
+        sides = [("train" if sdef.split == "train" else sdef.split, FIRST_N)] + ([(HELDOUT, FIRST_HELDOUT)] if sdef.split == "train" else [])
+        for side, n in sides:
+            tasks = [instance(name, k) for k in instance_numbers(side, n)]
+            assert len({(t.instruction, t.outcome_key) for t in tasks}) == n, (name, side)
+            assert distinctness_problems(tasks) == [], (name, side)
+
+
+def test_a_scenario_that_runs_out_says_so_instead_of_repeating():
+    # payments_count_requests repeated _12 as _149 (and 24 more) when its draws ran out
+    count, exact = distinct_instances("payments_count_requests", limit=1000)
+    assert exact and 16 <= count < 1000
+    tasks = [instance("payments_count_requests", n) for n in range(1, count + 1)]
+    assert distinctness_problems(tasks) == []
+    for n in (count + 1, count + 5):
+        message = rf"'payments_count_requests' has {count} distinct train instances .*payments_count_requests_{n} would repeat"
+        with pytest.raises(ScenarioExhausted, match=message):
+            instance("payments_count_requests", n)
+    with pytest.raises(ScenarioExhausted, match="payments_count_requests"):
+        load_tasks("train", instances=count + 1, scenarios=["payments_count_requests"])
+    held, held_exact = distinct_instances("payments_count_requests", heldout=True, limit=1000)
+    assert held_exact and FIRST_HELDOUT <= held < count
+    # a scenario with more than the limit gives a lower bound
+    assert distinct_instances("todo_add_task", limit=30) == (30, False)
 
 
 def test_a_scenario_needs_three_phrasings():

@@ -11,8 +11,12 @@ Instance ``n`` of a scenario is the task ``<scenario>_<n>``, for any n >= 1, and
 in every process: its base world (one of `N_WORLDS`, each built from its own seed: another main
 user, other contacts and data) and its RNG are derived from (scenario, n). The instances of one
 scenario are pairwise distinct: an instance whose instruction or whose outcome (base world,
-ground-truth solution and answer) repeats an earlier instance's is drawn again (up to
-`MAX_ATTEMPTS` times; past that the scenario has run out of distinct tasks and repeats one).
+ground-truth solution and answer) repeats an earlier instance's is drawn again, up to
+`MAX_ATTEMPTS` times. A scenario's space of distinct tasks is finite: when no draw gives a new one,
+the scenario has run out, and asking for that instance (or any later one) raises `ScenarioExhausted`,
+which names the scenario and how many distinct instances it has, instead of repeating a task.
+`distinct_instances(name)` counts them (or gives a lower bound when there are more than it looks at);
+`looprl world stats` reports it for every scenario.
 
 Splits: train, dev, test_normal, test_challenge, each scenario in one of them; ``load_tasks(split)``
 gives instances 1-3 of its scenarios (the paper's sizes) and ``load_tasks(split, instances=N)``
@@ -49,7 +53,7 @@ CANONICAL_INSTANCES = 3  # instances per scenario in a split's canonical task li
 N_WORLDS = 8  # base worlds an instance can live in (seeds 0 .. N_WORLDS - 1)
 HELDOUT_START = 100_001  # first held-out instance number; training draws 1 .. HELDOUT_START - 1
 HELDOUT_SHARE = 5  # one in HELDOUT_SHARE of a training scenario's outcomes is held out
-MAX_ATTEMPTS = 200  # draws per instance before a scenario is taken to have no new task left
+MAX_ATTEMPTS = 1000  # draws per instance before a scenario is taken to have no new task left (about 1 s, once per process)
 MIN_PHRASINGS = 3
 
 
@@ -214,9 +218,25 @@ def _outcome_side(key: str) -> str:
     return HELDOUT if _hash_int(f"side:{key}") % HELDOUT_SHARE == 0 else "train"
 
 
+class ScenarioExhausted(ValueError):
+    """Instance ``n`` of a scenario was asked for, but the scenario has only ``count`` distinct
+    instances on that side (training or held-out): every further draw repeats one of them."""
+
+    def __init__(self, sdef: ScenarioDef, heldout: bool, n: int, count: int) -> None:
+        first = HELDOUT_START if heldout else 1
+        side = "held-out" if heldout else sdef.split
+        have = f"{sdef.name}_{first} .. {sdef.name}_{first + count - 1}" if count else "none"
+        super().__init__(
+            f"scenario {sdef.name!r} has {count} distinct {side} instances ({have}): {sdef.name}_{n} would repeat one of them. "
+            f"Ask for at most {count} instances of it, or leave it out (`looprl world stats` lists every scenario's count)."
+        )
+        self.scenario, self.heldout, self.count = sdef.name, heldout, count
+
+
 class _Instances:
     """The instances of one scenario on one side (training or held-out), drawn in order and kept:
-    instance n is unique given instances first .. n-1, so they are drawn once, in order, per process."""
+    instance n is unique given instances first .. n-1, so they are drawn once, in order, per process.
+    Once a draw finds no new task, ``count`` is the side's number of distinct instances."""
 
     def __init__(self, sdef: ScenarioDef, heldout: bool) -> None:
         self.sdef = sdef
@@ -225,10 +245,15 @@ class _Instances:
         self.tasks: list[Task] = []
         self.instructions: set[str] = set()
         self.outcomes: set[str] = set()
+        self.count: int | None = None  # known once the scenario has run out
 
     def get(self, n: int) -> Task:
         while len(self.tasks) <= n - self.first:
-            self.tasks.append(self._draw(self.first + len(self.tasks)))
+            task = None if self.count is not None else self._draw(self.first + len(self.tasks))
+            if task is None:
+                self.count = len(self.tasks)
+                raise ScenarioExhausted(self.sdef, self.heldout, n, self.count)
+            self.tasks.append(task)
         return self.tasks[n - self.first]
 
     def _wanted_side(self) -> str | None:
@@ -236,24 +261,19 @@ class _Instances:
             return None  # dev and test scenarios have no held-out instances: every outcome is theirs
         return HELDOUT if self.heldout else "train"
 
-    def _draw(self, n: int) -> Task:
+    def _draw(self, n: int) -> Task | None:
+        """Instance ``n``: the first of up to `MAX_ATTEMPTS` draws on this side whose instruction and
+        outcome are both new; None when every draw repeats an earlier instance (the scenario has run out)."""
         side = self._wanted_side()
-        fallback = None
         for attempt in range(MAX_ATTEMPTS):
             task = _build(self.sdef, n, attempt)
             if side is not None and _outcome_side(task.outcome_key) != side:
                 continue
-            if fallback is None:
-                fallback = task
             if task.instruction not in self.instructions and task.outcome_key not in self.outcomes:
-                break
-        else:
-            if fallback is None:
-                raise ValueError(f"scenario {self.sdef.name!r}: no {side} outcome in {MAX_ATTEMPTS} draws for instance {n}")
-            task = fallback  # every draw repeated an earlier instance: the scenario has no new task left
-        self.instructions.add(task.instruction)
-        self.outcomes.add(task.outcome_key)
-        return task
+                self.instructions.add(task.instruction)
+                self.outcomes.add(task.outcome_key)
+                return task
+        return None
 
 
 def _build(sdef: ScenarioDef, n: int, attempt: int) -> Task:
@@ -301,10 +321,30 @@ def instance(scenario_name: str, n: int) -> Task:
     sdef = sdefs[scenario_name]
     heldout = is_heldout(sdef, n)
     with _LOCK:
-        drawn = _DRAWN.get((scenario_name, heldout))
-        if drawn is None:
-            drawn = _DRAWN[(scenario_name, heldout)] = _Instances(sdef, heldout)
-        return drawn.get(n)
+        return _drawn(sdef, heldout).get(n)
+
+
+def _drawn(sdef: ScenarioDef, heldout: bool) -> _Instances:
+    drawn = _DRAWN.get((sdef.name, heldout))
+    if drawn is None:
+        drawn = _DRAWN[(sdef.name, heldout)] = _Instances(sdef, heldout)
+    return drawn
+
+
+def distinct_instances(scenario_name: str, *, heldout: bool = False, limit: int = 1000) -> tuple[int, bool]:
+    """How many distinct instances a scenario has on one side (its training instances, or with
+    ``heldout`` its held-out ones): ``(count, True)`` when it runs out within ``limit`` instances,
+    ``(limit, False)`` (a lower bound) when it does not. Draws (and keeps) up to ``limit + 1`` instances."""
+    sdef = scenarios()[scenario_name]
+    if heldout and sdef.split != "train":
+        raise ValueError(f"scenario {scenario_name!r} is a {sdef.split} scenario: only training scenarios have held-out instances")
+    with _LOCK:
+        drawn = _drawn(sdef, heldout)
+        try:
+            drawn.get(drawn.first + limit)
+        except ScenarioExhausted as exc:
+            return exc.count, True
+    return limit, False
 
 
 _ID = re.compile(r"^(?P<scenario>[a-z0-9_]+?)_(?P<n>[1-9][0-9]*)$")
@@ -384,6 +424,8 @@ __all__ = [
     "N_WORLDS",
     "instance",
     "instance_numbers",
+    "distinct_instances",
+    "ScenarioExhausted",
     "split_scenarios",
     "Task",
     "TaskSpec",
