@@ -8,6 +8,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from looprl.config import load_config
 from looprl.env.base import register_env
 from looprl.schema import TrainConfig
@@ -16,7 +18,17 @@ from looprl.training.trainer import Trainer
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
 PLAN = FaultPlan()
-register_env("faulty-toy", lambda n_tasks=None, **options: FaultyEnv(DigitsEnv(**options), PLAN), overwrite=True, env_class=DigitsEnv)
+
+
+@pytest.fixture(autouse=True)
+def faulty_toy(monkeypatch):
+    """Env "faulty-toy" for this module's tests only (other tests list the registered envs)."""
+    from looprl.env import base
+
+    base.registered_envs()  # the built-in envs register on first import: into the real registry, not the copy
+    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
+    monkeypatch.setattr(base, "_CLASSES", dict(base._CLASSES))
+    register_env("faulty-toy", lambda n_tasks=None, **options: FaultyEnv(DigitsEnv(**options), PLAN), overwrite=True, env_class=DigitsEnv)
 
 
 def test_iteration_with_env_faults_completes_and_excludes_them(tiny_model_dir, tmp_path):

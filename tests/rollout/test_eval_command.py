@@ -130,6 +130,7 @@ def test_eval_runs_the_envs_own_hooks_and_takes_explicit_ids(tmp_path, monkeypat
     from looprl.env.base import register_env
     from looprl.schema import EvalConfig
 
+    base.registered_envs()  # the built-in envs register on first import: into the real registry, not the copy
     monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
     monkeypatch.setattr(base, "_CLASSES", dict(base._CLASSES))
     calls = []
