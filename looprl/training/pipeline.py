@@ -30,7 +30,8 @@ top-k 0, rollout.sampling.temperature = the trained T).
 
 Threads. On a CPU the two sides share the cores: the sampler thread and the trainer thread each get
 half of torch's intra-op threads (`torch.set_num_threads` is per thread), so the overlap does not
-oversubscribe. With vLLM the sampler is the server's process and the thread only drives HTTP calls.
+oversubscribe. With vLLM the sampler is the server's process (bound to the upper half of the cores,
+`sampler_cores`, when looprl starts it on a CPU machine) and the thread only drives HTTP calls.
 
 The transformers backend samples with the trained model itself; overlapped it cannot (the update
 would change weights under a generation in flight), so the trainer samples from a separate copy
@@ -52,6 +53,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import shutil
 import threading
 import time
@@ -84,13 +86,23 @@ def separate_sampler(policy: TrainableBackend, sampler: PolicyBackend) -> Policy
     return copy.deepcopy(policy)
 
 
-def split_threads(total: int, sampler_in_process: bool) -> tuple[int, int]:
-    """(trainer threads, sampler threads) out of `total` intra-op threads: half each when both compute in
-    this process (at least one each), all to the trainer when the sampler is another process."""
-    if not sampler_in_process:
+def split_threads(total: int, shares_cores: bool) -> tuple[int, int]:
+    """(trainer threads, sampler threads) out of `total` intra-op threads. When the sampler computes on
+    this machine's cores (`shares_cores`: the transformers copy in this process, or a vLLM CPU server
+    started here and bound to `sampler_cores()`), the sampler gets total // 2 (at least one) and the
+    trainer the rest (at least one); otherwise (a server elsewhere, or on a GPU) the trainer keeps all."""
+    if not shares_cores:
         return max(total, 1), 0
     sampler = max(total // 2, 1)
     return max(total - sampler, 1), sampler
+
+
+def sampler_cores(cores: Sequence[int] | None = None) -> list[int]:
+    """The cores a vLLM CPU server started for an overlapped run is bound to (VLLM_CPU_OMP_THREADS_BIND):
+    the upper half of this process's CPU affinity (`cores`), at least one; the trainer's threads take the
+    rest, as `split_threads` counts them."""
+    cores = sorted(os.sched_getaffinity(0) if cores is None else cores)
+    return cores[len(cores) - max(len(cores) // 2, 1) :]
 
 
 def staleness_metrics(rollouts: Sequence[Trajectory], version: int, max_staleness: int) -> dict[str, float]:

@@ -13,7 +13,7 @@ import torch
 from looprl.config import ConfigError, load_config
 from looprl.schema import TrainConfig
 from looprl.training import trainer as trainer_module
-from looprl.training.pipeline import RolloutPipeline, split_threads, staleness_metrics
+from looprl.training.pipeline import RolloutPipeline, sampler_cores, split_threads, staleness_metrics
 from looprl.training.trainer import Trainer
 from looprl.trajectory import Trajectory, read_jsonl
 
@@ -105,9 +105,10 @@ def test_staleness_metrics_and_thread_split():
         "offpolicy/staleness_1": 0.25,
         "offpolicy/staleness_2": 0.25,
     }
-    assert split_threads(2, sampler_in_process=True) == (1, 1)
-    assert split_threads(1, sampler_in_process=True) == (1, 1)
-    assert split_threads(16, sampler_in_process=False) == (16, 0)
+    assert split_threads(2, shares_cores=True) == (1, 1)
+    assert split_threads(1, shares_cores=True) == (1, 1)
+    assert split_threads(16, shares_cores=False) == (16, 0)
+    assert sampler_cores([0, 1]) == [1] and sampler_cores([0]) == [0] and sampler_cores([0, 1, 2, 3, 4]) == [3, 4]
 
 
 def test_config_refuses_staleness_without_a_behaviour_loss(tiny_model_dir, tmp_path):
@@ -177,3 +178,23 @@ def test_staleness_one_run_stopped_after_an_iteration_resumes_and_finishes(tiny_
     assert sorted({t.task_id for t in third}) == sorted(in_flight[3])  # the tasks drawn before the stop
     assert {t.policy_version for t in third} == {2}  # sampled again with the restored adapter
     assert not list((tmp_path / "checkpoints").glob("*.tmp*"))
+
+
+def test_an_overlapped_vllm_server_started_here_gets_its_own_cores(tiny_model_dir, tmp_path, monkeypatch):
+    from looprl.backends import vllm
+    from looprl.build import build_sampling_backend
+
+    seen = {}
+    monkeypatch.setattr(vllm, "VLLMBackend", lambda name, **kwargs: seen.update(kwargs) or "backend")
+    monkeypatch.setattr(vllm, "_cpu_only", lambda: True)
+    build_sampling_backend(_cfg(tiny_model_dir, tmp_path, "rollout.backend=vllm", "rollout.max_staleness=1"), policy=None)
+    assert seen["server_kwargs"]["env"] == {"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, sampler_cores()))}
+    seen.clear()
+    build_sampling_backend(_cfg(tiny_model_dir, tmp_path, "rollout.backend=vllm"), policy=None)  # synchronous: all cores, as before
+    assert "env" not in seen["server_kwargs"]
+
+
+def test_rollouts_written_before_policy_versions_still_load():
+    old = Trajectory(task_id="a", messages=[]).to_dict()
+    del old["policy_version"]
+    assert Trajectory.from_dict(old).policy_version == -1
