@@ -198,3 +198,38 @@ def test_rollouts_written_before_policy_versions_still_load():
     old = Trajectory(task_id="a", messages=[]).to_dict()
     del old["policy_version"]
     assert Trajectory.from_dict(old).policy_version == -1
+
+
+def test_staleness_one_run_killed_with_sigkill_resumes_and_finishes(tiny_model_dir, tmp_path):
+    """`looprl train` in a subprocess, killed with SIGKILL once a checkpoint is written (the sampler
+    thread then collects ahead), then `looprl train --resume` finishes two more iterations."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from looprl.training.checkpoint import load_latest
+
+    root, run = RECIPE.parents[1], tmp_path / "run"
+    args = [sys.executable, "-m", "looprl", "train", "--config", str(RECIPE), "--no-progress"]
+    for s in (f"model.name_or_path={tiny_model_dir}", f"run_dir={run}", *SMALL, "trainer.iterations=30", "rollout.max_staleness=1", "trainer.eval_every=0"):
+        args += ["--set", s]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while not (run / "checkpoints" / "latest").is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.communicate()[0]
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    _, state = load_latest(run)
+    assert state.iteration >= 1 and state.extra["in_flight"]  # the sampler thread had drawn the next iteration's tasks
+    want = state.iteration + 2
+    resume = [sys.executable, "-m", "looprl", "train", "--resume", str(run), "--no-progress", "--set", f"trainer.iterations={want}"]
+    done = subprocess.run(resume, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    _, final = load_latest(run)
+    assert final.iteration == want
+    versions = {t.policy_version for t in read_jsonl(run / "rollouts" / f"iter_{want:06d}.jsonl")}
+    assert versions <= {want - 2, want - 1}  # within the staleness bound after the resume
