@@ -10,7 +10,10 @@ published, with the newest version published by then:
             paper's one-step overlap. Iteration i+2 waits for version i.
 
 A rollout's staleness at its update is (i-1) - policy_version, in [0, s]; every rollout records the
-version that sampled it (`Trajectory.policy_version`), and each iteration logs the histogram.
+version that sampled it (`Trajectory.policy_version`), and each iteration logs the histogram. At
+s = 1 the version is always max(j-2, the version the run started from): when iteration j starts
+sampling the trainer cannot be past version j-2 (it still needs iteration j-1's rollouts), so a run
+is as deterministic as its collection; at s >= 2 it depends on which side is faster.
 
 The correction: the sampler's own logprobs with a truncated behaviour weight, in LOOP's decoupled
 form (`looprl.algorithms.decoupled_ppo_clip_loss`):

@@ -226,7 +226,6 @@ class Trainer:
         keep = self.method.keep(rollouts, advantages, cfg)
         kept = [j for j, (r, k) in enumerate(zip(rollouts, keep)) if k and any(r.trainable)]
         buffer, kept_adv = [rollouts[j] for j in kept], advantages[kept]
-
         advantages_s = time.perf_counter() - t1
 
         # -- 5. update -------------------------------------------------------------------------------

@@ -164,6 +164,18 @@ def test_staleness_one_first_minibatch_loss_on_stale_samples(tiny_model_dir, tmp
     assert history[1]["offpolicy/truncated_fraction"] > 0  # the stale samples are off-policy enough to be truncated
 
 
+def test_staleness_one_samples_each_iteration_with_a_fixed_version(tiny_model_dir, tmp_path):
+    # at s = 1 iteration j is sampled with version max(j - 2, 0) whatever the timing: two runs agree
+    runs = []
+    for name in ("a", "b"):
+        trainer = Trainer(_cfg(tiny_model_dir, tmp_path / name, "trainer.iterations=4", "rollout.max_staleness=1", *SMALL), progress=False)
+        history = trainer.train()
+        runs.append(([p.detach().clone() for p in trainer.policy.trainable_parameters()], [r.get("loss/policy") for r in history]))
+        for i in range(1, 5):
+            assert {t.policy_version for t in read_jsonl(tmp_path / name / "rollouts" / f"iter_{i:06d}.jsonl")} == {max(i - 2, 0)}
+    assert runs[0][1] == runs[1][1] and all(torch.equal(a, b) for a, b in zip(runs[0][0], runs[1][0]))
+
+
 def test_staleness_one_run_stopped_after_an_iteration_resumes_and_finishes(tiny_model_dir, tmp_path):
     extra = ("trainer.iterations=4", "rollout.max_staleness=1", *SMALL)
     first = Trainer(_cfg(tiny_model_dir, tmp_path, *extra), progress=False)
