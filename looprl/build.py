@@ -92,11 +92,16 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
             return OpenAIChatBackend(model_id, base_url=rollout.vllm_url.rstrip("/") + "/v1")
         return OpenAIChatBackend(model_id)
     if rollout.backend == "vllm":
-        from looprl.backends.vllm import VLLM_SERVER_LOG, VLLMBackend
+        from looprl.backends.vllm import VLLM_SERVER_LOG, VLLMBackend, _cpu_only
 
         server = {"max_model_len": rollout.sampling.max_context_tokens, "dtype": cfg.model.dtype, "seed": cfg.seed}
         if training:
             server["max_lora_rank"] = cfg.lora.r  # the adapters it will be sent are the config's
+            if rollout.max_staleness > 0 and not rollout.vllm_url and _cpu_only():
+                # overlapped with training on a CPU: the server computes on its own half of the cores (pipeline.py)
+                from looprl.training.pipeline import sampler_cores
+
+                server["env"] = {"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, sampler_cores()))}
             server["log_path"] = Path(cfg.run_dir) / VLLM_SERVER_LOG  # kept with the run: it holds the cause of a server failure
         return VLLMBackend(
             name,

@@ -20,6 +20,8 @@ Method = Literal[METHODS]  # type: ignore[valid-type]
 # methods that fit fixed data (ground-truth chats, the base model's samples) instead of learning from the
 # policy's own samples: their policy is the model at temperature 1 whatever rollout.sampling says
 FIXED_DATA_METHODS = tuple(name for name, m in registry.METHODS.items() if m.data.fixed)
+OFF_POLICY_METHODS = tuple(name for name, m in registry.METHODS.items() if m.off_policy)  # may train on stale rollouts
+MAX_STALENESS = 4  # rollout.max_staleness's bound
 
 
 class ModelConfig(StrictModel):
@@ -133,6 +135,15 @@ class RolloutConfig(StrictModel):
         "needs VLLM_SERVER_DEV_MODE=1, set when looprl starts it; small models only, the merge runs in the trainer's process)",
     )
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="sampling parameters")
+    max_staleness: int = Field(
+        0,
+        ge=0,
+        le=MAX_STALENESS,
+        description="policy versions a training rollout may lag behind the policy it updates: 0 = the synchronous loop "
+        "(sample, then update); s > 0 samples iteration i+s while iteration i updates (1: the paper's one-step overlap), "
+        f"and the loss reweights the stale rollouts (looprl/training/pipeline.py); at most {MAX_STALENESS}: each step keeps "
+        "one more batch in flight and moves the sampler further from the policy it trains",
+    )
 
 
 class TrainerConfig(StrictModel):
@@ -153,6 +164,12 @@ class TrainerConfig(StrictModel):
         0.04,
         ge=0.0,
         description="grpo-kl: weight of the k3 KL penalty to the adapter-disabled model (0.04, the common GRPO default; for no KL term use method grpo)",
+    )
+    behaviour_weight_cap: float = Field(
+        2.0,
+        ge=1.0,
+        description="with rollout.max_staleness > 0: C, the truncation of each token's behaviour weight min(pi_prox/mu, C) "
+        "in the decoupled PPO loss (looprl/algorithms/losses.py)",
     )
     logprob_chunk_size: int = Field(1024, ge=16, description="tokens per chunk when computing logprobs (keeps T x vocab logits small)")
     eval_every: int = Field(5, ge=0, description="dev evaluation every N iterations (0 = never)")
@@ -231,6 +248,24 @@ class TrainConfig(StrictModel):
                 lookup.task_selection(self.env.options, t.selection_fields())
             except TaskSelectionError as exc:
                 raise ValueError(exc.under("tasks.")) from None
+        return self
+
+    @model_validator(mode="after")
+    def _check_staleness(self) -> "TrainConfig":
+        # Overlapped sampling needs a loss that corrects for the behaviour policy (the decoupled PPO loss);
+        # the cap is read only there, so a cap set for the synchronous loop would be silently ignored.
+        s, m = self.rollout.max_staleness, self.trainer.method
+        if s > 0 and m not in OFF_POLICY_METHODS:
+            raise ValueError(
+                f"rollout.max_staleness={s} with method {m!r}: only {', '.join(OFF_POLICY_METHODS)} have a loss that "
+                "reweights rollouts a stale policy sampled; use rollout.max_staleness=0 (the synchronous loop)"
+            )
+        cap_default = TrainerConfig.model_fields["behaviour_weight_cap"].default
+        if s == 0 and self.trainer.behaviour_weight_cap != cap_default:
+            raise ValueError(
+                f"trainer.behaviour_weight_cap={self.trainer.behaviour_weight_cap} only applies with rollout.max_staleness > 0 "
+                "(the synchronous loop is on-policy and has no behaviour weight); remove it or set rollout.max_staleness"
+            )
         return self
 
     @model_validator(mode="after")

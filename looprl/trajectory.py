@@ -9,7 +9,9 @@ training. Per token:
                   trainer recomputes "old" logprobs before its first update, as the paper does);
 * `turn_ids[t]`   the agent turn the token belongs to (0-based), -1 for the opening prompt.
 
-Per episode: the task id, reward (training: fraction of checks passed), success (all passed), the
+Per episode: the policy version that sampled it (`policy_version`: the adapter after that many
+updates; with overlapped sampling it may lag the trained policy, see looprl/training/pipeline.py),
+the task id, reward (training: fraction of checks passed), success (all passed), the
 transcript as chat messages, per-rollout stats, and a `finish_reason` (a `FinishReason` value) that
 says whose doing the episode's end was: the policy's, or the infrastructure's. An infra-failed
 rollout never enters advantages, losses or TGC (looprl/rollout/faults.py says how it is handled). Chat-only backends (hosted models) leave the
@@ -96,6 +98,9 @@ class Trajectory:
     answer: Any = None  # what the agent passed to complete_task(answer=...)
     stats: dict[str, Any] = field(default_factory=dict)  # turns, tokens, api_calls, doc_lookups, failed_calls, wall_s, ...
     finish_reason: str = ""  # a FinishReason value; "" only for trajectories not made by the collector
+    # the behaviour policy: the adapter version that sampled it (v = the policy after v updates; the trainer
+    # sets it); -1 for trajectories not sampled by a training run, or written before versions were recorded
+    policy_version: int = -1
 
     @property
     def infra_failed(self) -> bool:

@@ -6,6 +6,9 @@ Stable public names: `leave_one_out_advantages(rewards (B,), group_ids (B,)) -> 
 
 from looprl.algorithms.advantages import gae_advantages, group_normalized_advantages, leave_one_out_advantages
 from looprl.algorithms.losses import (
+    behaviour_weight_diagnostics,
+    behaviour_weights,
+    decoupled_ppo_clip_loss,
     grpo_loss,
     k3_kl,
     ppo_clip_diagnostics,
@@ -22,6 +25,9 @@ __all__ = [
     "gae_advantages",
     "ppo_clip_loss",
     "ppo_clip_diagnostics",
+    "decoupled_ppo_clip_loss",
+    "behaviour_weights",
+    "behaviour_weight_diagnostics",
     "ppo_clip_loss_per_token_advantage",
     "reinforce_loss",
     "grpo_loss",

@@ -10,6 +10,9 @@ the trajectories (the trainer does this). Trajectories with no trainable token a
 
 * `ppo_clip_loss` — LOOP's PPO objective (Chen et al. 2025, arXiv 2502.01600, eq. 3-4), with the
   ratio taken per token (LOOP), per turn (LOOP-turn) or per trajectory (LOOP-bandit).
+* `decoupled_ppo_clip_loss` — LOOP's token loss on stale or mismatched samples: clip around the
+  pre-update policy, a truncated behaviour weight for the sampler (`behaviour_weights`,
+  `behaviour_weight_diagnostics`).
 * `ppo_clip_loss_per_token_advantage` — the token-level loss with per-token advantages (PPO + critic).
 * `ppo_clip_diagnostics` — clip fraction (with LOOP's or PPO's bound), k1 KL estimate and ratio
   statistics, kept apart from the loss.
@@ -131,6 +134,70 @@ def ppo_clip_loss(
     seg_sum = torch.zeros(B, dtype=per_seg.dtype, device=per_seg.device).index_add(0, rows, per_seg)
     seg_count = torch.zeros(B, dtype=per_seg.dtype, device=per_seg.device).index_add(0, rows, seg_valid.to(per_seg.dtype))
     return _mean_over_trajectories(seg_sum / seg_count.clamp(min=1), seg_count > 0)
+
+
+def behaviour_weights(logp_prox: torch.Tensor, logp_behaviour: torch.Tensor, cap: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-token importance weight from the behaviour policy mu (the sampler that drew the tokens) to
+    the proximal policy pi_prox (the trained policy before the iteration's first step), and its truncation:
+
+        rho_t = pi_prox_t / mu_t = exp(logp_prox_t - logp_behaviour_t),   w_t = min(rho_t, C)
+
+    Returns (rho, w), both (B, T) and without gradient."""
+    if logp_prox.shape != logp_behaviour.shape:
+        raise ValueError(f"logp_prox and logp_behaviour must share a shape; got {tuple(logp_prox.shape)}, {tuple(logp_behaviour.shape)}")
+    if cap < 1.0:
+        raise ValueError(f"the behaviour weight cap must be >= 1 (a cap below 1 down-weights even on-policy tokens); got {cap}")
+    rho = torch.exp((logp_prox - logp_behaviour).detach().clamp(max=_MAX_SEQUENCE_LOG_RATIO))
+    return rho, rho.clamp(max=cap)
+
+
+def decoupled_ppo_clip_loss(
+    logp_new: torch.Tensor,
+    logp_prox: torch.Tensor,
+    logp_behaviour: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    eps: float = 0.1,
+    cap: float = 2.0,
+) -> torch.Tensor:
+    """LOOP's per-token clipped loss on rollouts that a behaviour policy mu sampled, which may be
+    older than the policy being updated (overlapped sampling, rollout.max_staleness > 0) or computed
+    by another engine (vLLM): decoupled PPO (Hilton et al. 2022, arXiv 2110.00641; AReaL, Fu et al.
+    2025, arXiv 2505.24298) with a truncated behaviour weight (truncated importance sampling, as
+    TRL's and verl's sampler-mismatch corrections). Per trainable token t of trajectory x:
+
+        w_t = min(pi_prox_t / mu_t, C)              behaviour weight, no gradient
+        r_t = pi_new_t / pi_prox_t                  the ratio LOOP clips
+        l_t = -w_t * min(r_t * A_x, g(A_x)),        g(A) = (1+eps)A if A >= 0 else A/(1+eps)
+        L   = mean_x [ mean_{t in x} l_t ]
+
+    pi_prox is the trained policy before the iteration's first step (the trainer's old-logprob pass):
+    the clip keeps every step near it, as in the synchronous loss, however stale mu is; the weight moves
+    the expectation from mu's samples to pi_prox's, and C bounds the variance a token mu found unlikely
+    would add. With mu = pi_prox (on-policy, an exact sampler) w_t = 1 and this equals
+    `ppo_clip_loss(level="token")`.
+
+    logp_new, logp_prox, logp_behaviour, mask: (B, T); advantages: (B,).
+    """
+    _check_shapes(logp_new, logp_prox, advantages, mask)
+    _, w = behaviour_weights(logp_prox, logp_behaviour, cap)
+    A = advantages.to(logp_new.dtype)
+    ratio = torch.exp(logp_new - logp_prox.detach())
+    per_token = -w.to(logp_new.dtype) * torch.minimum(ratio * A[:, None], clip_target(A, eps)[:, None])
+    per_traj, valid = _trajectory_mean(per_token, mask)
+    return _mean_over_trajectories(per_traj, valid)
+
+
+@torch.no_grad()
+def behaviour_weight_diagnostics(logp_prox: torch.Tensor, logp_behaviour: torch.Tensor, mask: torch.Tensor, cap: float) -> dict[str, float]:
+    """Over the batch's trainable tokens: ``ratio_mean`` and ``ratio_max`` of rho_t = pi_prox_t / mu_t
+    (before truncation) and ``truncated_fraction``, the share of tokens with rho_t > C."""
+    m = mask.bool()
+    if not bool(m.any()):
+        return {"ratio_mean": 1.0, "ratio_max": 1.0, "truncated_fraction": 0.0}
+    rho, _ = behaviour_weights(logp_prox, logp_behaviour, cap)
+    rho = rho[m]
+    return {"ratio_mean": float(rho.mean()), "ratio_max": float(rho.max()), "truncated_fraction": float((rho > cap).float().mean())}
 
 
 def ppo_clip_loss_per_token_advantage(

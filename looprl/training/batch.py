@@ -31,6 +31,9 @@ class TrainBatch:
     logp_old: torch.Tensor | None = None  # (B, T) float, filled by the trainer before the update
     logp_sampler: torch.Tensor | None = None  # (B, T) float, the sampler's logprobs (diagnostics only)
     logp_ref: torch.Tensor | None = None  # (B, T) float, adapter-disabled logprobs (KL methods)
+    # (B, T) float, the behaviour policy's logprobs (the sampler's, recorded when it sampled) when the rollouts
+    # may be stale (rollout.max_staleness > 0): the method's loss then reweights them; None on-policy
+    logp_behaviour: torch.Tensor | None = None
     extras: dict[str, torch.Tensor] | None = None  # method-specific per-token tensors, e.g. PPO returns
 
     def __len__(self) -> int:

@@ -5,6 +5,9 @@ One iteration (the paper's, with its defaults in TrainConfig):
   1. sample tasks        `tasks_per_iteration` from a seeded sampler whose position is checkpointed
   2. collect             K rollouts per task from the current policy (temperature T, 1 by default as in
                          the paper; top-p 1, no top-k); the trained policy is softmax(logits / T).
+                         With rollout.max_staleness = s > 0 they were sampled in a background thread
+                         while earlier iterations updated, by a policy at most s versions older, and the
+                         loss reweights them from that behaviour policy (looprl/training/pipeline.py)
                          Rollouts the infrastructure cut (an infra FinishReason) are written to disk and
                          counted, then left out of everything below (looprl/rollout/faults.py)
   3. advantages          the method's estimator (LOOP: leave-one-out), one scalar per rollout
@@ -12,7 +15,8 @@ One iteration (the paper's, with its defaults in TrainConfig):
   5. update              old logprobs (no grad), then epochs x shuffled minibatches, micro-batch
                          accumulation, grad-norm clip, AdamW step; KL and NaN guards (update.py)
   6. publish             the rollout backend samples with the new adapter (with the transformers
-                         backend it is the very same model object, so nothing to copy)
+                         backend it is the very same model object, so nothing to copy; overlapped, the
+                         sampler thread loads it before its next collection)
   7. evaluate            every `eval_every` iterations on dev tasks, tracking the best checkpoint
   8. log + checkpoint    metrics.jsonl / TensorBoard / W&B, then an atomic checkpoint
 
@@ -24,7 +28,11 @@ sampler's generator and the minibatch shuffler), sampler position, metric histor
 the method's state (PPO's critic) from the newest checkpoint that verifies, so a run killed at any
 point and resumed ends with the same weights as one never interrupted. That holds when collection
 itself is deterministic: tested on the tiny model on CPU with rollout.concurrency 1 (with more
-concurrency, which episodes share a generate() call depends on thread timing).
+concurrency, which episodes share a generate() call depends on thread timing), and synchronous
+(rollout.max_staleness 0; an overlapped run resumes and finishes, re-sampling what was in flight).
+
+Every phase's wall time is a time/* metric (docs/metrics.md), so benchmarks read them
+(benchmarks/bench_iteration.py) rather than re-time the loop.
 
 Several processes (GPUs): launched with `accelerate launch --config_file configs/accelerate/fsdp-8gpu.yaml
 -m looprl train --config configs/qwen2.5-32b-8gpu.yaml`, the policy is sharded with FSDP across the
@@ -35,6 +43,7 @@ Without a launcher `self.dist` is the one-process identity and nothing above cha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -62,6 +71,7 @@ from looprl.training.distributed import HistoryOnly, from_environment
 from looprl.training.interrupt import deferred, stop_on_signals
 from looprl.training.logger import MetricsLogger
 from looprl.training.methods import get_method
+from looprl.training.pipeline import RolloutPipeline, separate_sampler, split_threads, staleness_metrics
 from looprl.training.sampler import TaskSampler
 from looprl.training.update import run_update
 from looprl.trajectory import Trajectory, read_jsonl, write_jsonl
@@ -117,6 +127,14 @@ class Trainer:
         sampler = build_sampling_backend(cfg, self.policy) if self.dist.is_main else None
         self.sampler_backend: PolicyBackend | None  # None on the ranks other than 0 under FSDP
         self.policy, self.sampler_backend = self.dist.shard(self.policy, sampler, self.method)
+        # overlapped sampling (rollout.max_staleness > 0) samples from a backend of its own while the policy
+        # trains (a copy of the transformers model); its thread is started by train() (pipeline.py)
+        self.pipeline: RolloutPipeline | None = None
+        self._in_flight: dict[int, list[str]] = {}  # iterations a checkpoint recorded as submitted, not trained on
+        if cfg.rollout.max_staleness > 0:
+            if self.dist.sharded:
+                raise ValueError(f"rollout.max_staleness={cfg.rollout.max_staleness} runs in one process; under FSDP use rollout.max_staleness=0")
+            self.sampler_backend = separate_sampler(self.policy, self.sampler_backend)
         if collect_fn is None:
             from looprl.rollout import collect_rollouts as collect_fn
         self.collect_fn = collect_fn
@@ -136,6 +154,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(params, lr=cfg.trainer.lr, weight_decay=cfg.trainer.weight_decay)
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
         self.iteration = 0
+        self._checkpoint_s = 0.0  # the last checkpoint write's wall seconds (logged with the next iteration)
         self.last_checkpoint: Path | None = None  # the newest checkpoint written or resumed from
         self.best: dict[str, Any] = {}
         self.fixed_data: list[Trajectory] | None = None  # RFT's base-model successes / SFT-GT's solution chats
@@ -165,12 +184,17 @@ class Trainer:
         the checkpoint write waits for it); `last_checkpoint` is then the state to resume from
         (looprl/training/interrupt.py says why abort rather than finish the iteration)."""
         end = self.cfg.trainer.iterations if stop_after is None else min(self.cfg.trainer.iterations, self.iteration + stop_after)
+        finished = False
         try:
             with stop_on_signals():
+                if self.cfg.rollout.max_staleness > 0 and self.iteration < end:
+                    self._start_pipeline()
                 while self.iteration < end:
                     self.train_one_iteration()
             self.dist.barrier()  # under FSDP no rank leaves while rank 0 still writes the last checkpoint
+            finished = True
         finally:
+            self._stop_pipeline(wait=finished)
             self.logger.close()
         return self.logger.history
 
@@ -180,45 +204,102 @@ class Trainer:
         t0 = time.perf_counter()
 
         # -- 1-2. sample tasks, collect K rollouts each ------------------------------------------------
-        task_ids = self.sampler.sample(cfg.tasks_per_iteration)  # every rank, so sampler positions agree
-        rollouts = self.dist.broadcast(self._collect(task_ids, i) if self.dist.is_main else None)  # rank 0 collects
-        collect_s = time.perf_counter() - t0
+        if self.pipeline is None:
+            task_ids = self.sampler.sample(cfg.tasks_per_iteration)  # every rank, so sampler positions agree
+            rollouts = self.dist.broadcast(self._collect(task_ids, i) if self.dist.is_main else None)  # rank 0 collects
+            collect_s = sample_s = time.perf_counter() - t0
+            if not self.method.data.fixed:
+                for r in rollouts:
+                    r.policy_version = i - 1  # the behaviour policy: the current one
+        else:  # sampled ahead by the sampler thread, at most max_staleness versions ago; collect_s is the wait
+            sampled, collect_s = self.pipeline.take(i)
+            rollouts, sample_s = sampled.rollouts, sampled.sample_s
         if self.dist.is_main:
             write_jsonl(self.run_dir / "rollouts" / f"iter_{i:06d}.jsonl", rollouts)  # infra-failed ones too, with their finish reason
         require_survivors(rollouts, f"iteration {i}")
         rollouts, infra_failed = split_infra(rollouts)  # each group's baseline is over its surviving members
 
         # -- 3-4. advantages, then the method's buffer filter ---------------------------------------
+        t1 = time.perf_counter()
         rewards = torch.tensor([r.reward for r in rollouts], dtype=torch.float32)
         advantages = self.method.advantages(rewards, [r.group_id for r in rollouts])
         keep = self.method.keep(rollouts, advantages, cfg)
         kept = [j for j, (r, k) in enumerate(zip(rollouts, keep)) if k and any(r.trainable)]
         buffer, kept_adv = [rollouts[j] for j in kept], advantages[kept]
+        advantages_s = time.perf_counter() - t1
 
         # -- 5. update -------------------------------------------------------------------------------
         t1 = time.perf_counter()
         update_metrics: dict[str, float] = {"train/optimizer_steps": 0.0, "train/stopped_early": 0.0}  # an empty buffer
         if buffer:
             batch = make_batch(buffer, kept_adv, self.policy.pad_token_id, max_tokens=t.rollout.sampling.max_context_tokens)
+            if self.pipeline is not None:  # mu, the behaviour policy: the logprobs its sampler returned
+                batch.logp_behaviour = batch.logp_sampler
             update_metrics = run_update(self.policy, self.optimizer, self.method, batch, cfg, self.shuffle, self.critic, i, self.dist)
         update_s = time.perf_counter() - t1
         # -- 6. publish: the HF backend samples with this very model; a vLLM backend reloads the adapter
+        t1 = time.perf_counter()
         self._publish(i)
+        publish_s = time.perf_counter() - t1
 
         # -- 7. dev evaluation -----------------------------------------------------------------------
         metrics = {**self._rollout_metrics(rollouts, advantages, len(buffer)), **infra_metrics(infra_failed), **update_metrics}
+        if self.pipeline is not None:
+            metrics.update(staleness_metrics(rollouts, i - 1, t.rollout.max_staleness))
+        t1 = time.perf_counter()
         if cfg.eval_every and i % cfg.eval_every == 0:
             metrics.update(self._evaluate(i))
+        eval_s = time.perf_counter() - t1
 
         # -- 8. log and checkpoint -------------------------------------------------------------------
-        metrics.update({"time/collect_s": collect_s, "time/update_s": update_s, "time/iteration_s": time.perf_counter() - t0})
+        metrics.update(
+            {
+                "time/collect_s": collect_s,
+                "time/sample_s": sample_s,
+                "time/advantages_s": advantages_s,
+                "time/update_s": update_s,
+                "time/publish_s": publish_s,
+                "time/eval_s": eval_s,
+                "time/checkpoint_s": self._checkpoint_s,  # the previous iteration's: a checkpoint holds these metrics
+                "time/iteration_s": time.perf_counter() - t0,
+            }
+        )
         if not self.method.data.fixed:  # SFT-GT/RFT train on stored data: no sampling to time
             sampled_tokens = sum(sum(r.trainable) for r in rollouts)
-            metrics["rollout/tokens_per_s"] = sampled_tokens / max(collect_s, 1e-9)
+            metrics["rollout/tokens_per_s"] = sampled_tokens / max(sample_s, 1e-9)
         self.iteration = i
         self.logger.log(i, metrics)
+        t1 = time.perf_counter()
         self._checkpoint()
+        self._checkpoint_s = time.perf_counter() - t1
         return metrics
+
+    def _start_pipeline(self) -> None:
+        """The sampler thread (pipeline.py), with the cores split between it and this (the trainer's) thread."""
+        r = self.cfg.rollout  # a vLLM CPU server started here is bound to the other half of the cores (build.py)
+        shares_cores = r.backend == "transformers" or (r.vllm_url is None and not torch.cuda.is_available())
+        trainer_threads, sampler_threads = split_threads(torch.get_num_threads(), shares_cores=shares_cores)
+        sampler_threads = sampler_threads if r.backend == "transformers" else 0  # the server's threads are its own
+        self._threads_before = torch.get_num_threads()
+        torch.set_num_threads(trainer_threads)
+        self.pipeline = RolloutPipeline(
+            self.sampler_backend,
+            self._collect,
+            lambda: self.sampler.sample(self.cfg.trainer.tasks_per_iteration),
+            max_staleness=self.cfg.rollout.max_staleness,
+            version=self.iteration,
+            last_iteration=self.cfg.trainer.iterations,
+            sampler_threads=sampler_threads,
+            pending=self._in_flight,
+        )
+
+    def _stop_pipeline(self, wait: bool) -> None:
+        if self.pipeline is None:
+            return
+        self.pipeline.close(wait=wait)
+        self._in_flight = self.pipeline.pending()  # a later train() samples them again
+        self.pipeline = None
+        torch.set_num_threads(self._threads_before)
 
     # ------------------------------------------------------------------ phases
     def _collect_with(self, task_ids: Sequence[str], spec: RolloutSpec, group_prefix: str, early_stop: bool) -> list[Trajectory]:
@@ -278,6 +359,11 @@ class Trainer:
     def _publish(self, i: int) -> None:
         if self.sampler_backend is self.policy:  # transformers: rollouts already sample from the updated model
             return
+        if self.pipeline is not None:  # overlapped: the sampler thread loads version i between two collections
+            path = self.run_dir / "published" / f"v{i:06d}"
+            self.policy.save_adapter(str(path))
+            self.pipeline.publish(i, path)
+            return
         path = self.run_dir / "adapter_latest"  # vLLM (or rank 0's copy under FSDP): hot-swap the freshly saved adapter
         self.policy.save_adapter(str(path))  # under FSDP every rank gathers, rank 0 writes
         if self.dist.is_main:
@@ -300,19 +386,22 @@ class Trainer:
 
         c = self.cfg
         summary = None
-        if self.dist.is_main:  # rank 0 alone samples; the others join only in saving best/
+        # rank 0 alone samples; the others join only in saving best/. Overlapped, between two collections
+        holding = self.pipeline.holding_sampler() if self.pipeline is not None else contextlib.nullcontext()
+        if self.dist.is_main:
             dev_ids = resolve_task_ids(c, c.tasks.dev_split)[: c.tasks.max_dev_tasks]
             spec = replace(self.eval_spec, model_name=f"{c.model.name_or_path}@iter{i}")
-            summary = evaluate(
-                self.sampler_backend,
-                self.env_factory,
-                dev_ids,
-                spec,
-                samples=c.trainer.eval_samples,
-                split=c.tasks.dev_split,
-                out_dir=self.run_dir / "eval" / f"iter_{i:06d}",
-                progress=False,
-            ).summary
+            with holding:
+                summary = evaluate(
+                    self.sampler_backend,
+                    self.env_factory,
+                    dev_ids,
+                    spec,
+                    samples=c.trainer.eval_samples,
+                    split=c.tasks.dev_split,
+                    out_dir=self.run_dir / "eval" / f"iter_{i:06d}",
+                    progress=False,
+                ).summary
         summary = self.dist.broadcast(summary)
         tgc, reward = float(summary["tgc"] or 0.0), float(summary.get("reward_mean") or 0.0)
         if not self.best or (tgc, reward) > (self.best["tgc"], self.best["reward_mean"]):
@@ -346,6 +435,8 @@ class Trainer:
             best=self.best,
             extra={"method": self.critic.state_dict() if self.critic else {}},
         )
+        if self.cfg.rollout.max_staleness > 0:  # what the sampler thread drew ahead: a resumed run samples it again
+            state.extra["in_flight"] = {str(j): ids for j, ids in (self.pipeline.pending() if self.pipeline else self._in_flight).items()}
         with deferred():  # a SIGINT/SIGTERM now interrupts once this checkpoint is complete
             self.last_checkpoint = save_checkpoint(self.run_dir, state, save_adapter, keep=self.cfg.trainer.checkpoints_kept)
 
@@ -368,6 +459,7 @@ class Trainer:
         restore_rng(state.rng, self._generators())
         self.sampler.restore(state.sampler)
         self.iteration, self.best = state.iteration, state.best
+        self._in_flight = {int(j): list(ids) for j, ids in state.extra.get("in_flight", {}).items()}
         self.logger.restore(state.history)
         self.last_checkpoint = path
 

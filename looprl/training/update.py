@@ -7,7 +7,12 @@ Guarantees:
   is a mean over trajectories, and each micro-batch's loss is weighted by its share of the
   minibatch's trajectories (tested: one minibatch == two accumulated halves).
 * "Old" logprobs are recomputed here with no grad, before the first step (the sampler's logprobs
-  are for diagnostics only), as the paper's reference code does.
+  are for diagnostics only), as the paper's reference code does. When the rollouts may be stale
+  (`batch.logp_behaviour` set, rollout.max_staleness > 0), the old logprobs are the proximal policy
+  the loss clips around, and the sampler's are the behaviour policy it reweights from
+  (`decoupled_ppo_clip_loss`); the weights' statistics are reported as offpolicy/*.
+* Phase timings (time/old_logprob_s, time/forward_backward_s, time/optimizer_s) are wall seconds,
+  measured here so benchmarks read them rather than re-time the update.
 * Guards: a NaN/inf loss (or gradient norm) or a k1 KL estimate above `kl_guard` stops the rest of
   the iteration's update (the step that saw it is not taken); the reason is reported in the metrics.
 * Sharded over W processes (`dist`, looprl.training.distributed), each rank takes a slice of every
@@ -19,10 +24,12 @@ Guarantees:
 from __future__ import annotations
 
 import math
+import time
 from typing import TYPE_CHECKING
 
 import torch
 
+from looprl.algorithms import behaviour_weight_diagnostics
 from looprl.backends.base import TrainableBackend
 from looprl.training.batch import TrainBatch
 from looprl.training.distributed import SINGLE_PROCESS, Distributed
@@ -128,12 +135,17 @@ def run_update(
     Sharded, every rank passes the same batch and generator state, so all agree on the minibatches."""
     params = [p for g in optimizer.param_groups for p in g["params"]]
     diagnostics: dict[str, float] = {}
+    t0 = time.perf_counter()
     if method.needs_old_logprobs:
         batch.logp_old = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, dist=dist)
         diagnostics = sampler_gap(batch)
+        if batch.logp_behaviour is not None:
+            stats = behaviour_weight_diagnostics(batch.logp_old, batch.logp_behaviour, batch.mask, cfg.behaviour_weight_cap)
+            diagnostics.update({f"offpolicy/{k}": v for k, v in stats.items()})
     if method.needs_ref_logprobs:
         batch.logp_ref = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, reference=True, dist=dist)
     prepared = critic.prepare(policy, batch, cfg, iteration) if critic is not None else {}  # PPO: per-token advantages
+    old_logprob_s, backward_s, optimizer_s = time.perf_counter() - t0, 0.0, 0.0
     steps, losses, kls, clips, norms = 0, [], [], [], []
     stopped = ""
     mb_size = method.minibatch_size(cfg, len(batch))
@@ -141,7 +153,9 @@ def run_update(
         order = torch.randperm(len(batch), generator=generator)
         for idx in _chunks(order, mb_size):
             optimizer.zero_grad(set_to_none=True)
+            t0 = time.perf_counter()
             stats = accumulate_gradients(policy, method, batch.select(idx), cfg, critic, dist)
+            backward_s += time.perf_counter() - t0
             dist.average_replicated_grads(params)  # sharded: PPO's critic sits outside FSDP
             # statistics are summed over ranks already; agreeing on the decision too means no rank steps alone
             stopped = dist.agree("nan_loss" if not math.isfinite(stats["loss"]) else "kl_guard" if stats["kl_k1"] > cfg.kl_guard else "")
@@ -153,7 +167,9 @@ def run_update(
             if stopped:
                 break
             norms.append(norm)
+            t0 = time.perf_counter()
             optimizer.step()
+            optimizer_s += time.perf_counter() - t0
             steps += 1
             losses.append(stats["loss"])
             kls.append(stats["kl_k1"])
@@ -175,4 +191,7 @@ def run_update(
         "train/grad_norm": mean(norms),
         "train/optimizer_steps": float(steps),
         "train/stopped_early": {"": 0.0, "kl_guard": 1.0, "nan_loss": 2.0}[stopped],
+        "time/old_logprob_s": old_logprob_s,
+        "time/forward_backward_s": backward_s,
+        "time/optimizer_s": optimizer_s,
     }

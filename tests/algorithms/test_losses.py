@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from looprl.algorithms import (
+    behaviour_weight_diagnostics,
+    decoupled_ppo_clip_loss,
     grpo_loss,
     ppo_clip_diagnostics,
     ppo_clip_loss,
@@ -184,3 +186,52 @@ def test_per_token_advantage_loss_matches_naive_and_reduces_to_scalar_version():
     assert float(got) == pytest.approx(sum(per_traj) / len(per_traj), rel=1e-10)
     broadcast = adv[:, None].expand_as(logp_new)
     assert torch.allclose(ppo_clip_loss_per_token_advantage(logp_new, logp_old, broadcast, mask), ppo_clip_loss(logp_new, logp_old, adv, mask))
+
+
+# ---------------------------------------------------------------- decoupled PPO (stale or mismatched samples)
+
+
+def naive_decoupled(logp_new, logp_prox, logp_mu, adv, mask, eps, cap):
+    per_traj = []
+    for b in range(logp_new.shape[0]):
+        terms = []
+        for t in range(logp_new.shape[1]):
+            if mask[b, t]:
+                w = min(math.exp(float(logp_prox[b, t] - logp_mu[b, t])), cap)
+                r = math.exp(float(logp_new[b, t] - logp_prox[b, t]))
+                terms.append(-w * min(r * float(adv[b]), g_eps(float(adv[b]), eps)))
+        if terms:
+            per_traj.append(sum(terms) / len(terms))
+    return sum(per_traj) / len(per_traj)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_decoupled_ppo_clip_matches_naive_and_truncates(seed):
+    logp_new, logp_prox, adv, mask, _ = random_inputs(seed)
+    g = torch.Generator().manual_seed(100 + seed)
+    logp_mu = logp_prox + 0.5 * torch.randn(logp_prox.shape, generator=g, dtype=torch.float64)  # a stale sampler
+    for cap in (1.0, 1.5, 1e6):
+        got = decoupled_ppo_clip_loss(logp_new, logp_prox, logp_mu, adv, mask, eps=0.1, cap=cap)
+        assert float(got) == pytest.approx(naive_decoupled(logp_new, logp_prox, logp_mu, adv, mask, 0.1, cap), rel=1e-10)
+    stats = behaviour_weight_diagnostics(logp_prox, logp_mu, mask, cap=1.5)
+    rho = [math.exp(float(logp_prox[b, t] - logp_mu[b, t])) for b in range(mask.shape[0]) for t in range(mask.shape[1]) if mask[b, t]]
+    assert stats["ratio_mean"] == pytest.approx(sum(rho) / len(rho), rel=1e-10)
+    assert stats["ratio_max"] == pytest.approx(max(rho), rel=1e-10)
+    assert stats["truncated_fraction"] == pytest.approx(sum(r > 1.5 for r in rho) / len(rho))
+    assert 0 < stats["truncated_fraction"] < 1  # the inputs exercise both sides of the cap
+
+
+def test_decoupled_ppo_clip_on_policy_is_loops_loss_and_weight_has_no_gradient():
+    logp_new, logp_prox, adv, mask, _ = random_inputs(3)
+    logp_new.requires_grad_(True)
+    on_policy = decoupled_ppo_clip_loss(logp_new, logp_prox, logp_prox, adv, mask, eps=0.1, cap=2.0)
+    assert torch.equal(on_policy, ppo_clip_loss(logp_new, logp_prox, adv, mask, eps=0.1))
+    # the behaviour weight scales each token's gradient and gets none itself
+    logp_mu = (logp_prox - 0.2).requires_grad_(True)
+    loss = decoupled_ppo_clip_loss(logp_new, logp_prox, logp_mu, adv, mask, eps=0.1, cap=2.0)
+    (grad_new,) = torch.autograd.grad(loss, logp_new, retain_graph=True)
+    (grad_loop,) = torch.autograd.grad(ppo_clip_loss(logp_new, logp_prox, adv, mask, eps=0.1), logp_new)
+    assert torch.allclose(grad_new, math.exp(0.2) * grad_loop)  # w = exp(0.2) < cap on every token
+    assert torch.autograd.grad(loss, logp_mu, allow_unused=True) == (None,)  # mu is a constant of the loss
+    with pytest.raises(ValueError, match="cap must be >= 1"):
+        decoupled_ppo_clip_loss(logp_new, logp_prox, logp_prox, adv, mask, cap=0.5)

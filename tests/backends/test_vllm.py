@@ -234,6 +234,33 @@ def test_offline_engine_matches_hf_with_and_without_adapter(vllm_model_dir, tmp_
 
 @pytest.mark.slow
 @needs_vllm
+def test_overlapped_trainer_samples_from_vllm_one_version_behind(vllm_backend, vllm_model_dir, tmp_path):
+    """rollout.max_staleness=1 with a vLLM sampler: the sampler thread drives the server while the trainer
+    updates, each iteration's rollouts name the version the server held, and the update reweights them."""
+    from pathlib import Path
+
+    from looprl.config import load_config
+    from looprl.schema import TrainConfig
+    from looprl.training.trainer import Trainer
+    from looprl.trajectory import read_jsonl
+
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
+    run = tmp_path / "run"
+    overrides = [f"model.name_or_path={vllm_model_dir}", f"run_dir={run}", "logging.tensorboard=false", "trainer.eval_every=0", "trainer.iterations=3"]
+    overrides += ["trainer.tasks_per_iteration=4", "trainer.rollouts_per_task=4", "trainer.minibatch_size=8", "trainer.micro_batch_size=8", "trainer.lr=5e-3"]
+    overrides += ["lora.target_modules=[q_proj,v_proj,up_proj,down_proj]", "rollout.backend=vllm", f"rollout.vllm_url={vllm_backend.base_url}"]
+    trainer = Trainer(load_config(TrainConfig, recipe, [*overrides, "rollout.max_staleness=1"]), progress=False)
+    history = trainer.train()
+    assert trainer.sampler_backend is not trainer.policy and trainer.sampler_backend.adapter_name  # the server took published versions
+    for i in (1, 2, 3):
+        assert {t.policy_version for t in read_jsonl(run / "rollouts" / f"iter_{i:06d}.jsonl")} == {max(i - 2, 0)}
+    updated = [h for h in history if h["train/optimizer_steps"] > 0]
+    assert updated and all(0 < h["offpolicy/ratio_mean"] < 10 and 0 <= h["offpolicy/truncated_fraction"] <= 1 for h in updated), history
+    assert [h["offpolicy/staleness_1"] for h in history] == [0.0, 1.0, 1.0]
+
+
+@pytest.mark.slow
+@needs_vllm
 def test_trainer_samples_from_vllm_and_publishes_each_update(vllm_backend, vllm_model_dir, tmp_path):
     """LOOP with rollout.backend=vllm: rollouts come from the server, and after every update the
     server samples with the new adapter (the sampler's logprobs stay those of the trainer's weights)."""

@@ -148,6 +148,8 @@ def test_fsdp_update_equals_single_process_update(tiny_model_dir, tmp_path):
         for key in want_critic:  # the critic computes in float32 whatever the model's dtype: float32 rounding, Adam-magnified
             torch.testing.assert_close(got_critic[key], want_critic[key], rtol=1e-4, atol=1e-5, msg=lambda m, name=name, key=key: f"{name} {key}: {m}")
         for key, value in want_metrics.items():
+            if key.startswith("time/"):  # wall-clock phase timings, not results
+                continue
             assert got_metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-9), (name, key)
     for rank in (0, 1):  # the guard's decision was agreed: no rank stepped alone
         nan = json.loads((tmp_path / "fsdp" / f"nan_rank{rank}.json").read_text())

@@ -100,6 +100,9 @@ class Method:
     one_step_per_batch: bool = False
     needs_old_logprobs: bool = True
     needs_ref_logprobs: bool = False
+    # the policy loss on rollouts a behaviour policy sampled (batch.logp_behaviour set: rollout.max_staleness > 0),
+    # for methods whose facts say off_policy (LOOP: the decoupled PPO loss)
+    off_policy_loss: LossFn | None = None
     # a value function trained alongside the policy (PPO's), built by the trainer as critic(policy, train_config)
     critic: Callable[["TrainableBackend", "TrainConfig"], Critic] | None = None
     # what an update step reports (ppo/clip_fraction, ppo/kl_k1), measured with the method's own clip
@@ -128,10 +131,18 @@ class Method:
     def objective(self, logp_new: torch.Tensor, hidden: torch.Tensor, batch: "TrainBatch", cfg: "TrainerConfig", critic: Critic | None) -> torch.Tensor:
         """One micro-batch's loss: the policy loss, plus the critic's on the same forward pass's hidden
         states (B, T, H); while the critic warms up, the critic's alone."""
+        loss = self.loss if batch.logp_behaviour is None else self.behaviour_loss
         if critic is None:
-            return self.loss(logp_new, batch, cfg)
+            return loss(logp_new, batch, cfg)
         value_loss = critic.loss(hidden, batch)
-        return self.loss(logp_new, batch, cfg) + value_loss if critic.trains_policy else value_loss
+        return loss(logp_new, batch, cfg) + value_loss if critic.trains_policy else value_loss
+
+    @property
+    def behaviour_loss(self) -> LossFn:
+        """The loss for rollouts that may be stale (batch.logp_behaviour set)."""
+        if self.off_policy_loss is None:
+            raise ValueError(f"method {self.name!r} has no loss for rollouts a stale policy sampled; train it with rollout.max_staleness=0")
+        return self.off_policy_loss
 
     def num_epochs(self, cfg: "TrainerConfig") -> int:
         return self.epochs if self.epochs is not None else cfg.epochs

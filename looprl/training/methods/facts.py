@@ -118,6 +118,9 @@ class MethodFacts:
     data: DataSource = PolicyRollouts()
     settings: tuple[Setting, ...] = ()  # trainer settings only this method reads
     requires: tuple[Positive, ...] = ()  # checks on its settings, beyond their field types
+    # its loss has a decoupled (behaviour-weighted) form, so it may train on rollouts up to
+    # rollout.max_staleness policy versions old (looprl/training/pipeline.py)
+    off_policy: bool = False
 
 
 RFT_TEMPERATURES = (0.4, 0.7, 1.0)  # the base-model temperature sweep RFT collects over
@@ -127,10 +130,10 @@ _CRITIC = tuple(
     for name in ("value_coef_start", "value_coef_end", "value_coef_iterations", "critic_warmup_iterations", "gae_gamma", "gae_lambda", "value_hidden_size")
 )
 
-LOOP = MethodFacts("loop", "leave-one-out PPO, per-token clip (the paper's LOOP)")
+LOOP = MethodFacts("loop", "leave-one-out PPO, per-token clip (the paper's LOOP)", off_policy=True)
 LOOP_TURN = MethodFacts("loop-turn", "leave-one-out PPO, one ratio per turn")
 LOOP_BANDIT = MethodFacts("loop-bandit", "leave-one-out PPO, one ratio per trajectory")
-LOOP_RWNORM = MethodFacts("loop-rwnorm", "LOOP with std-normalized advantages")
+LOOP_RWNORM = MethodFacts("loop-rwnorm", "LOOP with std-normalized advantages", off_policy=True)
 RLOO = MethodFacts("rloo", "leave-one-out REINFORCE, one on-policy step per batch")
 GRPO = MethodFacts("grpo", "group-normalized advantage, on-policy, no KL")
 GRPO_KL = MethodFacts(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from looprl.algorithms import group_normalized_advantages, leave_one_out_advantages, ppo_clip_loss
+from looprl.algorithms import decoupled_ppo_clip_loss, group_normalized_advantages, leave_one_out_advantages, ppo_clip_loss
 from looprl.training.methods import facts
 from looprl.training.methods.base import Method
 
@@ -24,7 +24,14 @@ def _clip_loss(level: str):
     return loss
 
 
-LOOP = Method(facts.LOOP, leave_one_out_advantages, _clip_loss("token"))
+def decoupled_loss(logp_new: torch.Tensor, batch, cfg) -> torch.Tensor:
+    """The token-level loss on rollouts a behaviour policy sampled (rollout.max_staleness > 0): clipped
+    around the pre-update policy (batch.logp_old), weighted by min(pi_prox / mu, C) with mu the sampler's
+    logprobs (batch.logp_behaviour) and C trainer.behaviour_weight_cap."""
+    return decoupled_ppo_clip_loss(logp_new, batch.logp_old, batch.logp_behaviour, batch.advantages, batch.mask, eps=cfg.clip_eps, cap=cfg.behaviour_weight_cap)
+
+
+LOOP = Method(facts.LOOP, leave_one_out_advantages, _clip_loss("token"), off_policy_loss=decoupled_loss)
 LOOP_TURN = Method(facts.LOOP_TURN, leave_one_out_advantages, _clip_loss("turn"))
 LOOP_BANDIT = Method(facts.LOOP_BANDIT, leave_one_out_advantages, _clip_loss("trajectory"))
-LOOP_RWNORM = Method(facts.LOOP_RWNORM, group_normalized_advantages, _clip_loss("token"))
+LOOP_RWNORM = Method(facts.LOOP_RWNORM, group_normalized_advantages, _clip_loss("token"), off_policy_loss=decoupled_loss)

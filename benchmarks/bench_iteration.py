@@ -1,0 +1,354 @@
+"""Benchmark: whole LOOP iterations on the demo's setting, where every second goes, synchronous
+(rollout.max_staleness 0) and overlapped (1) side by side in one run.
+
+Each pipeline runs N iterations of the demo's LOOP stage (`DemoConfig().train`: SmolLM2-135M-Instruct,
+the demo's scenarios, turn and token limits, temperature 0.7; `--tasks` tasks x `--k` rollouts per
+iteration) in its own subprocess, from the same seed, so its memory and CPU time are its own. The
+trainer's own phase timings (time/* metrics, docs/metrics.md) give the breakdown; nothing is re-timed
+here. Written under `--out` (default benchmarks/results/iteration/): bench_iteration.json and
+bench_iteration.md, with per pipeline:
+
+* rollouts per hour and generated (sampled) tokens per second, both over the training wall time;
+* the wall seconds of each phase, summed over iterations: collection (task setup, env steps,
+  sampling and the env's scoring together: the collector does not time them apart yet), the
+  trainer's wait for the sampler thread (overlapped), advantages + filter, the old-logprob pass,
+  forward/backward, optimizer, publish, checkpoint; and idle core-seconds = cores x wall - CPU
+  seconds of the process and its children (sandbox workers, a vLLM server);
+* peak memory: the largest summed RSS of the process tree, polled every 0.2 s;
+* machine utilization = useful FLOPs / (wall x peak FLOP/s), the peak measured in this run by a
+  matmul microbenchmark on the cores used, in fp32 and bf16.
+
+Useful FLOPs are counted from the model config's shape (2 FLOPs per multiply-add). Per token at
+position c (its causal context has c tokens), with hidden d, L layers, h query heads and h_kv key/value
+heads of size d_h, MLP width f (gated: 3 matrices), vocabulary V:
+
+    F_lin      = L * 2 * (d * h * d_h  +  2 * d * h_kv * d_h  +  h * d_h * d  +  3 * d * f)
+    F_attn(c)  = L * 4 * h * d_h * c                    (QK^T and AV over the causal prefix)
+    F_head     = 2 * d * V                              (only where a logit is used: sampled tokens)
+
+    sampling   sum over every token of every rollout of F_lin + F_attn(c), + F_head per sampled token
+               (each token processed once: prompt and observations prefilled, agent tokens decoded;
+               recomputation a sampler does without a prefix cache is not useful work)
+    old logp   the same forward over each kept rollout (the no-grad pass)
+    training   per epoch and kept rollout, forward as above + backward: F_lin (activation gradients
+               only: the base weights are frozen, LoRA's own are negligible) + 2 F_attn(c) + F_head
+               per sampled token
+
+so a utilization of 100% would be the cores doing nothing but these matmuls at their measured peak.
+
+The ratio (overlapped / synchronous rollouts per hour) is printed only when the load average stayed
+at or below the core count during the run (start and end recorded); otherwise the JSON says why it
+was refused, unless `--allow-load`.
+
+    python benchmarks/bench_iteration.py --iterations 3 --tasks 4 --k 4                 # the demo's size
+    python benchmarks/bench_iteration.py --model-path models/tiny --iterations 1 --tasks 1 --k 2 \\
+        --set env.max_turns=1 --set rollout.sampling.max_new_tokens=8 --out /tmp/bench   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results" / "iteration"
+PHASES = (
+    ("collect", "time/sample_s", "collection: task setup, env steps, sampling, the env's scoring"),
+    ("wait", "time/collect_s", "trainer waiting for rollouts (= collection when synchronous)"),
+    ("advantages", "time/advantages_s", "advantages and buffer filter"),
+    ("old_logprob", "time/old_logprob_s", "old-logprob pass"),
+    ("forward_backward", "time/forward_backward_s", "forward/backward"),
+    ("optimizer", "time/optimizer_s", "optimizer steps"),
+    ("publish", "time/publish_s", "publish the adapter to the sampler"),
+    ("checkpoint", "time/checkpoint_s", "checkpoint writes"),
+)
+
+
+# ------------------------------------------------------------------ FLOPs and the peak
+
+
+def model_shape(model_path: str) -> dict[str, int]:
+    from transformers import AutoConfig
+
+    c = AutoConfig.from_pretrained(model_path)
+    heads = c.num_attention_heads
+    return {
+        "hidden": c.hidden_size,
+        "layers": c.num_hidden_layers,
+        "heads": heads,
+        "kv_heads": getattr(c, "num_key_value_heads", None) or heads,
+        "head_dim": getattr(c, "head_dim", None) or c.hidden_size // heads,
+        "intermediate": c.intermediate_size,
+        "vocab": c.vocab_size,
+    }
+
+
+def useful_flops(shape: dict[str, int], rollouts: list[tuple[int, int]], kept: list[tuple[int, int]], epochs: int) -> dict[str, float]:
+    """Useful FLOPs (module docstring) of one iteration: `rollouts` and `kept` are (tokens, sampled tokens)
+    per rollout, all collected ones and those the update trained on."""
+    d, L, h, hkv, dh, f, V = (shape[k] for k in ("hidden", "layers", "heads", "kv_heads", "head_dim", "intermediate", "vocab"))
+    f_lin = L * 2 * (d * h * dh + 2 * d * hkv * dh + h * dh * d + 3 * d * f)
+    f_head = 2 * d * V
+
+    def attn(n: int) -> float:  # sum over positions c = 1..n of L * 4 * h * d_h * c
+        return L * 4 * h * dh * n * (n + 1) / 2
+
+    def forward(n: int, sampled: int) -> float:
+        return n * f_lin + attn(n) + sampled * f_head
+
+    sampling = sum(forward(n, s) for n, s in rollouts)
+    old = sum(forward(n, s) for n, s in kept)
+    train = epochs * sum(forward(n, s) + n * f_lin + 2 * attn(n) + s * f_head for n, s in kept)
+    return {"sampling": sampling, "old_logprob": old, "training": train, "total": sampling + old + train}
+
+
+def peak_flops(seconds: float, size: int) -> dict[str, float]:
+    """Measured matmul FLOP/s in fp32 and bf16 on this process's torch threads (all cores by default):
+    size x size matmuls for `seconds` per dtype, the fastest one's rate (the peak, not the mean, so a
+    moment of contention does not lower it)."""
+    import torch
+
+    out = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        torch.matmul(a, b)  # warm-up
+        fastest, t0 = float("inf"), time.perf_counter()
+        while time.perf_counter() - t0 < seconds or fastest == float("inf"):
+            t1 = time.perf_counter()
+            torch.matmul(a, b)
+            fastest = min(fastest, time.perf_counter() - t1)
+        out[name] = 2 * size**3 / fastest
+    return out
+
+
+# ------------------------------------------------------------------ one pipeline (the child process)
+
+
+def _tree_cpu_s() -> float:
+    import psutil
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    live = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            t = child.cpu_times()
+            live += t.user + t.system
+        except psutil.Error:
+            pass
+    return me.ru_utime + me.ru_stime + reaped.ru_utime + reaped.ru_stime + live
+
+
+def run_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
+    """N iterations of one pipeline; the numbers the parent tabulates."""
+    import torch
+
+    from looprl.config import apply_overrides
+    from looprl.schema import DemoConfig, TrainConfig
+    from looprl.training.methods import get_method
+    from looprl.training.trainer import Trainer
+    from looprl.trajectory import read_jsonl
+
+    data = DemoConfig().train.model_dump(mode="json")
+    data = apply_overrides(
+        data,
+        [
+            f"model.name_or_path={spec['model']}",
+            f"run_dir={spec['run_dir']}",
+            f"seed={spec['seed']}",
+            f"trainer.iterations={spec['iterations']}",
+            f"trainer.tasks_per_iteration={spec['tasks']}",
+            f"trainer.rollouts_per_task={spec['k']}",
+            f"rollout.max_staleness={spec['staleness']}",
+            f"rollout.backend={spec['sampler']}",
+            "logging.tensorboard=false",
+            *spec["overrides"],
+        ],
+    )
+    cfg = TrainConfig.model_validate(data)
+    trainer = Trainer(cfg, progress=False)
+    cpu0, t0 = _tree_cpu_s(), time.perf_counter()
+    history = trainer.train()
+    wall, cpu = time.perf_counter() - t0, _tree_cpu_s() - cpu0
+
+    method = get_method(cfg.trainer.method)
+    shape = model_shape(spec["model"])
+    flops = {"sampling": 0.0, "old_logprob": 0.0, "training": 0.0, "total": 0.0}
+    n_rollouts = sampled_tokens = 0
+    for i, row in enumerate(history, start=1):
+        rollouts = [r for r in read_jsonl(Path(cfg.run_dir) / "rollouts" / f"iter_{i:06d}.jsonl") if not r.infra_failed]
+        advantages = method.advantages(torch.tensor([r.reward for r in rollouts]), [r.group_id for r in rollouts])
+        keep = method.keep(rollouts, advantages, cfg.trainer)
+        kept = [r for r, k in zip(rollouts, keep) if k and any(r.trainable)] if row.get("train/optimizer_steps", 0) else []
+        sizes = [(len(r.token_ids), sum(r.trainable)) for r in rollouts]
+        it = useful_flops(shape, sizes, [(len(r.token_ids), sum(r.trainable)) for r in kept], method.num_epochs(cfg.trainer))
+        flops = {k: flops[k] + it[k] for k in flops}
+        n_rollouts += len(rollouts)
+        sampled_tokens += sum(s for _, s in sizes)
+    phases = {name: sum(float(r.get(key, 0.0)) for r in history) for name, key, _ in PHASES}
+    cores = os.cpu_count() or 1
+    return {
+        "max_staleness": spec["staleness"],
+        "iterations": len(history),
+        "wall_s": wall,
+        "rollouts": n_rollouts,
+        "rollouts_per_hour": n_rollouts / wall * 3600,
+        "sampled_tokens": sampled_tokens,
+        "tokens_per_s": sampled_tokens / wall,
+        "sampler_tokens_per_s": sampled_tokens / max(phases["collect"], 1e-9),
+        "optimizer_steps": sum(float(r.get("train/optimizer_steps", 0.0)) for r in history),
+        "reward_mean": sum(r["rollout/reward_mean"] for r in history) / max(len(history), 1),
+        "phases_s": phases,
+        "cpu_s": cpu,
+        "idle_core_s": max(cores * wall - cpu, 0.0),
+        "useful_flops": flops,
+        "offpolicy": {k: [r[k] for r in history if k in r] for k in ("offpolicy/ratio_max", "offpolicy/truncated_fraction", "offpolicy/staleness_mean")},
+    }
+
+
+# ------------------------------------------------------------------ the parent
+
+
+def _run_child(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """Run one pipeline in a subprocess, polling the peak RSS of its process tree."""
+    import psutil
+
+    spec_path, out_path = workdir / f"spec_{spec['staleness']}.json", workdir / f"result_{spec['staleness']}.json"
+    spec_path.write_text(json.dumps(spec))
+    proc = subprocess.Popen([sys.executable, __file__, "--child", str(spec_path), "--child-out", str(out_path)])
+    peak, done = [0], threading.Event()
+
+    def poll() -> None:
+        root = psutil.Process(proc.pid)
+        while not done.is_set():
+            try:
+                rss = root.memory_info().rss + sum(c.memory_info().rss for c in root.children(recursive=True))
+                peak[0] = max(peak[0], rss)
+            except psutil.Error:
+                pass
+            done.wait(0.2)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    rc = proc.wait()
+    done.set()
+    poller.join()
+    if rc != 0:
+        raise SystemExit(f"the max_staleness={spec['staleness']} pipeline failed (exit {rc}); its output is above")
+    result = json.loads(out_path.read_text())
+    result["peak_rss_mib"] = peak[0] / 2**20
+    return result
+
+
+def _table(result: dict[str, Any]) -> str:
+    runs = result["pipelines"]
+    head = "| | " + " | ".join(f"max_staleness {r['max_staleness']}" for r in runs) + " |\n|---|" + "---|" * len(runs) + "\n"
+    rows = [
+        ("rollouts per hour", lambda r: f"{r['rollouts_per_hour']:.0f}"),
+        ("generated tokens/s (wall)", lambda r: f"{r['tokens_per_s']:.1f}"),
+        ("sampler tokens/s (while collecting)", lambda r: f"{r['sampler_tokens_per_s']:.1f}"),
+        ("wall s", lambda r: f"{r['wall_s']:.1f}"),
+        *[(f"{label} s", lambda r, n=name: f"{r['phases_s'][n]:.1f}") for name, _, label in PHASES],
+        ("idle core-s", lambda r: f"{r['idle_core_s']:.1f}"),
+        ("peak RSS MiB (tree)", lambda r: f"{r['peak_rss_mib']:.0f}"),
+        ("useful GFLOP", lambda r: f"{r['useful_flops']['total'] / 1e9:.1f}"),
+        ("utilization vs fp32 peak", lambda r: f"{r['utilization']['fp32']:.2%}"),
+        ("utilization vs bf16 peak", lambda r: f"{r['utilization']['bf16']:.2%}"),
+        ("optimizer steps", lambda r: f"{r['optimizer_steps']:.0f}"),
+        ("reward mean", lambda r: f"{r['reward_mean']:.3f}"),
+    ]
+    body = "".join(f"| {name} | " + " | ".join(fn(r) for r in runs) + " |\n" for name, fn in rows)
+    ratio = result["ratio_rollouts_per_hour"]
+    cpu = result["machine"]["cpu"]
+    return (
+        f"# bench_iteration\n\n`{result['command']}`\n\n{cpu['model']}, {cpu['cores']} cores, flags {', '.join(cpu['flags']) or 'unknown'}; "
+        f"peak {result['peak_gflops']['fp32']:.0f} GFLOP/s fp32, {result['peak_gflops']['bf16']:.0f} bf16 (matmul, measured in this run); "
+        f"load average {result['load_average']['start'][0]:.2f} at start, {result['load_average']['end'][0]:.2f} at end.\n\n"
+        + head
+        + body
+        + (f"\nOverlapped / synchronous rollouts per hour: **{ratio:.2f}x**\n" if ratio is not None else f"\nNo ratio: {result['ratio_refused']}\n")
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="smollm2", help="a built-in model name (looprl.backends.resolve_model) or a path")
+    p.add_argument("--model-path", default=None, help="a model folder to use instead of --model (the tiny model for a smoke run)")
+    p.add_argument("--iterations", type=int, default=3)
+    p.add_argument("--tasks", type=int, default=4, help="tasks per iteration (the demo's: 4)")
+    p.add_argument("--k", type=int, default=4, help="rollouts per task (the demo's: 4)")
+    p.add_argument("--staleness", type=int, nargs="+", default=[0, 1], help="the pipelines to run, side by side (the first is the baseline)")
+    p.add_argument("--sampler", choices=["transformers", "vllm"], default="transformers")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", dest="overrides", action="append", default=[], help="a TrainConfig override KEY=VALUE (repeatable)")
+    p.add_argument("--peak-seconds", type=float, default=2.0, help="seconds per dtype of the matmul peak microbenchmark")
+    p.add_argument("--peak-size", type=int, default=1024, help="matrix size of the peak microbenchmark")
+    p.add_argument("--allow-load", action="store_true", help="write the ratio even when the load average exceeded the core count")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        Path(args.child_out).write_text(json.dumps(run_pipeline(json.loads(args.child.read_text()))))
+        return 0
+
+    from looprl.backends import resolve_model
+    from looprl.utils.hardware import cpu_info
+
+    cores = os.cpu_count() or 1
+    load_start = os.getloadavg()
+    model = args.model_path or resolve_model(args.model)
+    peak = peak_flops(args.peak_seconds, args.peak_size)
+    pipelines = []
+    with tempfile.TemporaryDirectory(prefix="bench-iteration-") as tmp:
+        for s in args.staleness:
+            spec = {
+                "model": model,
+                "run_dir": str(Path(tmp) / f"staleness{s}"),
+                "seed": args.seed,
+                "iterations": args.iterations,
+                "tasks": args.tasks,
+                "k": args.k,
+                "staleness": s,
+                "sampler": args.sampler,
+                "overrides": args.overrides,
+            }
+            r = _run_child(spec, Path(tmp))
+            r["utilization"] = {dt: r["useful_flops"]["total"] / (r["wall_s"] * peak[dt]) for dt in peak}
+            pipelines.append(r)
+    load_end = os.getloadavg()
+    loaded = max(load_start[0], load_end[0]) > cores
+    ratio = pipelines[-1]["rollouts_per_hour"] / pipelines[0]["rollouts_per_hour"] if len(pipelines) > 1 else None
+    refused = None
+    if loaded and not args.allow_load:
+        refused = f"load average {max(load_start[0], load_end[0]):.2f} > {cores} cores: other work shared the machine (rerun idle, or pass --allow-load)"
+        ratio = None
+    result = {
+        "command": "python benchmarks/bench_iteration.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "model": args.model_path or args.model,
+        "setting": {"iterations": args.iterations, "tasks": args.tasks, "k": args.k, "sampler": args.sampler, "overrides": args.overrides},
+        "machine": {"cpu": cpu_info(), "torch_threads": __import__("torch").get_num_threads()},
+        "load_average": {"start": list(load_start), "end": list(load_end), "over_cores": loaded, "allowed": bool(loaded and args.allow_load)},
+        "peak_gflops": {k: v / 1e9 for k, v in peak.items()},
+        "pipelines": pipelines,
+        "ratio_rollouts_per_hour": ratio,
+        "ratio_refused": refused,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench_iteration.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = _table(result)
+    (args.out / "bench_iteration.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

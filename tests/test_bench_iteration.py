@@ -1,0 +1,55 @@
+"""benchmarks/bench_iteration.py at its smallest size on the tiny model: both pipelines run side by side,
+the phases come from the trainer's time/* metrics, FLOPs follow the docstring's formula, and a ratio
+is written only when the load average allowed it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_iteration.py"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_iteration", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_useful_flops_follow_the_formula():
+    bench = _bench()
+    shape = {"hidden": 4, "layers": 2, "heads": 2, "kv_heads": 1, "head_dim": 2, "intermediate": 8, "vocab": 10}
+    f_lin = 2 * 2 * (4 * 2 * 2 + 2 * 4 * 1 * 2 + 2 * 2 * 4 + 3 * 4 * 8)  # 2 layers
+    attn = lambda n: sum(2 * 4 * 2 * 2 * c for c in range(1, n + 1))  # noqa: E731 - L * 4 * h * d_h * c, summed over positions
+    head = 2 * 4 * 10
+    got = bench.useful_flops(shape, [(3, 1), (5, 2)], [(5, 2)], epochs=2)
+    assert got["sampling"] == 8 * f_lin + attn(3) + attn(5) + 3 * head
+    assert got["old_logprob"] == 5 * f_lin + attn(5) + 2 * head
+    assert got["training"] == 2 * (2 * 5 * f_lin + 3 * attn(5) + 2 * 2 * head)
+    assert got["total"] == got["sampling"] + got["old_logprob"] + got["training"]
+
+
+@pytest.mark.timeout(900)
+def test_bench_iteration_smoke(tiny_model_dir, tmp_path):
+    bench = _bench()
+    args = ["--model-path", str(tiny_model_dir), "--iterations", "1", "--tasks", "1", "--k", "2", "--peak-seconds", "0.05", "--peak-size", "64"]
+    args += ["--set", "env.max_turns=1", "--set", "rollout.sampling.max_new_tokens=8", "--set", "rollout.concurrency=2", "--out", str(tmp_path)]
+    assert bench.main(args) == 0
+    result = json.loads((tmp_path / "bench_iteration.json").read_text())
+    assert [p["max_staleness"] for p in result["pipelines"]] == [0, 1]
+    for p in result["pipelines"]:
+        assert p["rollouts"] == 2 and p["iterations"] == 1
+        assert p["phases_s"]["collect"] > 0 and p["wall_s"] >= p["phases_s"]["collect"]
+        assert p["peak_rss_mib"] > 0 and p["cpu_s"] > 0
+        assert 0 < p["utilization"]["fp32"] and p["useful_flops"]["sampling"] > 0
+    assert result["machine"]["cpu"]["cores"] == os.cpu_count() and result["peak_gflops"]["fp32"] > 0
+    loaded = result["load_average"]["over_cores"]
+    assert (result["ratio_rollouts_per_hour"] is None) == loaded  # refused under load, without --allow-load
+    assert (result["ratio_refused"] is not None) == loaded
+    table = (tmp_path / "bench_iteration.md").read_text()
+    assert "max_staleness 1" in table and ("No ratio: load average" in table) == loaded
