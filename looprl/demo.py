@@ -181,12 +181,18 @@ SET_NAMES = {"heldout": "held-out", "dev": "dev"}  # the headline's row labels; 
 
 
 def headline_table(evals: dict[str, list[Path]], console: Console) -> dict[str, Any]:
-    """One line per evaluation set: TGC (tasks fully solved) and mean reward before, [after the
-    warm-up,] after, and LOOP's own step (after - warm-up); what each set measures is said once,
-    under the table, so that the table fits an 80-column terminal with one line per set."""
+    """One line per evaluation set: TGC (tasks fully solved) before, [after the warm-up,] after, each
+    with its 95% interval (bootstrap over the set's tasks, looprl.analysis.stats), and LOOP's own step
+    (after - warm-up, paired on the same tasks, with its interval: LOOP changed something only where
+    that interval excludes 0). Mean reward goes in the rows (and the full table below); what each set
+    measures is said once, under the table, so that it fits an 80-column terminal, one line per set."""
     from rich.table import Table
 
     from looprl.analysis import load_run
+    from looprl.analysis.stats import bootstrap_ci, paired_difference
+
+    def pct(x: float) -> str:
+        return f"{100 * x:.0f}"
 
     rows: dict[str, Any] = {}
     warmup = all(len(paths) == 3 for paths in evals.values())
@@ -197,18 +203,24 @@ def headline_table(evals: dict[str, list[Path]], console: Console) -> dict[str, 
         table.add_column(column, justify="right", no_wrap=True)
     for suffix, paths in evals.items():
         runs = [load_run(p) for p in paths]
+        solved = [{t.task_id: float(bool(t.success)) for t in r.trajectories} for r in runs]
+        intervals = [bootstrap_ci(list(s.values())) if s else None for s in solved]
         tgc = [100.0 * sum(t.success for t in r.trajectories) / max(len(r.trajectories), 1) for r in runs]
         reward = [sum(t.reward for t in r.trajectories) / max(len(r.trajectories), 1) for r in runs]
         n = len(runs[0].trajectories)
-        rows[suffix] = {"tasks": n, "what": EVAL_SETS[suffix], "tgc": tgc, "reward": reward}
-        cells = [f"{v:.0f}% / {r:.2f}" for v, r in zip(tgc, reward)]
+        row: dict[str, Any] = {"tasks": n, "what": EVAL_SETS[suffix], "tgc": tgc, "tgc_ci95": [iv.scaled(100).to_list() if iv else None for iv in intervals]}
+        row["reward"] = reward
+        cells = [f"{pct(iv.estimate)}% ({pct(iv.low)}-{pct(iv.high)})" if iv else "-" for iv in intervals]
         if warmup:
-            cells.append(f"{tgc[2] - tgc[1]:+.0f} pts / {reward[2] - reward[1]:+.2f}")
+            step = paired_difference(solved[1], solved[2]) if solved[1] and solved[2] else None
+            row["loop_step"] = {**step.to_dict(), "diff": 100 * step.interval.estimate, "ci95": step.interval.scaled(100).to_list()} if step else None
+            cells.append(f"{100 * step.interval.estimate:+.0f} ({100 * step.interval.low:+.0f},{100 * step.interval.high:+.0f})" if step else "-")
+        rows[suffix] = row
         table.add_row(SET_NAMES.get(suffix, suffix), str(n), *cells)
     notes = [f"{SET_NAMES.get(suffix, suffix)}: {EVAL_SETS[suffix]}" for suffix in evals]
-    table.caption = "\n".join(["cells: TGC (tasks fully solved) / mean reward (share of checks passed)", *notes])
+    table.caption = "\n".join(["cells: TGC % (tasks fully solved), 95% interval over the tasks", *notes])
     if warmup:
-        table.caption += "\nLOOP's step: after - warm-up, what LOOP itself changed"
+        table.caption += "\nLOOP's step: after - warm-up in points, paired on the same tasks"
     table.caption_justify = "left"
     console.print(table)
     return rows

@@ -188,7 +188,36 @@ def test_the_headline_table_fits_80_columns_one_line_per_set(tmp_path):
     lines = out.getvalue().splitlines()
     assert max(len(line) for line in lines) <= 80, out.getvalue()
     body = lines[next(i for i, line in enumerate(lines) if line.startswith("┡")) + 1 : next(i for i, line in enumerate(lines) if line.startswith("└"))]
-    assert len(body) == 2 and "held-out" in body[0] and "100% / 1.00" in body[0] and "-100 pts / -1.00" in body[0], out.getvalue()
+    assert len(body) == 2 and "held-out" in body[0] and "100% (100-100)" in body[0] and "-100 (-100,-100)" in body[0], out.getvalue()
     flat = " ".join(out.getvalue().split())
     assert all(what in flat for what in EVAL_SETS.values())  # what each set measures is said under the table
     assert rows["heldout"]["tgc"] == [0.0, 100.0, 0.0] and rows["dev"]["tasks"] == 120
+    assert rows["heldout"]["loop_step"]["diff"] == -100.0 and rows["heldout"]["loop_step"]["separated"]
+
+
+def test_the_headline_table_gives_intervals_and_a_paired_step(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from looprl.analysis.stats import bootstrap_ci
+    from looprl.demo import headline_table
+    from looprl.trajectory import Trajectory, write_jsonl
+
+    def eval_dir(name: str, solved: set[int]) -> object:
+        rows = [Trajectory(task_id=f"t_{i}", messages=[], reward=float(i in solved), success=i in solved) for i in range(24)]
+        write_jsonl(tmp_path / name / "rollouts.jsonl", rows)
+        return tmp_path / name
+
+    # the warm-up solves tasks 0-8, LOOP keeps those and adds 9 and 10: +2 tasks of 24 (+8 points), never worse
+    evals = {"heldout": [eval_dir("b", set()), eval_dir("w", set(range(9))), eval_dir("a", set(range(11)))]}
+    out = io.StringIO()
+    rows = headline_table(evals, Console(file=out, width=80))
+    row = rows["heldout"]
+    assert row["tgc"] == [0.0, 37.5, 100 * 11 / 24]
+    warm = bootstrap_ci([float(i < 9) for i in range(24)]).scaled(100)
+    assert row["tgc_ci95"][1] == warm.to_list() and warm.low < 37.5 < warm.high
+    step = row["loop_step"]
+    assert step["diff"] == pytest.approx(100 * 2 / 24) and step["b_better"] == 2 and step["a_better"] == 0
+    assert 0 <= step["ci95"][0] <= step["diff"] <= step["ci95"][1]  # only gains: the interval cannot go below 0
+    assert f"38% ({warm.low:.0f}-{warm.high:.0f})" in out.getvalue() and "+8 (" in out.getvalue()
