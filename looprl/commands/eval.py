@@ -10,7 +10,7 @@ still identifiable), then rollouts.jsonl and summary.json (TGC, SGC, per difficu
 looprl/rollout/evaluation.py).
 An env may add its own part around the rollouts (`EvalHooks` on its class, looprl/env/base.py): on the
 appworld env it is <out>/appworld/, an AppWorld root whose experiment folders hold the episodes' end
-states, for AppWorld's own `appworld evaluate` and leaderboard tools (looprl/env/appworld_export.py).
+states, for AppWorld's own `appworld evaluate` and leaderboard tools (looprl/env/appworld/export.py).
 Heavy imports happen inside the command so `looprl --help` stays fast.
 """
 
