@@ -19,7 +19,7 @@ def demo_command(
     fresh: bool = typer.Option(False, "--fresh", help="delete the run directory first instead of resuming it"),
 ) -> None:
     """Train a small agent with LOOP on the built-in world on CPU; print a before/after table and the report's path."""
-    from looprl.schema import DemoConfig
+    from looprl.config import DemoConfig
 
     overrides = list(set_ or [])
     if run_dir is not None:

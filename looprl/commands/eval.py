@@ -37,7 +37,7 @@ def eval_command(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a live progress bar on stderr"),
 ) -> None:
     """Evaluate a model on a split of tasks: TGC, SGC and every rollout, in one run directory."""
-    from looprl.schema import EvalConfig
+    from looprl.config import EvalConfig
 
     overrides = list(set_ or [])
     # Explicit flags win over the file and --set; values are JSON-quoted so YAML reads them verbatim.

@@ -21,7 +21,7 @@ from typing import Optional
 import typer
 
 from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, load_or_exit
-from looprl.schema import METHODS
+from looprl.config import METHODS
 
 STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)  # a run file that cannot be written: stop with one message
 
@@ -34,7 +34,7 @@ def train_command(
     no_progress: bool = typer.Option(False, "--no-progress", help="no live progress display"),
 ) -> None:
     """Train an agent with LOOP (leave-one-out PPO) or a baseline; writes a run directory."""
-    from looprl.schema import TrainConfig
+    from looprl.config import TrainConfig
 
     overrides = list(set_ or [])
     if method is not None:

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from looprl.config import load_config
-from looprl.schema import EvalConfig, TrainConfig
+from looprl.config import EvalConfig, TrainConfig, load_config
 
 SMOKE = Path(__file__).resolve().parents[2] / "configs" / "appworld-cpu-smoke.yaml"
 

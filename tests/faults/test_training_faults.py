@@ -8,9 +8,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from looprl.config import load_config
+from looprl.config import TrainConfig, load_config
 from looprl.env.base import register_env
-from looprl.schema import TrainConfig
 from looprl.testing import DigitsEnv, FaultPlan, FaultyEnv
 from looprl.training.trainer import Trainer
 

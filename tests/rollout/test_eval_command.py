@@ -125,10 +125,9 @@ def test_eval_runs_the_envs_own_hooks_and_takes_explicit_ids(tmp_path, monkeypat
     """An env class's EvalHooks wrap the rollouts of `looprl eval` (no switch on the env's name); an env
     without a task lookup is evaluated on explicit task_ids, and asking it for a split says what to do."""
     from looprl.commands import eval as eval_command
-    from looprl.config import load_config
+    from looprl.config import EvalConfig, load_config
     from looprl.env import base
     from looprl.env.base import register_env
-    from looprl.schema import EvalConfig
 
     monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
     monkeypatch.setattr(base, "_CLASSES", dict(base._CLASSES))

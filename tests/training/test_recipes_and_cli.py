@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from looprl.config import load_config
-from looprl.schema import TrainConfig
+from looprl.config import TrainConfig, load_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
 
@@ -108,8 +107,7 @@ def test_a_resolved_config_of_any_method_loads_again():
     # a run's config.yaml lists every field: the defaults of other methods' settings must not be rejected
     import yaml
 
-    from looprl.config import dump_config
-    from looprl.schema import METHODS
+    from looprl.config import METHODS, dump_config
 
     for method in METHODS:
         cfg = load_config(TrainConfig, None, [f"trainer.method={method}"])
