@@ -5,6 +5,7 @@ env = wrap_env(make_env("appsuite"), max_turns=40, max_observation_tokens=3000)
 """
 
 from looprl.env.base import Env, EvalHooks, Message, StepResult, TaskLookup, TaskSelectionError, make_env, register_env, registered_envs
+from looprl.utils.lazy import lazy_exports
 
 __all__ = [
     "Env",
@@ -24,19 +25,15 @@ __all__ = [
     "sandbox_protections",
 ]
 
-_LAZY = {
-    "check_env": "looprl.env.checker",
-    "wrap_env": "looprl.env.wrappers",
-    "TurnLimit": "looprl.env.wrappers",
-    "ObservationBudget": "looprl.env.wrappers",
-    "RecordEpisode": "looprl.env.wrappers",
-    "sandbox_protections": "looprl.env.sandbox",
-}
-
-
-def __getattr__(name):  # implementations import on first use, so `import looprl.env` stays light
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'looprl.env' has no attribute {name!r}")
+# implementations import on first use, so `import looprl.env` stays light
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "check_env": "looprl.env.checker",
+        "wrap_env": "looprl.env.wrappers",
+        "TurnLimit": "looprl.env.wrappers",
+        "ObservationBudget": "looprl.env.wrappers",
+        "RecordEpisode": "looprl.env.wrappers",
+        "sandbox_protections": "looprl.env.sandbox",
+    },
+)
