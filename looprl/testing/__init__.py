@@ -13,7 +13,8 @@
   worker on purpose) and `ChatServer` (an OpenAI-compatible server that answers 500 or goes away).
 
 Each name imports its module on first use, so `import looprl.testing` loads neither torch nor the
-world. The older homes of these names (looprl.rollout.fakes, looprl.env.toy) re-export them.
+world. `DigitsEnv` and its helpers are defined with the other built-in envs (looprl/env/toy.py, the
+registered "toy" env, which production code uses) and re-exported here for tests.
 """
 
 from __future__ import annotations
