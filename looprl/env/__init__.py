@@ -1,4 +1,6 @@
-"""Environments: the Env protocol, the registry, the conformance checker, wrappers and the sandbox.
+"""Environments: the Env protocol, the registry, the conformance checker and the wrappers (base.py,
+checker.py, wrappers.py, cells.py, task_ids.py); the sandboxed REPL (sandbox/); the built-in suite over
+looprl.world (appsuite.py); the real AppWorld (appworld/); the "toy" digits env (toy.py).
 
 from looprl.env import make_env, check_env, wrap_env, sandbox_protections
 env = wrap_env(make_env("appsuite"), max_turns=40, max_observation_tokens=3000)
@@ -21,7 +23,6 @@ __all__ = [
     "wrap_env",
     "TurnLimit",
     "ObservationBudget",
-    "RecordEpisode",
     "sandbox_protections",
 ]
 
@@ -33,7 +34,6 @@ __getattr__, __dir__ = lazy_exports(
         "wrap_env": "looprl.env.wrappers",
         "TurnLimit": "looprl.env.wrappers",
         "ObservationBudget": "looprl.env.wrappers",
-        "RecordEpisode": "looprl.env.wrappers",
         "sandbox_protections": "looprl.env.sandbox",
     },
 )
