@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, load_or_exit
+from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, fail, load_or_exit
 
 
 def demo_command(
@@ -36,11 +36,7 @@ def demo_command(
         import json
 
         if json.loads(saved.read_text()) != cfg.model_dump(mode="json"):
-            console.print(
-                f"[bold red]error:[/] {run} holds a demo run made with another configuration; pass --fresh to start over or --run-dir to use another folder",
-                markup=True,
-            )
-            raise typer.Exit(2)
+            fail(f"{run} holds a demo run made with another configuration; pass --fresh to start over or --run-dir to use another folder")
     from looprl.demo import run_demo
 
     try:

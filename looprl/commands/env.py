@@ -16,7 +16,7 @@ from typing import Optional
 
 import typer
 
-from looprl.commands._common import console
+from looprl.commands._common import console, fail
 
 app = typer.Typer(help="Set up and check environments (the AppWorld server's virtual environment).", no_args_is_help=True)
 
@@ -57,8 +57,7 @@ def setup_appworld(
             _check_server(py, root, summary.splits)
         _echo(f"[appworld] use it with: --set env.name=appworld --set env.options.python={py} --set env.options.root={summary.root}")
     except AppWorldSetupError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        fail(str(exc), 1)
 
 
 @app.command("appworld-fixture")
@@ -73,13 +72,11 @@ def appworld_fixture(
 
     py = venv_python(venv or default_venv_dir())
     if not py.exists():
-        console.print(f"[bold red]error:[/] no AppWorld venv at {py.parent.parent}; run `looprl env setup-appworld` first", highlight=False)
-        raise typer.Exit(1)
+        fail(f"no AppWorld venv at {py.parent.parent}; run `looprl env setup-appworld` first", 1)
     script = Path(__file__).resolve().parents[1] / "env" / "appworld" / "fixture.py"
     proc = subprocess.run([str(py), str(script), str(root.expanduser().absolute())], capture_output=True, text=True)
     if proc.returncode != 0:
-        console.print(f"[bold red]error:[/] building the fixture failed (exit code {proc.returncode}):\n{proc.stderr.strip()[-2000:]}", highlight=False)
-        raise typer.Exit(1)
+        fail(f"building the fixture failed (exit code {proc.returncode}):\n{proc.stderr.strip()[-2000:]}", 1)
     _echo(f"[appworld] wrote a 3-task AppWorld root at {root} (splits train, test_normal)")
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import typer
 
 from looprl.build import build_sampling_backend  # module level, so tests can swap the backend
-from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, load_or_exit
+from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, fail, load_or_exit
 
 
 def eval_command(
@@ -54,8 +54,7 @@ def eval_command(
     try:
         run_eval(cfg, out, progress=progress)
     except (ValueError, KeyError, FileNotFoundError, ImportError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-        raise typer.Exit(1) from None
+        fail(str(exc), 1)
 
 
 def run_eval(cfg: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
