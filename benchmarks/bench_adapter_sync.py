@@ -65,7 +65,7 @@ def main() -> None:
     from looprl.backends.base import SamplingParams
     from looprl.backends.hf import HFBackend
     from looprl.backends.vllm import VLLMBackend
-    from looprl.schema import LoraConfig
+    from looprl.config import LoraConfig
     from looprl.utils.io import atomic_write_json
 
     model = _model_path(args.model)

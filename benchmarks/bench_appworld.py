@@ -1,6 +1,6 @@
 """Benchmark: the real-AppWorld adapter against driving the AppWorld engine directly, and servers at scale.
 
-Measures, on an AppWorld root (`--root`, or the self-made fixture of looprl/env/appworld_fixture.py
+Measures, on an AppWorld root (`--root`, or the self-made fixture of looprl/env/appworld/fixture.py
 built into a temporary folder when none is given):
 
 * direct: AppWorld's own `AppWorld(task_id=...)` in the AppWorld venv, in one process (no HTTP):
@@ -118,7 +118,7 @@ def _adapter(root: Path, python: Path, task_id: str, repeat: int) -> dict:
 def _server_rss_mb() -> tuple[int, float]:
     import psutil
 
-    from looprl.env import appworld
+    from looprl.env.appworld import adapter as appworld
 
     with appworld._IDLE_LOCK:
         servers = [s for s in appworld._LIVE_SERVERS if s.alive]
@@ -192,13 +192,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bench_appworld.json")
     args = parser.parse_args()
 
-    from looprl.env.appworld_setup import default_venv_dir, venv_python
+    from looprl.env.appworld.install import default_venv_dir, venv_python
 
     python = args.python or venv_python(default_venv_dir())
     root = args.root
     if root is None:
         root = Path(tempfile.mkdtemp(prefix="bench-appworld-"))
-        fixture = Path(__file__).resolve().parents[1] / "looprl" / "env" / "appworld_fixture.py"
+        fixture = Path(__file__).resolve().parents[1] / "looprl" / "env" / "appworld" / "fixture.py"
         subprocess.run([str(python), str(fixture), str(root)], check=True)
     from looprl.env.appworld import load_task_ids
 
@@ -207,7 +207,7 @@ def main() -> None:
         "benchmark": "bench_appworld",
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "root": "fixture (looprl/env/appworld_fixture.py)" if args.root is None else str(root),
+        "root": "fixture (looprl/env/appworld/fixture.py)" if args.root is None else str(root),
         "cells_per_episode": len(CELLS),
         "direct_engine": _direct(python, root, args.task, args.repeat),
         "adapter": _adapter(root, python, args.task, args.repeat),

@@ -73,8 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build_config(args: argparse.Namespace):
-    from looprl.config import load_config
-    from looprl.schema import DemoConfig
+    from looprl.config import DemoConfig, load_config
 
     cfg = load_config(
         DemoConfig,

@@ -151,8 +151,7 @@ def run_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     """N iterations of one pipeline; the numbers the parent tabulates."""
     import torch
 
-    from looprl.config import apply_overrides
-    from looprl.schema import DemoConfig, TrainConfig
+    from looprl.config import DemoConfig, TrainConfig, apply_overrides
     from looprl.training.methods import get_method
     from looprl.training.trainer import Trainer
     from looprl.trajectory import read_jsonl

@@ -61,7 +61,7 @@ def run_one(model: str, method: str, length: int, chunk_size: int, dtype: str, d
     import torch
 
     from looprl.backends.hf import HFBackend
-    from looprl.schema import LoraConfig
+    from looprl.config import LoraConfig
 
     backend = HFBackend(model, dtype=dtype, lora=LoraConfig(), device=device, seed=0)
     cuda = backend.device.type == "cuda"

@@ -83,7 +83,7 @@ def main() -> None:
     from looprl.backends.base import SamplingParams
     from looprl.env import make_env
     from looprl.rollout import RolloutSpec, collect
-    from looprl.rollout.fakes import ScriptedPolicy, ToyEnv
+    from looprl.testing import ScriptedPolicy, StepsEnv
     from looprl.world import load_tasks
 
     tasks = [t.id for t in load_tasks(args.split)][: args.tasks]
@@ -131,7 +131,7 @@ def main() -> None:
     scripted = replace(spec, sampling=SamplingParams(max_new_tokens=400))
     results["references"]["scripted+appsuite"] = _row(collect(ScriptedPolicy(_scripted_appsuite), env_factory, tasks, scripted, **run))
     toy_tasks = [f"toy_{n % 5 + 1}" for n in range(64)]
-    results["references"]["scripted+toy"] = _row(collect(ScriptedPolicy(), ToyEnv, toy_tasks, replace(scripted, scaffold=None, max_turns=10), **run))
+    results["references"]["scripted+toy"] = _row(collect(ScriptedPolicy(), StepsEnv, toy_tasks, replace(scripted, scaffold=None, max_turns=10), **run))
     have = [n for n, r in results["backends"].items() if r.get("available")]
     if len(have) == 2:
         a, b = (results["backends"][n]["tokens_per_s"] for n in have)

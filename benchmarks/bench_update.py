@@ -67,7 +67,7 @@ def run_looprl(args) -> dict:
 
     from looprl.algorithms import leave_one_out_advantages
     from looprl.backends.hf import HFBackend
-    from looprl.schema import LoraConfig, TrainerConfig
+    from looprl.config import LoraConfig, TrainerConfig
     from looprl.training.batch import TrainBatch
     from looprl.training.methods import get_method
     from looprl.training.update import accumulate_gradients, compute_logprobs

@@ -2,7 +2,7 @@
 same rollout budget, tasks and seeds, evaluated the same way.
 
 **The built-in world (`--env appsuite`, the default).** SmolLM2-135M-Instruct (`--model smollm2`,
-materialized by looprl.backends.resolve_model) in the demo's setting (looprl.schema.DemoConfig: six
+materialized by looprl.backends.resolve_model) in the demo's setting (looprl.config.DemoConfig: six
 training scenarios with short difficulty-1 ground truths, the terse prompt, episodes of at most 8
 turns of at most 96 new tokens, rollouts at temperature 0.7, lr 5e-5 for every method). Stages, each a
 looprl run directory under OUT/runs/, each marked done in OUT/state.json with its wall seconds, so a
@@ -210,8 +210,7 @@ def build_config(args):
     """The demo's config (DemoConfig), with the recipe laid over its training settings and the budget."""
     import yaml
 
-    from looprl.config import load_config
-    from looprl.schema import DemoConfig
+    from looprl.config import DemoConfig, load_config
 
     base = {"train": yaml.safe_load(args.recipe.read_text())} if args.recipe else None
     overrides = [
@@ -296,7 +295,7 @@ def setting_of(args, cfg, task_sets: dict[str, list[str]]) -> dict[str, Any]:
 def estimate_seconds(args, n_heldout: int, n_dev: int, demo=None, cost: dict[str, float] = COST_S) -> dict[str, float]:
     """The wall time the setting (`demo`: its DemoConfig, default the demo's) should take on the
     development machine with SmolLM2 on vLLM (rates in COST_S), per part, in seconds."""
-    from looprl.schema import DemoConfig
+    from looprl.config import DemoConfig
 
     demo = demo or DemoConfig()
     rollouts = args.iterations * args.tasks_per_iteration * args.k
@@ -693,8 +692,7 @@ def appsuite_plot(result: dict[str, Any], path: Path) -> None:
 
 
 def run_config(args, method: str, seed: int, model_dir: Path):
-    from looprl.config import load_config
-    from looprl.schema import TrainConfig
+    from looprl.config import TrainConfig, load_config
 
     recipe = Path(__file__).resolve().parent.parent / "configs" / "tiny-cpu.yaml"
     overrides = [

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams, TrainableBackend
+from looprl.config import FIXED_DATA_METHODS, EvalConfig, TrainConfig
 from looprl.preflight import OPENAI_PREFIX
-from looprl.schema import FIXED_DATA_METHODS, EvalConfig, TrainConfig
 
 if TYPE_CHECKING:
     from looprl.env.base import Env

@@ -35,6 +35,7 @@ from typing import Any
 
 from rich.console import Console
 
+from looprl.config import DemoConfig
 from looprl.experiments import (
     Marks,
     Stages,
@@ -49,7 +50,6 @@ from looprl.experiments import (
     sft_config,
     train_stage,
 )
-from looprl.schema import DemoConfig
 from looprl.utils.io import atomic_write_json
 
 STAGES = ("model", "before", "sft", "warmup", "loop", "after", "report")

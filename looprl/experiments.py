@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from looprl.config import DemoConfig, EvalConfig, RolloutConfig, TrainConfig
     from looprl.rollout.evaluation import EvalResult, EvalSet
-    from looprl.schema import DemoConfig, EvalConfig, RolloutConfig, TrainConfig
 
 __all__ = [
     "Marks",
@@ -316,7 +316,7 @@ def eval_config(
     cfg: DemoConfig, model_path: str, adapter: str | None, backend: str = "transformers", url: str | None = None, split: str | None = None
 ) -> EvalConfig:
     """The greedy evaluation config of an experiment's model with `adapter` (None: the base model)."""
-    from looprl.schema import EvalConfig, RolloutConfig, SamplingConfig
+    from looprl.config import EvalConfig, RolloutConfig, SamplingConfig
 
     t = cfg.train
     sampling = SamplingConfig(**{**t.rollout.sampling.model_dump(), "temperature": 0.0})

@@ -12,9 +12,9 @@ import yaml
 
 from looprl.backends.base import SamplingParams
 from looprl.build import build_env_factory, rollout_spec, sampling_params, write_run_files
+from looprl.config import EvalConfig, TrainConfig
 from looprl.env.wrappers import CHARS_PER_TOKEN, truncate_observation
 from looprl.rollout import RolloutSpec, collect, evaluate
-from looprl.schema import EvalConfig, TrainConfig
 from looprl.testing import ScriptedPolicy, StepsEnv
 
 LIBRARY = Path(__file__).resolve().parents[1] / "looprl"

@@ -43,3 +43,15 @@ def test_config_show_prints_resolved_yaml():
     result = runner.invoke(app, ["config", "show", "--set", "trainer.lr=2e-5"])
     assert result.exit_code == 0, result.output
     assert "lr: 2.0e-05" in result.output and "rollouts_per_task: 6" in result.output
+
+
+def test_fail_prints_the_message_as_written_and_exits_with_its_code(capsys):
+    from looprl.commands._common import fail
+
+    with pytest.raises(typer.Exit) as exit_:
+        fail("bad value [bold]x[/bold] for --set a.b=[1, 2]")
+    assert exit_.value.exit_code == 2
+    assert capsys.readouterr().err.strip() == "error: bad value [bold]x[/bold] for --set a.b=[1, 2]"  # brackets are text, not markup
+    with pytest.raises(typer.Exit) as exit_:
+        fail("the work failed", 1)
+    assert exit_.value.exit_code == 1

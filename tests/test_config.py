@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from looprl.config import ConfigError, apply_overrides, dump_config, load_config
-from looprl.schema import EvalConfig, TrainConfig
+from looprl.config import ConfigError, EvalConfig, TrainConfig, apply_overrides, dump_config, load_config
 
 
 def test_defaults_follow_the_paper():
@@ -82,7 +81,7 @@ def test_file_sections_merge_into_the_base_instead_of_replacing_it(tmp_path):
 
 
 def test_overriding_one_field_keeps_the_rest_of_a_factory_built_section():
-    from looprl.schema import DemoConfig
+    from looprl.config import DemoConfig
 
     # the demo's `train` section is a scaled-down TrainConfig built by a factory, not TrainConfig()
     cfg = load_config(DemoConfig, None, ["train.trainer.iterations=8", "train.rollout.sampling.max_new_tokens=64"])
@@ -107,7 +106,7 @@ def test_training_sampling_must_give_the_trainer_its_probabilities():
 
 
 def test_fixed_data_methods_are_those_that_do_not_sample_the_policy():
-    from looprl.schema import FIXED_DATA_METHODS, METHODS
+    from looprl.config import FIXED_DATA_METHODS, METHODS
     from looprl.training.methods import get_method
 
     assert set(FIXED_DATA_METHODS) == {m for m in METHODS if get_method(m).data.fixed}

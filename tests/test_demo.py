@@ -84,7 +84,7 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
     method = {w: json.loads((run_dir / f"eval_{w}_dev" / "run.json").read_text())["method"] for w in whens}
     assert method == {"before": None, "warmup": "sft-gt", "after": "loop"}  # what the report's leaderboard shows
     # the warm-up trained on instance 1 of the demo's training scenarios, difficulty 1 (sft_difficulties)
-    from looprl.schema import DEMO_SCENARIOS
+    from looprl.config import DEMO_SCENARIOS
     from looprl.world import load_tasks
 
     sft_ids = [json.loads(line)["task_id"] for line in open(run_dir / "sft" / "fixed_data.jsonl")]
@@ -96,7 +96,7 @@ def test_demo_runs_every_stage_then_resumes_without_redoing_work(tiny_model_dir,
     assert loop_cfg["tasks"]["instance_start"] == 2 and loop_cfg["tasks"]["fresh_instances"] is True
     loop_ids = {json.loads(line)["task_id"] for line in open(run_dir / "loop" / "rollouts" / "iter_000001.jsonl")}
     assert all(int(tid.rsplit("_", 1)[1]) >= 2 for tid in loop_ids)  # never an instance the warm-up saw
-    from looprl.schema import TrainConfig
+    from looprl.config import TrainConfig
     from looprl.training.trainer import policy_temperature
 
     assert policy_temperature(TrainConfig(**loop_cfg)) == 0.7 and policy_temperature(TrainConfig(**sft_cfg)) == 1.0
@@ -159,8 +159,8 @@ def test_demo_samples_every_stage_from_one_vllm_server(vllm_model_dir, tmp_path)
     ],
 )
 def test_warmup_splits_its_passes_into_even_iterations(instances, passes, per_iteration, expected, tmp_path):
+    from looprl.config import DemoConfig
     from looprl.experiments import sft_config
-    from looprl.schema import DemoConfig
 
     cfg = DemoConfig(sft_instances=instances, sft_epochs=passes, sft_chats_per_iteration=per_iteration)
     t = sft_config(cfg, "unused", tmp_path).trainer

@@ -1,5 +1,5 @@
 """Bad input is caught before any work: one message naming the field or value and what is allowed,
-exit code 2, no traceback, no run folder written, no model loaded (looprl/preflight.py, looprl/config.py)."""
+exit code 2, no traceback, no run folder written, no model loaded (looprl/preflight.py, looprl/config/loading.py)."""
 
 from pathlib import Path
 
@@ -111,9 +111,8 @@ def test_empty_config_file(tmp_path, text):
 
 def test_a_good_config_passes_the_checks(tiny_model_dir):
     # the checks must not reject what works: the built-in world with its default splits, explicit ids
-    from looprl.config import load_config
+    from looprl.config import EvalConfig, TrainConfig, load_config
     from looprl.preflight import check_eval_config, check_train_config
-    from looprl.schema import EvalConfig, TrainConfig
 
     check_train_config(
         load_config(TrainConfig, None, [f"model.name_or_path={tiny_model_dir}", "tasks.task_ids=[notes_count_tag_7]", "tasks.train_split=heldout"])

@@ -1,4 +1,4 @@
-"""looprl.testing is the one home of the test fixtures; the old import paths still give the same objects."""
+"""looprl.testing is the one home of the test fixtures; the old re-export shims are gone."""
 
 import subprocess
 import sys
@@ -26,15 +26,14 @@ def test_the_two_toy_envs_have_distinct_names():
     assert DigitsEnv.__module__ == "looprl.env.toy" and StepsEnv.__module__ == "looprl.testing.envs"
 
 
-def test_old_import_paths_give_the_same_objects():
+def test_the_old_shims_are_gone():
     from looprl.env import toy
-    from looprl.rollout import fakes
-    from looprl.testing import CharTokenizer, DigitsEnv, ScriptedChat, ScriptedPolicy, StepsEnv, build_tiny_model, digit_score, load_toy_tasks
+    from looprl.testing import DigitsEnv, digit_score, load_toy_tasks
 
-    assert fakes.ToyEnv is StepsEnv and fakes.ScriptedPolicy is ScriptedPolicy and fakes.ScriptedChat is ScriptedChat
-    assert fakes.CharTokenizer is CharTokenizer
-    assert toy.ToyEnv is DigitsEnv and toy.digit_score is digit_score and toy.load_toy_tasks is load_toy_tasks
-    assert callable(build_tiny_model)
+    with pytest.raises(ModuleNotFoundError):
+        import looprl.rollout.fakes  # noqa: F401  (the fakes live in looprl.testing only)
+    assert not hasattr(toy, "ToyEnv")  # DigitsEnv has one name
+    assert toy.DigitsEnv is DigitsEnv and toy.digit_score is digit_score and toy.load_toy_tasks is load_toy_tasks
 
 
 def test_import_looprl_testing_is_light_and_toy_needs_no_import():

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from looprl.backends.base import ChatBackend, ChatResult, Generation, PolicyBackend, SamplingParams, TrainableBackend
+from looprl.utils.lazy import lazy_exports
 
 # Names that `resolve_model` builds on demand instead of treating as a path or hub id.
 BUILTIN_MODELS = ("smollm2",)
@@ -48,17 +48,7 @@ def resolve_model(name_or_path: str) -> str:
     return name_or_path
 
 
-def __getattr__(name: str) -> Any:  # lazy: keep `import looprl.backends` free of torch
-    if name == "HFBackend":
-        from looprl.backends.hf import HFBackend
-
-        return HFBackend
-    if name == "VLLMBackend":
-        from looprl.backends.vllm import VLLMBackend
-
-        return VLLMBackend
-    if name == "OpenAIChatBackend":
-        from looprl.backends.openai import OpenAIChatBackend
-
-        return OpenAIChatBackend
-    raise AttributeError(f"module 'looprl.backends' has no attribute {name!r}")
+# lazy: keep `import looprl.backends` free of torch
+__getattr__, __dir__ = lazy_exports(
+    __name__, {"HFBackend": "looprl.backends.hf", "VLLMBackend": "looprl.backends.vllm", "OpenAIChatBackend": "looprl.backends.openai"}
+)

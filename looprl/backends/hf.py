@@ -41,7 +41,7 @@ from looprl.backends.base import Generation, SamplingParams
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from looprl.schema import LoraConfig
+    from looprl.config import LoraConfig
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 _MISSING = object()
@@ -144,7 +144,7 @@ class HFBackend:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from looprl.backends import resolve_model
-        from looprl.schema import LoraConfig
+        from looprl.config import LoraConfig
 
         if lora is _MISSING:
             lora = LoraConfig()

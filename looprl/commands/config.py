@@ -10,8 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from looprl.commands._common import CONFIG_HELP, SET_HELP, load_or_exit
-from looprl.config import dump_config, field_help
-from looprl.schema import EvalConfig, TrainConfig
+from looprl.config import EvalConfig, TrainConfig, dump_config, field_help
 
 app = typer.Typer(help="Inspect configurations.", no_args_is_help=True)
 _MODELS = {"train": TrainConfig, "eval": EvalConfig}

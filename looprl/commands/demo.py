@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, load_or_exit
+from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, fail, load_or_exit
 
 
 def demo_command(
@@ -19,7 +19,7 @@ def demo_command(
     fresh: bool = typer.Option(False, "--fresh", help="delete the run directory first instead of resuming it"),
 ) -> None:
     """Train a small agent with LOOP on the built-in world on CPU; print a before/after table and the report's path."""
-    from looprl.schema import DemoConfig
+    from looprl.config import DemoConfig
 
     overrides = list(set_ or [])
     if run_dir is not None:
@@ -36,11 +36,7 @@ def demo_command(
         import json
 
         if json.loads(saved.read_text()) != cfg.model_dump(mode="json"):
-            console.print(
-                f"[bold red]error:[/] {run} holds a demo run made with another configuration; pass --fresh to start over or --run-dir to use another folder",
-                markup=True,
-            )
-            raise typer.Exit(2)
+            fail(f"{run} holds a demo run made with another configuration; pass --fresh to start over or --run-dir to use another folder")
     from looprl.demo import run_demo
 
     try:

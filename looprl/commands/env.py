@@ -16,7 +16,7 @@ from typing import Optional
 
 import typer
 
-from looprl.commands._common import console
+from looprl.commands._common import console, fail
 
 app = typer.Typer(help="Set up and check environments (the AppWorld server's virtual environment).", no_args_is_help=True)
 
@@ -38,7 +38,7 @@ def setup_appworld(
     check_server: bool = typer.Option(False, help="also start a server on --root and open the first task of a split, then close it"),
 ) -> None:
     """Create (or reuse) the AppWorld virtual environment, and optionally check an AppWorld root."""
-    from looprl.env.appworld_setup import APPWORLD_VERSION, AppWorldSetupError, create_appworld_venv, inspect_root
+    from looprl.env.appworld.install import APPWORLD_VERSION, AppWorldSetupError, create_appworld_venv, inspect_root
 
     try:
         py = create_appworld_venv(venv, python=python, version=version or APPWORLD_VERSION, force=force, echo=_echo)
@@ -57,8 +57,7 @@ def setup_appworld(
             _check_server(py, root, summary.splits)
         _echo(f"[appworld] use it with: --set env.name=appworld --set env.options.python={py} --set env.options.root={summary.root}")
     except AppWorldSetupError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        fail(str(exc), 1)
 
 
 @app.command("appworld-fixture")
@@ -69,24 +68,22 @@ def appworld_fixture(
     """Write a tiny self-made AppWorld task set (SimpleNote questions and edits) to try the env offline."""
     import subprocess
 
-    from looprl.env.appworld_setup import default_venv_dir, venv_python
+    from looprl.env.appworld.install import default_venv_dir, venv_python
 
     py = venv_python(venv or default_venv_dir())
     if not py.exists():
-        console.print(f"[bold red]error:[/] no AppWorld venv at {py.parent.parent}; run `looprl env setup-appworld` first", highlight=False)
-        raise typer.Exit(1)
-    script = Path(__file__).resolve().parents[1] / "env" / "appworld_fixture.py"
+        fail(f"no AppWorld venv at {py.parent.parent}; run `looprl env setup-appworld` first", 1)
+    script = Path(__file__).resolve().parents[1] / "env" / "appworld" / "fixture.py"
     proc = subprocess.run([str(py), str(script), str(root.expanduser().absolute())], capture_output=True, text=True)
     if proc.returncode != 0:
-        console.print(f"[bold red]error:[/] building the fixture failed (exit code {proc.returncode}):\n{proc.stderr.strip()[-2000:]}", highlight=False)
-        raise typer.Exit(1)
+        fail(f"building the fixture failed (exit code {proc.returncode}):\n{proc.stderr.strip()[-2000:]}", 1)
     _echo(f"[appworld] wrote a 3-task AppWorld root at {root} (splits train, test_normal)")
 
 
 def _download_data(py: Path, root: Path) -> None:
     import subprocess
 
-    from looprl.env.appworld_setup import AppWorldSetupError
+    from looprl.env.appworld.install import AppWorldSetupError
 
     if (root / "data" / "tasks").is_dir():
         _echo(f"[appworld] {root}/data already holds tasks; not downloading again")
@@ -102,7 +99,7 @@ def _download_data(py: Path, root: Path) -> None:
 
 def _check_server(py: Path, root: Path, splits: dict[str, int]) -> None:
     from looprl.env.appworld import AppWorldEnv, AppWorldServerError, load_task_ids
-    from looprl.env.appworld_setup import AppWorldSetupError
+    from looprl.env.appworld.install import AppWorldSetupError
 
     split = next((s for s in ("train", "dev", "test_normal") if splits.get(s)), None) or next((s for s, n in splits.items() if n), None)
     if split is None:

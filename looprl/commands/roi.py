@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 from looprl.analysis.roi import RoiInputs
-from looprl.commands._common import console, load_or_exit
+from looprl.commands._common import console, fail, load_or_exit
 from looprl.config import field_help
 
 SET_HELP = "an input, KEY=VALUE (repeatable). Keys, with their defaults: " + "; ".join(
@@ -68,8 +68,7 @@ def roi_command(
         measured = [apply_hand_entries(measure_run(r), inputs) for r in loaded] or [apply_hand_entries(None, inputs)]
         estimates = [estimate(inputs, m) for m in measured]
     except (RoiError, RunError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     if as_json:
         from dataclasses import asdict
 

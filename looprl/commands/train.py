@@ -20,8 +20,8 @@ from typing import Optional
 
 import typer
 
-from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, load_or_exit
-from looprl.schema import METHODS
+from looprl.commands._common import CONFIG_HELP, SET_HELP, check_or_exit, console, fail, load_or_exit
+from looprl.config import METHODS
 
 STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)  # a run file that cannot be written: stop with one message
 
@@ -34,42 +34,29 @@ def train_command(
     no_progress: bool = typer.Option(False, "--no-progress", help="no live progress display"),
 ) -> None:
     """Train an agent with LOOP (leave-one-out PPO) or a baseline; writes a run directory."""
-    from looprl.schema import TrainConfig
+    from looprl.config import TrainConfig
 
     overrides = list(set_ or [])
-    if method is not None:
-        if method not in METHODS:
-            console.print(f"[bold red]error:[/] --method must be one of {', '.join(METHODS)}; got {method!r}", highlight=False)
-            raise typer.Exit(2)
+    if method is not None:  # checked with the config (trainer.method's allowed values come from the method registry)
         overrides.append(f"trainer.method={method}")
     if resume is not None:
         if config is not None:
-            console.print("[bold red]error:[/] --resume uses the run's own config.yaml; drop --config (use --set to change fields)")
-            raise typer.Exit(2)
+            fail("--resume uses the run's own config.yaml; drop --config (use --set to change fields)")
         config = resume / "config.yaml"
         if not config.is_file():
-            console.print(f"[bold red]error:[/] {resume} is not a training run directory (no config.yaml)", highlight=False)
-            raise typer.Exit(2)
+            fail(f"{resume} is not a training run directory (no config.yaml)")
         overrides.append(f"run_dir={resume}")
     cfg = load_or_exit(TrainConfig, config, overrides)
     from looprl.preflight import check_train_config
 
     check_or_exit(check_train_config, cfg)  # model, env, splits, task ids: before the model loads or run_dir is made
 
-    from looprl.training.methods import get_method
-
-    try:
-        get_method(cfg.trainer.method)
-    except NotImplementedError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
     from looprl.training.trainer import Trainer
 
     try:
         trainer = Trainer(cfg, resume=resume is not None, progress=not no_progress)
     except FileNotFoundError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     history = _train_or_exit(trainer, cfg.run_dir)
     trainer.dist.shutdown()  # not on an error: a barrier there could wait for a rank that is gone
     if not trainer.dist.is_main:  # under `accelerate launch`, rank 0 reports
@@ -97,15 +84,12 @@ def _train_or_exit(trainer, run_dir: str) -> list[dict]:
         raise typer.Exit(exc.exit_code) from None
     except RolloutError as exc:  # a sampler or env that failed past what the collector survives (the message names a managed server's log)
         at = f"the last checkpoint is {trainer.last_checkpoint}" if trainer.last_checkpoint else "no checkpoint was written yet"
-        console.print(f"[bold red]error:[/] {exc}; {at}; fix the cause, then {resume}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        fail(f"{exc}; {at}; fix the cause, then {resume}", 1)
     except CheckpointWriteError as exc:
-        console.print(f"[bold red]error:[/] {exc}; free space (or make the folder writable), then {resume}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        fail(f"{exc}; free space (or make the folder writable), then {resume}", 1)
     except OSError as exc:
         if exc.errno not in STORAGE_ERRNOS:
             raise
         at = f"the last checkpoint is {trainer.last_checkpoint}" if trainer.last_checkpoint else "no checkpoint was written yet"
         what = f"could not write {exc.filename or 'a run file'}: {exc.strerror}"
-        console.print(f"[bold red]error:[/] {what}; {at}; fix it, then {resume}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        fail(f"{what}; {at}; fix it, then {resume}", 1)

@@ -28,16 +28,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
+from looprl.commands._common import fail
+
 app = typer.Typer(help="Explore the built-in world: apps, APIs, tasks; run and validate ground truths.", no_args_is_help=True)
 _out = Console(soft_wrap=True)
 _err = Console(stderr=True, soft_wrap=True)
 
 JSON_HELP = "print JSON instead of a table"
-
-
-def _fail(message: str, code: int = 2) -> None:
-    _err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _echo_json(obj: Any) -> None:
@@ -50,7 +47,7 @@ def _task_or_exit(task_id: str):
     try:
         return get_task(task_id)
     except KeyError as exc:
-        _fail(str(exc.args[0]))
+        fail(str(exc.args[0]))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -135,7 +132,7 @@ def apis_command(
 
     apps = all_apps()
     if app_name not in apps:
-        _fail(f"unknown app {app_name!r}; apps are: {', '.join(apps)}")
+        fail(f"unknown app {app_name!r}; apps are: {', '.join(apps)}")
     specs = apps[app_name].apis
     if as_json:
         _echo_json([s.doc() for s in specs.values()])
@@ -160,7 +157,7 @@ def tasks_command(
     from looprl.world.tasks import HELDOUT, SPLITS, load_tasks
 
     if split is not None and split not in SPLITS + (HELDOUT,):
-        _fail(f"--split must be one of {', '.join(SPLITS + (HELDOUT,))}, got {split!r}")
+        fail(f"--split must be one of {', '.join(SPLITS + (HELDOUT,))}, got {split!r}")
     tasks = load_tasks(split, difficulties=[difficulty] if difficulty else None, instances=instances)
     if app_name is not None:
         tasks = [t for t in tasks if app_name in t.apps]
@@ -232,7 +229,7 @@ def stats_command(
     try:
         stats = world_stats(instances, limit)
     except ScenarioExhausted as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         _echo_json(stats)
         return
@@ -274,12 +271,12 @@ def validate_command(
     from looprl.world.validation import validate_scenario
 
     if split is not None and split not in SPLITS:
-        _fail(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+        fail(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     names = [n for s in ([split] if split else SPLITS) for n in split_scenarios(s)]
     if task_prefix:
         names = [n for n in names if n.startswith(task_prefix)]
     if not names:
-        _fail("no scenario matches" + (f" --prefix {task_prefix!r}" if task_prefix else ""))
+        fail("no scenario matches" + (f" --prefix {task_prefix!r}" if task_prefix else ""))
     started = time.perf_counter()
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=_err, transient=True, disable=as_json) as progress:

@@ -9,13 +9,13 @@ REPL's `apis.<app>.<api>(**kwargs)` is forwarded here and run by `World.call`, t
 code can change the world.
 
 Every step's info: `turn`, `code`, `api_calls` (app, api, args, status, ok: small, what rollouts
-keep), `api_results` (each call's JSON result or error body, in the same order: what RecordEpisode
-writes), `error` (the cell failed), `error_kind`, `restarted` (the REPL process was replaced), and
+keep), `api_results` (each call's JSON result or error body, in the same order: for whoever records
+episodes), `error` (the cell failed), `error_kind`, `restarted` (the REPL process was replaced), and
 `infra_failure` = "env_worker_died" when it was killed from outside the agent's code. The episode
 terminates once `apis.supervisor.complete_task(...)` has run; that final step's reward is the
 fraction of the task's checks passed, and its info adds `reward`, `success`, `checks` and `answer`.
 `evaluate()` gives the same report for the state as it stands (an unfinished episode is scored too,
-as the paper's training reward is). Turn limits, observation budgets and recording are wrappers
+as the paper's training reward is). Turn limits and observation budgets are wrappers
 (looprl/env/wrappers.py).
 
 Its tasks (`TaskLookup`): the world's splits and `heldout`; a selection (`AppSuiteEnv.Selection`)

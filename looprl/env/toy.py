@@ -14,7 +14,7 @@ per-token, per-turn and per-trajectory ratios differ (benchmarks/reproduce.py).
 Task ids are "toy_<n>" (`load_toy_tasks(n)` lists the first n). There are no named splits: any split
 name gives the env option ``n_tasks`` tasks (default TOY_TASKS_DEFAULT), whatever the difficulties
 (every toy task counts as difficulty 1). `ToyTasks` is that lookup; looprl.testing's `StepsEnv`
-shares it. `ToyEnv` is an older name of `DigitsEnv`.
+shares it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 
 from looprl.env.base import Message, StepResult, TaskSelectionError, register_env
 
-__all__ = ["DigitsEnv", "TOY_TASKS_DEFAULT", "ToyEnv", "ToyTasks", "digit_score", "load_toy_tasks"]
+__all__ = ["DigitsEnv", "TOY_TASKS_DEFAULT", "ToyTasks", "digit_score", "load_toy_tasks"]
 
 TOY_TASKS_DEFAULT = 8  # the toy env's `n_tasks` option when not given
 _PHRASES = ["Reply with digits only.", "Answer using only digits.", "Write a number, digits only.", "Only digits, please."]
@@ -126,8 +126,6 @@ class DigitsEnv(ToyTasks):
     def close(self) -> None:
         self._done = True
 
-
-ToyEnv = DigitsEnv
 
 # `n_tasks` sizes the toy "split" (ToyTasks.task_selection reads it); the env itself accepts and ignores it
 register_env("toy", lambda n_tasks=None, **options: DigitsEnv(**options), overwrite=True, env_class=DigitsEnv)

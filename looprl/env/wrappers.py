@@ -1,10 +1,11 @@
-"""Cross-cutting env behaviour as wrappers (Gymnasium's idea): turn limit, observation budget, recording.
+"""Cross-cutting env behaviour as wrappers (Gymnasium's idea): turn limit and observation budget.
 
 Each wrapper is an Env around an Env and forwards what it does not change: the protocol's
 `evaluate()`, and any extra method (attribute access falls through to the wrapped env; `unwrapped`
-is the innermost). `wrap_env` stacks them in the usual order:
+is the innermost). `wrap_env` stacks them in the usual order; the rollout collector runs every
+episode inside exactly this stack, so these wrappers are the one implementation of both budgets:
 
-    env = wrap_env(make_env("appsuite"), max_turns=40, max_observation_tokens=3000, record_dir="runs/x/episodes")
+    env = wrap_env(make_env("appsuite"), max_turns=40, max_observation_tokens=3000)
 
 * `TurnLimit`: the step that reaches `max_turns` without the episode terminating is truncated; its
   reward and `info` (reward, success, checks) come from the wrapped env's `evaluate()`, so an agent
@@ -13,27 +14,25 @@ is the innermost). `wrap_env` stacks them in the usual order:
   `evaluation_report` is the one way an episode that was cut off is scored (the collector's context
   budget uses it too).
 * `ObservationBudget`: observations longer than the budget are cut by `truncate_observation` (the
-  one implementation, which the collector and SFT-GT's data use too), keeping the start, with a
-  closing line saying how much was cut. Tokens are counted with a tokenizer when one is given (an
-  object with `encode`/`decode`, e.g. a transformers tokenizer), else as CHARS_PER_TOKEN characters.
-* `RecordEpisode`: one JSONL file per episode (reset, then one line per step: action, observation,
-  reward, flags, and every API call with its arguments, result and status), rewritten atomically
-  after every step so a crash leaves a readable file.
+  one implementation, which SFT-GT's data uses too), keeping the start, with a closing line saying
+  how much was cut; the env's own text stays in ``info["uncut_observation"]``. Tokens are counted
+  with a tokenizer when one is given (an object with `encode`/`decode`, e.g. a transformers
+  tokenizer), else as CHARS_PER_TOKEN characters. A tokenizer that other threads use too (the
+  collector's: its env steps run in a thread pool while its driving thread builds token streams)
+  comes with the lock they all hold around it, since a transformers fast tokenizer is not safe to
+  call from two threads at once.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import time
+import threading
+from contextlib import nullcontext
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from looprl.env.base import Env, Message, StepResult
-from looprl.utils.io import atomic_write_text
 
-__all__ = ["CHARS_PER_TOKEN", "Wrapper", "TurnLimit", "ObservationBudget", "RecordEpisode", "evaluation_report", "truncate_observation", "wrap_env"]
+__all__ = ["CHARS_PER_TOKEN", "Wrapper", "TurnLimit", "ObservationBudget", "evaluation_report", "truncate_observation", "wrap_env"]
 
 
 class Wrapper:
@@ -116,8 +115,8 @@ TRUNCATION_NOTE = "\n[output truncated: showing {shown} of {total} tokens]"
 def truncate_observation(text: str, max_tokens: int, tokenizer: Any = None) -> str:
     """`text` cut to `max_tokens` tokens, keeping the start, with a closing line saying how much was
     cut; unchanged when it fits. The one implementation of the observation budget: rollouts (token- and
-    chat-level), SFT-GT's ground-truth chats and `ObservationBudget` all call it, so a model is trained
-    on the cut it will see. Tokens are counted with `tokenizer` (an object with `encode`/`decode`, e.g. a
+    chat-level, through `ObservationBudget`) and SFT-GT's ground-truth chats call it, so a model is
+    trained on the cut it will see. Tokens are counted with `tokenizer` (an object with `encode`/`decode`, e.g. a
     transformers tokenizer) when given, else as CHARS_PER_TOKEN characters each."""
     if tokenizer is not None:
         ids = list(tokenizer.encode(text, add_special_tokens=False))
@@ -133,81 +132,28 @@ def truncate_observation(text: str, max_tokens: int, tokenizer: Any = None) -> s
 
 
 class ObservationBudget(Wrapper):
-    """Cut observations to ``max_tokens`` (paper: 3,000) with `truncate_observation`."""
+    """Cut observations to ``max_tokens`` (paper: 3,000) with `truncate_observation`; a cut step's info
+    keeps the env's full text as ``uncut_observation``. ``lock``: held around each use of
+    ``tokenizer``, for a tokenizer that other threads use at the same time."""
 
-    def __init__(self, env: Env, max_tokens: int = 3000, *, tokenizer: Any = None) -> None:
+    def __init__(self, env: Env, max_tokens: int = 3000, *, tokenizer: Any = None, lock: threading.Lock | None = None) -> None:
         super().__init__(env)
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
             raise ValueError(f"ObservationBudget: max_tokens must be a positive integer, got {max_tokens!r}")
         self.max_tokens = max_tokens
         self.tokenizer = tokenizer
+        self.lock = lock
 
     def truncate(self, text: str) -> str:
-        return truncate_observation(text, self.max_tokens, self.tokenizer)
+        with self.lock if self.lock is not None else nullcontext():
+            return truncate_observation(text, self.max_tokens, self.tokenizer)
 
     def step(self, action: str) -> StepResult:
         result = self.env.step(action)
         observation = self.truncate(result.observation)
         if observation is result.observation:
             return result
-        info = {**result.info, "observation_chars_before_cut": len(result.observation)}
-        return replace(result, observation=observation, info=info)
-
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-class RecordEpisode(Wrapper):
-    """Write each episode to ``directory/<task_id>.<n>.jsonl`` (n counts this wrapper's episodes)."""
-
-    def __init__(self, env: Env, directory: str | Path) -> None:
-        super().__init__(env)
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.episodes = 0
-        self.path: Path | None = None
-        self._lines: list[str] = []
-
-    def reset(self, task_id: str, *, seed: int | None = None) -> tuple[list[Message], dict[str, Any]]:
-        messages, info = self.env.reset(task_id, seed=seed)
-        self.path = self.directory / f"{_UNSAFE.sub('_', task_id)}.{self.episodes}.jsonl"
-        self.episodes += 1
-        self._lines = []
-        self._write({"event": "reset", "task_id": task_id, "seed": seed, "time": time.time(), "messages": messages, "info": info})
-        return messages, info
-
-    def step(self, action: str) -> StepResult:
-        result = self.env.step(action)
-        if self.path is not None:
-            self._write(
-                {
-                    "event": "step",
-                    "turn": result.info.get("turn"),
-                    "time": time.time(),
-                    "action": action,
-                    "observation": result.observation,
-                    "reward": result.reward,
-                    "terminated": result.terminated,
-                    "truncated": result.truncated,
-                    "api_calls": _calls_with_results(result.info),
-                    "info": {k: v for k, v in result.info.items() if k not in ("api_calls", "api_results")},
-                }
-            )
-        return result
-
-    def _write(self, event: dict[str, Any]) -> None:
-        self._lines.append(json.dumps(event, default=str) + "\n")
-        atomic_write_text(self.path, "".join(self._lines))
-
-
-def _calls_with_results(info: dict[str, Any]) -> list[dict[str, Any]]:
-    """The step's API calls, each with its result (envs may keep results apart, in `api_results`)."""
-    calls = [dict(call) for call in info.get("api_calls", []) or []]
-    results = info.get("api_results")
-    if isinstance(results, list) and len(results) == len(calls):
-        for call, result in zip(calls, results):
-            call.setdefault("result", result)
-    return calls
+        return replace(result, observation=observation, info={**result.info, "uncut_observation": result.observation})
 
 
 def wrap_env(
@@ -216,14 +162,12 @@ def wrap_env(
     max_turns: int | None = None,
     max_observation_tokens: int | None = None,
     tokenizer: Any = None,
-    record_dir: str | Path | None = None,
+    tokenizer_lock: threading.Lock | None = None,
 ) -> Env:
-    """Stack the standard wrappers: budget innermost, then the turn limit, recording outermost (so the
-    recording shows what the agent saw)."""
+    """Stack the standard wrappers: the observation budget inside the turn limit (so the step the limit
+    cuts is budgeted too). The rollout collector builds every episode's env with this."""
     if max_observation_tokens is not None:
-        env = ObservationBudget(env, max_observation_tokens, tokenizer=tokenizer)
+        env = ObservationBudget(env, max_observation_tokens, tokenizer=tokenizer, lock=tokenizer_lock)
     if max_turns is not None:
         env = TurnLimit(env, max_turns)
-    if record_dir is not None:
-        env = RecordEpisode(env, record_dir)
     return env

@@ -3,13 +3,9 @@ and evaluation (TGC/SGC summaries) built on it."""
 
 from looprl.rollout.collector import Collection, CollectionStats, RolloutError, collect, collect_rollouts
 from looprl.rollout.spec import RolloutSpec
+from looprl.utils.lazy import lazy_exports
 
 __all__ = ["Collection", "CollectionStats", "RolloutError", "collect", "collect_rollouts", "RolloutSpec", "evaluate", "EvalResult"]
 
-
-def __getattr__(name):  # evaluate pulls in the world's task metadata; import on first use
-    if name in ("evaluate", "EvalResult"):
-        from looprl.rollout import evaluation
-
-        return getattr(evaluation, name)
-    raise AttributeError(name)
+# evaluate pulls in the world's task metadata; import on first use
+__getattr__, __dir__ = lazy_exports(__name__, {"evaluate": "looprl.rollout.evaluation", "EvalResult": "looprl.rollout.evaluation"})

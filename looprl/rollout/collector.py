@@ -3,20 +3,22 @@
 One thread (the caller's) drives the policy: it gathers every episode that is waiting for its next
 agent turn, whatever turn that is, and samples all of them in one `generate()` call. Env work
 (`env_factory()`, `reset`, `step`, `close`) runs in a thread pool, because `Env.step` blocks on the
-sandbox worker; the chat template and each observation's tokens stay on the driving thread.
+sandbox worker; the chat template and each observation's tokens stay on the driving thread. Every
+use of the policy's tokenizer, on whichever thread, holds the driver's `tokenizer_lock` (a
+transformers fast tokenizer is not safe to call from two threads at once).
 A backend that serves concurrent requests itself (`concurrent_requests = True`: a vLLM server, an
 OpenAI-style endpoint) is instead called once per episode turn from the pool, as soon as that
 episode is ready, with a seed of its own; the server batches the requests (per-episode mode).
 What the collector uses of a backend is declared by `PolicyBackend` / `ChatBackend`
 (looprl/backends/base.py), never probed.
 
-Budgets end an episode as *truncated*, never as a crash: `max_turns` agent turns (every env runs
-inside a `TurnLimit` wrapper, which scores the cut-off episode with the env's `evaluate()`),
-`max_context_tokens` in the token stream (the generation budget of a turn is what is left of it;
-scored the same way, by `evaluation_report`), and each observation is cut to
-`max_observation_tokens` with a note (`truncate_observation`, here on the driving thread rather than
-in an `ObservationBudget` wrapper: it counts with the policy's tokenizer, which is not shared across
-the pool's threads). With `early_stop`, once every task has at least
+Budgets end an episode as *truncated*, never as a crash: every env runs inside `wrap_env`'s wrappers
+(looprl/env/wrappers.py), `TurnLimit` for `max_turns` agent turns (it scores the cut-off episode with
+the env's `evaluate()`) around `ObservationBudget`, which cuts each observation to
+`max_observation_tokens` with a note, counted with the policy's tokenizer under its lock (chat-level
+backends: in characters); each step record keeps the env's uncut output. `max_context_tokens` bounds
+the token stream (the generation budget of a turn is what is left of it; scored the same way, by
+`evaluation_report`). With `early_stop`, once every task has at least
 floor(0.75 K) finished rollouts (4 of 6, as in the LOOP paper) and 90% of all rollouts are finished,
 the rest are cancelled and left out of the result.
 
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -53,7 +56,7 @@ from looprl.agent.tokens import ChatTokens, TokenStream
 from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams, missing_members
 from looprl.env.base import Env, Message, StepResult
 from looprl.env.cells import extract_code_blocks, join_code_blocks
-from looprl.env.wrappers import TurnLimit, evaluation_report, truncate_observation
+from looprl.env.wrappers import evaluation_report, wrap_env
 from looprl.rollout.faults import call_with_retries, env_failure_reason, is_programming_error
 from looprl.rollout.spec import RolloutSpec
 from looprl.trajectory import FinishReason, Trajectory
@@ -193,6 +196,10 @@ class _Driver:
         self.sampling = sampling
         self.max_context_tokens = max_context_tokens
         self.max_observation_tokens = max_observation_tokens
+        # What ObservationBudget counts observation tokens with (None: characters), and the lock every
+        # user of that tokenizer holds: env threads, per-episode generation threads, the driving thread.
+        self.tokenizer: Any = None
+        self.tokenizer_lock: threading.Lock | None = None
         self.batch_size: int | None = None  # prompts per generate() call; None = every waiting episode
         # Per-episode mode, for backends that serve many requests at once (a vLLM server, an OpenAI-style
         # endpoint: `concurrent_requests = True`): each episode's next message is requested as soon as its
@@ -236,9 +243,6 @@ class _Driver:
         that ran out of context."""
         raise NotImplementedError
 
-    def truncate_observation(self, text: str) -> str:
-        raise NotImplementedError
-
     def add_observation(self, ep: _Episode, message: Message) -> bool:
         """Append the observation; False (nothing appended) when it leaves no room to sample."""
         raise NotImplementedError
@@ -249,6 +253,7 @@ class _TokenDriver(_Driver):
         super().__init__(sampling, max_context_tokens, max_observation_tokens)
         self.policy = policy
         self.chat = ChatTokens(policy.tokenizer)
+        self.tokenizer, self.tokenizer_lock = policy.tokenizer, threading.Lock()
         stops = tuple(sampling.stop_token_ids) or tuple(policy.stop_token_ids) or self.chat.stop_token_ids
         # The backend stops on these; the builder must know them all to close each turn correctly.
         self.chat.stop_token_ids = tuple(dict.fromkeys((*stops, *self.chat.stop_token_ids)))
@@ -258,7 +263,8 @@ class _TokenDriver(_Driver):
             self.sampling = replace(sampling, stop_token_ids=stops)
 
     def start(self, ep: _Episode) -> None:
-        self.chat.start(ep.stream, ep.messages)
+        with self.tokenizer_lock:
+            self.chat.start(ep.stream, ep.messages)
 
     def generate(self, eps: list[_Episode], stats: CollectionStats, sampling: SamplingParams | None = None) -> list[_Episode]:
         from dataclasses import replace
@@ -284,7 +290,8 @@ class _TokenDriver(_Driver):
             if len(gens) != len(group):
                 raise RolloutError(f"generate() returned {len(gens)} generations for {len(group)} prompts")
             for ep, gen in zip(group, gens):
-                ep.last_action = self.chat.add_reply(ep.stream, ep.messages, gen.token_ids, gen.logprobs, turn=ep.turn)
+                with self.tokenizer_lock:
+                    ep.last_action = self.chat.add_reply(ep.stream, ep.messages, gen.token_ids, gen.logprobs, turn=ep.turn)
                 ep.generated_tokens += len(gen.token_ids)
                 stats.generated_tokens += len(gen.token_ids)
                 ep.last_generated = list(gen.token_ids)
@@ -292,14 +299,12 @@ class _TokenDriver(_Driver):
                     out_of_context.append(ep)  # cut by the context budget, not the per-turn limit
         return out_of_context
 
-    def truncate_observation(self, text: str) -> str:
-        return truncate_observation(text, self.max_observation_tokens, self.chat.tokenizer)
-
     def add_observation(self, ep: _Episode, message: Message) -> bool:
         # With no room left to sample the episode ends at its last sampled token, so the stream never
         # exceeds the budget (the step record keeps the output). The observation belongs to the turn
         # that caused it.
-        return self.chat.add_observation(ep.stream, ep.messages, ep.last_generated, message, turn=ep.turn - 1, max_tokens=self.max_context_tokens)
+        with self.tokenizer_lock:
+            return self.chat.add_observation(ep.stream, ep.messages, ep.last_generated, message, turn=ep.turn - 1, max_tokens=self.max_context_tokens)
 
 
 class _ChatDriver(_Driver):
@@ -334,9 +339,6 @@ class _ChatDriver(_Driver):
                 out_of_context.append(ep)
         return out_of_context
 
-    def truncate_observation(self, text: str) -> str:
-        return truncate_observation(text, self.max_observation_tokens)  # no tokenizer here: counted in characters
-
     def add_observation(self, ep: _Episode, message: Message) -> bool:
         ep.messages.append(message)
         return True
@@ -370,7 +372,14 @@ class _Run:
 
     def _reset(self, ep: _Episode) -> _Episode:
         ep.env_call_started = time.monotonic()  # the timeout counts from the call's start, not its queueing
-        ep.env = TurnLimit(self.env_factory(), self.max_turns)
+        driver = self.driver
+        ep.env = wrap_env(
+            self.env_factory(),
+            max_turns=self.max_turns,
+            max_observation_tokens=driver.max_observation_tokens,
+            tokenizer=driver.tokenizer,
+            tokenizer_lock=driver.tokenizer_lock,
+        )
         ep.messages, ep.info = ep.env.reset(ep.task_id)
         ep.messages = [dict(m) for m in ep.messages]  # type: ignore[misc]
         return ep
@@ -512,19 +521,19 @@ class _Run:
             ready.append(ep)
             return
         result, ep.result = ep.result, None
+        output = result.info.pop("uncut_observation", result.observation)  # what the env said, before ObservationBudget's cut
         self.stats.env_steps += 1
         ep.turn += 1
-        ep.steps.append(_step_record(ep.turn - 1, ep.last_action, result))
+        ep.steps.append(_step_record(ep.turn - 1, ep.last_action, result, output))
         if result.info.get("infra_failure"):  # e.g. the sandbox worker was killed from outside the agent's code
-            ep.failure = (_infra_reason(result.info["infra_failure"]), f"env step for {ep.where()}: {result.observation[:300]}")
+            ep.failure = (_infra_reason(result.info["infra_failure"]), f"env step for {ep.where()}: {output[:300]}")
             log.warning("infra failure, left out of the statistics: %s", ep.failure[1])
             self._finish(ep, ep.failure[0].value, pool, alive)
             return
         if result.terminated or result.truncated:
             self._finish(ep, _finish_reason(result), pool, alive, result)
             return
-        observation = self.driver.truncate_observation(result.observation)
-        message = self.scaffold.observation_message(observation, ep.info) if self.scaffold else {"role": "user", "content": observation}
+        message = self.scaffold.observation_message(result.observation, ep.info) if self.scaffold else {"role": "user", "content": result.observation}
         if not self.driver.add_observation(ep, message):
             self._finish(ep, "context", pool, alive)
             return
@@ -614,7 +623,7 @@ def _finish_reason(result: StepResult) -> str:
     return "max_turns" if result.info.get("truncated_by") == "turn_limit" else "env_truncated"
 
 
-def _step_record(turn: int, action: str, result: StepResult) -> dict[str, Any]:
+def _step_record(turn: int, action: str, result: StepResult, output: str) -> dict[str, Any]:
     info = result.info or {}
     code = info.get("code")
     if code is None:
@@ -624,7 +633,7 @@ def _step_record(turn: int, action: str, result: StepResult) -> dict[str, Any]:
     return {
         "turn": turn,
         "code": code,
-        "output": result.observation,
+        "output": output,
         "api_calls": calls,
         "error": bool(info.get("error", False)),
     }

@@ -13,12 +13,13 @@
   worker on purpose) and `ChatServer` (an OpenAI-compatible server that answers 500 or goes away).
 
 Each name imports its module on first use, so `import looprl.testing` loads neither torch nor the
-world. The older homes of these names (looprl.rollout.fakes, looprl.env.toy) re-export them.
+world. `DigitsEnv` and its helpers are defined with the other built-in envs (looprl/env/toy.py, the
+registered "toy" env, which production code uses) and re-exported here for tests.
 """
 
 from __future__ import annotations
 
-import importlib
+from looprl.utils.lazy import lazy_exports
 
 _MODULES = {
     "looprl.testing.model": ("CHATML_TEMPLATE", "SPECIAL_TOKENS", "build_tiny_model", "build_tokenizer", "tiny_model_config"),
@@ -30,12 +31,4 @@ _HOME = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = sorted(_HOME)
 
-
-def __getattr__(name: str):
-    if name in _HOME:
-        return getattr(importlib.import_module(_HOME[name]), name)
-    raise AttributeError(f"module 'looprl.testing' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)

@@ -86,6 +86,9 @@ class ScriptedPolicy:
 
     def __init__(self, script: Callable[[str], str] = default_script, *, delay_s: float = 0.0):
         self.tokenizer = CharTokenizer()
+        # generate() reads and writes text with a tokenizer of its own, as a real backend's engine does,
+        # so a test may swap `tokenizer` (what the collector uses) for an instrumented one
+        self._script_tokenizer = CharTokenizer()
         self.script = script
         self.delay_s = delay_s
         self.batch_sizes: list[int] = []
@@ -109,7 +112,7 @@ class ScriptedPolicy:
             time.sleep(self.delay_s)
         out = []
         for prompt in prompts:
-            ids = self.tokenizer.encode(self.script(self.tokenizer.decode(prompt)))
+            ids = self._script_tokenizer.encode(self.script(self._script_tokenizer.decode(prompt)))
             finish = "stop"
             if len(ids) >= sampling.max_new_tokens:
                 ids, finish = ids[: sampling.max_new_tokens], "length"

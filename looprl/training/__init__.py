@@ -11,20 +11,16 @@ Imports are lazy so `import looprl.training` stays light.
 
 from __future__ import annotations
 
+from looprl.utils.lazy import lazy_exports
+
 __all__ = ["Trainer", "run_update", "get_method", "METHODS"]
 
-
-def __getattr__(name):
-    if name == "Trainer":
-        from looprl.training.trainer import Trainer
-
-        return Trainer
-    if name == "run_update":
-        from looprl.training.update import run_update
-
-        return run_update
-    if name in ("get_method", "METHODS"):
-        from looprl.training import methods
-
-        return getattr(methods, name)
-    raise AttributeError(name)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Trainer": "looprl.training.trainer",
+        "run_update": "looprl.training.update",
+        "get_method": "looprl.training.methods",
+        "METHODS": "looprl.training.methods",
+    },
+)

@@ -62,9 +62,9 @@ from looprl.build import (
     rollout_spec,
     write_run_files,
 )
+from looprl.config import TrainConfig
 from looprl.rollout.faults import infra_metrics, require_survivors, split_infra
 from looprl.rollout.spec import RolloutSpec
-from looprl.schema import TrainConfig
 from looprl.training.batch import make_batch
 from looprl.training.checkpoint import TrainerState, capture_rng, restore_rng, save_checkpoint, usable_checkpoints
 from looprl.training.distributed import HistoryOnly, from_environment

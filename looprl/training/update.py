@@ -35,7 +35,7 @@ from looprl.training.batch import TrainBatch
 from looprl.training.distributed import SINGLE_PROCESS, Distributed
 
 if TYPE_CHECKING:  # pragma: no cover
-    from looprl.schema import TrainerConfig
+    from looprl.config import TrainerConfig
     from looprl.training.methods.base import Critic, Method
 
 

@@ -1,7 +1,7 @@
 """Run trusted code (ground-truth solutions) against a World in this process.
 
 This is for the world's own validation (`looprl world solve/validate`) and tests, where the code is
-ours. Agent code never runs here: it runs in the sandboxed REPL (looprl/env/sandbox.py), whose
+ours. Agent code never runs here: it runs in the sandboxed REPL (looprl/env/sandbox/host.py), whose
 `apis` stub forwards each call to `World.call` in the host process.
 """
 

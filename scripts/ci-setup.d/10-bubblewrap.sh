@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Debian's bubblewrap so the sandboxed REPL (looprl/env/sandbox.py) gets its mount, pid and
+# Install Debian's bubblewrap so the sandboxed REPL (looprl/env/sandbox/host.py) gets its mount, pid and
 # network namespaces in CI. Without it the sandbox still works, with fewer protections (it says which).
 # Idempotent; does nothing when bwrap is already there, and only warns where it cannot install.
 set -euo pipefail

@@ -110,8 +110,8 @@ def _eval_run(out: Path, *, adapter: str | None = None) -> Path:
     on the toy env with a scripted policy: toy_1 and toy_2 solved, toy_40 (41 turns) cut at 5 turns."""
     from looprl.backends.base import SamplingParams
     from looprl.build import write_run_files
+    from looprl.config import EvalConfig
     from looprl.rollout import evaluate
-    from looprl.schema import EvalConfig
     from looprl.testing import ScriptedPolicy, StepsEnv
 
     cfg = EvalConfig()

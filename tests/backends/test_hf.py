@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 
 from looprl.backends import HFBackend, SamplingParams  # noqa: E402
 from looprl.backends.hf import pad_token_batch  # noqa: E402
-from looprl.schema import LoraConfig  # noqa: E402
+from looprl.config import LoraConfig  # noqa: E402
 
 TEXTS = ["hello world", "print the answer please and also go", "x", "def f(): return 1", "the task is done"]
 

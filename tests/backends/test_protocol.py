@@ -233,7 +233,7 @@ def test_the_fakes_are_instances_of_their_protocols():
 def test_hf_backend_samples_the_model_without_its_adapter_inside_sampling_base_model(tiny_model_dir):
     import torch
 
-    from looprl.schema import LoraConfig
+    from looprl.config import LoraConfig
 
     lora = HFBackend(str(tiny_model_dir), lora=LoraConfig(r=4, alpha=8), device="cpu")
     plain = HFBackend(str(tiny_model_dir), lora=None, device="cpu")
@@ -325,7 +325,7 @@ def test_vllm_backend_routes_requests_to_the_base_model_inside_sampling_base_mod
 
 
 def test_vllm_backend_with_merged_adapters_reloads_the_base_weights_inside_sampling_base_model(tiny_model_dir, tmp_path):
-    from looprl.schema import LoraConfig
+    from looprl.config import LoraConfig
 
     adapter = tmp_path / "adapter"
     HFBackend(str(tiny_model_dir), lora=LoraConfig(r=4, alpha=8), device="cpu").save_adapter(adapter)
@@ -347,8 +347,7 @@ def test_vllm_backend_with_merged_adapters_reloads_the_base_weights_inside_sampl
 # the trainer calls the protocol
 # ---------------------------------------------------------------------------------------------------
 def test_the_trainer_samples_rft_from_the_base_model_publishes_and_checkpoints_through_the_protocol(tiny_model_dir, tmp_path):
-    from looprl.config import load_config
-    from looprl.schema import TrainConfig
+    from looprl.config import TrainConfig, load_config
     from looprl.training.checkpoint import load_latest
     from looprl.training.methods.facts import RFT_TEMPERATURES
     from looprl.training.trainer import Trainer

@@ -49,7 +49,7 @@ def vllm_backend(vllm_model_dir):
 @pytest.fixture(scope="module")
 def hf(vllm_model_dir):
     from looprl.backends.hf import HFBackend
-    from looprl.schema import LoraConfig
+    from looprl.config import LoraConfig
 
     return HFBackend(str(vllm_model_dir), lora=LoraConfig(r=8, alpha=16))
 
@@ -206,7 +206,7 @@ def test_offline_engine_matches_hf_with_and_without_adapter(vllm_model_dir, tmp_
     import torch
 
     from looprl.backends.hf import HFBackend
-    from looprl.schema import LoraConfig
+    from looprl.config import LoraConfig
 
     hf = HFBackend(str(vllm_model_dir), lora=LoraConfig(r=8, alpha=16))
     prompts = _prompts(hf.tokenizer)[:3]
@@ -239,8 +239,7 @@ def test_overlapped_trainer_samples_from_vllm_one_version_behind(vllm_backend, v
     updates, each iteration's rollouts name the version the server held, and the update reweights them."""
     from pathlib import Path
 
-    from looprl.config import load_config
-    from looprl.schema import TrainConfig
+    from looprl.config import TrainConfig, load_config
     from looprl.training.trainer import Trainer
     from looprl.trajectory import read_jsonl
 
@@ -266,8 +265,7 @@ def test_trainer_samples_from_vllm_and_publishes_each_update(vllm_backend, vllm_
     server samples with the new adapter (the sampler's logprobs stay those of the trainer's weights)."""
     from pathlib import Path
 
-    from looprl.config import load_config
-    from looprl.schema import TrainConfig
+    from looprl.config import TrainConfig, load_config
     from looprl.training.trainer import Trainer
 
     recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
@@ -313,7 +311,7 @@ def test_merged_adapter_sync_reloads_the_weights_in_place(vllm_model_dir, tmp_pa
 
     from looprl.backends.hf import HFBackend
     from looprl.backends.vllm import VLLMBackend
-    from looprl.schema import LoraConfig
+    from looprl.config import LoraConfig
 
     hf = HFBackend(str(vllm_model_dir), lora=LoraConfig(r=8, alpha=16))
     prompts = _prompts(hf.tokenizer)

@@ -78,7 +78,7 @@ def make_sandbox(world):
 def appworld_python():
     import os
 
-    from looprl.env.appworld_setup import appworld_venv_ready, default_venv_dir, venv_python
+    from looprl.env.appworld.install import appworld_venv_ready, default_venv_dir, venv_python
 
     venv = default_venv_dir()
     if not appworld_venv_ready(venv):
@@ -91,12 +91,12 @@ def appworld_python():
 
 @pytest.fixture(scope="session")
 def appworld_root(appworld_python, tmp_path_factory):
-    # Built through the CLI command users run, which runs looprl/env/appworld_fixture.py in the venv.
+    # Built through the CLI command users run, which runs looprl/env/appworld/fixture.py in the venv.
     from typer.testing import CliRunner
 
     from looprl.cli import app
-    from looprl.env.appworld_fixture import TASKS
-    from looprl.env.appworld_setup import default_venv_dir
+    from looprl.env.appworld.fixture import TASKS
+    from looprl.env.appworld.install import default_venv_dir
 
     root = tmp_path_factory.mktemp("appworld-root")
     result = CliRunner().invoke(app, ["env", "appworld-fixture", str(root), "--venv", str(default_venv_dir())])

@@ -1,7 +1,7 @@
 """The real AppWorld env, end to end, on a small task set we build ourselves at test time.
 
 AppWorld's task data cannot be downloaded here and may not be committed, so a session fixture runs
-looprl/env/appworld_fixture.py in the AppWorld venv to write a 5-task APPWORLD_ROOT into a temporary
+looprl/env/appworld/fixture.py in the AppWorld venv to write a 5-task APPWORLD_ROOT into a temporary
 folder; the env then drives real AppWorld servers over it: read the docs, log in, call APIs,
 complete the task, and AppWorld's own evaluator scores it.
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from looprl.env.appworld_setup import appworld_venv_ready, default_venv_dir
+from looprl.env.appworld.install import appworld_venv_ready, default_venv_dir
 
 VENV = default_venv_dir()
 EMAIL, PASSWORD = "ada.quill@example.com", "notes-pass-42"
@@ -269,7 +269,7 @@ def test_setup_command_reuses_a_ready_venv():
 
 
 def test_setup_command_rejects_a_root_without_data(tmp_path):
-    from looprl.env.appworld_setup import AppWorldSetupError, inspect_root
+    from looprl.env.appworld.install import AppWorldSetupError, inspect_root
 
     with pytest.raises(AppWorldSetupError, match="missing data/tasks, data/base_dbs, data/datasets"):
         inspect_root(tmp_path)

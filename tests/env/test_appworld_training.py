@@ -10,7 +10,7 @@ What the issue asked to see, each against the real `appworld` engine:
   TGC/SGC as looprl's summary;
 * the servers never outnumber the bound the collector's concurrency sets.
 
-Fixture tasks: a1b2c3d_1/_2 (train), c4d5e6f_1/_2 (dev), b7e8f9a_1 (test_normal); appworld_fixture.py.
+Fixture tasks: a1b2c3d_1/_2 (train), c4d5e6f_1/_2 (dev), b7e8f9a_1 (test_normal); looprl/env/appworld/fixture.py.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from looprl.config import load_config
-from looprl.schema import EvalConfig, TrainConfig
+from looprl.config import EvalConfig, TrainConfig, load_config
 
 SMOKE = Path(__file__).resolve().parents[2] / "configs" / "appworld-cpu-smoke.yaml"
 
@@ -135,7 +134,7 @@ def test_sft_gt_trains_on_the_tasks_own_solutions(long_tiny_model, appworld_root
 
 @pytest.mark.parametrize("method", ["loop", "rft"])
 def test_rl_methods_train_on_appworld_with_apps_and_difficulty_in_every_rollout(method, long_tiny_model, appworld_root, appworld_python, tmp_path):
-    from looprl.env import appworld
+    from looprl.env.appworld import adapter as appworld
     from looprl.training.trainer import Trainer
     from looprl.trajectory import read_jsonl
 
@@ -172,7 +171,7 @@ def test_rl_methods_train_on_appworld_with_apps_and_difficulty_in_every_rollout(
 
 def _scripted_chat():
     """Solves c4d5e6f_1 with its ground truth in one message, answers c4d5e6f_2 wrongly."""
-    from looprl.env.appworld_fixture import TASKS
+    from looprl.env.appworld.fixture import TASKS
     from looprl.testing import ScriptedChat
 
     solution = TASKS["c4d5e6f_1"]["solution"]
@@ -188,7 +187,7 @@ def _scripted_chat():
 
 def test_eval_writes_an_appworld_experiment_that_appworlds_evaluation_scores_the_same(appworld_root, appworld_python, tmp_path, monkeypatch):
     from looprl.commands import eval as eval_command
-    from looprl.env.appworld_export import engine_evaluate
+    from looprl.env.appworld.export import engine_evaluate
 
     outputs = appworld_root / "experiments" / "outputs"
 

@@ -180,9 +180,8 @@ def test_preflight_asks_the_env():
 
 
 def test_preflight_checks_the_training_pool_the_envs_selection_picks():
-    from looprl.config import ConfigError, load_config
+    from looprl.config import ConfigError, TrainConfig, load_config
     from looprl.preflight import check_tasks
-    from looprl.schema import TrainConfig
     from looprl.world import load_tasks
 
     def tasks_of(*overrides):

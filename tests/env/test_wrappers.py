@@ -1,14 +1,14 @@
-"""Wrappers: turn limit (with the evaluated reward), observation budget, episode recording."""
+"""Wrappers: turn limit (with the evaluated reward), observation budget (the collector's, so counting under a lock)."""
 
 from __future__ import annotations
 
-import json
+import threading
 
 import pytest
 
 from looprl.env import check_env
 from looprl.env.base import StepResult
-from looprl.env.wrappers import ObservationBudget, RecordEpisode, TurnLimit, Wrapper, wrap_env
+from looprl.env.wrappers import ObservationBudget, TurnLimit, Wrapper, wrap_env
 
 
 class CountingEnv:
@@ -70,7 +70,7 @@ def test_observation_budget_in_characters():
     env.reset("t")
     short = env.step("xy")  # 200 characters
     assert short.observation == "xy" * 20 + "\n[output truncated: showing 10 of about 50 tokens (40 of 200 characters)]"
-    assert short.info["observation_chars_before_cut"] == 200
+    assert short.info["uncut_observation"] == "xy" * 100  # what the env said, for the collector's step record
     unchanged = ObservationBudget(CountingEnv(), max_tokens=10)
     unchanged.reset("t")
     assert unchanged.step("short").observation == "short"
@@ -89,19 +89,22 @@ def test_observation_budget_with_a_tokenizer(tiny_model_dir):
     assert note == f"[output truncated: showing 20 of {total} tokens]"
 
 
-def test_recording_writes_one_jsonl_per_episode_with_api_calls(tmp_path):
-    env = RecordEpisode(CountingEnv(), tmp_path)
-    env.reset("task/1")
-    env.step("hello")
-    env.step("complete_task")
-    env.reset("task/1")
-    files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["task_1.0.jsonl", "task_1.1.jsonl"]
-    events = [json.loads(line) for line in (tmp_path / "task_1.0.jsonl").read_text().splitlines()]
-    assert [e["event"] for e in events] == ["reset", "step", "step"]
-    assert events[1]["action"] == "hello" and events[1]["observation"] == "hello"
-    assert events[1]["api_calls"] == [{"app": "c", "api": "step", "args": {"n": 1}, "status": 200, "ok": True, "result": 1}]
-    assert events[2]["terminated"] is True and events[2]["info"]["reward"] == 0.5
+def test_observation_budget_counts_under_the_lock_it_is_given():
+    lock = threading.Lock()
+
+    class LockCheckingTokenizer:  # a tokenizer other threads use too: every call must hold the lock
+        def encode(self, text, add_special_tokens=False):
+            assert lock.locked(), "tokenizer used without the lock"
+            return list(text)
+
+        def decode(self, ids):
+            assert lock.locked(), "tokenizer used without the lock"
+            return "".join(ids)
+
+    env = ObservationBudget(CountingEnv(repeat=50), max_tokens=10, tokenizer=LockCheckingTokenizer(), lock=lock)
+    env.reset("t")
+    assert env.step("ab").observation == "ab" * 5 + "\n[output truncated: showing 10 of 100 tokens]"
+    assert not lock.locked()  # and released after
 
 
 def test_wrappers_forward_extra_methods_and_unwrap():
@@ -112,8 +115,8 @@ def test_wrappers_forward_extra_methods_and_unwrap():
     assert env.evaluate()["reward"] == 0.0  # evaluate() reaches the inner env
 
 
-def test_check_env_passes_for_a_wrapped_fake_env(tmp_path):
-    env = wrap_env(CountingEnv(), max_turns=10, max_observation_tokens=100, record_dir=tmp_path)
+def test_check_env_passes_for_a_wrapped_fake_env():
+    env = wrap_env(CountingEnv(), max_turns=10, max_observation_tokens=100)
     summary = check_env(env, "t", final_action="complete_task")
     assert summary["final_reward"] == 1.0
 

@@ -15,8 +15,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from looprl.config import load_config
-from looprl.schema import TrainConfig
+from looprl.config import TrainConfig, load_config
 from looprl.training.checkpoint import CheckpointWriteError, TrainerState, load_latest, save_checkpoint, verify_checkpoint
 from looprl.training.trainer import Trainer
 

@@ -59,9 +59,8 @@ def test_sft_gt_without_solutions_is_refused_before_the_model_loads(tmp_path):
 
 
 def test_sft_gt_with_solutions_passes_preflight(tmp_path):
-    from looprl.config import load_config
+    from looprl.config import TrainConfig, load_config
     from looprl.preflight import check_method_data
-    from looprl.schema import TrainConfig
 
     root = _appworld_root(tmp_path, solutions=True)
     cfg = load_config(TrainConfig, None, ["trainer.method=sft-gt", "env.name=appworld", f"env.options={{root: {root}}}"])

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from looprl.config import load_config
+from looprl.config import TrainConfig, load_config
 from looprl.env.base import register_env
-from looprl.schema import TrainConfig
 from looprl.testing import DigitsEnv, FaultPlan, FaultyEnv
 from looprl.training.trainer import Trainer
 

@@ -40,9 +40,8 @@ def test_tiny_recipe_on_cpu_vllm_is_refused_naming_the_field(tiny_model_dir, tmp
 
 
 def test_supported_head_sizes_and_a_given_server_pass(vllm_model_dir, tiny_model_dir, monkeypatch):
-    from looprl.config import load_config
+    from looprl.config import TrainConfig, load_config
     from looprl.preflight import check_vllm_sampler
-    from looprl.schema import TrainConfig
 
     monkeypatch.setattr(vllm, "_cpu_only", lambda: True)
     check_vllm_sampler(load_config(TrainConfig, RECIPE, [f"model.name_or_path={vllm_model_dir}", "rollout.backend=vllm"]))  # head size 32
@@ -65,8 +64,7 @@ def test_a_server_error_names_the_servers_log(tmp_path):
 
 def test_a_training_run_keeps_the_managed_servers_log_in_its_folder(tiny_model_dir, tmp_path, monkeypatch):
     from looprl.build import build_sampling_backend
-    from looprl.config import load_config
-    from looprl.schema import TrainConfig
+    from looprl.config import TrainConfig, load_config
 
     seen = {}
     monkeypatch.setattr(vllm, "VLLMBackend", lambda name, **kwargs: seen.update(kwargs) or "backend")

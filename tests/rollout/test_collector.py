@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 
@@ -102,6 +104,44 @@ def test_observations_are_cut_with_a_note():
     assert observations[0] == "x" * 100 + "\n[output truncated: showing 100 of 5000 tokens]"
     assert t.steps[0]["output"] == "x" * 5000  # the step record keeps the full output
     assert t.success
+
+
+class _OneThreadAtATime:
+    """A tokenizer that counts the calls made while another thread is inside one (a transformers fast
+    tokenizer may fail then, "Already borrowed")."""
+
+    def __init__(self, inner):
+        self.inner, self.busy, self.calls, self.overlaps = inner, threading.Lock(), 0, 0
+
+    def __getattr__(self, name):
+        attr = getattr(self.inner, name)
+        if not callable(attr):
+            return attr
+
+        def one_at_a_time(*args, **kwargs):
+            mine = self.busy.acquire(blocking=False)
+            self.calls, self.overlaps = self.calls + 1, self.overlaps + (not mine)
+            try:
+                time.sleep(0.0005)  # widen the window a second caller would slip into
+                return attr(*args, **kwargs)
+            finally:
+                if mine:
+                    self.busy.release()
+
+        return one_at_a_time
+
+
+@pytest.mark.parametrize("concurrent_requests", [False, True])
+def test_the_policy_tokenizer_is_used_by_one_thread_at_a_time(concurrent_requests):
+    # env steps (and the observation cut, in ObservationBudget) run in the pool; in per-episode mode so
+    # do the replies; the chat template runs on the driving thread: all of them share one tokenizer
+    policy = ScriptedPolicy()
+    policy.concurrent_requests = concurrent_requests
+    policy.tokenizer = _OneThreadAtATime(policy.tokenizer)
+    env_factory = lambda: StepsEnv(observation="x" * 300, step_delay_s=0.002)  # noqa: E731
+    trajs = collect_rollouts(policy, env_factory, ["toy_3", "toy_4"], k=4, sampling=SAMPLING, max_observation_tokens=50, progress=False)
+    assert all(t.success for t in trajs) and all(t.steps[0]["output"] == "x" * 300 for t in trajs)
+    assert policy.tokenizer.calls > 100 and policy.tokenizer.overlaps == 0
 
 
 class StuckEnv(StepsEnv):

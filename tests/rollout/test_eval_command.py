@@ -125,10 +125,9 @@ def test_eval_runs_the_envs_own_hooks_and_takes_explicit_ids(tmp_path, monkeypat
     """An env class's EvalHooks wrap the rollouts of `looprl eval` (no switch on the env's name); an env
     without a task lookup is evaluated on explicit task_ids, and asking it for a split says what to do."""
     from looprl.commands import eval as eval_command
-    from looprl.config import load_config
+    from looprl.config import EvalConfig, load_config
     from looprl.env import base
     from looprl.env.base import register_env
-    from looprl.schema import EvalConfig
 
     base.registered_envs()  # the built-in envs register on first import: into the real registry, not the copy
     monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
@@ -175,7 +174,7 @@ def test_eval_selects_tasks_as_training_does(tmp_path, monkeypatch):
     training scenario (the selection fields are TasksConfig's own, shared through TaskSelection)."""
     import looprl.experiments
     from looprl.commands import eval as eval_command
-    from looprl.schema import EvalConfig, TasksConfig, TaskSelection
+    from looprl.config import EvalConfig, TasksConfig, TaskSelection
     from looprl.world.tasks import HELDOUT_START, split_scenarios
 
     assert issubclass(TasksConfig, TaskSelection) and EvalConfig.model_fields["tasks"].annotation is TaskSelection

@@ -46,7 +46,7 @@ def synthetic_trajectories(n: int, *, seed: int = 0, vocab: int = 300, groups: i
 @pytest.fixture(scope="module")
 def tiny_policy(tiny_model_dir):
     from looprl.backends.hf import HFBackend
-    from looprl.schema import LoraConfig
+    from looprl.config import LoraConfig
 
     return HFBackend(str(tiny_model_dir), lora=LoraConfig(r=4, alpha=8), device="cpu", seed=0)
 

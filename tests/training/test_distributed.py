@@ -60,7 +60,7 @@ def _launch(args: list[str], tmp_path: Path, timeout: int = 400, config: Path = 
 # ---------------------------------------------------------------------------------------------- (1)
 def _policy(model_dir: str):
     from looprl.backends.hf import HFBackend
-    from looprl.schema import LoraConfig
+    from looprl.config import LoraConfig
 
     torch.manual_seed(0)  # LoRA A's initialization: the same in every process
     policy = HFBackend(model_dir, lora=LoraConfig(**LORA), device="cpu", gradient_checkpointing=True, seed=0)
@@ -75,7 +75,7 @@ def _update(policy, dist, method_name: str = "loop", nan_row: int | None = None,
     AdamW steps. `nan_row` gets a NaN advantage (its loss is NaN). Returns (metrics, PPO critic state)."""
     from conftest import synthetic_trajectories
 
-    from looprl.schema import TrainConfig, TrainerConfig
+    from looprl.config import TrainConfig, TrainerConfig
     from looprl.training.batch import make_batch
     from looprl.training.methods import get_method
     from looprl.training.update import run_update
@@ -161,8 +161,7 @@ def test_fsdp_update_equals_single_process_update(tiny_model_dir, tmp_path):
 def test_looprl_train_under_the_launcher_runs_and_resumes(tiny_model_dir, tmp_path):
     from peft.utils import load_peft_weights
 
-    from looprl.config import load_config
-    from looprl.schema import TrainConfig
+    from looprl.config import TrainConfig, load_config
     from looprl.training.checkpoint import load_latest
     from looprl.training.trainer import Trainer
 

@@ -7,8 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from looprl.config import ConfigError, load_config
-from looprl.schema import FIXED_DATA_METHODS, METHODS, TrainConfig, TrainerConfig
+from looprl.config import FIXED_DATA_METHODS, METHODS, ConfigError, TrainConfig, TrainerConfig, load_config
 from looprl.training.methods import facts, get_method
 from looprl.training.methods.facts import BaseModelSweep, GroundTruthChats, PolicyRollouts
 
@@ -89,7 +88,7 @@ def test_an_unknown_method_is_rejected_with_the_allowed_names():
 
 
 def test_the_schema_and_the_registry_import_without_torch():
-    code = "import sys, looprl.schema, looprl.training.methods; assert 'torch' not in sys.modules, 'torch was imported'"
+    code = "import sys, looprl.config, looprl.training.methods; assert 'torch' not in sys.modules, 'torch was imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -136,7 +135,7 @@ def test_ppo_loss_is_unchanged_and_is_the_papers_composition(tiny_model_dir):
 
     from looprl.algorithms import ppo_clip_loss_per_token_advantage, value_loss
     from looprl.backends.hf import HFBackend
-    from looprl.schema import LoraConfig
+    from looprl.config import LoraConfig
     from looprl.training.batch import make_batch
     from looprl.training.update import run_update
 

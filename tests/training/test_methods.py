@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from looprl.config import load_config
-from looprl.schema import METHODS, TrainConfig, TrainerConfig
+from looprl.config import METHODS, TrainConfig, TrainerConfig, load_config
 from looprl.training.batch import make_batch
 from looprl.training.methods import METHODS as BUILT, get_method
 from looprl.training.methods.ppo import ValueCritic, terminal_rewards, value_coef

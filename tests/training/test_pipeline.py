@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from looprl.config import ConfigError, load_config
-from looprl.schema import TrainConfig
+from looprl.config import ConfigError, TrainConfig, load_config
 from looprl.training import trainer as trainer_module
 from looprl.training.pipeline import RolloutPipeline, sampler_cores, split_threads, staleness_metrics
 from looprl.training.trainer import Trainer

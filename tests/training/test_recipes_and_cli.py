@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from looprl.config import load_config
-from looprl.schema import TrainConfig
+from looprl.config import TrainConfig, load_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
 
@@ -63,8 +62,8 @@ def test_cli_train_and_resume(tiny_model_dir, tmp_path):
 
 
 def test_cli_rejects_bad_input(tmp_path):
-    res = _run(["train", "--method", "dpo"])
-    assert res.exit_code == 2 and "must be one of" in res.output
+    res = _run(["train", "--method", "dpo"])  # rejected by the config's own check: the field, the value, what is allowed
+    assert res.exit_code == 2 and "trainer.method: got 'dpo'" in res.output and "'loop-turn'" in res.output
     res = _run(["train", "--set", "trainer.lr=-1", "--set", f"run_dir={tmp_path}"])
     assert res.exit_code == 2 and "trainer.lr" in res.output
     res = _run(["train", "--resume", str(tmp_path / "nothing")])
@@ -108,8 +107,7 @@ def test_a_resolved_config_of_any_method_loads_again():
     # a run's config.yaml lists every field: the defaults of other methods' settings must not be rejected
     import yaml
 
-    from looprl.config import dump_config
-    from looprl.schema import METHODS
+    from looprl.config import METHODS, dump_config
 
     for method in METHODS:
         cfg = load_config(TrainConfig, None, [f"trainer.method={method}"])

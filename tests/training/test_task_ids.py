@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from looprl.config import load_config
-from looprl.schema import TrainConfig
+from looprl.config import TrainConfig, load_config
 from looprl.training.trainer import resolve_task_ids
 
 

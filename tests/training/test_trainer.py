@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from looprl.config import load_config
-from looprl.schema import TrainConfig
+from looprl.config import TrainConfig, load_config
 from looprl.training.checkpoint import CorruptCheckpoint, load_latest, verify_checkpoint
 from looprl.training.trainer import Trainer
 

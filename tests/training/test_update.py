@@ -3,7 +3,7 @@
 import torch
 
 from looprl.algorithms import leave_one_out_advantages
-from looprl.schema import TrainerConfig
+from looprl.config import TrainerConfig
 from looprl.training.batch import make_batch
 from looprl.training.methods import get_method
 from looprl.training.update import accumulate_gradients, compute_logprobs, run_update
@@ -115,7 +115,7 @@ def _shifted_old_logprobs(policy, batch, log_ratio):
 def test_ppo_clip_fraction_is_measured_on_the_critics_advantages(tiny_policy):
     # PPO's advantages are per token, in batch.extras; it has none per trajectory (0), on which
     # nothing ever counts as clipped
-    from looprl.schema import TrainConfig
+    from looprl.config import TrainConfig
     from looprl.training.methods.ppo import ValueCritic
 
     batch = _batch(tiny_policy, n=4, seed=7)

@@ -19,7 +19,7 @@ from looprl.training.methods.facts import DataSource, MethodFacts
 
 if TYPE_CHECKING:  # pragma: no cover
     from looprl.backends.base import TrainableBackend
-    from looprl.schema import TrainConfig, TrainerConfig
+    from looprl.config import TrainConfig, TrainerConfig
     from looprl.training.batch import TrainBatch
     from looprl.trajectory import Trajectory
 

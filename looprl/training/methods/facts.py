@@ -1,7 +1,7 @@
 """What each training method is, stated once and without torch: its name, where its data comes from,
 which trainer settings only it reads, and what it requires of them.
 
-The config schema (looprl/schema.py, imported by the CLI before torch) derives from this table the
+The config schema (looprl/config/models.py, imported by the CLI before torch) derives from this table the
 allowed method names, "trainer.X only applies to method Y", each method's own checks and which
 methods fit fixed data; the trainer asks a method's data source to gather its rollouts. How a method
 updates the policy (its advantages, loss, buffer filter, critic) is in its own module (loop.py,
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
-    from looprl.schema import TrainConfig, TrainerConfig
+    from looprl.config import TrainConfig, TrainerConfig
     from looprl.trajectory import Trajectory
 
 

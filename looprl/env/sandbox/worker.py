@@ -1,7 +1,7 @@
 """The sandboxed REPL's worker: a standalone script run in a fresh interpreter (`python -I -S`).
 
 It imports nothing from looprl and needs nothing outside the standard library, so it can run in a
-mount namespace that holds only the interpreter. The host (looprl/env/sandbox.py) starts it, sends
+mount namespace that holds only the interpreter. The host (looprl/env/sandbox/host.py) starts it, sends
 one config frame, and then one `exec` frame per cell. Frames are a 4-byte big-endian length and a
 UTF-8 JSON object, over the worker's original stdin (host -> worker) and stdout (worker -> host);
 fds 0-2 are then pointed at /dev/null so stray writes cannot corrupt the protocol by accident.

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from looprl.config import StrictModel
+from looprl.config.loading import StrictModel
 from looprl.training.methods import facts as registry  # the method registry, torch-free
 
 # the method names and facts come from the registry (looprl/training/methods/facts.py)

@@ -23,7 +23,7 @@ only what the installed `appworld` package can create from its own model code:
 It runs under the AppWorld virtual environment's interpreter (it imports `appworld`, which needs
 pydantic<2) and never imports looprl:
 
-    <appworld-venv>/bin/python appworld_fixture.py ROOT
+    <appworld-venv>/bin/python looprl/env/appworld/fixture.py ROOT
 
 The tasks (scenario a1b2c3d in train, c4d5e6f in dev, b7e8f9a in test_normal):
 
@@ -43,8 +43,8 @@ import json
 import os
 import sys
 
-# This file sits next to looprl's appworld.py; run as a script, its folder would come first on sys.path
-# and `import appworld` would find that module instead of the AppWorld package.
+# This file sits in looprl/env/appworld/ next to looprl's own modules (install.py, export.py, ...); run as
+# a script, its folder would come first on sys.path and those names would shadow the AppWorld venv's.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 

@@ -125,7 +125,7 @@ def engine_evaluate(
     """AppWorld's own `evaluate_dataset` over an experiment folder, run in the AppWorld venv; returns its
     result (``["aggregate"]["task_goal_completion"]`` and ``["scenario_goal_completion"]``, in percent)
     and writes its reports under the experiment's ``evaluations/``, as `appworld evaluate` does."""
-    from looprl.env.appworld_setup import default_venv_dir, venv_python
+    from looprl.env.appworld.install import default_venv_dir, venv_python
 
     python = Path(python) if python is not None else venv_python(default_venv_dir())
     root = Path(appworld_root).absolute()

@@ -45,7 +45,7 @@ class AppWorldSetupError(RuntimeError):
 
 def default_venv_dir() -> Path:
     """`.venvs/appworld` in the source checkout looprl runs from, else ~/.cache/looprl/venvs/appworld."""
-    package_dir = Path(__file__).resolve().parents[1]
+    package_dir = Path(__file__).resolve().parents[2]  # looprl/
     checkout = package_dir.parent
     if (checkout / "pyproject.toml").is_file() and (checkout / "looprl").is_dir():
         return checkout / ".venvs" / "appworld"

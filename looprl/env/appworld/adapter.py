@@ -2,7 +2,7 @@
 
 AppWorld (Trivedi et al. 2024; PyPI package `appworld`) pins pydantic<2, so it never runs in
 looprl's interpreter. Each `AppWorldEnv` starts one AppWorld environment server
-(looprl/env/appworld_server.py) with the AppWorld venv's interpreter, bound to 127.0.0.1 on a port
+(looprl/env/appworld/server.py) with the AppWorld venv's interpreter, bound to 127.0.0.1 on a port
 the kernel picks, and drives it over HTTP:
 
     reset(task_id)  ->  POST /initialize  (a fresh experiment name per episode)
@@ -85,7 +85,7 @@ __all__ = [
     "task_splits",
 ]
 
-SERVER_SCRIPT = Path(__file__).with_name("appworld_server.py")
+SERVER_SCRIPT = Path(__file__).with_name("server.py")
 # Servers handed back by closed envs, ready for the next env with the same root and interpreter. The
 # rollout collector builds a fresh env per episode; reusing a warm server turns a 5-10 s start into a
 # ~0.2 s /initialize. Idle servers stop at interpreter exit (weakref.finalize) or when looprl dies.
@@ -390,7 +390,7 @@ class AppWorldEnv:
         max_servers: int | None = None,
         server_wait_s: float = 600.0,
     ):
-        from looprl.env.appworld_setup import default_venv_dir, venv_python
+        from looprl.env.appworld.install import default_venv_dir, venv_python
 
         self.root = resolve_root(root)
         self.python = Path(python).expanduser().absolute() if python is not None else venv_python(default_venv_dir())
@@ -470,8 +470,8 @@ class AppWorldEnv:
         cls, options: Mapping[str, Any], trajectories: Sequence[Trajectory], out_dir: Path, *, split: str, task_ids: Sequence[str]
     ) -> list[str]:
         """Write <out_dir>/appworld/, an AppWorld root whose experiment folders hold the episodes' end
-        states, for AppWorld's own `appworld evaluate` and leaderboard tools (looprl/env/appworld_export.py)."""
-        from looprl.env.appworld_export import write_experiments
+        states, for AppWorld's own `appworld evaluate` and leaderboard tools (looprl/env/appworld/export.py)."""
+        from looprl.env.appworld.export import write_experiments
 
         exported = write_experiments(
             trajectories,

@@ -4,7 +4,7 @@ This file runs under the *AppWorld* virtual environment's interpreter (AppWorld 
 looprl needs pydantic 2), so it imports only the standard library, uvicorn and appworld, never
 looprl. `looprl.env.appworld.AppWorldEnv` starts it as a child process:
 
-    <appworld-venv>/bin/python appworld_server.py --root ROOT --port-file FILE
+    <appworld-venv>/bin/python looprl/env/appworld/server.py --root ROOT --port-file FILE
 
 Guarantees:
 
@@ -24,8 +24,8 @@ import os
 import socket
 import sys
 
-# This file sits next to looprl's appworld.py; run as a script, its folder would come first on sys.path
-# and `import appworld` would find that module instead of the AppWorld package.
+# This file sits in looprl/env/appworld/ next to looprl's own modules (install.py, export.py, ...); run as
+# a script, its folder would come first on sys.path and those names would shadow the AppWorld venv's.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 

@@ -1,7 +1,7 @@
 """The sandboxed Python REPL that agent code runs in: one worker process per episode.
 
 Agent code is untrusted. It runs in a separate, freshly started interpreter (never a fork of the
-host, which would copy the host's memory and environment) that executes `sandbox_worker.py`. The
+host, which would copy the host's memory and environment) that executes `worker.py`. The
 world's database stays in the host: inside the REPL `apis` is a stub that sends (app, api, kwargs)
 over a pipe, and the host runs each call through the `call_api` function it was given (for the
 built-in world, `World.call`), so the only way to change the world is an API call. Variables persist
@@ -30,7 +30,7 @@ and every env's reset info carries it):
   either. Isolation "none" keeps only the process-level protections (for debugging).
 * Seccomp (x86_64, every mode): a filter makes the syscalls agent code has no use for fail with
   EPERM: fork/clone/exec, sockets, kill, ptrace and other processes' memory, namespaces and mounts,
-  keyrings, kernel modules, BPF, io_uring, clock setting (the list is in sandbox_worker.py). So even
+  keyrings, kernel modules, BPF, io_uring, clock setting (the list is in worker.py). So even
   isolation "none" has no network, no child processes and no signals to other processes.
 * Wall clock: a cell past its limit gets a ``CellTimeout`` raised into it (variables are kept); if it
   does not stop within a grace period the host kills the worker's process group.
@@ -91,7 +91,7 @@ ALLOWED_MODULES = (
     "hashlib", "base64", "difflib", "unicodedata",
 )  # fmt: skip
 ISOLATIONS = ("auto", "bwrap", "unshare", "none")
-WORKER_SCRIPT = Path(__file__).with_name("sandbox_worker.py")
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 _HEADER = struct.Struct(">I")
 _NOBODY = 65534
 _SANDBOX_SCRIPT = "/sandbox/worker.py"

@@ -1,0 +1,41 @@
+"""The real AppWorld (Trivedi et al. 2024) as a looprl env: `make_env("appworld", root=..., python=...)`.
+
+AppWorld pins pydantic<2, so it runs in a virtual environment of its own and looprl talks to it over
+HTTP. The modules here split along that line:
+
+* `adapter.py`  the env (`AppWorldEnv`), its server pool, task ids, splits and ground truth (looprl side);
+* `install.py`  finds, creates and checks the AppWorld venv (standard library only, so `looprl --help` stays fast);
+* `export.py`   writes an evaluation's episodes as AppWorld experiments for `appworld evaluate`;
+* `server.py`, `fixture.py`  run INSIDE the AppWorld venv by file path (never imported by looprl's
+  interpreter): the environment server, and the 5-task fixture root the tests and smoke runs use.
+"""
+
+from looprl.env.appworld.adapter import (
+    CANONICAL_SPLITS,
+    AppWorldEnv,
+    AppWorldServer,
+    AppWorldServerError,
+    ground_truth_solution,
+    live_servers,
+    load_task_ids,
+    resolve_root,
+    stop_idle_servers,
+    task_apps,
+    task_difficulty,
+    task_splits,
+)
+
+__all__ = [
+    "AppWorldEnv",
+    "AppWorldServer",
+    "AppWorldServerError",
+    "CANONICAL_SPLITS",
+    "ground_truth_solution",
+    "live_servers",
+    "load_task_ids",
+    "resolve_root",
+    "stop_idle_servers",
+    "task_apps",
+    "task_difficulty",
+    "task_splits",
+]
