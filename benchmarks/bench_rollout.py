@@ -100,6 +100,7 @@ def main() -> None:
         "references": {},
     }
     model = resolve_model(args.model)
+    from looprl.backends.vllm import VLLMBackend  # a client of a server process: light to import
 
     for name in [b.strip() for b in args.backends.split(",") if b.strip()]:
         print(f"[bench_rollout] {name} ...", flush=True)
@@ -110,8 +111,6 @@ def main() -> None:
 
                 policy = HFBackend(model, lora=None, device="cpu")
             elif name == "vllm":
-                from looprl.backends.vllm import VLLMBackend
-
                 policy = VLLMBackend(model, server_kwargs={"max_model_len": args.vllm_max_model_len, "dtype": "float32"})
             else:
                 raise ValueError(f"unknown backend {name!r}; choose from transformers, vllm")
@@ -119,9 +118,8 @@ def main() -> None:
             try:
                 row = _row(collect(policy, env_factory, tasks, replace(spec, model_name=model), **run))
             finally:
-                close = getattr(policy, "close", None)
-                if close:
-                    close()
+                if isinstance(policy, VLLMBackend):  # the one backend here that owns a server process
+                    policy.close()
             results["backends"][name] = {"available": True, "load_s": round(load_s, 2), **row}
         except Exception as exc:  # record why, so the JSON says what was and was not measured
             results["backends"][name] = {"available": False, "reason": f"{type(exc).__name__}: {exc}"[:2000], "traceback": traceback.format_exc()[-3000:]}

@@ -37,7 +37,7 @@ class ChatTokens:
     """Renders and tokenizes chat pieces with one tokenizer's chat template."""
 
     def __init__(self, tokenizer: Any):
-        if getattr(tokenizer, "chat_template", None) is None:
+        if getattr(tokenizer, "chat_template", None) is None:  # why: an HF tokenizer attribute that slow/custom tokenizers may lack
             raise TemplateError(f"tokenizer {type(tokenizer).__name__} has no chat_template; token-level rollouts need one")
         self.tokenizer = tokenizer
         self._close_text = self._assistant_close_text()
@@ -68,7 +68,7 @@ class ChatTokens:
     def _stop_token_ids(self) -> tuple[int, ...]:
         """Ids that end an agent turn: the eos token and the special token that closes assistant messages."""
         ids: list[int] = []
-        eos = getattr(self.tokenizer, "eos_token_id", None)
+        eos = getattr(self.tokenizer, "eos_token_id", None)  # why: HF tokenizers without an eos token have none
         if isinstance(eos, int):
             ids.append(eos)
         elif isinstance(eos, (list, tuple)):
@@ -76,7 +76,8 @@ class ChatTokens:
         close = self._close_text.strip()
         if close:
             first = self.encode(close)
-            if first and self.tokenizer.decode([first[0]]) and first[0] in set(getattr(self.tokenizer, "all_special_ids", [])):
+            special = set(getattr(self.tokenizer, "all_special_ids", []))  # why: HF tokenizers have it, minimal test tokenizers may not
+            if first and self.tokenizer.decode([first[0]]) and first[0] in special:
                 ids.append(first[0])
         return tuple(dict.fromkeys(ids))
 

@@ -125,6 +125,7 @@ def describe_model_folder(path: str | Path) -> dict:
         "parameters": stamp.get("parameters"),
         "size_mb": round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1),
         # why: transformers configs of other architectures name these fields differently, or not at all
+        # why: transformers configs name these per architecture; a folder of another kind may lack them
         "layers": getattr(config, "num_hidden_layers", None),
         "hidden_size": getattr(config, "hidden_size", None),
         "vocab_size": getattr(config, "vocab_size", None),

@@ -177,7 +177,7 @@ def register_env(name: str, factory: EnvFactory, *, overwrite: bool = False, env
         env_class = factory
     if env_class is not None and not issubclass(env_class, TaskLookup):
         # naming what a half-written lookup lacks; a class with none of it simply has no lookup
-        has = [m for m in _LOOKUP_METHODS if callable(getattr(env_class, m, None))]
+        has = [m for m in _LOOKUP_METHODS if callable(getattr(env_class, m, None))]  # why: checks a class against TaskLookup, naming what it lacks
         if has:
             missing = [m for m in _LOOKUP_METHODS if m not in has]
             raise ValueError(

@@ -52,7 +52,7 @@ def split_into_turns(solution: str) -> list[SolutionTurn]:
     prev_end = 0
     for node in tree.body:
         start = node.lineno - 1
-        if getattr(node, "decorator_list", None):
+        if getattr(node, "decorator_list", None):  # why: only some ast node types have decorators
             start = min(d.lineno - 1 for d in node.decorator_list)
         end = node.end_lineno or node.lineno
         comments = [ln.strip()[1:].strip() for ln in lines[prev_end:start] if ln.strip().startswith("#")]

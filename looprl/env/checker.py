@@ -24,6 +24,7 @@ import json
 from typing import Any
 
 from looprl.env.base import Env, StepResult, TaskLookup
+from looprl.env.wrappers import Wrapper
 
 NO_CODE_ACTION = "Let me think about this before writing any code."
 PROBE_ACTIONS = (
@@ -46,7 +47,7 @@ class EnvCheckError(AssertionError):
 def _default_task_id(env: Any) -> str:
     """The first task of the env's first split (its "dev" split when it has one), asked of the env's own
     task lookup (`TaskLookup`, its class methods); ValueError when it has none to offer."""
-    inner = type(getattr(env, "unwrapped", env))
+    inner = type(env.unwrapped if isinstance(env, Wrapper) else env)
     ids: list[str] = []
     if issubclass(inner, TaskLookup):  # the lookup is optional: envs may leave tasks to their users
         splits = inner.splits()  # None: any split name does
@@ -99,8 +100,6 @@ def _check_step(result: Any, label: str, problems: list[str]) -> bool:
 
 
 def _check_report(report: Any, label: str, problems: list[str]) -> None:
-    if hasattr(report, "to_dict"):
-        report = report.to_dict()
     if not isinstance(report, dict):
         problems.append(f"{label} must be a dict, got {type(report).__name__}")
         return
@@ -125,7 +124,7 @@ def check_env(
     problems: list[str] = []
     task_id = task_id or _default_task_id(env)
     for method in ("reset", "step", "evaluate", "close"):
-        if not callable(getattr(env, method, None)):
+        if not callable(getattr(env, method, None)):  # why: this IS the conformance check of the declared protocol
             problems.append(f"the env has no {method}() method")
     if problems:
         raise EnvCheckError(problems)

@@ -61,6 +61,8 @@ class Wrapper:
         return env
 
     def __getattr__(self, name: str) -> Any:
+        # why: a wrapper stands in for the env it wraps (Gymnasium's convention): an env's own extras
+        # (AppSuiteEnv.world, a declared optional capability such as GroundTruthSolutions) pass through
         if name.startswith("__") or name == "env":
             raise AttributeError(name)
         return getattr(self.env, name)
@@ -70,13 +72,13 @@ class Wrapper:
 
 
 def evaluation_report(env: Env) -> dict[str, Any] | None:
-    """`env.evaluate()` as a plain dict (a report object's `to_dict()`): the reward, success and checks
+    """`env.evaluate()` (a dict, as the Env protocol declares it): the reward, success and checks
     of an episode cut off before it terminated. None when the env reports nothing (a Ray proxy of an
     env without an evaluator); the episode then keeps its last step's reward."""
     report = env.evaluate()
     if report is None:
         return None
-    return report.to_dict() if hasattr(report, "to_dict") else dict(report)
+    return dict(report)
 
 
 class TurnLimit(Wrapper):

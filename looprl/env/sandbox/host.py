@@ -169,7 +169,7 @@ class CellResult:
 
 
 def _python() -> str:
-    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)  # why: set only inside a venv
 
 
 def _ro_tree(paths: list[str]) -> list[str]:
@@ -520,6 +520,8 @@ class Sandbox:
             value = self.call_api(app, api, kwargs)
             value = json.loads(json.dumps(value, default=str))  # what the agent gets is plain JSON
         except Exception as exc:
+            # why: the handler is any callable (the world, a test fake); an error it means the agent to see
+            # carries an HTTP-like status and a JSON body, anything else is an internal error
             status = getattr(exc, "status", None)
             body = getattr(exc, "body", None)
             if not isinstance(status, int) or not isinstance(body, dict):

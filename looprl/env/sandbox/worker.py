@@ -150,7 +150,7 @@ def _lock_down(config):
     applied = {}
     for name, value in limits.items():
         try:
-            resource.setrlimit(getattr(resource, name), (value, value))
+            resource.setrlimit(getattr(resource, name), (value, value))  # why: limits are named by the resource module constant
             applied[name] = value
         except (ValueError, OSError) as exc:
             applied[name] = f"failed: {exc}"
