@@ -11,12 +11,19 @@ For every (instances per scenario n, seed s):
   3. loop     LOOP from the warm-up on fresh training instances never used by any warm-up here,
               the same rollout budget for every run (iterations x tasks x K)
   4. after    the same evaluation of LOOP's adapter
+  5. with --dynamic-sampling, also: LOOP from the same warm-up with trainer.dynamic_sampling (flat
+     groups replaced by more draws, looprl/training/dynamic_sampling.py), stopped once it has spent
+     the paper's setting's rollouts (its last iteration may overshoot: the JSON says by how much),
+     and its evaluation; the table pairs it with the paper's setting on the same tasks
+Every TGC carries its 95% interval (bootstrap over the held-out tasks; over seeds, then tasks, for
+the means), and LOOP's own step is a paired difference on the same tasks (looprl.analysis.stats).
 The base model is evaluated once on the same held-out instances. Every stage is a looprl run
 directory under OUT/runs/n{n}_s{seed}/ and is skipped when already done, so a killed benchmark
 resumes where it stopped. One local vLLM server samples every rollout (`looprl models setup-vllm`).
 
     .venv/bin/python benchmarks/bench_generalization.py                     # the full grid (cost: see the JSON)
     .venv/bin/python benchmarks/bench_generalization.py --instances 1 10 --seeds 0
+    .venv/bin/python benchmarks/bench_generalization.py --instances 10 --dynamic-sampling   # against the paper's setting
 
 Writes OUT/generalization.json (every run's numbers, the means and spreads, the setting, wall times
 and the command), OUT/generalization.png and OUT/generalization.md (the table).
@@ -68,6 +75,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="any DemoConfig override, e.g. train.rollout.sampling.temperature=1.0 (repeatable)",
     )
+    p.add_argument(
+        "--dynamic-sampling",
+        action="store_true",
+        help="also run LOOP with trainer.dynamic_sampling from each warm-up, at the paper's setting's rollout budget",
+    )
+    p.add_argument("--ds-max-batches", type=int, default=3, help="with --dynamic-sampling: trainer.dynamic_sampling_max_batches")
     p.add_argument("--sampler", default="auto", choices=["auto", "vllm", "transformers"], help="what samples rollouts")
     return p.parse_args(argv)
 
@@ -141,15 +154,71 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             loop.tasks.instance_start = blocks[seed][1]
             timed(f"{key}/loop", train_stage, loop)
             timed(f"{key}/after", evaluate, here / "loop", "loop", url, here / "eval_after", f"SFT-GT + LOOP, {n} inst., seed {seed}")
+            if args.dynamic_sampling:
+                ds = loop.model_copy(deep=True)
+                ds.run_dir = str(here / "loop_ds")
+                ds.trainer.dynamic_sampling, ds.trainer.dynamic_sampling_max_batches = True, args.ds_max_batches
+                timed(f"{key}/loop_ds", train_at_budget, ds, rollout_budget(loop))
+                timed(f"{key}/after_ds", evaluate, here / "loop_ds", "loop", url, here / "eval_after_ds", f"SFT-GT + LOOP (dynamic), {n} inst., seed {seed}")
     return summarize(args, cfg, runs, grid, marks, heldout, time.perf_counter() - started)
 
 
+def rollout_budget(cfg) -> int:
+    """The paper's setting's rollouts in a run: iterations x tasks x K."""
+    t = cfg.trainer
+    return t.iterations * t.tasks_per_iteration * t.rollouts_per_task
+
+
+def train_at_budget(cfg, budget: int) -> None:
+    """Train a dynamic-sampling run iteration by iteration until it has spent `budget` rollouts
+    (`dynamic/rollouts_spent`, every batch drawn counted), resuming from its last checkpoint."""
+    from looprl.training.checkpoint import load_latest
+    from looprl.training.trainer import Trainer
+
+    cfg = cfg.model_copy(deep=True)
+    cfg.trainer.iterations = budget  # an upper bound: every iteration spends at least one rollout
+    trainer = Trainer(cfg, resume=load_latest(cfg.run_dir) is not None)
+    while sum(h.get("dynamic/rollouts_spent", 0.0) for h in trainer.logger.history) < budget:
+        trainer.train(stop_after=1)
+
+
+def with_intervals(eval_dir: Path) -> dict[str, Any]:
+    """tgc_and_reward plus each task's share solved (`per_task`) and the TGC's 95% bootstrap interval over tasks."""
+    from looprl.analysis import load_run
+    from looprl.analysis.stats import bootstrap_ci
+
+    numbers = tgc_and_reward(eval_dir)
+    solved: dict[str, list[float]] = {}
+    for t in load_run(eval_dir).trajectories:
+        solved.setdefault(t.task_id, []).append(float(bool(t.success)))
+    numbers["per_task"] = {task: sum(v) / len(v) for task, v in solved.items()}
+    numbers["tgc_ci95"] = bootstrap_ci(list(numbers["per_task"].values())).scaled(100.0).to_list() if solved else None
+    return numbers
+
+
+def paired_points(a, b) -> dict[str, Any]:
+    """b - a in TGC points on the tasks both evaluated (one run each, or lists paired seed by seed)."""
+    from looprl.analysis.stats import paired_difference
+
+    d = paired_difference(a, b).to_dict()
+    d["diff"], d["ci95"] = 100.0 * d["diff"], [100.0 * v for v in d["ci95"]]
+    return d
+
+
+def seeds_ci(per_seed: list[dict[str, float]]) -> list[float]:
+    from looprl.analysis.stats import hierarchical_ci
+
+    return hierarchical_ci([list(p.values()) for p in per_seed]).scaled(100.0).to_list()
+
+
 def summarize(args, cfg, runs: Path, grid, marks: Marks, heldout: list[str], wall_s: float) -> dict[str, Any]:
-    before = tgc_and_reward(runs / "eval_before")
+    from looprl.training.trainer import read_metrics
+
+    before = with_intervals(runs / "eval_before")
     rows = []
     for n, seed in grid:
         here = runs / f"n{n}_s{seed}"
-        warm, after = tgc_and_reward(here / "eval_warmup"), tgc_and_reward(here / "eval_after")
+        warm, after = with_intervals(here / "eval_warmup"), with_intervals(here / "eval_after")
         cost = sum(marks.data.get(f"n{n}_s{seed}/{stage}", {}).get("seconds", 0.0) for stage in ("sft", "warmup", "loop", "after"))
         rows.append(
             {
@@ -159,9 +228,14 @@ def summarize(args, cfg, runs: Path, grid, marks: Marks, heldout: list[str], wal
                 "after": after,
                 "loop_gain_tgc": after["tgc"] - warm["tgc"],
                 "loop_gain_reward": after["reward"] - warm["reward"],
+                "loop_gain_paired": paired_points(warm["per_task"], after["per_task"]),
                 "seconds": round(cost, 1),
             }
         )
+        if args.dynamic_sampling:
+            ds = with_intervals(here / "eval_after_ds")
+            spent = sum(h.get("dynamic/rollouts_spent", 0.0) for h in read_metrics(here / "loop_ds"))
+            rows[-1]["dynamic"] = {"after": ds, "rollouts_spent": spent, "vs_paper_setting": paired_points(after["per_task"], ds["per_task"])}
     by_n = {}
     for n in sorted({n for n, _ in grid}):
         mine = [r for r in rows if r["instances"] == n]
@@ -170,7 +244,18 @@ def summarize(args, cfg, runs: Path, grid, marks: Marks, heldout: list[str], wal
             "after_tgc": mean_sd([r["after"]["tgc"] for r in mine]),
             "loop_gain_tgc": mean_sd([r["loop_gain_tgc"] for r in mine]),
             "loop_gain_reward": mean_sd([r["loop_gain_reward"] for r in mine]),
+            "warmup_tgc_ci95": seeds_ci([r["warmup"]["per_task"] for r in mine]),
+            "after_tgc_ci95": seeds_ci([r["after"]["per_task"] for r in mine]),
+            "loop_gain_paired": paired_points([r["warmup"]["per_task"] for r in mine], [r["after"]["per_task"] for r in mine]),
         }
+        if args.dynamic_sampling:
+            ds_tasks = [r["dynamic"]["after"]["per_task"] for r in mine]
+            by_n[str(n)]["dynamic"] = {
+                "after_tgc": mean_sd([r["dynamic"]["after"]["tgc"] for r in mine]),
+                "after_tgc_ci95": seeds_ci(ds_tasks),
+                "rollouts_spent": mean_sd([r["dynamic"]["rollouts_spent"] for r in mine]),
+                "vs_paper_setting": paired_points([r["after"]["per_task"] for r in mine], ds_tasks),
+            }
     t = cfg.train
     result = {
         "benchmark": "generalization",
@@ -193,6 +278,7 @@ def summarize(args, cfg, runs: Path, grid, marks: Marks, heldout: list[str], wal
             },
             "seeds": args.seeds,
             "instances": args.instances,
+            "dynamic_sampling": {"max_batches": args.ds_max_batches, "rollout_budget": rollout_budget(t)} if args.dynamic_sampling else None,
         },
         "before": before,
         "runs": rows,
@@ -212,20 +298,59 @@ def summarize(args, cfg, runs: Path, grid, marks: Marks, heldout: list[str], wal
     return result
 
 
+def _ci(interval: list[float] | None) -> str:
+    return "[n/a]" if interval is None else f"[{interval[0]:.1f}, {interval[1]:.1f}]"
+
+
+def _paired(d: dict[str, Any]) -> str:
+    verdict = "separated" if d["separated"] else "not separated"
+    return f"{d['diff']:+.1f} {_ci(d['ci95'])} ({verdict}; {d['b_better']} up / {d['a_better']} down of {d['n_shared']})"
+
+
 def markdown(result: dict[str, Any]) -> str:
     s = result["setting"]
+    before = result["before"]
     lines = [
         f"Held-out instances of the training scenarios ({s['heldout_tasks']} tasks, greedy), {s['model']}; base model: "
-        f"TGC {result['before']['tgc']:.1f}%. Warm-up: SFT-GT, {s['sft_chats']} chat presentations; LOOP: "
+        f"TGC {before['tgc']:.1f}% {_ci(before.get('tgc_ci95'))}. Warm-up: SFT-GT, {s['sft_chats']} chat presentations; LOOP: "
         f"{s['loop']['rollouts_per_run']} rollouts ({s['loop']['iterations']} x {s['loop']['tasks_per_iteration']} tasks x K={s['loop']['k']}). "
-        f"Mean ± sd over seeds {s['seeds']}.",
+        f"Mean over seeds {s['seeds']} with its 95% interval (bootstrap over seeds, then tasks); LOOP's own step is the paired "
+        "difference after LOOP - after warm-up on the same tasks, with its interval.",
         "",
-        "| instances per scenario | TGC after warm-up | TGC after LOOP | LOOP's own gain (TGC pts) | LOOP's own gain (reward) |",
-        "|---|---|---|---|---|",
+        "| instances per scenario | TGC after warm-up [95% CI] | TGC after LOOP [95% CI] | LOOP's own gain, paired (TGC pts) [95% CI] | "
+        "gain, mean ± sd over seeds | LOOP's own gain (reward) |",
+        "|---|---|---|---|---|---|",
     ]
+    f = lambda d, p=1: f"{d['mean']:.{p}f} ± {d['sd']:.{p}f}"  # noqa: E731
     for n, v in result["by_instances"].items():
-        f = lambda d, p=1: f"{d['mean']:.{p}f} ± {d['sd']:.{p}f}"  # noqa: E731
-        lines.append(f"| {n} | {f(v['warmup_tgc'])} | {f(v['after_tgc'])} | {f(v['loop_gain_tgc'])} | {f(v['loop_gain_reward'], 3)} |")
+        lines.append(
+            f"| {n} | {v['warmup_tgc']['mean']:.1f} {_ci(v['warmup_tgc_ci95'])} | {v['after_tgc']['mean']:.1f} {_ci(v['after_tgc_ci95'])} | "
+            f"{_paired(v['loop_gain_paired'])} | {f(v['loop_gain_tgc'])} | {f(v['loop_gain_reward'], 3)} |"
+        )
+    lines += ["", "Per run (one seed: intervals over the held-out tasks):", ""]
+    lines += ["| instances | seed | TGC after warm-up [95% CI] | TGC after LOOP [95% CI] | LOOP's own gain, paired [95% CI] |", "|---|---|---|---|---|"]
+    for r in result["runs"]:
+        w, a = r["warmup"], r["after"]
+        tgcs = [f"{x['tgc']:.1f} {_ci(x['tgc_ci95'])}" for x in (w, a)]
+        cells = [str(r["instances"]), str(r["seed"]), *tgcs, _paired(r["loop_gain_paired"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    if s.get("dynamic_sampling"):
+        ds = s["dynamic_sampling"]
+        lines += [
+            "",
+            f"Dynamic sampling (at most {ds['max_batches']} extra batches) against the paper's setting, both from the same warm-up, "
+            f"at a budget of {ds['rollout_budget']} rollouts (the dynamic run stops once it has spent them):",
+            "",
+            "| instances per scenario | TGC, paper's setting [95% CI] | TGC, dynamic sampling [95% CI] | rollouts spent (dynamic) | "
+            "dynamic - paper's, paired [95% CI] |",
+            "|---|---|---|---|---|",
+        ]
+        for n, v in result["by_instances"].items():
+            d = v["dynamic"]
+            lines.append(
+                f"| {n} | {v['after_tgc']['mean']:.1f} {_ci(v['after_tgc_ci95'])} | {d['after_tgc']['mean']:.1f} {_ci(d['after_tgc_ci95'])} | "
+                f"{d['rollouts_spent']['mean']:.0f} | {_paired(d['vs_paper_setting'])} |"
+            )
     lines += ["", f"Cost: {result['cost']['recorded_stage_seconds'] / 60:.0f} min of recorded stages on 2 cores.", ""]
     return "\n".join(lines)
 

@@ -43,6 +43,7 @@ def test_generalization_benchmark_smoke_and_resume(tiny_model_dir, tmp_path, cap
         "2",
         "--sampler",
         "transformers",
+        "--dynamic-sampling",
         "--set",
         "train.env.max_turns=1",
         "--set",
@@ -69,7 +70,25 @@ def test_generalization_benchmark_smoke_and_resume(tiny_model_dir, tmp_path, cap
     assert all(5 <= int(t.rsplit("_", 1)[1]) < 5 + bench.LOOP_BLOCK for t in loop_ids)  # after every warm-up's instances
     heldout = [json.loads(line)["task_id"] for line in open(out / "runs" / "eval_before" / "rollouts.jsonl")]
     assert heldout == result["setting"]["heldout_ids"] and all(int(t.rsplit("_", 1)[1]) >= 100_001 for t in heldout)
-    assert "| 2 |" in (out / "generalization.md").read_text()
+    table = (out / "generalization.md").read_text()
+    assert "| 2 |" in table
+    # every TGC with its 95% interval, LOOP's step as a paired difference on the same tasks (over seeds, and per run)
+    assert "TGC after warm-up [95% CI]" in table and "LOOP's own gain, paired (TGC pts) [95% CI]" in table
+    v = result["by_instances"]["2"]
+    for key in ("warmup_tgc_ci95", "after_tgc_ci95"):
+        low, high = v[key]
+        assert 0.0 <= low <= high <= 100.0, (key, v[key])
+    paired = v["loop_gain_paired"]
+    assert paired["n_shared"] == 2 and paired["diff"] == gain["mean"] and f"{paired['diff']:+.1f} [" in table
+    for r in result["runs"]:
+        assert r["loop_gain_paired"]["diff"] == r["loop_gain_tgc"] and r["after"]["tgc_ci95"] is not None
+    # the dynamic-sampling arm: from the same warm-up, stopped once it spent the paper's setting's rollouts
+    assert result["setting"]["dynamic_sampling"]["rollout_budget"] == 2 and "dynamic - paper's, paired [95% CI]" in table
+    for s in (0, 1):
+        rows = [json.loads(line) for line in open(out / "runs" / f"n2_s{s}" / "loop_ds" / "metrics.jsonl")]
+        spent = [row["dynamic/rollouts_spent"] for row in rows]
+        assert sum(spent[:-1]) < 2 <= sum(spent) and result["runs"][s]["dynamic"]["rollouts_spent"] == sum(spent)
+    assert v["dynamic"]["vs_paper_setting"]["n_shared"] == 2
 
     again = bench.run(bench.parse_args(argv))  # resumed: nothing is redone
     assert [r["after"] for r in again["runs"]] == [r["after"] for r in result["runs"]]

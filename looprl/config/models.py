@@ -151,6 +151,12 @@ class TrainerConfig(StrictModel):
     iterations: int = Field(100, ge=1, description="training iterations (collect -> update)")
     tasks_per_iteration: int = Field(40, ge=1, description="tasks sampled per iteration (paper: 40)")
     rollouts_per_task: int = Field(6, ge=1, description="K, rollouts per task (paper: 6)")
+    dynamic_sampling: bool = Field(
+        False,
+        description="draw more batches of tasks until tasks_per_iteration groups have rewards that differ, dropping the flat ones "
+        "(DAPO's dynamic sampling; not the paper's, which does not oversample; looprl/training/dynamic_sampling.py)",
+    )
+    dynamic_sampling_max_batches: int = Field(3, ge=1, description="with dynamic_sampling: batches of tasks_per_iteration tasks drawn at most beyond the first")
     epochs: int = Field(2, ge=1, description="passes over each iteration's rollouts (paper: 2)")
     minibatch_size: int = Field(32, ge=1, description="trajectories per optimizer step (paper: 32)")
     micro_batch_size: int = Field(1, ge=1, description="trajectories per forward/backward (gradient accumulation)")
@@ -265,6 +271,34 @@ class TrainConfig(StrictModel):
             raise ValueError(
                 f"trainer.behaviour_weight_cap={self.trainer.behaviour_weight_cap} only applies with rollout.max_staleness > 0 "
                 "(the synchronous loop is on-policy and has no behaviour weight); remove it or set rollout.max_staleness"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_dynamic_sampling(self) -> "TrainConfig":
+        # Flat groups carry no signal only for a group-relative advantage; fixed data is not re-sampled; the
+        # overlapped pipeline draws its tasks ahead in another thread, before the rewards that decide are known.
+        t, m = self.trainer, self.trainer.method
+        if not t.dynamic_sampling:
+            if t.dynamic_sampling_max_batches != TrainerConfig.model_fields["dynamic_sampling_max_batches"].default:
+                raise ValueError(
+                    f"trainer.dynamic_sampling_max_batches={t.dynamic_sampling_max_batches} only applies with trainer.dynamic_sampling=true; "
+                    "remove it or set trainer.dynamic_sampling=true"
+                )
+            return self
+        facts = registry.METHODS[m]
+        if not facts.group_relative:
+            why = "trains on fixed data, gathered once" if facts.data.fixed else "does not take its advantage relative to the task's group"
+            allowed = ", ".join(name for name, f in registry.METHODS.items() if f.group_relative)
+            raise ValueError(
+                f"trainer.dynamic_sampling=true with method {m!r}: it {why}, so a group of equal rewards is not wasted; "
+                f"dynamic sampling applies to {allowed}; remove trainer.dynamic_sampling"
+            )
+        if self.rollout.max_staleness > 0:
+            raise ValueError(
+                f"trainer.dynamic_sampling=true with rollout.max_staleness={self.rollout.max_staleness}: the overlapped pipeline "
+                "draws its tasks ahead, in the sampler thread, before the rewards that decide about more draws are known; "
+                "use rollout.max_staleness=0 (the synchronous loop) or remove trainer.dynamic_sampling"
             )
         return self
 

@@ -8,6 +8,9 @@ One iteration (the paper's, with its defaults in TrainConfig):
                          With rollout.max_staleness = s > 0 they were sampled in a background thread
                          while earlier iterations updated, by a policy at most s versions older, and the
                          loss reweights them from that behaviour policy (looprl/training/pipeline.py)
+                         With trainer.dynamic_sampling, groups whose K rewards are all equal are set aside
+                         and more tasks drawn (up to dynamic_sampling_max_batches extra batches) until
+                         tasks_per_iteration groups differ (looprl/training/dynamic_sampling.py; not the paper's)
                          Rollouts the infrastructure cut (an infra FinishReason) are written to disk and
                          counted, then left out of everything below (looprl/rollout/faults.py)
   3. advantages          the method's estimator (LOOP: leave-one-out), one scalar per rollout
@@ -68,6 +71,7 @@ from looprl.rollout.spec import RolloutSpec
 from looprl.training.batch import make_batch
 from looprl.training.checkpoint import TrainerState, capture_rng, restore_rng, save_checkpoint, usable_checkpoints
 from looprl.training.distributed import HistoryOnly, from_environment
+from looprl.training.dynamic_sampling import collect_with_signal
 from looprl.training.interrupt import deferred, stop_on_signals
 from looprl.training.logger import MetricsLogger
 from looprl.training.methods import get_method
@@ -202,11 +206,16 @@ class Trainer:
         cfg, t = self.cfg.trainer, self.cfg
         i = self.iteration + 1
         t0 = time.perf_counter()
+        signal_metrics: dict[str, float] = {}  # dynamic sampling's accounting, when it is on
 
         # -- 1-2. sample tasks, collect K rollouts each ------------------------------------------------
         if self.pipeline is None:
             task_ids = self.sampler.sample(cfg.tasks_per_iteration)  # every rank, so sampler positions agree
-            rollouts = self.dist.broadcast(self._collect(task_ids, i) if self.dist.is_main else None)  # rank 0 collects
+            if cfg.dynamic_sampling:  # rank 0 draws more while groups are flat; the other ranks take its sampler position
+                rollouts, signal_metrics, position = self.dist.broadcast(self._collect_with_signal(task_ids, i) if self.dist.is_main else None)
+                self.sampler.restore(position)
+            else:
+                rollouts = self.dist.broadcast(self._collect(task_ids, i) if self.dist.is_main else None)  # rank 0 collects
             collect_s = sample_s = time.perf_counter() - t0
             if not self.method.data.fixed:
                 for r in rollouts:
@@ -243,7 +252,7 @@ class Trainer:
         publish_s = time.perf_counter() - t1
 
         # -- 7. dev evaluation -----------------------------------------------------------------------
-        metrics = {**self._rollout_metrics(rollouts, advantages, len(buffer)), **infra_metrics(infra_failed), **update_metrics}
+        metrics = {**self._rollout_metrics(rollouts, advantages, len(buffer)), **infra_metrics(infra_failed), **update_metrics, **signal_metrics}
         if self.pipeline is not None:
             metrics.update(staleness_metrics(rollouts, i - 1, t.rollout.max_staleness))
         t1 = time.perf_counter()
@@ -332,6 +341,20 @@ class Trainer:
             write_jsonl(self._fixed_data_path, self.fixed_data)  # kept so a resumed run trains on the very same data
         wanted = set(task_ids)
         return [r for r in self.fixed_data if r.task_id in wanted]
+
+    def _collect_with_signal(self, task_ids: Sequence[str], i: int) -> tuple[list[Trajectory], dict[str, float], dict[str, Any]]:
+        """Dynamic sampling (dynamic_sampling.py): more batches from the checkpointed sampler until enough
+        groups have signal. The groups set aside are kept on disk apart from what the iteration trains on."""
+        n = self.cfg.trainer.tasks_per_iteration
+        got = collect_with_signal(
+            task_ids,
+            lambda: self.sampler.sample(n),
+            lambda ids: self._collect(ids, i),
+            n_groups=n,
+            max_extra_batches=self.cfg.trainer.dynamic_sampling_max_batches,
+        )
+        write_jsonl(self.run_dir / "rollouts" / f"filtered_{i:06d}.jsonl", got.filtered)
+        return got.rollouts, got.metrics, self.sampler.state()
 
     # what a data source gathers with (methods/facts.py Collector)
     def sample(

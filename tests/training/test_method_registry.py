@@ -37,6 +37,8 @@ def test_every_methods_facts():
         assert m.requires == ((facts.Positive("kl_coef", m.requires[0].why),) if name == "grpo-kl" else ()), name
     assert facts.METHODS["rft"].data.temperatures == (0.4, 0.7, 1.0)  # the sweep of the paper's RFT
     assert FIXED_DATA_METHODS == ("sft-gt", "rft")
+    # dynamic sampling (looprl/training/dynamic_sampling.py) applies where a flat group's advantages are all 0
+    assert [n for n, m in facts.METHODS.items() if m.group_relative] == ["loop", "loop-turn", "loop-bandit", "loop-rwnorm", "rloo", "grpo", "grpo-kl"]
 
 
 def test_every_registered_method_is_built_from_its_own_facts():

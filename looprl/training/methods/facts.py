@@ -121,6 +121,9 @@ class MethodFacts:
     # its loss has a decoupled (behaviour-weighted) form, so it may train on rollouts up to
     # rollout.max_staleness policy versions old (looprl/training/pipeline.py)
     off_policy: bool = False
+    # its advantage is relative to the task's group of K rollouts, so a group whose rewards are all equal
+    # carries no signal and trainer.dynamic_sampling may replace it (looprl/training/dynamic_sampling.py)
+    group_relative: bool = False
 
 
 RFT_TEMPERATURES = (0.4, 0.7, 1.0)  # the base-model temperature sweep RFT collects over
@@ -130,15 +133,16 @@ _CRITIC = tuple(
     for name in ("value_coef_start", "value_coef_end", "value_coef_iterations", "critic_warmup_iterations", "gae_gamma", "gae_lambda", "value_hidden_size")
 )
 
-LOOP = MethodFacts("loop", "leave-one-out PPO, per-token clip (the paper's LOOP)", off_policy=True)
-LOOP_TURN = MethodFacts("loop-turn", "leave-one-out PPO, one ratio per turn")
-LOOP_BANDIT = MethodFacts("loop-bandit", "leave-one-out PPO, one ratio per trajectory")
-LOOP_RWNORM = MethodFacts("loop-rwnorm", "LOOP with std-normalized advantages", off_policy=True)
-RLOO = MethodFacts("rloo", "leave-one-out REINFORCE, one on-policy step per batch")
-GRPO = MethodFacts("grpo", "group-normalized advantage, on-policy, no KL")
+LOOP = MethodFacts("loop", "leave-one-out PPO, per-token clip (the paper's LOOP)", off_policy=True, group_relative=True)
+LOOP_TURN = MethodFacts("loop-turn", "leave-one-out PPO, one ratio per turn", group_relative=True)
+LOOP_BANDIT = MethodFacts("loop-bandit", "leave-one-out PPO, one ratio per trajectory", group_relative=True)
+LOOP_RWNORM = MethodFacts("loop-rwnorm", "LOOP with std-normalized advantages", off_policy=True, group_relative=True)
+RLOO = MethodFacts("rloo", "leave-one-out REINFORCE, one on-policy step per batch", group_relative=True)
+GRPO = MethodFacts("grpo", "group-normalized advantage, on-policy, no KL", group_relative=True)
 GRPO_KL = MethodFacts(
     "grpo-kl",
     "GRPO with a k3 KL to the adapter-disabled model",
+    group_relative=True,
     settings=(Setting("kl_coef", off=0.0),),
     requires=(Positive("kl_coef", "a KL term of weight 0 is method 'grpo'; use that, or a kl_coef > 0"),),
 )
