@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from looprl.config import ConfigError, load_config
+from looprl.config import ConfigError, TrainConfig, load_config
 from looprl.rollout import collect_rollouts
-from looprl.config import TrainConfig
 from looprl.training.dynamic_sampling import collect_with_signal, has_signal
 from looprl.training.trainer import Trainer
 from looprl.trajectory import FinishReason, Trajectory
