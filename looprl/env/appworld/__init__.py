@@ -10,32 +10,7 @@ HTTP. The modules here split along that line:
   interpreter): the environment server, and the 5-task fixture root the tests and smoke runs use.
 """
 
-from looprl.env.appworld.adapter import (
-    CANONICAL_SPLITS,
-    AppWorldEnv,
-    AppWorldServer,
-    AppWorldServerError,
-    ground_truth_solution,
-    live_servers,
-    load_task_ids,
-    resolve_root,
-    stop_idle_servers,
-    task_apps,
-    task_difficulty,
-    task_splits,
-)
+from looprl.env.appworld import adapter as _adapter
+from looprl.env.appworld.adapter import *  # noqa: F403 - the package's public names are the adapter's, listed once there
 
-__all__ = [
-    "AppWorldEnv",
-    "AppWorldServer",
-    "AppWorldServerError",
-    "CANONICAL_SPLITS",
-    "ground_truth_solution",
-    "live_servers",
-    "load_task_ids",
-    "resolve_root",
-    "stop_idle_servers",
-    "task_apps",
-    "task_difficulty",
-    "task_splits",
-]
+__all__ = list(_adapter.__all__)
