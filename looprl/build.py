@@ -153,10 +153,10 @@ def sampling_params(cfg: AnyConfig, *, temperature: float | None = None, seeded:
 
 def rollout_spec(cfg: AnyConfig, *, max_turns: int, temperature: float | None = None, seeded: bool = True, model_name: str | None = None) -> "RolloutSpec":
     """The RolloutSpec a config asks for: its scaffold (the env's own default prompt for
-    rollout.scaffold 'default'), context and observation budgets, concurrency and batch size, with
-    `sampling_params(cfg, temperature=..., seeded=...)`. `max_turns` is env.max_turns for training
-    episodes and env.eval_max_turns for evaluation ones; `model_name` (default model.name_or_path) is
-    recorded in every trajectory."""
+    rollout.scaffold 'default'), context and observation budgets, concurrency and batch size, sampler
+    retries and env timeout, with `sampling_params(cfg, temperature=..., seeded=...)`. `max_turns` is
+    env.max_turns for training episodes and env.eval_max_turns for evaluation ones; `model_name`
+    (default model.name_or_path) is recorded in every trajectory."""
     from looprl.agent import scaffold_for
     from looprl.rollout.spec import RolloutSpec
 
@@ -169,6 +169,8 @@ def rollout_spec(cfg: AnyConfig, *, max_turns: int, temperature: float | None = 
         concurrency=cfg.rollout.concurrency,
         generation_batch_size=cfg.rollout.generation_batch_size,
         model_name=cfg.model.name_or_path if model_name is None else model_name,
+        sampler_retries=cfg.rollout.sampler_retries,
+        env_timeout_s=cfg.rollout.env_timeout_s,
     )
 
 

@@ -127,6 +127,12 @@ class RolloutConfig(StrictModel):
         "base weights and has the server reload them in place (2.2x faster sampling on vLLM's CPU backend here; the server "
         "needs VLLM_SERVER_DEV_MODE=1, set when looprl starts it; small models only, the merge runs in the trainer's process)",
     )
+    sampler_retries: int = Field(
+        2, ge=0, le=10, description="a failed generate/chat call is sent again up to this many times before its episode ends as infra-failed"
+    )
+    env_timeout_s: float | None = Field(
+        600.0, gt=0.0, le=86400.0, description="an env reset/step running longer than this (seconds) ends its episode as infra-failed; null waits forever"
+    )
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="sampling parameters")
 
 

@@ -5,7 +5,6 @@ metrics count them per reason, the rollout file keeps their finish reason, and n
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from looprl.config import load_config
@@ -37,10 +36,11 @@ def test_iteration_with_env_faults_completes_and_excludes_them(tiny_model_dir, t
             "trainer.rollouts_per_task=3",
             "rollout.concurrency=1",
             "rollout.early_stop=false",
+            "rollout.env_timeout_s=1.0",  # from the config to the collector: the default (600 s) would outwait the 30 s hang
         ],
     )
     trainer = Trainer(cfg, progress=False)
-    trainer.rollout_spec = replace(trainer.rollout_spec, env_timeout_s=1.0)
+    assert trainer.rollout_spec.env_timeout_s == 1.0
     try:
         history = trainer.train()
     finally:
