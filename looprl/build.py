@@ -105,6 +105,7 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
             adapter_path=cfg.model.adapter_path,
             adapter_sync=rollout.adapter_sync,
             server_kwargs=server,
+            server_restarts=rollout.vllm_restarts,
         )
     if policy is not None:
         return policy

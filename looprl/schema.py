@@ -121,6 +121,9 @@ class RolloutConfig(StrictModel):
         "looprl/agent/prompts/), a YAML file of prompt pieces, or 'env' for the env's own messages",
     )
     vllm_url: str | None = Field(None, description="OpenAI-compatible vLLM server (http://127.0.0.1:PORT); None = start one")
+    vllm_restarts: int = Field(
+        2, ge=0, le=10, description="a started (not a given) vLLM server that dies is restarted, its requests sent again, up to this many times per process"
+    )
     adapter_sync: Literal["lora", "merged"] = Field(
         "lora",
         description="how the trained adapter reaches a vLLM server: 'lora' hot-swaps it; 'merged' merges it into the "

@@ -84,6 +84,7 @@ def train_command(
 
 def _train_or_exit(trainer, run_dir: str) -> list[dict]:
     """trainer.train(), with the faults a run cannot survive turned into one message and an exit code."""
+    from looprl.backends.base import SamplerUnavailable
     from looprl.rollout.collector import RolloutError
     from looprl.training.checkpoint import CheckpointWriteError
     from looprl.training.interrupt import TrainingInterrupted
@@ -95,7 +96,7 @@ def _train_or_exit(trainer, run_dir: str) -> list[dict]:
         at = f"the last checkpoint is {trainer.last_checkpoint}" if trainer.last_checkpoint else "no checkpoint was written yet"
         console.print(f"[bold yellow]stopped:[/] {exc.signal_name} during iteration {trainer.iteration + 1}; {at}; {resume}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
-    except RolloutError as exc:  # a sampler or env that failed past what the collector survives (the message names a managed server's log)
+    except (RolloutError, SamplerUnavailable) as exc:  # a sampler or env that failed past what is survived (the message names a managed server's log)
         at = f"the last checkpoint is {trainer.last_checkpoint}" if trainer.last_checkpoint else "no checkpoint was written yet"
         console.print(f"[bold red]error:[/] {exc}; {at}; fix the cause, then {resume}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

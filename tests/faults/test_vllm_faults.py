@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import looprl.backends.vllm as vllm
+from looprl.backends.base import SamplerUnavailable, SamplingParams
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
 
@@ -52,15 +53,136 @@ def test_supported_head_sizes_and_a_given_server_pass(vllm_model_dir, tiny_model
     check_vllm_sampler(load_config(TrainConfig, RECIPE, [f"model.name_or_path={tiny_model_dir}", "rollout.backend=vllm"]))  # GPU kernels take 24
 
 
-def test_a_server_error_names_the_servers_log(tmp_path):
-    backend = object.__new__(vllm.VLLMBackend)  # no server process: the HTTP side alone
-    body = '{"error":{"message":"EngineCore encountered an issue. See stack trace (above) for the root cause.","code":500}}'
-    backend.base_url = "http://vllm"
-    backend._http = httpx.Client(base_url=backend.base_url, transport=httpx.MockTransport(lambda request: httpx.Response(500, text=body)))
-    exited = type("Exited", (), {"poll": lambda self: 1, "returncode": 1})()  # the server process, already gone
-    backend.server = vllm.VLLMServer(process=exited, url=backend.base_url, model="m", log_path=tmp_path / "run" / vllm.VLLM_SERVER_LOG)
-    with pytest.raises(RuntimeError, match=r"HTTP 500.*EngineCore.*the server's log: .*run/vllm-server\.log"):
-        backend._post_or_get("POST", "/v1/completions", {})
+class _FakeVLLM:
+    """A managed vLLM server whose process is real (a sleeping child in its own process group, killed
+    like a server would be) and whose HTTP side is an httpx.MockTransport: up or down, a fresh server
+    knowing no adapters, requests counted."""
+
+    def __init__(self, tmp_path, monkeypatch, *, fail_starts: int = 0):
+        self.up, self.adapters, self.starts, self.completions, self.fail_starts = True, set(), [], 0, fail_starts
+        self.status = 200
+        real_client = httpx.Client
+        monkeypatch.setattr(httpx, "Client", lambda **kw: real_client(transport=httpx.MockTransport(self.handle), **kw))
+        monkeypatch.setattr(vllm, "start_server", self.start)
+        monkeypatch.setattr(vllm.VLLMBackend, "DEATH_WAIT_S", 0.2)
+        self.log = tmp_path / "run" / vllm.VLLM_SERVER_LOG
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+
+    def start(self, model, *, port=None, log_path=None, **kwargs):
+        import subprocess
+
+        self.starts.append({"port": port, "log_path": log_path, **kwargs})
+        if len(self.starts) > 1 and self.fail_starts:
+            self.fail_starts -= 1
+            raise RuntimeError(f"vLLM server for {model} exited with code 1 during startup; log: {log_path}\nCUDA out of memory")
+        process = subprocess.Popen(["sleep", "300"], start_new_session=True)
+        self.up, self.adapters, self.status = True, set(), 200
+        return vllm.VLLMServer(process, f"http://127.0.0.1:{port or 4321}", model, Path(log_path))
+
+    def kill(self, backend):
+        import os
+        import signal
+
+        os.killpg(backend.server.process.pid, signal.SIGKILL)
+        backend.server.process.wait()
+        self.up = False
+
+    def handle(self, request):
+        import json
+
+        if not self.up:
+            raise httpx.ConnectError("connection refused", request=request)
+        if self.status != 200:
+            return httpx.Response(self.status, text="EngineCore encountered an issue")
+        path = request.url.path
+        if path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "base"}]})
+        body = json.loads(request.content or b"{}")
+        if path == "/v1/load_lora_adapter":
+            self.adapters.add(body["lora_name"])
+            return httpx.Response(200, text="ok")
+        if path == "/v1/completions":
+            if body["model"] not in self.adapters | {"base"}:
+                return httpx.Response(404, json={"error": f"model {body['model']} does not exist"})
+            self.completions += 1
+            choice = {"token_ids": [7, body["seed"]], "logprobs": {"token_logprobs": [-0.5, -0.25]}, "finish_reason": "stop"}
+            return httpx.Response(200, json={"choices": [choice]})
+        return httpx.Response(404, text=path)
+
+
+def _backend(fake, tiny_model_dir, tmp_path, restarts):
+    import json
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"r": 8}))
+    backend = vllm.VLLMBackend(str(tiny_model_dir), server_kwargs={"log_path": fake.log}, server_restarts=restarts)
+    backend.load_adapter(adapter)
+    return backend
+
+
+PROMPTS, GREEDY = [[1, 2, 3], [4, 5]], SamplingParams(temperature=0.0, max_new_tokens=4, seed=10)
+
+
+def test_a_managed_server_that_died_is_restarted_and_its_requests_sent_again(tiny_model_dir, tmp_path, monkeypatch):
+    fake = _FakeVLLM(tmp_path, monkeypatch)
+    backend = _backend(fake, tiny_model_dir, tmp_path, restarts=2)
+    try:
+        before = backend.generate(PROMPTS, GREEDY)
+        fake.kill(backend)
+        after = backend.generate(PROMPTS, GREEDY)  # both requests hit the dead server: one restart, both sent again
+        assert after == before and len(fake.starts) == 2 and backend.restarts == 1
+        assert fake.starts[1]["port"] == int(backend.base_url.rsplit(":", 1)[1]) and fake.starts[1]["log_path"] == fake.log  # same address, same log
+        assert fake.adapters == {backend.adapter_name}  # the adapter it served, under the same name
+        assert "[looprl] the server died (exit code -9); restart 1 of 2" in fake.log.read_text()
+        fake.kill(backend)  # an engine that died answers 500 as its API server goes down
+        fake.up, fake.status = True, 500
+        assert backend.generate(PROMPTS, GREEDY) == before and backend.restarts == 2 and len(fake.starts) == 3
+    finally:
+        backend.close()
+    assert not backend.server.alive()
+
+
+def test_past_its_restarts_a_dead_server_is_one_error_naming_its_log(tiny_model_dir, tmp_path, monkeypatch):
+    fake = _FakeVLLM(tmp_path, monkeypatch)
+    backend = _backend(fake, tiny_model_dir, tmp_path, restarts=0)
+    try:
+        fake.kill(backend)
+        with pytest.raises(SamplerUnavailable, match=rf"died \(exit code -9\) after 0 restart\(s\).*server_restarts=0.*the server's log: {fake.log}"):
+            backend.generate(PROMPTS, GREEDY)
+        with pytest.raises(SamplerUnavailable):  # every later request too, at once (nothing waits on a restart)
+            backend.load_adapter(tmp_path / "adapter")
+        assert len(fake.starts) == 1
+    finally:
+        backend.close()
+
+
+def test_a_server_that_does_not_restart_is_one_error_naming_its_log(tiny_model_dir, tmp_path, monkeypatch):
+    fake = _FakeVLLM(tmp_path, monkeypatch, fail_starts=1)
+    backend = _backend(fake, tiny_model_dir, tmp_path, restarts=2)
+    try:
+        fake.kill(backend)
+        with pytest.raises(SamplerUnavailable, match=rf"did not restart: .*exited with code 1 during startup; log: {fake.log}$"):
+            backend.generate(PROMPTS[:1], GREEDY)
+    finally:
+        backend.close()
+
+
+def test_a_given_server_is_never_restarted_and_a_live_servers_error_names_its_log(tiny_model_dir, tmp_path, monkeypatch):
+    fake = _FakeVLLM(tmp_path, monkeypatch)
+    given = vllm.VLLMBackend(str(tiny_model_dir), base_url="http://vllm:8000")
+    fake.up = False
+    with pytest.raises(httpx.ConnectError):
+        given.generate(PROMPTS, GREEDY)
+    assert fake.starts == [] and given.server is None
+    backend = _backend(fake, tiny_model_dir, tmp_path, restarts=2)
+    try:
+        fake.status = 500  # a live server's error: no restart, the message names the log that holds the cause
+        with pytest.raises(RuntimeError, match=r"HTTP 500.*EngineCore.*the server's log: .*run/vllm-server\.log"):
+            backend.generate(PROMPTS[:1], GREEDY)
+        assert backend.restarts == 0 and len(fake.starts) == 1
+    finally:
+        backend.close()
 
 
 def test_a_training_run_keeps_the_managed_servers_log_in_its_folder(tiny_model_dir, tmp_path, monkeypatch):
