@@ -98,7 +98,8 @@ def _train_or_exit(trainer, run_dir: str) -> list[dict]:
         raise typer.Exit(exc.exit_code) from None
     except (RolloutError, SamplerUnavailable) as exc:  # a sampler or env that failed past what is survived (the message names a managed server's log)
         at = f"the last checkpoint is {trainer.last_checkpoint}" if trainer.last_checkpoint else "no checkpoint was written yet"
-        console.print(f"[bold red]error:[/] {exc}; {at}; fix the cause, then {resume}", highlight=False, soft_wrap=True)
+        what = str(exc) if isinstance(exc, RolloutError) else f"iteration {trainer.iteration + 1}: {exc}"  # RolloutError names its iteration
+        console.print(f"[bold red]error:[/] {what}; {at}; fix the cause, then {resume}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except CheckpointWriteError as exc:
         console.print(f"[bold red]error:[/] {exc}; free space (or make the folder writable), then {resume}", highlight=False, soft_wrap=True)
