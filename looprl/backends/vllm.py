@@ -220,7 +220,8 @@ def start_server(
     dev_mode: bool = False,
 ) -> VLLMServer:
     """Launch a vLLM server for `model` on 127.0.0.1:`port` (a free port when None) and wait until
-    it answers /health. Raises RuntimeError naming the log file when it exits or times out."""
+    it answers /health. Raises SamplerUnavailable (a RuntimeError) naming the log file on its first
+    line, the log's last lines after it, when it exits or times out."""
     import httpx
 
     from looprl.backends import resolve_model
@@ -259,7 +260,7 @@ def start_server(
     deadline = time.monotonic() + startup_timeout
     while True:
         if not server.alive():
-            raise RuntimeError(f"vLLM server for {model} exited with code {process.returncode} during startup; log: {log_path}\n{server.log_tail()}")
+            raise SamplerUnavailable(f"vLLM server for {model} exited with code {process.returncode} during startup; log: {log_path}\n{server.log_tail()}")
         try:
             if httpx.get(f"{server.url}/health", timeout=2.0).status_code == 200:
                 return server
@@ -267,7 +268,7 @@ def start_server(
             pass
         if time.monotonic() > deadline:
             server.stop()
-            raise RuntimeError(f"vLLM server for {model} not healthy after {startup_timeout:.0f}s; log: {log_path}\n{server.log_tail()}")
+            raise SamplerUnavailable(f"vLLM server for {model} not healthy after {startup_timeout:.0f}s; log: {log_path}\n{server.log_tail()}")
         time.sleep(0.5)
 
 

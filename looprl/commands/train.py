@@ -63,6 +63,7 @@ def train_command(
     except NotImplementedError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    from looprl.backends.base import SamplerUnavailable
     from looprl.training.trainer import Trainer
 
     try:
@@ -70,6 +71,10 @@ def train_command(
     except FileNotFoundError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    except SamplerUnavailable as exc:  # a managed sampling server that did not start: its first line names the log, which holds the cause
+        again = f"looprl train --resume {resume}" if resume is not None else "the same command"
+        console.print(f"[bold red]error:[/] {str(exc).splitlines()[0]}; fix the cause, then run {again} again", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     history = _train_or_exit(trainer, cfg.run_dir)
     trainer.dist.shutdown()  # not on an error: a barrier there could wait for a rank that is gone
     if not trainer.dist.is_main:  # under `accelerate launch`, rank 0 reports

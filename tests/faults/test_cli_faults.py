@@ -31,6 +31,7 @@ SMALL = (
 FAULT_CASES = [
     ("every rollout of an iteration fails (env down)", "test_an_iteration_whose_every_rollout_failed_stops_the_run_and_resumes", "exit 1, one line, resumed"),
     ("a run file cannot be written (disk full mid-iteration)", "test_a_run_file_that_cannot_be_written_stops_the_run_and_resumes", "exit 1, one line, resumed"),
+    ("the managed vLLM server does not start", "test_a_sampling_server_that_does_not_start_is_one_line_naming_its_log", "exit 1, one line naming the log"),
 ]
 
 DOWN = {"on": False}
@@ -109,3 +110,22 @@ def test_a_run_file_that_cannot_be_written_stops_the_run_and_resumes(tiny_model_
     res = _train(tiny_model_dir, run, resume=True)
     assert res.exit_code == 0, res.output
     assert load_latest(run)[1].iteration == 2
+
+
+def test_a_sampling_server_that_does_not_start_is_one_line_naming_its_log(vllm_model_dir, tmp_path, monkeypatch):
+    """The real start_server with a server process that dies at once (as on an out-of-memory GPU):
+    one line naming RUN/vllm-server.log, which keeps what the server printed; exit 1."""
+    import looprl.backends.vllm as vllm
+
+    server = tmp_path / "bin" / "python"
+    server.parent.mkdir()
+    server.write_text("#!/bin/sh\necho 'torch.OutOfMemoryError: CUDA out of memory (injected)'\nexit 1\n")
+    server.chmod(0o755)
+    monkeypatch.setattr(vllm, "vllm_python", lambda venv=None: server)
+    run = tmp_path / "run"
+    res = _train(vllm_model_dir, run, "rollout.backend=vllm")
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit) and "Traceback" not in res.output, res.output
+    lines = [line for line in res.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "exited with code 1 during startup" in lines[0] and str(run / vllm.VLLM_SERVER_LOG) in lines[0], res.output
+    assert "then run the same command again" in lines[0], res.output
+    assert "CUDA out of memory (injected)" in (run / vllm.VLLM_SERVER_LOG).read_text()
