@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from looprl.env.base import register_env
@@ -46,7 +47,15 @@ class _EnvDown(DigitsEnv):
         return super().step(action)
 
 
-register_env("env-down", lambda n_tasks=None, **options: _EnvDown(**options), overwrite=True, env_class=DigitsEnv)
+@pytest.fixture
+def env_down():
+    """ "env-down" registered for this test only (the registry is global: other tests list its names)."""
+    import looprl.env.base as env_base
+
+    register_env("env-down", lambda n_tasks=None, **options: _EnvDown(**options), overwrite=True, env_class=DigitsEnv)
+    yield
+    env_base._REGISTRY.pop("env-down", None)
+    env_base._CLASSES.pop("env-down", None)
 
 
 def _train(tiny_model_dir, run: Path, *extra: str, resume: bool = False):
@@ -80,16 +89,16 @@ def _stopped_once(res, run: Path, *words: str) -> None:
     assert load_latest(run)[1].iteration == 1
 
 
-def test_an_iteration_whose_every_rollout_failed_stops_the_run_and_resumes(tiny_model_dir, tmp_path, monkeypatch):
+def test_an_iteration_whose_every_rollout_failed_stops_the_run_and_resumes(tiny_model_dir, tmp_path, monkeypatch, env_down):
     run = tmp_path / "run"
-    DOWN["on"] = False
+    real_checkpoint = Trainer._checkpoint
     _after_first_checkpoint(monkeypatch, lambda: DOWN.update(on=True))
     try:
         res = _train(tiny_model_dir, run, "env.name=env-down")
     finally:
-        DOWN["on"] = False
+        DOWN["on"] = False  # the env is back
     _stopped_once(res, run, "iteration 2: all 6 rollouts failed for infrastructure reasons (6 env_error)", "env backend lost (injected)")
-    monkeypatch.undo()  # the env is back
+    monkeypatch.setattr(Trainer, "_checkpoint", real_checkpoint)
     res = _train(tiny_model_dir, run, resume=True)
     assert res.exit_code == 0, res.output
     assert load_latest(run)[1].iteration == 2
@@ -123,7 +132,7 @@ def test_a_sampling_server_that_does_not_start_is_one_line_naming_its_log(vllm_m
     server.chmod(0o755)
     monkeypatch.setattr(vllm, "vllm_python", lambda venv=None: server)
     run = tmp_path / "run"
-    res = _train(vllm_model_dir, run, "rollout.backend=vllm")
+    res = _train(vllm_model_dir, run, "rollout.backend=vllm", "lora.target_modules=[q_proj,v_proj]")
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit) and "Traceback" not in res.output, res.output
     lines = [line for line in res.output.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "exited with code 1 during startup" in lines[0] and str(run / vllm.VLLM_SERVER_LOG) in lines[0], res.output

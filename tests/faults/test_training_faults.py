@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from looprl.config import load_config
 from looprl.env.base import register_env
 from looprl.schema import TrainConfig
@@ -15,10 +17,20 @@ from looprl.training.trainer import Trainer
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
 PLAN = FaultPlan()
-register_env("faulty-toy", lambda n_tasks=None, **options: FaultyEnv(DigitsEnv(**options), PLAN), overwrite=True, env_class=DigitsEnv)
 
 
-def test_iteration_with_env_faults_completes_and_excludes_them(tiny_model_dir, tmp_path):
+@pytest.fixture
+def faulty_toy():
+    """ "faulty-toy" registered for this test only (the registry is global: other tests list its names)."""
+    import looprl.env.base as env_base
+
+    register_env("faulty-toy", lambda n_tasks=None, **options: FaultyEnv(DigitsEnv(**options), PLAN), overwrite=True, env_class=DigitsEnv)
+    yield
+    env_base._REGISTRY.pop("faulty-toy", None)
+    env_base._CLASSES.pop("faulty-toy", None)
+
+
+def test_iteration_with_env_faults_completes_and_excludes_them(tiny_model_dir, tmp_path, faulty_toy):
     global PLAN
     # concurrency 1: one episode at a time, so steps 2 and 4 are the 2nd and 4th episodes of iteration 1
     PLAN.__init__(raise_on_steps={2}, hang_on_steps={4}, hang_s=30.0)

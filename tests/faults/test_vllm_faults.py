@@ -18,10 +18,20 @@ import looprl.backends.vllm as vllm
 from looprl.backends.base import SamplerUnavailable, SamplingParams
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
+SERVABLE = "lora.target_modules=[q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj]"  # the recipe's, less lm_head (vLLM serves no LoRA there)
 
 FAULT_CASES = [
     ("vLLM on CPU with an unsupported head size", "test_tiny_recipe_on_cpu_vllm_is_refused_naming_the_field", "exit 2 at preflight"),
-    ("vLLM server HTTP 500 after start", "test_a_server_error_names_the_servers_log", "one-line error naming the log"),
+    ("LoRA on lm_head sent to vLLM (HTTP 500 at the first hot-swap)", "test_a_lora_on_lm_head_sent_to_vllm_is_refused_naming_the_field", "exit 2 at preflight"),
+    ("vLLM server HTTP 500 after start", "test_a_given_server_is_never_restarted_and_a_live_servers_error_names_its_log", "one-line error naming the log"),
+    ("managed vLLM server dies (or its engine)", "test_a_managed_server_that_died_is_restarted_and_its_requests_sent_again", "restarted, same tokens"),
+    ("managed vLLM server dies past its restarts", "test_past_its_restarts_a_dead_server_is_one_error_naming_its_log", "one SamplerUnavailable naming the log"),
+    ("managed vLLM server dies, does not restart", "test_a_server_that_does_not_restart_is_one_error_naming_its_log", "one error naming the log"),
+    (
+        "real vLLM server SIGKILLed mid-iteration (`looprl train`)",
+        "test_the_real_server_killed_mid_iteration_is_restarted_or_stops_the_run_cleanly",
+        "restarted, 0 rollouts lost; no restarts left: exit 1 naming the log, resumed",
+    ),
 ]
 
 
@@ -46,11 +56,31 @@ def test_supported_head_sizes_and_a_given_server_pass(vllm_model_dir, tiny_model
     from looprl.schema import TrainConfig
 
     monkeypatch.setattr(vllm, "_cpu_only", lambda: True)
-    check_vllm_sampler(load_config(TrainConfig, RECIPE, [f"model.name_or_path={vllm_model_dir}", "rollout.backend=vllm"]))  # head size 32
-    given = load_config(TrainConfig, RECIPE, [f"model.name_or_path={tiny_model_dir}", "rollout.backend=vllm", "rollout.vllm_url=http://127.0.0.1:1"])
-    check_vllm_sampler(given)  # a server started elsewhere: its machine, not this one, decides
+    check_vllm_sampler(load_config(TrainConfig, RECIPE, [f"model.name_or_path={vllm_model_dir}", "rollout.backend=vllm", SERVABLE]))  # head size 32
+    given = [f"model.name_or_path={tiny_model_dir}", "rollout.backend=vllm", "rollout.vllm_url=http://127.0.0.1:1", SERVABLE]
+    check_vllm_sampler(load_config(TrainConfig, RECIPE, given))  # a server started elsewhere: its machine, not this one, decides
     monkeypatch.setattr(vllm, "_cpu_only", lambda: False)
-    check_vllm_sampler(load_config(TrainConfig, RECIPE, [f"model.name_or_path={tiny_model_dir}", "rollout.backend=vllm"]))  # GPU kernels take 24
+    check_vllm_sampler(load_config(TrainConfig, RECIPE, [f"model.name_or_path={tiny_model_dir}", "rollout.backend=vllm", SERVABLE]))  # GPU kernels take 24
+
+
+def test_a_lora_on_lm_head_sent_to_vllm_is_refused_naming_the_field(vllm_model_dir, tmp_path, monkeypatch):
+    """The tiny recipe's LoRA includes lm_head: vLLM's first hot-swap of it (after iteration 1's update)
+    failed with HTTP 500 "expected target modules in {q_proj, ...} but received ['lm_head']"."""
+    from looprl.cli import app
+    from looprl.config import load_config
+    from looprl.preflight import check_vllm_sampler
+    from looprl.schema import TrainConfig
+
+    run = tmp_path / "run"
+    args = ["train", "--config", str(RECIPE), "--no-progress"]
+    for s in (f"model.name_or_path={vllm_model_dir}", f"run_dir={run}", "rollout.backend=vllm"):
+        args += ["--set", s]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert "cannot serve a LoRA on ['lm_head']" in res.output and "lora.target_modules=" in res.output and "adapter_sync=merged" in res.output
+    assert not run.exists()
+    merged = [f"model.name_or_path={vllm_model_dir}", "rollout.backend=vllm", "rollout.adapter_sync=merged"]
+    check_vllm_sampler(load_config(TrainConfig, RECIPE, merged))  # merged into the served weights: any module
 
 
 class _FakeVLLM:
@@ -195,3 +225,109 @@ def test_a_training_run_keeps_the_managed_servers_log_in_its_folder(tiny_model_d
     cfg = load_config(TrainConfig, RECIPE, [f"model.name_or_path={tiny_model_dir}", f"run_dir={tmp_path}", "rollout.backend=vllm"])
     assert build_sampling_backend(cfg, policy=None) == "backend"
     assert seen["server_kwargs"]["log_path"] == tmp_path / vllm.VLLM_SERVER_LOG
+
+
+# ------------------------------------------------------------------ the real managed server, killed mid-iteration
+
+ROOT = RECIPE.parents[1]
+HAVE_VLLM = (vllm.default_vllm_venv() / "bin" / "python").is_file()
+TINY_VLLM_RUN = (
+    "logging.tensorboard=false",
+    "trainer.eval_every=0",
+    "trainer.tasks_per_iteration=2",
+    "trainer.rollouts_per_task=3",
+    "trainer.minibatch_size=6",
+    "trainer.micro_batch_size=6",
+    "rollout.early_stop=false",
+    "rollout.concurrency=6",
+    SERVABLE,
+)
+
+
+def _server_pid(parent: int) -> int | None:
+    """The managed vLLM API server among `parent`'s children (its process group holds the engine and workers)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"vllm.entrypoints.openai.api_server" in cmd:
+            return int(stat.parent.name)
+    return None
+
+
+def _train_killing_the_server(run: Path, *settings: str, resume: bool = False, timeout: float = 500) -> tuple[int, str]:
+    """`looprl train` in a subprocess; the managed server's process group is SIGKILLed as soon as it has
+    answered its first /v1/completions request of this run (so mid-sampling). Returns (exit code, output)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [sys.executable, "-m", "looprl", "train", "--no-progress"] + (["--resume", str(run)] if resume else ["--config", str(RECIPE)])
+    for s in settings:
+        args += ["--set", s]
+    log = run / vllm.VLLM_SERVER_LOG
+    answered = log.read_text(errors="replace").count('"POST /v1/completions HTTP') if log.is_file() else 0
+    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline, killed = time.monotonic() + timeout, False
+    while proc.poll() is None and time.monotonic() < deadline and not killed:
+        if log.is_file() and log.read_text(errors="replace").count('"POST /v1/completions HTTP') > answered:
+            pid = _server_pid(proc.pid)
+            if pid is not None:
+                os.killpg(pid, signal.SIGKILL)
+                killed = True
+        time.sleep(0.2)
+    try:
+        out, _ = proc.communicate(timeout=max(deadline - time.monotonic(), 1))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out = proc.communicate()[0] + "\n[test] looprl train hung"
+    assert killed, out
+    return proc.returncode, out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_VLLM, reason=f"no vLLM environment at {vllm.default_vllm_venv()}; create it with `looprl models setup-vllm`")
+def test_the_real_server_killed_mid_iteration_is_restarted_or_stops_the_run_cleanly(vllm_model_dir, tmp_path):
+    """The managed vLLM server SIGKILLed while an iteration samples: with restarts allowed the server
+    comes back, the requests in flight are sent again and the run finishes with no rollout lost; with
+    none allowed the run stops with one line naming RUN/vllm-server.log and how to resume, and the
+    same command with --resume finishes. (Training samples unseeded, from the server's own RNG, which
+    restarts with the server: a run with the fault is not token-for-token the run without it, so what
+    is compared is the state's shape, not its weights.)"""
+    import json
+
+    from looprl.training.checkpoint import load_latest
+
+    run = tmp_path / "run"
+    base = (f"model.name_or_path={vllm_model_dir}", f"run_dir={run}", "rollout.backend=vllm", *TINY_VLLM_RUN)
+    code, out = _train_killing_the_server(run, *base, "trainer.iterations=2")
+    assert code == 0 and "Traceback" not in out, out
+    assert "[looprl] the server died (exit code -9); restart 1 of 2" in (run / vllm.VLLM_SERVER_LOG).read_text()
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [(m["rollout/count"], m["rollout/infra_failed"]) for m in metrics] == [(6.0, 0.0), (6.0, 0.0)]  # nothing lost, nothing excluded
+    assert load_latest(run)[1].iteration == 2
+
+    code, out = _train_killing_the_server(run, "trainer.iterations=3", "rollout.vllm_restarts=0", resume=True)
+    assert code == 1 and "Traceback" not in out, out
+    error = [line for line in out.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and str(run / vllm.VLLM_SERVER_LOG) in error[0] and f"looprl train --resume {run}" in error[0], out
+    assert "iteration 3" in error[0] and "iter_000002" in error[0], out
+    assert load_latest(run)[1].iteration == 2  # the iteration in flight is lost, the checkpoint before it kept
+
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "looprl", "train", "--no-progress", "--resume", str(run), "--set", "trainer.iterations=3"],
+        cwd=ROOT,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=500,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert load_latest(run)[1].iteration == 3
