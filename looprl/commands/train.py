@@ -9,7 +9,10 @@ With --resume, the run's own config.yaml is used (plus any --set overrides).
 
 A run that cannot go on stops with one line saying what happened and how to resume, never a
 traceback: SIGINT exits 130 and SIGTERM 143 (the iteration in flight is dropped, the last checkpoint
-kept), a checkpoint or run file that cannot be written (disk full, folder not writable) exits 1.
+kept), a checkpoint or run file that cannot be written (disk full, folder not writable) exits 1, and
+so does a sampler or env that failed past what a run survives (every rollout of an iteration
+infra-failed; a managed vLLM server that did not start, or died past rollout.vllm_restarts: the line
+names its log, RUN/vllm-server.log).
 """
 
 from __future__ import annotations
