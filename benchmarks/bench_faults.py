@@ -55,6 +55,7 @@ class FaultResult:
     rollouts_lost: int | str
     iterations_lost: int | str
     note: str = ""
+    detail: str = ""  # for a row that failed: the end of pytest's report (JSON only)
 
 
 SCENARIOS: dict[str, Callable[[], FaultResult]] = {}
@@ -244,7 +245,7 @@ def run_fault_tests(path: Path, timeout_s: float = 3600) -> list[FaultResult]:
         junit = Path(tmp) / "junit.xml"
         ids = [f"{path}::{test}" for _, test, _ in cases]
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *ids]
-        subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout_s)
+        report = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout_s)
         items = ET.parse(junit).getroot().iter("testcase") if junit.is_file() else []
         outcome = {}
         for item in items:
@@ -258,7 +259,8 @@ def run_fault_tests(path: Path, timeout_s: float = 3600) -> list[FaultResult]:
         failed = sum(k != "passed" for k in done)
         survived = "skipped" if not done else "yes" if not failed else f"no ({failed} of {len(done)} failed)"
         lost, iterations = ASSERTED_NOTHING_LOST.get(fault, ("-", "-")) if survived == "yes" else ("-", "-")
-        results.append(FaultResult(fault, len(done), survived, "-", lost, iterations, f"{means} ({path.name})"))
+        detail = "" if survived in ("yes", "skipped") else (report.stdout + report.stderr)[-3000:]
+        results.append(FaultResult(fault, len(done), survived, "-", lost, iterations, f"{means} ({path.name})", detail))
     return results
 
 
@@ -270,7 +272,7 @@ def _env() -> dict[str, str]:
 
 def table(results: list[FaultResult]) -> str:
     head = "| fault | times injected | survived | rollouts affected | rollouts lost | iterations lost | note |\n|---|---|---|---|---|---|---|\n"
-    cells = [(r.fault, r.injected, r.survived, r.rollouts_affected, r.rollouts_lost, r.iterations_lost, r.note) for r in results]
+    cells = [(r.fault, r.injected, r.survived, r.rollouts_affected, r.rollouts_lost, r.iterations_lost, r.note) for r in results]  # detail: JSON only
     rows = "".join("| " + " | ".join(str(c) for c in row) + " |\n" for row in cells)
     return head + rows
 
