@@ -8,24 +8,39 @@ neither returned nor recorded: goal 0); iterations lost (iterations that did not
 A fault that cannot be survived by design (a sampler that stays down) must stop the run with one
 `RolloutError`, which the table shows as "stopped cleanly".
 
-Other faults (checkpoint writes on a full disk, SIGTERM/SIGINT during sampling and update) add a
-scenario with `@scenario("name")` below: a function returning a `FaultResult`.
+The faults that need a model, a training run or a real server (corrupt and unwritable checkpoints,
+SIGINT/SIGTERM, bad data at preflight, the vLLM server killed mid-iteration, `looprl train`'s exits)
+are the tests in tests/faults/ that list them in their module's `FAULT_CASES` (fault, test name, what
+surviving means). This reads those lists from the files (`ast`, no import: tests/ is not a package),
+runs each module's cases in one pytest process and counts each test item (a parametrized test is one
+item per case) as one injection, survived when it passed: the test asserts what surviving means. Those
+tests assert the outcome (resume exact, one message, the previous checkpoint intact), not rollout
+counts, so their rollout and iteration columns read "-" except where a test asserts none was lost.
 
-Writes benchmarks/results/bench_faults.json and .md (`--out` folder).
+Writes benchmarks/results/bench_faults.json and .md (`--out` folder). `--no-tests` runs the scripted
+scenarios alone (seconds); the tests take minutes (the real vLLM server starts four times).
 
-    python benchmarks/bench_faults.py
+    nice python benchmarks/bench_faults.py
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import subprocess
 import sys
 import threading
+import time
+import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+ROOT = Path(__file__).resolve().parents[1]
+FAULT_TESTS = ROOT / "tests" / "faults"
+# the test modules whose FAULT_CASES are rows of the report (the scripted scenarios below cover the rest of tests/faults/)
+FAULT_TEST_FILES = ("test_checkpoint_faults.py", "test_signals.py", "test_preflight_data.py", "test_vllm_faults.py", "test_cli_faults.py")
 ITERATIONS = 3
 TASKS = ["toy_1", "toy_2", "toy_3"]
 K = 3
@@ -36,10 +51,11 @@ class FaultResult:
     fault: str
     injected: int
     survived: str  # "yes" | "stopped cleanly" | "no"
-    rollouts_affected: int
-    rollouts_lost: int
-    iterations_lost: int
+    rollouts_affected: int | str  # "-" where the test asserts the outcome, not a count
+    rollouts_lost: int | str
+    iterations_lost: int | str
     note: str = ""
+    detail: str = ""  # for a row that failed: the end of pytest's report (JSON only)
 
 
 SCENARIOS: dict[str, Callable[[], FaultResult]] = {}
@@ -205,13 +221,58 @@ def sampler_down() -> FaultResult:
     return FaultResult("HTTP sampler server down for good", ITERATIONS, survived, affected, lost, it_lost, "cannot be survived: one RolloutError per iteration")
 
 
-# Checkpoint and signal faults (disk full while a checkpoint is written, SIGTERM/SIGINT during sampling and
-# during the update) register here with @scenario, from looprl/training/checkpoint.py's own tests' helpers.
+# ------------------------------------------------------------------ the faults tests/faults/ injects with a model
+
+
+def fault_cases(path: Path) -> list[tuple[str, str, str]]:
+    """The module's FAULT_CASES, read from its source: (fault, test name, what surviving means)."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "FAULT_CASES" for t in node.targets):
+            return [tuple(case) for case in ast.literal_eval(node.value)]
+    raise ValueError(f"{path} has no FAULT_CASES list")
+
+
+# rows whose test asserts that nothing was lost (every rollout counted, the run finished): what it asserts, as counts
+ASSERTED_NOTHING_LOST = {"real vLLM server SIGKILLed mid-iteration (`looprl train`)": (0, 0)}
+
+
+def run_fault_tests(path: Path, timeout_s: float = 3600) -> list[FaultResult]:
+    """Run every case of one module in one pytest process; one FaultResult per case."""
+    import tempfile
+
+    cases = fault_cases(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        junit = Path(tmp) / "junit.xml"
+        ids = [f"{path}::{test}" for _, test, _ in cases]
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *ids]
+        report = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout_s)
+        items = ET.parse(junit).getroot().iter("testcase") if junit.is_file() else []
+        outcome = {}
+        for item in items:
+            kind = next((child.tag for child in item if child.tag in ("failure", "error", "skipped")), "passed")
+            if outcome.get(item.get("name"), "passed") == "passed":  # a teardown error after a pass is a failure still
+                outcome[item.get("name")] = kind
+    results = []
+    for fault, test, means in cases:
+        ran = {name: kind for name, kind in outcome.items() if name == test or name.startswith(test + "[")}
+        done = [k for k in ran.values() if k != "skipped"]
+        failed = sum(k != "passed" for k in done)
+        survived = "skipped" if not done else "yes" if not failed else f"no ({failed} of {len(done)} failed)"
+        lost, iterations = ASSERTED_NOTHING_LOST.get(fault, ("-", "-")) if survived == "yes" else ("-", "-")
+        detail = "" if survived in ("yes", "skipped") else (report.stdout + report.stderr)[-3000:]
+        results.append(FaultResult(fault, len(done), survived, "-", lost, iterations, f"{means} ({path.name})", detail))
+    return results
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def table(results: list[FaultResult]) -> str:
     head = "| fault | times injected | survived | rollouts affected | rollouts lost | iterations lost | note |\n|---|---|---|---|---|---|---|\n"
-    cells = [(r.fault, r.injected, r.survived, r.rollouts_affected, r.rollouts_lost, r.iterations_lost, r.note) for r in results]
+    cells = [(r.fault, r.injected, r.survived, r.rollouts_affected, r.rollouts_lost, r.iterations_lost, r.note) for r in results]  # detail: JSON only
     rows = "".join("| " + " | ".join(str(c) for c in row) + " |\n" for row in cells)
     return head + rows
 
@@ -219,17 +280,27 @@ def table(results: list[FaultResult]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--no-tests", action="store_true", help="the scripted scenarios only, not tests/faults/'s FAULT_CASES")
     args = ap.parse_args()
     from looprl.rollout import faults
 
     faults.SAMPLER_BACKOFF_S = (0.3, 0.6)  # the default's shape, shorter: the benchmark waits on every retry
+    t0 = time.perf_counter()
     results = [fn() for fn in SCENARIOS.values()]
+    if not args.no_tests:
+        for name in FAULT_TEST_FILES:
+            results += run_fault_tests(FAULT_TESTS / name)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     md = table(results)
-    meta = {"iterations_per_scenario": ITERATIONS, "python": sys.version.split()[0]}
+    meta = {"iterations_per_scenario": ITERATIONS, "python": sys.version.split()[0], "seconds": round(time.perf_counter() - t0, 1)}
     (out / "bench_faults.json").write_text(json.dumps({**meta, "faults": [asdict(r) for r in results]}, indent=2) + "\n")
-    (out / "bench_faults.md").write_text(f"Fault report ({ITERATIONS} collection iterations per fault; benchmarks/bench_faults.py)\n\n" + md)
+    head = (
+        f"Fault report (benchmarks/bench_faults.py, {meta['seconds']:.0f} s): the scripted scenarios run {ITERATIONS} collection iterations "
+        "per fault; the rows naming a test file are tests/faults/ cases, one injection per test item, survived = passed; "
+        '"-": that test asserts the outcome, not a count.\n\n'
+    )
+    (out / "bench_faults.md").write_text(head + md)
     print(md)
 
 

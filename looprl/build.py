@@ -110,6 +110,7 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
             adapter_path=cfg.model.adapter_path,
             adapter_sync=rollout.adapter_sync,
             server_kwargs=server,
+            server_restarts=rollout.vllm_restarts,
         )
     if policy is not None:
         return policy
@@ -158,10 +159,10 @@ def sampling_params(cfg: AnyConfig, *, temperature: float | None = None, seeded:
 
 def rollout_spec(cfg: AnyConfig, *, max_turns: int, temperature: float | None = None, seeded: bool = True, model_name: str | None = None) -> "RolloutSpec":
     """The RolloutSpec a config asks for: its scaffold (the env's own default prompt for
-    rollout.scaffold 'default'), context and observation budgets, concurrency and batch size, with
-    `sampling_params(cfg, temperature=..., seeded=...)`. `max_turns` is env.max_turns for training
-    episodes and env.eval_max_turns for evaluation ones; `model_name` (default model.name_or_path) is
-    recorded in every trajectory."""
+    rollout.scaffold 'default'), context and observation budgets, concurrency and batch size, sampler
+    retries and env timeout, with `sampling_params(cfg, temperature=..., seeded=...)`. `max_turns` is
+    env.max_turns for training episodes and env.eval_max_turns for evaluation ones; `model_name`
+    (default model.name_or_path) is recorded in every trajectory."""
     from looprl.agent import scaffold_for
     from looprl.rollout.spec import RolloutSpec
 
@@ -174,6 +175,8 @@ def rollout_spec(cfg: AnyConfig, *, max_turns: int, temperature: float | None = 
         concurrency=cfg.rollout.concurrency,
         generation_batch_size=cfg.rollout.generation_batch_size,
         model_name=cfg.model.name_or_path if model_name is None else model_name,
+        sampler_retries=cfg.rollout.sampler_retries,
+        env_timeout_s=cfg.rollout.env_timeout_s,
     )
 
 

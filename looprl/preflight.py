@@ -192,10 +192,28 @@ def check_method_data(cfg: Any) -> None:
         raise ConfigError(f"trainer.method={cfg.trainer.method!r} trains on ground-truth solutions, but {where}={cfg.tasks.train_split!r}: {exc}") from None
 
 
+VLLM_UNSERVABLE_LORA_MODULES = ("lm_head", "embed_tokens")
+
+
 def check_vllm_sampler(cfg: Any) -> None:
     """A vLLM server started here without a GPU runs vLLM's CPU attention, which has only some head
-    sizes; another one passes start-up and fails the first request (HTTP 500), so it is refused here."""
-    if cfg.rollout.backend != "vllm" or cfg.rollout.vllm_url:
+    sizes; another one passes start-up and fails the first request (HTTP 500), so it is refused here.
+    So is a LoRA on lm_head or the embeddings sent as a LoRA: vLLM loads LoRA weights only on the
+    attention and MLP projections, and its first hot-swap, after iteration 1's update, fails with HTTP 500."""
+    if cfg.rollout.backend != "vllm":
+        return
+    _check_vllm_head_size(cfg)
+    unservable = [m for m in cfg.lora.target_modules if m in VLLM_UNSERVABLE_LORA_MODULES]
+    if cfg.rollout.adapter_sync == "lora" and unservable:
+        raise ConfigError(
+            f"rollout.backend='vllm' with rollout.adapter_sync='lora' cannot serve a LoRA on {unservable} (vLLM loads LoRA weights "
+            f"only on the attention and MLP projections); lora.target_modules={cfg.lora.target_modules}: drop {unservable}, "
+            "or set rollout.adapter_sync=merged (the adapter merged into the served weights)"
+        )
+
+
+def _check_vllm_head_size(cfg: Any) -> None:
+    if cfg.rollout.vllm_url:  # a server started elsewhere: its machine, not this one, decides
         return
     path = Path(cfg.model.name_or_path).expanduser()
     if not (path / "config.json").is_file():  # a hub id or built-in name: nothing local to read cheaply

@@ -35,6 +35,8 @@ def test_rollout_spec_reads_every_setting_from_the_config():
             "rollout": {
                 "concurrency": 3,
                 "generation_batch_size": 2,
+                "sampler_retries": 5,
+                "env_timeout_s": 30.0,
                 "scaffold": "env",
                 "sampling": {"max_context_tokens": 2048, "max_new_tokens": 11, "temperature": 0.0},
             },
@@ -50,7 +52,26 @@ def test_rollout_spec_reads_every_setting_from_the_config():
         concurrency=3,
         generation_batch_size=2,
         model_name="m",
+        sampler_retries=5,
+        env_timeout_s=30.0,
     )
+    assert rollout_spec(EvalConfig.model_validate({"rollout": {"env_timeout_s": None}}), max_turns=1).env_timeout_s is None  # null: wait forever
+
+
+@pytest.mark.parametrize(
+    "setting,allowed",
+    [
+        ("rollout.sampler_retries=-1", "greater than or equal to 0"),
+        ("rollout.sampler_retries=11", "less than or equal to 10"),
+        ("rollout.env_timeout_s=0", "greater than 0"),
+    ],
+)
+def test_fault_settings_are_validated_naming_the_field(setting, allowed):
+    from looprl.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError) as err:
+        load_config(TrainConfig, None, [setting])
+    assert setting.split("=")[0] in str(err.value) and allowed in str(err.value), str(err.value)
 
 
 def test_rollout_spec_checks_and_the_keyword_style_still_works():

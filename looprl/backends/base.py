@@ -63,6 +63,12 @@ class SamplingParams:
     seed: int | None = None
 
 
+class SamplerUnavailable(RuntimeError):
+    """A sampler that can serve no more requests: a managed server that died past its restarts, or
+    could not be restarted. The message names the server's log; `looprl train` stops with it and says
+    how to resume (what a sampler survives is retried in place: looprl/rollout/faults.py)."""
+
+
 @dataclass
 class Generation:
     token_ids: list[int]  # sampled ids, the stop token included when one was emitted

@@ -21,6 +21,11 @@ vLLM pins its own torch/transformers, so it lives in a virtual environment of it
   routes later requests to it, and unloads the previous one.
 * `VLLMBackend.sampling_base_model()` routes requests to the served base model inside the block
   (with adapter_sync "merged": reloads the base weights, and the merged ones again on exit).
+* A managed server that dies (killed, OOM, its engine crashed) is restarted on the same port, up to
+  `server_restarts` times, with the adapter it served loaded again; the requests it was answering are
+  sent again, unchanged (same prompt, same seed), so the iteration goes on as if nothing happened.
+  Past that, every request raises `SamplerUnavailable` naming the server's log (its output of every
+  start is appended to the one file). A server given by `base_url` is never restarted from here.
 
 Both backends here implement the sampler protocol `PolicyBackend` of looprl/backends/base.py.
 """
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -36,13 +42,16 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from looprl.backends.base import Generation, SamplingParams
+from looprl.backends.base import Generation, SamplerUnavailable, SamplingParams
+
+log = logging.getLogger("looprl.backends.vllm")
 
 ADAPTER_SYNC = ("lora", "merged")
 VLLM_SERVER_LOG = "vllm-server.log"  # a managed server's output, in the training run's folder
@@ -154,6 +163,8 @@ class VLLMServer:
     def stop(self, timeout: float = 20.0) -> None:
         """Terminate the server's whole process group (API server, engine core, workers)."""
         if self.process.poll() is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)  # what outlived a killed API server (engine core, workers)
             return
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -209,7 +220,8 @@ def start_server(
     dev_mode: bool = False,
 ) -> VLLMServer:
     """Launch a vLLM server for `model` on 127.0.0.1:`port` (a free port when None) and wait until
-    it answers /health. Raises RuntimeError naming the log file when it exits or times out."""
+    it answers /health. Raises SamplerUnavailable (a RuntimeError) naming the log file on its first
+    line, the log's last lines after it, when it exits or times out."""
     import httpx
 
     from looprl.backends import resolve_model
@@ -248,7 +260,7 @@ def start_server(
     deadline = time.monotonic() + startup_timeout
     while True:
         if not server.alive():
-            raise RuntimeError(f"vLLM server for {model} exited with code {process.returncode} during startup; log: {log_path}\n{server.log_tail()}")
+            raise SamplerUnavailable(f"vLLM server for {model} exited with code {process.returncode} during startup; log: {log_path}\n{server.log_tail()}")
         try:
             if httpx.get(f"{server.url}/health", timeout=2.0).status_code == 200:
                 return server
@@ -256,7 +268,7 @@ def start_server(
             pass
         if time.monotonic() > deadline:
             server.stop()
-            raise RuntimeError(f"vLLM server for {model} not healthy after {startup_timeout:.0f}s; log: {log_path}\n{server.log_tail()}")
+            raise SamplerUnavailable(f"vLLM server for {model} not healthy after {startup_timeout:.0f}s; log: {log_path}\n{server.log_tail()}")
         time.sleep(0.5)
 
 
@@ -282,6 +294,7 @@ class VLLMBackend:
     # own, as soon as the episode is ready, and the server batches them (looprl/rollout/collector.py).
     concurrent_requests = True
     generator = None  # unseeded sampling draws from the server's own RNG (seeded by start_server's seed)
+    DEATH_WAIT_S = 5.0  # after an HTTP 5xx from a managed server, how long to wait for it to exit (an engine that died takes it down)
 
     def __init__(
         self,
@@ -294,6 +307,7 @@ class VLLMBackend:
         timeout: float = 600.0,
         server_kwargs: dict[str, Any] | None = None,
         adapter_sync: str = "lora",
+        server_restarts: int = 2,
     ) -> None:
         import httpx
         from transformers import AutoTokenizer
@@ -316,6 +330,14 @@ class VLLMBackend:
                 server_kwargs["max_lora_rank"] = _adapter_rank(adapter_path)
             self.server = start_server(self.model_name_or_path, **server_kwargs)
             base_url = self.server.url
+        self._server_kwargs = {**(server_kwargs or {}), "port": int(base_url.rsplit(":", 1)[1])} if self.server is not None else {}
+        self.server_restarts, self.restarts = server_restarts, 0
+        self._restart_lock = threading.RLock()
+        self._server_epoch = 0  # +1 on each restart: a request that failed before it knows the server is new
+        # restarts run on this one long-lived thread: the server asks to be killed when the thread that
+        # started it ends (_die_with_parent), and the collector's threads come and go
+        self._starter: ThreadPoolExecutor | None = None
+        self.adapter_path: Path | None = None  # what load_adapter last sent, loaded again after a restart
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, limits=httpx.Limits(max_connections=concurrency))
         self.concurrency = concurrency
@@ -337,11 +359,69 @@ class VLLMBackend:
         return roots[0] if roots else data[0]["id"]
 
     def _post_or_get(self, method: str, path: str, payload: dict | None = None) -> Any:
-        response = self._http.request(method, path, json=payload)
+        import httpx
+
+        epoch = self._server_epoch
+        try:
+            response = self._http.request(method, path, json=payload)
+        except httpx.TransportError:
+            if not self._server_died(epoch, wait_s=2.0):
+                raise
+            self._restart_server(epoch)
+            return self._post_or_get(method, path, payload)  # the same request to the new server
+        if response.status_code >= 500 and self._server_died(epoch, wait_s=self.DEATH_WAIT_S):  # an engine that died takes its API server down
+            self._restart_server(epoch)
+            return self._post_or_get(method, path, payload)
         if response.status_code != 200:
             log = f"; the server's log: {self.server.log_path}" if self.server is not None else ""  # a managed server's output holds the cause
             raise RuntimeError(f"vLLM {method} {self.base_url}{path} -> HTTP {response.status_code}: {response.text[:1000]}{log}")
         return response.json() if response.headers.get("content-type", "").startswith("application/json") else response.text
+
+    # ------------------------------------------------------------------ a managed server that died
+    def _server_died(self, epoch: int, wait_s: float) -> bool:
+        """Whether the managed server a request was sent to (at `epoch`) is gone: restarted since, or
+        its process exited (waiting up to `wait_s` for a dying one to exit). Never for a given server."""
+        if self.server is None:
+            return False
+        if epoch != self._server_epoch:
+            return True
+        deadline = time.monotonic() + wait_s
+        while self.server.alive():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def _restart_server(self, epoch: int) -> None:
+        """Start the dead managed server again (same port, same log) and load what it served; one
+        thread restarts, the others' requests wait for it. Raises SamplerUnavailable past
+        `server_restarts` or when the new server does not start."""
+        with self._restart_lock:
+            if epoch != self._server_epoch:
+                return  # another request's thread restarted it already
+            dead = self.server
+            code = dead.process.returncode
+            if self.restarts >= self.server_restarts:
+                raise SamplerUnavailable(
+                    f"the managed vLLM server died (exit code {code}) after {self.restarts} restart(s), the most allowed "
+                    f"(server_restarts={self.server_restarts}); the server's log: {dead.log_path}"
+                )
+            self.restarts += 1
+            log.warning("the managed vLLM server died (exit code %s); restart %d of %d (log: %s)", code, self.restarts, self.server_restarts, dead.log_path)
+            dead.stop()  # what is left of its process group
+            with contextlib.suppress(OSError), open(dead.log_path, "a") as f:
+                f.write(f"\n[looprl] the server died (exit code {code}); restart {self.restarts} of {self.server_restarts}\n")
+            if self._starter is None:
+                self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vllm-server")
+            try:
+                self.server = self._starter.submit(start_server, self.model_name_or_path, **self._server_kwargs).result()
+            except RuntimeError as exc:  # start_server's message names the log and quotes its last lines
+                raise SamplerUnavailable(f"the managed vLLM server died (exit code {code}) and did not restart: {str(exc).splitlines()[0]}") from exc
+            self._server_epoch += 1
+            if self.adapter_sync == "merged" and self.merged_from is not None:
+                self._reload(self._merged_dir)
+            elif self.adapter_name is not None:  # the same name: requests already addressed to it stay valid
+                self._post_or_get("POST", "/v1/load_lora_adapter", {"lora_name": self.adapter_name, "lora_path": str(self.adapter_path)})
 
     # ------------------------------------------------------------------ generation
     def generate(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams) -> list[Generation]:
@@ -388,7 +468,7 @@ class VLLMBackend:
         self._adapter_count += 1
         name = f"looprl-{self._client_id}-{self._adapter_count}"  # unique across clients of one server
         self._post_or_get("POST", "/v1/load_lora_adapter", {"lora_name": name, "lora_path": str(path)})
-        previous, self.adapter_name = self.adapter_name, name
+        previous, self.adapter_name, self.adapter_path = self.adapter_name, name, path
         if previous:
             self._post_or_get("POST", "/v1/unload_lora_adapter", {"lora_name": previous})
         return name
@@ -453,6 +533,8 @@ class VLLMBackend:
         self._http.close()
         if self.server is not None:
             self.server.stop()
+        if self._starter is not None:
+            self._starter.shutdown(wait=False)
 
     def __enter__(self) -> "VLLMBackend":
         return self

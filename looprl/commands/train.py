@@ -9,7 +9,10 @@ With --resume, the run's own config.yaml is used (plus any --set overrides).
 
 A run that cannot go on stops with one line saying what happened and how to resume, never a
 traceback: SIGINT exits 130 and SIGTERM 143 (the iteration in flight is dropped, the last checkpoint
-kept), a checkpoint or run file that cannot be written (disk full, folder not writable) exits 1.
+kept), a checkpoint or run file that cannot be written (disk full, folder not writable) exits 1, and
+so does a sampler or env that failed past what a run survives (every rollout of an iteration
+infra-failed; a managed vLLM server that did not start, or died past rollout.vllm_restarts: the line
+names its log, RUN/vllm-server.log).
 """
 
 from __future__ import annotations
@@ -51,12 +54,16 @@ def train_command(
 
     check_or_exit(check_train_config, cfg)  # model, env, splits, task ids: before the model loads or run_dir is made
 
+    from looprl.backends.base import SamplerUnavailable
     from looprl.training.trainer import Trainer
 
     try:
         trainer = Trainer(cfg, resume=resume is not None, progress=not no_progress)
     except FileNotFoundError as exc:
         fail(str(exc))
+    except SamplerUnavailable as exc:  # a managed sampling server that did not start: its first line names the log, which holds the cause
+        again = f"looprl train --resume {resume}" if resume is not None else "the same command"
+        fail(f"{str(exc).splitlines()[0]}; fix the cause, then run {again} again", 1)
     history = _train_or_exit(trainer, cfg.run_dir)
     trainer.dist.shutdown()  # not on an error: a barrier there could wait for a rank that is gone
     if not trainer.dist.is_main:  # under `accelerate launch`, rank 0 reports
@@ -71,6 +78,7 @@ def train_command(
 
 def _train_or_exit(trainer, run_dir: str) -> list[dict]:
     """trainer.train(), with the faults a run cannot survive turned into one message and an exit code."""
+    from looprl.backends.base import SamplerUnavailable
     from looprl.rollout.collector import RolloutError
     from looprl.training.checkpoint import CheckpointWriteError
     from looprl.training.interrupt import TrainingInterrupted
@@ -82,9 +90,10 @@ def _train_or_exit(trainer, run_dir: str) -> list[dict]:
         at = f"the last checkpoint is {trainer.last_checkpoint}" if trainer.last_checkpoint else "no checkpoint was written yet"
         console.print(f"[bold yellow]stopped:[/] {exc.signal_name} during iteration {trainer.iteration + 1}; {at}; {resume}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
-    except RolloutError as exc:  # a sampler or env that failed past what the collector survives (the message names a managed server's log)
+    except (RolloutError, SamplerUnavailable) as exc:  # a sampler or env that failed past what is survived (the message names a managed server's log)
         at = f"the last checkpoint is {trainer.last_checkpoint}" if trainer.last_checkpoint else "no checkpoint was written yet"
-        fail(f"{exc}; {at}; fix the cause, then {resume}", 1)
+        what = str(exc) if isinstance(exc, RolloutError) else f"iteration {trainer.iteration + 1}: {exc}"  # RolloutError names its iteration
+        fail(f"{what}; {at}; fix the cause, then {resume}", 1)
     except CheckpointWriteError as exc:
         fail(f"{exc}; free space (or make the folder writable), then {resume}", 1)
     except OSError as exc:

@@ -128,11 +128,20 @@ class RolloutConfig(StrictModel):
         "looprl/agent/prompts/), a YAML file of prompt pieces, or 'env' for the env's own messages",
     )
     vllm_url: str | None = Field(None, description="OpenAI-compatible vLLM server (http://127.0.0.1:PORT); None = start one")
+    vllm_restarts: int = Field(
+        2, ge=0, le=10, description="a started (not a given) vLLM server that dies is restarted, its requests sent again, up to this many times per process"
+    )
     adapter_sync: Literal["lora", "merged"] = Field(
         "lora",
         description="how the trained adapter reaches a vLLM server: 'lora' hot-swaps it; 'merged' merges it into the "
         "base weights and has the server reload them in place (2.2x faster sampling on vLLM's CPU backend here; the server "
         "needs VLLM_SERVER_DEV_MODE=1, set when looprl starts it; small models only, the merge runs in the trainer's process)",
+    )
+    sampler_retries: int = Field(
+        2, ge=0, le=10, description="a failed generate/chat call is sent again up to this many times before its episode ends as infra-failed"
+    )
+    env_timeout_s: float | None = Field(
+        600.0, gt=0.0, le=86400.0, description="an env reset/step running longer than this (seconds) ends its episode as infra-failed; null waits forever"
     )
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="sampling parameters")
     max_staleness: int = Field(

@@ -5,7 +5,6 @@ metrics count them per reason, the rollout file keeps their finish reason, and n
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,18 @@ RECIPE = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
 PLAN = FaultPlan()
 
 
-@pytest.fixture(autouse=True)
-def faulty_toy(monkeypatch):
-    """Env "faulty-toy" for this module's tests only (other tests list the registered envs)."""
-    from looprl.env import base
+@pytest.fixture
+def faulty_toy():
+    """ "faulty-toy" registered for this test only (the registry is global: other tests list its names)."""
+    import looprl.env.base as env_base
 
-    base.registered_envs()  # the built-in envs register on first import: into the real registry, not the copy
-    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
-    monkeypatch.setattr(base, "_CLASSES", dict(base._CLASSES))
     register_env("faulty-toy", lambda n_tasks=None, **options: FaultyEnv(DigitsEnv(**options), PLAN), overwrite=True, env_class=DigitsEnv)
+    yield
+    env_base._REGISTRY.pop("faulty-toy", None)
+    env_base._CLASSES.pop("faulty-toy", None)
 
 
-def test_iteration_with_env_faults_completes_and_excludes_them(tiny_model_dir, tmp_path):
+def test_iteration_with_env_faults_completes_and_excludes_them(tiny_model_dir, tmp_path, faulty_toy):
     global PLAN
     # concurrency 1: one episode at a time, so steps 2 and 4 are the 2nd and 4th episodes of iteration 1
     PLAN.__init__(raise_on_steps={2}, hang_on_steps={4}, hang_s=30.0)
@@ -48,10 +47,11 @@ def test_iteration_with_env_faults_completes_and_excludes_them(tiny_model_dir, t
             "trainer.rollouts_per_task=3",
             "rollout.concurrency=1",
             "rollout.early_stop=false",
+            "rollout.env_timeout_s=1.0",  # from the config to the collector: the default (600 s) would outwait the 30 s hang
         ],
     )
     trainer = Trainer(cfg, progress=False)
-    trainer.rollout_spec = replace(trainer.rollout_spec, env_timeout_s=1.0)
+    assert trainer.rollout_spec.env_timeout_s == 1.0
     try:
         history = trainer.train()
     finally:
