@@ -40,7 +40,14 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 FAULT_TESTS = ROOT / "tests" / "faults"
 # the test modules whose FAULT_CASES are rows of the report (the scripted scenarios below cover the rest of tests/faults/)
-FAULT_TEST_FILES = ("test_checkpoint_faults.py", "test_signals.py", "test_preflight_data.py", "test_vllm_faults.py", "test_cli_faults.py")
+FAULT_TEST_FILES = (
+    "test_checkpoint_faults.py",
+    "test_signals.py",
+    "test_preflight_data.py",
+    "test_vllm_faults.py",
+    "test_cli_faults.py",
+    "test_training_faults.py",
+)
 ITERATIONS = 3
 TASKS = ["toy_1", "toy_2", "toy_3"]
 K = 3

@@ -171,8 +171,9 @@ class RolloutPipeline:
             self._cond.notify_all()
             while iteration not in self._done and self._error is None:
                 self._cond.wait()
-            if self._error is not None:
-                raise RuntimeError(f"the sampler thread failed while collecting ahead of iteration {iteration}") from self._error
+            if self._error is not None:  # the very error (a RolloutError, SamplerUnavailable...), so callers handle it as in the synchronous loop
+                self._error.add_note(f"raised in the sampler thread, collecting ahead of iteration {iteration}")
+                raise self._error
             self._submitted.pop(iteration)
             return self._done.pop(iteration), time.perf_counter() - t0
 
@@ -219,8 +220,8 @@ class RolloutPipeline:
         if version > self._loaded and path is not None:
             self.backend.load_adapter(str(path))
             self._loaded = version
-            for old in path.parent.glob("v*"):  # the versions before it are no longer needed
-                if old != path and old.name < path.name:
+            for old in path.parent.glob("v*"):  # the versions before it are no longer needed (v10 comes after v9)
+                if old != path and old.name[1:].isdigit() and int(old.name[1:]) < version:
                     shutil.rmtree(old, ignore_errors=True)
         return self._loaded
 

@@ -13,24 +13,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from exact_runs import EXACT, RECIPE, adapter_of, exact_cfg
 from typer.testing import CliRunner
 
-from looprl.config import TrainConfig, load_config
 from looprl.training.checkpoint import CheckpointWriteError, TrainerState, load_latest, save_checkpoint, verify_checkpoint
 from looprl.training.trainer import Trainer
-
-RECIPE = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
-# deterministic collection (concurrency 1), so a resumed run must end with the uninterrupted run's weights
-EXACT = (
-    "trainer.iterations=3",
-    "trainer.tasks_per_iteration=2",
-    "trainer.rollouts_per_task=3",
-    "rollout.concurrency=1",
-    "trainer.minibatch_size=4",
-    "trainer.micro_batch_size=2",
-    "trainer.eval_every=0",
-    "logging.tensorboard=false",
-)
 
 # fault, what is injected, what "survived" means: the rows this module adds to the fault report
 FAULT_CASES = [
@@ -38,21 +25,6 @@ FAULT_CASES = [
     ("checkpoint: adapter or optimizer state that does not restore", "test_resume_falls_back_past_a_state_that_does_not_restore", "previous checkpoint used"),
     ("disk full / folder unwritable at checkpoint", "test_disk_full_at_checkpoint_then_resume_is_exact", "run stops (exit 1), resume exact"),
 ]
-
-
-def _cfg(model_dir, run_dir, *extra):
-    return load_config(TrainConfig, RECIPE, [f"model.name_or_path={model_dir}", f"run_dir={run_dir}", *EXACT, *extra])
-
-
-def _adapter(trainer):
-    return [p.detach().clone() for p in trainer.policy.trainable_parameters()]
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(tiny_model_dir, tmp_path_factory):
-    trainer = Trainer(_cfg(tiny_model_dir, tmp_path_factory.mktemp("straight")), progress=False)
-    trainer.train()
-    return _adapter(trainer)
 
 
 # ------------------------------------------------------------------ corrupt checkpoints, every kind
@@ -138,7 +110,7 @@ def _break_adapter(ckpt: Path) -> None:
 
 @pytest.mark.parametrize("breaks", [_break_optimizer, _break_adapter], ids=["optimizer", "adapter"])
 def test_resume_falls_back_past_a_state_that_does_not_restore(breaks, tiny_model_dir, tmp_path, caplog):
-    cfg = _cfg(tiny_model_dir, tmp_path, "trainer.iterations=2", "rollout.concurrency=8")
+    cfg = exact_cfg(tiny_model_dir, tmp_path, "trainer.iterations=2", "rollout.concurrency=8")
     Trainer(cfg, progress=False).train()
     newest = tmp_path / "checkpoints" / "iter_000002"
     breaks(newest)
@@ -168,7 +140,7 @@ def _fail_at(monkeypatch, target: str, exc: OSError) -> None:
 
 
 def test_disk_full_at_checkpoint_then_resume_is_exact(tiny_model_dir, tmp_path, monkeypatch, uninterrupted):
-    cfg = _cfg(tiny_model_dir, tmp_path)
+    cfg = exact_cfg(tiny_model_dir, tmp_path)
     trainer = Trainer(cfg, progress=False)
     trainer.train(stop_after=1)
     before = {p.name: p.read_bytes() for p in (tmp_path / "checkpoints" / "iter_000001").rglob("*") if p.is_file()}
@@ -184,7 +156,7 @@ def test_disk_full_at_checkpoint_then_resume_is_exact(tiny_model_dir, tmp_path, 
     resumed = Trainer(cfg, resume=True, progress=False)
     assert resumed.iteration == 1
     resumed.train()
-    for a, b in zip(uninterrupted, _adapter(resumed)):
+    for a, b in zip(uninterrupted, adapter_of(resumed)):
         assert torch.equal(a, b)
 
 

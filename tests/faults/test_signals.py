@@ -10,28 +10,14 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
+from exact_runs import EXACT, RECIPE, ROOT, adapter_of, exact_cfg
 
-from looprl.config import TrainConfig, load_config
 from looprl.training.checkpoint import load_latest, verify_checkpoint
 from looprl.training.interrupt import TrainingInterrupted
 from looprl.training.trainer import Trainer
-
-ROOT = Path(__file__).resolve().parents[2]
-RECIPE = ROOT / "configs" / "tiny-cpu.yaml"
-EXACT = (
-    "trainer.iterations=3",
-    "trainer.tasks_per_iteration=2",
-    "trainer.rollouts_per_task=3",
-    "rollout.concurrency=1",
-    "trainer.minibatch_size=4",
-    "trainer.micro_batch_size=2",
-    "trainer.eval_every=0",
-    "logging.tensorboard=false",
-)
 
 FAULT_CASES = [
     ("SIGINT during sampling", "test_signal_mid_iteration_then_resume_is_exact[SIGINT-sampling]", "exit 130, resume exact"),
@@ -39,21 +25,6 @@ FAULT_CASES = [
     ("SIGTERM during the checkpoint write", "test_signal_during_the_checkpoint_write_waits_for_it", "checkpoint completed first"),
     ("SIGTERM/SIGINT to `looprl train`", "test_cli_exits_with_the_signal_code_and_resumes", "exit 143/130, resumed"),
 ]
-
-
-def _cfg(model_dir, run_dir, *extra):
-    return load_config(TrainConfig, RECIPE, [f"model.name_or_path={model_dir}", f"run_dir={run_dir}", *EXACT, *extra])
-
-
-def _adapter(trainer):
-    return [p.detach().clone() for p in trainer.policy.trainable_parameters()]
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(tiny_model_dir, tmp_path_factory):
-    trainer = Trainer(_cfg(tiny_model_dir, tmp_path_factory.mktemp("straight")), progress=False)
-    trainer.train()
-    return _adapter(trainer)
 
 
 def _signal_on_call(obj, name: str, signum: int, call: int) -> None:
@@ -72,7 +43,7 @@ def _signal_on_call(obj, name: str, signum: int, call: int) -> None:
 @pytest.mark.parametrize("signame,phase", [("SIGINT", "sampling"), ("SIGTERM", "update")], ids=["SIGINT-sampling", "SIGTERM-update"])
 def test_signal_mid_iteration_then_resume_is_exact(signame, phase, tiny_model_dir, tmp_path, uninterrupted):
     signum = getattr(signal, signame)
-    cfg = _cfg(tiny_model_dir, tmp_path)
+    cfg = exact_cfg(tiny_model_dir, tmp_path)
     trainer = Trainer(cfg, progress=False)
     trainer.train(stop_after=1)
     if phase == "sampling":  # the 2nd episode's generation of iteration 2: mid-collection
@@ -90,7 +61,7 @@ def test_signal_mid_iteration_then_resume_is_exact(signame, phase, tiny_model_di
     resumed = Trainer(cfg, resume=True, progress=False)
     assert resumed.iteration == int(done.name[5:]) < 3
     resumed.train()
-    for a, b in zip(uninterrupted, _adapter(resumed)):
+    for a, b in zip(uninterrupted, adapter_of(resumed)):
         assert torch.equal(a, b)
 
 
@@ -104,7 +75,7 @@ def test_signal_during_the_checkpoint_write_waits_for_it(tiny_model_dir, tmp_pat
         return real(path, obj, **kwargs)
 
     monkeypatch.setattr(ckpt, "atomic_write_json", manifest_then_signal)
-    trainer = Trainer(_cfg(tiny_model_dir, tmp_path, "rollout.concurrency=8"), progress=False)
+    trainer = Trainer(exact_cfg(tiny_model_dir, tmp_path, "rollout.concurrency=8"), progress=False)
     with pytest.raises(TrainingInterrupted):
         trainer.train()
     assert trainer.last_checkpoint.name == "iter_000001"  # completed, then interrupted

@@ -66,9 +66,8 @@ def test_a_lora_on_lm_head_sent_to_vllm_is_refused_naming_the_field(vllm_model_d
     """The tiny recipe's LoRA includes lm_head: vLLM's first hot-swap of it (after iteration 1's update)
     failed with HTTP 500 "expected target modules in {q_proj, ...} but received ['lm_head']"."""
     from looprl.cli import app
-    from looprl.config import load_config
+    from looprl.config import TrainConfig, load_config
     from looprl.preflight import check_vllm_sampler
-    from looprl.config import TrainConfig
 
     run = tmp_path / "run"
     args = ["train", "--config", str(RECIPE), "--no-progress"]

@@ -244,3 +244,23 @@ def test_staleness_one_run_killed_with_sigkill_resumes_and_finishes(tiny_model_d
     assert final.iteration == want
     versions = {t.policy_version for t in read_jsonl(run / "rollouts" / f"iter_{want:06d}.jsonl")}
     assert versions <= {want - 2, want - 1}  # within the staleness bound after the resume
+
+
+def test_an_error_in_the_sampler_thread_reaches_the_trainer_as_itself():
+    """A collection that fails in the sampler thread is raised by take() as the very exception (so
+    `looprl train` handles a RolloutError or SamplerUnavailable as in the synchronous loop), with a note
+    saying where it came from."""
+    from looprl.rollout import RolloutError
+    from looprl.testing import ScriptedPolicy
+    from looprl.training.pipeline import RolloutPipeline
+
+    def collect(task_ids, iteration):
+        raise RolloutError(f"iteration {iteration}: every rollout failed")
+
+    pipe = RolloutPipeline(ScriptedPolicy(), collect, lambda: ["t"], max_staleness=1, version=0, last_iteration=2)
+    try:
+        with pytest.raises(RolloutError, match="iteration 1: every rollout failed") as info:
+            pipe.take(1)
+        assert info.value.__notes__ == ["raised in the sampler thread, collecting ahead of iteration 1"]
+    finally:
+        pipe.close(wait=True)
