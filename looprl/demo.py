@@ -249,6 +249,8 @@ def before_after_table(evals: list[Path], console: Console, *, with_sft: bool = 
     def fmt(v: Any) -> str:
         if v is None:
             return "-"
+        if isinstance(v, (list, tuple)):  # an interval
+            return "[" + ", ".join(fmt(x) for x in v) + "]"
         return f"{v:.3f}" if isinstance(v, float) else str(v)
 
     def row(label: str, values: list[Any]) -> None:

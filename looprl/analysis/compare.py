@@ -21,8 +21,9 @@ from looprl.analysis.stats import paired_difference
 __all__ = ["compare_runs", "paired_runs", "ratio"]
 
 
-def ratio(value: float | None, base: float | None) -> float | None:
-    if value is None or base is None or base == 0:
+def ratio(value: Any, base: Any) -> float | None:
+    """value / base; None where either is missing, zero or not a single number (an interval)."""
+    if not isinstance(value, (int, float)) or not isinstance(base, (int, float)) or base == 0:
         return None
     return value / base
 

@@ -22,6 +22,7 @@ from looprl.config.models import (
     RolloutConfig,
     SamplingConfig,
     TasksConfig,
+    TaskSelection,
     TrainConfig,
     TrainerConfig,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "RolloutConfig",
     "SamplingConfig",
     "TasksConfig",
+    "TaskSelection",
     "TrainConfig",
     "TrainerConfig",
 ]
