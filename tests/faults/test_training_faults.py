@@ -41,23 +41,7 @@ def test_iteration_with_env_faults_completes_and_excludes_them(tiny_model_dir, t
     global PLAN
     # concurrency 1: one episode at a time, so steps 2 and 4 are the 2nd and 4th episodes of iteration 1
     PLAN.__init__(raise_on_steps={2}, hang_on_steps={4}, hang_s=30.0)
-    cfg = load_config(
-        TrainConfig,
-        RECIPE,
-        [
-            f"model.name_or_path={tiny_model_dir}",
-            f"run_dir={tmp_path}",
-            "logging.tensorboard=false",
-            "trainer.eval_every=0",
-            "env.name=faulty-toy",
-            "trainer.iterations=2",
-            "trainer.tasks_per_iteration=2",
-            "trainer.rollouts_per_task=3",
-            "rollout.concurrency=1",
-            "rollout.early_stop=false",
-            "rollout.env_timeout_s=1.0",  # from the config to the collector: the default (600 s) would outwait the 30 s hang
-        ],
-    )
+    cfg = _faulty_cfg(tiny_model_dir, tmp_path)
     trainer = Trainer(cfg, progress=False)
     assert trainer.rollout_spec.env_timeout_s == 1.0
     try:
@@ -76,27 +60,29 @@ def test_iteration_with_env_faults_completes_and_excludes_them(tiny_model_dir, t
     assert metrics[0]["rollout/infra/env_error"] == 1
 
 
+def _faulty_cfg(tiny_model_dir, run_dir, *extra: str) -> TrainConfig:
+    # concurrency 1 and one step per episode: the plan's step n is the n-th episode of the run (iteration 1:
+    # steps 1-6, iteration 2: steps 7-12); env_timeout_s from the config to the collector, since the
+    # default (600 s) would outwait the 30 s hang
+    settings = [
+        f"model.name_or_path={tiny_model_dir}",
+        f"run_dir={run_dir}",
+        "logging.tensorboard=false",
+        "trainer.eval_every=0",
+        "env.name=faulty-toy",
+        "trainer.iterations=2",
+        "trainer.tasks_per_iteration=2",
+        "trainer.rollouts_per_task=3",
+        "rollout.concurrency=1",
+        "rollout.early_stop=false",
+        "rollout.env_timeout_s=1.0",
+    ]
+    return load_config(TrainConfig, RECIPE, [*settings, *extra])
+
+
 def _overlapped_cfg(tiny_model_dir, run_dir):
-    # max_staleness 1: iteration 2 is sampled in the sampler thread while iteration 1 updates;
-    # concurrency 1, one step per episode: steps 7-12 are iteration 2's six episodes
-    return load_config(
-        TrainConfig,
-        RECIPE,
-        [
-            f"model.name_or_path={tiny_model_dir}",
-            f"run_dir={run_dir}",
-            "logging.tensorboard=false",
-            "trainer.eval_every=0",
-            "env.name=faulty-toy",
-            "trainer.iterations=2",
-            "trainer.tasks_per_iteration=2",
-            "trainer.rollouts_per_task=3",
-            "rollout.concurrency=1",
-            "rollout.early_stop=false",
-            "rollout.max_staleness=1",
-            "rollout.env_timeout_s=1.0",
-        ],
-    )
+    # max_staleness 1: iteration 2 is sampled in the sampler thread while iteration 1 updates
+    return _faulty_cfg(tiny_model_dir, run_dir, "rollout.max_staleness=1")
 
 
 def test_faults_while_the_next_batch_is_sampled_ahead_are_left_out(tiny_model_dir, tmp_path, faulty_toy):
