@@ -60,6 +60,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from looprl.utils.flops import machine_is_idle, model_shape, peak_flops, useful_flops, wait_for_idle
+
 RESULTS = Path(__file__).resolve().parent / "results" / "iteration"
 PHASES = (
     ("collect", "time/sample_s", "collection: task setup, env steps, sampling, the env's scoring"),
@@ -71,63 +73,6 @@ PHASES = (
     ("publish", "time/publish_s", "publish the adapter to the sampler"),
     ("checkpoint", "time/checkpoint_s", "checkpoint writes"),
 )
-
-
-# ------------------------------------------------------------------ FLOPs and the peak
-
-
-def model_shape(model_path: str) -> dict[str, int]:
-    from transformers import AutoConfig
-
-    c = AutoConfig.from_pretrained(model_path)
-    heads = c.num_attention_heads
-    return {
-        "hidden": c.hidden_size,
-        "layers": c.num_hidden_layers,
-        "heads": heads,
-        "kv_heads": getattr(c, "num_key_value_heads", None) or heads,
-        "head_dim": getattr(c, "head_dim", None) or c.hidden_size // heads,
-        "intermediate": c.intermediate_size,
-        "vocab": c.vocab_size,
-    }
-
-
-def useful_flops(shape: dict[str, int], rollouts: list[tuple[int, int]], kept: list[tuple[int, int]], epochs: int) -> dict[str, float]:
-    """Useful FLOPs (module docstring) of one iteration: `rollouts` and `kept` are (tokens, sampled tokens)
-    per rollout, all collected ones and those the update trained on."""
-    d, L, h, hkv, dh, f, V = (shape[k] for k in ("hidden", "layers", "heads", "kv_heads", "head_dim", "intermediate", "vocab"))
-    f_lin = L * 2 * (d * h * dh + 2 * d * hkv * dh + h * dh * d + 3 * d * f)
-    f_head = 2 * d * V
-
-    def attn(n: int) -> float:  # sum over positions c = 1..n of L * 4 * h * d_h * c
-        return L * 4 * h * dh * n * (n + 1) / 2
-
-    def forward(n: int, sampled: int) -> float:
-        return n * f_lin + attn(n) + sampled * f_head
-
-    sampling = sum(forward(n, s) for n, s in rollouts)
-    old = sum(forward(n, s) for n, s in kept)
-    train = epochs * sum(forward(n, s) + n * f_lin + 2 * attn(n) + s * f_head for n, s in kept)
-    return {"sampling": sampling, "old_logprob": old, "training": train, "total": sampling + old + train}
-
-
-def peak_flops(seconds: float, size: int) -> dict[str, float]:
-    """Measured matmul FLOP/s in fp32 and bf16 on this process's torch threads (all cores by default):
-    size x size matmuls for `seconds` per dtype, the fastest one's rate (the peak, not the mean, so a
-    moment of contention does not lower it)."""
-    import torch
-
-    out = {}
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-        torch.matmul(a, b)  # warm-up
-        fastest, t0 = float("inf"), time.perf_counter()
-        while time.perf_counter() - t0 < seconds or fastest == float("inf"):
-            t1 = time.perf_counter()
-            torch.matmul(a, b)
-            fastest = min(fastest, time.perf_counter() - t1)
-        out[name] = 2 * size**3 / fastest
-    return out
 
 
 # ------------------------------------------------------------------ one pipeline (the child process)
@@ -278,16 +223,6 @@ def _table(result: dict[str, Any]) -> str:
     )
 
 
-def wait_for_idle(cores: int, wait_s: float, poll_s: float = 5.0) -> tuple[float, float, float]:
-    """The load average once its 1-minute figure is at most half the cores, or after `wait_s` seconds."""
-    deadline = time.monotonic() + wait_s
-    load = os.getloadavg()
-    while load[0] > cores / 2 and time.monotonic() < deadline:
-        time.sleep(poll_s)
-        load = os.getloadavg()
-    return load
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="smollm2", help="a built-in model name (looprl.backends.resolve_model) or a path")
@@ -338,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     load_end = os.getloadavg()
     # The benchmark itself keeps every core busy, so its end-of-run load average is about the core count on
     # an idle machine: other work is judged by the load before the benchmark's own work began.
-    loaded = load_start[0] > cores / 2
+    loaded = not machine_is_idle(load_start[0], cores)
     ratio = pipelines[-1]["rollouts_per_hour"] / pipelines[0]["rollouts_per_hour"] if len(pipelines) > 1 else None
     refused = None
     if loaded and not args.allow_load:

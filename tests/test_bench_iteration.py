@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from looprl.utils.flops import machine_is_idle, useful_flops
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_iteration.py"
 
 
@@ -22,16 +24,19 @@ def _bench():
 
 
 def test_useful_flops_follow_the_formula():
-    bench = _bench()
     shape = {"hidden": 4, "layers": 2, "heads": 2, "kv_heads": 1, "head_dim": 2, "intermediate": 8, "vocab": 10}
     f_lin = 2 * 2 * (4 * 2 * 2 + 2 * 4 * 1 * 2 + 2 * 2 * 4 + 3 * 4 * 8)  # 2 layers
     attn = lambda n: sum(2 * 4 * 2 * 2 * c for c in range(1, n + 1))  # noqa: E731 - L * 4 * h * d_h * c, summed over positions
     head = 2 * 4 * 10
-    got = bench.useful_flops(shape, [(3, 1), (5, 2)], [(5, 2)], epochs=2)
+    got = useful_flops(shape, [(3, 1), (5, 2)], [(5, 2)], epochs=2)
     assert got["sampling"] == 8 * f_lin + attn(3) + attn(5) + 3 * head
     assert got["old_logprob"] == 5 * f_lin + attn(5) + 2 * head
     assert got["training"] == 2 * (2 * 5 * f_lin + 3 * attn(5) + 2 * 2 * head)
     assert got["total"] == got["sampling"] + got["old_logprob"] + got["training"]
+
+
+def test_a_machine_is_idle_at_half_its_cores_or_less():
+    assert machine_is_idle(1.0, 2) and not machine_is_idle(1.01, 2)
 
 
 @pytest.mark.timeout(900)
