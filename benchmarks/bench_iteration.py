@@ -18,13 +18,8 @@ bench_iteration.md, with per pipeline:
 * machine utilization = useful FLOPs / (wall x peak FLOP/s), the peak measured in this run by a
   matmul microbenchmark on the cores used, in fp32 and bf16.
 
-Useful FLOPs are counted from the model config's shape (2 FLOPs per multiply-add). Per token at
-position c (its causal context has c tokens), with hidden d, L layers, h query heads and h_kv key/value
-heads of size d_h, MLP width f (gated: 3 matrices), vocabulary V:
-
-    F_lin      = L * 2 * (d * h * d_h  +  2 * d * h_kv * d_h  +  h * d_h * d  +  3 * d * f)
-    F_attn(c)  = L * 4 * h * d_h * c                    (QK^T and AV over the causal prefix)
-    F_head     = 2 * d * V                              (only where a logit is used: sampled tokens)
+Useful FLOPs are counted from the model config's shape by looprl.utils.flops (its docstring has the
+per-token formulas F_lin, F_attn(c), F_head):
 
     sampling   sum over every token of every rollout of F_lin + F_attn(c), + F_head per sampled token
                (each token processed once: prompt and observations prefilled, agent tokens decoded;
