@@ -68,6 +68,7 @@ from looprl.experiments import Marks, Stages
 
 DEFAULT_OUT = Path("benchmarks/results/learning_curve")
 DEMO_FIELDS = ("run_dir", "heldout_tasks", "dev_tasks", "dev_difficulties", "eval_samples", "sampler", "train")  # DemoConfig keys taken as is
+SET_NAMES = {"heldout": "held-out", "dev": "dev"}
 GOAL_POINTS = 10.0  # issue 24: LOOP's own gain on held-out instances, in TGC points
 
 # Rates that size --budget-minutes before this run has measured its own (measured ones replace them):
@@ -380,7 +381,8 @@ class Curve:
         per = self.iteration_seconds()
         fit = int((self.clock.left() - PRIOR_LOAD_S - self.server_seconds()) // per) if self.clock.limit_s is not None else target - now
         n = min(target - now, fit)
-        self.need(PRIOR_LOAD_S + max(n, 1) * per, f"LOOP seed {seed}: iterations {now + 1}-{now + max(n, 1)} of {self.args.iterations}")
+        span = f"iterations {now + 1}-{now + n}" if n > 1 else f"iteration {now + 1}"
+        self.need(PRIOR_LOAD_S + max(n, 1) * per, f"LOOP seed {seed}: {span} of {self.args.iterations}")
         url = self.sampling_url()
         loop = loop_config(self.cfg, self.model_path, warm_adapter, self.loop_dir(seed), self.backend, url)
         loop.seed, loop.trainer.iterations = seed, self.args.iterations
@@ -735,6 +737,8 @@ def markdown(result: dict[str, Any]) -> str:
             reward,
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    if any(r[n]["tgc"]["ci95"][0] == r[n]["tgc"]["ci95"][1] for r in result["curve"] for n in ("heldout", "dev") if n in r):
+        lines += ["", "An interval of one point means every task had the same value there (all solved or none): the bootstrap's degenerate case."]
     g = result["gain"]
     lines += ["", "## LOOP's own gain (LOOP - warm-up, paired on the same tasks, TGC points)", ""]
     if g is None:
@@ -742,7 +746,7 @@ def markdown(result: dict[str, Any]) -> str:
     else:
         sets = [n for n in ("heldout", "dev") if n in g]
         where = f"iteration {g['iteration']}" + ("" if g["final"] else f" (not the last: {s['loop']['iterations']}; the run is incomplete)")
-        lines += [f"At {where}.", "", "| seed | " + " | ".join(f"{n} gain [95% CI]" for n in sets) + " |", "|---|" + "---|" * len(sets)]
+        lines += [f"At {where}.", "", "| seed | " + " | ".join(f"{SET_NAMES[n]} gain [95% CI]" for n in sets) + " |", "|---|" + "---|" * len(sets)]
         for seed in g[sets[0]]["per_seed"]:
             lines.append(f"| {seed} | " + " | ".join(_paired(g[n]["per_seed"][seed]) for n in sets) + " |")
         lines.append("| pooled (seeds, then tasks) | " + " | ".join(_paired(g[n]["pooled"]) for n in sets) + " |")
@@ -792,7 +796,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
         for seed, v in result["seeds"].items():
             cps = v["checkpoints"]
             ax.plot([c["rollouts"] for c in cps], [c[name]["tgc"] for c in cps], color="grey", linewidth=0.8, alpha=0.7, label=f"seed {seed}")
-        ax.set(xlabel="LOOP rollouts per seed (0 = after the SFT-GT warm-up)", ylabel="TGC (%)", title=titles[name])
+        top = max([r[name]["tgc"]["ci95"][1] for r in result["curve"]] + [c[name]["tgc"] for v in result["seeds"].values() for c in v["checkpoints"]])
+        ax.set(xlabel="LOOP rollouts per seed (0 = after the SFT-GT warm-up)", ylabel="TGC (%)", title=titles[name], ylim=(0, min(100, top + 10)))
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

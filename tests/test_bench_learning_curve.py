@@ -1,7 +1,7 @@
 """benchmarks/bench_learning_curve.py at smoke size on the tiny model: a --budget-minutes 0 run that
-stops before any work and says so, then 2 seeds x 1 iteration, extended to 2 iterations (each seed's
-LOOP run resumes from its checkpoint; the finished evaluations are not redone), then a rerun that
-does nothing; the JSON's shape, the table's intervals, and the refusal of another setting on one folder."""
+stops before any work and says so, a budget that stops seed 0's training after one of its two
+iterations, the same command without it (seed 0 resumes from its checkpoint; the finished evaluation
+is not redone), then a rerun that does nothing; the JSON's shape, the table's intervals, and the refusal of another setting on one folder."""
 
 from __future__ import annotations
 
@@ -49,28 +49,38 @@ def test_heldout_pick_is_distinct_and_warns_where_a_scenario_has_too_few():
 
 
 @pytest.mark.timeout(1800)
-def test_learning_curve_smoke_resume_and_budget(tiny_model_dir, tmp_path, capsys):
+def test_learning_curve_smoke_resume_and_budget(tiny_model_dir, tmp_path, capsys, monkeypatch):
     bench = _load()
     out = tmp_path / "curve"
 
     # --budget-minutes 0: nothing is started, and it says what is left and how to continue
-    stopped = bench.run(bench.parse_args(_argv(out, tiny_model_dir, "--iterations", "1", "--budget-minutes", "0")))
+    stopped = bench.run(bench.parse_args(_argv(out, tiny_model_dir, "--iterations", "2", "--budget-minutes", "0")))
     said = capsys.readouterr().out
     assert "stopped by --budget-minutes 0 before: SFT-GT warm-up" in said and "to continue, run the same command again" in said
     assert stopped["stopped"]["left"][0] == "the warm-up" and stopped["done_now"] == {"warmup": False, "evaluations": 0, "iterations": 0}
     assert not (out / "runs").exists() and not list((out / "evals").iterdir())
     assert not stopped["complete"] and "INCOMPLETE" in (out / "curve.md").read_text()
 
-    first = bench.run(bench.parse_args(_argv(out, tiny_model_dir, "--iterations", "1")))
-    assert first["complete"] and first["done_now"] == {"warmup": True, "evaluations": 3, "iterations": 2}
-    done = {p.name: p.stat().st_mtime_ns for p in (out / "evals").iterdir()}
-    assert set(done) == {"warmup.json", "seed0_iter001.json", "seed1_iter001.json"}
+    # a budget that holds the warm-up, its evaluation and one iteration of seed 0: training stops at that iteration's end
+    with monkeypatch.context() as m:
+        m.setattr(bench.Clock, "left", lambda self: 1500.0)
+        m.setattr(bench.Curve, "iteration_seconds", lambda self: 1000.0)  # one fits in 1500 s with the model load, two do not
+        first = bench.run(bench.parse_args(_argv(out, tiny_model_dir, "--iterations", "2", "--eval-every", "2", "--budget-minutes", "25")))
+    said = capsys.readouterr().out
+    assert first["stopped"]["before"] == "LOOP seed 0: iterations 2-2" and "stopped by --budget-minutes 25 before: LOOP seed 0" in said
+    assert first["done_now"] == {"warmup": True, "evaluations": 1, "iterations": 1} and not first["complete"]
+    assert "seed 0: evaluations at iterations [2] (trained to iteration 1 of 2)" in first["missing"]
+    assert [h["iteration"] for h in first["seeds"]["0"]["training"]] == [1] and first["seeds"]["1"]["training"] == []
+    assert "INCOMPLETE" in (out / "curve.md").read_text() and [r["iteration"] for r in first["curve"]] == [0]
+    warm = (out / "evals" / "warmup.json").stat().st_mtime_ns
 
-    # two iterations: each seed resumes from its checkpoint at 1; iterations 0 and 1 are not evaluated again
+    # the same command without the budget (and every iteration evaluated): seed 0 resumes from its checkpoint at 1
     result = bench.run(bench.parse_args(_argv(out, tiny_model_dir, "--iterations", "2")))
-    assert result["done_now"] == {"warmup": False, "evaluations": 2, "iterations": 2}
-    assert all((out / "evals" / name).stat().st_mtime_ns == t for name, t in done.items())
+    assert result["done_now"] == {"warmup": False, "evaluations": 4, "iterations": 3}
+    assert (out / "evals" / "warmup.json").stat().st_mtime_ns == warm
     assert result["complete"] and result["missing"] == [] and result["stopped"] is None
+    done = {p.name: p.stat().st_mtime_ns for p in (out / "evals").iterdir()}
+    assert set(done) == {"warmup.json", *(f"seed{s}_iter00{i}.json" for s in (0, 1) for i in (1, 2))}
 
     # the JSON: per seed and checkpoint, rollouts and optimizer steps so far, held-out and dev numbers with per-task values
     assert set(result["seeds"]) == {"0", "1"}
