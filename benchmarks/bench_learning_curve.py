@@ -42,12 +42,13 @@ flattens; it starts with the command and the machine, and says when the run is i
 OUT/curve.png (held-out and dev TGC against rollouts: mean over seeds with its 95% band, each seed
 a thin line).
 
-**Cost (defaults, 2 CPU cores, SmolLM2-135M on vLLM).** From the pieces' measured rates (docs/results.md):
-warm-up 120 chats ~7.5 min; an evaluation of 96 held-out + 18 dev tasks ~9-10 min (~5 s an episode:
-the demo's warm-up evaluation, 30 episodes in 156 s), 13 of them (the warm-up's, then 4 per seed)
-~2-2.2 h; LOOP 3 x 384 rollouts at 360-400 rollouts/hour ~2.9-3.2 h; server start and model loads
-~0.1 h: **about 5-5.5 hours**, so 2-3 sessions with `--budget-minutes`. `estimate_left()` prints the
-estimate for what is left at every step, from the rates this run has measured so far.
+**Cost (defaults, 2 CPU cores, SmolLM2-135M on vLLM; estimated, not yet run at size).** From the
+pieces' measured rates (docs/results.md): server start ~1.5 min; warm-up, 120 chats, ~7.5 min; an
+evaluation of 96 held-out + 18 dev tasks ~8-10 min (4-5.2 s an episode: reproduce.py's rate and the
+demo's warm-up evaluation, 30 episodes in 156 s), 13 of them (the warm-up's, then 4 per seed)
+~1.7-2.1 h; LOOP, 3 x 384 rollouts at 360-400 rollouts/hour, ~2.9-3.2 h, plus a model load per
+training segment (12 x ~20 s): **about 4.8-5.6 hours** in all, so two or three sessions of
+`--budget-minutes 170`. Every step prints what is left at the rates this run has measured so far.
 """
 
 from __future__ import annotations
