@@ -336,15 +336,29 @@ def eval_sets(cfg: DemoConfig, task_sets: Mapping[str, list[str]], out: Path, wh
 
 
 def evaluate_adapter(
-    cfg: DemoConfig, model_path: str, adapter: str | None, method: str | None, backend: str, url: str | None, sets: Mapping[str, EvalSet], label: str
+    cfg: DemoConfig,
+    model_path: str,
+    adapter: str | None,
+    method: str | None,
+    backend: str,
+    url: str | None,
+    sets: Mapping[str, EvalSet],
+    label: str,
+    command: str | None = None,
 ) -> None:
     """Greedy evaluation of `adapter` (trained by `method`; None: the base model) on every set of
     `sets` in one pass (one collection, one adapter load), each its own eval run directory; prints
-    each set's summary. Returns nothing, so that it can be a stage of `Stages` as it is."""
+    each set's summary. Returns nothing, so that it can be a stage of `Stages` as it is. `command`,
+    recorded in each eval run's run.json, defaults to this process's command line (the demo's or a
+    benchmark's, whichever is running)."""
+    import shlex
+    import sys
+
     from looprl.analysis.tables import print_summary
 
     first = next(iter(sets.values()))
-    results = evaluate_config(eval_config(cfg, model_path, adapter, backend, url, split=first.split), sets, method=method, label=label, command="looprl demo")
+    config = eval_config(cfg, model_path, adapter, backend, url, split=first.split)
+    results = evaluate_config(config, sets, method=method, label=label, command=command or shlex.join(sys.argv))
     for result in results.values():
         print_summary(result.summary)
 
