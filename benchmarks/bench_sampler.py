@@ -36,7 +36,9 @@ Per engine (JSON `engines[]`, one markdown row each):
   over prompt + completion at the policy temperature, `--gap-requests` requests per engine, spread over
   the turns) against the engine's: mean and max |trainer - sampler| and the importance ratio
   exp(trainer - sampler), mean and max. A quantized sampler is allowed only with this mismatch measured
-  (and corrected in the update: issue 23 item 2);
+  (and corrected in the update: issue 23 item 2). OpenVINO returns raw logprobs (before the temperature,
+  see OpenVINOSampler): its gap is taken against the trainer at T = 1, so it measures the int8 weights'
+  mismatch, and its row says it cannot give the behaviour logprobs of a T != 1 policy;
 * prefix caching on vs off: engines with the switch run twice (`vllm` as training runs it today, where
   vLLM's default turns it on - the server's log says so and the row records it - and `vllm-prefix-off`;
   `openvino-int8` and `openvino-int8-prefix-off`).
@@ -99,6 +101,7 @@ class EngineSpec:
     prefix_caching: str  # "on" / "off": set by this row; "default": the engine's own (the row records it); "none": no prefix cache
     packages: tuple[str, ...]  # distributions whose versions the row records
     venv: Path | None = None  # None: this interpreter
+    raw_logprobs: bool = False  # its logprobs are log-softmax(logits), before the temperature (the gap then compares at T = 1)
 
 
 ENGINES: dict[str, EngineSpec] = {
@@ -108,8 +111,8 @@ ENGINES: dict[str, EngineSpec] = {
     "llamacpp-f32": EngineSpec("looprl.backends.llamacpp", "fp32", "default", ("xllamacpp", "llama-cpp-python")),
     "llamacpp-bf16": EngineSpec("looprl.backends.llamacpp", "bf16", "default", ("xllamacpp", "llama-cpp-python")),
     "llamacpp-q8_0": EngineSpec("looprl.backends.llamacpp", "best", "default", ("xllamacpp", "llama-cpp-python")),
-    "openvino-int8": EngineSpec("openvino_genai", "best", "on", ("openvino", "openvino-genai", "optimum-intel", "nncf"), OPENVINO_VENV),
-    "openvino-int8-prefix-off": EngineSpec("openvino_genai", "best", "off", ("openvino", "openvino-genai", "optimum-intel", "nncf"), OPENVINO_VENV),
+    "openvino-int8": EngineSpec("openvino_genai", "best", "on", ("openvino", "openvino-genai", "optimum-intel", "nncf"), OPENVINO_VENV, True),
+    "openvino-int8-prefix-off": EngineSpec("openvino_genai", "best", "off", ("openvino", "openvino-genai", "optimum-intel", "nncf"), OPENVINO_VENV, True),
 }
 
 
@@ -211,8 +214,11 @@ class OpenVINOSampler:
     """The sampler protocol's generate() over openvino-genai's ContinuousBatchingPipeline: each call adds
     its prompts as requests and steps the pipeline until they finish (continuous batching inside the
     call: the collector's batch mode). Logprobs are GenerationOutput.generated_log_probs (GenerationConfig
-    logprobs=1): the sampled token's log-softmax after the logit processors, the temperature among them;
-    the gap column checks that against the trainer's. Benchmark-only: no adapter swap (a trained adapter
+    logprobs=1), which are the model's raw log-softmax(logits) of the sampled token, *before* the
+    temperature (openvino-genai 2026.4.1: the first token's logprob is the same at T = 0.7 and T = 1, and
+    matches the trainer's at T = 1), not the sampling policy's log-softmax(logits / T) that looprl's
+    samplers return and its importance ratios need. Fine at T = 1; at the demo's T = 0.7 the trainer
+    would have to recompute the behaviour logprobs. Benchmark-only: no adapter swap (a trained adapter
     would be merged and exported again)."""
 
     concurrent_requests = False
@@ -438,8 +444,9 @@ def score(spec: dict[str, Any]) -> dict[str, Any]:
     cfg = demo_config({**spec, "overrides": [*spec["overrides"], "model.dtype=float32"]})
     policy = build_policy(cfg)
     episodes = json.loads(Path(spec["prompts"]).read_text())["episodes"]
-    gaps = {}
+    gaps, temperature = {}, policy.policy_temperature
     for name, path in spec["outputs"].items():
+        policy.policy_temperature = 1.0 if ENGINES[name].raw_logprobs else temperature  # compare like with like (EngineSpec.raw_logprobs)
         requests = [r for r in json.loads(Path(path).read_text())["requests"] if r["token_ids"]]
         if spec["gap_requests"] and len(requests) > spec["gap_requests"]:
             step = len(requests) / spec["gap_requests"]
@@ -458,6 +465,7 @@ def score(spec: dict[str, Any]) -> dict[str, Any]:
         d = torch.cat(diffs).double()
         ratio = d.exp()
         gaps[name] = {
+            "policy_temperature": policy.policy_temperature,
             "requests": len(requests),
             "tokens": int(d.numel()),
             "mean_abs": float(d.abs().mean()),
@@ -549,6 +557,7 @@ def summarize(row: dict[str, Any], episodes: list[dict[str, Any]], shape: dict[s
         "utilization": {**{dt: flops / (row["wall_s"] * p) for dt, p in peak.items()}, "judged": flops / (row["wall_s"] * judged)},
         "utilization_peak": engine.peak,
         "prefix_caching": caching,
+        "logprobs": "raw: log-softmax(logits), before the temperature" if engine.raw_logprobs else "the sampling policy's: log-softmax(logits / T)",
     }
 
 
@@ -574,6 +583,7 @@ def _table(result: dict[str, Any]) -> str:
         ("utilization (peak)", lambda r: f"{r['utilization']['judged']:.1%} ({r['utilization_peak']})"),
         ("logprob gap mean / max", lambda r: f"{r['logprob_gap']['mean_abs']:.2e} / {r['logprob_gap']['max_abs']:.2e}" if r.get("logprob_gap") else "-"),
         ("ratio mean / max", lambda r: f"{r['logprob_gap']['ratio_mean']:.3f} / {r['logprob_gap']['ratio_max']:.2f}" if r.get("logprob_gap") else "-"),
+        ("gap at T", lambda r: f"{r['logprob_gap']['policy_temperature']:g}" if r.get("logprob_gap") else "-"),
         ("prefix cache", lambda r: {True: "on", False: "off", None: "-"}[r["prefix_caching"]]),
     ]
     head = "| engine | " + " | ".join(c for c, _ in cols) + " |\n|---|" + "---|" * len(cols) + "\n"
