@@ -28,10 +28,13 @@ Per engine (JSON `engines[]`, one markdown row each):
 * utilization = useful FLOPs / (wall x peak FLOP/s), with `looprl.utils.flops` (model_shape,
   useful_flops, peak_flops measured in this run on all cores, which every engine uses by default).
   Useful FLOPs per request are a forward over its prompt and completion minus the forward over the
-  prefix a prefix cache could hold (its episode's previous prompt): re-prefilling that is not useful
-  work. Judged against the peak of the engine's compute dtype: fp32 engines the fp32 peak, bf16 the
-  bf16 one, int8/q8_0 engines the best of the two (no int8 peak is measured: where int8 runs faster
-  than bf16, e.g. AMX/VNNI, their figure is an upper bound);
+  prefix a prefix cache could hold (the longest prefix shared with a prompt sent before it: the K
+  episodes of a task share their first prompt, a later turn extends its episode's previous one):
+  re-prefilling that is not useful work. Judged against the peak of the engine's compute dtype: fp32
+  engines the fp32 peak, bf16 the bf16 one, int8/q8_0 engines the best of the two (no int8 peak is
+  measured: where int8 runs faster than bf16, e.g. AMX/VNNI, their figure is an upper bound). The peak
+  is measured before the engines run: on a loaded machine it and they see different loads (a figure
+  over 100% says so; only an idle machine's figures hold);
 * logprob gap: the trainer's own fp32 logprobs of the engine's sampled tokens (HFBackend.token_logprobs
   over prompt + completion at the policy temperature, `--gap-requests` requests per engine, spread over
   the turns) against the engine's: mean and max |trainer - sampler| and the importance ratio
@@ -532,14 +535,33 @@ def unavailable(name: str) -> str | None:
     return None
 
 
+def cached_prefixes(episodes: list[dict[str, Any]]) -> dict[tuple[int, int], int]:
+    """Per (episode, turn): the longest prefix its prompt shares with a prompt sent before it, turn by turn
+    (every earlier turn, and this turn's earlier episodes): what an ideal prefix cache would hold. The K
+    episodes of a task share their first prompt; a later turn extends its episode's previous prompt."""
+    seen: set[tuple[int, int]] = set()  # (length, running hash) of every prefix of an earlier prompt
+    out = {}
+    for t in range(max(len(ep["turns"]) for ep in episodes)):
+        for e, ep in enumerate(episodes):
+            if t >= len(ep["turns"]):
+                continue
+            h, hashes = 0, []
+            for token in ep["turns"][t]["prompt"]:
+                h = hash((h, token))
+                hashes.append((len(hashes) + 1, h))
+            out[(e, t)] = max((n for n, x in hashes if (n, x) in seen), default=0)
+            seen.update(hashes)
+    return out
+
+
 def request_flops(shape: dict[str, int], episodes: list[dict[str, Any]], requests: list[dict[str, Any]]) -> float:
     """Useful FLOPs of the replay (module docstring): each request's forward over prompt + completion, less
-    the forward over its episode's previous prompt, which a prefix cache would hold."""
+    the forward over the prefix a prefix cache would hold (`cached_prefixes`)."""
+    cached_len = cached_prefixes(episodes)
     done, cached = [], []
     for r in requests:
-        turns = episodes[r["episode"]]["turns"]
-        done.append((len(turns[r["turn"]]["prompt"]) + len(r["token_ids"]), len(r["token_ids"])))
-        cached.append((len(turns[r["turn"] - 1]["prompt"]) if r["turn"] > 0 else 0, 0))
+        done.append((len(episodes[r["episode"]]["turns"][r["turn"]]["prompt"]) + len(r["token_ids"]), len(r["token_ids"])))
+        cached.append((cached_len[(r["episode"], r["turn"])], 0))
     return useful_flops(shape, done, [], 0)["sampling"] - useful_flops(shape, cached, [], 0)["sampling"]
 
 

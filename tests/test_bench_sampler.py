@@ -42,11 +42,14 @@ def test_recorded_calls_are_linked_into_episodes_by_their_growing_prompts():
 def test_useful_flops_leave_out_the_prefix_a_cache_could_hold():
     bench = _bench()
     shape = {"hidden": 4, "layers": 2, "heads": 2, "kv_heads": 1, "head_dim": 2, "intermediate": 8, "vocab": 10}
-    episodes = [{"turns": [{"prompt": [0] * 5}, {"prompt": [0] * 9}]}]
-    requests = [{"episode": 0, "turn": 0, "token_ids": [1, 1]}, {"episode": 0, "turn": 1, "token_ids": [1]}]
-    first = useful_flops(shape, [(7, 2)], [], 0)["sampling"]
-    second = useful_flops(shape, [(10, 1)], [], 0)["sampling"] - useful_flops(shape, [(5, 0)], [], 0)["sampling"]
-    assert bench.request_flops(shape, episodes, requests) == pytest.approx(first + second)
+    first, later = {"prompt": [1, 2, 3, 4, 5]}, {"prompt": [1, 2, 3, 4, 5, 6, 7, 8, 9]}
+    episodes = [{"turns": [first, later]}, {"turns": [first]}, {"turns": [{"prompt": [1, 2, 7]}]}]
+    # a later turn holds its previous prompt; the same task's second episode its whole first prompt; another task the shared system tokens
+    assert bench.cached_prefixes(episodes) == {(0, 0): 0, (1, 0): 5, (2, 0): 2, (0, 1): 5}
+    requests = [{"episode": 0, "turn": 0, "token_ids": [1, 1]}, {"episode": 0, "turn": 1, "token_ids": [1]}, {"episode": 1, "turn": 0, "token_ids": [1]}]
+    forward = lambda n, s: useful_flops(shape, [(n, s)], [], 0)["sampling"]  # noqa: E731
+    expected = forward(7, 2) + forward(10, 1) - forward(5, 0) + forward(6, 1) - forward(5, 0)
+    assert bench.request_flops(shape, episodes, requests) == pytest.approx(expected)
 
 
 def test_the_goal_needs_ratios_for_3x_and_half_the_peak_for_the_other():
