@@ -82,7 +82,7 @@ class _Served:
     """One running server on one GGUF file, and how many requests it is answering."""
 
     def __init__(self, server: Any, path: Path) -> None:
-        self.server, self.path, self.active, self.retired = server, path, 0, False
+        self.server, self.path, self.active = server, path, 0
 
 
 class LlamaCppBackend:
