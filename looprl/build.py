@@ -74,6 +74,8 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
       for evaluation (no policy) a transformers model without a fresh LoRA, with model.adapter_path loaded;
     * "vllm": a vLLM server (rollout.vllm_url, or one started here with the config's context length,
       dtype, seed and LoRA rank) that gets adapters hot-swapped (or merged, rollout.adapter_sync);
+    * "llamacpp": llama.cpp's in-process server on a GGUF export of the model with the adapter merged
+      (rollout.llamacpp_tensor_type), one slot per concurrent episode, each slot the config's context length;
     * "openai", or a model named openai:NAME: an OpenAI-compatible chat endpoint (rollout.vllm_url
       when set). Evaluation only: training needs token ids and logprobs.
     """
@@ -111,6 +113,23 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
             adapter_sync=rollout.adapter_sync,
             server_kwargs=server,
             server_restarts=rollout.vllm_restarts,
+        )
+    if rollout.backend == "llamacpp":
+        from looprl.backends.llamacpp import LlamaCppBackend
+
+        threads = None
+        if training and rollout.max_staleness > 0:  # overlapped with training: the sampler computes on its own half of the cores
+            from looprl.training.pipeline import sampler_cores
+
+            threads = len(sampler_cores())
+        return LlamaCppBackend(
+            name,
+            adapter_path=cfg.model.adapter_path,
+            tensor_type=None if rollout.llamacpp_tensor_type == "auto" else rollout.llamacpp_tensor_type,
+            n_threads=threads,
+            concurrency=rollout.concurrency,
+            context_length=rollout.sampling.max_context_tokens,
+            seed=cfg.seed,
         )
     if policy is not None:
         return policy

@@ -116,7 +116,16 @@ class SamplingConfig(StrictModel):
 
 
 class RolloutConfig(StrictModel):
-    backend: Literal["transformers", "vllm", "openai"] = Field("transformers", description="policy backend that samples rollouts")
+    backend: Literal["transformers", "vllm", "llamacpp", "openai"] = Field(
+        "transformers",
+        description="policy backend that samples rollouts ('llamacpp': llama.cpp's in-process server on a GGUF export with the adapter merged, "
+        "pip install 'looprl[llamacpp]')",
+    )
+    llamacpp_tensor_type: Literal["auto", "f32", "f16", "bf16", "q8_0"] = Field(
+        "auto",
+        description="rollout.backend=llamacpp: the weights' type in the GGUF it serves; 'auto' = bf16 where the CPU has AVX-512 BF16 or AMX, "
+        "else f32 (f32 samples the trainer's policy exactly; bf16/q8_0 are a sampler of its own, corrected by the off-policy weights)",
+    )
     mode: Literal["local", "ray"] = Field("local", description="run environments in this process's workers, or as Ray actors")
     concurrency: int = Field(32, ge=1, description="episodes alive at once (their generation is batched)")
     generation_batch_size: int = Field(16, ge=1, description="prompts per generate() call")

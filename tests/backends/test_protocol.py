@@ -27,6 +27,7 @@ import pytest
 
 from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams, TrainableBackend, missing_members, protocol_members
 from looprl.backends.hf import HFBackend
+from looprl.backends.llamacpp import LlamaCppBackend
 from looprl.backends.openai import OpenAIChatBackend
 from looprl.backends.vllm import VLLMBackend, VLLMOfflineBackend
 from looprl.testing.fakes import ScriptedChat, ScriptedPolicy
@@ -201,6 +202,7 @@ def test_the_checker_finds_each_way_a_class_can_break_the_protocol():
         (ShardedPolicy, TrainableBackend),
         (VLLMBackend, PolicyBackend),
         (VLLMOfflineBackend, PolicyBackend),
+        (LlamaCppBackend, PolicyBackend),
         (ScriptedPolicy, PolicyBackend),
         (OpenAIChatBackend, ChatBackend),
         (ScriptedChat, ChatBackend),

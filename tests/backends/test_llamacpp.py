@@ -1,0 +1,234 @@
+"""LlamaCppBackend and the GGUF export against transformers, on tiny models exported at f32.
+
+Tiny models built with a wide initialisation (initializer_range 0.2), so that their next-token
+distributions are far from uniform and a wrong layout (rotary permutation, a missing bias, the
+adapter's scale) moves the logprobs by far more than the tolerance. Measured here: greedy and
+sampled logprobs agree with transformers' to ~1e-5 (TOL is 1e-4), at T = 1 and at T = 0.7.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+pytest.importorskip("xllamacpp", reason="llama.cpp's server extension is not installed (pip install 'looprl[llamacpp]')")
+
+from looprl.backends.base import PolicyBackend, SamplingParams  # noqa: E402
+from looprl.backends.gguf_export import export_gguf  # noqa: E402
+from looprl.backends.hf import HFBackend  # noqa: E402
+from looprl.backends.llamacpp import LlamaCppBackend, default_tensor_type  # noqa: E402
+
+TOL = 1e-4
+PROMPTS = [[5, 17, 40, 9, 100, 200, 300], [1, 60, 61, 62], [300, 7]]
+
+
+@pytest.fixture(scope="module")
+def qwen2_dir(tmp_path_factory):
+    from looprl.testing import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen2"), initializer_range=0.2)
+
+
+@pytest.fixture(scope="module")
+def llama_dir(qwen2_dir, tmp_path_factory):
+    """The tiny model's tokenizer on a LlamaForCausalLM (llama.cpp's LLAMA graph: q/k rows permuted)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+
+    out = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = AutoTokenizer.from_pretrained(qwen2_dir)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=96,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        initializer_range=0.2,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def _backend(model_dir, **kwargs) -> LlamaCppBackend:
+    return LlamaCppBackend(str(model_dir), tensor_type="f32", n_threads=1, concurrency=4, context_length=256, **kwargs)
+
+
+def _reference_logprobs(hf: HFBackend, prompt, ids, temperature):
+    """log-softmax(logits / T) of each of `ids` after `prompt`, from the transformers model (adapter on)."""
+    import torch
+
+    with torch.no_grad():
+        logits = hf.model(torch.tensor([list(prompt) + list(ids)])).logits[0].float()
+    logp = torch.log_softmax(logits / temperature, dim=-1)
+    return [logp[len(prompt) - 1 + i, t].item() for i, t in enumerate(ids)]
+
+
+def _adapter(model_dir, path, seed=1):
+    """A peft LoRA with random, nonzero B (a fresh LoRA's B is zero and changes nothing)."""
+    import torch
+
+    from looprl.config import LoraConfig
+
+    hf = HFBackend(str(model_dir), lora=LoraConfig(r=4, alpha=8), device="cpu")
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in hf.model.named_parameters():
+            if "lora_B" in name:
+                p.copy_(0.3 * torch.randn(p.shape, generator=g))
+    hf.save_adapter(path)
+    return hf
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+def test_f32_export_samples_what_transformers_computes(arch, qwen2_dir, llama_dir):
+    model_dir = qwen2_dir if arch == "qwen2" else llama_dir
+    hf = HFBackend(str(model_dir), lora=None, device="cpu")
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=12)
+    with _backend(model_dir) as backend:
+        assert isinstance(backend, PolicyBackend) and backend.concurrent_requests and backend.generator is None
+        ours, theirs = backend.generate(PROMPTS, greedy), hf.generate(PROMPTS, greedy)
+        for a, b in zip(ours, theirs):
+            assert a.token_ids == b.token_ids and a.finish_reason == b.finish_reason
+            assert a.logprobs == pytest.approx(b.logprobs, abs=TOL)
+        for temperature in (1.0, 0.7):  # sampled: the draw's logprob under softmax(logits / T)
+            for prompt, g in zip(PROMPTS, backend.generate(PROMPTS, SamplingParams(temperature=temperature, max_new_tokens=24, seed=3))):
+                assert len(g.token_ids) == len(g.logprobs) > 0
+                assert g.logprobs == pytest.approx(_reference_logprobs(hf, prompt, g.token_ids, temperature), abs=TOL)
+        (truncated,) = backend.generate(PROMPTS[:1], SamplingParams(temperature=1.0, top_p=0.8, max_new_tokens=12, seed=1))
+        assert truncated.logprobs == pytest.approx(_reference_logprobs(hf, PROMPTS[0], truncated.token_ids, 1.0), abs=TOL)  # before truncation
+        with pytest.raises(ValueError, match="temperature other than 1"):
+            backend.generate(PROMPTS[:1], SamplingParams(temperature=0.7, top_k=20))
+
+
+def test_seeded_requests_repeat_and_unseeded_ones_differ(qwen2_dir):
+    with _backend(qwen2_dir) as backend:
+        seeded = SamplingParams(temperature=1.0, max_new_tokens=16, seed=7)
+        assert [g.token_ids for g in backend.generate(PROMPTS, seeded)] == [g.token_ids for g in backend.generate(PROMPTS, seeded)]
+        draws = backend.generate([PROMPTS[0]] * 4, SamplingParams(temperature=1.0, max_new_tokens=16))
+        assert len({tuple(g.token_ids) for g in draws}) > 1
+
+
+def test_a_sequence_ends_at_the_requested_stop_token(qwen2_dir):
+    with _backend(qwen2_dir) as backend:
+        (free,) = backend.generate(PROMPTS[:1], SamplingParams(temperature=1.0, max_new_tokens=20, seed=5, stop_token_ids=(10**6,)))
+        stop = free.token_ids[3]
+        (cut,) = backend.generate(PROMPTS[:1], SamplingParams(temperature=1.0, max_new_tokens=20, seed=5, stop_token_ids=(stop,)))
+    end = free.token_ids.index(stop) + 1
+    assert cut.token_ids == free.token_ids[:end] and cut.finish_reason == "stop"
+    assert cut.logprobs == pytest.approx(free.logprobs[:end], abs=TOL)
+
+
+def test_a_merged_lora_adapter_samples_what_transformers_does_with_it(qwen2_dir, tmp_path):
+    hf = _adapter(qwen2_dir, tmp_path / "adapter")
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=12)
+    with _backend(qwen2_dir, adapter_path=tmp_path / "adapter") as backend:
+        ours, theirs = backend.generate(PROMPTS, greedy), hf.generate(PROMPTS, greedy)
+        with hf.sampling_base_model():
+            base = hf.generate(PROMPTS, greedy)
+    assert [g.token_ids for g in ours] == [g.token_ids for g in theirs]
+    for a, b in zip(ours, theirs):
+        assert a.logprobs == pytest.approx(b.logprobs, abs=TOL)
+    assert any(a.logprobs != pytest.approx(c.logprobs, abs=1e-2) for a, c in zip(ours, base))  # the adapter matters
+
+
+def test_load_adapter_switches_what_is_sampled_and_sampling_base_model_restores_it(qwen2_dir, tmp_path):
+    _adapter(qwen2_dir, tmp_path / "adapter")
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=12)
+    with _backend(qwen2_dir) as backend:
+        before = backend.generate(PROMPTS, greedy)
+        merged = backend.load_adapter(tmp_path / "adapter")
+        assert merged.is_file() and merged.parent == backend.workdir and backend.publish_s > 0
+        after = backend.generate(PROMPTS, greedy)
+        with backend.sampling_base_model():
+            inside = backend.generate(PROMPTS, greedy)
+        restored = backend.generate(PROMPTS, greedy)
+        workdir = backend.workdir
+    assert any(a.logprobs != pytest.approx(b.logprobs, abs=1e-2) for a, b in zip(before, after))
+    for b, i in zip(before, inside):
+        assert i.token_ids == b.token_ids and i.logprobs == pytest.approx(b.logprobs, abs=TOL)
+    for a, r in zip(after, restored):
+        assert r.token_ids == a.token_ids and r.logprobs == pytest.approx(a.logprobs, abs=TOL)
+    assert not workdir.exists()  # close() removes the run-owned folder
+
+
+def test_requests_from_many_threads_are_batched_and_stay_exact(qwen2_dir):
+    hf = HFBackend(str(qwen2_dir), lora=None, device="cpu")
+    results, errors = {}, []
+    sampling = SamplingParams(temperature=1.0, max_new_tokens=24)
+
+    with _backend(qwen2_dir) as backend:
+
+        def episode(i):
+            try:
+                prompt = PROMPTS[i % len(PROMPTS)] + [i + 20]
+                (results[i],) = backend.generate([prompt], sampling)
+                results[i] = (prompt, results[i])
+            except Exception as exc:  # surfaced by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=episode, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors and len(results) == 8
+    for prompt, g in results.values():
+        assert g.logprobs == pytest.approx(_reference_logprobs(hf, prompt, g.token_ids, 1.0), abs=TOL)
+
+
+def test_an_unsupported_architecture_is_refused_by_name(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"}))
+    with pytest.raises(ValueError, match="GPT2LMHeadModel") as err:
+        export_gguf(tmp_path, tmp_path / "out.gguf")
+    assert "GPT2LMHeadModel" in str(err.value) and "LlamaForCausalLM" in str(err.value) and "Qwen2ForCausalLM" in str(err.value)
+
+
+def test_quantized_exports_load_and_follow_the_model(qwen2_dir):
+    """q8_0 and bf16 are a sampler of their own: the same greedy path on this model, logprobs close, not equal."""
+    hf = HFBackend(str(qwen2_dir), lora=None, device="cpu")
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=4)
+    (reference,) = hf.generate(PROMPTS[:1], greedy)
+    for tensor_type in ("bf16", "q8_0"):
+        with LlamaCppBackend(str(qwen2_dir), tensor_type=tensor_type, n_threads=1, concurrency=1, context_length=128) as backend:
+            (g,) = backend.generate(PROMPTS[:1], greedy)
+        assert g.logprobs[0] == pytest.approx(reference.logprobs[0], abs=0.2)
+
+
+def test_the_default_tensor_type_follows_the_cpu():
+    assert default_tensor_type(["avx2", "avx512", "avx512_bf16"]) == "bf16"
+    assert default_tensor_type(["avx2", "amx_bf16", "amx_tile"]) == "bf16"
+    assert default_tensor_type(["avx2", "avx512"]) == "f32"
+
+
+def test_a_missing_xllamacpp_names_the_extra(monkeypatch, qwen2_dir):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "xllamacpp", None)
+    with pytest.raises(ImportError, match=r"looprl\[llamacpp\]"):
+        _backend(qwen2_dir)
+
+
+def test_rollout_backend_llamacpp_builds_the_sampler(qwen2_dir, tmp_path):
+    from pathlib import Path
+
+    from looprl.build import build_sampling_backend
+    from looprl.config import TrainConfig, load_config
+
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
+    overrides = [f"model.name_or_path={qwen2_dir}", f"run_dir={tmp_path}", "rollout.backend=llamacpp", "rollout.llamacpp_tensor_type=f32"]
+    cfg = load_config(TrainConfig, recipe, [*overrides, "rollout.concurrency=2", "rollout.sampling.max_context_tokens=256"])
+    backend = build_sampling_backend(cfg)
+    try:
+        assert isinstance(backend, LlamaCppBackend) and backend.tensor_type == "f32" and backend.concurrency == 2 and backend.context_length == 256
+    finally:
+        backend.close()
