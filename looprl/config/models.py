@@ -187,6 +187,11 @@ class TrainerConfig(StrictModel):
         "in the decoupled PPO loss (looprl/algorithms/losses.py)",
     )
     logprob_chunk_size: int = Field(1024, ge=16, description="tokens per chunk when computing logprobs (keeps T x vocab logits small)")
+    autocast: Literal["auto", "bfloat16", "off"] = Field(
+        "auto",
+        description="the trainer's forward passes (old/reference logprobs, training, PPO's critic) under bf16 autocast, fp32 master weights "
+        "and fp32 log-softmax: 'auto' = bf16 where the CPU has avx512_bf16 or amx_bf16 or the CUDA device supports bf16, else off",
+    )
     eval_every: int = Field(5, ge=0, description="dev evaluation every N iterations (0 = never)")
     eval_samples: int = Field(1, ge=1, description="rollouts per dev task in evaluation")
     eval_temperature: float = Field(0.0, ge=0.0, description="dev evaluation temperature (paper: 0, greedy)")
