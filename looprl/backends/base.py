@@ -131,7 +131,7 @@ class TrainableBackend(PolicyBackend, Protocol):
         """logprob of token t given tokens < t, float32 (B, T); position 0 and padding are 0.
         Computed `chunk_size` positions at a time so (T x vocab) logits are never held at once.
         `positions` (B, T) bool: only there (lm_head and log-softmax skip the rest, which is 0).
-        `autocast` "bfloat16" | "off": the matmuls under bf16 autocast (the log-softmax stays float32)."""
+        `autocast` "bfloat16" | "off": the trunk's matmuls under bf16 autocast (lm_head and log-softmax stay float32)."""
         ...
 
     def logprobs_and_hidden(

@@ -21,6 +21,9 @@ Guarantees:
 * `token_logprobs` runs the transformer trunk once and then lm_head + log_softmax + gather in
   chunks over time, so a (T x vocab) logits tensor is never held at once; with grad, each chunk is
   checkpointed (recomputed in backward), so memory stays flat in T apart from the hidden states.
+  Given `positions` (the loss's tokens), lm_head and log_softmax run only there (0 elsewhere).
+* `autocast="bfloat16"` runs the trunk under torch.autocast (bf16 matmuls, the weights untouched);
+  lm_head and log_softmax stay in the weights' dtype, since bf16 logits would quantize the ratios.
 * The KL reference is the same model with the adapter disabled (`disable_adapter()`), never a
   second copy; so is base-model sampling (`sampling_base_model()`).
 
@@ -326,8 +329,8 @@ class HFBackend:
 
         `positions` (B, T) bool: compute only there (the loss's tokens, e.g. TrainBatch.mask); every
         other position is 0, and lm_head + log-softmax never run for it. None: every position.
-        `autocast` "bfloat16": the trunk and lm_head matmuls in bf16 (torch.autocast), the log-softmax in
-        float32; "off": the model's own dtype throughout.
+        `autocast` "bfloat16": the trunk's matmuls in bf16 (torch.autocast); lm_head and the log-softmax
+        in the model's dtype (float32 weights: float32); "off": the model's own dtype throughout.
         """
         return self.logprobs_and_hidden(input_ids, attention_mask, grad=grad, chunk_size=chunk_size, positions=positions, autocast=autocast)[0]
 
@@ -365,9 +368,10 @@ class HFBackend:
             temperature = self.policy_temperature
 
             def chunk_logprobs(h: "torch.Tensor", targets: "torch.Tensor") -> "torch.Tensor":
-                with self._autocast(autocast):
-                    logits = head(h)
-                logits = logits.float()  # the softmax in float32 whatever the matmul's precision
+                # lm_head outside autocast: bf16 logits (8 bits of mantissa: steps of 0.125 at |logit| 16-32)
+                # quantize the log-probabilities and so the importance ratios; a trained tiny model
+                # diverged with them. Only the trunk's matmuls run in bf16.
+                logits = head(h.to(head.weight.dtype)).float()
                 if softcap:
                     logits = torch.tanh(logits / softcap) * softcap
                 if temperature != 1.0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from looprl.config.loading import StrictModel
 from looprl.training.methods import facts as registry  # the method registry, torch-free
@@ -211,6 +211,12 @@ class TrainerConfig(StrictModel):
     gae_gamma: float = Field(1.0, ge=0.0, le=1.0, description="PPO: GAE discount (paper: 1)")
     gae_lambda: float = Field(1.0, ge=0.0, le=1.0, description="PPO: GAE lambda (paper: 1; smaller diverged)")
     value_hidden_size: int = Field(1024, ge=1, description="PPO: width of the value head's 3-layer MLP")
+
+    @field_validator("autocast", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare `off` as false: `trainer.autocast: off` means "off"
+        return "off" if value is False else value
 
     @model_validator(mode="after")
     def _check_method_settings(self) -> "TrainerConfig":

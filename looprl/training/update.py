@@ -5,7 +5,17 @@ Guarantees:
 
 * A minibatch's gradient does not depend on how it is cut into micro-batches: every method's loss
   is a mean over trajectories, and each micro-batch's loss is weighted by its share of the
-  minibatch's trajectories (tested: one minibatch == two accumulated halves).
+  minibatch's trajectories (tested: one minibatch == two accumulated halves). So micro-batches of
+  more than one row are cut from the rows sorted by length: similar lengths, little padding.
+* Logprobs are computed only where a loss reads them: every method's objective (LOOP, PPO, GRPO and
+  its KL reference, RLOO, SFT-GT, EI/RFT) reads logp at the trainable tokens (`batch.mask`) alone,
+  so lm_head and the log-softmax run only there (PPO's critic reads the hidden states, which are
+  computed everywhere).
+* Precision: every forward pass here (old and reference logprobs, training, PPO's critic) runs
+  under `trainer.autocast` resolved for the machine (`trainer_autocast`: "auto" is bf16 on CPUs with
+  avx512_bf16/AMX and bf16-capable GPUs): the trunk's matmuls in bf16, the fp32 LoRA weights
+  (master weights), lm_head, log-softmax and the optimizer in fp32. The old-logprob pass and the
+  training pass use the same setting, so the first step's ratios are 1 (up to micro-batch shapes).
 * "Old" logprobs are recomputed here with no grad, before the first step (the sampler's logprobs
   are for diagnostics only), as the paper's reference code does. When the rollouts may be stale
   (`batch.logp_behaviour` set, rollout.max_staleness > 0), the old logprobs are the proximal policy

@@ -316,7 +316,8 @@ def test_selected_positions_check_their_shape(backend):
         backend.token_logprobs(ids, attention, positions=positions[:, :-1])
 
 
-def test_bf16_autocast_logprobs_are_close_to_fp32_and_log_softmax_stays_fp32(backend):
+def test_bf16_autocast_logprobs_are_close_to_fp32_and_log_softmax_stays_fp32(tiny_model_dir):
+    backend = HFBackend(str(tiny_model_dir), lora=LoraConfig(r=4, alpha=8), seed=0)  # the plain tiny model, not a perturbed one
     ids, attention, positions = _ragged_batch(backend.model.config.vocab_size)
     fp32 = backend.token_logprobs(ids, attention, grad=False)
     bf16 = backend.token_logprobs(ids, attention, grad=False, autocast="bfloat16")

@@ -37,3 +37,8 @@ def test_a_bad_autocast_names_the_field_and_what_is_allowed():
     assert "trainer.autocast" in msg and "fp16" in msg and all(v in msg for v in ("auto", "bfloat16", "off"))
     with pytest.raises(ValueError, match="trainer.autocast must be one of auto, bfloat16, off; got 'fp16'"):
         resolve_autocast("fp16", "cpu")
+
+
+def test_yaml_off_is_autocast_off():
+    # YAML reads a bare `off` as false
+    assert load_config(TrainConfig, overrides=["trainer.autocast=off"]).trainer.autocast == "off"
