@@ -159,7 +159,7 @@ def test_loop_gradient_is_the_same_with_logprobs_only_at_the_loss_positions(tiny
     tiny_policy.model.zero_grad(set_to_none=True)
     assert any(float(g.abs().sum()) > 0 for g in grads[0])
     for full, picked in zip(*grads):
-        torch.testing.assert_close(picked, full, rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(picked, full, rtol=1e-4, atol=1e-6)  # as the accumulation test: fp32 sums in another order
 
 
 def test_micro_batches_of_uneven_lengths_are_cut_by_length_same_gradient_less_padding(tiny_policy, monkeypatch):
