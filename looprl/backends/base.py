@@ -118,16 +118,36 @@ class TrainableBackend(PolicyBackend, Protocol):
 
     def trainable_parameters(self) -> list[Any]: ...
 
-    def token_logprobs(self, input_ids: Any, attention_mask: Any | None = None, *, grad: bool = True, chunk_size: int = 1024) -> Any:
+    def token_logprobs(
+        self,
+        input_ids: Any,
+        attention_mask: Any | None = None,
+        *,
+        grad: bool = True,
+        chunk_size: int = 1024,
+        positions: Any | None = None,
+        autocast: str = "off",
+    ) -> Any:
         """logprob of token t given tokens < t, float32 (B, T); position 0 and padding are 0.
-        Computed `chunk_size` positions at a time so (T x vocab) logits are never held at once."""
+        Computed `chunk_size` positions at a time so (T x vocab) logits are never held at once.
+        `positions` (B, T) bool: only there (lm_head and log-softmax skip the rest, which is 0).
+        `autocast` "bfloat16" | "off": the trunk's matmuls under bf16 autocast (lm_head and log-softmax stay float32)."""
         ...
 
-    def logprobs_and_hidden(self, input_ids: Any, attention_mask: Any | None = None, *, grad: bool = True, chunk_size: int = 1024) -> tuple[Any, Any]:
+    def logprobs_and_hidden(
+        self,
+        input_ids: Any,
+        attention_mask: Any | None = None,
+        *,
+        grad: bool = True,
+        chunk_size: int = 1024,
+        positions: Any | None = None,
+        autocast: str = "off",
+    ) -> tuple[Any, Any]:
         """`token_logprobs` and the trunk's last hidden states (B, T, H) from one forward pass."""
         ...
 
-    def last_hidden_state(self, input_ids: Any, attention_mask: Any | None = None, *, grad: bool = True) -> Any:
+    def last_hidden_state(self, input_ids: Any, attention_mask: Any | None = None, *, grad: bool = True, autocast: str = "off") -> Any:
         """The trunk's final hidden states (B, T, H), LoRA applied."""
         ...
 

@@ -21,6 +21,9 @@ Guarantees:
 * `token_logprobs` runs the transformer trunk once and then lm_head + log_softmax + gather in
   chunks over time, so a (T x vocab) logits tensor is never held at once; with grad, each chunk is
   checkpointed (recomputed in backward), so memory stays flat in T apart from the hidden states.
+  Given `positions` (the loss's tokens), lm_head and log_softmax run only there (0 elsewhere).
+* `autocast="bfloat16"` runs the trunk under torch.autocast (bf16 matmuls, the weights untouched);
+  lm_head and log_softmax stay in the weights' dtype, since bf16 logits would quantize the ratios.
 * The KL reference is the same model with the adapter disabled (`disable_adapter()`), never a
   second copy; so is base-model sampling (`sampling_base_model()`).
 
@@ -278,8 +281,21 @@ class HFBackend:
         return results
 
     # ------------------------------------------------------------------ logprobs
-    def last_hidden_state(self, input_ids: "torch.Tensor", attention_mask: "torch.Tensor | None" = None, *, grad: bool = True) -> "torch.Tensor":
-        """The trunk's final hidden states (B, T, H), e.g. for a PPO value head. LoRA is applied."""
+    def _autocast(self, autocast: str) -> Any:
+        """torch.autocast to bf16 on this backend's device for autocast="bfloat16"; a no-op for "off"."""
+        import torch
+
+        if autocast == "off":
+            return contextlib.nullcontext()
+        if autocast != "bfloat16":
+            raise ValueError(f"autocast must be 'bfloat16' or 'off' (resolve trainer.autocast with looprl.utils.hardware.resolve_autocast); got {autocast!r}")
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+    def last_hidden_state(
+        self, input_ids: "torch.Tensor", attention_mask: "torch.Tensor | None" = None, *, grad: bool = True, autocast: str = "off"
+    ) -> "torch.Tensor":
+        """The trunk's final hidden states (B, T, H), e.g. for a PPO value head. LoRA is applied.
+        `autocast` "bfloat16" runs the trunk's matmuls in bf16 (the weights stay as they are)."""
         import torch
 
         trunk, _ = self._trunk_and_head()
@@ -287,7 +303,7 @@ class HFBackend:
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         attention_mask = attention_mask.to(self.device)
-        with torch.set_grad_enabled(grad):
+        with torch.set_grad_enabled(grad), self._autocast(autocast):
             out = trunk(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
@@ -303,13 +319,20 @@ class HFBackend:
         *,
         grad: bool = True,
         chunk_size: int = 1024,
+        positions: "torch.Tensor | None" = None,
+        autocast: str = "off",
     ) -> "torch.Tensor":
         """out[:, t] = log pi_tau(x_t | x_<t) in float32, shape (B, T), tau = `policy_temperature`.
 
         out[:, 0] = 0, and so is every position that is padding or has no real token before it.
         Padding may be on either side (positions are counted over real tokens).
+
+        `positions` (B, T) bool: compute only there (the loss's tokens, e.g. TrainBatch.mask); every
+        other position is 0, and lm_head + log-softmax never run for it. None: every position.
+        `autocast` "bfloat16": the trunk's matmuls in bf16 (torch.autocast); lm_head and the log-softmax
+        in the model's dtype (float32 weights: float32); "off": the model's own dtype throughout.
         """
-        return self.logprobs_and_hidden(input_ids, attention_mask, grad=grad, chunk_size=chunk_size)[0]
+        return self.logprobs_and_hidden(input_ids, attention_mask, grad=grad, chunk_size=chunk_size, positions=positions, autocast=autocast)[0]
 
     def logprobs_and_hidden(
         self,
@@ -318,6 +341,8 @@ class HFBackend:
         *,
         grad: bool = True,
         chunk_size: int = 1024,
+        positions: "torch.Tensor | None" = None,
+        autocast: str = "off",
     ) -> tuple["torch.Tensor", "torch.Tensor"]:
         """`token_logprobs` and the trunk's last hidden states (B, T, H) from one forward pass."""
         import torch
@@ -327,6 +352,8 @@ class HFBackend:
             raise ValueError(f"input_ids must be (B, T); got shape {tuple(input_ids.shape)}")
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1; got {chunk_size}")
+        if positions is not None and tuple(positions.shape) != tuple(input_ids.shape):
+            raise ValueError(f"positions must be a (B, T) mask like input_ids {tuple(input_ids.shape)}; got shape {tuple(positions.shape)}")
         input_ids = input_ids.to(self.device)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -335,33 +362,46 @@ class HFBackend:
         # train() only switches on gradient checkpointing (and dropout, 0 for LOOP) for grad passes.
         self.model.train(grad)
         try:
-            hidden = self.last_hidden_state(input_ids, attention_mask, grad=grad)
+            hidden = self.last_hidden_state(input_ids, attention_mask, grad=grad, autocast=autocast)
             _, head = self._trunk_and_head()
             softcap = self._final_softcap()
             temperature = self.policy_temperature
 
             def chunk_logprobs(h: "torch.Tensor", targets: "torch.Tensor") -> "torch.Tensor":
-                logits = head(h).float()
+                # lm_head outside autocast: bf16 logits (8 bits of mantissa: steps of 0.125 at |logit| 16-32)
+                # quantize the log-probabilities and so the importance ratios; a trained tiny model
+                # diverged with them. Only the trunk's matmuls run in bf16.
+                logits = head(h.to(head.weight.dtype)).float()
                 if softcap:
                     logits = torch.tanh(logits / softcap) * softcap
                 if temperature != 1.0:
                     logits = logits / temperature
                 return torch.log_softmax(logits, dim=-1).gather(-1, targets[..., None]).squeeze(-1)
 
+            def run(h: "torch.Tensor", targets: "torch.Tensor") -> "torch.Tensor":
+                if grad and torch.is_grad_enabled():  # checkpointed: the chunk's logits are recomputed in backward
+                    return checkpoint(chunk_logprobs, h, targets, use_reentrant=False)
+                return chunk_logprobs(h, targets)
+
             batch, length = input_ids.shape
-            pieces = [torch.zeros((batch, 1), dtype=torch.float32, device=self.device)]
+            valid = attention_mask.bool()
+            valid = valid & torch.cat([torch.zeros_like(valid[:, :1]), valid[:, :-1]], dim=1)
             with torch.set_grad_enabled(grad):
-                for start in range(0, length - 1, chunk_size):
-                    end = min(start + chunk_size, length - 1)
-                    h, targets = hidden[:, start:end], input_ids[:, start + 1 : end + 1]
-                    if grad and torch.is_grad_enabled():
-                        pieces.append(checkpoint(chunk_logprobs, h, targets, use_reentrant=False))
-                    else:
-                        pieces.append(chunk_logprobs(h, targets))
-                logprobs = torch.cat(pieces, dim=1)
-                valid = attention_mask.bool()
-                valid = valid & torch.cat([torch.zeros_like(valid[:, :1]), valid[:, :-1]], dim=1)
-                logprobs = logprobs.masked_fill(~valid, 0.0)
+                if positions is None:
+                    pieces = [torch.zeros((batch, 1), dtype=torch.float32, device=self.device)]
+                    for start in range(0, length - 1, chunk_size):
+                        end = min(start + chunk_size, length - 1)
+                        pieces.append(run(hidden[:, start:end], input_ids[:, start + 1 : end + 1]))
+                    logprobs = torch.cat(pieces, dim=1).masked_fill(~valid, 0.0)
+                else:
+                    # only the selected tokens: position t's logit comes from the hidden state at t - 1;
+                    # chunks of chunk_size x B tokens, the most the dense path above holds at once
+                    rows, cols = (positions.to(self.device).bool() & valid).nonzero(as_tuple=True)
+                    h_sel, targets = hidden[rows, cols - 1], input_ids[rows, cols]
+                    step = chunk_size * batch
+                    # no selected token still makes one (empty) call, so a grad pass keeps its graph to the trunk
+                    picked = torch.cat([run(h_sel[i : i + step], targets[i : i + step]) for i in range(0, max(len(rows), 1), step)])
+                    logprobs = torch.zeros((batch, length), dtype=torch.float32, device=self.device).index_put((rows, cols), picked)
         finally:
             self.model.train(was_training)
         return logprobs, hidden

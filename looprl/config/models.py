@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from looprl.config.loading import StrictModel
 from looprl.training.methods import facts as registry  # the method registry, torch-free
@@ -196,6 +196,11 @@ class TrainerConfig(StrictModel):
         "in the decoupled PPO loss (looprl/algorithms/losses.py)",
     )
     logprob_chunk_size: int = Field(1024, ge=16, description="tokens per chunk when computing logprobs (keeps T x vocab logits small)")
+    autocast: Literal["auto", "bfloat16", "off"] = Field(
+        "auto",
+        description="the trainer's forward passes (old/reference logprobs, training, PPO's critic) under bf16 autocast, fp32 master weights "
+        "and fp32 log-softmax: 'auto' = bf16 where the CPU has avx512_bf16 or amx_bf16 or the CUDA device supports bf16, else off",
+    )
     eval_every: int = Field(5, ge=0, description="dev evaluation every N iterations (0 = never)")
     eval_samples: int = Field(1, ge=1, description="rollouts per dev task in evaluation")
     eval_temperature: float = Field(0.0, ge=0.0, description="dev evaluation temperature (paper: 0, greedy)")
@@ -215,6 +220,12 @@ class TrainerConfig(StrictModel):
     gae_gamma: float = Field(1.0, ge=0.0, le=1.0, description="PPO: GAE discount (paper: 1)")
     gae_lambda: float = Field(1.0, ge=0.0, le=1.0, description="PPO: GAE lambda (paper: 1; smaller diverged)")
     value_hidden_size: int = Field(1024, ge=1, description="PPO: width of the value head's 3-layer MLP")
+
+    @field_validator("autocast", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare `off` as false: `trainer.autocast: off` means "off"
+        return "off" if value is False else value
 
     @model_validator(mode="after")
     def _check_method_settings(self) -> "TrainerConfig":

@@ -341,8 +341,8 @@ class _Logprobs(torch.nn.Module):
         self.model = backend.model  # registered: its parameters are this module's
         self._backend = [backend]  # not a submodule
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, grad: bool, chunk_size: int):
-        return self._backend[0].logprobs_and_hidden(input_ids, attention_mask, grad=grad, chunk_size=chunk_size)
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, grad: bool, chunk_size: int, positions: torch.Tensor | None, autocast: str):
+        return self._backend[0].logprobs_and_hidden(input_ids, attention_mask, grad=grad, chunk_size=chunk_size, positions=positions, autocast=autocast)
 
 
 class ShardedPolicy:
@@ -422,13 +422,29 @@ class ShardedPolicy:
         return self._backend.disable_adapter()
 
     # ------------------------------------------------------------------ sharded-aware
-    def token_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *, grad: bool = True, chunk_size: int = 1024) -> torch.Tensor:
-        return self._root(input_ids, attention_mask, grad, chunk_size)[0]
+    def token_logprobs(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        grad: bool = True,
+        chunk_size: int = 1024,
+        positions: torch.Tensor | None = None,
+        autocast: str = "off",
+    ) -> torch.Tensor:
+        return self._root(input_ids, attention_mask, grad, chunk_size, positions, autocast)[0]
 
     def logprobs_and_hidden(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *, grad: bool = True, chunk_size: int = 1024
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        grad: bool = True,
+        chunk_size: int = 1024,
+        positions: torch.Tensor | None = None,
+        autocast: str = "off",
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._root(input_ids, attention_mask, grad, chunk_size)
+        return self._root(input_ids, attention_mask, grad, chunk_size, positions, autocast)
 
     def generate(self, prompts: Sequence[Sequence[int]], sampling: Any) -> Any:
         raise RuntimeError("the FSDP-sharded policy does not generate: rank 0 samples with its own backend")
@@ -436,9 +452,13 @@ class ShardedPolicy:
     def sampling_base_model(self) -> AbstractContextManager[None]:
         raise RuntimeError("the FSDP-sharded policy does not sample: rank 0 samples the base model with its own backend")
 
-    def last_hidden_state(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *, grad: bool = True) -> torch.Tensor:
-        """Through the root unit like the logprobs (the trunk alone would bypass its hooks)."""
-        return self._root(input_ids, attention_mask, grad, 1024)[1]
+    def last_hidden_state(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *, grad: bool = True, autocast: str = "off"
+    ) -> torch.Tensor:
+        """Through the root unit like the logprobs (the trunk alone would bypass its hooks); no position
+        needs a logprob, so lm_head never runs."""
+        no_logprobs = torch.zeros(input_ids.shape, dtype=torch.bool)
+        return self._root(input_ids, attention_mask, grad, 1024, no_logprobs, autocast)[1]
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self._backend.model.parameters() if p.requires_grad]

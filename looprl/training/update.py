@@ -5,7 +5,17 @@ Guarantees:
 
 * A minibatch's gradient does not depend on how it is cut into micro-batches: every method's loss
   is a mean over trajectories, and each micro-batch's loss is weighted by its share of the
-  minibatch's trajectories (tested: one minibatch == two accumulated halves).
+  minibatch's trajectories (tested: one minibatch == two accumulated halves). So micro-batches of
+  more than one row are cut from the rows sorted by length: similar lengths, little padding.
+* Logprobs are computed only where a loss reads them: every method's objective (LOOP, PPO, GRPO and
+  its KL reference, RLOO, SFT-GT, EI/RFT) reads logp at the trainable tokens (`batch.mask`) alone,
+  so lm_head and the log-softmax run only there (PPO's critic reads the hidden states, which are
+  computed everywhere).
+* Precision: every forward pass here (old and reference logprobs, training, PPO's critic) runs
+  under `trainer.autocast` resolved for the machine (`trainer_autocast`: "auto" is bf16 on CPUs with
+  avx512_bf16/AMX and bf16-capable GPUs): the trunk's matmuls in bf16, the fp32 LoRA weights
+  (master weights), lm_head, log-softmax and the optimizer in fp32. The old-logprob pass and the
+  training pass use the same setting, so the first step's ratios are 1 (up to micro-batch shapes).
 * "Old" logprobs are recomputed here with no grad, before the first step (the sampler's logprobs
   are for diagnostics only), as the paper's reference code does. When the rollouts may be stale
   (`batch.logp_behaviour` set, rollout.max_staleness > 0), the old logprobs are the proximal policy
@@ -23,6 +33,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import TYPE_CHECKING
@@ -33,6 +44,7 @@ from looprl.algorithms import behaviour_weight_diagnostics
 from looprl.backends.base import TrainableBackend
 from looprl.training.batch import TrainBatch
 from looprl.training.distributed import SINGLE_PROCESS, Distributed
+from looprl.utils.hardware import resolve_autocast
 
 if TYPE_CHECKING:  # pragma: no cover
     from looprl.config import TrainerConfig
@@ -43,23 +55,52 @@ def _chunks(indices: torch.Tensor, size: int) -> list[torch.Tensor]:
     return [indices[i : i + size] for i in range(0, len(indices), size)]
 
 
+@functools.lru_cache(maxsize=None)
+def _resolved_autocast(setting: str, device_type: str) -> str:
+    return resolve_autocast(setting, device_type)
+
+
+def trainer_autocast(cfg: "TrainerConfig", device: torch.device) -> str:
+    """`trainer.autocast` resolved for `device` ("bfloat16" or "off"): what every forward pass of the
+    update (old and reference logprobs, training, PPO's critic) runs under."""
+    return _resolved_autocast(cfg.autocast, torch.device(device).type)
+
+
+def by_length(batch: TrainBatch) -> TrainBatch:
+    """The batch's rows shortest first, so that consecutive micro-batches hold rows of similar length
+    and `TrainBatch.select` trims most of their padding (stable: equal lengths keep their order)."""
+    return batch.select(torch.argsort(batch.attention_mask.sum(dim=1), stable=True))
+
+
 @torch.no_grad()
 def compute_logprobs(
-    policy: TrainableBackend, batch: TrainBatch, micro_batch_size: int, chunk_size: int, *, reference: bool = False, dist: Distributed = SINGLE_PROCESS
+    policy: TrainableBackend,
+    batch: TrainBatch,
+    micro_batch_size: int,
+    chunk_size: int,
+    *,
+    reference: bool = False,
+    dist: Distributed = SINGLE_PROCESS,
+    autocast: str = "off",
 ) -> torch.Tensor:
-    """Per-token logprobs (B, T) of the batch under the policy (or its adapter-disabled reference).
+    """Per-token logprobs (B, T) of the batch under the policy (or its adapter-disabled reference), at
+    the trainable tokens (`batch.mask`, the only ones any method's loss reads) and 0 elsewhere.
 
+    Micro-batches of more than one row are cut from the rows sorted by length (less padding).
     Sharded, each rank computes its rows; the sum over ranks is the full tensor (one writer per row)."""
     out = torch.zeros(batch.input_ids.shape, dtype=torch.float32)
+    order = torch.argsort(batch.attention_mask.sum(dim=1), stable=True) if micro_batch_size > 1 else torch.arange(len(batch))
     for idx, share in dist.micro_batches(len(batch), micro_batch_size):
-        micro = batch.select(idx)
+        rows = order[idx]
+        micro = batch.select(rows)
+        kwargs = {"grad": False, "chunk_size": chunk_size, "positions": micro.mask, "autocast": autocast}
         if reference:
             with policy.disable_adapter():
-                lp = policy.token_logprobs(micro.input_ids, micro.attention_mask, grad=False, chunk_size=chunk_size)
+                lp = policy.token_logprobs(micro.input_ids, micro.attention_mask, **kwargs)
         else:
-            lp = policy.token_logprobs(micro.input_ids, micro.attention_mask, grad=False, chunk_size=chunk_size)
+            lp = policy.token_logprobs(micro.input_ids, micro.attention_mask, **kwargs)
         if share > 0:  # a zero-share micro-batch only keeps the ranks' forward calls in step
-            out[idx, : lp.shape[1]] = lp.detach().float().cpu()
+            out[rows, : lp.shape[1]] = lp.detach().float().cpu()
     return dist.sum_tensor(out)
 
 
@@ -95,9 +136,15 @@ def accumulate_gradients(
     total_loss, kl_sum, clip_sum, tokens = 0.0, 0.0, 0.0, 0
     finite = True
     device = policy.device
+    autocast = trainer_autocast(cfg, device)
+    if cfg.micro_batch_size > 1:  # the gradient does not depend on the cut; similar lengths pad less
+        minibatch = by_length(minibatch)
     for idx, share in dist.micro_batches(n, cfg.micro_batch_size):
         micro = minibatch.select(idx).to(device)
-        logp_new, hidden = policy.logprobs_and_hidden(micro.input_ids, micro.attention_mask, grad=True, chunk_size=cfg.logprob_chunk_size)
+        # logprobs only where the loss reads them (every method's objective reads logp_new at batch.mask)
+        logp_new, hidden = policy.logprobs_and_hidden(
+            micro.input_ids, micro.attention_mask, grad=True, chunk_size=cfg.logprob_chunk_size, positions=micro.mask, autocast=autocast
+        )
         loss = method.objective(logp_new, hidden, micro, cfg, critic)
         if not torch.isfinite(loss):
             finite = False
@@ -136,14 +183,15 @@ def run_update(
     params = [p for g in optimizer.param_groups for p in g["params"]]
     diagnostics: dict[str, float] = {}
     t0 = time.perf_counter()
+    autocast = trainer_autocast(cfg, policy.device)
     if method.needs_old_logprobs:
-        batch.logp_old = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, dist=dist)
+        batch.logp_old = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, dist=dist, autocast=autocast)
         diagnostics = sampler_gap(batch)
         if batch.logp_behaviour is not None:
             stats = behaviour_weight_diagnostics(batch.logp_old, batch.logp_behaviour, batch.mask, cfg.behaviour_weight_cap)
             diagnostics.update({f"offpolicy/{k}": v for k, v in stats.items()})
     if method.needs_ref_logprobs:
-        batch.logp_ref = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, reference=True, dist=dist)
+        batch.logp_ref = compute_logprobs(policy, batch, cfg.micro_batch_size, cfg.logprob_chunk_size, reference=True, dist=dist, autocast=autocast)
     prepared = critic.prepare(policy, batch, cfg, iteration) if critic is not None else {}  # PPO: per-token advantages
     old_logprob_s, backward_s, optimizer_s = time.perf_counter() - t0, 0.0, 0.0
     steps, losses, kls, clips, norms = 0, [], [], [], []
@@ -194,4 +242,5 @@ def run_update(
         "time/old_logprob_s": old_logprob_s,
         "time/forward_backward_s": backward_s,
         "time/optimizer_s": optimizer_s,
+        "train/autocast_bf16": float(autocast == "bfloat16"),
     }

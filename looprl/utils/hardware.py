@@ -62,3 +62,26 @@ def hardware_line(hw: dict[str, Any] | None) -> str:
     for name in gpus:
         counts[name] = counts.get(name, 0) + 1
     return "; ".join([*(f"{n} x {name}" for name, n in counts.items()), cpu_text])
+
+
+AUTOCAST_SETTINGS = ("auto", "bfloat16", "off")
+
+
+def resolve_autocast(setting: str, device_type: str, flags: list[str] | None = None) -> str:
+    """What `trainer.autocast` means on this machine: "bfloat16" or "off".
+
+    "auto" is bf16 where it is fast and exact enough for training with fp32 master weights: a CPU with
+    avx512_bf16 or amx_bf16 (`flags`, default cpu_info()'s), or a CUDA device that supports bf16;
+    elsewhere (AVX2-only CPUs emulate bf16 matmuls, slower than fp32) it is off."""
+    if setting not in AUTOCAST_SETTINGS:
+        raise ValueError(f"trainer.autocast must be one of {', '.join(AUTOCAST_SETTINGS)}; got {setting!r}")
+    if setting != "auto":
+        return setting
+    if device_type == "cuda":
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "off"
+    if device_type != "cpu":
+        return "off"
+    have = set(cpu_info()["flags"] if flags is None else flags)
+    return "bfloat16" if have & {"avx512_bf16", "amx_bf16"} else "off"

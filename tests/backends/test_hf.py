@@ -283,3 +283,53 @@ def test_bad_inputs_are_named(backend, peaked_model_dir):
         HFBackend(str(peaked_model_dir), dtype="float8")
     with pytest.raises(ValueError, match="\\(B, T\\)"):
         backend.token_logprobs(torch.tensor([1, 2, 3]))
+
+
+def _ragged_batch(vocab: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded ids (3, 24), their attention mask and a loss mask on each row's second half."""
+    g = torch.Generator().manual_seed(3)
+    ids = torch.randint(10, vocab, (3, 24), generator=g)
+    attention = torch.ones_like(ids)
+    attention[1, 17:] = 0
+    attention[2, 9:] = 0
+    positions = torch.zeros_like(ids, dtype=torch.bool)
+    for row, n in enumerate(attention.sum(dim=1).tolist()):
+        positions[row, n // 2 : n] = True
+    return ids, attention, positions
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_logprobs_at_selected_positions_equal_the_full_ones_and_are_zero_elsewhere(backend, grad):
+    ids, attention, positions = _ragged_batch(backend.model.config.vocab_size)
+    full, hidden = backend.logprobs_and_hidden(ids, attention, grad=grad, chunk_size=5)
+    picked, picked_hidden = backend.logprobs_and_hidden(ids, attention, grad=grad, chunk_size=5, positions=positions)
+    # the same fp32 dot products; only the GEMM kernel a shape picks may round the last bit differently
+    torch.testing.assert_close(picked[positions], full[positions], atol=1e-6, rtol=1e-6)
+    assert bool((picked[~positions] == 0).all()) and bool((full[positions] != 0).all())
+    assert torch.equal(picked_hidden, hidden)
+    assert picked.requires_grad == grad
+
+
+def test_selected_positions_check_their_shape(backend):
+    ids, attention, positions = _ragged_batch(backend.model.config.vocab_size)
+    with pytest.raises(ValueError, match=r"positions must be a \(B, T\) mask"):
+        backend.token_logprobs(ids, attention, positions=positions[:, :-1])
+
+
+def test_bf16_autocast_logprobs_are_close_to_fp32_and_log_softmax_stays_fp32(tiny_model_dir):
+    backend = HFBackend(str(tiny_model_dir), lora=LoraConfig(r=4, alpha=8), seed=0)  # the plain tiny model, not a perturbed one
+    ids, attention, positions = _ragged_batch(backend.model.config.vocab_size)
+    fp32 = backend.token_logprobs(ids, attention, grad=False)
+    bf16 = backend.token_logprobs(ids, attention, grad=False, autocast="bfloat16")
+    assert bf16.dtype == torch.float32 and backend.trainable_parameters()[0].dtype == torch.float32  # fp32 master weights
+    real = fp32 != 0
+    assert not torch.equal(bf16, fp32)  # the matmuls did run in bf16
+    torch.testing.assert_close(bf16[real], fp32[real], atol=3e-2, rtol=1e-2)
+    # with grad (the training forward) and without (the old-logprob pass) the same numbers: the first ratio is 1
+    with_grad = backend.token_logprobs(ids, attention, grad=True, autocast="bfloat16", positions=positions)
+    assert torch.equal(with_grad.detach()[positions], bf16[positions])
+
+
+def test_an_unknown_autocast_is_refused(backend):
+    with pytest.raises(ValueError, match="autocast must be 'bfloat16' or 'off'"):
+        backend.token_logprobs(torch.tensor([[1, 2, 3]]), autocast="fp8")

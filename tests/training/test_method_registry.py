@@ -148,7 +148,9 @@ def test_ppo_loss_is_unchanged_and_is_the_papers_composition(tiny_model_dir):
         for p in policy.trainable_parameters():
             p.add_(0.05 * torch.randn(p.shape, generator=g))
     method = get_method("ppo")
-    cfg = TrainConfig(trainer=TrainerConfig(method="ppo", micro_batch_size=2, minibatch_size=4, value_hidden_size=16, critic_warmup_iterations=1))
+    # autocast off: PPO_LOSSES are fp32 numbers
+    trainer = TrainerConfig(method="ppo", micro_batch_size=2, minibatch_size=4, value_hidden_size=16, critic_warmup_iterations=1, autocast="off")
+    cfg = TrainConfig(trainer=trainer)
     torch.manual_seed(5)
     critic = method.critic(policy, cfg)
     opt = torch.optim.AdamW(policy.trainable_parameters() + critic.parameters(), lr=1e-3, weight_decay=0.01)

@@ -53,7 +53,8 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny_model_dir, tmp_path):
 
 
 def test_corrupt_checkpoint_is_named_and_previous_used(tiny_model_dir, tmp_path, caplog):
-    trainer = Trainer(_cfg(tiny_model_dir, tmp_path, "trainer.iterations=2", "trainer.tasks_per_iteration=2"), progress=False)
+    # autocast off: the fp32 sampler and the fp32 trainer are compared
+    trainer = Trainer(_cfg(tiny_model_dir, tmp_path, "trainer.iterations=2", "trainer.tasks_per_iteration=2", "trainer.autocast=off"), progress=False)
     history = trainer.train()
     # sampler (KV-cache generation) and trainer (full forward) agree on the same weights' logprobs
     assert 0.0 <= history[-1]["rollout/sampler_logprob_gap_max"] < 1e-3
@@ -68,8 +69,10 @@ def test_corrupt_checkpoint_is_named_and_previous_used(tiny_model_dir, tmp_path,
     assert "iter_000002" in caplog.text
 
 
-def test_loop_learns_the_toy_rule(tiny_model_dir, tmp_path):
-    cfg = _cfg(tiny_model_dir, tmp_path, "trainer.iterations=24")
+@pytest.mark.parametrize("autocast", ["off", "bfloat16"])
+def test_loop_learns_the_toy_rule(tiny_model_dir, tmp_path, autocast):
+    # bf16 autocast of the trainer's forward passes (fp32 master weights) learns as fp32 does
+    cfg = _cfg(tiny_model_dir, tmp_path, "trainer.iterations=24", f"trainer.autocast={autocast}")
     history = Trainer(cfg, progress=False).train()
     rewards = [h["rollout/reward_mean"] for h in history]
     print("reward per iteration:", [round(r, 3) for r in rewards])
@@ -83,7 +86,7 @@ def test_rollouts_at_another_temperature_train_that_policy(tiny_model_dir, tmp_p
     are the sampler's (the sampler-gap diagnostic stays at float noise); SFT-GT keeps T = 1."""
     from looprl.training.trainer import build_policy, policy_temperature
 
-    cfg = _cfg(tiny_model_dir, tmp_path / "loop", "trainer.iterations=1", "rollout.sampling.temperature=0.6")
+    cfg = _cfg(tiny_model_dir, tmp_path / "loop", "trainer.iterations=1", "rollout.sampling.temperature=0.6", "trainer.autocast=off")  # fp32 on both sides
     trainer = Trainer(cfg, progress=False)
     assert trainer.policy.policy_temperature == 0.6
     [metrics] = trainer.train()

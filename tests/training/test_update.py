@@ -52,7 +52,7 @@ def test_one_minibatch_equals_two_accumulated_halves(tiny_policy):
         grads = {}
         for micro in (6, 3, 1):
             tiny_policy.model.zero_grad(set_to_none=True)
-            cfg = TrainerConfig(micro_batch_size=micro, logprob_chunk_size=16)
+            cfg = TrainerConfig(micro_batch_size=micro, logprob_chunk_size=16, autocast="off")  # the invariance is exact in fp32
             stats = accumulate_gradients(tiny_policy, method, batch, cfg)
             grads[micro] = (_grads(tiny_policy), stats["loss"])
         full, loss_full = grads[6]
@@ -103,7 +103,8 @@ def test_grpo_kl_uses_adapter_disabled_reference(tiny_policy):
     cur = compute_logprobs(tiny_policy, batch, 4, 1024)
     assert not torch.allclose(ref[batch.mask], cur[batch.mask])
     opt = torch.optim.AdamW(tiny_policy.trainable_parameters(), lr=1e-4)
-    metrics = run_update(tiny_policy, opt, get_method("grpo-kl"), batch, TrainerConfig(), torch.Generator())
+    # autocast off: compared with the fp32 reference computed above
+    metrics = run_update(tiny_policy, opt, get_method("grpo-kl"), batch, TrainerConfig(autocast="off"), torch.Generator())
     assert torch.allclose(batch.logp_ref, ref) and metrics["train/optimizer_steps"] == 1.0
 
 
@@ -122,7 +123,8 @@ def test_ppo_clip_fraction_is_measured_on_the_critics_advantages(tiny_policy):
     batch.advantages = torch.zeros(len(batch))  # what PPO's trajectory-level estimator gives
     batch.logp_old = _shifted_old_logprobs(tiny_policy, batch, 0.5)  # ratio e^0.5 = 1.65 > 1 + eps
     batch.extras = {"advantages_t": batch.mask.float(), "returns": batch.mask.float()}
-    cfg = TrainConfig(trainer=TrainerConfig(method="ppo", value_hidden_size=8, critic_warmup_iterations=0))
+    # autocast off: the ratios are set exactly against fp32 logprobs
+    cfg = TrainConfig(trainer=TrainerConfig(method="ppo", value_hidden_size=8, critic_warmup_iterations=0, autocast="off"))
     critic = ValueCritic(tiny_policy, cfg)  # no warm-up: the policy trains from the first iteration
     stats = accumulate_gradients(tiny_policy, get_method("ppo"), batch, cfg.trainer, critic)
     tiny_policy.model.zero_grad(set_to_none=True)
@@ -135,8 +137,81 @@ def test_grpo_clip_fraction_uses_grpos_own_bound(tiny_policy):
     batch = _batch(tiny_policy, n=4, seed=8)
     batch.advantages = -torch.ones(len(batch))
     batch.logp_old = _shifted_old_logprobs(tiny_policy, batch, float(torch.log(torch.tensor(0.82))))
-    cfg = TrainerConfig(clip_eps=0.2)
+    cfg = TrainerConfig(clip_eps=0.2, autocast="off")  # the ratios are set exactly against fp32 logprobs
     grpo = accumulate_gradients(tiny_policy, get_method("grpo"), batch, cfg)
     loop = accumulate_gradients(tiny_policy, get_method("loop"), batch, cfg)
     tiny_policy.model.zero_grad(set_to_none=True)
     assert grpo["clip_fraction"] == 0.0 and loop["clip_fraction"] > 0.99
+
+
+def test_loop_gradient_is_the_same_with_logprobs_only_at_the_loss_positions(tiny_policy):
+    _perturb(tiny_policy, seed=4)
+    batch = _batch(tiny_policy, n=4, seed=11)
+    noise = torch.randn(batch.input_ids.shape, generator=torch.Generator().manual_seed(2))
+    batch.logp_old = compute_logprobs(tiny_policy, batch, 4, 1024) + 0.05 * batch.mask * noise
+    method, cfg = get_method("loop"), TrainerConfig(autocast="off")
+    grads = []
+    for positions in (None, batch.mask):
+        tiny_policy.model.zero_grad(set_to_none=True)
+        logp_new, hidden = tiny_policy.logprobs_and_hidden(batch.input_ids, batch.attention_mask, grad=True, chunk_size=16, positions=positions)
+        method.objective(logp_new, hidden, batch, cfg, None).backward()
+        grads.append(_grads(tiny_policy))
+    tiny_policy.model.zero_grad(set_to_none=True)
+    assert any(float(g.abs().sum()) > 0 for g in grads[0])
+    for full, picked in zip(*grads):
+        torch.testing.assert_close(picked, full, rtol=1e-4, atol=1e-6)  # as the accumulation test: fp32 sums in another order
+
+
+def test_micro_batches_of_uneven_lengths_are_cut_by_length_same_gradient_less_padding(tiny_policy, monkeypatch):
+    from conftest import synthetic_trajectories
+
+    _perturb(tiny_policy, seed=5)
+    trajs = synthetic_trajectories(6, seed=21)
+    for i, t in enumerate(trajs):  # lengths alternate short / long, so cutting in order pairs a short row with a long one
+        if i % 2:
+            t.token_ids, t.trainable, t.turn_ids, t.logprobs = t.token_ids * 3, t.trainable * 3, t.turn_ids * 3, t.logprobs * 3
+    adv = leave_one_out_advantages(torch.tensor([t.reward for t in trajs]), [t.group_id for t in trajs])
+    batch = make_batch(trajs, adv, tiny_policy.pad_token_id)
+    lengths = batch.attention_mask.sum(dim=1)
+    batch.logp_old = compute_logprobs(tiny_policy, batch, 1, 1024, autocast="off")
+    seen: list[int] = []
+    forward = tiny_policy.logprobs_and_hidden
+
+    def counting(input_ids, *args, **kwargs):
+        seen.append(input_ids.numel())
+        return forward(input_ids, *args, **kwargs)
+
+    monkeypatch.setattr(tiny_policy, "logprobs_and_hidden", counting)
+    grads = {}
+    for micro in (6, 2):
+        tiny_policy.model.zero_grad(set_to_none=True)
+        seen.clear()
+        stats = accumulate_gradients(tiny_policy, get_method("loop"), batch, TrainerConfig(micro_batch_size=micro, autocast="off"))
+        grads[micro] = (_grads(tiny_policy), stats["loss"], sum(seen))
+    tiny_policy.model.zero_grad(set_to_none=True)
+    in_order = sum(2 * int(lengths[i : i + 2].max()) for i in range(0, 6, 2))  # what cutting rows 0-1, 2-3, 4-5 would pad to
+    assert grads[2][2] < in_order and grads[2][2] == sum(2 * int(p.max()) for p in lengths.sort().values.split(2))
+    assert abs(grads[6][1] - grads[2][1]) < 1e-5
+    for a, b in zip(grads[6][0], grads[2][0]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_bf16_autocast_old_logprobs_and_training_forward_agree(tiny_policy):
+    # the no-grad old-logprob pass and the grad pass run the same bf16 matmuls: the first ratio is 1
+    _perturb(tiny_policy, seed=6)
+    batch = _batch(tiny_policy, n=4, seed=12)
+    cfg = TrainerConfig(micro_batch_size=4, autocast="bfloat16")
+    batch.logp_old = compute_logprobs(tiny_policy, batch, 4, cfg.logprob_chunk_size, autocast="bfloat16")
+    fp32 = compute_logprobs(tiny_policy, batch, 4, cfg.logprob_chunk_size, autocast="off")
+    assert not torch.equal(batch.logp_old, fp32)
+    stats = accumulate_gradients(tiny_policy, get_method("loop"), batch, cfg)
+    tiny_policy.model.zero_grad(set_to_none=True)
+    assert stats["kl_k1"] == 0.0 and stats["clip_fraction"] == 0.0
+
+
+def test_run_update_reports_the_autocast_it_ran_under(tiny_policy):
+    batch = _batch(tiny_policy, n=4, seed=13)
+    opt = torch.optim.AdamW(tiny_policy.trainable_parameters(), lr=1e-4)
+    for setting, want in (("bfloat16", 1.0), ("off", 0.0)):
+        metrics = run_update(tiny_policy, opt, get_method("loop"), batch, TrainerConfig(autocast=setting), torch.Generator().manual_seed(0))
+        assert metrics["train/autocast_bf16"] == want

@@ -80,11 +80,14 @@ class ValueCritic:
         t = self.cfg
         self.coef = value_coef(iteration, t.value_coef_start, t.value_coef_end, t.value_coef_iterations)
         self.trains_policy = iteration > t.critic_warmup_iterations
+        from looprl.training.update import trainer_autocast
+
+        autocast = trainer_autocast(cfg, policy.device)
         values = torch.zeros(batch.input_ids.shape)
         for start in range(0, len(batch), cfg.micro_batch_size):
             idx = torch.arange(start, min(start + cfg.micro_batch_size, len(batch)))
             micro = batch.select(idx)
-            hidden = policy.last_hidden_state(micro.input_ids, micro.attention_mask, grad=False)
+            hidden = policy.last_hidden_state(micro.input_ids, micro.attention_mask, grad=False, autocast=autocast)
             values[idx, : hidden.shape[1]] = self.head(hidden.float()).float().cpu()
         values = values.clamp(0.0, 1.0)  # the return lies in [0, 1]
         adv_t, returns = gae_advantages(terminal_rewards(batch.rewards, batch.mask), values, batch.mask, gamma=t.gae_gamma, lam=t.gae_lambda)
