@@ -122,6 +122,8 @@ def measure_start(model: str, args: argparse.Namespace, prompts: list[list[int]]
         server["max_num_seqs"] = args.max_num_seqs
     if args.max_num_batched_tokens:
         server["max_num_batched_tokens"] = args.max_num_batched_tokens
+    if args.compile:
+        server["eager"] = False
     if args.extra_args:
         server["extra_args"] = args.extra_args.split()
     seen: dict[str, float] = {}
@@ -186,6 +188,7 @@ def main() -> None:
     start.add_argument("--dtype", default="float32")
     start.add_argument("--demo-prompts", action="store_true", help="decode the demo's opening prompts (its scaffold and tasks) instead of short questions")
     start.add_argument("--decode-repeats", type=int, default=3, help="greedy decodes of --prompts after the start; the fastest is kept")
+    start.add_argument("--compile", action="store_true", help="let vLLM compile the model at start (start_server(eager=False); eager is the CPU default)")
     start.add_argument("--extra-args", default="", help="more vLLM flags, space-separated (e.g. '--enforce-eager')")
     args = parser.parse_args()
     if args.start_only:

@@ -213,6 +213,7 @@ def start_server(
     max_model_len: int | None = 4096,
     max_num_seqs: int | None = None,
     max_num_batched_tokens: int | None = None,
+    eager: bool = True,
     dtype: str = "auto",
     seed: int = 0,
     extra_args: Sequence[str] = (),
@@ -228,10 +229,17 @@ def start_server(
     Size it to the run: `max_model_len` the longest token stream an episode can reach
     (rollout.sampling.max_context_tokens), `max_num_seqs` the requests in flight at once
     (rollout.concurrency). With chunked prefill off (always on a CPU, below) vLLM needs
-    `max_num_batched_tokens` >= max_model_len and runs one forward of that many tokens over
-    max_num_seqs sequences before it serves (its profile/warm-up run); left None it is
-    max_model_len here, not vLLM's CPU default of max(max_model_len, 2048). That run, on the one
-    core vLLM's CPU backend computes on, is most of a start: see benchmarks/bench_vllm.py --start-only."""
+    `max_num_batched_tokens` >= max_model_len; left None it is max_model_len here, not vLLM's CPU
+    default of max(max_model_len, 2048).
+
+    `eager` (the default; CPU only, ignored on a GPU, where compilation and CUDA graphs pay): no
+    torch.compile. vLLM's CPU backend otherwise compiles the model with inductor at start, in a warm-up
+    forward of max_num_batched_tokens tokens over max_num_seqs sequences, on the one core it computes
+    on; eager, with the KV cache size given (VLLM_CPU_KVCACHE_SPACE), it skips that forward too. For
+    SmolLM2-135M at the demo's 3,072-token context the first request was served after 107 s compiled,
+    55 s eager, and the demo's requests decoded within 3% of each other (benchmarks/bench_vllm.py
+    --start-only, benchmarks/results/bench_vllm_start.json). With a LoRA (enable_lora) vLLM runs eager
+    on a CPU anyway."""
     import httpx
 
     from looprl.backends import resolve_model
@@ -262,6 +270,8 @@ def start_server(
         # generators do not have ("CPU Generator does not use offset"). Whole prefills never discard.
         cmd += ["--no-enable-chunked-prefill"]
         max_num_batched_tokens = max_num_batched_tokens or max_model_len  # the least whole prefills allow
+    if _cpu_only() and eager and not any(a.startswith(("--enforce-eager", "-O", "--compilation-config")) for a in extra_args):
+        cmd += ["--enforce-eager"]
     if max_num_batched_tokens:
         cmd += ["--max-num-batched-tokens", str(max_num_batched_tokens)]
     cmd += list(extra_args)

@@ -69,6 +69,15 @@ def test_the_server_is_sized_to_the_run(monkeypatch, tmp_path):
     assert "--no-enable-chunked-prefill" not in gpu and _flag(gpu, "--max-num-batched-tokens") is None  # chunked prefill: vLLM sizes it
 
 
+def test_a_cpu_server_runs_eager_unless_asked_to_compile(monkeypatch, tmp_path):
+    """torch.compile at start (and the warm-up forward it brings) costs a CPU server about a minute
+    on one core and gains its decoding little; a GPU keeps vLLM's compilation and CUDA graphs."""
+    assert "--enforce-eager" in _launch_command(monkeypatch, tmp_path, True)
+    assert "--enforce-eager" not in _launch_command(monkeypatch, tmp_path, True, eager=False)
+    assert "--enforce-eager" not in _launch_command(monkeypatch, tmp_path, True, extra_args=["-O", "3"])  # the caller's own choice
+    assert "--enforce-eager" not in _launch_command(monkeypatch, tmp_path, False)
+
+
 @pytest.fixture(scope="module")
 def vllm_backend(vllm_model_dir):
     from looprl.backends.vllm import VLLMBackend
