@@ -10,7 +10,8 @@ bench_iteration.md, with per pipeline:
 
 * rollouts per hour and generated (sampled) tokens per second, both over the training wall time;
 * the wall seconds of each phase, summed over iterations: collection (task setup, env steps,
-  sampling and the env's scoring together: the collector does not time them apart yet), the
+  sampling and the env's scoring), split into the seconds a sampler call was in flight and the rest
+  (env work with no sampler call running; a vLLM server overlaps the two), the
   trainer's wait for the sampler thread (overlapped), advantages + filter, the old-logprob pass,
   forward/backward, optimizer, publish, checkpoint; and idle core-seconds = cores x wall - CPU
   seconds of the process and its children (sandbox workers, a vLLM server);
@@ -60,6 +61,8 @@ from looprl.utils.flops import machine_is_idle, model_shape, peak_flops, useful_
 RESULTS = Path(__file__).resolve().parent / "results" / "iteration"
 PHASES = (
     ("collect", "time/sample_s", "collection: task setup, env steps, sampling, the env's scoring"),
+    ("generate", "time/generate_s", "collection, a sampler call in flight"),
+    ("env", "time/env_s", "collection, no sampler call running (env work)"),
     ("wait", "time/collect_s", "trainer waiting for rollouts (= collection when synchronous)"),
     ("advantages", "time/advantages_s", "advantages and buffer filter"),
     ("old_logprob", "time/old_logprob_s", "old-logprob pass"),

@@ -96,7 +96,9 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
     if rollout.backend == "vllm":
         from looprl.backends.vllm import VLLM_SERVER_LOG, VLLMBackend, _cpu_only
 
-        server = {"max_model_len": rollout.sampling.max_context_tokens, "dtype": cfg.model.dtype, "seed": cfg.seed}
+        # sized to the run (the longest token stream an episode reaches, the requests in flight): the
+        # server's start-up forward covers max_model_len tokens over max_num_seqs sequences
+        server = {"max_model_len": rollout.sampling.max_context_tokens, "max_num_seqs": rollout.concurrency, "dtype": cfg.model.dtype, "seed": cfg.seed}
         if training:
             server["max_lora_rank"] = cfg.lora.r  # the adapters it will be sent are the config's
             if rollout.max_staleness > 0 and not rollout.vllm_url and _cpu_only():

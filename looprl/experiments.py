@@ -210,7 +210,8 @@ def rollout_server(cfg: DemoConfig, model_path: str, backend: str, needed: bool)
     with start_server(
         model_path,
         max_lora_rank=t.lora.r,
-        max_model_len=t.rollout.sampling.max_context_tokens,
+        max_model_len=t.rollout.sampling.max_context_tokens,  # the longest token stream an episode can reach
+        max_num_seqs=t.rollout.concurrency,  # the most requests the collector has in flight
         dtype=t.model.dtype,
         seed=t.seed,
         log_path=log,

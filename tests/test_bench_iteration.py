@@ -50,6 +50,9 @@ def test_bench_iteration_smoke(tiny_model_dir, tmp_path):
     for p in result["pipelines"]:
         assert p["rollouts"] == 2 and p["iterations"] == 1
         assert p["phases_s"]["collect"] > 0 and p["wall_s"] >= p["phases_s"]["collect"]
+        # collection split into sampling and env work, from the trainer's time/generate_s and time/env_s
+        assert 0 < p["phases_s"]["generate"] <= p["phases_s"]["collect"]
+        assert p["phases_s"]["generate"] + p["phases_s"]["env"] == pytest.approx(p["phases_s"]["collect"])
         assert p["peak_rss_mib"] > 0 and p["cpu_s"] > 0
         assert 0 < p["utilization"]["fp32"] and p["useful_flops"]["sampling"] > 0
     assert result["machine"]["cpu"]["cores"] == os.cpu_count() and result["peak_gflops"]["fp32"] > 0
@@ -58,6 +61,7 @@ def test_bench_iteration_smoke(tiny_model_dir, tmp_path):
     assert (result["ratio_refused"] is not None) == loaded
     table = (tmp_path / "bench_iteration.md").read_text()
     assert "max_staleness 1" in table and ("No ratio: load average" in table) == loaded
+    assert "collection, a sampler call in flight s" in table and "collection, no sampler call running (env work) s" in table
 
 
 def test_waits_for_the_machine_to_be_idle_and_judges_load_by_the_start(monkeypatch):

@@ -221,3 +221,59 @@ def test_the_headline_table_gives_intervals_and_a_paired_step(tmp_path):
     assert step["diff"] == pytest.approx(100 * 2 / 24) and step["b_better"] == 2 and step["a_better"] == 0
     assert 0 <= step["ci95"][0] <= step["diff"] <= step["ci95"][1]  # only gains: the interval cannot go below 0
     assert f"38% ({warm.low:.0f}-{warm.high:.0f})" in out.getvalue() and "+8 (" in out.getvalue()
+
+
+def test_a_demo_with_a_warmup_and_loop_starts_its_vllm_server_once(vllm_model_dir, tmp_path, monkeypatch):
+    """Every stage that samples (evaluations before, after the warm-up and after LOOP; LOOP's rollouts)
+    goes to the one server the demo started, each stage's adapter published to it (merged, the demo's
+    adapter_sync); the server is started once and stopped once, at the end. A counting launcher stands
+    in for vLLM: a real child process, and an HTTP side that answers every completion with the stop token."""
+    import subprocess
+    from pathlib import Path
+
+    import httpx
+
+    import looprl.backends.vllm as vllm
+
+    starts, servers, requests, merged = [], [], [], []
+
+    def start_server(model, **kwargs):
+        starts.append(kwargs)
+        servers.append(vllm.VLLMServer(subprocess.Popen(["sleep", "600"], start_new_session=True), "http://127.0.0.1:4321", model, Path(kwargs["log_path"])))
+        return servers[-1]
+
+    real_merge = vllm.merge_adapter
+
+    def merge_adapter(base, adapter, out, **kw):
+        merged.append(Path(adapter))
+        return real_merge(base, adapter, out, **kw)
+
+    def handle(request):
+        body = json.loads(request.content or b"{}")
+        requests.append((request.url.path, body.get("kwargs", {}).get("weights_path")))
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "base"}]})
+        if request.url.path == "/v1/completions":
+            choice = {"token_ids": body["stop_token_ids"][:1], "logprobs": {"token_logprobs": [-0.5]}, "finish_reason": "stop"}
+            return httpx.Response(200, json={"choices": [choice]})
+        return httpx.Response(200, json={})
+
+    real_client = httpx.Client
+    monkeypatch.setattr(httpx, "Client", lambda **kw: real_client(transport=httpx.MockTransport(handle), **kw))
+    monkeypatch.setattr(vllm, "start_server", start_server)
+    monkeypatch.setattr(vllm, "merge_adapter", merge_adapter)
+    monkeypatch.setattr(vllm, "vllm_python", lambda venv=None: Path("python"))
+    run_dir = tmp_path / "demo"
+    args = ["demo", "--run-dir", str(run_dir), *sets(f"train.model.name_or_path={vllm_model_dir}", "dev_tasks=0", "heldout_tasks=1")]
+    args += sets("sampler=vllm", "sft_epochs=1", "sft_instances=1", *TINY_RUN)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert set(json.loads((run_dir / "demo_state.json").read_text())) >= {"before", "sft", "warmup", "loop", "after"}
+    assert len(starts) == 1, starts  # one server for the warm-up, LOOP and three evaluations
+    assert not servers[0].alive()  # and stopped once the last stage is done
+    assert starts[0]["max_model_len"] == 3072 and starts[0]["max_num_seqs"] == 64  # sized to the run: its context and concurrency
+    # before (base), after the warm-up, LOOP's 2 rollouts, after: all sampled on that server
+    assert sum(path == "/v1/completions" for path, _ in requests) >= 1 + 1 + 2 + 1
+    # each stage's adapter was published to it: the warm-up's (for its evaluation and LOOP's start), then LOOP's
+    assert any(run_dir / "sft" in a.parents for a in merged) and any(run_dir / "loop" in a.parents for a in merged), merged
+    assert sum(path == "/collective_rpc" for path, _ in requests) >= len(merged)

@@ -211,6 +211,9 @@ def start_server(
     enable_lora: bool = True,
     max_lora_rank: int = 16,
     max_model_len: int | None = 4096,
+    max_num_seqs: int | None = None,
+    max_num_batched_tokens: int | None = None,
+    eager: bool = True,
     dtype: str = "auto",
     seed: int = 0,
     extra_args: Sequence[str] = (),
@@ -221,7 +224,22 @@ def start_server(
 ) -> VLLMServer:
     """Launch a vLLM server for `model` on 127.0.0.1:`port` (a free port when None) and wait until
     it answers /health. Raises SamplerUnavailable (a RuntimeError) naming the log file on its first
-    line, the log's last lines after it, when it exits or times out."""
+    line, the log's last lines after it, when it exits or times out.
+
+    Size it to the run: `max_model_len` the longest token stream an episode can reach
+    (rollout.sampling.max_context_tokens), `max_num_seqs` the requests in flight at once
+    (rollout.concurrency). With chunked prefill off (always on a CPU, below) vLLM needs
+    `max_num_batched_tokens` >= max_model_len; left None it is max_model_len here, not vLLM's CPU
+    default of max(max_model_len, 2048).
+
+    `eager` (the default; CPU only, ignored on a GPU, where compilation and CUDA graphs pay): no
+    torch.compile. vLLM's CPU backend otherwise compiles the model with inductor at start, in a warm-up
+    forward of max_num_batched_tokens tokens over max_num_seqs sequences, on the one core it computes
+    on; eager, with the KV cache size given (VLLM_CPU_KVCACHE_SPACE), it skips that forward too. For
+    SmolLM2-135M at the demo's 3,072-token context the first request was served after 107 s compiled,
+    55 s eager, and the demo's requests decoded within 3% of each other (benchmarks/bench_vllm.py
+    --start-only, benchmarks/results/bench_vllm_start.json). With a LoRA (enable_lora) vLLM runs eager
+    on a CPU anyway."""
     import httpx
 
     from looprl.backends import resolve_model
@@ -241,13 +259,21 @@ def start_server(
     ]  # fmt: skip
     if max_model_len:
         cmd += ["--max-model-len", str(max_model_len)]
+    if max_num_seqs:
+        cmd += ["--max-num-seqs", str(max_num_seqs)]
     if enable_lora:
         cmd += ["--enable-lora", "--max-lora-rank", str(lora_rank_slot(max_lora_rank))]
-    if _cpu_only() and not any(a.startswith(("--enable-chunked-prefill", "--no-enable-chunked-prefill")) for a in extra_args):
+    whole_prefills = _cpu_only() and not any(a.startswith(("--enable-chunked-prefill", "--no-enable-chunked-prefill")) for a in extra_args)
+    if whole_prefills:
         # vLLM's CPU backend kills its engine when a seeded request is in a chunked (partial) prefill:
         # the sampled token is discarded and the request's generator rewound by an offset, which CPU
         # generators do not have ("CPU Generator does not use offset"). Whole prefills never discard.
         cmd += ["--no-enable-chunked-prefill"]
+        max_num_batched_tokens = max_num_batched_tokens or max_model_len  # the least whole prefills allow
+    if _cpu_only() and eager and not any(a.startswith(("--enforce-eager", "-O", "--compilation-config")) for a in extra_args):
+        cmd += ["--enforce-eager"]
+    if max_num_batched_tokens:
+        cmd += ["--max-num-batched-tokens", str(max_num_batched_tokens)]
     cmd += list(extra_args)
     child_env = {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", **(env or {})}
     child_env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB of KV cache on the CPU backend; ignored on GPU

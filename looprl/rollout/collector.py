@@ -85,6 +85,9 @@ class CollectionStats:
     cancelled: int = 0
     wall_s: float = 0.0
     generate_s: float = 0.0  # time inside generate()/chat(), summed over calls (they overlap in per-episode mode)
+    # wall seconds with at least one generate()/chat() call in flight (<= wall_s); the rest of wall_s no
+    # sampler call was running: env setup, steps and scoring, and the collector's own work
+    generate_wall_s: float = 0.0
     generate_calls: int = 0
     generated_tokens: int = 0
     env_steps: int = 0
@@ -191,6 +194,29 @@ def collect(
 # ----------------------------------------------------------------------------------------------------
 # Drivers: how an episode's next agent message is produced and how its context grows.
 # ----------------------------------------------------------------------------------------------------
+class _BusyClock:
+    """Wall seconds during which at least one sampler call was in flight, from any number of threads
+    (calls overlap in per-episode mode, so their durations do not add up to wall time)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._in_flight = 0
+        self._since = 0.0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._in_flight == 0:
+                self._since = time.perf_counter()
+            self._in_flight += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self.seconds += time.perf_counter() - self._since
+
+
 class _Driver:
     def __init__(self, sampling: SamplingParams, max_context_tokens: int, max_observation_tokens: int):
         self.sampling = sampling
@@ -208,12 +234,14 @@ class _Driver:
         # generation does; the episodes whose env step returns meanwhile wait for the next call.
         self.per_episode = False
         self.sampler_retries = 0  # tries after a failed call (RolloutSpec.sampler_retries)
+        self.busy = _BusyClock()  # CollectionStats.generate_wall_s
 
     def call_sampler(self, fn: Callable[[], Any], eps: list[_Episode], what: str) -> Any:
         """`fn()` with the spec's retries; None when it still failed (every episode of the call is then
         marked as a sampler infra failure). A programming error is re-raised as RolloutError."""
         try:
-            return call_with_retries(fn, self.sampler_retries, what=what)
+            with self.busy:
+                return call_with_retries(fn, self.sampler_retries, what=what)
         except Exception as exc:
             where = ", ".join(ep.where() for ep in eps[:4]) + (" ..." if len(eps) > 4 else "")
             message = f"{what} failed for {len(eps)} episodes ({where}): {type(exc).__name__}: {exc}"
@@ -476,6 +504,7 @@ class _Run:
                     self._close(ep)
                 pool.shutdown(wait=not self.abandoned)
         self.stats.wall_s = time.perf_counter() - t0
+        self.stats.generate_wall_s = self.driver.busy.seconds
         trajectories = [t for _, t in sorted(self.finished, key=lambda pair: pair[0])]
         return Collection(trajectories, self.stats)
 

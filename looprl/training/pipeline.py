@@ -78,6 +78,7 @@ class SampledBatch:
     rollouts: list[Trajectory]
     version: int  # the policy version that sampled every rollout of the batch
     sample_s: float  # wall seconds of the collection
+    generate_s: float = 0.0  # of sample_s, the seconds a sampler call was in flight (CollectionStats.generate_wall_s)
 
 
 def separate_sampler(policy: TrainableBackend, sampler: PolicyBackend) -> PolicyBackend:
@@ -121,7 +122,8 @@ def staleness_metrics(rollouts: Sequence[Trajectory], version: int, max_stalenes
 class RolloutPipeline:
     """The sampler thread and its hand-offs with the trainer (see the module docstring).
 
-    `collect(task_ids, iteration)` gathers one iteration's rollouts with `backend`; `draw_tasks()` gives
+    `collect(task_ids, iteration)` gathers one iteration's rollouts with `backend` and returns them with
+    the seconds a sampler call was in flight (SampledBatch.generate_s); `draw_tasks()` gives
     the next iteration's task ids (called from the trainer's thread only, so the task sampler draws in
     the synchronous loop's order); `version` is the version `backend` holds now; `last_iteration` the
     run's last (nothing is sampled past it); `pending` the
@@ -130,7 +132,7 @@ class RolloutPipeline:
     def __init__(
         self,
         backend: PolicyBackend,
-        collect: Callable[[list[str], int], list[Trajectory]],
+        collect: Callable[[list[str], int], tuple[list[Trajectory], float]],
         draw_tasks: Callable[[], list[str]],
         *,
         max_staleness: int,
@@ -240,11 +242,11 @@ class RolloutPipeline:
                 with self._sampler_lock:
                     version = self._load_newest()
                     t0 = time.perf_counter()
-                    rollouts = self.collect(task_ids, iteration)
+                    rollouts, generate_s = self.collect(task_ids, iteration)
                     sample_s = time.perf_counter() - t0
                 for r in rollouts:
                     r.policy_version = version
-                batch = SampledBatch(rollouts, version, sample_s)
+                batch = SampledBatch(rollouts, version, sample_s, generate_s)
             except BaseException as exc:  # noqa: BLE001 - handed to the trainer's thread, raised there by take()
                 with self._cond:
                     self._error = exc

@@ -49,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -66,6 +67,7 @@ from looprl.build import (
     write_run_files,
 )
 from looprl.config import TrainConfig
+from looprl.rollout.collector import Collection
 from looprl.rollout.faults import infra_metrics, require_survivors, split_infra
 from looprl.rollout.spec import RolloutSpec
 from looprl.training.batch import make_batch
@@ -98,19 +100,27 @@ def resolve_task_ids(cfg: TrainConfig, split: str, *, epoch: int = 0) -> list[st
     return task_ids(cfg.env.name, split, cfg.env.options, cfg.tasks.selection_fields(), epoch=epoch)
 
 
+class _SamplerClock(threading.local):
+    """Seconds a sampler call was in flight, added up per thread: the trainer's collections and the
+    sampler thread's (overlapped) each count their own."""
+
+    seconds = 0.0
+
+
 class Trainer:
     def __init__(
         self,
         cfg: TrainConfig,
         *,
         policy: TrainableBackend | None = None,
-        collect_fn: Callable[..., list[Trajectory]] | None = None,
+        collect_fn: Callable[..., Collection] | None = None,
         resume: bool = False,
         progress: bool = True,
     ) -> None:
         """`policy`: a ready policy instead of `build_policy(cfg)`; `collect_fn`: a replacement for
-        looprl.rollout.collect_rollouts, called as collect_fn(backend, env_factory, task_ids, spec, k=...,
-        early_stop=..., group_prefix=..., progress=...)."""
+        looprl.rollout.collect, called as collect_fn(backend, env_factory, task_ids, spec, k=...,
+        early_stop=..., group_prefix=..., progress=...) and returning a Collection (its stats give
+        time/generate_s)."""
         torch.manual_seed(cfg.seed)
         self.cfg = cfg
         self.method = get_method(cfg.trainer.method)
@@ -140,8 +150,9 @@ class Trainer:
                 raise ValueError(f"rollout.max_staleness={cfg.rollout.max_staleness} runs in one process; under FSDP use rollout.max_staleness=0")
             self.sampler_backend = separate_sampler(self.policy, self.sampler_backend)
         if collect_fn is None:
-            from looprl.rollout import collect_rollouts as collect_fn
+            from looprl.rollout import collect as collect_fn
         self.collect_fn = collect_fn
+        self._sampler_clock = _SamplerClock()
         # only rank 0 runs episodes (and, in Ray mode, joins the cluster)
         self.env_factory: Callable[[], Any] | None = build_env_factory(cfg) if self.dist.is_main else None
         # training episodes draw from the policy's own checkpointed generator (see looprl.build.sampling_params);
@@ -212,17 +223,19 @@ class Trainer:
         if self.pipeline is None:
             task_ids = self.sampler.sample(cfg.tasks_per_iteration)  # every rank, so sampler positions agree
             if cfg.dynamic_sampling:  # rank 0 draws more while groups are flat; the other ranks take its sampler position
-                rollouts, signal_metrics, position = self.dist.broadcast(self._collect_with_signal(task_ids, i) if self.dist.is_main else None)
+                got, generate_s = self._sampler_seconds(lambda: self._collect_with_signal(task_ids, i)) if self.dist.is_main else (None, 0.0)
+                rollouts, signal_metrics, position = self.dist.broadcast(got)
                 self.sampler.restore(position)
             else:
-                rollouts = self.dist.broadcast(self._collect(task_ids, i) if self.dist.is_main else None)  # rank 0 collects
+                got, generate_s = self._sampler_seconds(lambda: self._collect(task_ids, i)) if self.dist.is_main else (None, 0.0)
+                rollouts = self.dist.broadcast(got)  # rank 0 collects
             collect_s = sample_s = time.perf_counter() - t0
             if not self.method.data.fixed:
                 for r in rollouts:
                     r.policy_version = i - 1  # the behaviour policy: the current one
         else:  # sampled ahead by the sampler thread, at most max_staleness versions ago; collect_s is the wait
             sampled, collect_s = self.pipeline.take(i)
-            rollouts, sample_s = sampled.rollouts, sampled.sample_s
+            rollouts, sample_s, generate_s = sampled.rollouts, sampled.sample_s, sampled.generate_s
         if self.dist.is_main:
             write_jsonl(self.run_dir / "rollouts" / f"iter_{i:06d}.jsonl", rollouts)  # infra-failed ones too, with their finish reason
         require_survivors(rollouts, f"iteration {i}")
@@ -265,6 +278,8 @@ class Trainer:
             {
                 "time/collect_s": collect_s,
                 "time/sample_s": sample_s,
+                "time/generate_s": generate_s,  # of sample_s, the seconds a sampler call was in flight
+                "time/env_s": max(sample_s - generate_s, 0.0),  # the rest: env setup, steps and scoring, with no sampler call running
                 "time/advantages_s": advantages_s,
                 "time/update_s": update_s,
                 "time/publish_s": publish_s,
@@ -293,7 +308,7 @@ class Trainer:
         torch.set_num_threads(trainer_threads)
         self.pipeline = RolloutPipeline(
             self.sampler_backend,
-            self._collect,
+            lambda task_ids, i: self._sampler_seconds(lambda: self._collect(task_ids, i)),
             lambda: self.sampler.sample(self.cfg.trainer.tasks_per_iteration),
             max_staleness=self.cfg.rollout.max_staleness,
             version=self.iteration,
@@ -311,8 +326,15 @@ class Trainer:
         torch.set_num_threads(self._threads_before)
 
     # ------------------------------------------------------------------ phases
+    def _sampler_seconds(self, collect: Callable[[], Any]) -> tuple[Any, float]:
+        """`collect()`, and the wall seconds a sampler call was in flight in the collections it ran on
+        this thread (CollectionStats.generate_wall_s; the sampler thread's are its own)."""
+        self._sampler_clock.seconds = 0.0
+        out = collect()
+        return out, self._sampler_clock.seconds
+
     def _collect_with(self, task_ids: Sequence[str], spec: RolloutSpec, group_prefix: str, early_stop: bool) -> list[Trajectory]:
-        return self.collect_fn(
+        collection = self.collect_fn(
             self.sampler_backend,
             self.env_factory,
             list(task_ids),
@@ -322,6 +344,8 @@ class Trainer:
             group_prefix=group_prefix,
             progress=False,
         )
+        self._sampler_clock.seconds += collection.stats.generate_wall_s
+        return collection.trajectories
 
     @property
     def _fixed_data_path(self) -> Path:

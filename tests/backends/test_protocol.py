@@ -358,8 +358,10 @@ def test_the_trainer_samples_rft_from_the_base_model_publishes_and_checkpoints_t
     calls = []
 
     def collect(backend, env_factory, task_ids, spec, **kw):
+        from looprl.rollout import Collection, CollectionStats
+
         calls.append((spec.sampling.temperature, backend.on_base_model))
-        return []
+        return Collection([], CollectionStats())
 
     def trainer(run_dir, method):
         overrides = [f"model.name_or_path={tiny_model_dir}", f"run_dir={run_dir}", "logging.tensorboard=false", "trainer.eval_every=0"]

@@ -36,6 +36,48 @@ def test_lora_rank_slot_and_missing_venv(tmp_path):
         vllm_python(tmp_path / "none")
 
 
+def _launch_command(monkeypatch, tmp_path, cpu: bool, **kwargs) -> list[str]:
+    """The command start_server runs (the process is `true`, which exits at once: the start fails)."""
+    import subprocess
+
+    import looprl.backends.vllm as vllm
+    from looprl.backends.base import SamplerUnavailable
+
+    seen = []
+    popen = subprocess.Popen
+    monkeypatch.setattr(vllm, "vllm_python", lambda venv=None: tmp_path / "python")
+    monkeypatch.setattr(vllm, "_cpu_only", lambda: cpu)
+    monkeypatch.setattr(vllm.subprocess, "Popen", lambda cmd, **kw: seen.append(cmd) or popen(["true"], **kw))
+    with pytest.raises(SamplerUnavailable):
+        vllm.start_server(str(tmp_path), port=1, log_path=tmp_path / "log", **kwargs)
+    return seen[0]
+
+
+def _flag(cmd: list[str], name: str) -> str | None:
+    return cmd[cmd.index(name) + 1] if name in cmd else None
+
+
+def test_the_server_is_sized_to_the_run(monkeypatch, tmp_path):
+    """On a CPU (whole prefills) the start-up forward covers max_num_batched_tokens: that is
+    max_model_len, not vLLM's default max(max_model_len, 2048), and max_num_seqs is the run's."""
+    cpu = _launch_command(monkeypatch, tmp_path, True, max_model_len=1024, max_num_seqs=16)
+    assert "--no-enable-chunked-prefill" in cpu
+    assert (_flag(cpu, "--max-model-len"), _flag(cpu, "--max-num-batched-tokens"), _flag(cpu, "--max-num-seqs")) == ("1024", "1024", "16")
+    given = _launch_command(monkeypatch, tmp_path, True, max_model_len=1024, max_num_batched_tokens=4096)
+    assert _flag(given, "--max-num-batched-tokens") == "4096" and _flag(given, "--max-num-seqs") is None  # vLLM's own default
+    gpu = _launch_command(monkeypatch, tmp_path, False, max_model_len=1024, max_num_seqs=16)
+    assert "--no-enable-chunked-prefill" not in gpu and _flag(gpu, "--max-num-batched-tokens") is None  # chunked prefill: vLLM sizes it
+
+
+def test_a_cpu_server_runs_eager_unless_asked_to_compile(monkeypatch, tmp_path):
+    """torch.compile at start (and the warm-up forward it brings) costs a CPU server about a minute
+    on one core and gains its decoding little; a GPU keeps vLLM's compilation and CUDA graphs."""
+    assert "--enforce-eager" in _launch_command(monkeypatch, tmp_path, True)
+    assert "--enforce-eager" not in _launch_command(monkeypatch, tmp_path, True, eager=False)
+    assert "--enforce-eager" not in _launch_command(monkeypatch, tmp_path, True, extra_args=["-O", "3"])  # the caller's own choice
+    assert "--enforce-eager" not in _launch_command(monkeypatch, tmp_path, False)
+
+
 @pytest.fixture(scope="module")
 def vllm_backend(vllm_model_dir):
     from looprl.backends.vllm import VLLMBackend

@@ -282,6 +282,28 @@ def test_per_episode_mode_gives_the_batch_mode_trajectories_one_request_at_a_tim
     assert b.stats.generate_calls == 18 and b.stats.generated_tokens == a.stats.generated_tokens and b.stats.env_steps == a.stats.env_steps
 
 
+@pytest.mark.parametrize("concurrent", [False, True])
+def test_the_sampler_busy_time_is_wall_time_within_the_collection(concurrent):
+    """generate_wall_s counts the seconds at least one sampler call was in flight: per episode, calls
+    overlap and their summed durations (generate_s) exceed it; it never exceeds the collection's wall
+    time, and the env's steps (0.05 s each, no sampler call running in batch mode) are left out."""
+
+    class Slow(ScriptedPolicy):
+        concurrent_requests = concurrent
+
+        def generate(self, prompts, sampling):
+            time.sleep(0.05)
+            return super().generate(prompts, sampling)
+
+    stats = collect(Slow(), lambda: StepsEnv(step_delay_s=0.05), ["toy_2", "toy_3"], k=2, sampling=SAMPLING, progress=False).stats
+    assert 0.05 <= stats.generate_wall_s <= stats.wall_s
+    if concurrent:  # 4 episodes' first turns at once: 4 x 0.05 s summed, 0.05 s of wall time
+        assert stats.generate_s > stats.generate_wall_s
+    else:  # one call at a time: the same seconds; the steps between calls are not the sampler's
+        assert stats.generate_wall_s == pytest.approx(stats.generate_s, abs=0.02)
+        assert stats.wall_s - stats.generate_wall_s >= 3 * 0.05  # toy_3's 3 steps, one after another
+
+
 def test_per_episode_mode_gives_every_episode_and_turn_its_own_seed():
     policy = _ConcurrentScripted()
     collect(policy, StepsEnv, ["toy_2"], k=3, sampling=SamplingParams(max_new_tokens=400, seed=7), progress=False)

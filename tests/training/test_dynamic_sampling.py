@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from looprl.config import ConfigError, TrainConfig, load_config
-from looprl.rollout import collect_rollouts
+from looprl.rollout import collect
 from looprl.training.dynamic_sampling import collect_with_signal, has_signal
 from looprl.training.trainer import Trainer
 from looprl.trajectory import FinishReason, Trajectory
@@ -109,13 +109,13 @@ def _rewarding(flat_tasks):
     """The real collector, then rewards by task: a task in `flat_tasks` scores 0 on every rollout (a flat
     group); any other scores 1 on its first rollout and 0 on the rest (a group with signal)."""
 
-    def collect(*args, **kw):
-        out = collect_rollouts(*args, **kw)
-        for r in out:
+    def collect_(*args, **kw):
+        out = collect(*args, **kw)
+        for r in out.trajectories:
             r.reward = 0.0 if r.task_id in flat_tasks else float(r.sample_index == 0)
         return out
 
-    return collect
+    return collect_
 
 
 def _weights(trainer):

@@ -54,6 +54,15 @@ def test_staleness_zero_is_the_synchronous_trainer(tiny_model_dir, tmp_path):
         assert {t.policy_version for t in read_jsonl(tmp_path / "rollouts" / f"iter_{i:06d}.jsonl")} == {i - 1}
     for key in ("time/sample_s", "time/old_logprob_s", "time/forward_backward_s", "time/optimizer_s", "time/publish_s", "time/checkpoint_s"):
         assert history[0][key] >= 0.0
+    _assert_collection_split(history)
+
+
+def _assert_collection_split(history):
+    """Collection splits into sampling (a sampler call in flight) and the rest (env work): both there,
+    sampling part of it, the two adding up to it."""
+    for row in history:
+        assert 0.0 < row["time/generate_s"] <= row["time/sample_s"]
+        assert row["time/env_s"] > 0.0 and row["time/generate_s"] + row["time/env_s"] == pytest.approx(row["time/sample_s"])
 
 
 class _FakeBackend:
@@ -70,7 +79,7 @@ def test_sampler_thread_keeps_the_staleness_bound_and_overlaps(tmp_path, stalene
 
     def collect(task_ids, iteration):
         started[iteration] = published[0]  # the newest version published when this collection began
-        return [Trajectory(task_id=t, messages=[]) for t in task_ids]
+        return [Trajectory(task_id=t, messages=[]) for t in task_ids], 0.5 * iteration  # and the seconds a sampler call ran
 
     def wait_for(iteration):
         for _ in range(500):
@@ -84,6 +93,7 @@ def test_sampler_thread_keeps_the_staleness_bound_and_overlaps(tmp_path, stalene
     for i in range(1, 7):
         batch, _ = pipe.take(i)
         assert [r.task_id for r in batch.rollouts] == [f"t{i - 1}"]  # tasks drawn in the synchronous order
+        assert batch.generate_s == 0.5 * i  # the collection's sampler seconds travel with its batch
         assert i - 1 - staleness <= batch.version <= i - 1 and {r.policy_version for r in batch.rollouts} == {batch.version}
         # while iteration i "updates" (version i not published yet), the thread samples iteration i+1 ...
         if i < 6:
@@ -174,6 +184,7 @@ def test_staleness_one_samples_each_iteration_with_a_fixed_version(tiny_model_di
     for name in ("a", "b"):
         trainer = Trainer(_cfg(tiny_model_dir, tmp_path / name, "trainer.iterations=4", "rollout.max_staleness=1", *SMALL), progress=False)
         history = trainer.train()
+        _assert_collection_split(history)  # timed in the sampler thread, carried with its batch
         runs.append(([p.detach().clone() for p in trainer.policy.trainable_parameters()], [r.get("loss/policy") for r in history]))
         for i in range(1, 5):
             assert {t.policy_version for t in read_jsonl(tmp_path / name / "rollouts" / f"iter_{i:06d}.jsonl")} == {max(i - 2, 0)}

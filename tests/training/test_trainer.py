@@ -94,3 +94,27 @@ def test_rollouts_at_another_temperature_train_that_policy(tiny_model_dir, tmp_p
     assert policy_temperature(cfg.model_copy(update={"trainer": cfg.trainer.model_copy(update={"method": "sft-gt"})})) == 1.0
     with pytest.raises(ValueError, match="policy_temperature=0.6"):  # a policy built for T=0.6 does not train a T=1 run
         Trainer(_cfg(tiny_model_dir, tmp_path / "t1", "trainer.iterations=1"), policy=build_policy(cfg), progress=False)
+
+
+def test_rollout_concurrency_caps_neither_the_update_nor_the_samplers_batch(tiny_model_dir, tmp_path):
+    """rollout.concurrency bounds the episodes alive at once, nothing else: the update's passes take
+    trainer.micro_batch_size rollouts at a time and a generate() call of the transformers sampler as
+    many waiting episodes as rollout.generation_batch_size lets in, whatever the concurrency."""
+    extra = ("trainer.iterations=1", "trainer.tasks_per_iteration=2", "trainer.rollouts_per_task=3", "trainer.minibatch_size=6", "trainer.micro_batch_size=6")
+    # concurrency 2 against an update of 6 at a time: the update's forward passes are not cut to 2
+    trainer = Trainer(_cfg(tiny_model_dir, tmp_path / "update", *extra, "rollout.concurrency=2", "rollout.early_stop=false"), progress=False)
+    rows, sampled = [], []
+    forward, generate = trainer.policy.logprobs_and_hidden, trainer.policy.generate
+    trainer.policy.logprobs_and_hidden = lambda input_ids, *a, **kw: rows.append(input_ids.shape[0]) or forward(input_ids, *a, **kw)
+    trainer.policy.generate = lambda prompts, sampling: sampled.append(len(prompts)) or generate(prompts, sampling)
+    (metrics,) = trainer.train()
+    kept = int(metrics["rollout/kept"])
+    assert kept > 2 and max(rows) == kept  # the old-logprob pass and the minibatch: every kept rollout in one pass
+    assert max(sampled) == 2  # the sampler's batch: the 2 episodes alive
+    # concurrency 6, generation_batch_size 4: the sampler's batch is its own setting
+    trainer = Trainer(_cfg(tiny_model_dir, tmp_path / "sampler", *extra, "rollout.concurrency=6", "rollout.generation_batch_size=4"), progress=False)
+    sampled.clear()
+    generate = trainer.policy.generate
+    trainer.policy.generate = lambda prompts, sampling: sampled.append(len(prompts)) or generate(prompts, sampling)
+    trainer.train()
+    assert max(sampled) == 4
