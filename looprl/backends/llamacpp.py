@@ -167,9 +167,15 @@ class LlamaCppBackend:
         params.warmup = False
         params.verbosity = -1
         try:
-            return xlc.Server(params)
+            server = xlc.Server(params)
         except RuntimeError as exc:
             raise SamplerUnavailable(f"llama.cpp could not serve {path}: {exc} (its messages went to stderr)") from exc
+        # why: a server destroyed before its loop has served anything hangs in its destructor (seen with
+        # xllamacpp 2026.10: build then close at once never returned); one served token means it is up
+        response = server.handle_completions({"prompt": [self.stop_token_ids[0]], "n_predict": 1, "cache_prompt": False})
+        if not isinstance(response, dict) or "choices" not in response:
+            raise SamplerUnavailable(f"llama.cpp loaded {path} but could not serve a first token: {response}")
+        return server
 
     def _serve(self, path: Path) -> None:
         """Send requests to a new server on `path` from now on; the previous one is shut down on a

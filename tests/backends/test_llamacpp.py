@@ -232,3 +232,20 @@ def test_rollout_backend_llamacpp_builds_the_sampler(qwen2_dir, tmp_path):
         assert isinstance(backend, LlamaCppBackend) and backend.tensor_type == "f32" and backend.concurrency == 2 and backend.context_length == 256
     finally:
         backend.close()
+
+
+def test_a_backend_closed_right_after_it_is_built_shuts_down(qwen2_dir):
+    """xllamacpp's server hangs in its destructor when destroyed before it has served anything; the
+    backend serves one token at start so that build-then-close (a failed run's cleanup) returns. In a
+    child process so that a hang fails this test instead of the suite."""
+    import subprocess
+    import sys
+
+    code = (
+        "from looprl.backends.llamacpp import LlamaCppBackend\n"
+        "for _ in range(3):\n"
+        f"    LlamaCppBackend({str(qwen2_dir)!r}, tensor_type='f32', concurrency=2, context_length=256).close()\n"
+        "print('closed')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "closed" in done.stdout, done.stderr[-2000:]
