@@ -335,7 +335,7 @@ def test_trainer_samples_from_vllm_and_publishes_each_update(vllm_backend, vllm_
     published = trainer.sampler_backend.adapter_name
     assert trainer.sampler_backend.server is None and published  # the given server, now serving the trained adapter
     steps = [h["train/optimizer_steps"] for h in history]
-    assert steps[0] > 0 and sum(steps) >= 2, steps
+    assert sum(steps) >= 2, steps  # which iterations had reward spread is chance: vLLM's draws are unseeded
     # iteration 1 samples the untouched model; later ones the hot-swapped adapter. A sampler that kept
     # the old weights would show a large gap between its logprobs and the trainer's once they moved.
     gap = "rollout/sampler_logprob_gap_mean"
