@@ -9,14 +9,18 @@ the trained LoRA adapter applied at run time (no re-export per update).
   model folder's path and files, so a run exports the base weights once (SmolLM2-135M at int8: ~2-3
   min on 2 cores; the tiny test model: seconds plus the exporter's start).
 * Adapters: openvino-genai applies a peft LoRA's safetensors as extra low-rank matmuls next to the
-  base weights (`ov_genai.Adapter`, `AdapterConfig`, its "dynamic" state mode). `load_adapter(path)`
-  builds a new pipeline on the same IR with the adapter registered (its scale lora_alpha / r, which
-  openvino-genai takes as the adapter's alpha) and serves it from then on; `sampling_base_model()`
-  serves a pipeline without any adapter inside the block. A new pipeline rather than a switch of the
-  adapter on the running one, because the prefix cache holds keys and values the old weights computed
-  (openvino-genai 2026.4 keys its cached blocks by token ids only, and its Python API has no way to
-  drop them): a fresh pipeline starts with an empty cache. Its time is `publish_s` (a second or two:
-  compiling the IR again, no export).
+  base weights (`ov_genai.Adapter`, `AdapterConfig`). `load_adapter(path)` builds a new pipeline on
+  the same IR with the adapter's matrices as constants of the compiled graph (MODE_STATIC; its scale
+  lora_alpha / r, which openvino-genai takes as the adapter's alpha) and serves it from then on;
+  `sampling_base_model()` serves a pipeline without any adapter inside the block. Its time is
+  `publish_s`: compiling the IR again, no export (SmolLM2-135M int8 on 2 cores: ~2-4 s, under load).
+  Why a new pipeline rather than switching the adapter of the running one (its dynamic mode, which
+  keeps the matrices as state tensors): the prefix cache holds keys and values the old weights
+  computed (openvino-genai 2026.4 keys its cached blocks by token ids only, and its Python API has no
+  way to drop them: seen on the tiny model, a prompt longer than a cache block continued with the old
+  adapter's keys and values after a switch), and the dynamic mode's unfused matmuls decode ~1.6x slower than the static ones
+  (SmolLM2 int8, 16 sequences: 161-179 tokens/s vs 259; no adapter: 266-280). Merging the adapter
+  into the int8 weights (MODE_FUSE) is refused by openvino-genai for compressed weights.
 * `generate` adds every prompt as a request and steps the pipeline until all are finished: one
   call carries the batch (`concurrent_requests` False, the collector's batch mode), decoded with
   continuous batching and a prefix cache shared by the requests (an episode's next turn recomputes
@@ -206,8 +210,8 @@ def adapter_scale(adapter_config: dict[str, Any]) -> float:
 class _Pipeline:
     """One ContinuousBatchingPipeline and the lock that lets one generate() step it at a time."""
 
-    def __init__(self, pipe: Any, adapters: Any) -> None:
-        self.pipe, self.adapters, self.lock = pipe, adapters, threading.Lock()
+    def __init__(self, pipe: Any) -> None:
+        self.pipe, self.lock = pipe, threading.Lock()
 
 
 class OpenVINOBackend:
@@ -278,15 +282,8 @@ class OpenVINOBackend:
         scheduler.cache_size = self.cache_gib
         props = self._properties()
         if adapters is not None:
-            props["adapters"] = adapters  # registers the adapter: the pipeline's graph gets its LoRA matmuls
-        pipe = ov_genai.ContinuousBatchingPipeline(str(self.model_dir), scheduler, "CPU", props)
-        if adapters is not None:
-            # why: a pipeline applies its adapters in generate() only (add_request/step never do), so one
-            # token is generated through it to load the adapter's tensors before requests are stepped
-            config = ov_genai.GenerationConfig()
-            config.max_new_tokens, config.adapters = 1, adapters
-            pipe.generate([self._ids([self.stop_token_ids[0]])], [config])
-        return _Pipeline(pipe, adapters)
+            props["adapters"] = adapters  # MODE_STATIC: the adapter's matrices are constants of the compiled graph
+        return _Pipeline(ov_genai.ContinuousBatchingPipeline(str(self.model_dir), scheduler, "CPU", props))
 
     def _serve(self, adapters: Any) -> None:
         """Send requests to a new pipeline with `adapters` (None: the base model) from now on; the
@@ -357,8 +354,6 @@ class OpenVINOBackend:
             config.do_sample, config.temperature, config.top_p = True, sampling.temperature, sampling.top_p
             if sampling.top_k > 0:  # else openvino-genai's default: off
                 config.top_k = sampling.top_k
-        if served.adapters is not None:
-            config.adapters = served.adapters
         with self._lock:
             request, self._next_request = self._next_request, self._next_request + 1
         return served.pipe.add_request(request, self._ids(context), config)
@@ -389,7 +384,8 @@ class OpenVINOBackend:
             raise FileNotFoundError(f"{path} is not a peft adapter folder (adapter_config.json and adapter_model.safetensors)")
         t0 = time.perf_counter()
         scale = adapter_scale(json.loads(config_file.read_text()))
-        adapters = self._ov_genai.AdapterConfig(self._ov_genai.Adapter(str(weights)), scale)
+        ov_genai = self._ov_genai
+        adapters = ov_genai.AdapterConfig(ov_genai.Adapter(str(weights)), scale, ov_genai.AdapterConfig.Mode.MODE_STATIC)
         self._adapter_config, self.adapter_path = adapters, path
         if not self._on_base_model:  # else served when the base-model block ends
             self._serve(adapters)
