@@ -79,8 +79,13 @@ def qwen2_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ir_dir(qwen2_dir):
-    """The fp32 export, once per module (the backends below find it cached)."""
-    return export_openvino(qwen2_dir, "fp32")
+    """The fp32 export, once per module (the backends below find it cached); removed afterwards, since
+    the export cache is keyed by the model's folder and this one is gone after the session."""
+    import shutil
+
+    out = export_openvino(qwen2_dir, "fp32")
+    yield out
+    shutil.rmtree(out, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
