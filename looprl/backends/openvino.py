@@ -6,14 +6,14 @@ the trained LoRA adapter applied at run time (no re-export per update).
   the fast default, "fp16" or "fp32") with `optimum-cli export openvino`, run in a virtual
   environment of its own (`setup_openvino_venv`: optimum-intel pins its own transformers and pulls
   nncf; the main environment only needs openvino-genai to run the IR). The export is cached by the
-  model folder's path and files, so a run exports the base weights once (SmolLM2-135M at int8: ~2-3
-  min on 2 cores; the tiny test model: seconds plus the exporter's start).
+  model folder's path and files, so a run exports the base weights once (SmolLM2-135M at int8: 70 s
+  on 2 shared cores; the tiny test model: ~15 s, mostly the exporter's start).
 * Adapters: openvino-genai applies a peft LoRA's safetensors as extra low-rank matmuls next to the
   base weights (`ov_genai.Adapter`, `AdapterConfig`). `load_adapter(path)` builds a new pipeline on
   the same IR with the adapter's matrices as constants of the compiled graph (MODE_STATIC; its scale
   lora_alpha / r, which openvino-genai takes as the adapter's alpha) and serves it from then on;
   `sampling_base_model()` serves a pipeline without any adapter inside the block. Its time is
-  `publish_s`: compiling the IR again, no export (SmolLM2-135M int8 on 2 cores: ~2-4 s, under load).
+  `publish_s`: compiling the IR again, no export (SmolLM2-135M int8 on 2 shared cores: 2.8-3.2 s).
   Why a new pipeline rather than switching the adapter of the running one (its dynamic mode, which
   keeps the matrices as state tensors): the prefix cache holds keys and values the old weights
   computed (openvino-genai 2026.4 keys its cached blocks by token ids only, and its Python API has no
