@@ -54,9 +54,9 @@ Engines (each returns token ids + per-token logprobs from token-id prompts):
 * `llamacpp-bf16` / `llamacpp-f32` (bf16 where the CPU has AVX-512 BF16 or AMX) and `llamacpp-q8_0`:
   looprl.backends.llamacpp.LlamaCppBackend, when that module exists;
 * `openvino-int8`: openvino-genai's ContinuousBatchingPipeline on int8 weights (optimum-cli export
-  --weight-format int8), per-token logprobs from GenerationOutput.generated_log_probs. It lives in its own
-  environment `.venvs/bench-openvino`, installed on first use (versions recorded in the row); the
-  exported model is cached in it.
+  --weight-format int8), per-token logprobs from GenerationOutput.generated_log_probs. It runs in the
+  OpenVINO backend's export environment `.venvs/openvino` (looprl/backends/openvino.py), installed on first
+  use (versions recorded in the row); the exported model is cached in it.
 
 An engine that cannot run here (its module missing, its install or export failing) is reported as
 "not available: <reason>" and skipped. Ratios to the `vllm` row (the baseline, measured in this run)
@@ -89,11 +89,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from looprl.backends.openvino import default_openvino_venv, export_openvino, setup_openvino_venv  # noqa: E402
 from looprl.utils.flops import machine_is_idle, model_shape, peak_flops, useful_flops, wait_for_idle  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "sampler"
-OPENVINO_VENV = REPO / ".venvs" / "bench-openvino"
-OPENVINO_PACKAGES = ("openvino-genai", "optimum-intel[openvino]", "psutil")  # constrained by constraints/cpu.txt (CPU torch)
+OPENVINO_VENV = default_openvino_venv()  # the backend's export environment (looprl/backends/openvino.py); the engine runs in it
 PREFIX = "[bench_sampler]"
 
 
@@ -210,7 +210,7 @@ def record(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# ------------------------------------------------------------------ the OpenVINO engine (runs in .venvs/bench-openvino)
+# ------------------------------------------------------------------ the OpenVINO engine (runs in the export environment, .venvs/openvino)
 
 
 class OpenVINOSampler:
@@ -266,30 +266,11 @@ class OpenVINOSampler:
 
 
 def openvino_setup(model: str, log=say) -> tuple[Path, dict[str, str]]:
-    """The bench-openvino python and the model exported to int8 OpenVINO IR (both made on first use, then
-    reused); raises RuntimeError with the reason when the install or the export fails."""
-    python, stamp = OPENVINO_VENV / "bin" / "python", OPENVINO_VENV / ".looprl-bench-openvino"
-    if not stamp.is_file():
-        log(f"openvino: installing {', '.join(OPENVINO_PACKAGES)} into {OPENVINO_VENV} (first use)")
-        pip = [str(python), "-m", "pip"]
-        steps = [[sys.executable, "-m", "venv", str(OPENVINO_VENV)], [*pip, "install", "-q", "-c", str(REPO / "constraints" / "cpu.txt"), *OPENVINO_PACKAGES]]
-        # optimum pulls a torchvision built for another torch, which breaks transformers' imports (as in setup_vllm_venv)
-        steps.append([*pip, "uninstall", "-y", "-q", "torchvision", "torchaudio", "torchcodec"])
-        for cmd in steps:
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise RuntimeError(f"`{' '.join(cmd)}` failed (exit {done.returncode}): {done.stderr.strip()[-600:]}")
-        stamp.write_text(" ".join(OPENVINO_PACKAGES) + "\n")
-    import hashlib
-
-    exported = OPENVINO_VENV / "models" / f"{Path(model).name}-{hashlib.sha1(str(Path(model).resolve()).encode()).hexdigest()[:8]}-int8"
-    if not (exported / "openvino_model.xml").is_file():
-        log(f"openvino: exporting {model} to int8 OpenVINO IR at {exported}")
-        cmd = [str(OPENVINO_VENV / "bin" / "optimum-cli"), "export", "openvino", "--model", model, "--task", "text-generation-with-past"]
-        done = subprocess.run([*cmd, "--weight-format", "int8", str(exported)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"optimum-cli export openvino failed (exit {done.returncode}): {done.stderr.strip()[-600:]}")
-    return python, {"model_dir": str(exported)}
+    """The OpenVINO export environment's python and the model exported to int8 OpenVINO IR (both made on
+    first use by looprl.backends.openvino, then reused); raises RuntimeError with the reason when the
+    install or the export fails."""
+    python = setup_openvino_venv(OPENVINO_VENV, log=log)
+    return python, {"model_dir": str(export_openvino(model, "int8", venv=OPENVINO_VENV, log=log))}
 
 
 # ------------------------------------------------------------------ one engine (a child)

@@ -76,6 +76,8 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
       dtype, seed and LoRA rank) that gets adapters hot-swapped (or merged, rollout.adapter_sync);
     * "llamacpp": llama.cpp's in-process server on a GGUF export of the model with the adapter merged
       (rollout.llamacpp_tensor_type), one slot per concurrent episode, each slot the config's context length;
+    * "openvino": openvino-genai's continuous-batching pipeline in this process on an OpenVINO IR export of
+      the model (rollout.openvino_weight_format), the adapter applied at run time; temperature 1 or greedy;
     * "openai", or a model named openai:NAME: an OpenAI-compatible chat endpoint (rollout.vllm_url
       when set). Evaluation only: training needs token ids and logprobs.
     """
@@ -131,6 +133,22 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
             n_threads=threads,
             concurrency=rollout.concurrency,
             context_length=rollout.sampling.max_context_tokens,
+            seed=cfg.seed,
+        )
+    if rollout.backend == "openvino":
+        from looprl.backends.openvino import OpenVINOBackend
+
+        threads = None
+        if training and rollout.max_staleness > 0:  # overlapped with training: the sampler computes on its own half of the cores
+            from looprl.training.pipeline import sampler_cores
+
+            threads = len(sampler_cores())
+        return OpenVINOBackend(
+            name,
+            adapter_path=cfg.model.adapter_path,
+            weight_format=rollout.openvino_weight_format,
+            n_threads=threads,
+            concurrency=rollout.concurrency,
             seed=cfg.seed,
         )
     if policy is not None:

@@ -300,8 +300,8 @@ class Trainer:
 
     def _start_pipeline(self) -> None:
         """The sampler thread (pipeline.py), with the cores split between it and this (the trainer's) thread."""
-        r = self.cfg.rollout  # a vLLM CPU server started here, or llama.cpp's, computes on the other half of the cores (build.py)
-        shares_cores = r.backend in ("transformers", "llamacpp") or (r.vllm_url is None and not torch.cuda.is_available())
+        r = self.cfg.rollout  # a vLLM CPU server started here, llama.cpp's or OpenVINO's, computes on the other half of the cores (build.py)
+        shares_cores = r.backend in ("transformers", "llamacpp", "openvino") or (r.vllm_url is None and not torch.cuda.is_available())
         trainer_threads, sampler_threads = split_threads(torch.get_num_threads(), shares_cores=shares_cores)
         sampler_threads = sampler_threads if r.backend == "transformers" else 0  # the server's threads are its own
         self._threads_before = torch.get_num_threads()

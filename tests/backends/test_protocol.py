@@ -29,6 +29,7 @@ from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams, Tra
 from looprl.backends.hf import HFBackend
 from looprl.backends.llamacpp import LlamaCppBackend
 from looprl.backends.openai import OpenAIChatBackend
+from looprl.backends.openvino import OpenVINOBackend
 from looprl.backends.vllm import VLLMBackend, VLLMOfflineBackend
 from looprl.testing.fakes import ScriptedChat, ScriptedPolicy
 from looprl.training.distributed import ShardedPolicy
@@ -203,6 +204,7 @@ def test_the_checker_finds_each_way_a_class_can_break_the_protocol():
         (VLLMBackend, PolicyBackend),
         (VLLMOfflineBackend, PolicyBackend),
         (LlamaCppBackend, PolicyBackend),
+        (OpenVINOBackend, PolicyBackend),
         (ScriptedPolicy, PolicyBackend),
         (OpenAIChatBackend, ChatBackend),
         (ScriptedChat, ChatBackend),
