@@ -229,7 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tasks", type=int, default=4, help="tasks per iteration (the demo's: 4)")
     p.add_argument("--k", type=int, default=4, help="rollouts per task (the demo's: 4)")
     p.add_argument("--staleness", type=int, nargs="+", default=[0, 1], help="the pipelines to run, side by side (the first is the baseline)")
-    p.add_argument("--sampler", choices=["transformers", "vllm", "llamacpp"], default="transformers", help="rollout.backend of both pipelines")
+    p.add_argument(
+        "--sampler",
+        choices=["transformers", "vllm", "llamacpp", "openvino"],
+        default="transformers",
+        help="rollout.backend of both pipelines (openvino samples at T = 1 only: add --set rollout.sampling.temperature=1)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", dest="overrides", action="append", default=[], help="a TrainConfig override KEY=VALUE (repeatable)")
     p.add_argument("--peak-seconds", type=float, default=2.0, help="seconds per dtype of the matmul peak microbenchmark")
