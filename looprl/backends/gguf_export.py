@@ -147,7 +147,13 @@ class GGUFExporter:
             raise ValueError(f"tensor_type must be one of {TENSOR_TYPES}, got {tensor_type!r}")
         out = Path(out)
         deltas = read_adapter(adapter) if adapter is not None else {}
-        unknown = sorted(set(deltas) - set(self.weights))
+        weights = dict(self.weights)
+        tied = bool(self.config.get("tie_word_embeddings"))
+        if tied and "lm_head.weight" in deltas:
+            # a LoRA on a tied output layer moves the head, not the embedding: the merged model is untied
+            weights["lm_head.weight"] = weights["model.embed_tokens.weight"]
+            tied = False
+        unknown = sorted(set(deltas) - set(weights))
         if unknown:
             raise ValueError(f"the adapter {adapter} updates weights the model {self.model_dir} lacks: {unknown[:3]}")
         cfg = self.config
@@ -177,8 +183,8 @@ class GGUFExporter:
         writer.add_add_bos_token(False)  # prompts arrive as the chat template rendered them, ids and all
 
         names = gguf.get_tensor_name_map(self.arch, n_layer)
-        for hf_name, tensor in self.weights.items():
-            if hf_name == "lm_head.weight" and cfg.get("tie_word_embeddings"):
+        for hf_name, tensor in weights.items():
+            if hf_name == "lm_head.weight" and tied:
                 continue  # llama.cpp reuses token_embd when output.weight is absent
             name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
             if name is None:

@@ -73,13 +73,14 @@ def _reference_logprobs(hf: HFBackend, prompt, ids, temperature):
     return [logp[len(prompt) - 1 + i, t].item() for i, t in enumerate(ids)]
 
 
-def _adapter(model_dir, path, seed=1):
+def _adapter(model_dir, path, seed=1, targets=None):
     """A peft LoRA with random, nonzero B (a fresh LoRA's B is zero and changes nothing)."""
     import torch
 
     from looprl.config import LoraConfig
 
-    hf = HFBackend(str(model_dir), lora=LoraConfig(r=4, alpha=8), device="cpu")
+    lora = LoraConfig(r=4, alpha=8) if targets is None else LoraConfig(r=4, alpha=8, target_modules=targets)
+    hf = HFBackend(str(model_dir), lora=lora, device="cpu")
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in hf.model.named_parameters():
@@ -128,8 +129,12 @@ def test_a_sequence_ends_at_the_requested_stop_token(qwen2_dir):
     assert cut.logprobs == pytest.approx(free.logprobs[:end], abs=TOL)
 
 
-def test_a_merged_lora_adapter_samples_what_transformers_does_with_it(qwen2_dir, tmp_path):
-    hf = _adapter(qwen2_dir, tmp_path / "adapter")
+@pytest.mark.parametrize("targets", [None, ["q_proj", "v_proj", "lm_head"]], ids=["default", "tied-lm_head"])
+def test_a_merged_lora_adapter_samples_what_transformers_does_with_it(targets, qwen2_dir, tmp_path):
+    # tied-lm_head: the tiny model ties its output layer to the embedding (as configs/tiny-cpu.yaml trains it):
+    # a LoRA there moves the head only, so the export writes an untied output tensor
+    hf = _adapter(qwen2_dir, tmp_path / "adapter", targets=targets)
+    assert hf.base_model.config.tie_word_embeddings
     greedy = SamplingParams(temperature=0.0, max_new_tokens=12)
     with _backend(qwen2_dir, adapter_path=tmp_path / "adapter") as backend:
         ours, theirs = backend.generate(PROMPTS, greedy), hf.generate(PROMPTS, greedy)
