@@ -208,6 +208,32 @@ def adapter_scale(adapter_config: dict[str, Any]) -> float:
     return c["lora_alpha"] / (math.sqrt(r) if c.get("use_rslora") else r)
 
 
+@contextlib.contextmanager
+def _signal_stack_kept() -> Iterator[None]:
+    """Put the calling thread's alternate signal stack back as it was after the block. openvino-genai
+    2026.4 sets one on the thread that builds (and that frees) a pipeline, whose memory it later frees:
+    the next signal the thread handles (Ctrl-C, the trainer's SIGTERM handling; Python's handlers run
+    on the alternate stack) then crashed the process with SIGSEGV (seen: a pipeline built and closed,
+    then os.kill(SIGINT) with a Python handler installed). Linux and macOS; elsewhere a no-op."""
+    import ctypes
+
+    class _Stack(ctypes.Structure):
+        _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
+
+    try:
+        sigaltstack = ctypes.CDLL(None).sigaltstack
+    except (OSError, AttributeError):  # no C library symbol to call (not a POSIX system)
+        yield
+        return
+    before = _Stack()
+    saved = sigaltstack(None, ctypes.byref(before)) == 0
+    try:
+        yield
+    finally:
+        if saved:
+            sigaltstack(ctypes.byref(before), None)
+
+
 class _Pipeline:
     """One ContinuousBatchingPipeline and the lock that lets one generate() step it at a time."""
 
@@ -284,14 +310,17 @@ class OpenVINOBackend:
         props = self._properties()
         if adapters is not None:
             props["adapters"] = adapters  # MODE_STATIC: the adapter's matrices are constants of the compiled graph
-        return _Pipeline(ov_genai.ContinuousBatchingPipeline(str(self.model_dir), scheduler, "CPU", props))
+        with _signal_stack_kept():
+            return _Pipeline(ov_genai.ContinuousBatchingPipeline(str(self.model_dir), scheduler, "CPU", props))
 
     def _serve(self, adapters: Any) -> None:
         """Send requests to a new pipeline with `adapters` (None: the base model) from now on; the
         previous one is freed once the generate() stepping it returns."""
         new = self._build(adapters)
         with self._lock:
-            self._served = new
+            old, self._served = self._served, new
+        with _signal_stack_kept():
+            del old  # freed here, unless a generate() still steps it (that one frees it under the same guard)
 
     def _current(self) -> _Pipeline:
         with self._lock:
@@ -325,7 +354,13 @@ class OpenVINOBackend:
         ids: list[list[int]] = [[] for _ in prompts]
         logprobs: list[list[float]] = [[] for _ in prompts]
         finish: list[str | None] = [None] * len(prompts)
-        served = self._current()
+        with _signal_stack_kept():
+            self._sample(self._current(), prompts, sampling, stops, seeds, ids, logprobs, finish)
+        return [Generation(token_ids=t, logprobs=lp, finish_reason=f or "length") for t, lp, f in zip(ids, logprobs, finish)]
+
+    def _sample(self, served: _Pipeline, prompts, sampling, stops, seeds, ids, logprobs, finish) -> None:
+        """Step `served` until every prompt's sequence is done (the body of generate(), run under the
+        signal-stack guard so that the last reference to a replaced pipeline is dropped inside it)."""
         with served.lock:
             while any(f is None for f in finish):
                 pending = [i for i, f in enumerate(finish) if f is None]
@@ -339,7 +374,6 @@ class OpenVINOBackend:
                     raise
                 for i, handle in handles.items():
                     finish[i] = self._collect(handle, ids[i], logprobs[i], stops, sampling.max_new_tokens)
-        return [Generation(token_ids=t, logprobs=lp, finish_reason=f or "length") for t, lp, f in zip(ids, logprobs, finish)]
 
     def _draw_seed(self) -> int:
         with self._seed_lock:
@@ -413,7 +447,7 @@ class OpenVINOBackend:
         with self._lock:
             served, self._served = self._served, None
         if served is not None:
-            with served.lock:  # a generate() still stepping it finishes first
+            with served.lock, _signal_stack_kept():  # a generate() still stepping it finishes first
                 served.pipe = None
 
     def __enter__(self) -> "OpenVINOBackend":

@@ -230,3 +230,30 @@ def test_rollout_backend_openvino_builds_the_sampler(qwen2_dir, ir_dir, tmp_path
         assert isinstance(backend, OpenVINOBackend) and backend.weight_format == "fp32" and backend.concurrency == 2 and backend.model_dir == ir_dir
     finally:
         backend.close()
+
+
+@needs_openvino
+def test_a_signal_after_a_pipeline_was_replaced_is_handled(qwen2_dir, ir_dir):
+    """openvino-genai sets an alternate signal stack on the thread that builds or frees a pipeline and
+    frees its memory later: a signal handled afterwards (Ctrl-C, the trainer's SIGTERM handling) crashed
+    the process with SIGSEGV. The backend keeps the thread's signal stack; in a child process, so that
+    a crash fails this test instead of the suite."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, time\n"
+        "from looprl.backends.base import SamplingParams\n"
+        "from looprl.backends.openvino import OpenVINOBackend\n"
+        f"b = OpenVINOBackend({str(qwen2_dir)!r}, weight_format='fp32')\n"
+        "b.generate([[5, 6, 7]], SamplingParams(temperature=0.0, max_new_tokens=4))\n"
+        "with b.sampling_base_model():\n"  # a pipeline replaced twice
+        "    b.generate([[5, 6, 7]], SamplingParams(temperature=0.0, max_new_tokens=4))\n"
+        "b.close(); del b\n"
+        "got = []\n"
+        "signal.signal(signal.SIGINT, lambda *a: got.append(1))\n"
+        "os.kill(os.getpid(), signal.SIGINT); time.sleep(0.2)\n"
+        "print('handled', got)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "handled [1]" in done.stdout, (done.returncode, done.stderr[-2000:])
