@@ -308,7 +308,9 @@ def test_the_real_server_killed_mid_iteration_is_restarted_or_stops_the_run_clea
     assert [(m["rollout/count"], m["rollout/infra_failed"]) for m in metrics] == [(6.0, 0.0), (6.0, 0.0)]  # nothing lost, nothing excluded
     assert load_latest(run)[1].iteration == 2
 
-    code, out = _train_killing_the_server(run, "trainer.iterations=3", "rollout.vllm_restarts=0", resume=True)
+    # one episode at a time: iteration 3 still has episodes to sample when the kill lands (with all six at
+    # once, a loaded machine's 0.2 s poll could see the first answer only after the last, and the run finished)
+    code, out = _train_killing_the_server(run, "trainer.iterations=3", "rollout.vllm_restarts=0", "rollout.concurrency=1", resume=True)
     assert code == 1 and "Traceback" not in out, out
     error = [line for line in out.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and str(run / vllm.VLLM_SERVER_LOG) in error[0] and f"looprl train --resume {run}" in error[0], out
