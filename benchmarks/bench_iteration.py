@@ -47,16 +47,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from looprl.utils.flops import machine_is_idle, model_shape, peak_flops, useful_flops, wait_for_idle
+from looprl.utils.flops import machine_is_idle, model_shape, peak_flops, process_tree_cpu_s, run_with_peak_rss, useful_flops, wait_for_idle
 
 RESULTS = Path(__file__).resolve().parent / "results" / "iteration"
 PHASES = (
@@ -74,21 +71,6 @@ PHASES = (
 
 
 # ------------------------------------------------------------------ one pipeline (the child process)
-
-
-def _tree_cpu_s() -> float:
-    import psutil
-
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
-    live = 0.0
-    for child in psutil.Process().children(recursive=True):
-        try:
-            t = child.cpu_times()
-            live += t.user + t.system
-        except psutil.Error:
-            pass
-    return me.ru_utime + me.ru_stime + reaped.ru_utime + reaped.ru_stime + live
 
 
 def run_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
@@ -118,9 +100,9 @@ def run_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     )
     cfg = TrainConfig.model_validate(data)
     trainer = Trainer(cfg, progress=False)
-    cpu0, t0 = _tree_cpu_s(), time.perf_counter()
+    cpu0, t0 = process_tree_cpu_s(), time.perf_counter()
     history = trainer.train()
-    wall, cpu = time.perf_counter() - t0, _tree_cpu_s() - cpu0
+    wall, cpu = time.perf_counter() - t0, process_tree_cpu_s() - cpu0
 
     method = get_method(cfg.trainer.method)
     shape = model_shape(spec["model"])
@@ -162,32 +144,13 @@ def run_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _run_child(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
     """Run one pipeline in a subprocess, polling the peak RSS of its process tree."""
-    import psutil
-
     spec_path, out_path = workdir / f"spec_{spec['staleness']}.json", workdir / f"result_{spec['staleness']}.json"
     spec_path.write_text(json.dumps(spec))
-    proc = subprocess.Popen([sys.executable, __file__, "--child", str(spec_path), "--child-out", str(out_path)])
-    peak, done = [0], threading.Event()
-
-    def poll() -> None:
-        root = psutil.Process(proc.pid)
-        while not done.is_set():
-            try:
-                rss = root.memory_info().rss + sum(c.memory_info().rss for c in root.children(recursive=True))
-                peak[0] = max(peak[0], rss)
-            except psutil.Error:
-                pass
-            done.wait(0.2)
-
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
-    rc = proc.wait()
-    done.set()
-    poller.join()
+    rc, peak_mib = run_with_peak_rss([sys.executable, __file__, "--child", str(spec_path), "--child-out", str(out_path)])
     if rc != 0:
         raise SystemExit(f"the max_staleness={spec['staleness']} pipeline failed (exit {rc}); its output is above")
     result = json.loads(out_path.read_text())
-    result["peak_rss_mib"] = peak[0] / 2**20
+    result["peak_rss_mib"] = peak_mib
     return result
 
 

@@ -76,7 +76,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -90,7 +89,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from looprl.backends.openvino import default_openvino_venv, export_openvino, setup_openvino_venv  # noqa: E402
-from looprl.utils.flops import machine_is_idle, model_shape, peak_flops, useful_flops, wait_for_idle  # noqa: E402
+from looprl.utils.flops import (  # noqa: E402
+    machine_is_idle,
+    model_shape,
+    peak_flops,
+    process_tree_cpu_s,
+    run_with_peak_rss,
+    useful_flops,
+    wait_for_idle,
+)
 
 RESULTS = REPO / "benchmarks" / "results" / "sampler"
 OPENVINO_VENV = default_openvino_venv()  # the backend's export environment (looprl/backends/openvino.py); the engine runs in it
@@ -311,20 +318,6 @@ def replace_rollout(cfg: Any, **fields: Any) -> Any:
     return cfg.model_copy(update={"rollout": cfg.rollout.model_copy(update=fields)})
 
 
-def _tree_cpu_s() -> float:
-    """CPU seconds of this process and its live descendants (a server's engine and workers)."""
-    import psutil
-
-    total = 0.0
-    for p in [psutil.Process(), *psutil.Process().children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
-
-
 def replay(backend: Any, episodes: list[dict[str, Any]], sampling: Any, concurrency: int) -> list[list[Any]]:
     """Every episode's turns through `backend` as the collector drives it (module docstring); the generations per episode and turn."""
     out: list[list[Any]] = [[None] * len(ep["turns"]) for ep in episodes]
@@ -393,9 +386,9 @@ def run_engine(spec: dict[str, Any]) -> dict[str, Any]:
         ttft[label] = time.perf_counter() - t1
     say(f"{name}: replaying {sum(len(ep['turns']) for ep in episodes)} requests of {len(episodes)} episodes")
     sampling = SamplingParams(temperature=s["temperature"], top_p=s["top_p"], top_k=s["top_k"], stop_token_ids=tuple(s["stop_token_ids"]))
-    cpu0, t2 = _tree_cpu_s(), time.perf_counter()
+    cpu0, t2 = process_tree_cpu_s(), time.perf_counter()
     gens = replay(backend, episodes, sampling, spec["concurrency"])
-    wall, cpu = time.perf_counter() - t2, _tree_cpu_s() - cpu0
+    wall, cpu = time.perf_counter() - t2, process_tree_cpu_s() - cpu0
     requests = [
         {"episode": e, "turn": t, "token_ids": list(map(int, g.token_ids)), "logprobs": list(map(float, g.logprobs)), "finish_reason": g.finish_reason}
         for e, row in enumerate(gens)
@@ -474,31 +467,13 @@ def score(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _run_child(mode: str, spec: dict[str, Any], workdir: Path, python: Path | str = sys.executable) -> tuple[dict[str, Any], float]:
     """Run `mode` of this file in a subprocess with `python`; its JSON answer and the peak RSS (MiB) of its process tree."""
-    import psutil
-
     spec_path, out_path = workdir / f"{mode}-{spec.get('engine', mode)}.spec.json", workdir / f"{mode}-{spec.get('engine', mode)}.json"
     spec_path.write_text(json.dumps(spec))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([str(python), __file__, "--child", mode, "--child-spec", str(spec_path), "--child-out", str(out_path)], env=env)
-    peak, done = [0], threading.Event()
-
-    def poll() -> None:
-        root = psutil.Process(proc.pid)
-        while not done.is_set():
-            try:
-                peak[0] = max(peak[0], root.memory_info().rss + sum(c.memory_info().rss for c in root.children(recursive=True)))
-            except psutil.Error:
-                pass
-            done.wait(0.2)
-
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
-    rc = proc.wait()
-    done.set()
-    poller.join()
+    rc, peak_mib = run_with_peak_rss([str(python), __file__, "--child", mode, "--child-spec", str(spec_path), "--child-out", str(out_path)], env)
     if rc != 0 or not out_path.is_file():
         raise RuntimeError(f"exit {rc} (its output is above)")
-    return json.loads(out_path.read_text()), peak[0] / 2**20
+    return json.loads(out_path.read_text()), peak_mib
 
 
 def unavailable(name: str) -> str | None:

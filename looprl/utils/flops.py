@@ -1,5 +1,6 @@
 """What a benchmark needs to say how close to the machine's limit it ran: useful FLOPs counted from a
-model's shape, the peak matmul FLOP/s measured on the cores in use, and whether the machine was idle.
+model's shape, the peak matmul FLOP/s measured on the cores in use, whether the machine was idle, and
+what a process tree used (CPU seconds, peak memory of a child run).
 
 Useful FLOPs (2 per multiply-add), per token at position c (its causal context has c tokens), with
 hidden d, L layers, h query heads and h_kv key/value heads of size d_h, MLP width f (gated: 3
@@ -17,7 +18,11 @@ F_head per sampled token. Utilization = useful FLOPs / (wall seconds x peak FLOP
 from __future__ import annotations
 
 import os
+import resource
+import subprocess
+import threading
 import time
+from typing import Sequence
 
 
 def model_shape(model_path: str) -> dict[str, int]:
@@ -89,3 +94,45 @@ def wait_for_idle(cores: int, wait_s: float, poll_s: float = 5.0) -> tuple[float
         time.sleep(poll_s)
         load = os.getloadavg()
     return load
+
+
+def process_tree_cpu_s() -> float:
+    """CPU seconds of this process and all its descendants: live ones (a server's engine and workers)
+    and those already reaped (sandbox workers that came and went)."""
+    import psutil
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    live = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            t = child.cpu_times()
+            live += t.user + t.system
+        except psutil.Error:  # exited between the listing and the read
+            pass
+    return me.ru_utime + me.ru_stime + reaped.ru_utime + reaped.ru_stime + live
+
+
+def run_with_peak_rss(cmd: Sequence[str], env: dict[str, str] | None = None, poll_s: float = 0.2) -> tuple[int, float]:
+    """Run `cmd` to its end; its exit code and the peak summed RSS (MiB) of its process tree, polled
+    every `poll_s` seconds (its own memory, apart from the benchmark that launched it)."""
+    import psutil
+
+    proc = subprocess.Popen(list(cmd), env=env)
+    peak, done = [0], threading.Event()
+
+    def poll() -> None:
+        root = psutil.Process(proc.pid)
+        while not done.is_set():
+            try:
+                peak[0] = max(peak[0], root.memory_info().rss + sum(c.memory_info().rss for c in root.children(recursive=True)))
+            except psutil.Error:  # the tree changed while it was read
+                pass
+            done.wait(poll_s)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    rc = proc.wait()
+    done.set()
+    poller.join()
+    return rc, peak[0] / 2**20
