@@ -200,9 +200,7 @@ def paired_points(a, b) -> dict[str, Any]:
     """b - a in TGC points on the tasks both evaluated (one run each, or lists paired seed by seed)."""
     from looprl.analysis.stats import paired_difference
 
-    d = paired_difference(a, b).to_dict()
-    d["diff"], d["ci95"] = 100.0 * d["diff"], [100.0 * v for v in d["ci95"]]
-    return d
+    return paired_difference(a, b).scaled(100.0).to_dict()
 
 
 def seeds_ci(per_seed: list[dict[str, float]]) -> list[float]:
@@ -298,21 +296,14 @@ def summarize(args, cfg, runs: Path, grid, marks: Marks, heldout: list[str], wal
     return result
 
 
-def _ci(interval: list[float] | None) -> str:
-    return "[n/a]" if interval is None else f"[{interval[0]:.1f}, {interval[1]:.1f}]"
-
-
-def _paired(d: dict[str, Any]) -> str:
-    verdict = "separated" if d["separated"] else "not separated"
-    return f"{d['diff']:+.1f} {_ci(d['ci95'])} ({verdict}; {d['b_better']} up / {d['a_better']} down of {d['n_shared']})"
-
-
 def markdown(result: dict[str, Any]) -> str:
+    from looprl.analysis.tables import interval_text as ci, paired_text
+
     s = result["setting"]
     before = result["before"]
     lines = [
         f"Held-out instances of the training scenarios ({s['heldout_tasks']} tasks, greedy), {s['model']}; base model: "
-        f"TGC {before['tgc']:.1f}% {_ci(before.get('tgc_ci95'))}. Warm-up: SFT-GT, {s['sft_chats']} chat presentations; LOOP: "
+        f"TGC {before['tgc']:.1f}% {ci(before.get('tgc_ci95'))}. Warm-up: SFT-GT, {s['sft_chats']} chat presentations; LOOP: "
         f"{s['loop']['rollouts_per_run']} rollouts ({s['loop']['iterations']} x {s['loop']['tasks_per_iteration']} tasks x K={s['loop']['k']}). "
         f"Mean over seeds {s['seeds']} with its 95% interval (bootstrap over seeds, then tasks); LOOP's own step is the paired "
         "difference after LOOP - after warm-up on the same tasks, with its interval.",
@@ -324,15 +315,15 @@ def markdown(result: dict[str, Any]) -> str:
     f = lambda d, p=1: f"{d['mean']:.{p}f} ± {d['sd']:.{p}f}"  # noqa: E731
     for n, v in result["by_instances"].items():
         lines.append(
-            f"| {n} | {v['warmup_tgc']['mean']:.1f} {_ci(v['warmup_tgc_ci95'])} | {v['after_tgc']['mean']:.1f} {_ci(v['after_tgc_ci95'])} | "
-            f"{_paired(v['loop_gain_paired'])} | {f(v['loop_gain_tgc'])} | {f(v['loop_gain_reward'], 3)} |"
+            f"| {n} | {v['warmup_tgc']['mean']:.1f} {ci(v['warmup_tgc_ci95'])} | {v['after_tgc']['mean']:.1f} {ci(v['after_tgc_ci95'])} | "
+            f"{paired_text(v['loop_gain_paired'])} | {f(v['loop_gain_tgc'])} | {f(v['loop_gain_reward'], 3)} |"
         )
     lines += ["", "Per run (one seed: intervals over the held-out tasks):", ""]
     lines += ["| instances | seed | TGC after warm-up [95% CI] | TGC after LOOP [95% CI] | LOOP's own gain, paired [95% CI] |", "|---|---|---|---|---|"]
     for r in result["runs"]:
         w, a = r["warmup"], r["after"]
-        tgcs = [f"{x['tgc']:.1f} {_ci(x['tgc_ci95'])}" for x in (w, a)]
-        cells = [str(r["instances"]), str(r["seed"]), *tgcs, _paired(r["loop_gain_paired"])]
+        tgcs = [f"{x['tgc']:.1f} {ci(x['tgc_ci95'])}" for x in (w, a)]
+        cells = [str(r["instances"]), str(r["seed"]), *tgcs, paired_text(r["loop_gain_paired"])]
         lines.append("| " + " | ".join(cells) + " |")
     if s.get("dynamic_sampling"):
         ds = s["dynamic_sampling"]
@@ -348,8 +339,8 @@ def markdown(result: dict[str, Any]) -> str:
         for n, v in result["by_instances"].items():
             d = v["dynamic"]
             lines.append(
-                f"| {n} | {v['after_tgc']['mean']:.1f} {_ci(v['after_tgc_ci95'])} | {d['after_tgc']['mean']:.1f} {_ci(d['after_tgc_ci95'])} | "
-                f"{d['rollouts_spent']['mean']:.0f} | {_paired(d['vs_paper_setting'])} |"
+                f"| {n} | {v['after_tgc']['mean']:.1f} {ci(v['after_tgc_ci95'])} | {d['after_tgc']['mean']:.1f} {ci(d['after_tgc_ci95'])} | "
+                f"{d['rollouts_spent']['mean']:.0f} | {paired_text(d['vs_paper_setting'])} |"
             )
     lines += ["", f"Cost: {result['cost']['recorded_stage_seconds'] / 60:.0f} min of recorded stages on 2 cores.", ""]
     return "\n".join(lines)

@@ -465,9 +465,7 @@ def paired_points(a, b) -> dict[str, Any]:
     """b - a in TGC points on the tasks both evaluated (one run each, or lists paired seed by seed)."""
     from looprl.analysis.stats import paired_difference
 
-    d = paired_difference(a, b).to_dict()
-    d["diff"], d["ci95"] = 100.0 * d["diff"], [100.0 * v for v in d["ci95"]]
-    return d
+    return paired_difference(a, b).scaled(100.0).to_dict()
 
 
 def training_history(run_dir: Path) -> list[dict[str, Any]]:
@@ -676,16 +674,8 @@ def flattening(result: dict[str, Any]) -> str:
 # ================================================================================ table and plot
 
 
-def _ci(iv: list[float] | None) -> str:
-    return "[n/a]" if iv is None else f"[{iv[0]:.1f}, {iv[1]:.1f}]"
-
-
-def _paired(d: dict[str, Any]) -> str:
-    verdict = "excludes 0" if d["separated"] else "includes 0"
-    return f"{d['diff']:+.1f} {_ci(d['ci95'])} ({verdict}; {d['b_better']} up / {d['a_better']} down of {d['n_shared']})"
-
-
 def markdown(result: dict[str, Any]) -> str:
+    from looprl.analysis.tables import interval_text, paired_text
     from looprl.utils.hardware import hardware_line
 
     s, loop = result["setting"], result["setting"]["loop"]
@@ -731,9 +721,9 @@ def markdown(result: dict[str, Any]) -> str:
             str(r["iteration"]),
             str(r["rollouts_per_seed"]),
             "warm-up" if r["iteration"] == 0 else str(len(r["seeds"])),
-            f"{h['tgc']['mean']:.1f} {_ci(h['tgc']['ci95'])}",
+            f"{h['tgc']['mean']:.1f} {interval_text(h['tgc']['ci95'])}",
             f"{h['sgc']['mean']:.1f}",
-            f"{d['tgc']['mean']:.1f} {_ci(d['tgc']['ci95'])}" if d else "-",
+            f"{d['tgc']['mean']:.1f} {interval_text(d['tgc']['ci95'])}" if d else "-",
             f"{d['sgc']['mean']:.1f}" if d else "-",
             reward,
         ]
@@ -749,12 +739,12 @@ def markdown(result: dict[str, Any]) -> str:
         where = f"iteration {g['iteration']}" + ("" if g["final"] else f" (not the last: {s['loop']['iterations']}; the run is incomplete)")
         lines += [f"At {where}.", "", "| seed | " + " | ".join(f"{SET_NAMES[n]} gain [95% CI]" for n in sets) + " |", "|---|" + "---|" * len(sets)]
         for seed in g[sets[0]]["per_seed"]:
-            lines.append(f"| {seed} | " + " | ".join(_paired(g[n]["per_seed"][seed]) for n in sets) + " |")
-        lines.append("| pooled (seeds, then tasks) | " + " | ".join(_paired(g[n]["pooled"]) for n in sets) + " |")
+            lines.append(f"| {seed} | " + " | ".join(paired_text(g[n]["per_seed"][seed], "excludes 0", "includes 0") for n in sets) + " |")
+        lines.append("| pooled (seeds, then tasks) | " + " | ".join(paired_text(g[n]["pooled"], "excludes 0", "includes 0") for n in sets) + " |")
         h = g["heldout"]["pooled"]
         lines += [
             "",
-            f"LOOP's own gain on held-out instances: {h['diff']:+.1f} points {_ci(h['ci95'])}; the interval "
+            f"LOOP's own gain on held-out instances: {h['diff']:+.1f} points {interval_text(h['ci95'])}; the interval "
             + ("excludes 0." if h["separated"] else "includes 0: not separated from no gain.")
             + f" The issue's goal (>= +{GOAL_POINTS:.0f} points with an interval that excludes 0) is "
             + ("reached." if g["heldout"]["goal_reached"] else "not reached."),
@@ -762,7 +752,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines += ["", "## Where the curve flattens", "", flattening(result), ""]
     if result["steps"]:
         lines += ["| held-out step | seeds | change, paired [95% CI] |", "|---|---|---|"]
-        lines += [f"| {st['from']} -> {st['to']} | {st['seeds']} | {_paired(st)} |" for st in result["steps"]]
+        lines += [f"| {st['from']} -> {st['to']} | {st['seeds']} | {paired_text(st, 'excludes 0', 'includes 0')} |" for st in result["steps"]]
     lines += ["", "## Training reward per iteration (mean fraction of checks passed over the iteration's rollouts)", ""]
     seeds = list(result["seeds"])
     longest = max((len(v["training"]) for v in result["seeds"].values()), default=0)

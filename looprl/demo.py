@@ -213,7 +213,7 @@ def headline_table(evals: dict[str, list[Path]], console: Console) -> dict[str, 
         cells = [f"{pct(iv.estimate)}% ({pct(iv.low)}-{pct(iv.high)})" if iv else "-" for iv in intervals]
         if warmup:
             step = paired_difference(solved[1], solved[2]) if solved[1] and solved[2] else None
-            row["loop_step"] = {**step.to_dict(), "diff": 100 * step.interval.estimate, "ci95": step.interval.scaled(100).to_list()} if step else None
+            row["loop_step"] = step.scaled(100).to_dict() if step else None
             cells.append(f"{100 * step.interval.estimate:+.0f} ({100 * step.interval.low:+.0f},{100 * step.interval.high:+.0f})" if step else "-")
         rows[suffix] = row
         table.add_row(SET_NAMES.get(suffix, suffix), str(n), *cells)

@@ -73,6 +73,10 @@ class PairedDifference:
         """Whether the interval excludes 0: only then does one run beat the other."""
         return self.interval.excludes(0.0)
 
+    def scaled(self, factor: float) -> PairedDifference:
+        """The same difference in other units (e.g. 100: shares of tasks to TGC points)."""
+        return PairedDifference(self.interval.scaled(factor), self.n_shared, self.a_better, self.b_better)
+
     def to_dict(self) -> dict[str, float | int | bool | list[float]]:
         iv = self.interval
         return {

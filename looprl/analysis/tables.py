@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.console import Console
 
-__all__ = ["print_summary"]
+__all__ = ["interval_text", "paired_text", "print_summary"]
 
 
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
@@ -30,3 +30,15 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         f"mean reward {summary.get('reward_mean', 0):.3f}; {r.get('generated_tokens', 0)} tokens in {r.get('wall_s', 0):.1f} s "
         f"({r.get('tokens_per_s', 0):.1f} tok/s), {r.get('env_steps', 0)} env steps"
     )
+
+
+def interval_text(interval: list[float] | None) -> str:
+    """A stored 95% interval (``[low, high]``, e.g. ``tgc_ci95``) as "[low, high]"; "[n/a]" when none."""
+    return "[n/a]" if interval is None else f"[{interval[0]:.1f}, {interval[1]:.1f}]"
+
+
+def paired_text(d: dict[str, Any], separated: str = "separated", not_separated: str = "not separated") -> str:
+    """A stored paired difference (``PairedDifference.to_dict()``) as one cell: the difference, its
+    interval, whether it excludes 0 (in the caller's words) and the tasks each side won."""
+    verdict = separated if d["separated"] else not_separated
+    return f"{d['diff']:+.1f} {interval_text(d['ci95'])} ({verdict}; {d['b_better']} up / {d['a_better']} down of {d['n_shared']})"

@@ -123,3 +123,13 @@ def test_one_wilson_interval():  # tested by hand in test_roi.py; ROI uses this 
     from looprl.analysis import roi
 
     assert roi.wilson_interval is wilson_interval
+
+
+def test_a_paired_difference_in_points_scales_the_interval_and_keeps_the_counts():
+    from looprl.analysis.tables import paired_text
+
+    d = paired_difference({"a": 0.0, "b": 1.0, "c": 0.0}, {"a": 1.0, "b": 1.0, "c": 0.0})
+    points = d.scaled(100.0).to_dict()
+    assert points["diff"] == pytest.approx(100 * d.interval.estimate) and points["ci95"] == pytest.approx([100 * v for v in d.interval.to_list()])
+    assert (points["n_shared"], points["a_better"], points["b_better"], points["separated"]) == (3, 0, 1, d.separated)
+    assert paired_text(points).startswith(f"{points['diff']:+.1f} [") and "1 up / 0 down of 3" in paired_text(points)
