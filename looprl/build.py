@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from looprl.backends.base import ChatBackend, PolicyBackend, SamplingParams, TrainableBackend
-from looprl.config import FIXED_DATA_METHODS, EvalConfig, TrainConfig
+from looprl.config import FIXED_DATA_METHODS, EvalConfig, RolloutConfig, TrainConfig
 from looprl.preflight import OPENAI_PREFIX
 
 if TYPE_CHECKING:
@@ -67,6 +67,16 @@ def build_policy(cfg: TrainConfig, device: str | None = None) -> TrainableBacken
     )
 
 
+def overlapped_sampler_cores(rollout: RolloutConfig, training: bool) -> list[int] | None:
+    """The cores a sampler computes on when it samples while the trainer updates (training with
+    rollout.max_staleness > 0: its own half, looprl.training.pipeline.sampler_cores); None otherwise."""
+    if not (training and rollout.max_staleness > 0):
+        return None
+    from looprl.training.pipeline import sampler_cores
+
+    return list(sampler_cores())
+
+
 def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = None) -> PolicyBackend | ChatBackend:
     """What samples the rollouts, by rollout.backend:
 
@@ -103,11 +113,9 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
         server = {"max_model_len": rollout.sampling.max_context_tokens, "max_num_seqs": rollout.concurrency, "dtype": cfg.model.dtype, "seed": cfg.seed}
         if training:
             server["max_lora_rank"] = cfg.lora.r  # the adapters it will be sent are the config's
-            if rollout.max_staleness > 0 and not rollout.vllm_url and _cpu_only():
-                # overlapped with training on a CPU: the server computes on its own half of the cores (pipeline.py)
-                from looprl.training.pipeline import sampler_cores
-
-                server["env"] = {"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, sampler_cores()))}
+            cores = overlapped_sampler_cores(rollout, training)
+            if cores and not rollout.vllm_url and _cpu_only():  # a CPU server of its own: bound to the sampler's cores
+                server["env"] = {"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cores))}
             server["log_path"] = Path(cfg.run_dir) / VLLM_SERVER_LOG  # kept with the run: it holds the cause of a server failure
         return VLLMBackend(
             name,
@@ -121,16 +129,12 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
     if rollout.backend == "llamacpp":
         from looprl.backends.llamacpp import LlamaCppBackend
 
-        threads = None
-        if training and rollout.max_staleness > 0:  # overlapped with training: the sampler computes on its own half of the cores
-            from looprl.training.pipeline import sampler_cores
-
-            threads = len(sampler_cores())
+        cores = overlapped_sampler_cores(rollout, training)
         return LlamaCppBackend(
             name,
             adapter_path=cfg.model.adapter_path,
             tensor_type=None if rollout.llamacpp_tensor_type == "auto" else rollout.llamacpp_tensor_type,
-            n_threads=threads,
+            n_threads=len(cores) if cores else None,
             concurrency=rollout.concurrency,
             context_length=rollout.sampling.max_context_tokens,
             seed=cfg.seed,
@@ -138,16 +142,12 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
     if rollout.backend == "openvino":
         from looprl.backends.openvino import OpenVINOBackend
 
-        threads = None
-        if training and rollout.max_staleness > 0:  # overlapped with training: the sampler computes on its own half of the cores
-            from looprl.training.pipeline import sampler_cores
-
-            threads = len(sampler_cores())
+        cores = overlapped_sampler_cores(rollout, training)
         return OpenVINOBackend(
             name,
             adapter_path=cfg.model.adapter_path,
             weight_format=rollout.openvino_weight_format,
-            n_threads=threads,
+            n_threads=len(cores) if cores else None,
             concurrency=rollout.concurrency,
             seed=cfg.seed,
         )
