@@ -4,9 +4,5 @@
 # optimum-intel, pinned to the CPU torch). Idempotent: both are skipped when already there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-VERSION='import importlib.metadata as m, importlib.util as u; print(m.version("openvino-genai") if u.find_spec("openvino_genai") else "")'
-if [ -z "$(.venv/bin/python -c "$VERSION")" ]; then
-  .venv/bin/python -m pip install -q -c constraints/cpu.txt -e '.[openvino]'
-fi
-echo "[openvino] openvino-genai $(.venv/bin/python -c "$VERSION") in .venv"
+bash scripts/install-extra.sh openvino openvino-genai
 .venv/bin/python -c "from looprl.backends.openvino import setup_openvino_venv; print('[openvino] export environment:', setup_openvino_venv())"
