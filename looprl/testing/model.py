@@ -37,9 +37,14 @@ _CORPUS_SNIPPETS = [
 ]
 
 
-def tiny_model_config(vocab_size: int, **overrides):
-    from transformers import Qwen2Config
+def tiny_model_config(vocab_size: int, architecture: str = "qwen2", **overrides):
+    """The tiny model's transformers config: a Qwen2 (the default) or, with architecture="llama", the
+    same shape as a Llama (whose rotary layout some exporters must permute: llama.cpp's GGUF)."""
+    from transformers import LlamaConfig, Qwen2Config
 
+    classes = {"qwen2": Qwen2Config, "llama": LlamaConfig}
+    if architecture not in classes:
+        raise ValueError(f"architecture must be one of {', '.join(classes)}; got {architecture!r}")
     cfg = dict(
         vocab_size=vocab_size,
         hidden_size=96,
@@ -52,7 +57,7 @@ def tiny_model_config(vocab_size: int, **overrides):
         rope_theta=10000.0,
     )
     cfg.update(overrides)
-    return Qwen2Config(**cfg)
+    return classes[architecture](**cfg)
 
 
 def build_tokenizer(vocab_size: int = 1024):
@@ -82,19 +87,20 @@ def build_tokenizer(vocab_size: int = 1024):
     return fast
 
 
-def build_tiny_model(out_dir: str | Path, *, seed: int = 0, vocab_size: int = 1024, **config_overrides) -> Path:
-    """Build (once) the tiny model + tokenizer in ``out_dir`` and return the folder."""
+def build_tiny_model(out_dir: str | Path, *, seed: int = 0, vocab_size: int = 1024, architecture: str = "qwen2", **config_overrides) -> Path:
+    """Build (once) the tiny model + tokenizer in ``out_dir`` and return the folder (`architecture`:
+    see tiny_model_config)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     out = Path(out_dir)
     stamp = out / "looprl_tiny.json"
-    spec = {"seed": seed, "vocab_size": vocab_size, **config_overrides}
+    spec = {"seed": seed, "vocab_size": vocab_size, **({"architecture": architecture} if architecture != "qwen2" else {}), **config_overrides}
     if stamp.is_file() and json.loads(stamp.read_text()) == spec:
         return out
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(vocab_size)
-    config = tiny_model_config(len(tokenizer), **config_overrides)
+    config = tiny_model_config(len(tokenizer), architecture, **config_overrides)
     config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     config.pad_token_id = tokenizer.pad_token_id
     config.bos_token_id = None

@@ -32,31 +32,11 @@ def qwen2_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def llama_dir(qwen2_dir, tmp_path_factory):
-    """The tiny model's tokenizer on a LlamaForCausalLM (llama.cpp's LLAMA graph: q/k rows permuted)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+def llama_dir(tmp_path_factory):
+    """The tiny model as a LlamaForCausalLM (llama.cpp's LLAMA graph: q/k rows permuted), same tokenizer."""
+    from looprl.testing import build_tiny_model
 
-    out = tmp_path_factory.mktemp("tiny-llama")
-    tokenizer = AutoTokenizer.from_pretrained(qwen2_dir)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=96,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        tie_word_embeddings=True,
-        initializer_range=0.2,
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-    )
-    torch.manual_seed(0)
-    AutoModelForCausalLM.from_config(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), initializer_range=0.2, architecture="llama")
 
 
 def _backend(model_dir, **kwargs) -> LlamaCppBackend:
