@@ -11,6 +11,8 @@
   test's env) and `StepsEnv` (take n steps, then complete: the collector tests' env).
 * `looprl.testing.faults`: `FaultPlan`, `FaultyEnv` (env steps that raise, hang or lose their sandbox
   worker on purpose) and `ChatServer` (an OpenAI-compatible server that answers 500 or goes away).
+* `looprl.testing.samplers`: `reference_logprobs` (the transformers model's logprobs of sampled tokens)
+  and `random_lora_adapter` (a LoRA that changes the model): what a sampler backend is checked against.
 
 Each name imports its module on first use, so `import looprl.testing` loads neither torch nor the
 world. `DigitsEnv` and its helpers are defined with the other built-in envs (looprl/env/toy.py, the
@@ -26,6 +28,7 @@ _MODULES = {
     "looprl.testing.fakes": ("CharTokenizer", "ScriptedChat", "ScriptedPolicy", "default_script"),
     "looprl.testing.envs": ("DigitsEnv", "StepsEnv", "TOY_TASKS_DEFAULT", "digit_score", "load_toy_tasks"),
     "looprl.testing.faults": ("ChatServer", "FaultPlan", "FaultyEnv"),
+    "looprl.testing.samplers": ("random_lora_adapter", "reference_logprobs"),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
 

@@ -19,6 +19,7 @@ from looprl.backends.base import PolicyBackend, SamplingParams  # noqa: E402
 from looprl.backends.gguf_export import export_gguf  # noqa: E402
 from looprl.backends.hf import HFBackend  # noqa: E402
 from looprl.backends.llamacpp import LlamaCppBackend, default_tensor_type  # noqa: E402
+from looprl.testing.samplers import random_lora_adapter, reference_logprobs  # noqa: E402
 
 TOL = 1e-4
 PROMPTS = [[5, 17, 40, 9, 100, 200, 300], [1, 60, 61, 62], [300, 7]]
@@ -43,33 +44,6 @@ def _backend(model_dir, **kwargs) -> LlamaCppBackend:
     return LlamaCppBackend(str(model_dir), tensor_type="f32", n_threads=1, concurrency=4, context_length=256, **kwargs)
 
 
-def _reference_logprobs(hf: HFBackend, prompt, ids, temperature):
-    """log-softmax(logits / T) of each of `ids` after `prompt`, from the transformers model (adapter on)."""
-    import torch
-
-    with torch.no_grad():
-        logits = hf.model(torch.tensor([list(prompt) + list(ids)])).logits[0].float()
-    logp = torch.log_softmax(logits / temperature, dim=-1)
-    return [logp[len(prompt) - 1 + i, t].item() for i, t in enumerate(ids)]
-
-
-def _adapter(model_dir, path, seed=1, targets=None):
-    """A peft LoRA with random, nonzero B (a fresh LoRA's B is zero and changes nothing)."""
-    import torch
-
-    from looprl.config import LoraConfig
-
-    lora = LoraConfig(r=4, alpha=8) if targets is None else LoraConfig(r=4, alpha=8, target_modules=targets)
-    hf = HFBackend(str(model_dir), lora=lora, device="cpu")
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in hf.model.named_parameters():
-            if "lora_B" in name:
-                p.copy_(0.3 * torch.randn(p.shape, generator=g))
-    hf.save_adapter(path)
-    return hf
-
-
 @pytest.mark.parametrize("arch", ["qwen2", "llama"])
 def test_f32_export_samples_what_transformers_computes(arch, qwen2_dir, llama_dir):
     model_dir = qwen2_dir if arch == "qwen2" else llama_dir
@@ -84,9 +58,9 @@ def test_f32_export_samples_what_transformers_computes(arch, qwen2_dir, llama_di
         for temperature in (1.0, 0.7):  # sampled: the draw's logprob under softmax(logits / T)
             for prompt, g in zip(PROMPTS, backend.generate(PROMPTS, SamplingParams(temperature=temperature, max_new_tokens=24, seed=3))):
                 assert len(g.token_ids) == len(g.logprobs) > 0
-                assert g.logprobs == pytest.approx(_reference_logprobs(hf, prompt, g.token_ids, temperature), abs=TOL)
+                assert g.logprobs == pytest.approx(reference_logprobs(hf, prompt, g.token_ids, temperature), abs=TOL)
         (truncated,) = backend.generate(PROMPTS[:1], SamplingParams(temperature=1.0, top_p=0.8, max_new_tokens=12, seed=1))
-        assert truncated.logprobs == pytest.approx(_reference_logprobs(hf, PROMPTS[0], truncated.token_ids, 1.0), abs=TOL)  # before truncation
+        assert truncated.logprobs == pytest.approx(reference_logprobs(hf, PROMPTS[0], truncated.token_ids, 1.0), abs=TOL)  # before truncation
         with pytest.raises(ValueError, match="temperature other than 1"):
             backend.generate(PROMPTS[:1], SamplingParams(temperature=0.7, top_k=20))
 
@@ -113,7 +87,7 @@ def test_a_sequence_ends_at_the_requested_stop_token(qwen2_dir):
 def test_a_merged_lora_adapter_samples_what_transformers_does_with_it(targets, qwen2_dir, tmp_path):
     # tied-lm_head: the tiny model ties its output layer to the embedding (as configs/tiny-cpu.yaml trains it):
     # a LoRA there moves the head only, so the export writes an untied output tensor
-    hf = _adapter(qwen2_dir, tmp_path / "adapter", targets=targets)
+    hf = random_lora_adapter(qwen2_dir, tmp_path / "adapter", target_modules=targets)
     assert hf.base_model.config.tie_word_embeddings
     greedy = SamplingParams(temperature=0.0, max_new_tokens=12)
     with _backend(qwen2_dir, adapter_path=tmp_path / "adapter") as backend:
@@ -127,7 +101,7 @@ def test_a_merged_lora_adapter_samples_what_transformers_does_with_it(targets, q
 
 
 def test_load_adapter_switches_what_is_sampled_and_sampling_base_model_restores_it(qwen2_dir, tmp_path):
-    _adapter(qwen2_dir, tmp_path / "adapter")
+    random_lora_adapter(qwen2_dir, tmp_path / "adapter")
     greedy = SamplingParams(temperature=0.0, max_new_tokens=12)
     with _backend(qwen2_dir) as backend:
         before = backend.generate(PROMPTS, greedy)
@@ -168,7 +142,7 @@ def test_requests_from_many_threads_are_batched_and_stay_exact(qwen2_dir):
             t.join()
     assert not errors and len(results) == 8
     for prompt, g in results.values():
-        assert g.logprobs == pytest.approx(_reference_logprobs(hf, prompt, g.token_ids, 1.0), abs=TOL)
+        assert g.logprobs == pytest.approx(reference_logprobs(hf, prompt, g.token_ids, 1.0), abs=TOL)
 
 
 def test_an_unsupported_architecture_is_refused_by_name(tmp_path):

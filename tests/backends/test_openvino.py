@@ -18,6 +18,7 @@ import pytest
 
 from looprl.backends.base import SamplingParams
 from looprl.backends.openvino import adapter_scale, export_openvino
+from looprl.testing.samplers import random_lora_adapter, reference_logprobs
 
 needs_openvino = pytest.mark.skipif(
     importlib.util.find_spec("openvino_genai") is None, reason="openvino-genai is not installed in this environment (pip install 'looprl[openvino]')"
@@ -92,7 +93,7 @@ def ir_dir(qwen2_dir):
 def adapter(qwen2_dir, tmp_path_factory):
     """A saved LoRA adapter and the transformers model holding it (the reference)."""
     path = tmp_path_factory.mktemp("adapter") / "adapter"
-    return path, _adapter(qwen2_dir, path)
+    return path, random_lora_adapter(qwen2_dir, path)
 
 
 def _backend(model_dir, **kwargs):
@@ -105,33 +106,6 @@ def _hf(model_dir):
     from looprl.backends.hf import HFBackend
 
     return HFBackend(str(model_dir), lora=None, device="cpu")
-
-
-def _reference_logprobs(hf, prompt, ids, temperature):
-    """log-softmax(logits / T) of each of `ids` after `prompt`, from the transformers model (adapter on)."""
-    import torch
-
-    with torch.no_grad():
-        logits = hf.model(torch.tensor([list(prompt) + list(ids)])).logits[0].float()
-    logp = torch.log_softmax(logits / temperature, dim=-1)
-    return [logp[len(prompt) - 1 + i, t].item() for i, t in enumerate(ids)]
-
-
-def _adapter(model_dir, path, seed=1):
-    """A peft LoRA with random, nonzero B (a fresh LoRA's B is zero and changes nothing); returns the HFBackend holding it."""
-    import torch
-
-    from looprl.backends.hf import HFBackend
-    from looprl.config import LoraConfig
-
-    hf = HFBackend(str(model_dir), lora=LoraConfig(r=4, alpha=8), device="cpu")
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in hf.model.named_parameters():
-            if "lora_B" in name:
-                p.copy_(0.3 * torch.randn(p.shape, generator=g))
-    hf.save_adapter(path)
-    return hf
 
 
 @needs_openvino
@@ -149,9 +123,9 @@ def test_fp32_samples_what_transformers_computes_at_temperature_1(qwen2_dir, ir_
             assert a.logprobs == pytest.approx(b.logprobs, abs=TOL)
         for prompt, g in zip(PROMPTS, backend.generate(PROMPTS, SamplingParams(temperature=1.0, max_new_tokens=24, seed=3))):
             assert len(g.token_ids) == len(g.logprobs) > 0
-            assert g.logprobs == pytest.approx(_reference_logprobs(hf, prompt, g.token_ids, 1.0), abs=TOL)
+            assert g.logprobs == pytest.approx(reference_logprobs(hf, prompt, g.token_ids, 1.0), abs=TOL)
         (truncated,) = backend.generate(PROMPTS[:1], SamplingParams(temperature=1.0, top_p=0.8, max_new_tokens=12, seed=1))
-        assert truncated.logprobs == pytest.approx(_reference_logprobs(hf, PROMPTS[0], truncated.token_ids, 1.0), abs=TOL)  # before truncation
+        assert truncated.logprobs == pytest.approx(reference_logprobs(hf, PROMPTS[0], truncated.token_ids, 1.0), abs=TOL)  # before truncation
         with pytest.raises(ValueError, match="temperature 1 only"):
             backend.generate(PROMPTS[:1], SamplingParams(temperature=0.7))
 
@@ -201,7 +175,7 @@ def test_load_adapter_samples_what_transformers_does_with_it_and_sampling_base_m
     for a, r in zip(after, restored):
         assert r.token_ids == a.token_ids and r.logprobs == pytest.approx(a.logprobs, abs=TOL)
     for prompt, g in zip(prompts, sampled):
-        assert g.logprobs == pytest.approx(_reference_logprobs(hf, prompt, g.token_ids, 1.0), abs=TOL)
+        assert g.logprobs == pytest.approx(reference_logprobs(hf, prompt, g.token_ids, 1.0), abs=TOL)
 
 
 @needs_openvino
