@@ -76,6 +76,13 @@ class Generation:
     finish_reason: str  # "stop" | "length"
 
 
+def check_prompts(prompts: Sequence[Sequence[int]]) -> None:
+    """Raise ValueError naming the empty prompts (every sampler needs at least one token to continue)."""
+    empty = [i for i, p in enumerate(prompts) if len(p) == 0]
+    if empty:
+        raise ValueError(f"prompts {empty} are empty; every prompt needs at least one token")
+
+
 @runtime_checkable
 class PolicyBackend(Protocol):
     """The sampler protocol: what the collector and the trainer use of the backend that samples

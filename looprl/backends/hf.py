@@ -39,7 +39,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from looprl.backends.base import Generation, SamplingParams
+from looprl.backends.base import Generation, SamplingParams, check_prompts
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -218,9 +218,7 @@ class HFBackend:
 
         if not prompts:
             return []
-        empty = [i for i, p in enumerate(prompts) if len(p) == 0]
-        if empty:
-            raise ValueError(f"prompts {empty} are empty; every prompt needs at least one token")
+        check_prompts(prompts)
         _check_sampling(sampling)
         stops = torch.tensor(sampling.stop_token_ids or self.stop_token_ids, device=self.device)
         generator = torch.Generator(device=self.device).manual_seed(sampling.seed) if sampling.seed is not None else self.generator

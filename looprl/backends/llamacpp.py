@@ -50,7 +50,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from looprl.backends.base import Generation, SamplerUnavailable, SamplingParams
+from looprl.backends.base import Generation, SamplerUnavailable, SamplingParams, check_prompts
 from looprl.backends.gguf_export import TENSOR_TYPES
 
 log = logging.getLogger("looprl.backends.llamacpp")
@@ -214,9 +214,7 @@ class LlamaCppBackend:
     # ------------------------------------------------------------------ generation
     def generate(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams) -> list[Generation]:
         """Sample one continuation per prompt: ids exactly as llama.cpp drew them, with their logprobs."""
-        empty = [i for i, p in enumerate(prompts) if len(p) == 0]
-        if empty:
-            raise ValueError(f"prompts {empty} are empty; every prompt needs at least one token")
+        check_prompts(prompts)
         truncated = sampling.top_p < 1.0 or sampling.top_k > 0
         if truncated and sampling.temperature not in (0.0, 1.0):
             raise ValueError(

@@ -73,7 +73,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from looprl.backends.base import Generation, SamplingParams
+from looprl.backends.base import Generation, SamplingParams, check_prompts
 
 log = logging.getLogger("looprl.backends.openvino")
 
@@ -340,9 +340,7 @@ class OpenVINOBackend:
         """Sample one continuation per prompt: ids exactly as the pipeline drew them, with their logprobs."""
         if not prompts:
             return []
-        empty = [i for i, p in enumerate(prompts) if len(p) == 0]
-        if empty:
-            raise ValueError(f"prompts {empty} are empty; every prompt needs at least one token")
+        check_prompts(prompts)
         if sampling.temperature > 0 and sampling.temperature != 1.0:
             raise ValueError(
                 f"temperature {sampling.temperature}: the openvino backend samples at temperature 1 only (or greedy, 0): "

@@ -49,7 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from looprl.backends.base import Generation, SamplerUnavailable, SamplingParams
+from looprl.backends.base import Generation, SamplerUnavailable, SamplingParams, check_prompts
 
 log = logging.getLogger("looprl.backends.vllm")
 
@@ -452,9 +452,7 @@ class VLLMBackend:
     # ------------------------------------------------------------------ generation
     def generate(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams) -> list[Generation]:
         """Sample one continuation per prompt; ids and raw (policy) logprobs exactly as vLLM produced them."""
-        empty = [i for i, p in enumerate(prompts) if len(p) == 0]
-        if empty:
-            raise ValueError(f"prompts {empty} are empty; every prompt needs at least one token")
+        check_prompts(prompts)
         stops = list(sampling.stop_token_ids or self.stop_token_ids)
         model = self.base_model_name if self._on_base_model else self.adapter_name or self.base_model_name
 
