@@ -66,10 +66,15 @@ def trainer_autocast(cfg: "TrainerConfig", device: torch.device) -> str:
     return _resolved_autocast(cfg.autocast, torch.device(device).type)
 
 
+def length_order(batch: TrainBatch) -> torch.Tensor:
+    """The batch's row indices shortest first, so that consecutive micro-batches hold rows of similar
+    length and `TrainBatch.select` trims most of their padding (stable: equal lengths keep their order)."""
+    return torch.argsort(batch.attention_mask.sum(dim=1), stable=True)
+
+
 def by_length(batch: TrainBatch) -> TrainBatch:
-    """The batch's rows shortest first, so that consecutive micro-batches hold rows of similar length
-    and `TrainBatch.select` trims most of their padding (stable: equal lengths keep their order)."""
-    return batch.select(torch.argsort(batch.attention_mask.sum(dim=1), stable=True))
+    """The batch's rows in `length_order`."""
+    return batch.select(length_order(batch))
 
 
 @torch.no_grad()
@@ -89,7 +94,7 @@ def compute_logprobs(
     Micro-batches of more than one row are cut from the rows sorted by length (less padding).
     Sharded, each rank computes its rows; the sum over ranks is the full tensor (one writer per row)."""
     out = torch.zeros(batch.input_ids.shape, dtype=torch.float32)
-    order = torch.argsort(batch.attention_mask.sum(dim=1), stable=True) if micro_batch_size > 1 else torch.arange(len(batch))
+    order = length_order(batch) if micro_batch_size > 1 else torch.arange(len(batch))
     for idx, share in dist.micro_batches(len(batch), micro_batch_size):
         rows = order[idx]
         micro = batch.select(rows)
