@@ -29,10 +29,11 @@ Written with gguf-py's own API (`GGUFWriter`, `TensorNameMap`, `SpecialVocab`, `
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
+
+from looprl.backends.lora import plain_lora_scale
 
 TENSOR_TYPES = ("f32", "f16", "bf16", "q8_0")
 SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM")
@@ -73,11 +74,7 @@ def read_adapter(path: str | os.PathLike[str]) -> dict[str, Any]:
     config_file = path / "adapter_config.json"
     if not config_file.is_file():
         raise FileNotFoundError(f"{path} is not a peft adapter folder (no adapter_config.json)")
-    config = json.loads(config_file.read_text())
-    if config.get("use_dora") or config.get("modules_to_save"):
-        raise ValueError(f"GGUF export merges plain LoRA adapters; {path} uses {'DoRA' if config.get('use_dora') else 'modules_to_save'}")
-    r, alpha = int(config["r"]), float(config["lora_alpha"])
-    scale = alpha / math.sqrt(r) if config.get("use_rslora") else alpha / r
+    scale = plain_lora_scale(json.loads(config_file.read_text()), f"GGUF export ({path})")
     weights_file = path / "adapter_model.safetensors"
     if weights_file.is_file():
         tensors = load_file(str(weights_file))

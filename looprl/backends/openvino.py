@@ -61,7 +61,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 import os
 import random
 import shutil
@@ -74,6 +73,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from looprl.backends.base import Generation, SamplingParams, check_prompts
+from looprl.backends.lora import plain_lora_scale
 
 log = logging.getLogger("looprl.backends.openvino")
 
@@ -189,25 +189,6 @@ def export_openvino(model: str | os.PathLike[str], weight_format: str = "int8", 
 # ---------------------------------------------------------------------------------------------------
 # the backend
 # ---------------------------------------------------------------------------------------------------
-def adapter_scale(adapter_config: dict[str, Any]) -> float:
-    """peft's LoRA scale, lora_alpha / r (/ sqrt(r) with rsLoRA): openvino-genai multiplies B A by the
-    adapter's alpha as given and ignores the adapter file's own. Raises ValueError for what it cannot
-    apply (DoRA, per-module ranks or alphas, trained biases or whole modules)."""
-    c = adapter_config
-    unsupported = {
-        "use_dora": bool(c.get("use_dora")),
-        "rank_pattern": bool(c.get("rank_pattern")),
-        "alpha_pattern": bool(c.get("alpha_pattern")),
-        "modules_to_save": bool(c.get("modules_to_save")),
-        "bias": c.get("bias", "none") != "none",
-    }
-    if any(unsupported.values()):
-        names = ", ".join(k for k, v in unsupported.items() if v)
-        raise ValueError(f"the openvino backend applies plain LoRA adapters only; this one sets {names}")
-    r = c["r"]
-    return c["lora_alpha"] / (math.sqrt(r) if c.get("use_rslora") else r)
-
-
 @contextlib.contextmanager
 def _signal_stack_kept() -> Iterator[None]:
     """Put the calling thread's alternate signal stack back as it was after the block. openvino-genai
@@ -416,7 +397,7 @@ class OpenVINOBackend:
         if not config_file.is_file() or not weights.is_file():
             raise FileNotFoundError(f"{path} is not a peft adapter folder (adapter_config.json and adapter_model.safetensors)")
         t0 = time.perf_counter()
-        scale = adapter_scale(json.loads(config_file.read_text()))
+        scale = plain_lora_scale(json.loads(config_file.read_text()), "the openvino backend")
         ov_genai = self._ov_genai
         adapters = ov_genai.AdapterConfig(ov_genai.Adapter(str(weights)), scale, ov_genai.AdapterConfig.Mode.MODE_STATIC)
         self._adapter_config, self.adapter_path = adapters, path

@@ -17,7 +17,8 @@ import importlib.util
 import pytest
 
 from looprl.backends.base import SamplingParams
-from looprl.backends.openvino import adapter_scale, export_openvino
+from looprl.backends.lora import plain_lora_scale
+from looprl.backends.openvino import export_openvino
 from looprl.testing.samplers import random_lora_adapter, reference_logprobs
 
 needs_openvino = pytest.mark.skipif(
@@ -45,11 +46,11 @@ def test_the_config_refuses_a_temperature_other_than_1_with_the_openvino_backend
 
 
 def test_the_adapter_scale_is_peft_s_and_what_openvino_cannot_apply_is_refused():
-    assert adapter_scale({"r": 4, "lora_alpha": 8}) == 2.0
-    assert adapter_scale({"r": 16, "lora_alpha": 8, "use_rslora": True}) == 2.0  # alpha / sqrt(r)
+    assert plain_lora_scale({"r": 4, "lora_alpha": 8}, "the openvino backend") == 2.0
+    assert plain_lora_scale({"r": 16, "lora_alpha": 8, "use_rslora": True}, "the openvino backend") == 2.0  # alpha / sqrt(r)
     for extra in ({"use_dora": True}, {"rank_pattern": {"q_proj": 8}}, {"modules_to_save": ["lm_head"]}, {"bias": "all"}):
         with pytest.raises(ValueError, match=next(iter(extra))):
-            adapter_scale({"r": 4, "lora_alpha": 8, **extra})
+            plain_lora_scale({"r": 4, "lora_alpha": 8, **extra}, "the openvino backend")
 
 
 def test_an_unknown_weight_format_is_refused_before_anything_is_installed(tmp_path):
