@@ -77,6 +77,26 @@ def overlapped_sampler_cores(rollout: RolloutConfig, training: bool) -> list[int
     return list(sampler_cores())
 
 
+def sampler_in_child_process(rollout: RolloutConfig, training: bool) -> bool:
+    """Whether an in-process sampler (llama.cpp, OpenVINO) runs in a child process (rollout.sampler_process):
+    'auto' moves OpenVINO's there when it samples while the trainer updates (its step() holds the GIL)."""
+    if rollout.sampler_process == "auto":
+        return rollout.backend == "openvino" and training and rollout.max_staleness > 0
+    return rollout.sampler_process
+
+
+def _in_process_sampler(rollout: RolloutConfig, training: bool, target: str, name: str, kwargs: dict, cores: list[int] | None) -> PolicyBackend:
+    """`target` ("module:Class") built with the model `name` and `kwargs`, here or in a child process pinned to `cores`."""
+    if sampler_in_child_process(rollout, training):
+        from looprl.backends.process import ProcessBackend
+
+        return ProcessBackend(target, {"model_name_or_path": name, **kwargs}, cores=cores)
+    import importlib
+
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)(name, **kwargs)
+
+
 def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = None) -> PolicyBackend | ChatBackend:
     """What samples the rollouts, by rollout.backend:
 
@@ -86,8 +106,10 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
       dtype, seed and LoRA rank) that gets adapters hot-swapped (or merged, rollout.adapter_sync);
     * "llamacpp": llama.cpp's in-process server on a GGUF export of the model with the adapter merged
       (rollout.llamacpp_tensor_type), one slot per concurrent episode, each slot the config's context length;
-    * "openvino": openvino-genai's continuous-batching pipeline in this process on an OpenVINO IR export of
-      the model (rollout.openvino_weight_format), the adapter applied at run time; temperature 1 or greedy;
+    * "openvino": openvino-genai's continuous-batching pipeline on an OpenVINO IR export of the model
+      (rollout.openvino_weight_format), the adapter applied at run time; temperature 1 or greedy;
+    llama.cpp's and OpenVINO's run in this process, or in a child one (rollout.sampler_process,
+    `sampler_in_child_process`: OpenVINO's by default when sampling overlaps the update);
     * "openai", or a model named openai:NAME: an OpenAI-compatible chat endpoint (rollout.vllm_url
       when set). Evaluation only: training needs token ids and logprobs.
     """
@@ -127,30 +149,26 @@ def build_sampling_backend(cfg: AnyConfig, policy: TrainableBackend | None = Non
             server_restarts=rollout.vllm_restarts,
         )
     if rollout.backend == "llamacpp":
-        from looprl.backends.llamacpp import LlamaCppBackend
-
         cores = overlapped_sampler_cores(rollout, training)
-        return LlamaCppBackend(
-            name,
-            adapter_path=cfg.model.adapter_path,
-            tensor_type=None if rollout.llamacpp_tensor_type == "auto" else rollout.llamacpp_tensor_type,
-            n_threads=len(cores) if cores else None,
-            concurrency=rollout.concurrency,
-            context_length=rollout.sampling.max_context_tokens,
-            seed=cfg.seed,
-        )
+        kwargs = {
+            "adapter_path": cfg.model.adapter_path,
+            "tensor_type": None if rollout.llamacpp_tensor_type == "auto" else rollout.llamacpp_tensor_type,
+            "n_threads": len(cores) if cores else None,
+            "concurrency": rollout.concurrency,
+            "context_length": rollout.sampling.max_context_tokens,
+            "seed": cfg.seed,
+        }
+        return _in_process_sampler(rollout, training, "looprl.backends.llamacpp:LlamaCppBackend", name, kwargs, cores)
     if rollout.backend == "openvino":
-        from looprl.backends.openvino import OpenVINOBackend
-
         cores = overlapped_sampler_cores(rollout, training)
-        return OpenVINOBackend(
-            name,
-            adapter_path=cfg.model.adapter_path,
-            weight_format=rollout.openvino_weight_format,
-            n_threads=len(cores) if cores else None,
-            concurrency=rollout.concurrency,
-            seed=cfg.seed,
-        )
+        kwargs = {
+            "adapter_path": cfg.model.adapter_path,
+            "weight_format": rollout.openvino_weight_format,
+            "n_threads": len(cores) if cores else None,
+            "concurrency": rollout.concurrency,
+            "seed": cfg.seed,
+        }
+        return _in_process_sampler(rollout, training, "looprl.backends.openvino:OpenVINOBackend", name, kwargs, cores)
     if policy is not None:
         return policy
     if training:

@@ -22,6 +22,7 @@ Method = Literal[METHODS]  # type: ignore[valid-type]
 FIXED_DATA_METHODS = tuple(name for name, m in registry.METHODS.items() if m.data.fixed)
 OFF_POLICY_METHODS = tuple(name for name, m in registry.METHODS.items() if m.off_policy)  # may train on stale rollouts
 MAX_STALENESS = 4  # rollout.max_staleness's bound
+IN_PROCESS_SAMPLERS = ("llamacpp", "openvino")  # samplers rollout.sampler_process may move into a child process
 
 
 class ModelConfig(StrictModel):
@@ -134,6 +135,12 @@ class RolloutConfig(StrictModel):
         "with its logprobs, at 0 the trainer's recomputed logprobs are the ratio's denominator and the mismatch stays uncorrected; "
         "fp32 samples the trainer's policy to float rounding",
     )
+    sampler_process: Literal["auto"] | bool = Field(
+        "auto",
+        description="rollout.backend=llamacpp or openvino: run the sampler in a child process of its own (true; looprl/backends/process.py) "
+        "or in this one (false); 'auto' = a child for openvino when training samples while the trainer updates "
+        "(rollout.max_staleness >= 1): its step() holds the GIL and would stall the trainer's thread in this process",
+    )
     mode: Literal["local", "ray"] = Field("local", description="run environments in this process's workers, or as Ray actors")
     concurrency: int = Field(32, ge=1, description="episodes alive at once (their generation is batched)")
     generation_batch_size: int = Field(16, ge=1, description="prompts per generate() call")
@@ -170,6 +177,15 @@ class RolloutConfig(StrictModel):
         f"and the loss reweights the stale rollouts (looprl/training/pipeline.py); at most {MAX_STALENESS}: each step keeps "
         "one more batch in flight and moves the sampler further from the policy it trains",
     )
+
+    @model_validator(mode="after")
+    def _check_sampler_process(self) -> "RolloutConfig":
+        if self.sampler_process is True and self.backend not in IN_PROCESS_SAMPLERS:
+            raise ValueError(
+                f"rollout.sampler_process=true with rollout.backend={self.backend!r}: only {' and '.join(IN_PROCESS_SAMPLERS)} "
+                "run in a child process (vLLM is a server of its own; transformers samples with the trained model); use 'auto' or false"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_openvino_temperature(self) -> "RolloutConfig":

@@ -13,6 +13,7 @@ The tests that run the pipeline need openvino-genai in this environment (`pip in
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import pytest
 
@@ -232,3 +233,39 @@ def test_a_signal_after_a_pipeline_was_replaced_is_handled(qwen2_dir, ir_dir):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "handled [1]" in done.stdout, (done.returncode, done.stderr[-2000:])
+
+
+@needs_openvino
+def test_overlapped_training_samples_from_a_child_process_that_answers_as_the_pipeline_here(qwen2_dir, ir_dir, adapter, tmp_path):
+    """rollout.max_staleness >= 1: the pipeline's step() holds the GIL, so build.py puts it in a child
+    process (rollout.sampler_process 'auto'), pinned to the sampler's cores; the same tokens and logprobs."""
+    from pathlib import Path
+
+    from looprl.backends.process import ProcessBackend
+    from looprl.build import build_sampling_backend
+    from looprl.config import TrainConfig, load_config
+    from looprl.training.pipeline import sampler_cores
+
+    adapter_dir, _ = adapter
+    recipe = Path(__file__).resolve().parents[2] / "configs" / "tiny-cpu.yaml"
+    base = [f"model.name_or_path={qwen2_dir}", f"run_dir={tmp_path}", "rollout.backend=openvino", "rollout.openvino_weight_format=fp32"]
+    base += ["rollout.concurrency=4", "rollout.sampling.temperature=1.0"]
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=12)
+    backend = build_sampling_backend(load_config(TrainConfig, recipe, [*base, "rollout.max_staleness=1"]))
+    try:
+        assert isinstance(backend, ProcessBackend) and backend.weight_format == "fp32" and backend.model_dir == ir_dir
+        assert os.sched_getaffinity(backend._proc.pid) == set(sampler_cores())
+        backend.load_adapter(adapter_dir)
+        assert backend.adapter_path == adapter_dir.resolve() and backend.publish_s > 0
+        theirs = backend.generate(PROMPTS, greedy)
+    finally:
+        backend.close()
+    with _backend(qwen2_dir, adapter_path=adapter_dir) as here:
+        ours = here.generate(PROMPTS, greedy)
+    for a, t in zip(ours, theirs):
+        assert a.token_ids == t.token_ids and a.logprobs == pytest.approx(t.logprobs, abs=TOL)
+    off = build_sampling_backend(load_config(TrainConfig, recipe, [*base, "rollout.max_staleness=1", "rollout.sampler_process=false"]))
+    try:
+        assert not isinstance(off, ProcessBackend)
+    finally:
+        off.close()
