@@ -38,6 +38,7 @@ that; the end-of-run load is recorded too, but the benchmark's own work makes it
 otherwise the JSON says why it was refused, unless `--allow-load`.
 
     python benchmarks/bench_iteration.py --iterations 3 --tasks 4 --k 4                 # the demo's size
+    python benchmarks/bench_iteration.py --pipelines vllm:0 openvino:0 openvino:1 --set rollout.sampling.temperature=1  # samplers side by side
     python benchmarks/bench_iteration.py --model-path models/tiny --iterations 1 --tasks 1 --k 2 \\
         --set env.max_turns=1 --set rollout.sampling.max_new_tokens=8 --out /tmp/bench   # a smoke run
 """
@@ -56,6 +57,7 @@ from typing import Any
 from looprl.utils.flops import machine_is_idle, model_shape, peak_flops, process_tree_cpu_s, run_with_peak_rss, useful_flops, wait_for_idle
 
 RESULTS = Path(__file__).resolve().parent / "results" / "iteration"
+SAMPLERS = ("transformers", "vllm", "llamacpp", "openvino")
 PHASES = (
     ("collect", "time/sample_s", "collection: task setup, env steps, sampling, the env's scoring"),
     ("generate", "time/generate_s", "collection, a sampler call in flight"),
@@ -121,6 +123,7 @@ def run_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     phases = {name: sum(float(r.get(key, 0.0)) for r in history) for name, key, _ in PHASES}
     cores = os.cpu_count() or 1
     return {
+        "sampler": spec["sampler"],
         "max_staleness": spec["staleness"],
         "iterations": len(history),
         "wall_s": wall,
@@ -144,11 +147,12 @@ def run_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _run_child(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
     """Run one pipeline in a subprocess, polling the peak RSS of its process tree."""
-    spec_path, out_path = workdir / f"spec_{spec['staleness']}.json", workdir / f"result_{spec['staleness']}.json"
+    name = f"{spec['sampler']}_{spec['staleness']}"
+    spec_path, out_path = workdir / f"spec_{name}.json", workdir / f"result_{name}.json"
     spec_path.write_text(json.dumps(spec))
     rc, peak_mib = run_with_peak_rss([sys.executable, __file__, "--child", str(spec_path), "--child-out", str(out_path)])
     if rc != 0:
-        raise SystemExit(f"the max_staleness={spec['staleness']} pipeline failed (exit {rc}); its output is above")
+        raise SystemExit(f"the {spec['sampler']} max_staleness={spec['staleness']} pipeline failed (exit {rc}); its output is above")
     result = json.loads(out_path.read_text())
     result["peak_rss_mib"] = peak_mib
     return result
@@ -156,7 +160,12 @@ def _run_child(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
 
 def _table(result: dict[str, Any]) -> str:
     runs = result["pipelines"]
-    head = "| | " + " | ".join(f"max_staleness {r['max_staleness']}" for r in runs) + " |\n|---|" + "---|" * len(runs) + "\n"
+    label = (
+        (lambda r: f"{r['sampler']}, max_staleness {r['max_staleness']}")
+        if len({r["sampler"] for r in runs}) > 1
+        else (lambda r: f"max_staleness {r['max_staleness']}")
+    )
+    head = "| | " + " | ".join(map(label, runs)) + " |\n|---|" + "---|" * len(runs) + "\n"
     rows = [
         ("rollouts per hour", lambda r: f"{r['rollouts_per_hour']:.0f}"),
         ("generated tokens/s (wall)", lambda r: f"{r['tokens_per_s']:.1f}"),
@@ -172,7 +181,8 @@ def _table(result: dict[str, Any]) -> str:
         ("reward mean", lambda r: f"{r['reward_mean']:.3f}"),
     ]
     body = "".join(f"| {name} | " + " | ".join(fn(r) for r in runs) + " |\n" for name, fn in rows)
-    ratio = result["ratio_rollouts_per_hour"]
+    ratios = result["ratios_rollouts_per_hour"]
+    verdict = "".join(f"\n{label(r)} / {label(runs[0])} rollouts per hour: **{x:.2f}x**\n" for r, x in zip(runs[1:], ratios))
     cpu = result["machine"]["cpu"]
     return (
         f"# bench_iteration\n\n`{result['command']}`\n\n{cpu['model']}, {cpu['cores']} cores, flags {', '.join(cpu['flags']) or 'unknown'}; "
@@ -180,8 +190,16 @@ def _table(result: dict[str, Any]) -> str:
         f"load average {result['load_average']['start'][0]:.2f} at start, {result['load_average']['end'][0]:.2f} at end.\n\n"
         + head
         + body
-        + (f"\nOverlapped / synchronous rollouts per hour: **{ratio:.2f}x**\n" if ratio is not None else f"\nNo ratio: {result['ratio_refused']}\n")
+        + (verdict if result["ratio_refused"] is None else f"\nNo ratio: {result['ratio_refused']}\n")
     )
+
+
+def _pipeline(text: str) -> tuple[str, int]:
+    """ "openvino:1" -> ("openvino", 1): a pipeline's sampler (rollout.backend) and max_staleness."""
+    sampler, _, staleness = text.partition(":")
+    if sampler not in SAMPLERS or not staleness.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected SAMPLER:STALENESS with SAMPLER one of {', '.join(SAMPLERS)} and STALENESS 0-4, e.g. openvino:1")
+    return sampler, int(staleness)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,8 +211,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--k", type=int, default=4, help="rollouts per task (the demo's: 4)")
     p.add_argument("--staleness", type=int, nargs="+", default=[0, 1], help="the pipelines to run, side by side (the first is the baseline)")
     p.add_argument(
+        "--pipelines",
+        nargs="+",
+        type=_pipeline,
+        default=None,
+        metavar="SAMPLER:STALENESS",
+        help="pipelines with samplers of their own, side by side, the first the baseline (e.g. vllm:0 openvino:0 openvino:1); "
+        "replaces --sampler and --staleness",
+    )
+    p.add_argument(
         "--sampler",
-        choices=["transformers", "vllm", "llamacpp", "openvino"],
+        choices=SAMPLERS,
         default="transformers",
         help="rollout.backend of both pipelines (openvino samples at T = 1 only: add --set rollout.sampling.temperature=1)",
     )
@@ -219,18 +246,19 @@ def main(argv: list[str] | None = None) -> int:
     load_start = wait_for_idle(cores, args.wait_idle)
     model = args.model_path or resolve_model(args.model)
     peak = peak_flops(args.peak_seconds, args.peak_size)
+    plan = args.pipelines or [(args.sampler, s) for s in args.staleness]
     pipelines = []
     with tempfile.TemporaryDirectory(prefix="bench-iteration-") as tmp:
-        for s in args.staleness:
+        for sampler, s in plan:
             spec = {
                 "model": model,
-                "run_dir": str(Path(tmp) / f"staleness{s}"),
+                "run_dir": str(Path(tmp) / f"{sampler}-staleness{s}"),
                 "seed": args.seed,
                 "iterations": args.iterations,
                 "tasks": args.tasks,
                 "k": args.k,
                 "staleness": s,
-                "sampler": args.sampler,
+                "sampler": sampler,
                 "overrides": args.overrides,
             }
             r = _run_child(spec, Path(tmp))
@@ -240,23 +268,24 @@ def main(argv: list[str] | None = None) -> int:
     # The benchmark itself keeps every core busy, so its end-of-run load average is about the core count on
     # an idle machine: other work is judged by the load before the benchmark's own work began.
     loaded = not machine_is_idle(load_start[0], cores)
-    ratio = pipelines[-1]["rollouts_per_hour"] / pipelines[0]["rollouts_per_hour"] if len(pipelines) > 1 else None
+    ratios = [r["rollouts_per_hour"] / pipelines[0]["rollouts_per_hour"] for r in pipelines[1:]]
     refused = None
     if loaded and not args.allow_load:
         refused = (
             f"load average {load_start[0]:.2f} at start > {cores / 2:g} (half of {cores} cores): other work shared the machine "
             "(rerun idle, with --wait-idle, or pass --allow-load)"
         )
-        ratio = None
+        ratios = []
     result = {
         "command": "python benchmarks/bench_iteration.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "model": args.model_path or args.model,
-        "setting": {"iterations": args.iterations, "tasks": args.tasks, "k": args.k, "sampler": args.sampler, "overrides": args.overrides},
+        "setting": {"iterations": args.iterations, "tasks": args.tasks, "k": args.k, "pipelines": [f"{a}:{b}" for a, b in plan], "overrides": args.overrides},
         "machine": {"cpu": cpu_info(), "torch_threads": __import__("torch").get_num_threads()},
         "load_average": {"start": list(load_start), "end": list(load_end), "loaded_at_start": loaded, "allowed": bool(loaded and args.allow_load)},
         "peak_gflops": {k: v / 1e9 for k, v in peak.items()},
         "pipelines": pipelines,
-        "ratio_rollouts_per_hour": ratio,
+        "ratio_rollouts_per_hour": ratios[-1] if ratios else None,  # the last pipeline's over the first's
+        "ratios_rollouts_per_hour": ratios,  # each later pipeline's over the first's
         "ratio_refused": refused,
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -64,6 +64,15 @@ def test_bench_iteration_smoke(tiny_model_dir, tmp_path):
     assert "collection, a sampler call in flight s" in table and "collection, no sampler call running (env work) s" in table
 
 
+def test_pipelines_name_a_sampler_each_and_bad_ones_are_refused(capsys):
+    bench = _bench()
+    assert bench._pipeline("openvino:1") == ("openvino", 1) and bench._pipeline("vllm:0") == ("vllm", 0)
+    for bad in ("openvino", "tgi:0", "vllm:x"):
+        with pytest.raises(SystemExit):
+            bench.main(["--pipelines", bad])
+        assert "expected SAMPLER:STALENESS" in capsys.readouterr().err
+
+
 def test_waits_for_the_machine_to_be_idle_and_judges_load_by_the_start(monkeypatch):
     """The benchmark's own work makes the end-of-run load about the core count: other work is judged by
     the load before it starts, which it waits (boundedly) to fall to half the cores."""
