@@ -168,6 +168,18 @@ def test_warmup_splits_its_passes_into_even_iterations(instances, passes, per_it
     assert t.iterations * t.tasks_per_iteration >= instances * passes * 6
 
 
+def test_an_overlapped_loop_stage_leaves_the_warmup_synchronous(tmp_path):
+    """train.rollout.max_staleness applies to LOOP: the warm-up fits stored chats (nothing is sampled) and
+    SFT-GT has no loss for stale rollouts, so its config keeps 0 (it raised at the first update before)."""
+    from looprl.config import DemoConfig, load_config
+    from looprl.experiments import sft_config
+
+    cfg = load_config(DemoConfig, overrides=["train.rollout.max_staleness=1", "train.trainer.behaviour_weight_cap=3"])
+    sft = sft_config(cfg, "unused", tmp_path)
+    assert sft.rollout.max_staleness == 0 and sft.trainer.behaviour_weight_cap == 2.0 and sft.trainer.method == "sft-gt"
+    assert cfg.train.rollout.max_staleness == 1  # the LOOP stage's own
+
+
 def test_the_headline_table_fits_80_columns_one_line_per_set(tmp_path):
     import io
 
