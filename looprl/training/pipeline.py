@@ -63,12 +63,16 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from urllib.parse import urlsplit
 
 import torch
 
 from looprl.backends.base import PolicyBackend, TrainableBackend
 from looprl.trajectory import Trajectory
+
+if TYPE_CHECKING:
+    from looprl.config import RolloutConfig
 
 
 @dataclass
@@ -88,6 +92,16 @@ def separate_sampler(policy: TrainableBackend, sampler: PolicyBackend) -> Policy
     if sampler is not policy:
         return sampler
     return copy.deepcopy(policy)
+
+
+def sampler_shares_cores(rollout: RolloutConfig, cuda: bool) -> bool:
+    """Whether the sampler computes on this process's CPU cores: the transformers copy, llama.cpp's and
+    OpenVINO's (here or in a child process), and, without a GPU, a vLLM server started here or at a URL
+    on this machine (a demo's or benchmark's shared server); not a server elsewhere."""
+    if rollout.backend in ("transformers", "llamacpp", "openvino"):
+        return True
+    local = rollout.vllm_url is None or urlsplit(rollout.vllm_url).hostname in ("127.0.0.1", "localhost", "::1")
+    return local and not cuda
 
 
 def split_threads(total: int, shares_cores: bool) -> tuple[int, int]:

@@ -77,7 +77,7 @@ from looprl.training.dynamic_sampling import collect_with_signal
 from looprl.training.interrupt import deferred, stop_on_signals
 from looprl.training.logger import MetricsLogger
 from looprl.training.methods import get_method
-from looprl.training.pipeline import RolloutPipeline, separate_sampler, split_threads, staleness_metrics
+from looprl.training.pipeline import RolloutPipeline, sampler_shares_cores, separate_sampler, split_threads, staleness_metrics
 from looprl.training.sampler import TaskSampler
 from looprl.training.update import run_update
 from looprl.trajectory import Trajectory, read_jsonl, write_jsonl
@@ -300,9 +300,8 @@ class Trainer:
 
     def _start_pipeline(self) -> None:
         """The sampler thread (pipeline.py), with the cores split between it and this (the trainer's) thread."""
-        r = self.cfg.rollout  # a vLLM CPU server started here, llama.cpp's or OpenVINO's, computes on the other half of the cores (build.py)
-        shares_cores = r.backend in ("transformers", "llamacpp", "openvino") or (r.vllm_url is None and not torch.cuda.is_available())
-        trainer_threads, sampler_threads = split_threads(torch.get_num_threads(), shares_cores=shares_cores)
+        r = self.cfg.rollout
+        trainer_threads, sampler_threads = split_threads(torch.get_num_threads(), shares_cores=sampler_shares_cores(r, torch.cuda.is_available()))
         sampler_threads = sampler_threads if r.backend == "transformers" else 0  # the server's threads are its own
         self._threads_before = torch.get_num_threads()
         torch.set_num_threads(trainer_threads)

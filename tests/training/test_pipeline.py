@@ -12,7 +12,7 @@ import torch
 
 from looprl.config import ConfigError, TrainConfig, load_config
 from looprl.training import trainer as trainer_module
-from looprl.training.pipeline import RolloutPipeline, sampler_cores, split_threads, staleness_metrics
+from looprl.training.pipeline import RolloutPipeline, sampler_cores, sampler_shares_cores, split_threads, staleness_metrics
 from looprl.training.trainer import Trainer
 from looprl.trajectory import Trajectory, read_jsonl
 
@@ -121,6 +121,23 @@ def test_staleness_metrics_and_thread_split():
     assert split_threads(2, shares_cores=True) == (1, 1)
     assert split_threads(1, shares_cores=True) == (1, 1)
     assert split_threads(16, shares_cores=False) == (16, 0)
+
+
+@pytest.mark.parametrize(
+    ("rollout", "cuda", "shares"),
+    [
+        ({"backend": "transformers"}, True, True),
+        ({"backend": "openvino", "sampling": {"temperature": 1.0}}, False, True),
+        ({"backend": "vllm"}, False, True),  # a CPU server started here
+        ({"backend": "vllm", "vllm_url": "http://127.0.0.1:8000"}, False, True),  # a shared one on this machine
+        ({"backend": "vllm", "vllm_url": "http://localhost:8000"}, True, False),  # on this machine's GPU
+        ({"backend": "vllm", "vllm_url": "http://10.0.0.7:8000"}, False, False),  # elsewhere
+    ],
+)
+def test_which_samplers_share_the_trainers_cores(rollout, cuda, shares):
+    from looprl.config import RolloutConfig
+
+    assert sampler_shares_cores(RolloutConfig(**rollout), cuda) is shares
     assert sampler_cores([0, 1]) == [1] and sampler_cores([0]) == [0] and sampler_cores([0, 1, 2, 3, 4]) == [3, 4]
 
 
