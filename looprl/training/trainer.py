@@ -203,7 +203,7 @@ class Trainer:
         try:
             with stop_on_signals():
                 if self.cfg.rollout.max_staleness > 0 and self.iteration < end:
-                    self._start_pipeline()
+                    self._start_pipeline(end)
                 while self.iteration < end:
                     self.train_one_iteration()
             self.dist.barrier()  # under FSDP no rank leaves while rank 0 still writes the last checkpoint
@@ -298,8 +298,10 @@ class Trainer:
         self._checkpoint_s = time.perf_counter() - t1
         return metrics
 
-    def _start_pipeline(self) -> None:
-        """The sampler thread (pipeline.py), with the cores split between it and this (the trainer's) thread."""
+    def _start_pipeline(self, end: int) -> None:
+        """The sampler thread (pipeline.py), with the cores split between it and this (the trainer's) thread;
+        it samples nothing past iteration `end` (a train(stop_after=n) segment's last: what it sampled
+        beyond would be dropped at the stop and sampled again by the next segment)."""
         r = self.cfg.rollout
         trainer_threads, sampler_threads = split_threads(torch.get_num_threads(), shares_cores=sampler_shares_cores(r, torch.cuda.is_available()))
         sampler_threads = sampler_threads if r.backend == "transformers" else 0  # the server's threads are its own
@@ -311,7 +313,7 @@ class Trainer:
             lambda: self.sampler.sample(self.cfg.trainer.tasks_per_iteration),
             max_staleness=self.cfg.rollout.max_staleness,
             version=self.iteration,
-            last_iteration=self.cfg.trainer.iterations,
+            last_iteration=end,
             sampler_threads=sampler_threads,
             pending=self._in_flight,
         )

@@ -211,17 +211,37 @@ def test_staleness_one_samples_each_iteration_with_a_fixed_version(tiny_model_di
 def test_staleness_one_run_stopped_after_an_iteration_resumes_and_finishes(tiny_model_dir, tmp_path):
     extra = ("trainer.iterations=4", "rollout.max_staleness=1", *SMALL)
     first = Trainer(_cfg(tiny_model_dir, tmp_path, *extra), progress=False)
-    first.train(stop_after=2)  # stopped after iteration 2's checkpoint, iteration 3 sampled ahead
-    in_flight = first._in_flight
-    assert list(in_flight) == [3] and len(in_flight[3]) == 2
+    one_iteration = first.train_one_iteration
+
+    def killed_in_the_third() -> dict:
+        if first.iteration == 2:  # after iteration 2's checkpoint, with iteration 3 sampled ahead
+            raise RuntimeError("killed during iteration 3")
+        return one_iteration()
+
+    first.train_one_iteration = killed_in_the_third
+    with pytest.raises(RuntimeError, match="killed during iteration 3"):
+        first.train()
     resumed = Trainer(_cfg(tiny_model_dir, tmp_path, *extra), resume=True, progress=False)
-    assert resumed.iteration == 2 and resumed._in_flight == in_flight  # restored from the checkpoint
+    in_flight = resumed._in_flight  # restored from iteration 2's checkpoint
+    assert resumed.iteration == 2 and 3 in in_flight and len(in_flight[3]) == 2
     history = resumed.train()
     assert [r["iteration"] for r in history] == [1, 2, 3, 4]
     third = list(read_jsonl(tmp_path / "rollouts" / "iter_000003.jsonl"))
     assert sorted({t.task_id for t in third}) == sorted(in_flight[3])  # the tasks drawn before the stop
     assert {t.policy_version for t in third} == {2}  # sampled again with the restored adapter
     assert not list((tmp_path / "checkpoints").glob("*.tmp*"))
+
+
+def test_a_stopping_segment_samples_nothing_past_its_last_iteration(tiny_model_dir, tmp_path):
+    """train(stop_after=n) (bench_learning_curve's segments): the sampler thread stops at the segment's end
+    instead of sampling the next iteration, which the stop would drop and the next segment sample again."""
+    extra = ("trainer.iterations=4", "rollout.max_staleness=1", *SMALL)
+    first = Trainer(_cfg(tiny_model_dir, tmp_path, *extra), progress=False)
+    first.train(stop_after=2)
+    assert first.iteration == 2 and first._in_flight == {}
+    assert not (tmp_path / "rollouts" / "iter_000003.jsonl").exists()
+    resumed = Trainer(_cfg(tiny_model_dir, tmp_path, *extra), resume=True, progress=False)
+    assert [r["iteration"] for r in resumed.train()] == [1, 2, 3, 4]
 
 
 def test_an_overlapped_vllm_server_started_here_gets_its_own_cores(tiny_model_dir, tmp_path, monkeypatch):
