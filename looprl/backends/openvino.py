@@ -48,8 +48,8 @@ the trained LoRA adapter applied at run time (no re-export per update).
   forward of the batch), so while the pipeline steps no other Python thread of this process runs
   (measured on 2 cores: a counting Python thread ran at 12% of the rate it had beside a sleep while
   SmolLM2 int8 stepped on one inference thread). The synchronous loop (rollout.max_staleness 0) does not mind; the
-  overlapped one (>= 1) has the trainer's thread wait on the sampler's steps: overlap needs the
-  pipeline in a process of its own (not done here).
+  overlapped one (>= 1) would have the trainer's thread wait on the sampler's steps, so there build.py
+  runs this backend in a child process of its own (looprl/backends/process.py, rollout.sampler_process).
 * Seeds: each request gets its own rng seed (`sampling.seed + i`, or one drawn from this backend's
   `random.Random(seed)` when unseeded), so two requests for the same prompt sample differently;
   `generator` is None (no torch RNG to checkpoint).
