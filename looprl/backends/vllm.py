@@ -236,10 +236,11 @@ def start_server(
     torch.compile. vLLM's CPU backend otherwise compiles the model with inductor at start, in a warm-up
     forward of max_num_batched_tokens tokens over max_num_seqs sequences, on the one core it computes
     on; eager, with the KV cache size given (VLLM_CPU_KVCACHE_SPACE), it skips that forward too. For
-    SmolLM2-135M at the demo's 3,072-token context the first request was served after 107 s compiled,
-    55 s eager, and the demo's requests decoded within 3% of each other (benchmarks/bench_vllm.py
-    --start-only, benchmarks/results/bench_vllm_start.json). With a LoRA (enable_lora) vLLM runs eager
-    on a CPU anyway."""
+    SmolLM2-135M at the demo's 3,072-token context the first request was served after 84 s compiled,
+    41 s eager, on an idle 2-core machine; eager decoded the demo's requests at 0.83x the compiled
+    server's rate there (158 vs 191 tok/s; within noise under load), so a run sampling for more than
+    about 4 minutes gets the start back from eager=False (benchmarks/bench_vllm.py --start-only,
+    docs/results.md). With a LoRA (enable_lora) vLLM runs eager on a CPU anyway."""
     import httpx
 
     from looprl.backends import resolve_model
