@@ -22,7 +22,9 @@ evaluation is stored atomically as its own JSON (OUT/evals/) once it is done. Re
 command continues where it stopped and redoes nothing finished. `--budget-minutes M` stops before
 starting work that would overrun M minutes (training stops at an iteration boundary), prints what is
 left, and the same command continues it. OUT/state.json holds the setting; a rerun with another
-setting (other than seeds, iterations, eval-every and budget) is refused: give it another --out.
+setting (other than seeds, iterations, eval-every and budget) is refused: give it another --out. OUT/runs/
+and OUT/state.json are not committed (checkpoints): on another machine (a fresh clone) the committed
+OUT/evals/ cannot be continued, and the benchmark refuses to mix them into a new run.
 Every rollout is sampled by one local vLLM server when `looprl models setup-vllm` has built its
 environment (`--sampler auto`), otherwise by transformers in this process.
 
@@ -226,6 +228,13 @@ class Curve:
         (self.out / "evals").mkdir(exist_ok=True)
         self.cfg = build_config(args)
         self.marks = Marks(self.out / "state.json")
+        found = sorted(p.name for p in (self.out / "evals").glob("*.json"))
+        if found and not self.marks.done("setting"):  # e.g. a fresh clone: evals/ is committed, state.json and runs/ are not
+            raise SystemExit(
+                f"{self.out / 'evals'} holds evaluations ({', '.join(found[:4])}{', ...' if len(found) > 4 else ''}) of a run whose state and "
+                f"checkpoints are not here ({self.out / 'state.json'}, {self.out / 'runs'}): continuing would put another run's adapters on "
+                "the same curve. Continue on the machine that has them, or move evals/ away (or give another --out) to start over"
+            )
         t = self.cfg.train
         scenarios = t.tasks.scenarios or split_scenarios("heldout")
         self.heldout, self.heldout_counts, self.warnings = pick_heldout(scenarios, t.tasks.difficulties, args.heldout_per_scenario)

@@ -36,6 +36,18 @@ def test_overrides_go_to_loops_config_unless_they_are_the_demos():
     assert bench.eval_points(12, 3) == [3, 6, 9, 12] and bench.eval_points(5, 2) == [2, 4, 5]
 
 
+def test_committed_evaluations_without_their_runs_state_are_not_continued(tmp_path):
+    """A fresh clone has evals/ (committed) but not state.json and runs/: a rerun would train new
+    adapters and put them on the same curve as the committed evaluations of the old ones."""
+    bench = _load()
+    out = tmp_path / "curve"
+    (out / "evals").mkdir(parents=True)
+    (out / "evals" / "warmup.json").write_text("{}")
+    with pytest.raises(SystemExit, match="holds evaluations \\(warmup.json\\) of a run whose state and checkpoints are not here"):
+        bench.run(bench.parse_args(_argv(out, tmp_path / "no-model", "--budget-minutes", "0")))
+    assert not (out / "state.json").exists()
+
+
 def test_heldout_pick_is_distinct_and_warns_where_a_scenario_has_too_few():
     bench = _load()
     from looprl.world.tasks import distinct_instances
