@@ -11,15 +11,15 @@ parent only waits on the socket, without the GIL.
 
 Contract: one call at a time (`concurrent_requests` False: the collector sends every waiting episode
 in one `generate`), `generator` None (the child's sampling state is not checkpointed; the inner
-backends seed each request themselves), `tokenizer` and `stop_token_ids` copied from the child once. An exception the child raises is raised here again, same
-type and message, with the child's traceback as a note; a child that dies (killed, out of memory)
+backends seed each request themselves), `tokenizer` and `stop_token_ids` copied from the child once.
+An exception the child raises is raised here again, same type and message, with the child's traceback as a note; a child that dies (killed, out of memory)
 raises `SamplerUnavailable` naming its exit status. The inner backend's public plain attributes
 (`publish_s`, `export_s`, `adapter_path`, ...) are mirrored after every call.
 
 The child is `python -m looprl.backends.process FD` (not multiprocessing's spawn, which imports the
 parent's main module again): it ignores SIGINT (Ctrl-C reaches the whole process group; the parent
-decides when the sampler stops), dies with its parent (Linux: PR_SET_PDEATHSIG), and exits when its
-socket closes.
+decides when the sampler stops), exits when its socket closes, and within a second of its parent's
+death (a watch on the parent's pid; PR_SET_PDEATHSIG would fire when the creating *thread* exits).
 """
 
 from __future__ import annotations
@@ -41,8 +41,6 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from looprl.backends.base import Generation, SamplerUnavailable, SamplingParams
-
-log = logging.getLogger("looprl.backends.process")
 
 _PLAIN = (bool, int, float, str, Path, type(None))
 
@@ -77,7 +75,6 @@ class ProcessBackend:
         self._conn = Connection(parent.detach())
         self._lock = threading.Lock()
         self._state: dict[str, Any] = {}
-        self._base_depth = 0
         try:
             # what the collector reads of a sampler: its tokenizer (to build prompts) and default stops, copied once
             self.tokenizer, self.stop_token_ids = self._call("__init__", target, dict(kwargs or {}), self.cores)
