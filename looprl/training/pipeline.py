@@ -98,7 +98,9 @@ def sampler_shares_cores(rollout: RolloutConfig, cuda: bool) -> bool:
     """Whether the sampler computes on this process's CPU cores: the transformers copy, llama.cpp's and
     OpenVINO's (here or in a child process), and, without a GPU, a vLLM server started here or at a URL
     on this machine (a demo's or benchmark's shared server); not a server elsewhere."""
-    if rollout.backend in ("transformers", "llamacpp", "openvino"):
+    from looprl.config.models import IN_PROCESS_SAMPLERS
+
+    if rollout.backend == "transformers" or rollout.backend in IN_PROCESS_SAMPLERS:
         return True
     local = rollout.vllm_url is None or urlsplit(rollout.vllm_url).hostname in ("127.0.0.1", "localhost", "::1")
     return local and not cuda
