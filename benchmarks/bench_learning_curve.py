@@ -31,7 +31,11 @@ environment (`--sampler auto`), otherwise by transformers in this process.
     .venv/bin/python benchmarks/bench_learning_curve.py --budget-minutes 170   # the full run, in sessions: rerun until complete
     .venv/bin/python benchmarks/bench_learning_curve.py --seeds 0 --iterations 3 --eval-every 3   # a first look
     .venv/bin/python benchmarks/bench_learning_curve.py --set trainer.lr=1e-4 --set rollout.sampling.temperature=1.0 \\
-        --out benchmarks/results/learning_curve_lr1e-4
+        --out benchmarks/results/learning_curve_lr1e-4 --warmup-from benchmarks/results/learning_curve
+
+`--warmup-from DIR` takes DIR's warm-up and its iteration-0 evaluation (copied) instead of redoing them, after
+checking that DIR's warm-up was trained with this run's warm-up config field for field and evaluated on the same
+tasks: LOOP settings compared from one warm-up, paired on one evaluation, without its ~25 minutes each time.
 
 `--set KEY=VALUE` overrides LOOP's training config (TrainConfig keys: `trainer.lr`, `trainer.rollouts_per_task`,
 `rollout.sampling.temperature`, `lora.r`, ...; a DemoConfig key such as `sft_lr` or `train.x` is taken as is);
@@ -97,6 +101,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--heldout-per-scenario", type=int, default=16, help="distinct held-out instances of each training scenario evaluated")
     p.add_argument("--dev-tasks", type=int, default=18, help="dev tasks evaluated (new kinds of work)")
     p.add_argument("--budget-minutes", type=float, default=None, help="stop before starting work that would overrun this many minutes")
+    p.add_argument(
+        "--warmup-from",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="take the warm-up and its evaluation from another curve folder (same warm-up config and evaluation tasks, checked) instead of redoing them",
+    )
     p.add_argument("--sampler", default="auto", choices=["auto", "vllm", "transformers"], help="what samples rollouts (auto: vLLM when its environment exists)")
     p.add_argument(
         "--set",
@@ -241,6 +252,8 @@ class Curve:
         for w in self.warnings:
             print(f"WARNING: {w}", flush=True)
         self.dev = pick_dev_tasks(self.cfg)
+        self.model_path = str(resolve_model(t.model.name_or_path))
+        source = None if args.warmup_from is None or self.marks.done("warmup") else self.warmup_source(Path(args.warmup_from))
         setting = {"config": fingerprint(self.cfg), "heldout_ids": self.heldout, "dev_ids": self.dev}
         if self.marks.done("setting"):
             changed = differences(self.marks.get("setting"), setting)
@@ -249,7 +262,8 @@ class Curve:
         else:
             self.marks.mark("setting", **setting)
         self.marks.mark("invocations", commands=[*self.marks.get("invocations").get("commands", []), command_line()])
-        self.model_path = str(resolve_model(t.model.name_or_path))
+        if source is not None:
+            self.adopt_warmup(source)
         self.backend = sampler_backend(self.cfg)
         self.points = eval_points(args.iterations, args.eval_every)
         self.clock = Clock(args.budget_minutes)
@@ -258,6 +272,46 @@ class Curve:
         self.url: str | None = None
         self.server_started = False
         self.done_now = {"warmup": False, "evaluations": 0, "iterations": 0}
+
+    def warmup_source(self, source: Path) -> Path:
+        """`source`, checked as a curve folder whose warm-up this run can take (`--warmup-from`): its
+        warm-up is done, was trained with this run's warm-up config field for field (its config.yaml
+        against `sft_config` here, the run folder aside), and was evaluated on the same held-out and dev
+        tasks. Checked before this folder records anything, so a refusal leaves it as it was."""
+        from looprl.config import TrainConfig, load_config
+
+        theirs = Marks(source / "state.json")
+        if not theirs.done("warmup"):
+            raise SystemExit(f"--warmup-from {source}: no finished warm-up there ({source / 'state.json'} has no 'warmup' mark)")
+        for name, ours in (("heldout_ids", self.heldout), ("dev_ids", self.dev)):
+            if theirs.get("setting").get(name) != ours:
+                raise SystemExit(f"--warmup-from {source}: its evaluation tasks ({name}) differ from this run's, so its warm-up evaluation would not pair")
+        mine = self.sft_config().model_dump(mode="json")
+        made = load_config(TrainConfig, source / "runs" / "warmup" / "config.yaml").model_dump(mode="json")
+        mine.pop("run_dir"), made.pop("run_dir")
+        changed = differences(made, mine)
+        if changed:
+            raise SystemExit(f"--warmup-from {source}: its warm-up was trained with another config ({'; '.join(changed[:5])})")
+        return source
+
+    def adopt_warmup(self, source: Path) -> None:
+        """Take `source`'s warm-up (its run, checkpoints and all) and its iteration-0 evaluation instead of
+        training and evaluating the same thing again, so that LOOP settings (a learning rate, K, ...) are
+        compared from one warm-up and paired on its evaluation. Copied, not linked: this folder stands alone."""
+        import shutil
+
+        from looprl.utils.io import atomic_write_json
+
+        theirs = Marks(source / "state.json")
+        runs = self.out / "runs"
+        shutil.copytree(source / "runs" / "warmup", runs / "warmup", symlinks=True, dirs_exist_ok=True)
+        warm_eval = source / "evals" / "warmup.json"
+        if warm_eval.is_file():  # else evaluated here, like a warm-up trained here
+            shutil.copytree(source / "runs" / "warmup_eval", runs / "warmup_eval", symlinks=True, dirs_exist_ok=True)
+            atomic_write_json(self.eval_path(None, 0), {**json.loads(warm_eval.read_text()), "copied_from": str(warm_eval)})
+        at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.marks.mark("warmup", at=at, seconds=0.0, copied_from=str(source), source_seconds=theirs.seconds("warmup"))
+        print(f"[curve] warm-up taken from {source} (trained there in {theirs.seconds('warmup'):.0f} s; same config and evaluation tasks)", flush=True)
 
     # ------------------------------------------------------------------ paths
     def loop_dir(self, seed: int) -> Path:
@@ -592,6 +646,7 @@ def setting_summary(curve: Curve) -> dict[str, Any]:
     return {
         "model": t.model.name_or_path,
         "overrides": args.overrides,
+        "warmup_from": curve.marks.get("warmup").get("copied_from"),
         "warmup": {"chats": sft.iterations * sft.tasks_per_iteration, "sft_instances": cfg.sft_instances, "sft_lr": cfg.sft_lr, "sft_epochs": cfg.sft_epochs},
         "loop": {
             "iterations": args.iterations,
@@ -703,7 +758,9 @@ def markdown(result: dict[str, Any]) -> str:
     lines += [
         "",
         f"Setting: {s['model']}; the demo's SFT-GT warm-up ({s['warmup']['chats']} chats of instances 1-{s['warmup']['sft_instances']} "
-        f"of each training scenario, lr {s['warmup']['sft_lr']:g}), "
+        f"of each training scenario, lr {s['warmup']['sft_lr']:g}"
+        + (f"; trained and evaluated in {s['warmup_from']}, taken from there" if s.get("warmup_from") else "")
+        + "), "
         f"then LOOP per seed (seeds {s['seeds']}): {loop['iterations']} iterations x {loop['tasks_per_iteration']} tasks x K={loop['k']} = "
         f"{loop['rollouts_per_seed']} rollouts; lr {loop['lr']:g}, temperature {loop['temperature']:g}, LoRA r={loop['lora_r']} alpha={loop['lora_alpha']}, "
         f"{loop['epochs']} epochs, minibatch {loop['minibatch_size']}, at most {loop['max_turns']} turns of {loop['max_new_tokens']} new tokens"

@@ -139,3 +139,18 @@ def test_learning_curve_smoke_resume_and_budget(tiny_model_dir, tmp_path, capsys
     # another setting on the same folder is refused, naming what changed
     with pytest.raises(SystemExit, match="rollouts_per_task: 2 -> 3"):
         bench.run(bench.parse_args(_argv(out, tiny_model_dir, "--iterations", "2", "--k", "3")))
+
+    # another LOOP setting from the same warm-up (--warmup-from): refused when the warm-up's config differs,
+    # leaving the new folder unmarked; else its warm-up and evaluation are taken, not redone, and pair with it
+    other = tmp_path / "curve_lr"
+    with pytest.raises(SystemExit, match="trained with another config \\(trainer.lr: "):
+        bench.run(bench.parse_args(_argv(other, tiny_model_dir, "--iterations", "1", "--seeds", "0", "--warmup-from", str(out), "--set", "sft_lr=0.5")))
+    assert not (other / "state.json").exists()
+    argv = _argv(other, tiny_model_dir, "--iterations", "1", "--seeds", "0", "--warmup-from", str(out), "--set", "trainer.lr=0.02")
+    adopted = bench.run(bench.parse_args(argv))
+    assert "warm-up taken from" in capsys.readouterr().out
+    assert adopted["done_now"] == {"warmup": False, "evaluations": 1, "iterations": 1} and adopted["complete"]
+    assert adopted["warmup"] == result["warmup"] and adopted["setting"]["warmup_from"] == str(out)
+    assert adopted["seeds"]["0"]["checkpoints"][0]["heldout"] == result["seeds"]["0"]["checkpoints"][0]["heldout"]
+    assert (other / "runs" / "warmup" / "checkpoints").is_dir() and "taken from there" in (other / "curve.md").read_text()
+    assert adopted["gain"]["heldout"]["pooled"]["n_shared"] == 6
