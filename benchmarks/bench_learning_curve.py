@@ -731,7 +731,10 @@ def flattening(result: dict[str, Any]) -> str:
     if not ups:
         return f"{peak} No step between evaluation points is separated from 0 upwards: the curve is flat within its intervals from the warm-up on."
     last = steps[ups[-1]]
-    tail = "" if ups[-1] == len(steps) - 1 else f"; no later step is, so it flattens from iteration {last['to']}"
+    if ups[-1] == len(steps) - 1:
+        tail = ": the last step measured, so the curve had not flattened when the run ended (more iterations would show where it does)"
+    else:
+        tail = f"; no later step is, so it flattens from iteration {last['to']}"
     return f"{peak} The last step separated from 0 upwards is iteration {last['from']} -> {last['to']} ({last['diff']:+.1f} pts){tail}."
 
 

@@ -48,6 +48,22 @@ def test_committed_evaluations_without_their_runs_state_are_not_continued(tmp_pa
     assert not (out / "state.json").exists()
 
 
+def test_flattening_says_flat_still_rising_or_where_it_flattens():
+    bench = _load()
+    curve = [{"iteration": i, "rollouts_per_seed": 32 * i, "heldout": {"tgc": {"mean": m}}} for i, m in ((0, 37.5), (4, 37.8), (8, 39.2), (12, 42.4))]
+
+    def step(a, b, low):
+        return {"from": a, "to": b, "diff": 1.0, "separated": low > 0, "ci95": [low, low + 4]}
+
+    flat = bench.flattening({"curve": curve, "steps": [step(0, 4, -2), step(4, 8, -2), step(8, 12, -1)]})
+    assert "flat within its intervals from the warm-up on" in flat and "highest at iteration 12 (384 rollouts per seed): 42.4%" in flat
+    rising = bench.flattening({"curve": curve, "steps": [step(0, 4, -2), step(4, 8, -2), step(8, 12, 0.3)]})
+    assert "iteration 8 -> 12" in rising and "had not flattened when the run ended" in rising and "flattens from" not in rising
+    levels = bench.flattening({"curve": curve, "steps": [step(0, 4, 0.5), step(4, 8, -2), step(8, 12, -1)]})
+    assert "iteration 0 -> 4" in levels and "so it flattens from iteration 4" in levels
+    assert bench.flattening({"curve": curve[:1], "steps": []}) == "no step between evaluation points yet."
+
+
 def test_heldout_pick_is_distinct_and_warns_where_a_scenario_has_too_few():
     bench = _load()
     from looprl.world.tasks import distinct_instances
