@@ -48,13 +48,12 @@ flattens; it starts with the command and the machine, and says when the run is i
 OUT/curve.png (held-out and dev TGC against rollouts: mean over seeds with its 95% band, each seed
 a thin line).
 
-**Cost (defaults, 2 CPU cores, SmolLM2-135M on vLLM; estimated, not yet run at size).** From the
-pieces' measured rates (docs/results.md): server start ~1.5 min; warm-up, 120 chats, ~7.5 min; an
-evaluation of 96 held-out + 18 dev tasks ~8-10 min (4-5.2 s an episode: reproduce.py's rate and the
-demo's warm-up evaluation, 30 episodes in 156 s), 13 of them (the warm-up's, then 4 per seed)
-~1.7-2.1 h; LOOP, 3 x 384 rollouts at 360-400 rollouts/hour, ~2.9-3.2 h, plus a model load per
-training segment (12 x ~20 s): **about 4.8-5.6 hours** in all, so two or three sessions of
-`--budget-minutes 170`. Every step prints what is left at the rates this run has measured so far.
+**Cost (defaults with `--eval-every 4 --set rollout.max_staleness=1`, 2 CPU cores, SmolLM2-135M on vLLM,
+measured).** 179 min of recorded work in four invocations: the warm-up 18 min, ten evaluations of 114 tasks
+5.0-6.0 min each (56 min), 36 LOOP iterations of 32 rollouts 174 s each on average (104 min: 663 rollouts/hour
+with the one-step overlap), plus a server start and a model load per training segment. `--warmup-from` takes
+the warm-up and its evaluation from a finished folder: a further setting on one seed costs about 50 min.
+Every step prints what is left at the rates this run has measured so far.
 """
 
 from __future__ import annotations
@@ -726,10 +725,14 @@ def flattening(result: dict[str, Any]) -> str:
     if not steps:
         return "no step between evaluation points yet."
     ups = [i for i, s in enumerate(steps) if s["separated"] and s["ci95"][0] > 0]
+    downs = [s for s in steps if s["separated"] and s["ci95"][1] < 0]
     best = max(result["curve"], key=lambda r: r["heldout"]["tgc"]["mean"])
     peak = f"Held-out TGC is highest at iteration {best['iteration']} ({best['rollouts_per_seed']} rollouts per seed): {best['heldout']['tgc']['mean']:.1f}%."
+    if downs:
+        peak += " It falls: " + ", ".join(f"iteration {d['from']} -> {d['to']} ({d['diff']:+.1f} pts)" for d in downs) + " separated from 0 downwards."
     if not ups:
-        return f"{peak} No step between evaluation points is separated from 0 upwards: the curve is flat within its intervals from the warm-up on."
+        rest = "the curve does not rise" if downs else "the curve is flat within its intervals from the warm-up on"
+        return f"{peak} No step between evaluation points is separated from 0 upwards: {rest}."
     last = steps[ups[-1]]
     if ups[-1] == len(steps) - 1:
         tail = ": the last step measured, so the curve had not flattened when the run ended (more iterations would show where it does)"

@@ -61,6 +61,9 @@ def test_flattening_says_flat_still_rising_or_where_it_flattens():
     assert "iteration 8 -> 12" in rising and "had not flattened when the run ended" in rising and "flattens from" not in rising
     levels = bench.flattening({"curve": curve, "steps": [step(0, 4, 0.5), step(4, 8, -2), step(8, 12, -1)]})
     assert "iteration 0 -> 4" in levels and "so it flattens from iteration 4" in levels
+    falls = bench.flattening({"curve": curve, "steps": [{**step(0, 4, -27), "diff": -18.8, "separated": True, "ci95": [-27.1, -10.4]}]})
+    assert "It falls: iteration 0 -> 4 (-18.8 pts) separated from 0 downwards" in falls and "the curve does not rise" in falls
+    assert "flat within" not in falls and "It falls" not in flat
     assert bench.flattening({"curve": curve[:1], "steps": []}) == "no step between evaluation points yet."
 
 
