@@ -252,7 +252,7 @@ class Curve:
             print(f"WARNING: {w}", flush=True)
         self.dev = pick_dev_tasks(self.cfg)
         self.model_path = str(resolve_model(t.model.name_or_path))
-        source = None if args.warmup_from is None or self.marks.done("warmup") else self.warmup_source(Path(args.warmup_from))
+        source = None if args.warmup_from is None or self.marks.done("warmup") else self.warmup_source(Path(args.warmup_from))  # (folder, its marks)
         setting = {"config": fingerprint(self.cfg), "heldout_ids": self.heldout, "dev_ids": self.dev}
         if self.marks.done("setting"):
             changed = differences(self.marks.get("setting"), setting)
@@ -262,7 +262,7 @@ class Curve:
             self.marks.mark("setting", **setting)
         self.marks.mark("invocations", commands=[*self.marks.get("invocations").get("commands", []), command_line()])
         if source is not None:
-            self.adopt_warmup(source)
+            self.adopt_warmup(*source)
         self.backend = sampler_backend(self.cfg)
         self.points = eval_points(args.iterations, args.eval_every)
         self.clock = Clock(args.budget_minutes)
@@ -272,7 +272,7 @@ class Curve:
         self.server_started = False
         self.done_now = {"warmup": False, "evaluations": 0, "iterations": 0}
 
-    def warmup_source(self, source: Path) -> Path:
+    def warmup_source(self, source: Path) -> tuple[Path, Marks]:
         """`source`, checked as a curve folder whose warm-up this run can take (`--warmup-from`): its
         warm-up is done, was trained with this run's warm-up config field for field (its config.yaml
         against `sft_config` here, the run folder aside), and was evaluated on the same held-out and dev
@@ -291,9 +291,9 @@ class Curve:
         changed = differences(made, mine)
         if changed:
             raise SystemExit(f"--warmup-from {source}: its warm-up was trained with another config ({'; '.join(changed[:5])})")
-        return source
+        return source, theirs
 
-    def adopt_warmup(self, source: Path) -> None:
+    def adopt_warmup(self, source: Path, theirs: Marks) -> None:
         """Take `source`'s warm-up (its run, checkpoints and all) and its iteration-0 evaluation instead of
         training and evaluating the same thing again, so that LOOP settings (a learning rate, K, ...) are
         compared from one warm-up and paired on its evaluation. Copied, not linked: this folder stands alone."""
@@ -301,7 +301,6 @@ class Curve:
 
         from looprl.utils.io import atomic_write_json
 
-        theirs = Marks(source / "state.json")
         runs = self.out / "runs"
         shutil.copytree(source / "runs" / "warmup", runs / "warmup", symlinks=True, dirs_exist_ok=True)
         warm_eval = source / "evals" / "warmup.json"

@@ -12,9 +12,10 @@ parent only waits on the socket, without the GIL.
 Contract: one call at a time (`concurrent_requests` False: the collector sends every waiting episode
 in one `generate`), `generator` None (the child's sampling state is not checkpointed; the inner
 backends seed each request themselves), `tokenizer` and `stop_token_ids` copied from the child once.
-An exception the child raises is raised here again, same type and message, with the child's traceback as a note; a child that dies (killed, out of memory)
-raises `SamplerUnavailable` naming its exit status. The inner backend's public plain attributes
-(`publish_s`, `export_s`, `adapter_path`, ...) are mirrored after every call.
+An exception the child raises is raised here again, same type and message, with the child's traceback
+as a note; a child that dies (killed, out of memory) raises `SamplerUnavailable` naming its exit
+status. The inner backend's public plain attributes (`publish_s`, `export_s`, `adapter_path`, ...) are
+mirrored after every call.
 
 The child is `python -m looprl.backends.process FD` (not multiprocessing's spawn, which imports the
 parent's main module again): it ignores SIGINT (Ctrl-C reaches the whole process group; the parent
