@@ -385,7 +385,11 @@ def test_network_is_unreachable_even_to_the_hosts_loopback(make_sandbox, isolati
 def test_the_world_database_is_out_of_reach(isolation):
     """In every isolation mode: sqlite3 is refused at the fence; past the fence (an object-graph escape)
     there is either no sqlite3 to load (unshare: the worker's interpreter has none) or, with it in hand,
-    no database to open (bwrap: the world lives in the host's memory, no .db file is visible)."""
+    no database to open (bwrap: the world lives in the host's memory, no .db file is visible).
+
+    The worker looks for database files in its own working directory (walked in full) and at the top of
+    /tmp; not deeper into the host's /tmp, which under unshare is the host's and can hold any amount of
+    unrelated files (a CI machine's walk of it outran the 30 s cell limit)."""
     env = make_env("appsuite", isolation=isolation)
     try:
         from looprl.world import get_task, load_tasks
@@ -403,10 +407,10 @@ def test_the_world_database_is_out_of_reach(isolation):
             "else:\n"
             "    conn = sq.connect('file::memory:?cache=shared', uri=True)\n"
             "    print('TABLES', conn.execute(\"SELECT count(*) FROM sqlite_master\").fetchone()[0])\n"
-            "hits = []\n"
-            "for root in ('/tmp', os.getcwd()):\n"
-            "    for dirpath, _, files in os.walk(root):\n"
-            "        hits += [f for f in files if f.endswith(('.db', '.sqlite', '.sqlite3'))]\n"
+            "DB = ('.db', '.sqlite', '.sqlite3')\n"
+            "hits = [f for f in os.listdir('/tmp') if f.endswith(DB)]\n"
+            "for dirpath, _, files in os.walk(os.getcwd()):\n"
+            "    hits += [f for f in files if f.endswith(DB)]\n"
             "print('FILES', hits)"
         )
         out = env.step(f"```python\n{code}\n```").observation
