@@ -177,9 +177,9 @@ def train_at_budget(cfg, budget: int) -> None:
 
     cfg = cfg.model_copy(deep=True)
     cfg.trainer.iterations = budget  # an upper bound: every iteration spends at least one rollout
-    trainer = Trainer(cfg, resume=load_latest(cfg.run_dir) is not None)
-    while sum(h.get("dynamic/rollouts_spent", 0.0) for h in trainer.logger.history) < budget:
-        trainer.train(stop_after=1)
+    with Trainer(cfg, resume=load_latest(cfg.run_dir) is not None) as trainer:
+        while sum(h.get("dynamic/rollouts_spent", 0.0) for h in trainer.logger.history) < budget:
+            trainer.train(stop_after=1)
 
 
 def with_intervals(eval_dir: Path) -> dict[str, Any]:

@@ -101,10 +101,10 @@ def run_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
         ],
     )
     cfg = TrainConfig.model_validate(data)
-    trainer = Trainer(cfg, progress=False)
-    cpu0, t0 = process_tree_cpu_s(), time.perf_counter()
-    history = trainer.train()
-    wall, cpu = time.perf_counter() - t0, process_tree_cpu_s() - cpu0
+    with Trainer(cfg, progress=False) as trainer:
+        cpu0, t0 = process_tree_cpu_s(), time.perf_counter()
+        history = trainer.train()
+        wall, cpu = time.perf_counter() - t0, process_tree_cpu_s() - cpu0
 
     method = get_method(cfg.trainer.method)
     shape = model_shape(spec["model"])

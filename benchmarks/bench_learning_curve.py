@@ -448,8 +448,8 @@ class Curve:
         url = self.sampling_url()
         loop = loop_config(self.cfg, self.model_path, warm_adapter, self.loop_dir(seed), self.backend, url)
         loop.seed, loop.trainer.iterations = seed, self.args.iterations
-        trainer = Trainer(loop, resume=load_latest(loop.run_dir) is not None)
-        trainer.train(stop_after=n)
+        with Trainer(loop, resume=load_latest(loop.run_dir) is not None) as trainer:
+            trainer.train(stop_after=n)
         self.done_now["iterations"] += trainer.iteration - now
         del trainer
         gc.collect()  # the next seed's trainer loads its own model

@@ -743,14 +743,15 @@ def run_one(args, method: str, seed: int, model_dir: Path) -> dict:
     cfg = run_config(args, method, seed, model_dir)
     shutil.rmtree(cfg.run_dir, ignore_errors=True)
     t0 = time.perf_counter()
-    trainer = Trainer(cfg, progress=False)
-    history = trainer.train()
-    wall = time.perf_counter() - t0
+    with Trainer(cfg, progress=False) as trainer:
+        history = trainer.train()
+        wall = time.perf_counter() - t0
+        test = final_eval(trainer, args)
     curve = [
         {"iteration": h["iteration"], "reward": h.get("rollout/reward_mean"), "dev_tgc": h.get("eval/tgc"), "dev_reward": h.get("eval/reward_mean")}
         for h in history
     ]
-    return {"method": method, "seed": seed, "wall_s": round(wall, 1), "curve": curve, "test": final_eval(trainer, args)}
+    return {"method": method, "seed": seed, "wall_s": round(wall, 1), "curve": curve, "test": test}
 
 
 def _mean(xs):

@@ -271,7 +271,8 @@ def train_stage(cfg: TrainConfig) -> None:
     from looprl.training.trainer import Trainer
 
     resume = load_latest(cfg.run_dir) is not None
-    Trainer(cfg, resume=resume).train()
+    with Trainer(cfg, resume=resume) as trainer:
+        trainer.train()
 
 
 def latest_adapter(run_dir: Path) -> str:

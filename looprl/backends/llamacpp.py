@@ -46,6 +46,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -128,6 +129,8 @@ class LlamaCppBackend:
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_name_or_path)
         self.stop_token_ids = end_of_turn_token_ids(self.tokenizer)
         self.workdir = Path(tempfile.mkdtemp(prefix="looprl-llamacpp-", dir=workdir))
+        # its exported GGUFs (hundreds of MB) go at close(), else when this object is collected or the process exits
+        weakref.finalize(self, shutil.rmtree, str(self.workdir), True)
         self._exporter = GGUFExporter(self.model_name_or_path)
         self._seeds, self._seed_lock = random.Random(seed), threading.Lock()
         self._lock = threading.Condition()

@@ -171,7 +171,10 @@ def _serve(conn: Connection) -> None:
     while True:
         try:
             method, args = conn.recv()
-        except (EOFError, OSError):  # the parent closed its end or died
+        except (EOFError, OSError):  # the parent closed its end or died: close what it can no longer close
+            if backend is not None and hasattr(backend, "close"):
+                with contextlib.suppress(Exception):
+                    backend.close()
             break
         try:
             if method == "__init__":

@@ -64,7 +64,10 @@ def train_command(
     except SamplerUnavailable as exc:  # a managed sampling server that did not start: its first line names the log, which holds the cause
         again = f"looprl train --resume {resume}" if resume is not None else "the same command"
         fail(f"{str(exc).splitlines()[0]}; fix the cause, then run {again} again", 1)
-    history = _train_or_exit(trainer, cfg.run_dir)
+    try:
+        history = _train_or_exit(trainer, cfg.run_dir)
+    finally:
+        trainer.close()  # the sampler it built: an engine's exported files, a server it started
     trainer.dist.shutdown()  # not on an error: a barrier there could wait for a rank that is gone
     if not trainer.dist.is_main:  # under `accelerate launch`, rank 0 reports
         return

@@ -19,6 +19,7 @@ import contextlib
 import os
 import re
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from looprl.backends.base import ChatResult, Generation, SamplingParams
@@ -78,13 +79,14 @@ class ScriptedPolicy:
     """A PolicyBackend whose reply to a prompt is `script(prompt_text)` (token by token, stop id appended).
 
     `adapters` lists the paths `load_adapter` was given; `on_base_model` is True inside
-    `sampling_base_model()` (the reply does not change: there is no model)."""
+    `sampling_base_model()` (the reply does not change: there is no model); `close()` counts in `closed`
+    and, given `closed_marker`, writes that file (seen from another process)."""
 
     concurrent_requests = False  # one generate() call per batch of waiting episodes
     generator = None  # the replies are not random
     stop_token_ids = (CharTokenizer.eos_token_id,)  # <|im_end|>, the end of a ChatML turn
 
-    def __init__(self, script: Callable[[str], str] = default_script, *, delay_s: float = 0.0):
+    def __init__(self, script: Callable[[str], str] = default_script, *, delay_s: float = 0.0, closed_marker: str | None = None):
         self.tokenizer = CharTokenizer()
         # generate() reads and writes text with a tokenizer of its own, as a real backend's engine does,
         # so a test may swap `tokenizer` (what the collector uses) for an instrumented one
@@ -94,9 +96,15 @@ class ScriptedPolicy:
         self.batch_sizes: list[int] = []
         self.adapters: list[str] = []
         self.on_base_model = False
+        self.closed, self.closed_marker = 0, closed_marker
 
     def load_adapter(self, path: str | os.PathLike[str]) -> None:
         self.adapters.append(str(path))
+
+    def close(self) -> None:
+        self.closed += 1
+        if self.closed_marker:
+            Path(self.closed_marker).write_text(str(self.closed))
 
     @contextlib.contextmanager
     def sampling_base_model(self) -> Iterator[None]:

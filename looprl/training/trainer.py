@@ -144,6 +144,7 @@ class Trainer:
         # overlapped sampling (rollout.max_staleness > 0) samples from a backend of its own while the policy
         # trains (a copy of the transformers model); its thread is started by train() (pipeline.py)
         self.pipeline: RolloutPipeline | None = None
+        self._closed = False
         self._in_flight: dict[int, list[str]] = {}  # iterations a checkpoint recorded as submitted, not trained on
         if cfg.rollout.max_staleness > 0:
             if self.dist.sharded:
@@ -191,6 +192,24 @@ class Trainer:
         elif self.dist.is_main:
             self._write_run_files()
 
+    # ------------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        """Close the sampling backend this trainer built: a llama.cpp or OpenVINO engine and the model
+        files it exported, a sampler process, a vLLM client's merged adapters and the server it started.
+        Without it they last as long as this process (llama.cpp's exports in the temporary directory
+        longer). The policy stays loaded; train() cannot sample afterwards. Closing twice does nothing."""
+        self._closed = True
+        self._stop_pipeline(wait=True)
+        backend, self.sampler_backend = self.sampler_backend, None
+        if backend is not None and backend is not self.policy and hasattr(backend, "close"):
+            backend.close()
+
+    def __enter__(self) -> "Trainer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
     # ------------------------------------------------------------------ the loop
     def train(self, stop_after: int | None = None) -> list[dict[str, Any]]:
         """Run iterations until trainer.iterations (or `stop_after` more); returns the metric history.
@@ -198,6 +217,8 @@ class Trainer:
         SIGINT/SIGTERM abort the iteration in flight and raise `TrainingInterrupted` (a signal during
         the checkpoint write waits for it); `last_checkpoint` is then the state to resume from
         (looprl/training/interrupt.py says why abort rather than finish the iteration)."""
+        if self._closed:
+            raise RuntimeError(f"this Trainer was closed (its sampler with it): make a new one, with resume=True to continue {self.run_dir}")
         end = self.cfg.trainer.iterations if stop_after is None else min(self.cfg.trainer.iterations, self.iteration + stop_after)
         finished = False
         try:

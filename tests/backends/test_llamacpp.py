@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -208,3 +209,27 @@ def test_a_backend_closed_right_after_it_is_built_shuts_down(qwen2_dir):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "closed" in done.stdout, done.stderr[-2000:]
+
+
+def test_a_backend_never_closed_leaves_no_export_behind(qwen2_dir):
+    """The exported GGUFs go when the backend is collected or its process exits, not only at close()."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc\n"
+        "from looprl.backends.llamacpp import LlamaCppBackend\n"
+        f"b = LlamaCppBackend({str(qwen2_dir)!r}, tensor_type='f32', concurrency=1, context_length=128)\n"
+        "print(b.workdir, flush=True)\n"
+        "w = b.workdir\n"
+        "del b\n"
+        "gc.collect()\n"
+        "print('collected', w.exists(), flush=True)\n"
+        f"c = LlamaCppBackend({str(qwen2_dir)!r}, tensor_type='f32', concurrency=1, context_length=128)\n"
+        "print(c.workdir, flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, collected, second = done.stdout.split("\n")[:3]
+    assert collected == "collected False"  # collected: removed then
+    assert not Path(first).exists() and not Path(second).exists()  # never collected: removed at exit

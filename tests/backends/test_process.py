@@ -131,3 +131,16 @@ def test_a_child_process_for_a_sampler_that_cannot_have_one_is_refused():
     for backend in ("vllm", "transformers"):
         with pytest.raises(ValueError, match=f"rollout.sampler_process=true with rollout.backend='{backend}'"):
             RolloutConfig(backend=backend, sampler_process=True)
+
+
+def test_the_child_closes_its_backend_once_whether_told_to_or_left(tmp_path):
+    """close() closes the inner backend once; a parent that only drops its end of the socket (collected,
+    or killed) gets it closed too: a llama.cpp engine's exported files are not left in the temp dir."""
+    told, left = tmp_path / "told", tmp_path / "left"
+    with ProcessBackend(SCRIPTED, {"closed_marker": str(told)}):
+        pass
+    assert told.read_text() == "1"
+    backend = ProcessBackend(SCRIPTED, {"closed_marker": str(left)})
+    backend._conn.close()
+    backend._proc.wait(timeout=30)
+    assert left.read_text() == "1"

@@ -118,3 +118,26 @@ def test_rollout_concurrency_caps_neither_the_update_nor_the_samplers_batch(tiny
     trainer.policy.generate = lambda prompts, sampling: sampled.append(len(prompts)) or generate(prompts, sampling)
     trainer.train()
     assert max(sampled) == 4
+
+
+def test_closing_the_trainer_closes_the_sampler_it_built_and_only_once(tiny_model_dir, tmp_path, monkeypatch):
+    """A trainer owns the sampler it built (an engine's exported files, a server it started): closing the
+    trainer closes it, once; the transformers sampler is the policy itself and stays usable."""
+    import looprl.training.trainer as trainer_module
+    from looprl.testing.fakes import ScriptedPolicy
+
+    built = []
+    monkeypatch.setattr(trainer_module, "build_sampling_backend", lambda cfg, policy: built.append(ScriptedPolicy()) or built[-1])
+    with Trainer(_cfg(tiny_model_dir, tmp_path / "a"), progress=False) as trainer:
+        assert trainer.sampler_backend is built[0] and built[0].closed == 0
+    assert built[0].closed == 1 and trainer.sampler_backend is None
+    trainer.close()
+    assert built[0].closed == 1
+    with pytest.raises(RuntimeError, match="was closed .* resume=True to continue"):
+        trainer.train()
+
+    monkeypatch.undo()
+    own = Trainer(_cfg(tiny_model_dir, tmp_path / "b"), progress=False)
+    assert own.sampler_backend is own.policy
+    own.close()
+    assert own.sampler_backend is None and len(list(own.policy.trainable_parameters())) > 0
