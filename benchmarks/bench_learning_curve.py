@@ -481,6 +481,30 @@ def command_line() -> str:
     return "python " + " ".join(shlex.quote(a) for a in sys.argv)
 
 
+def reproducing_command(invocations: list[str]) -> str:
+    """The one command that makes this folder's run from scratch: the last invocation's, without the
+    `--budget-minutes` that only split it into sessions, with the `--warmup-from` an earlier invocation
+    took its warm-up with (a resumed run needs it no more, a fresh one does)."""
+    if not invocations:
+        return command_line()
+    words = shlex.split(invocations[-1])
+    out, skip = [], False
+    for w in words:
+        if skip:
+            skip = False
+        elif w == "--budget-minutes":
+            skip = True
+        elif not w.startswith("--budget-minutes="):
+            out.append(w)
+    if "--warmup-from" not in out and not any(w.startswith("--warmup-from=") for w in out):
+        for earlier in reversed(invocations[:-1]):
+            ws = shlex.split(earlier)
+            if "--warmup-from" in ws and ws.index("--warmup-from") + 1 < len(ws):
+                out += ["--warmup-from", ws[ws.index("--warmup-from") + 1]]
+                break
+    return " ".join(shlex.quote(w) for w in out)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run (or continue) the benchmark; write and return curve.json, with `stopped` (what the budget
     left undone, None when nothing was) and `done_now` (the work this invocation did)."""
@@ -610,7 +634,7 @@ def summarize(curve: Curve, stopped: dict[str, Any] | None) -> dict[str, Any]:
 
     result = {
         "benchmark": "learning_curve",
-        "command": command_line(),
+        "command": reproducing_command(curve.marks.get("invocations").get("commands", [])),
         "invocations": curve.marks.get("invocations").get("commands", []),
         "machine": describe_hardware(),
         "sampler": curve.backend,
@@ -624,6 +648,7 @@ def summarize(curve: Curve, stopped: dict[str, Any] | None) -> dict[str, Any]:
         "curve": table,
         "gain": gains(curve, warm, seeds, sets),
         "steps": steps_between(curve, seeds, warm),
+        "vs_source": against_source(curve, seeds),
         "cost": {
             "recorded_stage_seconds": round(sum(v.get("seconds", 0.0) for v in curve.marks.data.values() if isinstance(v, dict)), 1)
             + round(sum(e["seconds"] for e in curve._evals_done()), 1)
@@ -718,6 +743,32 @@ def steps_between(curve: Curve, seeds: dict[str, Any], warm: dict[str, Any] | No
     return out
 
 
+def against_source(curve: Curve, seeds: dict[str, Any]) -> dict[str, Any] | None:
+    """A variant run from another curve's warm-up (`--warmup-from`) against that curve: held-out TGC of
+    this run minus the source's at every evaluation point both have, seed by seed on the same tasks
+    (same warm-up, same seeds' task draws), pooled over the seeds that have both. None for a run that
+    trained its own warm-up; the source's evaluations are read where they are now, so a point the
+    source gains later joins on the next summary."""
+    source = curve.marks.get("warmup").get("copied_from")
+    if not source:
+        return None
+    folder = Path(source)
+    theirs = Marks(folder / "state.json") if (folder / "state.json").is_file() else None
+    changed = differences(theirs.get("setting").get("config"), curve.marks.get("setting").get("config")) if theirs else None
+    points = []
+    for p in curve.points:
+        pairs, used = [], []
+        for s, v in seeds.items():
+            mine = next((c for c in v["checkpoints"] if c["iteration"] == p), None)
+            path = folder / "evals" / f"seed{s}_iter{p:03d}.json"
+            if mine is not None and path.is_file():
+                pairs.append((json.loads(path.read_text())["heldout"]["per_task"], mine["heldout"]["per_task"]))
+                used.append(int(s))
+        if pairs:
+            points.append({"iteration": p, "seeds": used, **paired_points([a for a, _ in pairs], [b for _, b in pairs])})
+    return {"source": source, "found": (folder / "evals").is_dir(), "setting_changed": changed, "points": points}
+
+
 def flattening(result: dict[str, Any]) -> str:
     """Where the held-out curve flattens: the first point after which no step is separated from 0 upwards."""
     steps = result["steps"]
@@ -751,7 +802,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# LOOP's learning curve from the SFT-GT warm-up",
         "",
-        f"Command: `{result['command']}`" + (f" ({len(result['invocations'])} invocations on this folder)" if len(result["invocations"]) > 1 else ""),
+        f"Command: `{result['command']}`"
+        + (f" (run here in {len(result['invocations'])} invocations, each listed in curve.json's `invocations`)" if len(result["invocations"]) > 1 else ""),
         "",
         f"Machine: {hardware_line(result['machine'])}; rollouts sampled with {result['sampler']}.",
         "",
@@ -824,6 +876,7 @@ def markdown(result: dict[str, Any]) -> str:
     if result["steps"]:
         lines += ["| held-out step | seeds | change, paired [95% CI] |", "|---|---|---|"]
         lines += [f"| {st['from']} -> {st['to']} | {st['seeds']} | {paired_text(st, 'excludes 0', 'includes 0')} |" for st in result["steps"]]
+    lines += against_source_text(result.get("vs_source"))
     lines += ["", "## Training reward per iteration (mean fraction of checks passed over the iteration's rollouts)", ""]
     seeds = list(result["seeds"])
     longest = max((len(v["training"]) for v in result["seeds"].values()), default=0)
@@ -838,6 +891,27 @@ def markdown(result: dict[str, Any]) -> str:
     recorded, now = c["recorded_stage_seconds"] / 60, c["this_invocation_seconds"] / 60
     lines += ["", f"Cost: {recorded:.0f} min of recorded work (warm-up, training iterations, evaluations); this invocation {now:.1f} min.", ""]
     return "\n".join(lines)
+
+
+def against_source_text(vs: dict[str, Any] | None) -> list[str]:
+    from looprl.analysis.tables import paired_text
+
+    if vs is None:
+        return []
+    lines = ["", f"## Against {vs['source']} (the curve this warm-up came from)", ""]
+    if not vs["found"]:
+        return lines + [f"Its evaluations are not here ({vs['source']}/evals): nothing to pair with."]
+    if vs["setting_changed"]:
+        lines += ["What differs: " + "; ".join(f"`{d}`" for d in vs["setting_changed"]) + ".", ""]
+    if not vs["points"]:
+        return lines + ["No evaluation point both runs have yet."]
+    lines += [
+        "Held-out TGC, this run minus that one, seed by seed on the same tasks, pooled over the seeds both have:",
+        "",
+        "| iteration | seeds | this - source, paired [95% CI] |",
+        "|---|---|---|",
+    ]
+    return lines + [f"| {p['iteration']} | {', '.join(map(str, p['seeds']))} | {paired_text(p, 'excludes 0', 'includes 0')} |" for p in vs["points"]]
 
 
 def plot(result: dict[str, Any], path: Path) -> None:

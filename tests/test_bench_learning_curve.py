@@ -36,6 +36,15 @@ def test_overrides_go_to_loops_config_unless_they_are_the_demos():
     assert bench.eval_points(12, 3) == [3, 6, 9, 12] and bench.eval_points(5, 2) == [2, 4, 5]
 
 
+def test_the_reproducing_command_drops_the_budget_and_keeps_the_warmup_source():
+    bench = _load()
+    first = "python b.py --budget-minutes 55 --seeds 0 --set trainer.lr=1.5e-4 --out o --warmup-from 'a dir'"
+    later = "python b.py --budget-minutes=12 --seeds 0 --set trainer.lr=1.5e-4 --out o"
+    assert bench.reproducing_command([first]) == "python b.py --seeds 0 --set trainer.lr=1.5e-4 --out o --warmup-from 'a dir'"
+    assert bench.reproducing_command([first, later]) == "python b.py --seeds 0 --set trainer.lr=1.5e-4 --out o --warmup-from 'a dir'"
+    assert bench.reproducing_command(["python b.py --iterations 20 --budget-minutes 100"]) == "python b.py --iterations 20"
+
+
 def test_committed_evaluations_without_their_runs_state_are_not_continued(tmp_path):
     """A fresh clone has evals/ (committed) but not state.json and runs/: a rerun would train new
     adapters and put them on the same curve as the committed evaluations of the old ones."""
@@ -173,3 +182,12 @@ def test_learning_curve_smoke_resume_and_budget(tiny_model_dir, tmp_path, capsys
     assert adopted["seeds"]["0"]["checkpoints"][0]["heldout"] == result["seeds"]["0"]["checkpoints"][0]["heldout"]
     assert (other / "runs" / "warmup" / "checkpoints").is_dir() and "taken from there" in (other / "curve.md").read_text()
     assert adopted["gain"]["heldout"]["pooled"]["n_shared"] == 6
+    # ... and it is paired against the curve it came from, point by point, seed by seed, on the same tasks
+    vs = adopted["vs_source"]
+    assert vs["source"] == str(out) and vs["found"] and any(d.startswith("train.trainer.lr: ") and d.endswith("-> 0.02") for d in vs["setting_changed"])
+    [point] = vs["points"]
+    theirs = result["seeds"]["0"]["checkpoints"][1]["heldout"]["tgc"]
+    assert point["iteration"] == 1 and point["seeds"] == [0] and point["n_shared"] == 6
+    assert point["diff"] == pytest.approx(adopted["seeds"]["0"]["checkpoints"][1]["heldout"]["tgc"] - theirs)
+    assert f"## Against {out} (the curve this warm-up came from)" in (other / "curve.md").read_text()
+    assert result["vs_source"] is None and "## Against" not in table
