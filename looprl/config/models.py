@@ -342,8 +342,7 @@ class TrainConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check_dynamic_sampling(self) -> "TrainConfig":
-        # Flat groups carry no signal only for a group-relative advantage; fixed data is not re-sampled; the
-        # overlapped pipeline draws its tasks ahead in another thread, before the rewards that decide are known.
+        # Flat groups carry no signal only for a group-relative advantage; fixed data is not re-sampled.
         t, m = self.trainer, self.trainer.method
         if not t.dynamic_sampling:
             if t.dynamic_sampling_max_batches != TrainerConfig.model_fields["dynamic_sampling_max_batches"].default:
@@ -359,12 +358,6 @@ class TrainConfig(StrictModel):
             raise ValueError(
                 f"trainer.dynamic_sampling=true with method {m!r}: it {why}, so a group of equal rewards is not wasted; "
                 f"dynamic sampling applies to {allowed}; remove trainer.dynamic_sampling"
-            )
-        if self.rollout.max_staleness > 0:
-            raise ValueError(
-                f"trainer.dynamic_sampling=true with rollout.max_staleness={self.rollout.max_staleness}: the overlapped pipeline "
-                "draws its tasks ahead, in the sampler thread, before the rewards that decide about more draws are known; "
-                "use rollout.max_staleness=0 (the synchronous loop) or remove trainer.dynamic_sampling"
             )
         return self
 

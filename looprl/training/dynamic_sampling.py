@@ -15,7 +15,10 @@ This module does the same, with verl's bound (its `max_num_gen_batches`):
   `tasks_per_iteration` of them; groups of a later batch b get `/b<b>` after their group id, so a task
   drawn twice in one iteration makes two groups;
 * when the bound is reached with fewer, the iteration trains on what it kept and `dynamic/groups_missing`
-  says how many were short (a warning says so too).
+  says how many were short (a warning says so too);
+* in the overlapped pipeline (`rollout.max_staleness` > 0) the trainer's thread draws the first batch
+  and every extra batch the bound allows at once, and the sampler thread uses them in order while
+  groups are flat: unused batches are skipped, not returned (`dynamic/tasks_drawn`; Trainer._collect_from_reserve).
 
 The paper (arXiv 2502.01600) does not oversample: this is not its setting, and the rollouts spent per
 iteration vary, so compare runs at an equal `dynamic/rollouts_spent` (benchmarks/bench_generalization.py

@@ -145,6 +145,7 @@ class Trainer:
         # trains (a copy of the transformers model); its thread is started by train() (pipeline.py)
         self.pipeline: RolloutPipeline | None = None
         self._closed = False
+        self._signal_metrics: dict[int, dict[str, float]] = {}  # overlapped dynamic sampling: iteration -> its accounting
         self._in_flight: dict[int, list[str]] = {}  # iterations a checkpoint recorded as submitted, not trained on
         if cfg.rollout.max_staleness > 0:
             if self.dist.sharded:
@@ -257,6 +258,7 @@ class Trainer:
         else:  # sampled ahead by the sampler thread, at most max_staleness versions ago; collect_s is the wait
             sampled, collect_s = self.pipeline.take(i)
             rollouts, sample_s, generate_s = sampled.rollouts, sampled.sample_s, sampled.generate_s
+            signal_metrics = self._signal_metrics.pop(i, {})
         if self.dist.is_main:
             write_jsonl(self.run_dir / "rollouts" / f"iter_{i:06d}.jsonl", rollouts)  # infra-failed ones too, with their finish reason
         require_survivors(rollouts, f"iteration {i}")
@@ -328,10 +330,14 @@ class Trainer:
         sampler_threads = sampler_threads if r.backend == "transformers" else 0  # the server's threads are its own
         self._threads_before = torch.get_num_threads()
         torch.set_num_threads(trainer_threads)
+        t = self.cfg.trainer
+        # with dynamic sampling an iteration's tasks and the extra batches it may need are drawn at once (_collect_from_reserve)
+        collect = self._collect_from_reserve if t.dynamic_sampling else self._collect
+        per_draw = t.tasks_per_iteration * (1 + t.dynamic_sampling_max_batches if t.dynamic_sampling else 1)
         self.pipeline = RolloutPipeline(
             self.sampler_backend,
-            lambda task_ids, i: self._sampler_seconds(lambda: self._collect(task_ids, i)),
-            lambda: self.sampler.sample(self.cfg.trainer.tasks_per_iteration),
+            lambda task_ids, i: self._sampler_seconds(lambda: collect(task_ids, i)),
+            lambda: self.sampler.sample(per_draw),
             max_staleness=self.cfg.rollout.max_staleness,
             version=self.iteration,
             last_iteration=end,
@@ -401,6 +407,24 @@ class Trainer:
         )
         write_jsonl(self.run_dir / "rollouts" / f"filtered_{i:06d}.jsonl", got.filtered)
         return got.rollouts, got.metrics, self.sampler.state()
+
+    def _collect_from_reserve(self, reserve: Sequence[str], i: int) -> list[Trajectory]:
+        """Dynamic sampling in the overlapped pipeline, on the sampler thread. The task sampler is drawn
+        from the trainer's thread only (so that draws keep one order and a checkpoint's position counts
+        them), and that thread cannot wait for this iteration's rewards; so it draws the first batch and
+        every extra batch the bound allows at once (`reserve`), and this uses them in order, a batch at a
+        time, while groups are flat. Batches left unused are never sampled: a run that oversamples in the
+        pipeline moves through the training tasks faster than the synchronous one (with fresh instances,
+        it skips instances no one trains on)."""
+        t = self.cfg.trainer
+        n = t.tasks_per_iteration
+        extra = iter([list(reserve[j : j + n]) for j in range(n, len(reserve), n)])
+        got = collect_with_signal(
+            reserve[:n], lambda: next(extra), lambda ids: self._collect(ids, i), n_groups=n, max_extra_batches=t.dynamic_sampling_max_batches
+        )
+        write_jsonl(self.run_dir / "rollouts" / f"filtered_{i:06d}.jsonl", got.filtered)
+        self._signal_metrics[i] = {**got.metrics, "dynamic/tasks_drawn": float(len(reserve))}
+        return got.rollouts
 
     # what a data source gathers with (methods/facts.py Collector)
     def sample(
