@@ -36,6 +36,15 @@ environment (`--sampler auto`), otherwise by transformers in this process.
 `--warmup-from DIR` takes DIR's warm-up and its iteration-0 evaluation (copied) instead of redoing them, after
 checking that DIR's warm-up was trained with this run's warm-up config field for field and evaluated on the same
 tasks: LOOP settings compared from one warm-up, paired on one evaluation, without its ~25 minutes each time.
+Such a run's curve.md also pairs it with DIR's curve, point by point and seed by seed ("Against DIR").
+
+With `--set trainer.dynamic_sampling=true` (flat groups replaced by more draws; off in the paper) an
+iteration spends tasks x K rollouts or more, so an evaluation point is a number of rollouts spent (point x
+tasks x K, flat groups included), evaluated at the first iteration that crosses it: against DIR's curve
+that is the paper's setting and dynamic sampling at (about) equal rollouts, the last iteration's overshoot shown:
+
+    .venv/bin/python benchmarks/bench_learning_curve.py --seeds 0 --eval-every 4 --set rollout.max_staleness=1 \
+        --set trainer.dynamic_sampling=true --out benchmarks/results/learning_curve_ds --warmup-from benchmarks/results/learning_curve
 
 `--set KEY=VALUE` overrides LOOP's training config (TrainConfig keys: `trainer.lr`, `trainer.rollouts_per_task`,
 `rollout.sampling.temperature`, `lora.r`, ...; a DemoConfig key such as `sft_lr` or `train.x` is taken as is);
@@ -265,6 +274,11 @@ class Curve:
             self.adopt_warmup(*source)
         self.backend = sampler_backend(self.cfg)
         self.points = eval_points(args.iterations, args.eval_every)
+        trainer = self.cfg.train.trainer
+        self.per_it = args.tasks * trainer.rollouts_per_task  # the paper's setting's rollouts per iteration
+        # with dynamic sampling an iteration spends per_it rollouts or more: a point is then a number of
+        # rollouts spent (point x per_it), reached at whichever iteration crosses it
+        self.dynamic = trainer.dynamic_sampling
         self.clock = Clock(args.budget_minutes)
         self.stages = Stages(self.marks, "curve")
         self.server = ExitStack()
@@ -324,6 +338,26 @@ class Curve:
         found = load_latest(self.loop_dir(seed))
         return 0 if found is None else found[1].iteration
 
+    def spent_by(self, seed: int) -> list[tuple[int, int]]:
+        """(iteration, rollouts spent so far) for each iteration seed `seed` has checkpointed."""
+        last = self.iteration_of(seed)
+        return [(h["iteration"], h["rollouts_so_far"]) for h in training_history(self.loop_dir(seed)) if h["iteration"] <= last]
+
+    def progress(self, seed: int) -> float:
+        """How far seed `seed` has trained, in iterations of the paper's setting (rollouts spent / per_it
+        with dynamic sampling)."""
+        if not self.dynamic:
+            return float(self.iteration_of(seed))
+        spent = self.spent_by(seed)
+        return spent[-1][1] / self.per_it if spent else 0.0
+
+    def reached(self, seed: int, point: int) -> int | None:
+        """The iteration whose checkpoint stands for evaluation point `point`, once trained to it: the
+        point itself, or with dynamic sampling the first iteration that had spent point x per_it rollouts."""
+        if not self.dynamic:
+            return point if self.iteration_of(seed) >= point else None
+        return next((i for i, spent in self.spent_by(seed) if spent >= point * self.per_it), None)
+
     # ------------------------------------------------------------------ costs
     def _evals_done(self) -> list[dict[str, Any]]:
         return [json.loads(p.read_text()) for p in sorted((self.out / "evals").glob("*.json"))]
@@ -337,9 +371,10 @@ class Curve:
     def iteration_seconds(self) -> float:
         from looprl.training.trainer import read_metrics
 
-        times = [h["time/iteration_s"] for s in self.args.seeds for h in read_metrics(self.loop_dir(s)) if "time/iteration_s" in h]
-        if times:
-            return sum(times) / len(times)
+        rows = [h for s in self.args.seeds for h in read_metrics(self.loop_dir(s)) if "time/iteration_s" in h]
+        spent = sum(h.get("dynamic/rollouts_spent", h.get("rollout/count", 0.0)) for h in rows)
+        if rows and spent:  # per iteration of the paper's setting: per_it rollouts, at this run's seconds per rollout spent
+            return sum(h["time/iteration_s"] for h in rows) / spent * self.per_it
         return 3600.0 * self.args.tasks * self.cfg.train.trainer.rollouts_per_task / PRIOR_ROLLOUTS_PER_HOUR
 
     def warmup_seconds(self) -> float:
@@ -358,7 +393,7 @@ class Curve:
         evals = [(None, 0)] + [(s, p) for p in self.points for s in self.args.seeds]
         missing = [(s, p) for s, p in evals if not self.eval_path(s, p).is_file()]
         left += len(missing) * self.eval_seconds()
-        iterations = {s: self.args.iterations - min(self.iteration_of(s), self.args.iterations) for s in self.args.seeds}
+        iterations = {s: self.args.iterations - min(math.floor(self.progress(s)), self.args.iterations) for s in self.args.seeds}
         left += sum(iterations.values()) * self.iteration_seconds() + sum(PRIOR_LOAD_S * math.ceil(n / self.args.eval_every) for n in iterations.values())
         for s in self.args.seeds:
             evs = [p for p in self.points if (s, p) in missing]
@@ -403,8 +438,9 @@ class Curve:
             self.done_now["warmup"] = True
         return latest_adapter(self.out / "runs" / "warmup")
 
-    def evaluate(self, seed: int | None, iteration: int, adapter: str) -> None:
-        """Greedy evaluation of `adapter` on the held-out and dev sets in one pass, stored as its own JSON."""
+    def evaluate(self, seed: int | None, iteration: int, adapter: str, trained_iteration: int | None = None) -> None:
+        """Greedy evaluation of `adapter` on the held-out and dev sets in one pass, stored as its own JSON
+        (`trained_iteration`: the iteration the adapter is from, where it is not the point's own)."""
         from looprl.experiments import eval_numbers, evaluate_adapter
         from looprl.rollout.evaluation import EvalSet
         from looprl.utils.io import atomic_write_json
@@ -423,6 +459,7 @@ class Curve:
         record = {
             "seed": seed,
             "iteration": iteration,
+            "trained_iteration": iteration if trained_iteration is None else trained_iteration,
             "adapter": adapter,
             "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - t0, 1),
@@ -435,26 +472,56 @@ class Curve:
     def train_to(self, seed: int, target: int, warm_adapter: str) -> None:
         """Train seed `seed`'s LOOP run (resuming from its last checkpoint) up to iteration `target`,
         as many iterations as the budget allows."""
-        from looprl.experiments import loop_config
-        from looprl.training.checkpoint import load_latest
-        from looprl.training.trainer import Trainer
-
+        if self.dynamic:
+            return self.train_to_spent(seed, target, warm_adapter)
         now = self.iteration_of(seed)
         per = self.iteration_seconds()
         fit = int((self.clock.left() - PRIOR_LOAD_S - self.server_seconds()) // per) if self.clock.limit_s is not None else target - now
         n = min(target - now, fit)
         span = f"iterations {now + 1}-{now + n}" if n > 1 else f"iteration {now + 1}"
         self.need(PRIOR_LOAD_S + max(n, 1) * per, f"LOOP seed {seed}: {span} of {self.args.iterations}")
-        url = self.sampling_url()
-        loop = loop_config(self.cfg, self.model_path, warm_adapter, self.loop_dir(seed), self.backend, url)
-        loop.seed, loop.trainer.iterations = seed, self.args.iterations
-        with Trainer(loop, resume=load_latest(loop.run_dir) is not None) as trainer:
+        with self.trainer(seed, warm_adapter) as trainer:
             trainer.train(stop_after=n)
         self.done_now["iterations"] += trainer.iteration - now
         del trainer
         gc.collect()  # the next seed's trainer loads its own model
         if n < target - now:
             raise BudgetExhausted(f"LOOP seed {seed}: iterations {now + n + 1}-{target}")
+
+    def train_to_spent(self, seed: int, target: int, warm_adapter: str) -> None:
+        """With dynamic sampling: train seed `seed` until it has spent target x per_it rollouts (its last
+        iteration may overshoot), or as far towards it as the budget allows."""
+        spent = self.spent_by(seed)
+        done, now = (spent[-1][1], spent[-1][0]) if spent else (0, 0)
+        per = self.iteration_seconds()  # seconds per per_it rollouts spent
+        want = target * self.per_it - done
+        fit = (self.clock.left() - PRIOR_LOAD_S - self.server_seconds()) / per * self.per_it if self.clock.limit_s is not None else want
+        goal = done + min(want, max(fit, 0.0))
+        what = f"LOOP seed {seed}: rollouts {done + 1}-{target * self.per_it} spent (dynamic sampling)"
+        self.need(PRIOR_LOAD_S + max(goal - done, self.per_it) / self.per_it * per, what)
+        total = [float(done)]
+
+        def enough(metrics: dict[str, Any]) -> bool:
+            total[0] += metrics.get("dynamic/rollouts_spent", metrics.get("rollout/count", 0.0))
+            return total[0] >= goal
+
+        with self.trainer(seed, warm_adapter) as trainer:
+            trainer.train(until=enough)
+        self.done_now["iterations"] += trainer.iteration - now
+        del trainer
+        gc.collect()
+        if total[0] < target * self.per_it:
+            raise BudgetExhausted(f"LOOP seed {seed}: rollouts {int(total[0]) + 1}-{target * self.per_it} (dynamic sampling)")
+
+    def trainer(self, seed: int, warm_adapter: str):
+        """Seed `seed`'s LOOP trainer from the warm-up's adapter, resuming from its last checkpoint."""
+        from looprl.experiments import loop_config
+        from looprl.training.checkpoint import load_latest
+        from looprl.training.trainer import Trainer
+
+        loop = loop_config(self.cfg, self.model_path, warm_adapter, self.loop_dir(seed), self.backend, self.sampling_url())
+        loop.seed, loop.trainer.iterations = seed, self.args.iterations  # with dynamic sampling, a bound never reached first
+        return Trainer(loop, resume=load_latest(loop.run_dir) is not None)
 
     def run(self) -> None:
         """Everything left, in order: the warm-up, its evaluation, then the seeds point by point."""
@@ -468,13 +535,14 @@ class Curve:
                 for seed in self.args.seeds:
                     if self.eval_path(seed, point).is_file():
                         continue
-                    if self.iteration_of(seed) < point:
+                    if self.reached(seed, point) is None:
                         self.train_to(seed, point, adapter)
-                    found = checkpoint_dir(self.loop_dir(seed), point) / "adapter"
+                    trained = self.reached(seed, point)
+                    found = checkpoint_dir(self.loop_dir(seed), trained) / "adapter"
                     if not found.is_dir():  # trained past it with another --eval-every: its checkpoint is gone
                         print(f"[curve] seed {seed}, iteration {point}: no checkpoint left to evaluate (kept: the newest 2); left out", flush=True)
                         continue
-                    self.evaluate(seed, point, str(found))
+                    self.evaluate(seed, point, str(found), trained)
 
 
 def command_line() -> str:
@@ -554,19 +622,21 @@ def paired_points(a, b) -> dict[str, Any]:
 
 
 def training_history(run_dir: Path) -> list[dict[str, Any]]:
-    """Per iteration: rollouts, training reward, rollouts kept, optimizer steps, and both cumulated."""
+    """Per iteration: rollouts spent (with dynamic sampling every group drawn, flat ones too), training
+    reward, rollouts kept, optimizer steps, and both cumulated."""
     from looprl.training.trainer import read_metrics
 
     rows = {int(h["iteration"]): h for h in read_metrics(run_dir)}  # the last row of an iteration redone after a resume
     out, rollouts, steps = [], 0, 0
     for i in sorted(rows):
         h = rows[i]
-        rollouts += int(h.get("rollout/count", 0))
+        spent = int(h.get("dynamic/rollouts_spent", h.get("rollout/count", 0)))
+        rollouts += spent
         steps += int(h.get("train/optimizer_steps", 0))
         out.append(
             {
                 "iteration": i,
-                "rollouts": int(h.get("rollout/count", 0)),
+                "rollouts": spent,
                 "reward_mean": h.get("rollout/reward_mean"),
                 "kept": int(h.get("rollout/kept", 0)),
                 "optimizer_steps": int(h.get("train/optimizer_steps", 0)),
@@ -597,10 +667,12 @@ def summarize(curve: Curve, stopped: dict[str, Any] | None) -> dict[str, Any]:
             if not path.is_file():
                 continue
             e = json.loads(path.read_text())
-            h = by_it.get(p, {})
+            trained = e.get("trained_iteration", p)
+            h = by_it.get(trained, {})
             checkpoints.append(
                 {
                     "iteration": p,
+                    "trained_iteration": trained,
                     "rollouts": h.get("rollouts_so_far", 0),
                     "optimizer_steps": h.get("optimizer_steps_so_far", 0),
                     **{name: e[name] for name in sets},
@@ -621,7 +693,8 @@ def summarize(curve: Curve, stopped: dict[str, Any] | None) -> dict[str, Any]:
         if not at:
             continue
         evaluated = [] if p == 0 else [s for s in args.seeds if any(c["iteration"] == p for c in seeds[str(s)]["checkpoints"])]
-        row: dict[str, Any] = {"iteration": p, "rollouts_per_seed": p * per_it, "seeds": evaluated}
+        rollouts = p * per_it if not curve.dynamic or p == 0 else round(sum(c["rollouts"] for c in at) / len(at))  # spent, mean over seeds
+        row: dict[str, Any] = {"iteration": p, "rollouts_per_seed": rollouts, "seeds": evaluated}
         for name in sets:
             row[name] = {
                 "tgc": pooled([c[name]["per_task"] for c in at]),
@@ -677,6 +750,8 @@ def setting_summary(curve: Curve) -> dict[str, Any]:
             "k": t.trainer.rollouts_per_task,
             "rollouts_per_seed": args.iterations * t.trainer.tasks_per_iteration * t.trainer.rollouts_per_task,
             "lr": t.trainer.lr,
+            "dynamic_sampling": t.trainer.dynamic_sampling,
+            "dynamic_sampling_max_batches": t.trainer.dynamic_sampling_max_batches if t.trainer.dynamic_sampling else None,
             "epochs": t.trainer.epochs,
             "minibatch_size": t.trainer.minibatch_size,
             "temperature": t.rollout.sampling.temperature,
@@ -755,17 +830,21 @@ def against_source(curve: Curve, seeds: dict[str, Any]) -> dict[str, Any] | None
     folder = Path(source)
     theirs = Marks(folder / "state.json") if (folder / "state.json").is_file() else None
     changed = differences(theirs.get("setting").get("config"), curve.marks.get("setting").get("config")) if theirs else None
+    their_curve = json.loads((folder / "curve.json").read_text())["curve"] if (folder / "curve.json").is_file() else []
+    their_rollouts = {r["iteration"]: r["rollouts_per_seed"] for r in their_curve}
     points = []
     for p in curve.points:
-        pairs, used = [], []
+        pairs, used, spent = [], [], []
         for s, v in seeds.items():
             mine = next((c for c in v["checkpoints"] if c["iteration"] == p), None)
             path = folder / "evals" / f"seed{s}_iter{p:03d}.json"
             if mine is not None and path.is_file():
                 pairs.append((json.loads(path.read_text())["heldout"]["per_task"], mine["heldout"]["per_task"]))
                 used.append(int(s))
+                spent.append(mine["rollouts"])
         if pairs:
-            points.append({"iteration": p, "seeds": used, **paired_points([a for a, _ in pairs], [b for _, b in pairs])})
+            rollouts = {"here": round(sum(spent) / len(spent)), "source": their_rollouts.get(p)}
+            points.append({"iteration": p, "seeds": used, "rollouts": rollouts, **paired_points([a for a, _ in pairs], [b for _, b in pairs])})
     return {"source": source, "found": (folder / "evals").is_dir(), "setting_changed": changed, "points": points}
 
 
@@ -821,6 +900,12 @@ def markdown(result: dict[str, Any]) -> str:
         f"then LOOP per seed (seeds {s['seeds']}): {loop['iterations']} iterations x {loop['tasks_per_iteration']} tasks x K={loop['k']} = "
         f"{loop['rollouts_per_seed']} rollouts; lr {loop['lr']:g}, temperature {loop['temperature']:g}, LoRA r={loop['lora_r']} alpha={loop['lora_alpha']}, "
         f"{loop['epochs']} epochs, minibatch {loop['minibatch_size']}, at most {loop['max_turns']} turns of {loop['max_new_tokens']} new tokens"
+        + (
+            f"; dynamic sampling (at most {loop['dynamic_sampling_max_batches']} extra batches an iteration): an evaluation point is a number of "
+            "rollouts spent, flat groups included, reached at the first iteration that crosses it (it may overshoot)"
+            if loop.get("dynamic_sampling")
+            else ""
+        )
         + (f"; overrides: {', '.join(s['overrides'])}" if s["overrides"] else "")
         + ".",
         "",
@@ -908,10 +993,14 @@ def against_source_text(vs: dict[str, Any] | None) -> list[str]:
     lines += [
         "Held-out TGC, this run minus that one, seed by seed on the same tasks, pooled over the seeds both have:",
         "",
-        "| iteration | seeds | this - source, paired [95% CI] |",
-        "|---|---|---|",
+        "| iteration | rollouts per seed, here / there | seeds | this - source, paired [95% CI] |",
+        "|---|---|---|---|",
     ]
-    return lines + [f"| {p['iteration']} | {', '.join(map(str, p['seeds']))} | {paired_text(p, 'excludes 0', 'includes 0')} |" for p in vs["points"]]
+    return lines + [
+        f"| {p['iteration']} | {p['rollouts']['here']} / {p['rollouts']['source'] if p['rollouts']['source'] is not None else '?'} | "
+        f"{', '.join(map(str, p['seeds']))} | {paired_text(p, 'excludes 0', 'includes 0')} |"
+        for p in vs["points"]
+    ]
 
 
 def plot(result: dict[str, Any], path: Path) -> None:

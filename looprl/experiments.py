@@ -245,10 +245,12 @@ def sft_config(cfg: DemoConfig, model_path: str, run_dir: Path) -> TrainConfig:
     t.iterations = max(1, math.ceil(chats / cfg.sft_chats_per_iteration))
     t.tasks_per_iteration = max(1, math.ceil(chats / t.iterations))
     t.minibatch_size, t.lr, t.sft_read_docs = cfg.sft_minibatch_size, cfg.sft_lr, cfg.sft_read_docs
-    # it fits stored chats: nothing is sampled, so nothing overlaps (a LOOP stage's max_staleness is its own)
+    # it fits stored chats: nothing is sampled, so nothing overlaps and nothing is oversampled (a LOOP
+    # stage's max_staleness and dynamic sampling are its own)
     from looprl.config import TrainConfig, TrainerConfig
 
     sft.rollout.max_staleness, t.behaviour_weight_cap = 0, TrainerConfig.model_fields["behaviour_weight_cap"].default
+    t.dynamic_sampling, t.dynamic_sampling_max_batches = False, TrainerConfig.model_fields["dynamic_sampling_max_batches"].default
     return TrainConfig.model_validate(sft.model_dump())
 
 

@@ -191,3 +191,19 @@ def test_learning_curve_smoke_resume_and_budget(tiny_model_dir, tmp_path, capsys
     assert point["diff"] == pytest.approx(adopted["seeds"]["0"]["checkpoints"][1]["heldout"]["tgc"] - theirs)
     assert f"## Against {out} (the curve this warm-up came from)" in (other / "curve.md").read_text()
     assert result["vs_source"] is None and "## Against" not in table
+
+    # dynamic sampling from the same warm-up: an evaluation point is a number of rollouts spent (point x
+    # tasks x K = 2 per point here), reached at the first iteration that crosses it, and paired with the
+    # source's point of the same nominal rollouts
+    dyn = tmp_path / "curve_ds"
+    argv = _argv(dyn, tiny_model_dir, "--iterations", "2", "--seeds", "0", "--warmup-from", str(out), "--set", "trainer.dynamic_sampling=true")
+    ds = bench.run(bench.parse_args(argv))
+    assert ds["complete"] and ds["setting"]["loop"]["dynamic_sampling"] and "dynamic sampling (at most 3 extra batches" in (dyn / "curve.md").read_text()
+    history, cps = ds["seeds"]["0"]["training"], ds["seeds"]["0"]["checkpoints"]
+    assert all(h["rollouts"] in (2, 4, 6, 8) for h in history)  # K = 2 per group, 1 to 4 groups drawn
+    for c in cps[1:]:
+        first = next(h for h in history if h["rollouts_so_far"] >= 2 * c["iteration"])
+        assert c["trained_iteration"] == first["iteration"] and c["rollouts"] == first["rollouts_so_far"] >= 2 * c["iteration"]
+    assert [r["rollouts_per_seed"] for r in ds["curve"]] == [0, *(c["rollouts"] for c in cps[1:])]
+    assert [(p["iteration"], p["rollouts"]["source"]) for p in ds["vs_source"]["points"]] == [(1, 2), (2, 4)]
+    assert "train.trainer.dynamic_sampling: False -> True" in ds["vs_source"]["setting_changed"]

@@ -212,8 +212,10 @@ class Trainer:
         self.close()
 
     # ------------------------------------------------------------------ the loop
-    def train(self, stop_after: int | None = None) -> list[dict[str, Any]]:
-        """Run iterations until trainer.iterations (or `stop_after` more); returns the metric history.
+    def train(self, stop_after: int | None = None, until: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
+        """Run iterations until trainer.iterations (or `stop_after` more, or until `until(metrics)` is true
+        after an iteration: a budget in rollouts spent, say); returns the metric history. Overlapped, an
+        `until` stop waits for the iteration sampled ahead, which the next train() samples again.
 
         SIGINT/SIGTERM abort the iteration in flight and raise `TrainingInterrupted` (a signal during
         the checkpoint write waits for it); `last_checkpoint` is then the state to resume from
@@ -227,7 +229,9 @@ class Trainer:
                 if self.cfg.rollout.max_staleness > 0 and self.iteration < end:
                     self._start_pipeline(end)
                 while self.iteration < end:
-                    self.train_one_iteration()
+                    metrics = self.train_one_iteration()
+                    if until is not None and until(metrics):
+                        break
             self.dist.barrier()  # under FSDP no rank leaves while rank 0 still writes the last checkpoint
             finished = True
         finally:

@@ -141,3 +141,11 @@ def test_closing_the_trainer_closes_the_sampler_it_built_and_only_once(tiny_mode
     assert own.sampler_backend is own.policy
     own.close()
     assert own.sampler_backend is None and len(list(own.policy.trainable_parameters())) > 0
+
+
+def test_train_until_stops_after_the_iteration_that_satisfies_it(tiny_model_dir, tmp_path):
+    trainer = Trainer(_cfg(tiny_model_dir, tmp_path, "trainer.iterations=5", "trainer.tasks_per_iteration=2"), progress=False)
+    seen = []
+    history = trainer.train(until=lambda m: seen.append(m["rollout/count"]) or len(seen) == 2)
+    assert trainer.iteration == 2 and len(history) == 2 and seen == [h["rollout/count"] for h in history]
+    assert len(trainer.train(stop_after=1)) == 3  # and goes on from there
