@@ -14,8 +14,8 @@ killed benchmark continues where it stopped (and a training run resumes from its
                     of the methods' own stage (task order, sampling, minibatch order), not the warm-up's
                     (benchmarks/bench_generalization.py measures that one)
   2. warmup eval    greedy evaluation of the warm-up on held-out instances of the training scenarios
-                    (`--heldout-tasks`, the demo's pick: 3 per scenario by default, so SGC has the
-                    paper's 3 tasks per scenario) and on dev tasks (`--dev-tasks`, the demo's pick)
+                    (`--heldout-tasks`: 96 by default, 16 distinct instances of each scenario, instance 1
+                    of each first; the learning curve's tasks) and on 18 dev tasks (`--dev-tasks`)
   3. METHOD/sSEED   every method x seed from the warm-up's adapter, with the same budget:
                     * RL methods and EI: `--iterations` x `--tasks-per-iteration` x K (`--k`) rollouts of
                       the current policy on fresh training instances (the same task sequence for every
@@ -40,7 +40,7 @@ One local vLLM server samples every rollout when `looprl models setup-vllm` has 
 environment (`--sampler auto`), with each adapter merged into its weights (the demo's setting);
 otherwise transformers in this process.
 
-    .venv/bin/python benchmarks/reproduce.py                                   # everything (~75 min on 2 cores)
+    .venv/bin/python benchmarks/reproduce.py                                   # everything (~11 h on 2 cores; rerun to resume)
     .venv/bin/python benchmarks/reproduce.py --methods loop rloo sft-gt --seeds 0   # a slice; rerun to extend
 
 Writes OUT/reproduce.json (every run's numbers, each with the metrics file it was read from; the
@@ -50,18 +50,18 @@ setting; the cost estimate and the measured wall seconds of every stage; the com
 pooled over seeds), OUT/reproduce.png (training reward per iteration, mean over seeds; final held-out
 TGC) and OUT/report.html (looprl's HTML report over the evaluation runs; `--no-report` to skip).
 
-**Cost (defaults, 2 CPU cores, SmolLM2 on vLLM).** From the rates of the 5-method x 3-seed run
-(docs/results.md; 56 min of stages for 15 runs and 16 evaluations): an SFT-GT chat presentation ~2.5 s,
-a greedy evaluation ~4 s per task (24 held-out + dev tasks ~1.6 min with its adapter load), a LOOP
-rollout ~6 s with its share of the update, PPO ~2x that (it trains on every rollout, plus its critic).
-Warm-up (120 chats) ~5 min + its evaluation ~2 min + server start ~1 min, then per seed ~33 min (7
-RL-like methods x 16 rollouts ~11 min, PPO ~3 min, SFT-GT ~1.5 min, RFT ~1 min, 10 evaluations ~16
-min): **about 75 minutes for 2 seeds** (40 for one), evaluations about half of it.
+**Cost (defaults, 2 CPU cores, SmolLM2 on vLLM).** An SFT-GT chat presentation ~2.5 s, a greedy
+evaluation ~4 s per task (114 tasks ~6 min: the learning curve measured 5.0-6.0), a rollout ~6 s with its
+share of the update, PPO ~2x that (it trains on every rollout, plus its critic). The default budget,
+4 iterations x 8 tasks x K=4 = 128 rollouts a run, is the one where every RL run makes about 8 optimizer
+steps or more (LOOP makes ~2.9 an iteration at 8 tasks x K=4 from this warm-up); at the earlier 2 x 2 x 4
+an RL run made 0-4 and 5 of 12 made none. Warm-up ~5 min + its evaluation ~8 min + server start ~1 min,
+then per seed ~3.6 h (7 RL-like methods x 128 rollouts ~1.5 h, PPO ~26 min, SFT-GT ~11 min, RFT ~13
+min, 10 evaluations ~76 min): **about 11 hours for 3 seeds** (3.8 for one). It is meant to run over
+several sessions: kill it at any point and rerun the same command; finished stages are skipped and a
+training run resumes from its last checkpoint (`--methods`/`--seeds` run a slice first).
 `estimate_seconds()` computes it for any setting; the JSON holds the estimate and what each stage
-really took. At this size an RL method makes 0-4 optimizer steps (a task whose K rollouts all score
-the same gives no signal; 5 of 12 RL runs of the measured run made none): the table shows the
-pipeline and any large effect, not the paper's differences; `--tasks-per-iteration` and
-`--iterations` buy signal at the price estimate_seconds() gives.
+really took.
 
 **On a GPU (Qwen2.5-7B-Instruct, configs/qwen2.5-7b-1gpu.yaml as the training recipe).** Untested
 here (no GPU on the development machine); the budget is a sketch to size to the GPU hours:
@@ -130,7 +130,9 @@ PAPER_TGC = {  # the paper's Table 1, AppWorld test-normal TGC in % (shared/PAPE
 }
 DEFAULTS = {  # per env: (iterations, tasks per iteration, K, output folder)
     "toy": (16, 8, 6, Path("benchmarks/results/reproduce")),
-    "appsuite": (2, 2, 4, Path("benchmarks/results/reproduce-appsuite")),
+    # 128 rollouts a run: at 8 tasks x K=4 LOOP makes ~2.9 optimizer steps an iteration from the warm-up
+    # (benchmarks/results/learning_curve), so every RL run makes about 8 or more; at 2 x 2 x 4, 5 of 12 made none
+    "appsuite": (4, 8, 4, Path("benchmarks/results/reproduce-appsuite")),
 }
 # seconds on the 2-core development machine, SmolLM2-135M on vLLM's CPU backend (docs/results.md, the demo)
 COST_S = {"sft_chat": 2.5, "eval_task": 4.0, "rollout": 6.0, "ppo_factor": 2.0, "server_start": 60.0}  # from the 5-method x 3-seed run (docs/results.md)
@@ -146,9 +148,9 @@ def parse_args(argv=None):
         choices=APPSUITE_METHODS,
         help=f"methods to compare (default: appsuite {' '.join(APPSUITE_METHODS)}; toy {' '.join(TOY_METHODS)})",
     )
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="training seeds (each method runs once per seed)")
-    p.add_argument("--iterations", type=int, default=None, help="training iterations per run (appsuite 2, toy 16)")
-    p.add_argument("--tasks-per-iteration", type=int, default=None, help="tasks sampled per iteration (appsuite 2, toy 8)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="training seeds (each method runs once per seed)")
+    p.add_argument("--iterations", type=int, default=None, help="training iterations per run (appsuite 4, toy 16)")
+    p.add_argument("--tasks-per-iteration", type=int, default=None, help="tasks sampled per iteration (appsuite 8, toy 8)")
     p.add_argument("--k", type=int, default=None, help="rollouts per task, K (appsuite 4, toy 6)")
     p.add_argument(
         "--lr",
@@ -170,8 +172,10 @@ def parse_args(argv=None):
         default=None,
         help="a TrainConfig YAML (configs/) laid over the demo's training settings, e.g. configs/qwen2.5-7b-1gpu.yaml on a GPU",
     )
-    g.add_argument("--heldout-tasks", type=int, default=18, help="held-out instances of the training scenarios evaluated")
-    g.add_argument("--dev-tasks", type=int, default=6, help="dev tasks evaluated (new kinds of work)")
+    g.add_argument(
+        "--heldout-tasks", type=int, default=96, help="held-out instances of the training scenarios evaluated (96: 16 distinct ones of each of the six)"
+    )
+    g.add_argument("--dev-tasks", type=int, default=18, help="dev tasks evaluated (new kinds of work)")
     g.add_argument(
         "--ppo-critic-warmup", type=int, default=None, help="PPO: critic-only iterations first (default: round(0.05 x iterations), the paper's 10 of ~200)"
     )

@@ -141,8 +141,9 @@ def test_method_configs_match_the_budget(tiny_model_dir, tmp_path):
     assert configs["rft"].tasks.task_ids == drawn[:2]  # 2 tasks x 3 temperatures x K = the RL runs' 3 x 2 x K
     assert configs["ppo"].trainer.critic_warmup_iterations == 0 and configs["grpo-kl"].trainer.kl_coef > 0
     defaults = bench.parse_args([])
-    assert (defaults.iterations, defaults.tasks_per_iteration, defaults.k, defaults.methods) == (2, 2, 4, bench.APPSUITE_METHODS)
-    assert 65 * 60 <= bench.estimate_seconds(defaults, 18, 6)["total"] <= 85 * 60  # the docstring's ~75 min
+    assert (defaults.iterations, defaults.tasks_per_iteration, defaults.k, defaults.methods) == (4, 8, 4, bench.APPSUITE_METHODS)
+    assert (defaults.heldout_tasks, defaults.dev_tasks, defaults.seeds) == (96, 18, [0, 1, 2])  # issue 24's evaluation, 3 seeds
+    assert 10 * 3600 <= bench.estimate_seconds(defaults, 96, 18)["total"] <= 12 * 3600  # the docstring's ~11 h
 
 
 def test_reproduce_toy_smoke_and_resume(tmp_path, capsys):
