@@ -705,6 +705,7 @@ def summarize(curve: Curve, stopped: dict[str, Any] | None) -> dict[str, Any]:
         row["training_reward_mean"] = sum(rewards) / len(rewards) if rewards else None
         table.append(row)
 
+    steps = steps_between(curve, seeds, warm)
     result = {
         "benchmark": "learning_curve",
         "command": reproducing_command(curve.marks.get("invocations").get("commands", [])),
@@ -720,7 +721,8 @@ def summarize(curve: Curve, stopped: dict[str, Any] | None) -> dict[str, Any]:
         "seeds": seeds,
         "curve": table,
         "gain": gains(curve, warm, seeds, sets),
-        "steps": steps_between(curve, seeds, warm),
+        "steps": steps,
+        "since_last_rise": since_last_rise(curve, seeds, steps),
         "vs_source": against_source(curve, seeds),
         "cost": {
             "recorded_stage_seconds": round(sum(v.get("seconds", 0.0) for v in curve.marks.data.values() if isinstance(v, dict)), 1)
@@ -848,6 +850,27 @@ def against_source(curve: Curve, seeds: dict[str, Any]) -> dict[str, Any] | None
     return {"source": source, "found": (folder / "evals").is_dir(), "setting_changed": changed, "points": points}
 
 
+def paired_span(curve: Curve, seeds: dict[str, Any], a: int, b: int) -> dict[str, Any] | None:
+    """Held-out TGC from point `a` to point `b`, paired on the same tasks, pooled over the seeds that have both."""
+    pairs = []
+    for v in seeds.values():
+        cps = {c["iteration"]: c for c in v["checkpoints"]}
+        if a in cps and b in cps:
+            pairs.append((cps[a]["heldout"]["per_task"], cps[b]["heldout"]["per_task"]))
+    if not pairs:
+        return None
+    return {"from": a, "to": b, "seeds": len(pairs), **paired_points([x for x, _ in pairs], [y for _, y in pairs])}
+
+
+def since_last_rise(curve: Curve, seeds: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """From the end of the last step separated upwards to the last point, as one paired span: steps too
+    small to separate one by one can still add up to a rise, and then the curve has not flattened."""
+    ups = [s for s in steps if s["separated"] and s["ci95"][0] > 0]
+    if not ups or not steps or ups[-1] is steps[-1]:
+        return None
+    return paired_span(curve, seeds, ups[-1]["to"], steps[-1]["to"])
+
+
 def flattening(result: dict[str, Any]) -> str:
     """Where the held-out curve flattens: the first point after which no step is separated from 0 upwards."""
     steps = result["steps"]
@@ -863,8 +886,19 @@ def flattening(result: dict[str, Any]) -> str:
         rest = "the curve does not rise" if downs else "the curve is flat within its intervals from the warm-up on"
         return f"{peak} No step between evaluation points is separated from 0 upwards: {rest}."
     last = steps[ups[-1]]
+    span = result.get("since_last_rise")
     if ups[-1] == len(steps) - 1:
         tail = ": the last step measured, so the curve had not flattened when the run ended (more iterations would show where it does)"
+    elif span and span["separated"] and span["ci95"][0] > 0:
+        tail = (
+            f"; no later step is on its own, but together they are: iteration {span['from']} -> {span['to']} is {span['diff']:+.1f} pts "
+            f"[{span['ci95'][0]:.1f}, {span['ci95'][1]:.1f}], so the curve still rises, more slowly, and had not flattened when the run ended"
+        )
+    elif span:
+        tail = (
+            f"; no later step is, nor all of them together (iteration {span['from']} -> {span['to']}: {span['diff']:+.1f} pts "
+            f"[{span['ci95'][0]:.1f}, {span['ci95'][1]:.1f}]), so within what this run resolves it flattens from iteration {last['to']}"
+        )
     else:
         tail = f"; no later step is, so it flattens from iteration {last['to']}"
     return f"{peak} The last step separated from 0 upwards is iteration {last['from']} -> {last['to']} ({last['diff']:+.1f} pts){tail}."

@@ -74,6 +74,13 @@ def test_flattening_says_flat_still_rising_or_where_it_flattens():
     assert "It falls: iteration 0 -> 4 (-18.8 pts) separated from 0 downwards" in falls and "the curve does not rise" in falls
     assert "flat within" not in falls and "It falls" not in flat
     assert bench.flattening({"curve": curve[:1], "steps": []}) == "no step between evaluation points yet."
+    # steps too small to separate one by one, but separated together: still rising, not flat
+    span = {"from": 4, "to": 12, "diff": 3.8, "separated": True, "ci95": [0.4, 7.9]}
+    small = [step(0, 4, 0.5), step(4, 8, -2), step(8, 12, -1)]
+    slow = bench.flattening({"curve": curve, "steps": small, "since_last_rise": span})
+    assert "together they are: iteration 4 -> 12 is +3.8 pts [0.4, 7.9]" in slow and "had not flattened" in slow and "flattens from" not in slow
+    level = bench.flattening({"curve": curve, "steps": small, "since_last_rise": {**span, "separated": False, "ci95": [-1.0, 7.9]}})
+    assert "nor all of them together (iteration 4 -> 12: +3.8 pts [-1.0, 7.9]), so within what this run resolves it flattens from iteration 4" in level
 
 
 def test_heldout_pick_is_distinct_and_warns_where_a_scenario_has_too_few():
