@@ -415,7 +415,7 @@ def _demo_train_defaults() -> "TrainConfig":
     longest statement is 79 tokens), fresh instances every pass, K = 4, rollouts at temperature 0.7
     (the trained policy is softmax(logits / 0.7)), the adapter merged into the vLLM server's weights
     after each update. Sized so the whole demo, setup included, takes about half an hour on 2 cores
-    (30.2 min from a fresh clone, docs/results.md)."""
+    (18-30 min from a fresh clone, depending on the machine, docs/results.md)."""
     return TrainConfig(
         run_dir="runs/demo/loop",
         model=ModelConfig(name_or_path="smollm2"),
