@@ -372,7 +372,7 @@ class Curve:
         from looprl.training.trainer import read_metrics
 
         rows = [h for s in self.args.seeds for h in read_metrics(self.loop_dir(s)) if "time/iteration_s" in h]
-        spent = sum(h.get("dynamic/rollouts_spent", h.get("rollout/count", 0.0)) for h in rows)
+        spent = sum(rollouts_spent(h) for h in rows)
         if rows and spent:  # per iteration of the paper's setting: per_it rollouts, at this run's seconds per rollout spent
             return sum(h["time/iteration_s"] for h in rows) / spent * self.per_it
         return 3600.0 * self.args.tasks * self.cfg.train.trainer.rollouts_per_task / PRIOR_ROLLOUTS_PER_HOUR
@@ -502,7 +502,7 @@ class Curve:
         total = [float(done)]
 
         def enough(metrics: dict[str, Any]) -> bool:
-            total[0] += metrics.get("dynamic/rollouts_spent", metrics.get("rollout/count", 0.0))
+            total[0] += rollouts_spent(metrics)
             return total[0] >= goal
 
         with self.trainer(seed, warm_adapter) as trainer:
@@ -535,9 +535,10 @@ class Curve:
                 for seed in self.args.seeds:
                     if self.eval_path(seed, point).is_file():
                         continue
-                    if self.reached(seed, point) is None:
-                        self.train_to(seed, point, adapter)
                     trained = self.reached(seed, point)
+                    if trained is None:
+                        self.train_to(seed, point, adapter)
+                        trained = self.reached(seed, point)
                     found = checkpoint_dir(self.loop_dir(seed), trained) / "adapter"
                     if not found.is_dir():  # trained past it with another --eval-every: its checkpoint is gone
                         print(f"[curve] seed {seed}, iteration {point}: no checkpoint left to evaluate (kept: the newest 2); left out", flush=True)
@@ -621,6 +622,11 @@ def paired_points(a, b) -> dict[str, Any]:
     return paired_difference(a, b).scaled(100.0).to_dict()
 
 
+def rollouts_spent(metrics: dict[str, Any]) -> float:
+    """An iteration's rollouts spent: with dynamic sampling every group drawn, flat ones too."""
+    return metrics.get("dynamic/rollouts_spent", metrics.get("rollout/count", 0.0))
+
+
 def training_history(run_dir: Path) -> list[dict[str, Any]]:
     """Per iteration: rollouts spent (with dynamic sampling every group drawn, flat ones too), training
     reward, rollouts kept, optimizer steps, and both cumulated."""
@@ -630,7 +636,7 @@ def training_history(run_dir: Path) -> list[dict[str, Any]]:
     out, rollouts, steps = [], 0, 0
     for i in sorted(rows):
         h = rows[i]
-        spent = int(h.get("dynamic/rollouts_spent", h.get("rollout/count", 0)))
+        spent = int(rollouts_spent(h))
         rollouts += spent
         steps += int(h.get("train/optimizer_steps", 0))
         out.append(
@@ -805,19 +811,8 @@ def steps_between(curve: Curve, seeds: dict[str, Any], warm: dict[str, Any] | No
     that have both: where no later step is separated from 0, the curve has flattened."""
     if warm is None:
         return []
-    out = []
-    previous = 0
-    for p in curve.points:
-        pairs = []
-        for v in seeds.values():
-            cps = {c["iteration"]: c for c in v["checkpoints"]}
-            if previous in cps and p in cps:
-                pairs.append((cps[previous]["heldout"]["per_task"], cps[p]["heldout"]["per_task"]))
-        if pairs:
-            d = paired_points([a for a, _ in pairs], [b for _, b in pairs])
-            out.append({"from": previous, "to": p, "seeds": len(pairs), **d})
-        previous = p
-    return out
+    spans = (paired_span(curve, seeds, a, b) for a, b in zip([0, *curve.points], curve.points))
+    return [s for s in spans if s is not None]
 
 
 def against_source(curve: Curve, seeds: dict[str, Any]) -> dict[str, Any] | None:
